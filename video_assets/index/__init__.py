@@ -1,0 +1,55 @@
+"""The clip index: pure LanceDB code (no Dagster).
+
+- `schema`: the clip table's columns and row validation.
+- `staging`: a partition run's rows as one immutable Parquet file.
+- `commit`: the single committer's one-commit-per-partition upsert.
+- `filters`: user `--where` strings parsed into safe filters.
+- `search`: nearest clips by cosine similarity; stored vectors by clip id.
+"""
+
+from __future__ import annotations
+
+from video_assets.index.commit import CommitResult, DeleteResult, commit_partition, delete_videos
+from video_assets.index.connection import clip_table_exists, connect, open_clip_table
+from video_assets.index.errors import (
+    ClipTableNotFoundError,
+    IndexCommitError,
+    IndexIntegrityError,
+    InvalidFilterError,
+    InvalidRowsError,
+    InvalidSearchError,
+    UnknownClipError,
+)
+from video_assets.index.filters import compile_where, parse_where
+from video_assets.index.schema import clip_schema, rows_to_table, table_name, validate_clip_table
+from video_assets.index.search import SearchHit, get_vector, search_vector
+from video_assets.index.staging import read_staged, stage_rows, staged_path
+
+__all__ = [
+    "ClipTableNotFoundError",
+    "CommitResult",
+    "DeleteResult",
+    "IndexCommitError",
+    "IndexIntegrityError",
+    "InvalidFilterError",
+    "InvalidRowsError",
+    "InvalidSearchError",
+    "SearchHit",
+    "UnknownClipError",
+    "clip_schema",
+    "clip_table_exists",
+    "commit_partition",
+    "compile_where",
+    "connect",
+    "delete_videos",
+    "get_vector",
+    "open_clip_table",
+    "parse_where",
+    "read_staged",
+    "rows_to_table",
+    "search_vector",
+    "stage_rows",
+    "staged_path",
+    "table_name",
+    "validate_clip_table",
+]

@@ -17,6 +17,9 @@ class HubRepo:
     allow_patterns: tuple[str, ...]  # what to download (no notebooks, no examples)
     required_files: tuple[str, ...]  # all present => the repo counts as installed
     gated: bool = False  # a click-through licence on the hub page must be accepted first
+    # Patterns left out even when allowed. huggingface_hub's globs let `*` cross `/`, so
+    # "*.py" alone would also take examples/*.py; ("*/*",) keeps a download to the top level.
+    ignore_patterns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,262 @@
+"""The weights-free fingerprint: near copies rank first, unrelated clips score low.
+
+The corpus is generated here: moving shapes of random colours over a coloured
+gradient with a 1/f ("pink") noise texture that pans, which has the power
+spectrum of natural images. Near copies go through the real transforms: PyAV /
+libx264 re-encoding, libswscale resizing, crops, brightness shifts.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from video_assets.models.base import TextNotSupportedError
+from video_assets.models.fingerprint import FingerprintEmbedder
+from video_assets.models.fingerprint_dct import dct2_matrix, window_bases
+
+HEIGHT, WIDTH, NUM_FRAMES = 120, 160, 16
+CORPUS_SEEDS = tuple(range(8))
+STATIC_SEEDS = {3, 7}  # a still camera and still shapes: no temporal moments to lean on
+
+
+def _pink_noise(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Zero-mean, unit-std noise with a 1/f amplitude spectrum."""
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.rfftfreq(w)[None, :]
+    radius = np.hypot(fy, fx)
+    radius[0, 0] = 1.0
+    spectrum = rng.standard_normal((h, w // 2 + 1)) + 1j * rng.standard_normal((h, w // 2 + 1))
+    img = np.fft.irfft2(spectrum / radius, s=(h, w))
+    return (img - img.mean()) / img.std()
+
+
+def synthetic_clip(seed: int, *, static: bool = False) -> np.ndarray:
+    """(16, 120, 160, 3) uint8: a panning textured gradient with 3-5 moving shapes."""
+    rng = np.random.default_rng(seed)
+    pad = 20
+    big_h, big_w = HEIGHT + 2 * pad, WIDTH + 2 * pad
+    texture = _pink_noise(rng, big_h, big_w)[..., None] * rng.uniform(15, 40, 3)
+    angle = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:big_h, 0:big_w]
+    ramp = (np.cos(angle) * xx / big_w + np.sin(angle) * yy / big_h)[..., None]
+    c0, c1 = rng.uniform(30, 220, 3), rng.uniform(30, 220, 3)
+    background = c0 + (c1 - c0) * ramp + texture
+    pan = np.zeros(2) if static else rng.uniform(-1.2, 1.2, 2)
+    py, px = np.mgrid[0:HEIGHT, 0:WIDTH]
+    shapes = []
+    for _ in range(rng.integers(3, 6)):
+        colour = rng.uniform(0, 255, 3)
+        cy, cx = rng.uniform(0, HEIGHT), rng.uniform(0, WIDTH)
+        ry, rx = rng.uniform(8, 30), rng.uniform(8, 40)
+        vy, vx = (0.0, 0.0) if static else (rng.uniform(-3, 3), rng.uniform(-4, 4))
+        shapes.append((colour, cy, cx, ry, rx, vy, vx, bool(rng.integers(0, 2))))
+    frames = np.empty((NUM_FRAMES, HEIGHT, WIDTH, 3), np.uint8)
+    for t in range(NUM_FRAMES):
+        oy, ox = int(pad + pan[0] * t), int(pad + pan[1] * t)
+        img = background[oy : oy + HEIGHT, ox : ox + WIDTH].copy()
+        for colour, cy, cx, ry, rx, vy, vx, is_rect in shapes:
+            dy, dx = py - (cy + vy * t), px - (cx + vx * t)
+            inside = (np.abs(dy) < ry) & (np.abs(dx) < rx) if is_rect else (dy / ry) ** 2 + (dx / rx) ** 2 < 1
+            img[inside] = colour
+        frames[t] = np.clip(img, 0, 255)
+    return frames
+
+
+def reencode_h264(frames: np.ndarray, crf: int) -> np.ndarray:
+    """Round-trip through an in-memory H.264 MP4 at the given CRF (libx264, yuv420p)."""
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=2)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast"}
+        for frame in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        out.mux(stream.encode())
+    buf.seek(0)
+    with av.open(buf) as src:
+        decoded = np.stack([f.to_ndarray(format="rgb24") for f in src.decode(video=0)])
+    assert decoded.shape == frames.shape
+    return decoded
+
+
+def resize_swscale(frames: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize with libswscale (the scaler ffmpeg uses), not with our own area pooling."""
+    return np.stack(
+        [av.VideoFrame.from_ndarray(f, format="rgb24").to_ndarray(format="rgb24", width=width, height=height) for f in frames]
+    )
+
+
+def crop(frames: np.ndarray, *, top: float = 0, bottom: float = 0, left: float = 0, right: float = 0) -> np.ndarray:
+    """Cut the given fraction of height / width from each side."""
+    h, w = frames.shape[1:3]
+    return np.ascontiguousarray(frames[:, int(h * top) : h - int(h * bottom), int(w * left) : w - int(w * right)])
+
+
+def shift_brightness(frames: np.ndarray, delta: int) -> np.ndarray:
+    return np.clip(frames.astype(np.int16) + delta, 0, 255).astype(np.uint8)
+
+
+NEAR_COPIES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "h264_crf40": lambda c: reencode_h264(c, crf=40),
+    "resize_96x72": lambda c: resize_swscale(c, 72, 96),
+    "crop_8pct_each_side": lambda c: crop(c, top=0.08, bottom=0.08, left=0.08, right=0.08),
+    "crop_10pct_top_left": lambda c: crop(c, top=0.10, left=0.10),
+    "brighter_25": lambda c: shift_brightness(c, 25),
+    "darker_30": lambda c: shift_brightness(c, -30),
+    "crop_resize_brighten_reencode": lambda c: reencode_h264(
+        resize_swscale(shift_brightness(crop(c, top=0.06, left=0.08, right=0.02), 20), 72, 96), crf=36
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def embedder() -> FingerprintEmbedder:
+    return FingerprintEmbedder()
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[np.ndarray]:
+    return [synthetic_clip(seed, static=seed in STATIC_SEEDS) for seed in CORPUS_SEEDS]
+
+
+def embed(embedder: FingerprintEmbedder, clips: list[np.ndarray]) -> torch.Tensor:
+    return embedder.embed_video(torch.stack([embedder.prepare(c) for c in clips]))
+
+
+@pytest.fixture(scope="module")
+def corpus_vectors(embedder: FingerprintEmbedder, corpus: list[np.ndarray]) -> torch.Tensor:
+    return embed(embedder, corpus)
+
+
+@pytest.mark.parametrize("copy_name", list(NEAR_COPIES))
+def test_near_copy_scores_its_original_above_every_other_clip(
+    copy_name: str, embedder: FingerprintEmbedder, corpus: list[np.ndarray], corpus_vectors: torch.Tensor
+) -> None:
+    copies = embed(embedder, [NEAR_COPIES[copy_name](clip) for clip in corpus])
+    scores = copies @ corpus_vectors.T  # (copy, original)
+    own = scores.diagonal()
+    others = scores.masked_fill(torch.eye(len(corpus), dtype=torch.bool), -2.0).max(dim=1).values
+    assert bool((own > others).all()), f"{copy_name}: own {own.tolist()} vs best other {others.tolist()}"
+    # Dedup needs one threshold for the whole corpus, not just a ranking per query:
+    # every copy must beat every pair of unrelated clips.
+    unrelated = corpus_vectors @ corpus_vectors.T
+    unrelated_max = unrelated.masked_fill(torch.eye(len(corpus), dtype=torch.bool), -2.0).max()
+    assert float(own.min()) > float(unrelated_max), (copy_name, own.tolist(), float(unrelated_max))
+
+
+def test_unrelated_clips_score_clearly_lower_than_codec_copies(
+    embedder: FingerprintEmbedder, corpus: list[np.ndarray], corpus_vectors: torch.Tensor
+) -> None:
+    unrelated = corpus_vectors @ corpus_vectors.T
+    off_diagonal = unrelated[~torch.eye(len(corpus), dtype=torch.bool)]
+    copies = embed(embedder, [reencode_h264(resize_swscale(c, 72, 96), crf=30) for c in corpus])
+    own = (copies * corpus_vectors).sum(dim=1)
+    assert float(own.min()) > 0.9
+    assert float(off_diagonal.max()) < 0.6
+    # No shared direction: unrelated clips average out instead of all leaning one way.
+    assert abs(float(off_diagonal.mean())) < 0.15
+
+
+def test_output_is_unit_float32_of_the_declared_shape(embedder: FingerprintEmbedder, corpus: list[np.ndarray]) -> None:
+    prepared = embedder.prepare(corpus[0])
+    assert prepared.shape == (embedder.spec.frames_per_clip, *embedder.spec.resolution)
+    assert prepared.dtype == torch.float32
+    assert 0.0 <= float(prepared.min()) and float(prepared.max()) <= 1.0
+    vectors = embed(embedder, corpus[:3])
+    assert vectors.shape == (3, embedder.spec.dim)
+    assert vectors.dtype == torch.float32 and vectors.device.type == "cpu"
+    torch.testing.assert_close(vectors.norm(dim=1), torch.ones(3))
+
+
+def test_same_input_gives_the_same_vector_across_instances(corpus: list[np.ndarray]) -> None:
+    first = embed(FingerprintEmbedder(), corpus[:2])
+    second = embed(FingerprintEmbedder(), corpus[:2])
+    assert torch.equal(first, second)
+
+
+def test_a_clip_embeds_the_same_alone_or_in_a_batch(
+    embedder: FingerprintEmbedder, corpus: list[np.ndarray], corpus_vectors: torch.Tensor
+) -> None:
+    alone = torch.cat([embed(embedder, [clip]) for clip in corpus])
+    torch.testing.assert_close(alone, corpus_vectors, atol=1e-6, rtol=0)
+
+
+def test_fp16_stored_tensors_give_the_same_fingerprint(embedder: FingerprintEmbedder, corpus: list[np.ndarray]) -> None:
+    # The tensors asset may store prepared clips in half precision.
+    prepared = torch.stack([embedder.prepare(c) for c in corpus[:4]])
+    full = embedder.embed_video(prepared)
+    half = embedder.embed_video(prepared.half())
+    assert half.dtype == torch.float32
+    assert float((full * half).sum(dim=1).min()) > 0.999
+
+
+def test_featureless_clips_share_one_vector_orthogonal_to_textured_ones(
+    embedder: FingerprintEmbedder, corpus_vectors: torch.Tensor
+) -> None:
+    black = np.zeros((NUM_FRAMES, HEIGHT, WIDTH, 3), np.uint8)
+    grey = np.full((NUM_FRAMES, HEIGHT, WIDTH, 3), 128, np.uint8)
+    flat = embed(embedder, [black, grey])
+    assert torch.isfinite(flat).all()
+    torch.testing.assert_close(flat.norm(dim=1), torch.ones(2))
+    torch.testing.assert_close(flat[0], flat[1])
+    assert float((flat @ corpus_vectors.T).abs().max()) < 1e-6
+
+
+def test_frames_are_chosen_over_the_whole_clip(embedder: FingerprintEmbedder, corpus: list[np.ndarray]) -> None:
+    # Changing only the last frames must change the fingerprint: the tail is sampled.
+    clip = corpus[0].copy()
+    clip[-2:] = 255 - clip[-2:]
+    a, b = embed(embedder, [corpus[0], clip])
+    assert float(a @ b) < 0.999
+
+
+def test_embed_text_names_the_embedder(embedder: FingerprintEmbedder) -> None:
+    assert embedder.spec.has_text is False
+    with pytest.raises(TextNotSupportedError, match="fingerprint"):
+        embedder.embed_text(["a person riding a bike"])
+
+
+def test_bad_inputs_are_rejected_with_the_expected_shape(embedder: FingerprintEmbedder, corpus: list[np.ndarray]) -> None:
+    with pytest.raises(ValueError, match="uint8"):
+        embedder.prepare(corpus[0].astype(np.float32))
+    with pytest.raises(ValueError, match="uint8"):
+        embedder.prepare(corpus[0][..., 0])
+    with pytest.raises(ValueError, match="at least 8 frames"):
+        embedder.prepare(corpus[0][:5])
+    with pytest.raises(ValueError, match=r"\(B, 8, 64, 64\)"):
+        embedder.embed_video(torch.zeros(2, 8, 32, 32))
+
+
+def test_batch_of_64_clips_embeds_fast_on_cpu(embedder: FingerprintEmbedder, corpus: list[np.ndarray]) -> None:
+    prepared = torch.stack([embedder.prepare(c) for c in corpus])
+    batch = prepared.repeat(8, 1, 1, 1)  # (64, 8, 64, 64)
+    embedder.embed_video(batch[:2])  # warm up
+    start = time.perf_counter()
+    vectors = embedder.embed_video(batch)
+    elapsed = time.perf_counter() - start
+    assert vectors.shape == (64, embedder.spec.dim)
+    assert elapsed < 1.0, f"64 clips took {elapsed:.2f} s"
+
+
+def test_dct_matrix_is_orthonormal_dct_ii() -> None:
+    m = dct2_matrix(16, 16).double()
+    torch.testing.assert_close(m @ m.T, torch.eye(16, dtype=torch.float64))
+    # A sampled cosine of frequency u is a single DCT-II coefficient.
+    x = torch.arange(16, dtype=torch.float64)
+    signal = torch.cos(torch.pi * 3 * (x + 0.5) / 16)
+    coeffs = m @ signal
+    assert int(coeffs.abs().argmax()) == 3
+    torch.testing.assert_close(coeffs.abs().sum(), coeffs.abs().max())
+
+
+def test_windows_must_fit_the_work_image() -> None:
+    with pytest.raises(ValueError, match="does not fit"):
+        window_bases(64, 8, ((56, 10, 0),))

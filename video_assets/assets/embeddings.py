@@ -1,0 +1,179 @@
+"""One <model>_tensors -> <model>_embeddings -> <model>_clip_index chain per enabled embedder."""
+
+from __future__ import annotations
+
+import time
+
+import dagster as dg
+
+from video_assets.assets.partitions import videos_partitions
+from video_assets.config import Settings
+from video_assets.index.commit import commit_partition
+from video_assets.models.registry import RegisteredEmbedder
+from video_assets.parquet_parts import ParquetPart
+from video_assets.resources.gpu import GpuResource
+from video_assets.resources.lancedb import LanceDBResource
+from video_assets.resources.model_hub import ModelHubResource
+from video_assets.resources.settings import SettingsResource
+from video_assets.resources.storage import StorageResource
+from video_assets.stages.embeddings import embed_partition
+from video_assets.stages.tensors import TENSOR_SCHEMA, build_tensors
+
+
+def gpu_op_tags(num_gpus: int, num_cpus: int) -> dict:
+    """Resource requests a Kubernetes executor applies to the step's pod (dagster-k8s)."""
+    limits: dict = {"cpu": str(num_cpus)}
+    if num_gpus:
+        limits["nvidia.com/gpu"] = str(num_gpus)
+    return {"dagster-k8s/config": {"container_config": {"resources": {"requests": {"cpu": str(num_cpus)}, "limits": limits}}}}
+
+
+def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.AssetsDefinition]:
+    spec = entry.spec
+    name = spec.name
+    overrides = settings.model(name)
+    target_fps = overrides.target_fps or spec.target_fps
+    num_gpus = spec.num_gpus_per_worker if overrides.num_gpus_per_worker is None else overrides.num_gpus_per_worker
+    num_cpus = overrides.num_cpus or spec.num_cpus
+    gpu_memory_gb = spec.gpu_memory_gb if overrides.gpu_memory_gb is None else overrides.gpu_memory_gb
+    version = f"{spec.revision}"
+
+    @dg.asset(
+        name=f"{name}_tensors",
+        partitions_def=videos_partitions,
+        group_name=name,
+        code_version=f"1-{version}",
+        kinds={"pytorch"},
+        op_tags=gpu_op_tags(0, num_cpus),
+        description=f"Model-ready tensors for {name}: {spec.frames_per_clip} frames per clip at "
+        f"{target_fps} fps (re-extracted at a higher fps when a clip has too few).",
+    )
+    def tensors(
+        context: dg.AssetExecutionContext,
+        clips: ParquetPart,
+        frames: ParquetPart,
+        storage: StorageResource,
+        settings: SettingsResource,
+        model_hub: ModelHubResource,
+    ) -> dg.Output[ParquetPart]:
+        started = time.perf_counter()
+        cfg = settings.settings
+        verbose = cfg.model(name).verbose
+        prepare = entry.preprocessor(model_hub.hub())
+        with storage.writer(context, TENSOR_SCHEMA) as writer:
+            summary = build_tensors(
+                prepare,
+                spec,
+                clips.read(),
+                frames,
+                target_fps=target_fps,
+                frame_settings=cfg.frames,
+                tensor_dtype=cfg.tensor_dtype,
+                writer=writer,
+                log=context.log.info if verbose else context.log.debug,
+            )
+            path = writer.commit()
+        return dg.Output(
+            ParquetPart(path, context.partition_key),
+            metadata={
+                "clips": summary.clips,
+                "reextracted_clips": len(summary.reextracted),
+                "skipped_clips": len(summary.skipped),
+                "skipped": [f"{k}: {v}" for k, v in summary.skipped.items()],
+                "target_fps": target_fps,
+                "frames_per_clip": spec.frames_per_clip,
+                "tensor_dtype": cfg.tensor_dtype,
+                "seconds": time.perf_counter() - started,
+            },
+        )
+
+    @dg.asset(
+        name=f"{name}_embeddings",
+        partitions_def=videos_partitions,
+        group_name=name,
+        code_version=f"1-{version}",
+        kinds={"pytorch"},
+        ins={"tensors": dg.AssetIn(f"{name}_tensors"), "clips": dg.AssetIn("clips")},
+        pool="gpu" if num_gpus else None,
+        op_tags=gpu_op_tags(num_gpus, num_cpus),
+        retry_policy=dg.RetryPolicy(max_retries=1),
+        description=f"Clip embeddings from {name} ({spec.dim}-d, {spec.model_id}@{spec.revision}).",
+    )
+    def embeddings(
+        context: dg.AssetExecutionContext,
+        tensors: ParquetPart,
+        clips: ParquetPart,
+        settings: SettingsResource,
+        model_hub: ModelHubResource,
+        gpu: GpuResource,
+    ) -> dg.MaterializeResult:
+        model_cfg = settings.settings.model(name)
+        runtime = gpu.runtime(gpu_memory_gb)
+        embedder = entry.load_cached(model_hub.hub(), runtime.device, runtime.dtype)
+        table, report = embed_partition(
+            embedder,
+            tensors,
+            clips.read(),
+            batch_size=model_cfg.batch_size or runtime.batch_sizer(embedder),
+            gpu_memory_gb=runtime.gpu_memory_gb,
+            texts_to_verify=model_cfg.texts_to_verify,
+            log=context.log.info if model_cfg.verbose else context.log.debug,
+        )
+        if report.oom_backoffs:
+            context.log.warning(f"{name}: CUDA out of memory {report.oom_backoffs} time(s); batch halved and retried")
+        return dg.MaterializeResult(
+            value=table,
+            metadata={
+                "clips": report.clips,
+                "skipped_clips": len(report.skipped),
+                "dim": spec.dim,
+                "model_id": spec.model_id,
+                "model_revision": spec.revision,
+                "device": str(runtime.device),
+                "dtype": str(runtime.dtype).replace("torch.", ""),
+                "gpu_memory_gb": gpu_memory_gb,
+                "batch_size": report.batch_size,
+                "batch_sizes_used": sorted(set(report.batch_sizes)),
+                "oom_backoffs": report.oom_backoffs,
+                "clips_per_s": round(report.clips_per_s, 2),
+                "peak_memory_mb": round(report.peak_memory_bytes / 2**20, 1),
+                "texts_to_verify": list(model_cfg.texts_to_verify),
+            },
+        )
+
+    @dg.asset(
+        name=f"{name}_clip_index",
+        partitions_def=videos_partitions,
+        group_name=name,
+        code_version="1",
+        kinds={"lancedb"},
+        ins={"embeddings": dg.AssetIn(f"{name}_embeddings")},
+        # One committer per table: concurrent merges thrash and can duplicate keys.
+        pool=f"lancedb_{name}",
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=1.0),
+        description=f"This partition's clips in the LanceDB table of {name}: one commit per partition.",
+    )
+    def clip_index(
+        context: dg.AssetExecutionContext,
+        embeddings: ParquetPart,
+        storage: StorageResource,
+        lancedb: LanceDBResource,
+    ) -> dg.MaterializeResult:
+        # Every video of the partition, so rows of a video that now fails or lost clips go.
+        video_ids = [v.video_id for v in storage.registry().videos_in(context.partition_key)]
+        result = commit_partition(lancedb.connect(), name, embeddings.read(), video_ids)
+        return dg.MaterializeResult(
+            metadata={
+                "table": result.table,
+                "operation": result.operation,
+                "table_version": result.table_version,
+                "inserted": result.inserted,
+                "updated": result.updated,
+                "deleted": result.deleted,
+                "rows_for_videos": result.rows_for_videos,
+                "attempts": result.attempts,
+                "seconds": round(result.seconds, 3),
+            }
+        )
+
+    return [tensors, embeddings, clip_index]

@@ -1,0 +1,114 @@
+"""source_videos -> clips -> frames: the media half of the graph (thin: calls stages/)."""
+
+from __future__ import annotations
+
+import time
+
+import dagster as dg
+import pyarrow as pa
+
+from video_assets.assets.partitions import videos_partitions
+from video_assets.parquet_parts import ParquetPart
+from video_assets.resources.settings import SettingsResource
+from video_assets.resources.storage import StorageResource
+from video_assets.stages.clips import plan_clips
+from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames
+from video_assets.stages.sources import probe_partition
+
+
+@dg.asset(
+    partitions_def=videos_partitions,
+    group_name="media",
+    code_version="1",
+    kinds={"video"},
+    description="Probe of each video in the partition (codec, fps, frames, duration, size, sha256).",
+)
+def source_videos(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    started = time.perf_counter()
+    registry = storage.registry()
+    videos = registry.videos_in(context.partition_key)
+    outcome = probe_partition(videos, registry)
+    failures = [f"{f.path}: {f.reason}" for f in outcome.failures]
+    if outcome.table.num_rows == 0:
+        # Every video of this partition is bad: fail this partition alone, naming each file.
+        raise dg.Failure(description="; ".join(failures), metadata={"failures": failures})
+    for failure in failures:
+        context.log.warning(f"skipping bad video {failure}")
+    rows = outcome.table.to_pylist()
+    return dg.MaterializeResult(
+        value=outcome.table,
+        data_version=dg.DataVersion(outcome.data_version),
+        metadata={
+            "videos": len(rows),
+            "failed_videos": len(failures),
+            "failures": failures,
+            "duration_s": sum(r["duration_s"] for r in rows),
+            "fps": [r["avg_fps"] for r in rows],
+            "resolution": [f"{r['width']}x{r['height']}" for r in rows],
+            "sha256": [r["sha256"] for r in rows],
+            "seconds": time.perf_counter() - started,
+        },
+    )
+
+
+@dg.asset(
+    partitions_def=videos_partitions,
+    group_name="media",
+    code_version="1",
+    kinds={"video"},
+    description="Clip spans (fixed stride or scene cuts) with stable ids; optional H.264 clip files.",
+)
+def clips(
+    context: dg.AssetExecutionContext, source_videos: ParquetPart, storage: StorageResource, settings: SettingsResource
+) -> dg.MaterializeResult:
+    started = time.perf_counter()
+    cfg = settings.settings.clipping
+    table = plan_clips(source_videos.read(), cfg, storage.clips_dir)
+    durations = table.column("duration_s").to_pylist()
+    return dg.MaterializeResult(
+        value=table,
+        metadata={
+            "clips": table.num_rows,
+            "method": cfg.method,
+            "clip_len_s": cfg.clip_len_s,
+            "mean_clip_s": sum(durations) / len(durations) if durations else 0.0,
+            "transcoded": cfg.transcode,
+            "seconds": time.perf_counter() - started,
+        },
+    )
+
+
+@dg.asset(
+    partitions_def=videos_partitions,
+    group_name="media",
+    code_version="1",
+    kinds={"video"},
+    description="Frames per clip by policy and fps (keys like 'sequence-2.0'), RGB uint8.",
+)
+def frames(
+    context: dg.AssetExecutionContext, clips: ParquetPart, storage: StorageResource, settings: SettingsResource
+) -> dg.Output[ParquetPart]:
+    started = time.perf_counter()
+    cfg = settings.settings.frames
+    clip_table: pa.Table = clips.read()
+    with storage.writer(context, FRAMES_SCHEMA) as writer:
+        summary = extract_partition_frames(clip_table, cfg, writer)
+        path = writer.commit()
+    for clip_id, reason in summary.dropped.items():
+        context.log.warning(f"clip {clip_id} dropped: {reason}")
+    if clip_table.num_rows and summary.clips == 0:
+        raise dg.Failure(description=f"no clip of partition {context.partition_key} decoded: {summary.dropped}")
+    return dg.Output(
+        ParquetPart(path, context.partition_key),
+        metadata={
+            "clips": summary.clips,
+            "frames": summary.frames,
+            "dropped_clips": len(summary.dropped),
+            "dropped": [f"{k}: {v}" for k, v in summary.dropped.items()],
+            "policies": list(cfg.policies),
+            "target_fps": list(cfg.target_fps),
+            "target_res": list(cfg.target_res),
+            "backend": cfg.backend,
+            "seconds": time.perf_counter() - started,
+        },
+    )

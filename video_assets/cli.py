@@ -1,0 +1,159 @@
+"""`video-assets`: run the graph, search the index, manage model weights."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from video_assets.config import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    update = {}
+    if getattr(args, "input", None):
+        update["input_dir"] = Path(args.input)
+    if getattr(args, "output", None):
+        update["data_dir"] = Path(args.output)
+    if getattr(args, "models", None):
+        update["enabled_models"] = tuple(args.models.split(","))
+    if getattr(args, "videos_per_partition", None):
+        update["videos_per_partition"] = args.videos_per_partition
+    return Settings.model_validate({**settings.model_dump(), **update}) if update else settings
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from video_assets.runner import run_folder
+    from video_assets.summary import print_summary
+
+    summary = run_folder(_settings(args), rerun_all=args.all)
+    print_summary(summary)
+    return 1 if summary.failed else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from video_assets.demo import run_demo
+
+    return run_demo(Path(args.dir))
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from video_assets.media.probe import probe
+
+    info = probe(args.file)
+    if args.json:
+        print(json.dumps(info.to_dict(), indent=2))
+    else:
+        for key, value in info.to_dict().items():
+            print(f"{key:>12}: {value}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from video_assets.query import search
+
+    hits = search(
+        _settings(args),
+        text=args.text,
+        like_clip=args.like_clip,
+        like_file=args.like_file,
+        model=args.model,
+        k=args.k,
+        where=args.where,
+    )
+    if args.json:
+        print(json.dumps([asdict(h) for h in hits], indent=2))
+        return 0
+    if not hits:
+        print("no results")
+    for rank, hit in enumerate(hits, 1):
+        where = hit.clip_path or hit.source_path
+        print(f"{rank:>3}. {hit.score:.4f}  {hit.clip_id}  {hit.video_id}  "
+              f"[{hit.span_start_s:.2f}s-{hit.span_end_s:.2f}s]  {where}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from video_assets.models.hub import ModelHub, status_rows
+    from video_assets.models.registry import get, registered
+
+    settings = _settings(args)
+    hub = ModelHub(settings.resolved_model_dir)
+    if args.action == "download":
+        entry = get(args.name)
+        if entry.weights is None:
+            print(f"{args.name} needs no weights")
+            return 0
+        for repo_id, path in hub.download(entry.weights).items():
+            print(f"{repo_id}: {path}")
+        return 0
+    specs = [e.weights for e in registered().values() if e.weights is not None]
+    rows = status_rows(hub.list(specs))
+    if rows:
+        widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in rows[0]}
+        print("  ".join(k.ljust(w) for k, w in widths.items()))
+        for row in rows:
+            print("  ".join(str(row[k]).ljust(w) for k, w in widths.items()))
+    print(f"model dir: {hub.model_dir}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="video-assets", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="materialize the whole graph for a folder of videos")
+    p.add_argument("--input", required=True, help="folder of videos (searched recursively)")
+    p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
+    p.add_argument("--models", help="comma-separated embedders (default: those with weights + fingerprint)")
+    p.add_argument("--videos-per-partition", type=int, help="videos per partition (default 1)")
+    p.add_argument("--all", action="store_true", help="rerun partitions that already succeeded")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="make sample videos, run the graph, search the index")
+    p.add_argument("--dir", default="demo", help="where the demo's videos and data go (default ./demo)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("probe", help="probe one video file")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser("search", help="search the clip index")
+    p.add_argument("text", nargs="?", help="a text query (models with a text tower)")
+    p.add_argument("--like-clip", help="an indexed clip id")
+    p.add_argument("--like-file", help="a video file, embedded on the fly")
+    p.add_argument("--model", help="embedder (default: the first enabled one that fits the query)")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--where", help='filter, e.g. "duration_s > 3 AND video_id = \'abc\'"')
+    p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("models", help="list or download model weights")
+    p.add_argument("action", choices=["list", "download"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("--output", help="data directory (weights go to <data>/models)")
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "models" and args.action == "download" and not args.name:
+        print("video-assets models download NAME: name a model (see `video-assets models list`)", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except (ValueError, KeyError, FileNotFoundError, LookupError) as err:
+        # Bad input and missing weights/tables: one clear line, no traceback.
+        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        print(f"video-assets {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

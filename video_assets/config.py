@@ -1,0 +1,101 @@
+"""Typed settings, one place for every default.
+
+Settings that shape the asset graph (which models, their GPU requests, clip and
+frame parameters) are read when the definitions are built: from a JSON file named
+by ``VIDEO_ASSETS_SETTINGS`` and/or the ``VIDEO_ASSETS_INPUT_DIR`` /
+``VIDEO_ASSETS_DATA_DIR`` variables. Every value in force is written into the
+asset metadata, so no switch changes behaviour without a trace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv")
+
+
+class _Strict(BaseModel):
+    # Unknown keys are errors: config that is accepted and ignored is a bug.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClippingSettings(_Strict):
+    method: Literal["fixed_stride", "scene_cut"] = "fixed_stride"
+    clip_len_s: float = Field(10.0, gt=0)
+    stride_s: float = Field(10.0, gt=0)
+    min_clip_len_s: float = Field(2.0, ge=0)
+    max_clip_len_s: float = Field(10.0, gt=0)  # scene_cut: longer scenes are split
+    scene_threshold: float = Field(0.35, gt=0, lt=1)
+    transcode: bool = False  # write each clip as its own H.264 MP4
+
+
+class FrameSettings(_Strict):
+    policies: tuple[Literal["sequence", "middle"], ...] = ("sequence",)
+    target_fps: tuple[float, ...] = (2.0,)
+    target_res: tuple[int, int] = (-1, -1)  # (H, W); (-1, -1) = native
+    backend: Literal["pyav", "decord"] = "pyav"
+    num_threads: int = Field(0, ge=0)  # 0 = let the decoder choose
+
+    @field_validator("target_fps")
+    @classmethod
+    def _positive_fps(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or any(f <= 0 for f in value):
+            raise ValueError(f"target_fps must be positive numbers, got {value}")
+        return value
+
+
+class ModelSettings(_Strict):
+    """Per-embedder overrides; None means the embedder's own default (its spec)."""
+
+    target_fps: float | None = Field(None, gt=0)
+    gpu_memory_gb: float | None = Field(None, ge=0)
+    num_gpus_per_worker: int | None = Field(None, ge=0)
+    num_cpus: int | None = Field(None, ge=1)
+    batch_size: int | None = Field(None, ge=1)  # None = from the memory cap
+    texts_to_verify: tuple[str, ...] = ()
+    verbose: bool = False
+
+
+class Settings(_Strict):
+    input_dir: Path = Path("videos")
+    data_dir: Path = Path("data")
+    lancedb_uri: str | None = None  # default: <data_dir>/lancedb
+    model_dir: Path | None = None  # default: <data_dir>/models
+    videos_per_partition: int = Field(1, ge=1)
+    video_extensions: tuple[str, ...] = VIDEO_EXTENSIONS
+    clipping: ClippingSettings = ClippingSettings()
+    frames: FrameSettings = FrameSettings()
+    # None = every registered embedder whose weights are present, plus fingerprint.
+    enabled_models: tuple[str, ...] | None = None
+    models: dict[str, ModelSettings] = Field(default_factory=dict)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+    tensor_dtype: Literal["float16", "float32"] = "float16"  # model tensors on disk
+
+    @property
+    def resolved_lancedb_uri(self) -> str:
+        return self.lancedb_uri or str(self.data_dir / "lancedb")
+
+    @property
+    def resolved_model_dir(self) -> Path:
+        return self.model_dir or self.data_dir / "models"
+
+    def model(self, name: str) -> ModelSettings:
+        return self.models.get(name, ModelSettings())
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        data: dict = {}
+        if path := env.get("VIDEO_ASSETS_SETTINGS"):
+            data = json.loads(Path(path).read_text())
+        if value := env.get("VIDEO_ASSETS_INPUT_DIR"):
+            data["input_dir"] = value
+        if value := env.get("VIDEO_ASSETS_DATA_DIR"):
+            data["data_dir"] = value
+        return cls.model_validate(data)

@@ -1,0 +1,50 @@
+"""The one Definitions object: every asset, check, resource, sensor and job is found here."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from video_assets.assets.embeddings import model_assets
+from video_assets.assets.media import clips, frames, source_videos
+from video_assets.assets.partitions import videos_partitions
+from video_assets.assets.removal import build_removal_job
+from video_assets.assets.sensors import build_video_sensor
+from video_assets.config import Settings
+from video_assets.models.hub import ModelHub
+from video_assets.models.registry import enabled_embedders
+from video_assets.resources.gpu import GpuResource
+from video_assets.resources.lancedb import LanceDBResource
+from video_assets.resources.model_hub import ModelHubResource
+from video_assets.resources.settings import SettingsResource
+from video_assets.resources.storage import PartitionedParquetIOManager, StorageResource
+
+EMBED_JOB = "embed_videos"
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    hub = ModelHub(settings.resolved_model_dir)
+    embedders = enabled_embedders(settings.enabled_models, hub)
+    model_defs = [asset for entry in embedders for asset in model_assets(entry, settings)]
+    media = [source_videos, clips, frames]
+    embed_job = dg.define_asset_job(
+        EMBED_JOB,
+        selection=dg.AssetSelection.assets(*media, *model_defs),
+        partitions_def=videos_partitions,
+        description="Probe, clip, extract frames, embed and index the videos of one partition.",
+    )
+    return dg.Definitions(
+        assets=[*media, *model_defs],
+        jobs=[embed_job, build_removal_job([e.spec.name for e in embedders])],
+        sensors=[build_video_sensor(embed_job)],
+        resources={
+            "io_manager": PartitionedParquetIOManager(base_dir=str(settings.data_dir / "assets")),
+            "storage": StorageResource(data_dir=str(settings.data_dir)),
+            "settings": SettingsResource.of(settings),
+            "lancedb": LanceDBResource(uri=settings.resolved_lancedb_uri),
+            "model_hub": ModelHubResource(model_dir=str(settings.resolved_model_dir)),
+            "gpu": GpuResource(device=settings.device, dtype=settings.dtype),
+        },
+    )
+
+
+defs = build_definitions(Settings.from_env())

@@ -1,0 +1,58 @@
+"""Opening the database and the per-model clip tables."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import timedelta
+
+import lancedb
+from lancedb.table import Table
+
+from video_assets.index.errors import ClipTableNotFoundError
+from video_assets.index.schema import table_name
+
+
+def connect(
+    uri: str,
+    *,
+    read_consistency_interval_s: float = 0.0,
+    storage_options: Mapping[str, str] | None = None,
+) -> lancedb.DBConnection:
+    """Connect to a LanceDB database (local dir or `s3://...`).
+
+    LanceDB's default (no interval) never re-reads a table another process
+    wrote; 0 s checks on every read, so search sees each committed partition.
+    `storage_options` go to the object store (credentials, endpoint, region).
+    """
+    interval = float(read_consistency_interval_s)
+    if not math.isfinite(interval) or interval < 0:
+        raise ValueError(f"read_consistency_interval_s must be >= 0, got {read_consistency_interval_s!r}")
+    return lancedb.connect(
+        uri,
+        read_consistency_interval=timedelta(seconds=interval),
+        storage_options=dict(storage_options) if storage_options else None,
+    )
+
+
+def clip_table_exists(db: lancedb.DBConnection, model: str) -> bool:
+    """Whether the model's clip table has been created."""
+    name = table_name(model)
+    page_token: str | None = None
+    while True:
+        # list_tables pages; walk them rather than trusting the first page.
+        response = db.list_tables(page_token=page_token)
+        if name in response.tables:
+            return True
+        page_token = response.page_token
+        if not page_token:
+            return False
+
+
+def open_clip_table(db: lancedb.DBConnection, model: str) -> Table:
+    """The model's clip table at its latest version; `ClipTableNotFoundError` if never created."""
+    if not clip_table_exists(db, model):
+        raise ClipTableNotFoundError(model, table_name(model), str(db.uri))
+    table = db.open_table(table_name(model))
+    table.checkout_latest()
+    return table

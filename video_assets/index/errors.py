@@ -1,0 +1,55 @@
+"""Errors of the clip index. Each subclasses the built-in a caller would expect
+and says what went wrong and where."""
+
+from __future__ import annotations
+
+
+class InvalidRowsError(ValueError):
+    """Clip rows (or a staged table) do not fit the clip schema."""
+
+
+class InvalidFilterError(ValueError):
+    """A user `--where` string was rejected; `position` is the character offset of the problem."""
+
+    def __init__(self, text: str, position: int, problem: str) -> None:
+        self.text = text
+        self.position = position
+        self.problem = problem
+        super().__init__(f"invalid filter at character {position}: {problem} (filter: {text!r})")
+
+
+class InvalidSearchError(ValueError):
+    """A search argument (k, query vector, excluded ids) is out of range."""
+
+
+class ClipTableNotFoundError(LookupError):
+    """The model's clip table does not exist yet (nothing was committed for that model)."""
+
+    def __init__(self, model: str, table: str, uri: str) -> None:
+        self.model = model
+        self.table = table
+        super().__init__(
+            f"no clip table {table!r} for model {model!r} in {uri}: "
+            "materialize that model's clip_index for at least one video first"
+        )
+
+
+class UnknownClipError(KeyError):
+    """A clip id is not in the model's table."""
+
+    def __init__(self, model: str, clip_id: str) -> None:
+        self.model = model
+        self.clip_id = clip_id
+        super().__init__(clip_id)
+
+    def __str__(self) -> str:
+        # KeyError would print only the repr of the key; say which table was searched.
+        return f"clip {self.clip_id!r} is not in the {self.model!r} index"
+
+
+class IndexIntegrityError(RuntimeError):
+    """The table holds something it must not (e.g. two rows with one clip id)."""
+
+
+class IndexCommitError(IndexIntegrityError):
+    """A partition commit was refused, or its post-commit counts do not add up."""

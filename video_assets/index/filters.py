@@ -1,0 +1,301 @@
+"""User `--where` filters: tokenize, parse, type-check, render.
+
+Grammar (keywords case-insensitive):
+
+    filter     := or_expr EOF
+    or_expr    := and_expr ("OR" and_expr)*
+    and_expr   := primary ("AND" primary)*
+    primary    := "(" or_expr ")" | predicate
+    predicate  := COLUMN op literal
+                | COLUMN ["NOT"] "IN" "(" literal ("," literal)* ")"
+                | COLUMN "IS" ["NOT"] "NULL"
+    op         := "<" | "<=" | ">" | ">=" | "=" | "!="
+    literal    := NUMBER (numeric columns) | 'quoted string' (text and
+                  timestamp columns; '' is a quote inside a string)
+
+Why the output is a SQL string and not a `lancedb.expr.Expr`: LanceDB 0.40's
+Expr has comparisons, AND/OR/NOT and IN, but no IS NULL and no function that
+could stand in for it (`func` knows only lower/upper/concat/btrim), and its
+synchronous vector search lowers an Expr to SQL with `Expr.to_sql()` anyway.
+So the SQL is rendered from the parsed tree only: every column is one of
+ours, every comparison and IN list is built with `col`/`lit` and rendered by
+LanceDB, and the only text we add is AND/OR/IS [NOT] NULL and parentheses.
+The user's characters never reach the SQL.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Union
+
+import pyarrow as pa
+from lancedb.expr import Expr, col, lit
+
+from video_assets.index.errors import InvalidFilterError
+from video_assets.index.schema import clip_schema
+
+MAX_FILTER_CHARS = 2000
+MAX_IN_VALUES = 1000
+MAX_DEPTH = 32
+COMPARISON_OPS = ("<", "<=", ">", ">=", "=", "!=")
+
+
+def _column_kinds() -> dict[str, str]:
+    """Filterable columns -> literal kind, derived from the clip schema so they never drift."""
+    kinds = {}
+    for field in clip_schema(1):
+        if field.name in ("vector", "text_scores"):  # not scalars a user filters on
+            continue
+        if pa.types.is_floating(field.type):
+            kinds[field.name] = "number"
+        elif pa.types.is_timestamp(field.type):
+            kinds[field.name] = "timestamp"
+        else:
+            kinds[field.name] = "string"
+    return kinds
+
+
+FILTER_COLUMNS: dict[str, str] = _column_kinds()
+
+Value = Union[float, str, datetime]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    column: str
+    op: str
+    value: Value
+
+
+@dataclass(frozen=True)
+class InList:
+    column: str
+    values: tuple[Value, ...]
+    negated: bool
+
+
+@dataclass(frozen=True)
+class NullCheck:
+    column: str
+    negated: bool  # IS NOT NULL
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    op: str  # "AND" | "OR"
+    operands: tuple[Node, ...]
+
+
+Node = Union[Comparison, InList, NullCheck, BoolOp]
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "name" | "number" | "string" | "op" | "(" | ")" | "," | "end"
+    text: str
+    position: int
+
+
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+)
+  | (?P<number>-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<string>'(?:[^']|'')*')
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<op><=|>=|!=|<|>|=)
+  | (?P<punct>[(),])
+    """,
+    re.VERBOSE,
+)
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split a filter into tokens; any character outside the grammar is an error."""
+    tokens: list[Token] = []
+    pos = 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            char = text[pos]
+            problem = "unterminated string (unbalanced quote)" if char == "'" else f"unexpected character {char!r}"
+            raise InvalidFilterError(text, pos, problem)
+        kind = match.lastgroup
+        if kind == "punct":
+            kind = match.group()
+        if kind != "space":
+            tokens.append(Token(kind, match.group(), pos))
+        pos = match.end()
+    tokens.append(Token("end", "", len(text)))
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = tokenize(text)
+        self.i = 0
+
+    def fail(self, token: Token, problem: str) -> InvalidFilterError:
+        return InvalidFilterError(self.text, token.position, problem)
+
+    def peek(self) -> Token:
+        return self.tokens[self.i]
+
+    def take(self) -> Token:
+        token = self.tokens[self.i]
+        self.i += 1
+        return token
+
+    def keyword(self, word: str) -> bool:
+        """Consume the keyword `word` if it is next."""
+        token = self.peek()
+        if token.kind == "name" and token.text.upper() == word:
+            self.i += 1
+            return True
+        return False
+
+    def expect(self, kind: str, what: str) -> Token:
+        token = self.take()
+        if token.kind != kind:
+            raise self.fail(token, f"expected {what}, got {_shown(token)}")
+        return token
+
+    def parse(self) -> Node:
+        node = self.or_expr(depth=0)
+        token = self.peek()
+        if token.kind != "end":
+            raise self.fail(token, f"expected AND, OR or the end of the filter, got {_shown(token)}")
+        return node
+
+    def or_expr(self, depth: int) -> Node:
+        operands = [self.and_expr(depth)]
+        while self.keyword("OR"):
+            operands.append(self.and_expr(depth))
+        return operands[0] if len(operands) == 1 else BoolOp("OR", tuple(operands))
+
+    def and_expr(self, depth: int) -> Node:
+        operands = [self.primary(depth)]
+        while self.keyword("AND"):
+            operands.append(self.primary(depth))
+        return operands[0] if len(operands) == 1 else BoolOp("AND", tuple(operands))
+
+    def primary(self, depth: int) -> Node:
+        token = self.peek()
+        if token.kind == "(":
+            if depth >= MAX_DEPTH:
+                raise self.fail(token, f"parentheses nested deeper than {MAX_DEPTH}")
+            self.take()
+            node = self.or_expr(depth + 1)
+            self.expect(")", "')'")
+            return node
+        return self.predicate()
+
+    def predicate(self) -> Node:
+        token = self.take()
+        if token.kind != "name":
+            raise self.fail(token, f"expected a column name, got {_shown(token)}")
+        if self.peek().kind == "(":
+            raise self.fail(token, f"function calls are not allowed ({token.text}(...))")
+        column = token.text
+        if column not in FILTER_COLUMNS:
+            raise self.fail(token, f"unknown column {column!r}; filterable: {', '.join(FILTER_COLUMNS)}")
+        if self.keyword("IS"):
+            negated = self.keyword("NOT")
+            if not self.keyword("NULL"):
+                raise self.fail(self.peek(), f"expected NULL after IS, got {_shown(self.peek())}")
+            return NullCheck(column, negated)
+        negated = self.keyword("NOT")
+        if self.keyword("IN"):
+            return InList(column, self.in_values(column), negated)
+        if negated:
+            raise self.fail(self.peek(), f"expected IN after NOT, got {_shown(self.peek())}")
+        op = self.take()
+        if op.kind != "op":
+            raise self.fail(op, f"expected one of {' '.join(COMPARISON_OPS)}, IN or IS after {column}, got {_shown(op)}")
+        return Comparison(column, op.text, self.literal(column))
+
+    def in_values(self, column: str) -> tuple[Value, ...]:
+        self.expect("(", "'(' after IN")
+        values = [self.literal(column)]
+        while self.peek().kind == ",":
+            self.take()
+            values.append(self.literal(column))
+            if len(values) > MAX_IN_VALUES:
+                raise self.fail(self.peek(), f"more than {MAX_IN_VALUES} values in IN (...)")
+        self.expect(")", "')' closing IN (...)")
+        return tuple(values)
+
+    def literal(self, column: str) -> Value:
+        token = self.take()
+        kind = FILTER_COLUMNS[column]
+        if token.kind == "name" and token.text.upper() == "NULL":
+            raise self.fail(token, f"compare with NULL using '{column} IS NULL' / 'IS NOT NULL'")
+        if kind == "number":
+            if token.kind != "number":
+                raise self.fail(token, f"{column} is numeric: expected a number, got {_shown(token)}")
+            value = float(token.text)
+            if not math.isfinite(value):
+                raise self.fail(token, f"number {token.text} is out of range")
+            return value
+        if token.kind != "string":
+            raise self.fail(token, f"{column} is text: expected a 'quoted' string, got {_shown(token)}")
+        text = token.text[1:-1].replace("''", "'")
+        return _timestamp(self, token, text) if kind == "timestamp" else text
+
+
+def _timestamp(parser: _Parser, token: Token, text: str) -> datetime:
+    # Python 3.10's fromisoformat does not take a "Z" suffix.
+    iso = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text
+    try:
+        value = datetime.fromisoformat(iso)
+    except ValueError as err:
+        raise parser.fail(token, f"expected an ISO-8601 timestamp such as '2024-05-01T12:00:00Z', got {text!r}") from err
+    # The column is UTC; LanceDB renders datetime literals without a zone, so hand it naive UTC.
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _shown(token: Token) -> str:
+    return "the end of the filter" if token.kind == "end" else repr(token.text)
+
+
+def parse_where(text: str) -> Node:
+    """Parse a user filter into a tree; `InvalidFilterError` says what and where."""
+    if not isinstance(text, str):
+        raise TypeError(f"filter must be a string, got {type(text).__name__}")
+    if len(text) > MAX_FILTER_CHARS:
+        raise InvalidFilterError(text[:80] + "...", MAX_FILTER_CHARS, f"filter longer than {MAX_FILTER_CHARS} characters")
+    if not text.strip():
+        raise InvalidFilterError(text, 0, "empty filter")
+    return _Parser(text).parse()
+
+
+_OPS = {
+    "<": Expr.__lt__,
+    "<=": Expr.__le__,
+    ">": Expr.__gt__,
+    ">=": Expr.__ge__,
+    "=": Expr.__eq__,
+    "!=": Expr.__ne__,
+}
+
+
+def render_sql(node: Node) -> str:
+    """SQL for a parsed filter; literals and columns are rendered by lancedb.expr."""
+    if isinstance(node, Comparison):
+        return _OPS[node.op](col(node.column), lit(node.value)).to_sql()
+    if isinstance(node, InList):
+        member = col(node.column).isin([lit(v) for v in node.values])
+        return (~member if node.negated else member).to_sql()
+    if isinstance(node, NullCheck):
+        return f"{col(node.column).to_sql()} IS {'NOT ' if node.negated else ''}NULL"
+    return f" {node.op} ".join(f"({render_sql(operand)})" for operand in node.operands)
+
+
+def compile_where(text: str) -> str:
+    """A user `--where` string to a safe SQL filter for LanceDB (see module docstring)."""
+    return render_sql(parse_where(text))

@@ -1,0 +1,124 @@
+"""Clip spans: fixed-stride windows, weights-free scene cuts, and stable clip ids."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+# Span edges are kept to the microsecond: enough for any frame rate, and it stops
+# float noise (29.999999999) from leaking into stored spans.
+_DIGITS = 6
+
+
+@dataclass(frozen=True, order=True)
+class ClipSpan:
+    """A clip as [start_s, end_s) in seconds from the first frame of the video."""
+
+    start_s: float
+    end_s: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.start_s) and math.isfinite(self.end_s)):
+            raise ValueError(f"clip span must be finite, got ({self.start_s}, {self.end_s})")
+        if self.start_s < 0 or self.end_s <= self.start_s:
+            raise ValueError(f"clip span needs 0 <= start < end, got ({self.start_s}, {self.end_s})")
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+def _span(start_s: float, end_s: float) -> ClipSpan:
+    return ClipSpan(round(start_s, _DIGITS), round(end_s, _DIGITS))
+
+
+def fixed_stride_spans(
+    duration_s: float,
+    *,
+    clip_len_s: float = 10.0,
+    stride_s: float = 10.0,
+    min_clip_len_s: float = 2.0,
+) -> list[ClipSpan]:
+    """Windows of ``clip_len_s`` starting at 0, ``stride_s`` apart (NeMo's FixedStrideExtractor).
+
+    Each window ends at ``min(start + clip_len_s, duration_s)`` and is kept when it is at
+    least ``min_clip_len_s`` long, so a short tail is kept when it reaches the minimum.
+    Starts are ``k * stride_s`` (not a running sum), so there is no drift over long videos.
+    """
+    if not math.isfinite(duration_s) or duration_s < 0:
+        raise ValueError(f"duration_s must be finite and >= 0, got {duration_s}")
+    if clip_len_s <= 0 or stride_s <= 0:
+        raise ValueError(f"clip_len_s and stride_s must be > 0, got {clip_len_s}, {stride_s}")
+    if not 0 <= min_clip_len_s <= clip_len_s:
+        raise ValueError(f"min_clip_len_s must be in [0, clip_len_s], got {min_clip_len_s}")
+    spans = []
+    for k in range(math.ceil(duration_s / stride_s)):
+        start = k * stride_s
+        end = min(start + clip_len_s, duration_s)
+        if end - start >= min_clip_len_s and end > start:
+            spans.append(_span(start, end))
+    return spans
+
+
+def split_long_span(
+    start_s: float, end_s: float, *, min_clip_len_s: float, max_clip_len_s: float
+) -> list[ClipSpan]:
+    """Cut a scene into ``max_clip_len_s`` pieces (stride mode), dropping a tail under the minimum."""
+    pieces = []
+    k = 0
+    while start_s + k * max_clip_len_s < end_s:
+        piece_start = start_s + k * max_clip_len_s
+        piece_end = min(piece_start + max_clip_len_s, end_s)
+        if piece_end - piece_start >= min_clip_len_s:
+            pieces.append(_span(piece_start, piece_end))
+        k += 1
+    return pieces
+
+
+def scene_cut_spans(
+    path: str | Path,
+    *,
+    threshold: float = 0.25,
+    min_clip_len_s: float = 2.0,
+    max_clip_len_s: float = 10.0,
+    analysis_size: tuple[int, int] = (27, 48),
+    backend: str = "pyav",
+    num_threads: int = 0,
+) -> list[ClipSpan]:
+    """Clips that follow the scenes of a video, found without model weights.
+
+    Every frame is decoded and scaled by the backend (libswscale for PyAV) to the tiny
+    ``analysis_size`` (H, W) (TransNetV2's 27x48 input size); a cut is where the change
+    score between consecutive frames (mean of colour-histogram distance and mean absolute
+    pixel difference, both in [0, 1]) exceeds ``threshold``. Scenes longer than
+    ``max_clip_len_s`` are split into max-length pieces (a tail under the minimum is
+    dropped), then scenes shorter than ``min_clip_len_s`` are dropped. This is a
+    heuristic, not TransNetV2: it finds hard cuts well and gradual transitions poorly.
+    """
+    from video_assets.media.scenes import scene_boundaries
+
+    if not 0 < min_clip_len_s <= max_clip_len_s:
+        raise ValueError(f"need 0 < min_clip_len_s <= max_clip_len_s, got {min_clip_len_s}, {max_clip_len_s}")
+    spans: list[ClipSpan] = []
+    for start, end in scene_boundaries(
+        path, threshold=threshold, analysis_size=analysis_size, backend=backend, num_threads=num_threads
+    ):
+        # A scene shorter than the minimum is a single piece under it, so this drops it too.
+        spans.extend(split_long_span(start, end, min_clip_len_s=min_clip_len_s, max_clip_len_s=max_clip_len_s))
+    return spans
+
+
+def _ms(seconds: float) -> int:
+    return int(round(seconds * 1000.0))
+
+
+def clip_id(video_id: str, span: ClipSpan) -> str:
+    """uuid5 of ``"{video_id}_{start_ms}_{end_ms}"``: the same clip gets the same id on every
+    run, and float noise below half a millisecond in the span does not change it.
+
+    NeMo Curator builds the string from ``int(seconds * fps)``, which truncates (so 9.99999
+    and 10.0 give different ids) and changes when the probed fps does; milliseconds do not.
+    """
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video_id}_{_ms(span.start_s)}_{_ms(span.end_s)}"))

@@ -1,0 +1,163 @@
+"""One small decoder interface with two backends: PyAV (default) and decord (optional).
+
+Both frame-extraction paths (`frames.extract_frames`, `frames.extract_clip_frames`) and
+scene-cut analysis go through `open_decoder`, so a backend is chosen by argument, never
+by an environment switch.
+
+Conventions every backend follows:
+- `Decoder.index.times` are presentation timestamps in seconds *from the first frame*,
+  sorted, one per frame; frame ``i`` below means ``index.times[i]``.
+- `Decoder.read(wanted, size)` yields ``(i, rgb)`` for the wanted frames it could decode,
+  in increasing ``i``. ``rgb`` is ``(H, W, 3)`` uint8, already turned upright by the
+  display rotation (see `upright`), and resized to ``size=(H, W)`` (upright shape) by
+  the backend's scaler when ``size`` is given. Frames that fail to decode are simply
+  not yielded; the reason goes to ``Decoder.errors``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator, Protocol
+
+import numpy as np
+
+BACKENDS = ("pyav", "decord")
+
+
+@dataclass(frozen=True)
+class FrameIndex:
+    """Where the frames of a video stream are, from demuxing only (no decode)."""
+
+    times: np.ndarray  # (N,) float64, seconds from the first frame, sorted
+    keyframes: np.ndarray  # (N,) bool, True where a decoder can start (seek target)
+    frame_duration_s: float  # duration of the last frame (0.0 when unknown)
+    demux_error: str | None = None  # set when demuxing stopped early (truncated file)
+    reordered: bool = False  # packets arrive out of presentation order (B-frames)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    @property
+    def end_s(self) -> float:
+        """End of the last frame, i.e. the stream duration as the packets tell it."""
+        return float(self.times[-1]) + self.frame_duration_s if len(self.times) else 0.0
+
+
+@dataclass
+class DecodeStats:
+    """What a decoder did; tests and benchmarks read it (e.g. "decoded once")."""
+
+    packets_demuxed: int = 0
+    packets_not_sent: int = 0  # intra-only streams: unwanted packets never reach the decoder
+    frames_decoded: int = 0
+    frames_converted: int = 0  # frames turned into RGB arrays (only wanted ones)
+    seeks: int = 0
+    restarts: int = 0  # a seek failed or landed past its target: decoded again from the start
+
+
+class Decoder(Protocol):
+    name: str
+    path: str
+    index: FrameIndex
+    errors: list[str]
+    stats: DecodeStats
+
+    def read(
+        self, wanted: np.ndarray, size: tuple[int, int] | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Decoder: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+@dataclass
+class _DecoderBase:
+    """Shared bookkeeping; backends fill `index` in their constructor."""
+
+    path: str
+    num_threads: int = 0
+    errors: list[str] = field(default_factory=list)
+    stats: DecodeStats = field(default_factory=DecodeStats)
+
+    def __enter__(self) -> _DecoderBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:  # backends with open handles override this
+        return None
+
+
+def normalize_size(target_res: tuple[int, int] | None) -> tuple[int, int] | None:
+    """(H, W) with both > 0, or None for native resolution ((-1, -1) or any non-positive)."""
+    if target_res is None:
+        return None
+    h, w = (int(v) for v in target_res)
+    return (h, w) if h > 0 and w > 0 else None
+
+
+def clockwise_rotation(ccw_degrees: float | None) -> int:
+    """FFmpeg's display-matrix angle (counter-clockwise) as clockwise degrees in {0,90,180,270}.
+
+    Clockwise is the convention of the legacy ``rotate`` tag and of phone videos
+    ("rotate=90" = turn the picture 90 degrees clockwise to view it). Angles that are not
+    right angles are snapped to the nearest one: we never resample for a skewed matrix.
+    """
+    if not ccw_degrees:
+        return 0
+    return int(round(-float(ccw_degrees) / 90.0)) % 4 * 90
+
+
+def coded_size(size: tuple[int, int] | None, rotation_cw: int) -> tuple[int, int] | None:
+    """The (H, W) to scale the stored picture to so that, once upright, it is ``size``."""
+    if size is None or rotation_cw not in (90, 270):
+        return size
+    return (size[1], size[0])
+
+
+def upright(rgb: np.ndarray, rotation_cw: int) -> np.ndarray:
+    """Turn a stored (H, W, 3) picture by ``rotation_cw`` degrees clockwise."""
+    if rotation_cw == 0:
+        return rgb
+    return np.ascontiguousarray(np.rot90(rgb, k=-(rotation_cw // 90)))
+
+
+@lru_cache(maxsize=None)
+def _decord_importable() -> bool:
+    try:
+        importlib.import_module("decord")
+    except ImportError:
+        return False
+    return True
+
+
+def available_backends() -> tuple[str, ...]:
+    """Backends usable here: always "pyav"; "decord" when its wheel is installed."""
+    return tuple(b for b in BACKENDS if b == "pyav" or _decord_importable())
+
+
+def open_decoder(path: str | Path, *, backend: str = "pyav", num_threads: int = 0) -> Decoder:
+    """Open ``path`` for decoding. Raises `VideoReadError` when it cannot be opened at all.
+
+    ``num_threads`` is the decoder's thread count; 0 lets the library pick (all cores).
+    """
+    if num_threads < 0:
+        raise ValueError(f"num_threads must be >= 0, got {num_threads}")
+    if backend == "pyav":
+        from video_assets.media.decode_pyav import PyAVDecoder
+
+        return PyAVDecoder(str(path), num_threads)
+    if backend == "decord":
+        if not _decord_importable():
+            raise ValueError("backend 'decord' requested but decord is not installed (pip install decord)")
+        from video_assets.media.decode_decord import DecordDecoder
+
+        return DecordDecoder(str(path), num_threads)
+    raise ValueError(f"unknown decode backend {backend!r}; choose one of {BACKENDS}")

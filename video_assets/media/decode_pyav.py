@@ -1,0 +1,230 @@
+"""PyAV decoder backend: demux index, one forward decode pass with keyframe seeks.
+
+Speed comes from decoding less, never from decoding differently:
+- packets of frames nobody wants are sent with ``skip_frame = "NONREF"``, so the codec
+  skips them when no other frame refers to them (B-frames, most of a 2 fps sample);
+  reference frames still decode, so wanted frames are bit-identical to a full decode;
+- in intra-only streams (every packet a keyframe, e.g. MJPEG) unwanted packets are
+  not sent at all;
+- when the next wanted frame lies behind a keyframe far ahead, we seek to that keyframe
+  instead of decoding the gap (sparse clips in a long video).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Iterator
+
+import av
+import numpy as np
+
+from video_assets.media.decode import (
+    FrameIndex,
+    _DecoderBase,
+    clockwise_rotation,
+    coded_size,
+    normalize_size,
+    upright,
+)
+from video_assets.media.errors import VideoReadError
+
+# Seek only when it skips at least this many frames: a seek flushes the decoder and
+# refills its thread pipeline, which costs about as much as decoding a few frames.
+MIN_SEEK_GAP_FRAMES = 48
+# libswscale filter for resizing; bicubic matches NeMo Curator's cv2.INTER_CUBIC.
+RESIZE_INTERPOLATION = "BICUBIC"
+
+
+def open_container(path: str) -> av.container.InputContainer:
+    """``av.open`` with every failure turned into a `VideoReadError` naming the file."""
+    try:
+        return av.open(path)
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as err:
+        raise VideoReadError(path, f"cannot open as a video container ({err})") from err
+
+
+def video_stream(container: av.container.InputContainer, path: str) -> av.video.stream.VideoStream:
+    if not container.streams.video:
+        kinds = sorted({s.type for s in container.streams})
+        detail = f"only {', '.join(kinds)} streams" if kinds else "no streams"
+        raise VideoReadError(path, f"no video stream ({detail})")
+    return container.streams.video[0]
+
+
+def index_stream(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: str
+) -> tuple[FrameIndex, np.ndarray]:
+    """Demux (no decode) the whole stream: the frame index and the raw pts (stream time_base).
+
+    Packets without pts are skipped, timestamps are sorted (presentation order, so
+    B-frames are fine) and de-duplicated. A demux error (truncated file) keeps what was
+    read so far and is reported in ``demux_error``.
+    """
+    pts: list[int] = []
+    keys: list[bool] = []
+    last_duration = 0
+    demux_error = None
+    try:
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            pts.append(packet.pts)
+            keys.append(bool(packet.is_keyframe))
+            last_duration = packet.duration or 0
+    except av.FFmpegError as err:
+        demux_error = f"demux stopped after {len(pts)} frames: {err}"
+    if not pts:
+        reason = demux_error or "the video stream has no frames with timestamps"
+        raise VideoReadError(path, reason)
+    raw = np.asarray(pts, dtype=np.int64)
+    order = np.argsort(raw, kind="stable")
+    raw, keyframes = raw[order], np.asarray(keys, dtype=bool)[order]
+    raw, first = np.unique(raw, return_index=True)
+    keyframes = keyframes[first]
+    time_base = Fraction(stream.time_base) if stream.time_base else Fraction(1, 1)
+    times = (raw - raw[0]).astype(np.float64) * float(time_base)
+    frame_duration = float(last_duration * time_base)
+    if frame_duration <= 0 and len(times) > 1:
+        frame_duration = float(np.median(np.diff(times)))
+    reordered = bool(np.any(np.diff(np.asarray(pts, dtype=np.int64)) < 0))
+    index = FrameIndex(times, keyframes, frame_duration, demux_error, reordered)
+    return index, raw
+
+
+def frame_to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None) -> np.ndarray:
+    """Upright RGB (H, W, 3) uint8; resized by libswscale when ``size=(H, W)`` is given."""
+    rotation = clockwise_rotation(getattr(frame, "rotation", 0))
+    scaled = coded_size(size, rotation)
+    if scaled is None:
+        rgb = frame.to_ndarray(format="rgb24")
+    else:
+        rgb = frame.to_ndarray(
+            format="rgb24", height=scaled[0], width=scaled[1], interpolation=RESIZE_INTERPOLATION
+        )
+    return upright(rgb, rotation)
+
+
+def _key_before(keyframes: np.ndarray) -> np.ndarray:
+    """For each frame, the index of the last keyframe at or before it (0 when none)."""
+    marks = np.where(keyframes, np.arange(len(keyframes)), 0)
+    return np.maximum.accumulate(marks)
+
+
+class PyAVDecoder(_DecoderBase):
+    name = "pyav"
+
+    def __init__(self, path: str, num_threads: int = 0) -> None:
+        super().__init__(path, num_threads)
+        with open_container(path) as container:
+            stream = video_stream(container, path)
+            self.index, self._pts = index_stream(container, stream, path)
+        if self.index.demux_error:
+            self.errors.append(self.index.demux_error)
+        self._container: av.container.InputContainer | None = None
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def _reopen(self) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+        self.close()
+        self._container = open_container(self.path)
+        stream = video_stream(self._container, self.path)
+        stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = self.num_threads
+        return self._container, stream
+
+    def _packets(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream):
+        """Demuxed packets; on a demux error, record it and end with a flush (None)."""
+        try:
+            for packet in container.demux(stream):
+                self.stats.packets_demuxed += 1
+                yield packet
+        except av.FFmpegError as err:
+            self.errors.append(f"demux error: {err}")
+            yield None
+
+    def _decode(self, stream: av.video.stream.VideoStream, packet: av.Packet | None) -> list[av.VideoFrame]:
+        try:
+            frames = stream.decode(packet)
+        except av.FFmpegError as err:
+            where = f" (pts {packet.pts})" if packet is not None and packet.pts is not None else ""
+            self.errors.append(f"decode error{where}: {err}")
+            return []
+        self.stats.frames_decoded += len(frames)
+        return frames
+
+    def read(self, wanted: np.ndarray, size: tuple[int, int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        wanted = np.unique(np.asarray(wanted, dtype=np.int64))
+        if len(wanted) == 0:
+            return
+        if wanted[0] < 0 or wanted[-1] >= len(self._pts):
+            raise IndexError(f"frame indices must be in [0, {len(self._pts)})")
+        size = normalize_size(size)
+        try:
+            yield from self._read(wanted, size)
+        finally:
+            self.close()
+
+    def _position(self, pts: int | None) -> int:
+        """Index of the frame with this pts, -1 when it is not in the index."""
+        if pts is None:
+            return -1
+        i = int(np.searchsorted(self._pts, pts))
+        return i if i < len(self._pts) and self._pts[i] == pts else -1
+
+    def _read(self, wanted: np.ndarray, size: tuple[int, int] | None) -> Iterator[tuple[int, np.ndarray]]:
+        wanted_pts = {int(p) for p in self._pts[wanted]}
+        key_before = _key_before(self.index.keyframes)
+        intra_only = bool(self.index.keyframes.all())
+        container, stream = self._reopen()
+        packets = self._packets(container, stream)
+        may_seek, w, demux_pos, check_landing = True, 0, -1, False
+        while w < len(wanted):
+            target = int(wanted[w])
+            if may_seek and key_before[target] > demux_pos + MIN_SEEK_GAP_FRAMES:
+                try:
+                    container.seek(int(self._pts[key_before[target]]), stream=stream, backward=True)
+                    self.stats.seeks += 1
+                    check_landing = True
+                except av.FFmpegError as err:
+                    self.errors.append(f"seek failed, decoding from the start instead: {err}")
+                    may_seek = False
+                    container, stream = self._reopen()
+                    self.stats.restarts += 1
+                packets, demux_pos = self._packets(container, stream), -1
+            restart = False
+            for packet in packets:
+                if packet is not None and packet.size:
+                    demux_pos = max(demux_pos, self._position(packet.pts))
+                    is_wanted = packet.pts is None or packet.pts in wanted_pts
+                    if not is_wanted and intra_only:
+                        self.stats.packets_not_sent += 1
+                        continue
+                    stream.codec_context.skip_frame = "DEFAULT" if is_wanted else "NONREF"
+                for frame in self._decode(stream, packet):
+                    i = self._position(frame.pts)
+                    if check_landing and i >= 0:
+                        check_landing = False
+                        if i > target:  # the seek index lied: decode from the start instead
+                            restart = True
+                            break
+                    while w < len(wanted) and wanted[w] < i:
+                        w += 1  # lost to a decode error; the caller sees it missing
+                    if w < len(wanted) and wanted[w] == i:
+                        self.stats.frames_converted += 1
+                        yield i, frame_to_rgb(frame, size)
+                        w += 1
+                if restart or w >= len(wanted):
+                    break
+                if may_seek and key_before[wanted[w]] > demux_pos + MIN_SEEK_GAP_FRAMES:
+                    break  # everything wanted before the gap is out; skip the gap by seeking
+            else:
+                return  # demux exhausted: whatever is still wanted is missing
+            if restart:
+                may_seek = False
+                container, stream = self._reopen()
+                self.stats.restarts += 1
+                packets, demux_pos = self._packets(container, stream), -1
+

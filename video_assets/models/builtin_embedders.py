@@ -1,0 +1,45 @@
+"""The embedders that ship with video-assets: fingerprint, InternVideo2, Cosmos-Embed1 x3."""
+
+from __future__ import annotations
+
+import torch
+
+from video_assets.models.cosmos_embed1 import VARIANTS as COSMOS_VARIANTS
+from video_assets.models.cosmos_embed1 import CosmosEmbed1Embedder
+from video_assets.models.fingerprint import FingerprintEmbedder
+from video_assets.models.hub import ModelHub
+from video_assets.models.internvideo2 import InternVideo2Embedder, spec_for
+from video_assets.models.internvideo2_config import InternVideo2Config
+from video_assets.models.registry import RegisteredEmbedder
+from video_assets.models.weight_specs import BERT_LARGE_TOKENIZER_REPO, INTERNVIDEO2_REPO, WEIGHT_SPECS
+
+
+def _load_fingerprint(hub: ModelHub, device: torch.device, dtype: torch.dtype) -> FingerprintEmbedder:
+    return FingerprintEmbedder()
+
+
+def _load_internvideo2(hub: ModelHub, device: torch.device, dtype: torch.dtype) -> InternVideo2Embedder:
+    dirs = hub.ensure(WEIGHT_SPECS["internvideo2"])
+    checkpoint = dirs[INTERNVIDEO2_REPO.repo_id] / INTERNVIDEO2_REPO.required_files[0]
+    vocab = dirs[BERT_LARGE_TOKENIZER_REPO.repo_id] / "vocab.txt"
+    return InternVideo2Embedder.from_files(checkpoint, vocab, device=device, dtype=dtype)
+
+
+def _cosmos_loader(name: str):
+    def load(hub: ModelHub, device: torch.device, dtype: torch.dtype) -> CosmosEmbed1Embedder:
+        spec = WEIGHT_SPECS[name]
+        snapshot = hub.ensure(spec)[spec.repos[0].repo_id]
+        return CosmosEmbed1Embedder.from_snapshot(snapshot, name, device=device, dtype=dtype)
+
+    return load
+
+
+def entries() -> list[RegisteredEmbedder]:
+    return [
+        RegisteredEmbedder(FingerprintEmbedder.spec, None, _load_fingerprint),
+        RegisteredEmbedder(spec_for(InternVideo2Config()), WEIGHT_SPECS["internvideo2"], _load_internvideo2),
+        *(
+            RegisteredEmbedder(spec, WEIGHT_SPECS[name], _cosmos_loader(name))
+            for name, spec in COSMOS_VARIANTS.items()
+        ),
+    ]

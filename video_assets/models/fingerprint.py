@@ -1,0 +1,127 @@
+"""A weights-free perceptual video fingerprint for near-duplicate search.
+
+In the spirit of PDQ (low-frequency DCT of a downsampled luma image) and TMK
+(per-frame features pooled over time with cos/sin moments), as one float vector
+compared by cosine:
+
+1. `prepare`: 8 frames spread over the clip, BT.601 luma, area-averaged to 64 x 64.
+2. per frame and per window (`fingerprint_dct.WINDOWS`): the 8 x 8 low-frequency
+   DCT block without DC (63 values) divided by its norm (contrast invariance),
+   plus a "flatness" value that is 0 unless the window is nearly uniform;
+   signed square root, L2 normalised.
+   Averaging the windows makes light crops cheap.
+3. over time: mean, cos and sin moments (3 x 64 = 192).
+4. signed square root and L2 normalisation.
+
+Dropping DC and normalising per frame make brightness and contrast changes matter
+little; the area downsampling to 64 x 64 discards the detail that re-encoding and
+resizing change. The signed square roots spread the weight over many coefficients,
+so two unrelated clips whose few strongest coefficients happen to agree still
+score low, while their signs keep the vector zero-mean over unrelated content.
+The flatness value makes featureless clips (black frames, flat colour) map to one
+fixed unit vector, orthogonal to textured content, instead of dividing by zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from video_assets.models.base import Embedder, EmbedderSpec
+from video_assets.models.fingerprint_dct import (
+    WINDOWS,
+    WORK_SIZE,
+    signed_sqrt,
+    temporal_moments,
+    window_bases,
+    windowed_ac,
+)
+from video_assets.models.frame_selection import select_uniform
+
+# Bump whenever any step below changes: stored fingerprints of another revision
+# are not comparable with new ones.
+FINGERPRINT_REVISION = "fingerprint-v1"
+
+# 8 frames: one every ~1.25 s of a 10 s clip at 2 fps, enough to average out
+# per-frame noise and to resolve the first temporal harmonic; 2 s clips reach 8
+# through the usual re-extraction at a higher fps.
+FRAMES_PER_CLIP = 8
+DCT_BLOCK = 8  # 8 x 8 lowest frequencies: up to 3.5 cycles across a window
+PER_FRAME_DIM = DCT_BLOCK * DCT_BLOCK  # 63 AC coefficients + 1 flatness value
+NUM_MOMENTS = 3  # mean, cos, sin
+FINGERPRINT_DIM = NUM_MOMENTS * PER_FRAME_DIM  # 192, a multiple of 16 for PQ indexes
+
+# Low-pass RMS contrast (luma in [0, 1]) of a window: at or below a quarter grey
+# level it is flat (this also swallows float rounding on uniform frames, which the
+# square roots would otherwise blow up); from one grey level up it is textured;
+# in between the two blend linearly. Real footage, even dark, sits far above.
+FLAT_BELOW = 0.25 / 255.0
+TEXTURED_ABOVE = 1.0 / 255.0
+
+# ITU-R BT.601 luma weights, as PDQ and most video codecs use.
+_LUMA = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float32)
+
+FINGERPRINT_SPEC = EmbedderSpec(
+    name="fingerprint",
+    frames_per_clip=FRAMES_PER_CLIP,
+    resolution=(WORK_SIZE, WORK_SIZE),
+    dim=FINGERPRINT_DIM,
+    has_text=False,
+    model_id="builtin",
+    revision=FINGERPRINT_REVISION,
+    target_fps=2.0,
+    gpu_memory_gb=0.0,
+    num_gpus_per_worker=0,
+    num_cpus=1,
+)
+
+
+class FingerprintEmbedder(Embedder):
+    """Perceptual fingerprint: unit float32 vectors whose cosine ranks near copies first.
+
+    Re-encoded, resized, lightly cropped or brightness-shifted copies of a clip
+    score well above unrelated clips. Runs on CPU, no weights, deterministic.
+    """
+
+    spec = FINGERPRINT_SPEC
+
+    def __init__(self) -> None:
+        self._by, self._bx = window_bases(WORK_SIZE, DCT_BLOCK, WINDOWS)  # (W, k, n) each
+
+    def prepare(self, frames: np.ndarray) -> torch.Tensor:
+        """RGB uint8 (N, H, W, 3), N >= 8 -> luma (8, 64, 64) float32 in [0, 1]."""
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise ValueError(
+                f"fingerprint expects RGB uint8 frames (N, H, W, 3), got {frames.dtype} {frames.shape}"
+            )
+        chosen = select_uniform(frames, FRAMES_PER_CLIP)  # (T, H, W, 3)
+        rgb = torch.from_numpy(np.ascontiguousarray(chosen)).permute(0, 3, 1, 2)  # (T, 3, H, W)
+        # Area averaging: each work pixel is the mean of the source pixels it covers,
+        # so the result hardly depends on the source resolution or codec noise.
+        # Both steps are linear, so shrinking before the luma mix gives the same
+        # image at a fraction of the cost on full-HD frames.
+        small = F.interpolate(rgb.to(torch.float32), size=(WORK_SIZE, WORK_SIZE), mode="area")
+        luma = torch.einsum("tchw,c->thw", small, _LUMA) / 255.0
+        return luma.contiguous()  # (T, 64, 64), in [0, 1]
+
+    def embed_video(self, batch: torch.Tensor) -> torch.Tensor:
+        """Prepared clips (B, 8, 64, 64) -> unit fingerprints (B, 192), float32 on CPU."""
+        expected = (FRAMES_PER_CLIP, WORK_SIZE, WORK_SIZE)
+        if batch.ndim != 4 or tuple(batch.shape[1:]) != expected:
+            raise ValueError(
+                f"fingerprint expects prepared clips (B, {', '.join(map(str, expected))}), "
+                f"got {tuple(batch.shape)}"
+            )
+        frames = batch.detach().to(device="cpu", dtype=torch.float32)
+        ac = windowed_ac(frames, self._by, self._bx)  # (B, T, W, 63)
+        contrast = ac.norm(dim=-1, keepdim=True)  # (B, T, W, 1), low-pass RMS contrast
+        # Textured: the unit AC vector and flatness 0. Flat: AC 0 and flatness 1, so the
+        # vector never vanishes and all flat frames agree. The clamp only avoids 0 / 0.
+        texture = ((contrast - FLAT_BELOW) / (TEXTURED_ABOVE - FLAT_BELOW)).clamp(0.0, 1.0)
+        shape = texture * ac / contrast.clamp(min=FLAT_BELOW)
+        per_window = torch.cat([shape, 1.0 - texture], dim=-1)  # (B, T, W, 64)
+        per_window = F.normalize(signed_sqrt(per_window), dim=-1)
+        per_frame = per_window.mean(dim=2)  # (B, T, 64)
+        moments = temporal_moments(per_frame)  # (B, 3, 64)
+        return F.normalize(signed_sqrt(moments.flatten(1)), dim=-1)  # (B, 192)

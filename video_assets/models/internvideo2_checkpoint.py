@@ -1,0 +1,105 @@
+"""Load an official InternVideo2-Stage2 checkpoint into `InternVideo2Model`, strictly.
+
+Keys map 1:1. The checkpoint also holds training-only tensors; each family is listed
+below and dropped on purpose. Any other extra key, any missing key and any shape
+difference is an error that names the keys, so a wrong file or config never loads
+silently half-way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+# Training-only keys of the released checkpoint, ignored on purpose:
+IGNORED_KEYS = frozenset(
+    {
+        "vision_encoder.clip_pos_embed",  # pos-embed of the CLIP-distillation decoder
+        "vision_encoder.clip_img_pos_embed",
+        "temp",  # contrastive temperature; matching uses a fixed 100 instead
+        "text_encoder.bert.embeddings.position_ids",  # constant arange buffer, rebuilt per call
+    }
+)
+IGNORED_PREFIXES = (
+    "vision_encoder.clip_decoder.",  # distillation heads towards the CLIP teacher
+    "vision_encoder.final_clip_decoder.",
+    "text_encoder.cls.predictions.",  # MLM head
+    "itm_head.",  # video-text matching head
+)
+
+
+class CheckpointMismatchError(ValueError):
+    """The checkpoint does not fit the model built from the config."""
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    container: str  # "model", "module" or "bare"
+    loaded: int  # tensors copied into the model
+    ignored: tuple[str, ...]  # training-only keys dropped on purpose
+
+
+def is_ignored(key: str) -> bool:
+    return key in IGNORED_KEYS or key.startswith(IGNORED_PREFIXES)
+
+
+def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], str]:
+    """The tensors of a .pt/.pth (container ``model``, ``module`` or bare) or a .safetensors file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"InternVideo2 checkpoint not found: {path}")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path)), "bare"
+    # mmap keeps a 1B checkpoint out of RAM until its tensors are copied.
+    obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    if not isinstance(obj, Mapping):
+        raise CheckpointMismatchError(f"{path}: expected a dict of tensors, got {type(obj).__name__}")
+    for container in ("model", "module"):
+        if container in obj and isinstance(obj[container], Mapping):
+            return dict(obj[container]), container
+    return dict(obj), "bare"
+
+
+def _short(keys: list[str], limit: int = 20) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def check_state_dict(state_dict: Mapping[str, torch.Tensor], model: nn.Module) -> list[str]:
+    """Raise `CheckpointMismatchError` on missing, unexpected or mis-shaped keys;
+    return the ignored training-only keys."""
+    expected = model.state_dict()
+    ignored = sorted(k for k in state_dict if is_ignored(k))
+    unexpected = sorted(k for k in state_dict if k not in expected and not is_ignored(k))
+    missing = sorted(k for k in expected if k not in state_dict)
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {_short(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {_short(unexpected)}")
+    for key in sorted(set(expected) & set(state_dict)):
+        want, got = tuple(expected[key].shape), tuple(state_dict[key].shape)
+        if want != got:
+            problems.append(f"shape of {key}: checkpoint {got}, model {want}")
+    if problems:
+        raise CheckpointMismatchError(
+            "checkpoint does not match the InternVideo2 config (is it the right file, and does "
+            "the config match its sizes?): " + "; ".join(problems)
+        )
+    return ignored
+
+
+def load_internvideo2_checkpoint(path: Path, model: nn.Module, *, assign: bool = False) -> LoadReport:
+    """Load ``path`` into ``model`` strictly. ``assign=True`` adopts the checkpoint tensors
+    (use it for a model built on the meta device, then move it with ``.to``)."""
+    state_dict, container = read_state_dict(path)
+    ignored = check_state_dict(state_dict, model)
+    kept = {k: v for k, v in state_dict.items() if not is_ignored(k)}
+    model.load_state_dict(kept, strict=True, assign=assign)
+    return LoadReport(container=container, loaded=len(kept), ignored=tuple(ignored))

@@ -1,0 +1,86 @@
+"""Search the clip index by text, by an indexed clip, or by a video file embedded on the fly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from video_assets.config import Settings
+from video_assets.index.connection import connect
+from video_assets.index.search import SearchHit, get_vector, search_vector
+from video_assets.media.frames import FramePolicy, FrameSignature, extract_clip_frames
+from video_assets.media.probe import probe
+from video_assets.models.base import Embedder, TextNotSupportedError
+from video_assets.models.frame_selection import ensure_enough_frames
+from video_assets.models.hub import ModelHub
+from video_assets.models.registry import enabled_embedders, get
+from video_assets.models.runtime import resolve_device, resolve_dtype
+from video_assets.stages.clips import spans_for
+
+
+def default_model(settings: Settings, *, needs_text: bool) -> str:
+    hub = ModelHub(settings.resolved_model_dir)
+    enabled = enabled_embedders(settings.enabled_models, hub)
+    for entry in enabled:
+        if entry.spec.has_text or not needs_text:
+            return entry.spec.name
+    raise TextNotSupportedError(", ".join(e.spec.name for e in enabled) or "none enabled")
+
+
+def load_embedder(settings: Settings, model: str) -> Embedder:
+    device = resolve_device(settings.device)
+    return get(model).load_cached(ModelHub(settings.resolved_model_dir), device, resolve_dtype(settings.dtype, device))
+
+
+def embed_file(settings: Settings, embedder: Embedder, path: str | Path) -> np.ndarray:
+    """One vector per clip of ``path``, cut and framed exactly as the pipeline does."""
+    info = probe(path)
+    spec = embedder.spec
+    fps = settings.model(spec.name).target_fps or spec.target_fps
+    prepared = []
+    for span in spans_for(info.path, info.duration_s, settings.clipping) or []:
+        def extract_at(f: float, span=span) -> np.ndarray:
+            sig = FrameSignature(FramePolicy.SEQUENCE, f)
+            return extract_clip_frames(info.path, span, sig, target_res=settings.frames.target_res).frames
+
+        made = ensure_enough_frames(extract_at(fps), spec.frames_per_clip, fps=fps, max_fps=spec.max_fps, extract_at=extract_at)
+        if made.frames is not None:
+            prepared.append(embedder.prepare(made.frames))
+    if not prepared:
+        raise ValueError(f"{path}: no clip of this file has enough frames for {spec.name} (too few frames)")
+    batch = torch.stack(prepared).to(embedder.device, embedder.dtype)
+    return embedder.embed_video(batch).numpy()
+
+
+def search(
+    settings: Settings,
+    *,
+    text: str | None = None,
+    like_clip: str | None = None,
+    like_file: str | Path | None = None,
+    model: str | None = None,
+    k: int = 10,
+    where: str | None = None,
+) -> list[SearchHit]:
+    """Exactly one of text / like_clip / like_file. Results best first, cosine scores."""
+    if sum(x is not None for x in (text, like_clip, like_file)) != 1:
+        raise ValueError("give exactly one of: a text query, --like-clip ID, --like-file PATH")
+    model = model or default_model(settings, needs_text=text is not None)
+    db = connect(settings.resolved_lancedb_uri)
+    if like_clip is not None:
+        vector = get_vector(db, model, like_clip)
+        return search_vector(db, model, vector, k=k, where=where, exclude_clip_ids=[like_clip])
+    embedder = load_embedder(settings, model)
+    if text is not None:
+        if not text.strip():
+            raise ValueError("the text query is empty")
+        return search_vector(db, model, embedder.embed_text([text])[0].numpy(), k=k, where=where)
+    # A file may hold several clips: search with each, keep each hit's best score.
+    best: dict[str, SearchHit] = {}
+    for vector in embed_file(settings, embedder, like_file):
+        for hit in search_vector(db, model, vector, k=k, where=where):
+            if hit.clip_id not in best or hit.score > best[hit.clip_id].score:
+                best[hit.clip_id] = hit
+    return sorted(best.values(), key=lambda h: -h.score)[:k]

@@ -1,0 +1,233 @@
+"""The video registry: which videos exist, which partition holds each, how each fared.
+
+A small SQLite table beside the data (WAL mode, so the sensor, runs and the CLI
+can read and write it at once). It is the source of truth for the videos of a
+partition: a partition key names a batch of up to ``videos_per_partition``
+videos; with the default of 1 the key is the video id itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+STATUSES = ("pending", "ok", "failed", "missing")
+
+
+def video_id_for(rel_path: str) -> str:
+    """A stable, readable id: slug of the relative path + short hash of it.
+
+    The hash keeps ids unique when slugs collide (``a b.mp4`` vs ``a-b.mp4``); a
+    renamed file is a new video.
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", rel_path.lower()).strip("-")[:48].strip("-") or "video"
+    digest = hashlib.sha1(rel_path.encode("utf-8")).hexdigest()[:8]
+    return f"{slug}-{digest}"
+
+
+@dataclass(frozen=True)
+class DiscoveredFile:
+    rel_path: str  # POSIX path relative to the input root
+    abs_path: str
+    size_bytes: int
+    mtime: float
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    video_id: str
+    rel_path: str
+    abs_path: str
+    size_bytes: int
+    mtime: float
+    partition_key: str | None
+    status: str
+    error: str | None
+    sha256: str | None
+
+
+def discover(input_dir: Path, extensions: Sequence[str]) -> list[DiscoveredFile]:
+    """Video files under ``input_dir`` (recursive, hidden entries skipped), sorted by path."""
+    root = Path(input_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"input directory {root} does not exist or is not a directory")
+    wanted = {e.lower() for e in extensions}
+    found = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts) or path.suffix.lower() not in wanted:
+            continue
+        if not path.is_file():
+            continue
+        stat = path.stat()
+        found.append(DiscoveredFile(rel.as_posix(), str(path.resolve()), stat.st_size, stat.st_mtime))
+    return found
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS videos (
+    video_id TEXT PRIMARY KEY,
+    rel_path TEXT NOT NULL UNIQUE,
+    abs_path TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    partition_key TEXT,
+    status TEXT NOT NULL DEFAULT 'pending',
+    error TEXT,
+    sha256 TEXT,
+    registered_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS videos_partition ON videos(partition_key);
+"""
+
+
+class VideoRegistry:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30.0)
+        db.row_factory = sqlite3.Row
+        try:
+            with db:  # commits on success, rolls back on error
+                yield db
+        finally:
+            db.close()
+
+    def register(self, files: Iterable[DiscoveredFile]) -> list[str]:
+        """Add files not seen before (status pending, no partition yet); returns their ids.
+
+        A known path whose file came back after being reported missing is pending again.
+        """
+        now = time.time()
+        added = []
+        with self._connect() as db:
+            for f in files:
+                vid = video_id_for(f.rel_path)
+                row = db.execute("SELECT status, size_bytes, mtime FROM videos WHERE video_id=?", (vid,)).fetchone()
+                if row is None:
+                    db.execute(
+                        "INSERT INTO videos (video_id, rel_path, abs_path, size_bytes, mtime, status,"
+                        " registered_at, updated_at) VALUES (?,?,?,?,?,'pending',?,?)",
+                        (vid, f.rel_path, f.abs_path, f.size_bytes, f.mtime, now, now),
+                    )
+                    added.append(vid)
+                elif row["status"] == "missing":
+                    db.execute(
+                        "UPDATE videos SET status='pending', error=NULL, abs_path=?, size_bytes=?,"
+                        " mtime=?, updated_at=? WHERE video_id=?",
+                        (f.abs_path, f.size_bytes, f.mtime, now, vid),
+                    )
+                elif (row["size_bytes"], row["mtime"]) != (f.size_bytes, f.mtime):
+                    # Changed in place: pending again; its new sha256 becomes the data version,
+                    # so everything downstream shows stale in the UI.
+                    db.execute(
+                        "UPDATE videos SET status='pending', error=NULL, abs_path=?, size_bytes=?, mtime=?,"
+                        " updated_at=? WHERE video_id=?",
+                        (f.abs_path, f.size_bytes, f.mtime, now, vid),
+                    )
+        return added
+
+    def seal_partitions(self, videos_per_partition: int, *, seal_partial: bool, max_age_s: float | None = None) -> list[str]:
+        """Group unassigned videos (in path order) into partitions; returns the new keys.
+
+        A batch is sealed when it is full; a partial batch only when ``seal_partial`` is
+        set or its oldest video waited longer than ``max_age_s``.
+        """
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT video_id, registered_at FROM videos WHERE partition_key IS NULL"
+                " AND status != 'missing' ORDER BY rel_path"
+            ).fetchall()
+            keys = []
+            for start in range(0, len(rows), videos_per_partition):
+                batch = rows[start : start + videos_per_partition]
+                full = len(batch) == videos_per_partition
+                aged = max_age_s is not None and time.time() - min(r["registered_at"] for r in batch) > max_age_s
+                if not (full or seal_partial or aged):
+                    continue
+                ids = [r["video_id"] for r in batch]
+                key = ids[0] if videos_per_partition == 1 else _batch_key(ids)
+                db.executemany("UPDATE videos SET partition_key=? WHERE video_id=?", [(key, i) for i in ids])
+                keys.append(key)
+        return keys
+
+    def videos_in(self, partition_key: str) -> list[VideoRecord]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM videos WHERE partition_key=? ORDER BY rel_path", (partition_key,)
+            ).fetchall()
+        if not rows:
+            raise KeyError(f"partition {partition_key!r} is not in the video registry {self.path}")
+        return [_record(r) for r in rows]
+
+    def get(self, video_id: str) -> VideoRecord:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM videos WHERE video_id=?", (video_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"video {video_id!r} is not in the video registry {self.path}")
+        return _record(row)
+
+    def mark(self, video_id: str, status: str, *, error: str | None = None, sha256: str | None = None) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}; expected one of {STATUSES}")
+        with self._connect() as db:
+            db.execute(
+                "UPDATE videos SET status=?, error=?, sha256=COALESCE(?, sha256), updated_at=? WHERE video_id=?",
+                (status, error, sha256, time.time(), video_id),
+            )
+
+    def mark_missing(self, present_rel_paths: Iterable[str]) -> list[VideoRecord]:
+        """Videos whose files are gone are marked missing (never silently kept); returns them."""
+        present = set(present_rel_paths)
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM videos WHERE status != 'missing'").fetchall()
+            gone = [_record(r) for r in rows if r["rel_path"] not in present]
+            db.executemany(
+                "UPDATE videos SET status='missing', error='file no longer in the input directory',"
+                " updated_at=? WHERE video_id=?",
+                [(time.time(), r.video_id) for r in gone],
+            )
+        return gone
+
+    def all(self) -> list[VideoRecord]:
+        with self._connect() as db:
+            return [_record(r) for r in db.execute("SELECT * FROM videos ORDER BY rel_path")]
+
+    def partition_keys(self) -> list[str]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT DISTINCT partition_key FROM videos WHERE partition_key IS NOT NULL ORDER BY partition_key"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+
+def _batch_key(video_ids: Sequence[str]) -> str:
+    digest = hashlib.sha1("\n".join(video_ids).encode("utf-8")).hexdigest()[:10]
+    return f"batch-{video_ids[0][:40]}-n{len(video_ids)}-{digest}"
+
+
+def _record(row: sqlite3.Row) -> VideoRecord:
+    return VideoRecord(
+        video_id=row["video_id"],
+        rel_path=row["rel_path"],
+        abs_path=row["abs_path"],
+        size_bytes=row["size_bytes"],
+        mtime=row["mtime"],
+        partition_key=row["partition_key"],
+        status=row["status"],
+        error=row["error"],
+        sha256=row["sha256"],
+    )

@@ -1,0 +1,1 @@
+"""Per-partition work as plain functions (no Dagster): the asset bodies call these."""

@@ -1,0 +1,72 @@
+"""clips: split each video into spans, give each a stable id, optionally transcode it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+from video_assets.config import ClippingSettings
+from video_assets.media.clipping import ClipSpan, clip_id, fixed_stride_spans, scene_cut_spans
+from video_assets.media.transcode import transcode_clip
+
+CLIP_SCHEMA = pa.schema(
+    [
+        ("clip_id", pa.string()),
+        ("video_id", pa.string()),
+        ("partition_key", pa.string()),
+        ("source_path", pa.string()),
+        ("clip_index", pa.int32()),
+        ("span_start_s", pa.float64()),
+        ("span_end_s", pa.float64()),
+        ("duration_s", pa.float64()),
+        ("clip_path", pa.string()),
+    ]
+)
+
+
+def spans_for(path: str, duration_s: float, settings: ClippingSettings) -> list[ClipSpan]:
+    if settings.method == "scene_cut":
+        return scene_cut_spans(
+            path,
+            threshold=settings.scene_threshold,
+            min_clip_len_s=settings.min_clip_len_s,
+            max_clip_len_s=settings.max_clip_len_s,
+        )
+    return fixed_stride_spans(
+        duration_s,
+        clip_len_s=settings.clip_len_s,
+        stride_s=settings.stride_s,
+        min_clip_len_s=settings.min_clip_len_s,
+    )
+
+
+def plan_clips(sources: pa.Table, settings: ClippingSettings, clips_dir: Path) -> pa.Table:
+    """One row per clip of every readable video in the partition."""
+    rows = []
+    for video in sources.to_pylist():
+        spans = spans_for(video["path"], video["duration_s"], settings)
+        for index, span in enumerate(spans):
+            cid = clip_id(video["video_id"], span)
+            clip_path = None
+            if settings.transcode:
+                out = clips_dir / video["video_id"] / f"{cid}.mp4"
+                clip_path = str(transcode_clip(video["path"], span, out))
+            rows.append(
+                {
+                    "clip_id": cid,
+                    "video_id": video["video_id"],
+                    "partition_key": video["partition_key"],
+                    "source_path": video["path"],
+                    "clip_index": index,
+                    "span_start_s": span.start_s,
+                    "span_end_s": span.end_s,
+                    "duration_s": span.duration_s,
+                    "clip_path": clip_path,
+                }
+            )
+    return pa.Table.from_pylist(rows, schema=CLIP_SCHEMA)
+
+
+def span_of(clip: dict) -> ClipSpan:
+    return ClipSpan(clip["span_start_s"], clip["span_end_s"])

@@ -1,0 +1,115 @@
+"""<model>_embeddings: batched forward passes over a partition's tensors; rows for the index."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import pyarrow as pa
+import torch
+
+from video_assets.index.schema import clip_schema
+from video_assets.models.base import Embedder
+from video_assets.models.runtime import embed_batches
+from video_assets.models.text_match import REFERENCE_SCALE, text_match
+from video_assets.parquet_parts import ParquetPart, fields_to_array
+
+CHUNK_CLIPS = 256  # tensors held in memory at once; bounds memory on long videos
+
+
+@dataclass
+class EmbeddingReport:
+    clips: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+    batch_sizes: list[int] = field(default_factory=list)
+    oom_backoffs: int = 0
+    seconds: float = 0.0
+    peak_memory_bytes: int = 0
+    batch_size: int = 0  # the batch size chosen (may shrink after OOM: see batch_sizes)
+
+    @property
+    def clips_per_s(self) -> float:
+        return self.clips / self.seconds if self.seconds else 0.0
+
+
+def embed_partition(
+    embedder: Embedder,
+    tensors: ParquetPart,
+    clips: pa.Table,
+    *,
+    batch_size: int | Callable[[torch.Tensor], int],
+    gpu_memory_gb: float | None = None,
+    texts_to_verify: tuple[str, ...] = (),
+    text_scale: float = REFERENCE_SCALE,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> tuple[pa.Table, EmbeddingReport]:
+    """Embed every prepared clip; returns the index rows (schema `clip_schema`) and a report."""
+    spec = embedder.spec
+    by_id = {c["clip_id"]: c for c in clips.to_pylist()}
+    text_vectors = embedder.embed_text(list(texts_to_verify)) if texts_to_verify else None
+    created = datetime.now(timezone.utc)
+    rows: list[dict] = []
+    report = EmbeddingReport()
+    pending: list[tuple[str, torch.Tensor]] = []
+
+    def flush() -> None:
+        nonlocal batch_size
+        if not pending:
+            return
+        if callable(batch_size):  # sized from the first real item (memory probe on CUDA)
+            batch_size = batch_size(pending[0][1])
+        run = embed_batches(
+            embedder.embed_video,
+            [t for _, t in pending],
+            batch_size=batch_size,
+            device=embedder.device,
+            dtype=embedder.dtype,
+            item_ids=[clip_id for clip_id, _ in pending],
+            gpu_memory_gb=gpu_memory_gb,
+            on_event=lambda e: log(f"{spec.name}: {e.kind} at item {e.start}, size {e.size} -> next {e.next_batch_size}"),
+        )
+        report.batch_sizes.extend(run.batch_sizes)
+        report.oom_backoffs += run.oom_backoffs
+        report.seconds += run.seconds
+        report.peak_memory_bytes = max(report.peak_memory_bytes, run.peak_memory_bytes or 0)
+        report.batch_size = batch_size
+        vectors = run.vectors
+        matches = text_match(vectors, text_vectors, list(texts_to_verify), scale=text_scale) if text_vectors is not None else None
+        for i, (clip_id, _) in enumerate(pending):
+            clip = by_id[clip_id]
+            match = matches[i] if matches else None
+            rows.append(
+                {
+                    "clip_id": clip_id,
+                    "video_id": clip["video_id"],
+                    "partition_key": clip["partition_key"],
+                    "source_path": clip["source_path"],
+                    "span_start_s": clip["span_start_s"],
+                    "span_end_s": clip["span_end_s"],
+                    "duration_s": clip["duration_s"],
+                    "clip_path": clip["clip_path"],
+                    "vector": vectors[i].tolist(),
+                    "model_id": spec.model_id,
+                    "model_revision": spec.revision,
+                    "text_match": match.best_text if match else None,
+                    "text_match_prob": match.best_prob if match else None,
+                    "text_scores": json.dumps(dict(zip(texts_to_verify, match.probs))) if match else None,
+                    "created_at": created,
+                }
+            )
+        report.clips += len(pending)
+        pending.clear()
+
+    for group in tensors.iter_row_groups():
+        for row in group.to_pylist():
+            if row["skip_reason"] is not None:
+                report.skipped[row["clip_id"]] = row["skip_reason"]
+                continue
+            # Stored as float16/32 on disk; the runtime casts to the model dtype on device.
+            pending.append((row["clip_id"], torch.from_numpy(fields_to_array(row).astype("float32"))))
+            if len(pending) >= CHUNK_CLIPS:
+                flush()
+    flush()
+    return pa.Table.from_pylist(rows, schema=clip_schema(spec.dim)), report

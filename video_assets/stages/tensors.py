@@ -1,0 +1,93 @@
+"""<model>_tensors: NeMo Curator's "frame creation" — enough frames per clip, model-ready."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from video_assets.config import FrameSettings
+from video_assets.media.frames import FramePolicy, FrameSignature, extract_clip_frames
+from video_assets.models.base import EmbedderSpec
+from video_assets.models.frame_selection import ensure_enough_frames
+from video_assets.parquet_parts import ARRAY_FIELDS, ParquetPart, StreamingParquetWriter, array_to_fields
+from video_assets.stages.clips import span_of
+from video_assets.stages.frames import rows_to_clip_frames
+
+TENSOR_SCHEMA = pa.schema(
+    [
+        ("clip_id", pa.string()),
+        ("video_id", pa.string()),
+        ("fps", pa.float64()),  # the fps the frames were finally sampled at
+        ("num_frames", pa.int32()),  # frames available before selection
+        ("reextracted", pa.bool_()),
+        ("skip_reason", pa.string()),  # set (and no tensor) when the clip is skipped
+        *ARRAY_FIELDS,
+    ]
+)
+
+
+@dataclass
+class TensorSummary:
+    clips: int = 0
+    reextracted: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # clip_id -> reason
+
+
+def build_tensors(
+    prepare: Callable[[np.ndarray], torch.Tensor],
+    spec: EmbedderSpec,
+    clips: pa.Table,
+    frames: ParquetPart,
+    *,
+    target_fps: float,
+    frame_settings: FrameSettings,
+    tensor_dtype: str,
+    writer: StreamingParquetWriter,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> TensorSummary:
+    """One row per clip: its prepared tensor, or the reason it was skipped."""
+    by_id = {c["clip_id"]: c for c in clips.to_pylist()}
+    wanted = FrameSignature(FramePolicy.SEQUENCE, target_fps)
+    summary = TensorSummary()
+    seen: set[str] = set()
+    for group in frames.iter_row_groups():
+        for clip_id, per_sig in rows_to_clip_frames(group).items():
+            clip = by_id[clip_id]
+            seen.add(clip_id)
+
+            def extract_at(fps: float, clip: dict = clip) -> np.ndarray:
+                return extract_clip_frames(
+                    clip["source_path"],
+                    span_of(clip),
+                    FrameSignature(FramePolicy.SEQUENCE, fps),
+                    target_res=frame_settings.target_res,
+                    backend=frame_settings.backend,
+                ).frames
+
+            # The frames asset may hold other policies/fps than this model's: decode then.
+            start = per_sig[wanted.key].frames if wanted.key in per_sig else extract_at(target_fps)
+            made = ensure_enough_frames(
+                start, spec.frames_per_clip, fps=target_fps, max_fps=spec.max_fps, extract_at=extract_at
+            )
+            row = {"clip_id": clip_id, "video_id": clip["video_id"], "fps": made.fps, "reextracted": made.reextracted}
+            if made.frames is None:
+                reason = f"{made.skip_reason}: {len(start)} at {target_fps} fps, fewer than {spec.frames_per_clip} even at {made.fps} fps"
+                summary.skipped[clip_id] = reason
+                log(f"{spec.name}: skip clip {clip_id} ({reason})")
+                row.update(num_frames=len(start), skip_reason=reason, shape=None, dtype=None, data=None)
+            else:
+                if made.reextracted:
+                    summary.reextracted.append(clip_id)
+                    log(f"{spec.name}: clip {clip_id} re-extracted at {made.fps} fps ({len(made.frames)} frames)")
+                tensor = prepare(made.frames).detach().cpu().numpy().astype(tensor_dtype)
+                row.update(num_frames=len(made.frames), skip_reason=None, **array_to_fields(tensor))
+                summary.clips += 1
+            writer.write(pa.Table.from_pylist([row], schema=TENSOR_SCHEMA))
+    for clip_id, clip in by_id.items():
+        if clip_id not in seen:  # dropped by the frames step (undecodable)
+            summary.skipped[clip_id] = "no decoded frames"
+    return summary
