@@ -9,7 +9,7 @@ Run it in a throwaway virtualenv (never the project's), e.g.:
 
     python3.11 -m venv /tmp/iv2ref && /tmp/iv2ref/bin/pip install torch==2.13.0 \
         transformers==4.28.1 timm==0.5.4 einops==0.7.0 safetensors opencv-python-headless
-    git clone --no-checkout https://github.com/OpenGVLab/InternVideo /tmp/InternVideo
+    git clone --no-checkout <a clone of OpenGVLab/InternVideo> /tmp/InternVideo
     git -C /tmp/InternVideo sparse-checkout set InternVideo2/multi_modality
     git -C /tmp/InternVideo checkout 09d872e5093296c6f36b8b3a91fc511b76433bf7
     /tmp/iv2ref/bin/python tools/make_internvideo2_reference.py /tmp/InternVideo
@@ -243,6 +243,22 @@ def run(official: types.SimpleNamespace, model: nn.Module, gen: torch.Generator)
     return {k: v for k, v in out.items() if not k.startswith("unused.")}
 
 
+def norm_probes(model: nn.Module, gen: torch.Generator) -> dict[str, torch.Tensor]:
+    """Each kind of norm on inputs of RMS ~1e-3, where eps matters (it hardly does at RMS ~1)."""
+    probes = {
+        "block_rmsnorm": model.vision_encoder.blocks[0].norm1,
+        "qk_rmsnorm": model.vision_encoder.blocks[0].attn.q_norm,
+        "pool_layernorm": model.vision_encoder.clip_projector.norm1_k,
+        "bert_layernorm": model.text_encoder.bert.embeddings.LayerNorm,
+    }
+    out = {}
+    with torch.no_grad():
+        for name, module in probes.items():
+            x = 1e-3 * torch.randn(2, 5, module.weight.shape[0], generator=gen)
+            out[f"probe.{name}.input"], out[f"probe.{name}.output"] = x, module(x)
+    return out
+
+
 def preprocessing(official: types.SimpleNamespace, gen: torch.Generator) -> dict[str, torch.Tensor]:
     """The demo's frames2tensor (cv2.resize + ImageNet norm) on 4 RGB frames, up- and downscaled."""
     out = {}
@@ -288,6 +304,7 @@ def main() -> None:
     assert not unchanged, f"parameters left at their init: {unchanged}"
 
     tensors.update(run(official, model, gen))
+    tensors.update(norm_probes(model, gen))
     tensors.update(preprocessing(official, gen))
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(args.out / "reference.safetensors"))
     torch.save({"model": model.state_dict()}, args.out / "checkpoint.pt")

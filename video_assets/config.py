@@ -59,6 +59,9 @@ class ModelSettings(_Strict):
     batch_size: int | None = Field(None, ge=1)  # None = from the memory cap
     texts_to_verify: tuple[str, ...] = ()
     verbose: bool = False
+    # Cosmos-Embed1 runs the snapshot's own code: approve a reviewed snapshot whose code
+    # hashes are not in our pin table yet by its manifest hash (logged on every load).
+    trust_snapshot_sha256: str | None = None
 
 
 class Settings(_Strict):

@@ -6,7 +6,6 @@ import dagster as dg
 
 from video_assets.assets.embeddings import model_assets
 from video_assets.assets.media import clips, frames, source_videos
-from video_assets.assets.partitions import videos_partitions
 from video_assets.assets.removal import build_removal_job
 from video_assets.assets.sensors import build_video_sensor
 from video_assets.config import Settings
@@ -29,7 +28,6 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     embed_job = dg.define_asset_job(
         EMBED_JOB,
         selection=dg.AssetSelection.assets(*media, *model_defs),
-        partitions_def=videos_partitions,
         description="Probe, clip, extract frames, embed and index the videos of one partition.",
     )
     return dg.Definitions(

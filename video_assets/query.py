@@ -31,7 +31,8 @@ def default_model(settings: Settings, *, needs_text: bool) -> str:
 
 def load_embedder(settings: Settings, model: str) -> Embedder:
     device = resolve_device(settings.device)
-    return get(model).load_cached(ModelHub(settings.resolved_model_dir), device, resolve_dtype(settings.dtype, device))
+    hub = ModelHub(settings.resolved_model_dir)
+    return get(model).load_cached(hub, device, resolve_dtype(settings.dtype, device), settings.model(model))
 
 
 def embed_file(settings: Settings, embedder: Embedder, path: str | Path) -> np.ndarray:

@@ -89,31 +89,45 @@ def reencode_h264(frames: np.ndarray, crf: int) -> np.ndarray:
 
 def resize_swscale(frames: np.ndarray, height: int, width: int) -> np.ndarray:
     """Resize with libswscale (the scaler ffmpeg uses), not with our own area pooling."""
-    return np.stack(
-        [av.VideoFrame.from_ndarray(f, format="rgb24").to_ndarray(format="rgb24", width=width, height=height) for f in frames]
-    )
+    resized = [
+        av.VideoFrame.from_ndarray(f, format="rgb24").to_ndarray(format="rgb24", width=width, height=height)
+        for f in frames
+    ]
+    return np.stack(resized)
 
 
-def crop(frames: np.ndarray, *, top: float = 0, bottom: float = 0, left: float = 0, right: float = 0) -> np.ndarray:
+def crop(
+    frames: np.ndarray, *, top: float = 0, bottom: float = 0, left: float = 0, right: float = 0
+) -> np.ndarray:
     """Cut the given fraction of height / width from each side."""
     h, w = frames.shape[1:3]
-    return np.ascontiguousarray(frames[:, int(h * top) : h - int(h * bottom), int(w * left) : w - int(w * right)])
+    rows = slice(int(h * top), h - int(h * bottom))
+    cols = slice(int(w * left), w - int(w * right))
+    return np.ascontiguousarray(frames[:, rows, cols])
 
 
 def shift_brightness(frames: np.ndarray, delta: int) -> np.ndarray:
     return np.clip(frames.astype(np.int16) + delta, 0, 255).astype(np.uint8)
 
 
-NEAR_COPIES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "h264_crf40": lambda c: reencode_h264(c, crf=40),
-    "resize_96x72": lambda c: resize_swscale(c, 72, 96),
-    "crop_8pct_each_side": lambda c: crop(c, top=0.08, bottom=0.08, left=0.08, right=0.08),
-    "crop_10pct_top_left": lambda c: crop(c, top=0.10, left=0.10),
-    "brighter_25": lambda c: shift_brightness(c, 25),
-    "darker_30": lambda c: shift_brightness(c, -30),
-    "crop_resize_brighten_reencode": lambda c: reencode_h264(
-        resize_swscale(shift_brightness(crop(c, top=0.06, left=0.08, right=0.02), 20), 72, 96), crf=36
+# Each near copy with the least cosine to its original that dedup can rely on.
+# Pixel-preserving edits must stay almost identical; geometric ones (crops move
+# every DCT basis) only need to clear unrelated content by a wide margin; a 10 %
+# one-sided crop is the edge of what a global fingerprint can promise: it must
+# still rank its original first and beat every unrelated pair.
+NEAR_COPIES: dict[str, tuple[Callable[[np.ndarray], np.ndarray], float]] = {
+    "h264_crf40": (lambda c: reencode_h264(c, crf=40), 0.9),
+    "resize_96x72": (lambda c: resize_swscale(c, 72, 96), 0.9),
+    "brighter_25": (lambda c: shift_brightness(c, 25), 0.9),
+    "darker_30": (lambda c: shift_brightness(c, -30), 0.9),
+    "crop_8pct_each_side": (lambda c: crop(c, top=0.08, bottom=0.08, left=0.08, right=0.08), 0.6),
+    "crop_resize_brighten_reencode": (
+        lambda c: reencode_h264(
+            resize_swscale(shift_brightness(crop(c, top=0.06, left=0.08, right=0.02), 20), 72, 96), crf=36
+        ),
+        0.6,
     ),
+    "crop_10pct_top_left": (lambda c: crop(c, top=0.10, left=0.10), 0.0),
 }
 
 
@@ -136,36 +150,49 @@ def corpus_vectors(embedder: FingerprintEmbedder, corpus: list[np.ndarray]) -> t
     return embed(embedder, corpus)
 
 
+def _off_diagonal(scores: torch.Tensor) -> torch.Tensor:
+    return scores[~torch.eye(len(scores), dtype=torch.bool)]
+
+
 @pytest.mark.parametrize("copy_name", list(NEAR_COPIES))
 def test_near_copy_scores_its_original_above_every_other_clip(
     copy_name: str, embedder: FingerprintEmbedder, corpus: list[np.ndarray], corpus_vectors: torch.Tensor
 ) -> None:
-    copies = embed(embedder, [NEAR_COPIES[copy_name](clip) for clip in corpus])
+    make_copy, min_score = NEAR_COPIES[copy_name]
+    copies = embed(embedder, [make_copy(clip) for clip in corpus])
     scores = copies @ corpus_vectors.T  # (copy, original)
     own = scores.diagonal()
     others = scores.masked_fill(torch.eye(len(corpus), dtype=torch.bool), -2.0).max(dim=1).values
     assert bool((own > others).all()), f"{copy_name}: own {own.tolist()} vs best other {others.tolist()}"
+    assert float(own.min()) >= min_score, (copy_name, own.tolist())
     # Dedup needs one threshold for the whole corpus, not just a ranking per query:
     # every copy must beat every pair of unrelated clips.
-    unrelated = corpus_vectors @ corpus_vectors.T
-    unrelated_max = unrelated.masked_fill(torch.eye(len(corpus), dtype=torch.bool), -2.0).max()
+    unrelated_max = _off_diagonal(corpus_vectors @ corpus_vectors.T).max()
     assert float(own.min()) > float(unrelated_max), (copy_name, own.tolist(), float(unrelated_max))
 
 
-def test_unrelated_clips_score_clearly_lower_than_codec_copies(
+def test_unrelated_clips_score_low_and_spread_around_zero(corpus_vectors: torch.Tensor) -> None:
+    unrelated = _off_diagonal(corpus_vectors @ corpus_vectors.T)
+    assert float(unrelated.max()) < 0.5
+    # No shared direction: unrelated clips average out instead of all leaning one way.
+    assert abs(float(unrelated.mean())) < 0.1
+    # Spread like vectors with at least ~25 independent dimensions (std 1 / sqrt(d)),
+    # not like a handful of dominant coefficients that unrelated clips often share.
+    assert float(unrelated.std()) < 0.2
+
+
+def test_global_gain_and_offset_leave_the_fingerprint_unchanged(
     embedder: FingerprintEmbedder, corpus: list[np.ndarray], corpus_vectors: torch.Tensor
 ) -> None:
-    unrelated = corpus_vectors @ corpus_vectors.T
-    off_diagonal = unrelated[~torch.eye(len(corpus), dtype=torch.bool)]
-    copies = embed(embedder, [reencode_h264(resize_swscale(c, 72, 96), crf=30) for c in corpus])
-    own = (copies * corpus_vectors).sum(dim=1)
-    assert float(own.min()) > 0.9
-    assert float(off_diagonal.max()) < 0.6
-    # No shared direction: unrelated clips average out instead of all leaning one way.
-    assert abs(float(off_diagonal.mean())) < 0.15
+    # Contrast 0.8 and +20 levels stay inside [0, 255], so only uint8 rounding differs.
+    adjusted = [np.round(clip.astype(np.float32) * 0.8 + 20).astype(np.uint8) for clip in corpus]
+    own = (embed(embedder, adjusted) * corpus_vectors).sum(dim=1)
+    assert float(own.min()) > 0.995, own.tolist()
 
 
-def test_output_is_unit_float32_of_the_declared_shape(embedder: FingerprintEmbedder, corpus: list[np.ndarray]) -> None:
+def test_output_is_unit_float32_of_the_declared_shape(
+    embedder: FingerprintEmbedder, corpus: list[np.ndarray]
+) -> None:
     prepared = embedder.prepare(corpus[0])
     assert prepared.shape == (embedder.spec.frames_per_clip, *embedder.spec.resolution)
     assert prepared.dtype == torch.float32
@@ -189,7 +216,9 @@ def test_a_clip_embeds_the_same_alone_or_in_a_batch(
     torch.testing.assert_close(alone, corpus_vectors, atol=1e-6, rtol=0)
 
 
-def test_fp16_stored_tensors_give_the_same_fingerprint(embedder: FingerprintEmbedder, corpus: list[np.ndarray]) -> None:
+def test_fp16_stored_tensors_give_the_same_fingerprint(
+    embedder: FingerprintEmbedder, corpus: list[np.ndarray]
+) -> None:
     # The tensors asset may store prepared clips in half precision.
     prepared = torch.stack([embedder.prepare(c) for c in corpus[:4]])
     full = embedder.embed_video(prepared)
@@ -210,12 +239,28 @@ def test_featureless_clips_share_one_vector_orthogonal_to_textured_ones(
     assert float((flat @ corpus_vectors.T).abs().max()) < 1e-6
 
 
-def test_frames_are_chosen_over_the_whole_clip(embedder: FingerprintEmbedder, corpus: list[np.ndarray]) -> None:
+def test_frames_are_chosen_over_the_whole_clip(
+    embedder: FingerprintEmbedder, corpus: list[np.ndarray]
+) -> None:
     # Changing only the last frames must change the fingerprint: the tail is sampled.
     clip = corpus[0].copy()
     clip[-2:] = 255 - clip[-2:]
     a, b = embed(embedder, [corpus[0], clip])
     assert float(a @ b) < 0.999
+
+
+def test_frame_order_matters_only_when_the_content_moves(
+    embedder: FingerprintEmbedder, corpus: list[np.ndarray], corpus_vectors: torch.Tensor
+) -> None:
+    # The cos/sin moments record how a clip evolves: played backwards, a moving clip
+    # is another clip; a still one has nothing to reverse.
+    reversed_vectors = embed(embedder, [clip[::-1].copy() for clip in corpus])
+    scores = (reversed_vectors * corpus_vectors).sum(dim=1)
+    for seed, score in zip(CORPUS_SEEDS, scores.tolist()):
+        if seed in STATIC_SEEDS:
+            assert score > 0.999, (seed, score)
+        else:
+            assert score < 0.9, (seed, score)
 
 
 def test_embed_text_names_the_embedder(embedder: FingerprintEmbedder) -> None:
@@ -224,7 +269,9 @@ def test_embed_text_names_the_embedder(embedder: FingerprintEmbedder) -> None:
         embedder.embed_text(["a person riding a bike"])
 
 
-def test_bad_inputs_are_rejected_with_the_expected_shape(embedder: FingerprintEmbedder, corpus: list[np.ndarray]) -> None:
+def test_bad_inputs_are_rejected_with_the_expected_shape(
+    embedder: FingerprintEmbedder, corpus: list[np.ndarray]
+) -> None:
     with pytest.raises(ValueError, match="uint8"):
         embedder.prepare(corpus[0].astype(np.float32))
     with pytest.raises(ValueError, match="uint8"):
@@ -235,7 +282,9 @@ def test_bad_inputs_are_rejected_with_the_expected_shape(embedder: FingerprintEm
         embedder.embed_video(torch.zeros(2, 8, 32, 32))
 
 
-def test_batch_of_64_clips_embeds_fast_on_cpu(embedder: FingerprintEmbedder, corpus: list[np.ndarray]) -> None:
+def test_batch_of_64_clips_embeds_fast_on_cpu(
+    embedder: FingerprintEmbedder, corpus: list[np.ndarray]
+) -> None:
     prepared = torch.stack([embedder.prepare(c) for c in corpus])
     batch = prepared.repeat(8, 1, 1, 1)  # (64, 8, 64, 64)
     embedder.embed_video(batch[:2])  # warm up
@@ -247,7 +296,7 @@ def test_batch_of_64_clips_embeds_fast_on_cpu(embedder: FingerprintEmbedder, cor
 
 
 def test_dct_matrix_is_orthonormal_dct_ii() -> None:
-    m = dct2_matrix(16, 16).double()
+    m = dct2_matrix(16, 16)  # float64
     torch.testing.assert_close(m @ m.T, torch.eye(16, dtype=torch.float64))
     # A sampled cosine of frequency u is a single DCT-II coefficient.
     x = torch.arange(16, dtype=torch.float64)

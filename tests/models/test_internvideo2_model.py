@@ -112,7 +112,8 @@ def test_text_forward_ignores_layers_from_fusion_layer_on(cfg) -> None:
         for p in model.text_encoder.bert.encoder.layer[cfg.text.fusion_layer :].parameters():
             p.add_(1.0)
         torch.testing.assert_close(model.encode_text(ids, mask), before, atol=0, rtol=0)
-        model.text_encoder.bert.encoder.layer[cfg.text.fusion_layer - 1].output.dense.bias.add_(1.0)
+        last_used = model.text_encoder.bert.encoder.layer[cfg.text.fusion_layer - 1]
+        last_used.output.dense.weight.add_(torch.randn_like(last_used.output.dense.weight))
         assert not torch.allclose(model.encode_text(ids, mask), before)
 
 

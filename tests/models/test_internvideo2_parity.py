@@ -93,6 +93,19 @@ def test_text_intermediates_and_embeddings(model: InternVideo2Model, ref: dict) 
         close(model.encode_text(ids, mask), ref["text.embeds"])
 
 
+def test_each_norm_matches_on_small_inputs_where_eps_shows(model: InternVideo2Model, ref: dict) -> None:
+    """At RMS ~1 an eps of 1e-5 instead of 1e-6 moves outputs by only ~1e-6; at ~1e-3 it cannot hide."""
+    modules = {
+        "block_rmsnorm": model.vision_encoder.blocks[0].norm1,
+        "qk_rmsnorm": model.vision_encoder.blocks[0].attn.q_norm,
+        "pool_layernorm": model.vision_encoder.clip_projector.norm1_k,
+        "bert_layernorm": model.text_encoder.bert.embeddings.LayerNorm,
+    }
+    with torch.no_grad():
+        for name, module in modules.items():
+            close(module(ref[f"probe.{name}.input"]), ref[f"probe.{name}.output"])
+
+
 def test_tokenizer_matches_the_official_one(ref: dict) -> None:
     texts = json.loads((DATA / "SOURCE.json").read_text())["texts"]
     tokens = BertTokenizer.from_path(DATA / "vocab.txt", max_length=InternVideo2Config.tiny().max_txt_len)(texts)

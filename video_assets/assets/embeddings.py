@@ -1,6 +1,5 @@
 """One <model>_tensors -> <model>_embeddings -> <model>_clip_index chain per enabled embedder."""
 
-from __future__ import annotations
 
 import time
 
@@ -59,7 +58,7 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
         started = time.perf_counter()
         cfg = settings.settings
         verbose = cfg.model(name).verbose
-        prepare = entry.preprocessor(model_hub.hub())
+        prepare = entry.preprocessor(model_hub.hub(), cfg.model(name))
         with storage.writer(context, TENSOR_SCHEMA) as writer:
             summary = build_tensors(
                 prepare,
@@ -109,7 +108,7 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
     ) -> dg.MaterializeResult:
         model_cfg = settings.settings.model(name)
         runtime = gpu.runtime(gpu_memory_gb)
-        embedder = entry.load_cached(model_hub.hub(), runtime.device, runtime.dtype)
+        embedder = entry.load_cached(model_hub.hub(), runtime.device, runtime.dtype, model_cfg)
         table, report = embed_partition(
             embedder,
             tensors,

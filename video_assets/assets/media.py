@@ -1,6 +1,5 @@
 """source_videos -> clips -> frames: the media half of the graph (thin: calls stages/)."""
 
-from __future__ import annotations
 
 import time
 

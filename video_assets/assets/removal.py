@@ -1,6 +1,5 @@
 """remove_videos: the explicit way a video leaves the index (never silently)."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """The input-folder sensor: new files become partitions and runs; removed files are reported."""
 
-from __future__ import annotations
 
 import json
 
@@ -15,7 +14,7 @@ from video_assets.resources.storage import StorageResource
 BATCH_MAX_AGE_S = 300.0
 
 
-def build_video_sensor(job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+def build_video_sensor(job) -> dg.SensorDefinition:  # an asset job (resolved at load)
     @dg.sensor(job=job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.STOPPED)
     def new_videos_sensor(
         context: dg.SensorEvaluationContext, storage: StorageResource, settings: SettingsResource

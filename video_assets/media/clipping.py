@@ -20,6 +20,8 @@ class ClipSpan:
     end_s: float
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "start_s", float(self.start_s))
+        object.__setattr__(self, "end_s", float(self.end_s))
         if not (math.isfinite(self.start_s) and math.isfinite(self.end_s)):
             raise ValueError(f"clip span must be finite, got ({self.start_s}, {self.end_s})")
         if self.start_s < 0 or self.end_s <= self.start_s:
@@ -80,7 +82,7 @@ def split_long_span(
 def scene_cut_spans(
     path: str | Path,
     *,
-    threshold: float = 0.25,
+    threshold: float = 0.2,
     min_clip_len_s: float = 2.0,
     max_clip_len_s: float = 10.0,
     analysis_size: tuple[int, int] = (27, 48),

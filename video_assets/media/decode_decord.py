@@ -1,14 +1,15 @@
 """decord decoder backend (optional dependency, imported only when chosen).
 
-decord decodes by frame index with its own seeking (`VideoReader.get_batch`), applies
-the display rotation itself (checked: same upright pixels as PyAV and ``ffmpeg``) and
-resizes the upright picture in FFmpeg's filter graph. The frame index (timestamps,
-keyframes) comes from the same PyAV demux as the default backend whenever decord counts
-the same number of frames, so both backends sample exactly the same frames.
+decord decodes by frame index with its own seeking (`VideoReader.get_batch`) and resizes
+in FFmpeg's filter graph. The frame index (timestamps, keyframes) comes from the same
+PyAV demux as the default backend whenever decord counts the same number of frames, so
+both backends sample exactly the same frames.
 
-Known defect, refused rather than worked around: on MPEG-4 Part 2 with B-frames decord's
-random access returns frames shifted by the reorder delay (checked with frame-numbered
-synthetic videos, decord 0.6.0), so that combination raises and the caller picks PyAV.
+Known defects of decord 0.6.0, refused with a `VideoReadError` that says to use PyAV
+rather than worked around (both found with the synthetic videos of our tests):
+- MPEG-4 Part 2 with B-frames: random access returns frames shifted by the reorder delay;
+- rotated videos: decord rotates, but for most sizes (64x48, 96x72, 128x72, ...) its
+  output buffer has the wrong size and every batch fails.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import decord
 import numpy as np
 
 from video_assets.media.decode import FrameIndex, _DecoderBase, normalize_size
-from video_assets.media.decode_pyav import index_stream, open_container, video_stream
+from video_assets.media.decode_pyav import first_frame_rotation, index_stream, open_container, video_stream
 from video_assets.media.errors import VideoReadError
 
 # get_batch size: big enough to amortise decord's per-call overhead, small enough that a
@@ -37,9 +38,10 @@ class DecordDecoder(_DecoderBase):
             codec = stream.codec_context.name
             pyav_index, _ = index_stream(container, stream, path)
         if codec == "mpeg4" and pyav_index.reordered:
-            raise ValueError(
-                f"{path}: decord returns wrong frames for MPEG-4 Part 2 with B-frames; use backend='pyav'"
-            )
+            raise VideoReadError(path, "decord returns wrong frames for MPEG-4 Part 2 with B-frames; use backend='pyav'")
+        with open_container(path) as container:
+            if first_frame_rotation(container, path):
+                raise VideoReadError(path, "decord cannot size rotated videos reliably; use backend='pyav'")
         reader = self._reader(None)
         count = len(reader)
         if count == len(pyav_index):

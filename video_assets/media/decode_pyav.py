@@ -13,6 +13,7 @@ Speed comes from decoding less, never from decoding differently:
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 from typing import Iterator
 
 import av
@@ -37,6 +38,11 @@ RESIZE_INTERPOLATION = "BICUBIC"
 
 def open_container(path: str) -> av.container.InputContainer:
     """``av.open`` with every failure turned into a `VideoReadError` naming the file."""
+    file = Path(path)
+    if not file.is_file():
+        raise VideoReadError(path, "not a file" if file.exists() else "file does not exist")
+    if file.stat().st_size == 0:
+        raise VideoReadError(path, "file is empty (0 bytes)")
     try:
         return av.open(path)
     except (av.FFmpegError, OSError, UnicodeDecodeError) as err:
@@ -81,6 +87,8 @@ def index_stream(
     raw, keyframes = raw[order], np.asarray(keys, dtype=bool)[order]
     raw, first = np.unique(raw, return_index=True)
     keyframes = keyframes[first]
+    if len(raw) < len(pts) / 2:  # a few repeats happen in sloppy muxes; most repeating is broken
+        raise VideoReadError(path, f"broken timestamps: {len(pts)} frames share {len(raw)} distinct pts")
     time_base = Fraction(stream.time_base) if stream.time_base else Fraction(1, 1)
     times = (raw - raw[0]).astype(np.float64) * float(time_base)
     frame_duration = float(last_duration * time_base)
@@ -228,3 +236,22 @@ class PyAVDecoder(_DecoderBase):
                 self.stats.restarts += 1
                 packets, demux_pos = self._packets(container, stream), -1
 
+
+def first_frame_rotation(container: av.container.InputContainer, path: str) -> int:
+    """Decode until the first picture comes out; its display matrix gives the rotation."""
+    stream = video_stream(container, path)
+    errors = []
+    for packet in container.demux(stream):
+        try:
+            frames = stream.decode(packet)
+        except av.FFmpegError as err:
+            errors.append(str(err))
+            if len(errors) >= 10:
+                break
+            continue
+        if frames:
+            rotation = clockwise_rotation(getattr(frames[0], "rotation", 0))
+            tag = stream.metadata.get("rotate")  # only older FFmpeg builds surface the tag
+            return rotation or (int(float(tag)) % 360 if tag else 0)
+    detail = f": {'; '.join(errors[:3])}" if errors else ""
+    raise VideoReadError(path, f"no frame of the video stream can be decoded (truncated or corrupt){detail}")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import av
 
-from video_assets.media.decode import FrameIndex, clockwise_rotation
-from video_assets.media.decode_pyav import index_stream, open_container, video_stream
+from video_assets.media.decode import FrameIndex
+from video_assets.media.decode_pyav import first_frame_rotation, index_stream, open_container, video_stream
 from video_assets.media.errors import VideoReadError
 
 MAX_FPS = 1000.0  # above this a measured frame rate is a broken timestamp, not a camera
@@ -77,26 +77,6 @@ def _header_duration(container: av.container.InputContainer, stream: av.video.st
     return float(container.duration) / av.time_base if container.duration else None
 
 
-def _first_frame_rotation(container: av.container.InputContainer, path: str) -> int:
-    """Decode until the first picture comes out; its display matrix gives the rotation."""
-    stream = video_stream(container, path)
-    errors = []
-    for packet in container.demux(stream):
-        try:
-            frames = stream.decode(packet)
-        except av.FFmpegError as err:
-            errors.append(str(err))
-            if len(errors) >= 10:
-                break
-            continue
-        if frames:
-            rotation = clockwise_rotation(getattr(frames[0], "rotation", 0))
-            tag = stream.metadata.get("rotate")  # only older FFmpeg builds surface the tag
-            return rotation or (int(float(tag)) % 360 if tag else 0)
-    detail = f": {'; '.join(errors[:3])}" if errors else ""
-    raise VideoReadError(path, f"no frame of the video stream can be decoded (truncated or corrupt){detail}")
-
-
 def _check_sane(index: FrameIndex, path: str) -> None:
     n = len(index)
     span = float(index.times[-1])
@@ -113,11 +93,6 @@ def probe(path: str | Path) -> VideoProbe:
     zero-byte file, a non-video, a file with no video stream, one truncated so far that no
     frame decodes, and absurd frame rates or durations."""
     p = str(path)
-    if not Path(p).is_file():
-        raise VideoReadError(p, "not a file" if Path(p).exists() else "file does not exist")
-    size = Path(p).stat().st_size
-    if size == 0:
-        raise VideoReadError(p, "file is empty (0 bytes)")
     with open_container(p) as container:
         stream = video_stream(container, p)
         ctx = stream.codec_context
@@ -138,7 +113,7 @@ def probe(path: str | Path) -> VideoProbe:
         raise VideoReadError(p, f"video stream has no picture size ({meta['width']}x{meta['height']})")
     _check_sane(index, p)
     with open_container(p) as container:
-        rotation = _first_frame_rotation(container, p)
+        rotation = first_frame_rotation(container, p)
     warnings = [index.demux_error] if index.demux_error else []
     if header_duration and header_duration > max(index.end_s * TRUNCATION_RATIO, index.end_s + 1.0):
         warnings.append(
@@ -149,7 +124,7 @@ def probe(path: str | Path) -> VideoProbe:
         rotation=rotation,
         num_frames=len(index),
         duration_s=round(index.end_s, 6),
-        size_bytes=size,
+        size_bytes=Path(p).stat().st_size,
         sha256=sha256_file(p),
         warnings=tuple(warnings),
         **meta,

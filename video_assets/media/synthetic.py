@@ -152,6 +152,7 @@ def make_video(
     to a new scene (new colours and boxes) at each of those times.
     """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     width, height = size
     if pattern not in PATTERNS:
         raise ValueError(f"unknown pattern {pattern!r}; choose one of {PATTERNS}")

@@ -14,30 +14,40 @@ import av
 import numpy as np
 
 
+def _target(dst: str | Path) -> Path:
+    """``dst`` as a Path, with its folder created."""
+    path = Path(dst)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def make_truncated(src: str | Path, dst: str | Path, keep_fraction: float = 0.5) -> Path:
     """The first ``keep_fraction`` of the bytes of ``src`` (an interrupted download)."""
     if not 0 <= keep_fraction < 1:
         raise ValueError(f"keep_fraction must be in [0, 1), got {keep_fraction}")
     data = Path(src).read_bytes()
-    Path(dst).write_bytes(data[: int(len(data) * keep_fraction)])
-    return Path(dst)
+    path = _target(dst)
+    path.write_bytes(data[: int(len(data) * keep_fraction)])
+    return path
 
 
 def make_text_file_as_video(dst: str | Path) -> Path:
     """A text file with a video suffix."""
-    Path(dst).write_text("this is not a video\n" * 20, encoding="utf-8")
-    return Path(dst)
+    path = _target(dst)
+    path.write_text("this is not a video\n" * 20, encoding="utf-8")
+    return path
 
 
 def make_zero_byte(dst: str | Path) -> Path:
-    Path(dst).write_bytes(b"")
-    return Path(dst)
+    path = _target(dst)
+    path.write_bytes(b"")
+    return path
 
 
 def make_audio_only(dst: str | Path, *, duration_s: float = 1.0) -> Path:
     """An AAC-only file (e.g. ``.mp4`` / ``.m4a``): a container with no video stream."""
     rate = 48000
-    with av.open(str(dst), "w") as container:
+    with av.open(str(_target(dst)), "w") as container:
         stream = container.add_stream("aac", rate=rate)
         stream.codec_context.layout = "mono"
         t = np.arange(int(duration_s * rate)) / rate
@@ -54,7 +64,7 @@ def make_corrupted(src: str | Path, dst: str | Path, *, start_s: float, end_s: f
     random bytes of the same size: the container stays valid, those frames do not decode
     (use an intra-only codec such as MJPEG so the damage does not spread)."""
     rng = np.random.default_rng(seed)
-    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+    with av.open(str(src)) as inp, av.open(str(_target(dst)), "w") as out:
         vin = inp.streams.video[0]
         vout = out.add_stream_from_template(vin)
         for packet in inp.demux(vin):
@@ -87,7 +97,7 @@ def make_near_copy(
     side, resize to ``size`` (W, H) if given, keep the timestamps. Audio is not copied."""
     if not 0 <= crop < 0.5:
         raise ValueError(f"crop must be in [0, 0.5), got {crop}")
-    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+    with av.open(str(src)) as inp, av.open(str(_target(dst)), "w") as out:
         vin = inp.streams.video[0]
         width, height = vin.codec_context.width, vin.codec_context.height
         dx, dy = int(width * crop), int(height * crop)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from video_assets.config import ModelSettings
 from video_assets.models.cosmos_embed1 import VARIANTS as COSMOS_VARIANTS
 from video_assets.models.cosmos_embed1 import CosmosEmbed1Embedder
 from video_assets.models.fingerprint import FingerprintEmbedder
@@ -14,11 +15,11 @@ from video_assets.models.registry import RegisteredEmbedder
 from video_assets.models.weight_specs import BERT_LARGE_TOKENIZER_REPO, INTERNVIDEO2_REPO, WEIGHT_SPECS
 
 
-def _load_fingerprint(hub: ModelHub, device: torch.device, dtype: torch.dtype) -> FingerprintEmbedder:
+def _load_fingerprint(hub: ModelHub, device: torch.device, dtype: torch.dtype, options: ModelSettings) -> FingerprintEmbedder:
     return FingerprintEmbedder()
 
 
-def _load_internvideo2(hub: ModelHub, device: torch.device, dtype: torch.dtype) -> InternVideo2Embedder:
+def _load_internvideo2(hub: ModelHub, device: torch.device, dtype: torch.dtype, options: ModelSettings) -> InternVideo2Embedder:
     dirs = hub.ensure(WEIGHT_SPECS["internvideo2"])
     checkpoint = dirs[INTERNVIDEO2_REPO.repo_id] / INTERNVIDEO2_REPO.required_files[0]
     vocab = dirs[BERT_LARGE_TOKENIZER_REPO.repo_id] / "vocab.txt"
@@ -26,10 +27,12 @@ def _load_internvideo2(hub: ModelHub, device: torch.device, dtype: torch.dtype) 
 
 
 def _cosmos_loader(name: str):
-    def load(hub: ModelHub, device: torch.device, dtype: torch.dtype) -> CosmosEmbed1Embedder:
+    def load(hub: ModelHub, device: torch.device, dtype: torch.dtype, options: ModelSettings) -> CosmosEmbed1Embedder:
         spec = WEIGHT_SPECS[name]
         snapshot = hub.ensure(spec)[spec.repos[0].repo_id]
-        return CosmosEmbed1Embedder.from_snapshot(snapshot, name, device=device, dtype=dtype)
+        return CosmosEmbed1Embedder.from_snapshot(
+            snapshot, name, device=device, dtype=dtype, trust_snapshot_sha256=options.trust_snapshot_sha256
+        )
 
     return load
 

@@ -9,7 +9,7 @@ compared by cosine:
    DCT block without DC (63 values) divided by its norm (contrast invariance),
    plus a "flatness" value that is 0 unless the window is nearly uniform;
    signed square root, L2 normalised.
-   Averaging the windows makes light crops cheap.
+   Averaging over the windows is what makes light crops tolerable.
 3. over time: mean, cos and sin moments (3 x 64 = 192).
 4. signed square root and L2 normalisation.
 

@@ -109,6 +109,7 @@ class InternVideo2Embedder(Embedder):
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
     ) -> InternVideo2Embedder:
+        """Wrap a built model (tests, custom loading); it is moved to device/dtype in place."""
         return cls(model, tokenizer, device=device, dtype=dtype)
 
     @classmethod
@@ -133,6 +134,8 @@ class InternVideo2Embedder(Embedder):
     def prepare(self, frames: np.ndarray) -> torch.Tensor:
         """RGB uint8 (N, H, W, 3) -> (T, 3, S, S) float32.
 
+        Frames are the centres of T equal segments (`select_uniform`), not Curator's
+        ``frames[::N//T][:T]``, which can miss the end of the clip.
         Resize is bilinear with half-pixel centres and no antialiasing, then rounded to
         integers: what ``cv2.resize(INTER_LINEAR)`` on uint8 frames gives the official
         pipeline, up to cv2's fixed-point rounding (off by at most one grey level).

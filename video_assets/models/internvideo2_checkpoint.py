@@ -8,11 +8,13 @@ silently half-way.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 from torch import nn
 
 # Training-only keys of the released checkpoint, ignored on purpose:
@@ -53,11 +55,11 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], str]:
     if not path.is_file():
         raise FileNotFoundError(f"InternVideo2 checkpoint not found: {path}")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
         return load_file(str(path)), "bare"
-    # mmap keeps a 1B checkpoint out of RAM until its tensors are copied.
-    obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    # mmap keeps a 1B checkpoint out of RAM until its tensors are used; only the zip format
+    # (torch >= 1.6) supports it.
+    mmap = zipfile.is_zipfile(path)
+    obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     if not isinstance(obj, Mapping):
         raise CheckpointMismatchError(f"{path}: expected a dict of tensors, got {type(obj).__name__}")
     for container in ("model", "module"):
@@ -78,15 +80,18 @@ def check_state_dict(state_dict: Mapping[str, torch.Tensor], model: nn.Module) -
     ignored = sorted(k for k in state_dict if is_ignored(k))
     unexpected = sorted(k for k in state_dict if k not in expected and not is_ignored(k))
     missing = sorted(k for k in expected if k not in state_dict)
+    mis_shaped = [
+        f"{key}: checkpoint {tuple(state_dict[key].shape)}, model {tuple(expected[key].shape)}"
+        for key in sorted(set(expected) & set(state_dict))
+        if tuple(expected[key].shape) != tuple(state_dict[key].shape)
+    ]
     problems = []
     if missing:
         problems.append(f"missing keys: {_short(missing)}")
     if unexpected:
         problems.append(f"unexpected keys: {_short(unexpected)}")
-    for key in sorted(set(expected) & set(state_dict)):
-        want, got = tuple(expected[key].shape), tuple(state_dict[key].shape)
-        if want != got:
-            problems.append(f"shape of {key}: checkpoint {got}, model {want}")
+    if mis_shaped:
+        problems.append(f"wrong shapes: {_short(mis_shaped, limit=10)}")
     if problems:
         raise CheckpointMismatchError(
             "checkpoint does not match the InternVideo2 config (is it the right file, and does "

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from video_assets.models.internvideo2_config import InternVideo2TextConfig
+from video_assets.models.internvideo2_vision import merge_heads, split_heads
 
 # Padding gets this additive score, as in the official model (not finfo.min).
 MASKED_SCORE = -10000.0
@@ -46,11 +47,10 @@ class BertSelfAttention(nn.Module):
         self.value = nn.Linear(kv_width, cfg.hidden_size)
 
     def forward(self, x: torch.Tensor, additive_mask: torch.Tensor) -> torch.Tensor:
-        B, L, D = x.shape
-        heads = lambda t: t.view(B, L, self.num_heads, D // self.num_heads).transpose(1, 2)  # noqa: E731
-        q, k, v = heads(self.query(x)), heads(self.key(x)), heads(self.value(x))  # (B, H, L, D/H)
+        q, k, v = (split_heads(proj(x), self.num_heads) for proj in (self.query, self.key, self.value))
+        # (B, H, L, D/H); the additive mask broadcasts from (B, 1, 1, L)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=additive_mask)
-        return out.transpose(1, 2).reshape(B, L, D)
+        return merge_heads(out)  # (B, L, D)
 
 
 class BertSelfOutput(nn.Module):

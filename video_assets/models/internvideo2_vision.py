@@ -45,6 +45,18 @@ def sincos_pos_embed_3d(dim: int, grid_size: int, t_size: int) -> torch.Tensor:
     return torch.cat([torch.zeros(1, dim, dtype=grid.dtype), grid], dim=0).float()
 
 
+def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """(B, N, D) -> (B, H, N, D/H)."""
+    B, N, D = x.shape
+    return x.view(B, N, num_heads, D // num_heads).transpose(1, 2)
+
+
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """(B, H, N, D/H) -> (B, N, D)."""
+    B, H, N, d = x.shape
+    return x.transpose(1, 2).reshape(B, N, H * d)
+
+
 class RMSNorm(nn.Module):
     """Weight-only RMS norm, statistics in fp32 (as the official one, for bf16 runs)."""
 
@@ -81,12 +93,11 @@ class Attention(nn.Module):
         self.k_norm = RMSNorm(cfg.width, cfg.norm_eps) if cfg.qk_normalization else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, N, D = x.shape
         q, k, v = self.qkv(x).chunk(3, dim=-1)  # each (B, N, D), head-major inside D
         q, k = self.q_norm(q), self.k_norm(k)
-        q, k, v = (t.view(B, N, self.num_heads, D // self.num_heads).transpose(1, 2) for t in (q, k, v))
-        out = F.scaled_dot_product_attention(q, k, v)  # (B, H, N, D/H); scale = head_dim^-0.5
-        return self.proj(out.transpose(1, 2).reshape(B, N, D))
+        q, k, v = (split_heads(t, self.num_heads) for t in (q, k, v))  # (B, H, N, D/H)
+        out = F.scaled_dot_product_attention(q, k, v)  # scale = head_dim^-0.5
+        return self.proj(merge_heads(out))  # (B, N, D)
 
 
 class Mlp(nn.Module):
@@ -142,13 +153,11 @@ class CrossAttention(nn.Module):
         self.proj = nn.Linear(dim, out_dim)
 
     def forward(self, x_q: torch.Tensor, x_k: torch.Tensor, x_v: torch.Tensor) -> torch.Tensor:
-        B, D = x_q.shape[0], x_q.shape[-1]
-        heads = lambda t: t.view(B, t.shape[1], self.num_heads, D // self.num_heads).transpose(1, 2)  # noqa: E731
-        q = heads(F.linear(x_q, self.q.weight, self.q_bias))  # (B, H, Nq, D/H)
-        k = heads(F.linear(x_k, self.k.weight, self.k_bias))  # (B, H, N, D/H)
-        v = heads(F.linear(x_v, self.v.weight, self.v_bias))
+        q = split_heads(F.linear(x_q, self.q.weight, self.q_bias), self.num_heads)  # (B, H, Nq, D/H)
+        k = split_heads(F.linear(x_k, self.k.weight, self.k_bias), self.num_heads)  # (B, H, N, D/H)
+        v = split_heads(F.linear(x_v, self.v.weight, self.v_bias), self.num_heads)
         out = F.scaled_dot_product_attention(q, k, v)  # (B, H, Nq, D/H)
-        return self.proj(out.transpose(1, 2).reshape(B, -1, D))  # (B, Nq, out_dim)
+        return self.proj(merge_heads(out))  # (B, Nq, out_dim)
 
 
 class AttentionPoolingBlock(nn.Module):

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from video_assets.config import ModelSettings
 from video_assets.models.base import Embedder, EmbedderSpec
 from video_assets.models.hub import ModelHub
 from video_assets.models.runtime import MODEL_CACHE, ModelKey
 from video_assets.models.weight_specs import WEIGHT_SPECS
 from video_assets.models.weights import WeightSpec
 
-Loader = Callable[[ModelHub, torch.device, torch.dtype], Embedder]
+Loader = Callable[[ModelHub, torch.device, torch.dtype, ModelSettings], Embedder]
 Preprocessor = Callable[[np.ndarray], torch.Tensor]
 
 
@@ -33,16 +34,18 @@ class RegisteredEmbedder:
     # None means "load the model on the CPU and use its prepare".
     make_preprocessor: Callable[[ModelHub], Preprocessor] | None = None
 
-    def load_cached(self, hub: ModelHub, device: torch.device, dtype: torch.dtype) -> Embedder:
+    def load_cached(
+        self, hub: ModelHub, device: torch.device, dtype: torch.dtype, options: ModelSettings | None = None
+    ) -> Embedder:
         # Keyed by the weight dirs too: another model_dir is another model.
         dirs = [hub.local_dir(repo) for repo in self.weights.repos] if self.weights else []
         key = ModelKey.of(f"{self.spec.name}@{self.spec.revision}", device, dtype, dirs)
-        return MODEL_CACHE.get_or_load(key, lambda: self.load(hub, device, dtype))
+        return MODEL_CACHE.get_or_load(key, lambda: self.load(hub, device, dtype, options or ModelSettings()))
 
-    def preprocessor(self, hub: ModelHub) -> Preprocessor:
+    def preprocessor(self, hub: ModelHub, options: ModelSettings | None = None) -> Preprocessor:
         if self.make_preprocessor is not None:
             return self.make_preprocessor(hub)
-        return self.load_cached(hub, torch.device("cpu"), torch.float32).prepare
+        return self.load_cached(hub, torch.device("cpu"), torch.float32, options).prepare
 
     def weights_present(self, hub: ModelHub) -> bool:
         return self.weights is None or hub.status(self.weights).state == "present"

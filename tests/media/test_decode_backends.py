@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from video_assets.media.clipping import ClipSpan
+from video_assets.media.decode import available_backends, open_decoder
+from video_assets.media.errors import VideoReadError
+from video_assets.media.frames import FrameSignature, extract_frames
+from video_assets.media.synthetic import read_frame_index
+
+SIG = FrameSignature("sequence", 7.0)
+SPANS = [ClipSpan(0.0, 1.5), ClipSpan(1.5, 3.0)]
+
+
+def test_pyav_is_always_available_and_unknown_backends_are_refused(synthetic_video):
+    assert "pyav" in available_backends()
+    with pytest.raises(ValueError, match="unknown decode backend"):
+        open_decoder(synthetic_video(duration_s=0.5), backend="opencv")
+
+
+def _frames(path, backend, **kwargs):
+    return [c.frames[SIG.key].frames for c in extract_frames(path, SPANS, [SIG], backend=backend, **kwargs)]
+
+
+@pytest.mark.parametrize(
+    "suffix, kwargs",
+    [
+        (".mp4", dict(codec="libx264", bframes=True)),
+        (".webm", dict(codec="libvpx-vp9")),
+        (".mkv", dict(codec="libx264", vfr=True)),
+        (".avi", dict(codec="mjpeg")),
+    ],
+)
+def test_decord_gives_the_same_frames_as_pyav(synthetic_video, suffix, kwargs):
+    pytest.importorskip("decord")
+    path = synthetic_video(suffix, duration_s=3.0, size=(96, 72), seed=3, **kwargs)
+    for ours, theirs in zip(_frames(path, "pyav"), _frames(path, "decord")):
+        np.testing.assert_array_equal(ours, theirs)
+    # Resized: both scale the upright picture; the scalers differ a little.
+    for ours, theirs in zip(_frames(path, "pyav", target_res=(40, 32)), _frames(path, "decord", target_res=(40, 32))):
+        assert ours.shape == theirs.shape == (len(ours), 40, 32, 3)
+        assert np.abs(ours.astype(int) - theirs).mean() < 4
+
+
+def test_decord_refuses_rotated_videos(synthetic_video):
+    pytest.importorskip("decord")
+    path = synthetic_video(duration_s=1.0, size=(96, 72), rotation=90)
+    with pytest.raises(VideoReadError, match="rotated"):
+        extract_frames(path, SPANS[:1], [SIG], backend="decord")
+
+
+def test_decord_refuses_mpeg4_with_b_frames(synthetic_video):
+    pytest.importorskip("decord")
+    path = synthetic_video(codec="mpeg4", duration_s=1.0, pattern="index", bframes=True)
+    with pytest.raises(VideoReadError, match="use backend='pyav'"):
+        extract_frames(path, SPANS[:1], [SIG], backend="decord")
+    # Without B-frames decord's answer is right.
+    plain = synthetic_video(codec="mpeg4", duration_s=1.0, pattern="index", bframes=False)
+    (clip,) = extract_frames(plain, [ClipSpan(0.0, 1.0)], [SIG], backend="decord")
+    assert [read_frame_index(f) for f in clip.frames[SIG.key].frames] == [0, 4, 9, 13, 17, 21, 26, 29]
