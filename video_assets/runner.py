@@ -67,6 +67,7 @@ def run_folder(
     settings: Settings,
     *,
     rerun_all: bool = False,
+    log_level: str = "WARNING",
     progress: Callable[[str], None] = print,
 ) -> RunSummary:
     """Register the folder's videos, add their partitions, and materialize each partition."""
@@ -89,7 +90,13 @@ def run_folder(
         outcomes = []
         for n, key in enumerate(keys, 1):
             started = time.perf_counter()
-            run = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False)
+            run = job.execute_in_process(
+                partition_key=key,
+                instance=instance,
+                raise_on_error=False,
+                # The console shows progress lines; every event is still in the instance (UI).
+                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            )
             outcome = PartitionOutcome(key, run.success, time.perf_counter() - started)
             for event in run.all_events:
                 if event.is_step_materialization:

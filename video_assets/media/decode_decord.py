@@ -1,15 +1,18 @@
 """decord decoder backend (optional dependency, imported only when chosen).
 
-decord decodes by frame index with its own seeking (`VideoReader.get_batch`) and resizes
-in FFmpeg's filter graph. The frame index (timestamps, keyframes) comes from the same
+decord decodes by frame index with its own seeking (`VideoReader.get_batch`) at native
+size; we resize its RGB output with libswscale (through PyAV), because decord's own
+resize (``width=``/``height=``) keeps the source aspect ratio and then fails with a
+buffer-size error whenever the requested (H, W) has another one (27x48 from 4:3, for
+example). The frame index (timestamps, keyframes) comes from the same
 PyAV demux as the default backend whenever decord counts the same number of frames, so
 both backends sample exactly the same frames.
 
 Known defects of decord 0.6.0, refused with a `VideoReadError` that says to use PyAV
 rather than worked around (both found with the synthetic videos of our tests):
 - MPEG-4 Part 2 with B-frames: random access returns frames shifted by the reorder delay;
-- rotated videos: decord rotates, but for most sizes (64x48, 96x72, 128x72, ...) its
-  output buffer has the wrong size and every batch fails.
+- rotated videos: decord rotates, but for most sizes (64x48, 96x72, 128x72, ...) the
+  same buffer-size error fails every batch.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import decord
 import numpy as np
 
 from video_assets.media.decode import FrameIndex, _DecoderBase, normalize_size
-from video_assets.media.decode_pyav import first_frame_rotation, index_stream, open_container, video_stream
+from video_assets.media.decode_pyav import first_frame_rotation, index_stream, open_container, resize_rgb, video_stream
 from video_assets.media.errors import VideoReadError
 
 # get_batch size: big enough to amortise decord's per-call overhead, small enough that a
@@ -42,7 +45,10 @@ class DecordDecoder(_DecoderBase):
         with open_container(path) as container:
             if first_frame_rotation(container, path):
                 raise VideoReadError(path, "decord cannot size rotated videos reliably; use backend='pyav'")
-        reader = self._reader(None)
+        try:
+            reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=num_threads)
+        except decord.DECORDError as err:
+            raise VideoReadError(path, f"decord cannot open it ({err})") from err
         count = len(reader)
         if count == len(pyav_index):
             self.index = pyav_index
@@ -52,35 +58,23 @@ class DecordDecoder(_DecoderBase):
             keyframes[np.asarray(reader.get_key_indices(), dtype=np.int64)] = True
             times = stamps[:, 0] - stamps[0, 0]
             self.index = FrameIndex(times, keyframes, float(stamps[-1, 1] - stamps[-1, 0]))
-        self._readers = {None: reader}
-
-    def _reader(self, size: tuple[int, int] | None) -> decord.VideoReader:
-        height, width = size if size is not None else (-1, -1)
-        try:
-            return decord.VideoReader(
-                self.path, ctx=decord.cpu(0), width=width, height=height, num_threads=self.num_threads
-            )
-        except decord.DECORDError as err:
-            raise VideoReadError(self.path, f"decord cannot open it ({err})") from err
+        self._reader = reader
 
     def close(self) -> None:
-        self._readers.clear()
+        self._reader = None
 
     def read(self, wanted: np.ndarray, size: tuple[int, int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
         wanted = np.unique(np.asarray(wanted, dtype=np.int64))
         if len(wanted) and (wanted[0] < 0 or wanted[-1] >= len(self.index)):
             raise IndexError(f"frame indices must be in [0, {len(self.index)})")
         size = normalize_size(size)
-        if size not in self._readers:
-            self._readers[size] = self._reader(size)
-        reader = self._readers[size]
         for start in range(0, len(wanted), BATCH_FRAMES):
             batch = wanted[start : start + BATCH_FRAMES]
             try:
-                frames = reader.get_batch(batch.tolist()).asnumpy()
+                frames = self._reader.get_batch(batch.tolist()).asnumpy()
             except decord.DECORDError as err:
                 self.errors.append(f"decord failed on frames {batch[0]}..{batch[-1]}: {err}")
                 continue
             for i, rgb in zip(batch, frames):
                 self.stats.frames_converted += 1
-                yield int(i), rgb
+                yield int(i), rgb if size is None else resize_rgb(rgb, size)

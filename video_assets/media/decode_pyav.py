@@ -112,6 +112,12 @@ def frame_to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None) -> np.ndarr
     return upright(rgb, rotation)
 
 
+def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an (H, W, 3) uint8 RGB array to ``size=(H, W)`` with libswscale."""
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    return frame.to_ndarray(height=size[0], width=size[1], interpolation=RESIZE_INTERPOLATION)
+
+
 def _key_before(keyframes: np.ndarray) -> np.ndarray:
     """For each frame, the index of the last keyframe at or before it (0 when none)."""
     marks = np.where(keyframes, np.arange(len(keyframes)), 0)

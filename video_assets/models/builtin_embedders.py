@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 
 from video_assets.config import ModelSettings
@@ -9,7 +11,7 @@ from video_assets.models.cosmos_embed1 import VARIANTS as COSMOS_VARIANTS
 from video_assets.models.cosmos_embed1 import CosmosEmbed1Embedder
 from video_assets.models.fingerprint import FingerprintEmbedder
 from video_assets.models.hub import ModelHub
-from video_assets.models.internvideo2 import InternVideo2Embedder, spec_for
+from video_assets.models.internvideo2 import InternVideo2Embedder, prepare_frames, spec_for
 from video_assets.models.internvideo2_config import InternVideo2Config
 from video_assets.models.registry import RegisteredEmbedder
 from video_assets.models.weight_specs import BERT_LARGE_TOKENIZER_REPO, INTERNVIDEO2_REPO, WEIGHT_SPECS
@@ -37,10 +39,20 @@ def _cosmos_loader(name: str):
     return load
 
 
+INTERNVIDEO2_SPEC = spec_for(InternVideo2Config())
+
+
 def entries() -> list[RegisteredEmbedder]:
     return [
         RegisteredEmbedder(FingerprintEmbedder.spec, None, _load_fingerprint),
-        RegisteredEmbedder(spec_for(InternVideo2Config()), WEIGHT_SPECS["internvideo2"], _load_internvideo2),
+        RegisteredEmbedder(
+            INTERNVIDEO2_SPEC,
+            WEIGHT_SPECS["internvideo2"],
+            _load_internvideo2,
+            make_preprocessor=lambda hub: partial(
+                prepare_frames, num_frames=INTERNVIDEO2_SPEC.frames_per_clip, size=INTERNVIDEO2_SPEC.resolution
+            ),
+        ),
         *(
             RegisteredEmbedder(spec, WEIGHT_SPECS[name], _cosmos_loader(name))
             for name, spec in COSMOS_VARIANTS.items()

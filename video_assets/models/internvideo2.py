@@ -75,6 +75,28 @@ def match_probabilities(video: torch.Tensor, texts: torch.Tensor) -> torch.Tenso
     return (100.0 * video @ texts.T).softmax(dim=-1)
 
 
+def prepare_frames(frames: np.ndarray, num_frames: int, size: tuple[int, int]) -> torch.Tensor:
+    """RGB uint8 (N, H, W, 3) -> (T, 3, S, S) float32, normalised with ImageNet mean/std.
+
+    Needs no weights, so the CPU-side tensors step runs it without loading the model.
+    Frames are the centres of T equal segments (`select_uniform`), not Curator's
+    ``frames[::N//T][:T]``, which can miss the end of the clip.
+    Resize is bilinear with half-pixel centres and no antialiasing, then rounded to
+    integers: what ``cv2.resize(INTER_LINEAR)`` on uint8 frames gives the official
+    pipeline, up to cv2's fixed-point rounding (off by at most one grey level).
+    """
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"expected RGB uint8 frames (N, H, W, 3), got {frames.dtype} {frames.shape}")
+    chosen = select_uniform(frames, num_frames)  # (T, H, W, 3)
+    x = torch.from_numpy(np.ascontiguousarray(chosen)).permute(0, 3, 1, 2).float()  # (T, 3, H, W)
+    if tuple(x.shape[-2:]) != tuple(size):
+        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=False)
+        x = x.round().clamp_(0, 255)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return ((x / 255.0 - mean) / std).contiguous()
+
+
 class InternVideo2Embedder(Embedder):
     """Prepared tensors are (T, C, H, W) float32 per clip, so a batch is [B, T, C, H, W]:
     the layout the official model entry (and NeMo Curator) takes."""
@@ -97,8 +119,6 @@ class InternVideo2Embedder(Embedder):
         self.dtype = dtype
         self.model = model.to(device=self.device, dtype=dtype).eval()
         self.tokenizer = tokenizer
-        self._mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-        self._std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 
     @classmethod
     def from_model(
@@ -132,23 +152,8 @@ class InternVideo2Embedder(Embedder):
         return cls(model, tokenizer, device=device, dtype=dtype)
 
     def prepare(self, frames: np.ndarray) -> torch.Tensor:
-        """RGB uint8 (N, H, W, 3) -> (T, 3, S, S) float32.
-
-        Frames are the centres of T equal segments (`select_uniform`), not Curator's
-        ``frames[::N//T][:T]``, which can miss the end of the clip.
-        Resize is bilinear with half-pixel centres and no antialiasing, then rounded to
-        integers: what ``cv2.resize(INTER_LINEAR)`` on uint8 frames gives the official
-        pipeline, up to cv2's fixed-point rounding (off by at most one grey level).
-        """
-        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise ValueError(f"expected RGB uint8 frames (N, H, W, 3), got {frames.dtype} {frames.shape}")
-        chosen = select_uniform(frames, self.spec.frames_per_clip)  # (T, H, W, 3)
-        x = torch.from_numpy(np.ascontiguousarray(chosen)).permute(0, 3, 1, 2).float()  # (T, 3, H, W)
-        size = self.spec.resolution
-        if tuple(x.shape[-2:]) != size:
-            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=False)
-            x = x.round().clamp_(0, 255)
-        return ((x / 255.0 - self._mean) / self._std).contiguous()
+        """RGB uint8 (N, H, W, 3) -> (T, 3, S, S) float32; see `prepare_frames`."""
+        return prepare_frames(frames, self.spec.frames_per_clip, self.spec.resolution)
 
     def embed_video(self, batch: torch.Tensor) -> torch.Tensor:
         """[B, T, 3, S, S] prepared clips to (B, dim) float32 unit vectors on CPU."""
