@@ -12,11 +12,14 @@ def print_summary(summary: RunSummary) -> None:
     print(f"videos: {summary.total('source_videos', 'videos')} "
           f"(failed inside batches: {summary.total('source_videos', 'failed_videos')})")
     print(f"clips: {summary.total('clips', 'clips')}, frames: {summary.total('frames', 'frames')}")
+    tables: dict[str, tuple[int, int]] = {}  # table -> (latest version, rows committed in this run)
     for outcome in parts:
         for asset, meta in outcome.metadata.items():
             if asset.endswith("_clip_index"):
-                print(f"  {asset} [{outcome.key}]: table {meta.get('table')} v{meta.get('table_version')}, "
-                      f"{meta.get('rows_for_videos')} rows")
+                version, rows = tables.get(meta["table"], (0, 0))
+                tables[meta["table"]] = (max(version, meta["table_version"]), rows + meta["rows_for_videos"])
+    for table, (version, rows) in sorted(tables.items()):
+        print(f"index table {table}: {rows} clip rows committed, now at version {version}")
     for outcome in summary.failed:
         print(f"FAILED {outcome.key}: " + ("; ".join(outcome.errors) or "see the run in the Dagster UI"))
     print(f"Dagster home: {summary.dagster_home}")

@@ -4,6 +4,7 @@
 import time
 
 import dagster as dg
+import numpy as np
 
 from video_assets.assets.partitions import videos_partitions
 from video_assets.config import Settings
@@ -15,6 +16,7 @@ from video_assets.resources.lancedb import LanceDBResource
 from video_assets.resources.model_hub import ModelHubResource
 from video_assets.resources.settings import SettingsResource
 from video_assets.resources.storage import StorageResource
+from video_assets.stages.checks import check_vectors
 from video_assets.stages.embeddings import embed_partition
 from video_assets.stages.tensors import TENSOR_SCHEMA, build_tensors
 
@@ -96,6 +98,7 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
         pool="gpu" if num_gpus else None,
         op_tags=gpu_op_tags(num_gpus, num_cpus),
         retry_policy=dg.RetryPolicy(max_retries=1),
+        check_specs=[dg.AssetCheckSpec("vectors_valid", asset=f"{name}_embeddings", blocking=True)],
         description=f"Clip embeddings from {name} ({spec.dim}-d, {spec.model_id}@{spec.revision}).",
     )
     def embeddings(
@@ -105,7 +108,7 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
         settings: SettingsResource,
         model_hub: ModelHubResource,
         gpu: GpuResource,
-    ) -> dg.MaterializeResult:
+    ):  # -> MaterializeResult with a value and check results (Dagster rejects that annotation)
         model_cfg = settings.settings.model(name)
         runtime = gpu.runtime(gpu_memory_gb)
         embedder = entry.load_cached(model_hub.hub(), runtime.device, runtime.dtype, model_cfg)
@@ -118,10 +121,15 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
             texts_to_verify=model_cfg.texts_to_verify,
             log=context.log.info if model_cfg.verbose else context.log.debug,
         )
+        vectors = np.asarray(table.column("vector").to_pylist(), dtype=np.float32).reshape(-1, spec.dim)
+        problems = check_vectors(vectors, dim=spec.dim)
         if report.oom_backoffs:
             context.log.warning(f"{name}: CUDA out of memory {report.oom_backoffs} time(s); batch halved and retried")
         return dg.MaterializeResult(
             value=table,
+            check_results=[
+                dg.AssetCheckResult(check_name="vectors_valid", passed=not problems, metadata={"problems": problems})
+            ],
             metadata={
                 "clips": report.clips,
                 "skipped_clips": len(report.skipped),

@@ -10,6 +10,7 @@ from video_assets.assets.partitions import videos_partitions
 from video_assets.parquet_parts import ParquetPart
 from video_assets.resources.settings import SettingsResource
 from video_assets.resources.storage import StorageResource
+from video_assets.stages.checks import check_clips
 from video_assets.stages.clips import plan_clips
 from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames
 from video_assets.stages.sources import probe_partition
@@ -56,16 +57,23 @@ def source_videos(context: dg.AssetExecutionContext, storage: StorageResource) -
     code_version="1",
     kinds={"video"},
     description="Clip spans (fixed stride or scene cuts) with stable ids; optional H.264 clip files.",
+    check_specs=[dg.AssetCheckSpec("clip_spans_valid", asset="clips", blocking=True)],
 )
 def clips(
     context: dg.AssetExecutionContext, source_videos: ParquetPart, storage: StorageResource, settings: SettingsResource
-) -> dg.MaterializeResult:
+):  # -> MaterializeResult with a value and check results (Dagster rejects that annotation)
     started = time.perf_counter()
     cfg = settings.settings.clipping
-    table = plan_clips(source_videos.read(), cfg, storage.clips_dir)
+    sources = source_videos.read()
+    table = plan_clips(sources, cfg, storage.clips_dir)
     durations = table.column("duration_s").to_pylist()
+    video_durations = dict(zip(sources.column("video_id").to_pylist(), sources.column("duration_s").to_pylist()))
+    problems = check_clips(table, video_durations)
     return dg.MaterializeResult(
         value=table,
+        check_results=[
+            dg.AssetCheckResult(check_name="clip_spans_valid", passed=not problems, metadata={"problems": problems})
+        ],
         metadata={
             "clips": table.num_rows,
             "method": cfg.method,
