@@ -13,18 +13,23 @@ MAX_KEYS_PER_REQUEST = 500
 
 @dataclass(frozen=True)
 class ScanResult:
-    new_videos: list[str]
-    new_partitions: list[str]
-    missing: list[VideoRecord]
+    new_videos: list[str]  # ids registered by this scan
+    new_partitions: list[str]  # keys sealed by this scan
+    missing: list[VideoRecord]  # videos found gone by this scan (reported once)
 
 
 def scan(settings: Settings, registry: VideoRegistry, *, seal_partial: bool, max_age_s: float | None = None) -> ScanResult:
-    files = discover(settings.input_dir, settings.video_extensions)
+    """Register the input folder's files, mark vanished ones missing, seal full (or due) batches."""
+    files = discover(settings.input_dir, settings.video_extensions, exclude=[settings.data_dir])
     new_videos = registry.register(files)
     missing = registry.mark_missing(f.rel_path for f in files)
     keys = registry.seal_partitions(settings.videos_per_partition, seal_partial=seal_partial, max_age_s=max_age_s)
     return ScanResult(new_videos, keys, missing)
 
 
-def chunked(keys: list[str], size: int = MAX_KEYS_PER_REQUEST) -> list[list[str]]:
+def chunked(keys: list[str], size: int | None = None) -> list[list[str]]:
+    """``keys`` in chunks of at most ``size`` (default `MAX_KEYS_PER_REQUEST`, read at call time)."""
+    size = MAX_KEYS_PER_REQUEST if size is None else size
+    if size < 1:
+        raise ValueError(f"chunk size must be >= 1, got {size}")
     return [keys[i : i + size] for i in range(0, len(keys), size)]

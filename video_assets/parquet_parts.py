@@ -25,7 +25,7 @@ class ParquetPart:
     """A stored partition of an asset, read on demand."""
 
     path: Path
-    partition_key: str
+    partition_key: str | None  # None: an unpartitioned asset
 
     def read(self, columns: list[str] | None = None) -> pa.Table:
         return pq.read_table(self.path, columns=columns)
@@ -37,7 +37,8 @@ class ParquetPart:
 
     @property
     def num_rows(self) -> int:
-        return pq.ParquetFile(self.path).metadata.num_rows
+        with pq.ParquetFile(self.path) as f:
+            return f.metadata.num_rows
 
 
 def _temp_beside(path: Path) -> Path:
@@ -68,7 +69,11 @@ class StreamingParquetWriter:
         self.schema = schema
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = _temp_beside(self.path)
-        self._writer = pq.ParquetWriter(self._tmp, schema, compression=COMPRESSION)
+        try:
+            self._writer = pq.ParquetWriter(self._tmp, schema, compression=COMPRESSION)
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)  # a writer that never opened leaves nothing behind
+            raise
         self.rows = 0
 
     def write(self, table: pa.Table) -> None:

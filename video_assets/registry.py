@@ -13,7 +13,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,25 +52,30 @@ class VideoRecord:
     sha256: str | None
 
 
-def discover(input_dir: Path, extensions: Sequence[str]) -> list[DiscoveredFile]:
-    """Video files under ``input_dir`` (recursive, hidden entries skipped), sorted by path."""
+def discover(input_dir: Path, extensions: Sequence[str], *, exclude: Sequence[Path] = ()) -> list[DiscoveredFile]:
+    """Video files under ``input_dir`` (recursive, hidden entries skipped), sorted by path.
+
+    Files under ``exclude`` are skipped: a data dir inside the input dir holds our own
+    transcoded clips, which must not come back as new videos.
+    """
     root = Path(input_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"input directory {root} does not exist or is not a directory")
     wanted = {e.lower() for e in extensions}
+    skipped = [Path(d).resolve() for d in exclude]
     found = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
         if any(part.startswith(".") for part in rel.parts) or path.suffix.lower() not in wanted:
             continue
-        if not path.is_file():
+        if not path.is_file() or any(path.resolve().is_relative_to(d) for d in skipped):
             continue
         stat = path.stat()
         found.append(DiscoveredFile(rel.as_posix(), str(path.resolve()), stat.st_size, stat.st_mtime))
     return found
 
 
-_SCHEMA = """
+_CREATE_TABLE = """
 CREATE TABLE IF NOT EXISTS videos (
     video_id TEXT PRIMARY KEY,
     rel_path TEXT NOT NULL UNIQUE,
@@ -82,60 +87,77 @@ CREATE TABLE IF NOT EXISTS videos (
     error TEXT,
     sha256 TEXT,
     registered_at REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS videos_partition ON videos(partition_key);
+    updated_at REAL NOT NULL,
+    change_seq INTEGER NOT NULL DEFAULT 0
+)
 """
+
+# The step that bumps `change_seq` is a sub-select, so it runs inside the writer's transaction.
+_NEXT_SEQ = "(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM videos)"
 
 
 class VideoRegistry:
+    """The registry file; every method opens its own short connection (safe across processes)."""
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
+        with closing(sqlite3.connect(self.path, timeout=30.0)) as db:
+            # Persistent in the file; in WAL mode readers never block the writer.
             db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+        with self._connect(write=True) as db:
+            db.execute(_CREATE_TABLE)
+            columns = {r["name"] for r in db.execute("PRAGMA table_info(videos)")}
+            if "change_seq" not in columns:  # a registry written before change tracking
+                db.execute("ALTER TABLE videos ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0")
+            db.execute("CREATE INDEX IF NOT EXISTS videos_partition ON videos(partition_key)")
+            db.execute("CREATE INDEX IF NOT EXISTS videos_change_seq ON videos(change_seq)")
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30.0)
+    def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        # Autocommit connection with explicit transactions: a writer takes the write lock
+        # up front (BEGIN IMMEDIATE), so its reads and writes form one step. With
+        # sqlite3's implicit deferred transactions, two processes could both read the
+        # same unsealed videos and seal them into two different partitions.
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         db.row_factory = sqlite3.Row
         try:
-            with db:  # commits on success, rolls back on error
+            # A reader's transaction is one snapshot: its queries agree with each other.
+            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
                 yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
         finally:
             db.close()
 
     def register(self, files: Iterable[DiscoveredFile]) -> list[str]:
         """Add files not seen before (status pending, no partition yet); returns their ids.
 
-        A known path whose file came back after being reported missing is pending again.
+        A known file that changed in place (size or mtime) or came back after being
+        reported missing is pending again, in the partition it had.
         """
         now = time.time()
         added = []
-        with self._connect() as db:
+        with self._connect(write=True) as db:
             for f in files:
                 vid = video_id_for(f.rel_path)
                 row = db.execute("SELECT status, size_bytes, mtime FROM videos WHERE video_id=?", (vid,)).fetchone()
                 if row is None:
                     db.execute(
                         "INSERT INTO videos (video_id, rel_path, abs_path, size_bytes, mtime, status,"
-                        " registered_at, updated_at) VALUES (?,?,?,?,?,'pending',?,?)",
+                        f" registered_at, updated_at, change_seq) VALUES (?,?,?,?,?,'pending',?,?,{_NEXT_SEQ})",
                         (vid, f.rel_path, f.abs_path, f.size_bytes, f.mtime, now, now),
                     )
                     added.append(vid)
-                elif row["status"] == "missing":
-                    db.execute(
-                        "UPDATE videos SET status='pending', error=NULL, abs_path=?, size_bytes=?,"
-                        " mtime=?, updated_at=? WHERE video_id=?",
-                        (f.abs_path, f.size_bytes, f.mtime, now, vid),
-                    )
-                elif (row["size_bytes"], row["mtime"]) != (f.size_bytes, f.mtime):
-                    # Changed in place: pending again; its new sha256 becomes the data version,
-                    # so everything downstream shows stale in the UI.
+                elif row["status"] == "missing" or (row["size_bytes"], row["mtime"]) != (f.size_bytes, f.mtime):
+                    # Restored or changed in place: its new sha256 becomes the data version,
+                    # so everything downstream shows stale in the UI until it is rerun.
                     db.execute(
                         "UPDATE videos SET status='pending', error=NULL, abs_path=?, size_bytes=?, mtime=?,"
-                        " updated_at=? WHERE video_id=?",
+                        f" updated_at=?, change_seq={_NEXT_SEQ} WHERE video_id=?",
                         (f.abs_path, f.size_bytes, f.mtime, now, vid),
                     )
         return added
@@ -146,7 +168,9 @@ class VideoRegistry:
         A batch is sealed when it is full; a partial batch only when ``seal_partial`` is
         set or its oldest video waited longer than ``max_age_s``.
         """
-        with self._connect() as db:
+        if videos_per_partition < 1:
+            raise ValueError(f"videos_per_partition must be >= 1, got {videos_per_partition}")
+        with self._connect(write=True) as db:
             rows = db.execute(
                 "SELECT video_id, registered_at FROM videos WHERE partition_key IS NULL"
                 " AND status != 'missing' ORDER BY rel_path"
@@ -160,9 +184,30 @@ class VideoRegistry:
                     continue
                 ids = [r["video_id"] for r in batch]
                 key = ids[0] if videos_per_partition == 1 else _batch_key(ids)
-                db.executemany("UPDATE videos SET partition_key=? WHERE video_id=?", [(key, i) for i in ids])
+                # Sealing is a change: a sensor whose cursor passed these videos while they
+                # waited in a partial batch must still request their run.
+                seq = db.execute(f"SELECT {_NEXT_SEQ}").fetchone()[0]
+                db.executemany(
+                    "UPDATE videos SET partition_key=?, change_seq=? WHERE video_id=?", [(key, seq, i) for i in ids]
+                )
                 keys.append(key)
         return keys
+
+    def pending_changes(self, after_seq: int) -> tuple[dict[str, int], int]:
+        """Sealed partitions with pending videos changed after ``after_seq`` -> their latest
+        change, and the registry's latest change (read in the same snapshot: the next cursor).
+
+        Change numbers only grow (new, changed, restored and sealed videos take the next one),
+        so a sensor that keeps the latest as its cursor sees every change once.
+        """
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT partition_key, MAX(change_seq) AS seq FROM videos WHERE status='pending'"
+                " AND partition_key IS NOT NULL AND change_seq > ? GROUP BY partition_key ORDER BY partition_key",
+                (after_seq,),
+            ).fetchall()
+            latest = db.execute("SELECT COALESCE(MAX(change_seq), 0) FROM videos").fetchone()[0]
+        return {r["partition_key"]: r["seq"] for r in rows}, latest
 
     def videos_in(self, partition_key: str) -> list[VideoRecord]:
         with self._connect() as db:
@@ -183,16 +228,18 @@ class VideoRegistry:
     def mark(self, video_id: str, status: str, *, error: str | None = None, sha256: str | None = None) -> None:
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}; expected one of {STATUSES}")
-        with self._connect() as db:
-            db.execute(
+        with self._connect(write=True) as db:
+            updated = db.execute(
                 "UPDATE videos SET status=?, error=?, sha256=COALESCE(?, sha256), updated_at=? WHERE video_id=?",
                 (status, error, sha256, time.time(), video_id),
-            )
+            ).rowcount
+        if not updated:
+            raise KeyError(f"video {video_id!r} is not in the video registry {self.path}")
 
     def mark_missing(self, present_rel_paths: Iterable[str]) -> list[VideoRecord]:
         """Videos whose files are gone are marked missing (never silently kept); returns them."""
         present = set(present_rel_paths)
-        with self._connect() as db:
+        with self._connect(write=True) as db:
             rows = db.execute("SELECT * FROM videos WHERE status != 'missing'").fetchall()
             gone = [_record(r) for r in rows if r["rel_path"] not in present]
             db.executemany(
@@ -207,9 +254,11 @@ class VideoRegistry:
             return [_record(r) for r in db.execute("SELECT * FROM videos ORDER BY rel_path")]
 
     def partition_keys(self) -> list[str]:
+        """Keys of partitions that still hold a video (one whose videos are all missing is gone)."""
         with self._connect() as db:
             rows = db.execute(
-                "SELECT DISTINCT partition_key FROM videos WHERE partition_key IS NOT NULL ORDER BY partition_key"
+                "SELECT DISTINCT partition_key FROM videos WHERE partition_key IS NOT NULL"
+                " AND status != 'missing' ORDER BY partition_key"
             ).fetchall()
         return [r[0] for r in rows]
 

@@ -100,11 +100,12 @@ def frames(
     clip_table: pa.Table = clips.read()
     with storage.writer(context, FRAMES_SCHEMA) as writer:
         summary = extract_partition_frames(clip_table, cfg, writer)
+        if clip_table.num_rows and summary.clips == 0:
+            # Before commit(): a failed rerun keeps the last good frames file.
+            raise dg.Failure(description=f"no clip of partition {context.partition_key} decoded: {summary.dropped}")
         path = writer.commit()
     for clip_id, reason in summary.dropped.items():
         context.log.warning(f"clip {clip_id} dropped: {reason}")
-    if clip_table.num_rows and summary.clips == 0:
-        raise dg.Failure(description=f"no clip of partition {context.partition_key} decoded: {summary.dropped}")
     return dg.Output(
         ParquetPart(path, context.partition_key),
         metadata={

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import get_origin
 
 import dagster as dg
 import pyarrow as pa
@@ -11,8 +13,20 @@ from video_assets.parquet_parts import ParquetPart, StreamingParquetWriter, writ
 from video_assets.registry import VideoRegistry
 
 
-def part_path(base_dir: str | Path, asset_key: dg.AssetKey, partition_key: str) -> Path:
+def part_path(base_dir: str | Path, asset_key: dg.AssetKey, partition_key: str | None) -> Path:
+    """``<base>/<asset>/<partition>.parquet``; ``<base>/<asset>.parquet`` for an unpartitioned asset."""
+    if partition_key is None:
+        return Path(base_dir).joinpath(*asset_key.path).with_suffix(".parquet")
     return Path(base_dir).joinpath(*asset_key.path) / f"{partition_key}.parquet"
+
+
+def _expects_mapping(context: dg.InputContext) -> bool:
+    """Whether the input is annotated as a dict: then it is one even for a single partition."""
+    try:
+        typing_type = context.dagster_type.typing_type
+    except dg.DagsterInvariantViolationError:  # a context built by hand, without a type
+        return False
+    return typing_type in (dict, Mapping) or get_origin(typing_type) in (dict, Mapping)
 
 
 class StorageResource(dg.ConfigurableResource):
@@ -45,13 +59,20 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
 
     Assets return a `pyarrow.Table` (written here) or a `ParquetPart` they streamed
     to the same path themselves. Inputs load lazily as `ParquetPart`, or as
-    ``{partition_key: ParquetPart}`` when a step reads several partitions.
+    ``{partition_key: ParquetPart}`` when a step reads several partitions or the
+    input is annotated as a dict. An unpartitioned asset is ``<base_dir>/<asset>.parquet``.
     """
 
     base_dir: str
 
     def handle_output(self, context: dg.OutputContext, obj: pa.Table | ParquetPart) -> None:
-        path = part_path(self.base_dir, context.asset_key, context.partition_key)
+        if context.has_asset_partitions and len(context.asset_partition_keys) != 1:
+            raise ValueError(
+                f"{context.asset_key.to_user_string()}: one output for {len(context.asset_partition_keys)} "
+                "partitions; each video partition is its own file, so backfill with one run per partition"
+            )
+        key = context.asset_partition_key if context.has_asset_partitions else None
+        path = part_path(self.base_dir, context.asset_key, key)
         if isinstance(obj, pa.Table):
             write_table_atomic(obj, path)
         elif isinstance(obj, ParquetPart):
@@ -62,16 +83,21 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
 
     def load_input(self, context: dg.InputContext) -> ParquetPart | dict[str, ParquetPart]:
+        if not context.has_asset_partitions:
+            return self._part(context, None)
         keys = context.asset_partition_keys
-        parts = {}
-        for key in keys:
-            path = part_path(self.base_dir, context.asset_key, key)
-            if not path.exists():
-                raise FileNotFoundError(
-                    f"{context.asset_key.to_user_string()} partition {key!r} has no stored data at {path}: "
-                    "materialize it first"
-                )
-            parts[key] = ParquetPart(path, key)
-        if len(keys) == 1:
+        parts = {key: self._part(context, key) for key in keys}
+        # A step reading several partitions gets them all at once (single-run backfill,
+        # or an unpartitioned consumer); the type follows the annotation, not the count.
+        if len(keys) == 1 and not _expects_mapping(context):
             return parts[keys[0]]
         return parts
+
+    def _part(self, context: dg.InputContext, key: str | None) -> ParquetPart:
+        path = part_path(self.base_dir, context.asset_key, key)
+        if not path.exists():
+            which = f"partition {key!r}" if key is not None else "output"
+            raise FileNotFoundError(
+                f"{context.asset_key.to_user_string()} {which} has no stored data at {path}: materialize it first"
+            )
+        return ParquetPart(path, key)
