@@ -13,13 +13,17 @@ import torch
 from cosmos_fixture import MODELING_PY, SHARD_NAMES, build_cosmos_snapshot
 from safetensors.torch import load_file, save_file
 
+from video_assets.config import ModelSettings
+from video_assets.models import registry
 from video_assets.models.cosmos_embed1 import (
     DEFAULT_VARIANT,
     VARIANTS,
     CosmosEmbed1Embedder,
+    CosmosEmbed1Preprocessor,
     NonFiniteEmbeddingError,
 )
 from video_assets.models.frame_selection import TOO_FEW_FRAMES, ensure_enough_frames, uniform_indices
+from video_assets.models.hub import ModelHub
 from video_assets.models.snapshot_pin import (
     DEFAULT_PINS,
     SnapshotIncompleteError,
@@ -35,6 +39,7 @@ from video_assets.models.snapshot_pin import (
     verify_snapshot,
 )
 from video_assets.models.transformers_compat import install_remote_code_shims
+from video_assets.models.weight_specs import WEIGHT_SPECS
 
 SPEC = VARIANTS[DEFAULT_VARIANT]
 
@@ -336,6 +341,71 @@ def test_bfloat16_model_gives_unit_float32_close_to_float32(
 def test_non_finite_output_is_an_error(embedder: CosmosEmbed1Embedder) -> None:
     with pytest.raises(NonFiniteEmbeddingError, match="NaN/inf in rows \\[0\\]"):
         embedder.embed_video(torch.full((1, 3, 8, 336, 336), float("nan")))
+
+
+# -- frame creation without the model (the CPU-side tensors step) ---------------------------
+
+
+@pytest.fixture
+def no_model_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to load the model's weights fails the test."""
+    import transformers
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the preprocessor must not load the model")
+
+    monkeypatch.setattr(transformers.AutoModel, "from_pretrained", refuse)
+
+
+def test_preprocessor_alone_gives_exactly_the_embedders_prepare(
+    embedder: CosmosEmbed1Embedder, snap: Path, no_model_loading: None
+) -> None:
+    pre = CosmosEmbed1Preprocessor.from_snapshot(snap, DEFAULT_VARIANT, pins=own_pins(snap))
+    assert pre.spec == embedder.spec and pre.snapshot.manifest_sha256 == embedder.snapshot.manifest_sha256
+    for frames in (random_clip(5), random_clip(6, n=8, h=40, w=24), solid_clip((10, 200, 30))):
+        got = pre(frames)
+        assert got.shape == (3, 8, 336, 336)
+        assert torch.equal(got, embedder.prepare(frames))
+    with pytest.raises(ValueError, match="needs 8 frames per clip, got 7"):
+        pre(random_clip(0, n=7))
+
+
+def test_preprocessor_refuses_an_unpinned_snapshot_like_the_embedder(snap: Path, no_model_loading: None) -> None:
+    with pytest.raises(UntrustedSnapshotError) as pre_err:
+        CosmosEmbed1Preprocessor.from_snapshot(snap, DEFAULT_VARIANT, pins=())
+    with pytest.raises(UntrustedSnapshotError) as emb_err:
+        CosmosEmbed1Embedder.from_snapshot(snap, DEFAULT_VARIANT, pins=())
+    assert str(pre_err.value) == str(emb_err.value)
+    assert "no code hashes are recorded" in str(pre_err.value)
+    manifest = manifest_sha256(code_files(snap))
+    pre = CosmosEmbed1Preprocessor.from_snapshot(snap, DEFAULT_VARIANT, pins=(), trust_snapshot_sha256=manifest)
+    assert pre.snapshot.approved_by == "trust_snapshot_sha256"
+
+
+def test_preprocessor_refuses_a_snapshot_of_another_resolution(tmp_path: Path, no_model_loading: None) -> None:
+    wrong = build_cosmos_snapshot(tmp_path, repo_id=SPEC.model_id, revision=SPEC.revision, resolution=224)
+    with pytest.raises(ValueError, match=r"resolution \(224, 224\) \(expected \(336, 336\)\)"):
+        CosmosEmbed1Preprocessor.from_snapshot(wrong, DEFAULT_VARIANT, pins=own_pins(wrong))
+
+
+def test_builtin_entry_makes_the_processor_only_with_trust_from_settings(
+    tmp_path: Path, no_model_loading: None
+) -> None:
+    name = "cosmos_embed1_224p"
+    repo = WEIGHT_SPECS[name].repos[0]
+    snap = build(tmp_path, name)  # the hub layout: model_dir/repo_id/revision
+    for missing in set(repo.required_files) - {p.name for p in snap.iterdir()}:
+        # The tiny model has fewer code files than the real one; the hub checks for all of them.
+        (snap / missing).write_text("{}\n" if missing.endswith(".json") else "# not used by the tiny model\n")
+    hub = ModelHub(tmp_path, offline=True)
+    entry = registry.get(name)
+    assert entry.weights_present(hub)
+    with pytest.raises(UntrustedSnapshotError, match="no code hashes are recorded"):
+        entry.preprocessor(hub, ModelSettings())  # no pin recorded for the real code yet
+    trusted = ModelSettings(trust_snapshot_sha256=manifest_sha256(code_files(snap)))
+    prepare = entry.preprocessor(hub, trusted)
+    assert isinstance(prepare, CosmosEmbed1Preprocessor) and prepare.snapshot.path == snap
+    assert prepare(random_clip(2)).shape == (3, 8, 224, 224)
 
 
 # -- frame creation: re-extraction when a clip is short -------------------------------------

@@ -5,8 +5,10 @@ decide the numbers (temporal encoding, pooling of the query outputs, the
 processor's resize and normalisation) are published nowhere else, so a
 re-implementation could not be checked. We run the model's own code through
 transformers' ``AutoModel`` / ``AutoProcessor`` with ``trust_remote_code=True``,
-but only from a snapshot that `snapshot_pin.verify_snapshot` accepts. See
-docs/cosmos_embed1.md for the choice and the differences from NeMo Curator.
+but only from a snapshot that `snapshot_pin.verify_snapshot` accepts. Frame creation
+(`CosmosEmbed1Preprocessor`) needs only the processor, so the CPU-side tensors step
+never loads the model. See docs/cosmos_embed1.md for the choice and the differences
+from NeMo Curator.
 """
 
 from __future__ import annotations
@@ -86,23 +88,25 @@ def _as_hw(resolution: Any) -> tuple[int, int] | None:
     return (int(height), int(width))
 
 
-def _check_matches_spec(spec: EmbedderSpec, model: Any, snapshot_dir: Path) -> None:
+def _refuse_if_other_variant(
+    spec: EmbedderSpec, snapshot_dir: Path, found: dict[str, Any], expected: dict[str, Any]
+) -> None:
     """Refuse a snapshot whose configs say it is another variant than the one asked for."""
-    processor_config = json.loads((snapshot_dir / "processor_config.json").read_text())
-    found = {
-        # the model config fills defaults (the 336p config.json may omit embed_dim: 768)
-        "embed_dim": getattr(model.config, "embed_dim", None),
-        "resolution": _as_hw(processor_config.get("resolution")),
-        "num_video_frames": processor_config.get("num_video_frames"),
-    }
-    expected = {
-        "embed_dim": spec.dim,
-        "resolution": spec.resolution,
-        "num_video_frames": spec.frames_per_clip,
-    }
     wrong = [f"{k} {found[k]} (expected {expected[k]})" for k in expected if found[k] != expected[k]]
     if wrong:
         raise ValueError(f"snapshot {snapshot_dir} is not {spec.name}: {', '.join(wrong)}")
+
+
+def _load_processor(snapshot: VerifiedSnapshot) -> Any:
+    """The snapshot's own ``AutoProcessor`` (remote code), from a verified snapshot only."""
+    try:
+        from transformers import AutoProcessor
+    except ImportError as e:
+        raise ImportError(
+            "Cosmos-Embed1 runs through transformers: pip install 'video-assets[cosmos]'"
+        ) from e
+    install_remote_code_shims()
+    return AutoProcessor.from_pretrained(str(snapshot.path), trust_remote_code=True, local_files_only=True)
 
 
 def _unit_rows(x: torch.Tensor, dim: int, what: str) -> torch.Tensor:
@@ -123,25 +127,17 @@ def _unit_rows(x: torch.Tensor, dim: int, what: str) -> torch.Tensor:
     return x
 
 
-class CosmosEmbed1Embedder(Embedder):
-    """A loaded Cosmos-Embed1 variant. Build it with `from_snapshot`."""
+class CosmosEmbed1Preprocessor:
+    """Frame creation for one variant with the snapshot's own processor, without the model.
 
-    def __init__(
-        self,
-        spec: EmbedderSpec,
-        model: Any,
-        processor: Any,
-        snapshot: VerifiedSnapshot,
-        *,
-        device: torch.device,
-        dtype: torch.dtype,
-    ) -> None:
+    The CPU-side tensors step needs only this; the snapshot is verified exactly as for
+    the embedder (which delegates its `prepare` here), so no unapproved code runs.
+    """
+
+    def __init__(self, spec: EmbedderSpec, processor: Any, snapshot: VerifiedSnapshot) -> None:
         self.spec = spec
-        self.model = model
         self.processor = processor
         self.snapshot = snapshot
-        self.device = device
-        self.dtype = dtype
 
     @classmethod
     def from_snapshot(
@@ -149,12 +145,10 @@ class CosmosEmbed1Embedder(Embedder):
         snapshot_dir: Path,
         variant: str = DEFAULT_VARIANT,
         *,
-        device: str | torch.device = "cpu",
-        dtype: torch.dtype = torch.float32,
         pins: Sequence[SnapshotPin] = DEFAULT_PINS,
         trust_snapshot_sha256: str | None = None,
-    ) -> CosmosEmbed1Embedder:
-        """Verify the snapshot (revision, files, code hashes), then load its own code and weights.
+    ) -> CosmosEmbed1Preprocessor:
+        """Verify the snapshot (revision, files, code hashes), then load only its processor.
 
         ``snapshot_dir`` is ``{model_dir}/{repo_id}/{revision}`` as the model hub lays it out.
         """
@@ -166,47 +160,17 @@ class CosmosEmbed1Embedder(Embedder):
             pins=pins,
             trust_snapshot_sha256=trust_snapshot_sha256,
         )
-        try:
-            from transformers import AutoModel, AutoProcessor
-        except ImportError as e:
-            raise ImportError(
-                "Cosmos-Embed1 runs through transformers: pip install 'video-assets[cosmos]'"
-            ) from e
-        install_remote_code_shims()
+        processor = _load_processor(snapshot)
+        config = json.loads((snapshot.path / "processor_config.json").read_text())
+        found = {
+            "resolution": _as_hw(config.get("resolution")),
+            "num_video_frames": config.get("num_video_frames"),
+        }
+        expected = {"resolution": spec.resolution, "num_video_frames": spec.frames_per_clip}
+        _refuse_if_other_variant(spec, snapshot.path, found, expected)
+        return cls(spec, processor, snapshot)
 
-        where = str(snapshot.path)
-        processor = AutoProcessor.from_pretrained(where, trust_remote_code=True, local_files_only=True)
-        model, info = AutoModel.from_pretrained(
-            where, trust_remote_code=True, local_files_only=True, dtype=dtype,
-            output_loading_info=True,
-        )  # fmt: skip
-        # transformers fills missing weights with random values; that must never pass silently.
-        missing = sorted(info.get("missing_keys") or [])
-        mismatched = sorted(str(k) for k in info.get("mismatched_keys") or [])
-        if missing or mismatched:
-            raise ValueError(
-                f"weights in {where} do not fit the model: missing {missing[:10]}, "
-                f"mismatched {mismatched[:10]}; re-download the snapshot"
-            )
-        if info.get("unexpected_keys"):
-            logger.warning("%s: ignored %d checkpoint keys not used by the model",
-                           spec.name, len(info["unexpected_keys"]))  # fmt: skip
-        _check_matches_spec(spec, model, snapshot.path)
-
-        device = torch.device(device)
-        model = model.to(device=device, dtype=dtype).eval()
-        logger.info("loaded %s from %s (%s, code approved by %s, manifest %s) on %s in %s",
-                    spec.name, where, spec.revision, snapshot.approved_by,
-                    snapshot.manifest_sha256, device, dtype)  # fmt: skip
-        return cls(spec, model, processor, snapshot, device=device, dtype=dtype)
-
-    @property
-    def logit_scale(self) -> float:
-        """The multiplier of text-match logits, ``model.logit_scale.exp()`` (the card's
-        ``softmax(logit_scale.exp() * v @ t.T)``); already exponentiated."""
-        return float(self.model.logit_scale.detach().float().exp())
-
-    def prepare(self, frames: np.ndarray) -> torch.Tensor:
+    def __call__(self, frames: np.ndarray) -> torch.Tensor:
         """RGB uint8 (N, H, W, 3), N >= 8 -> the processor's (C, T, R, R) float tensor."""
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
             raise ValueError(
@@ -226,6 +190,88 @@ class CosmosEmbed1Embedder(Embedder):
             raise ValueError(f"processor returned {tuple(videos.shape)}, expected {expected}")
         return videos[0]
 
+    def tokenize(self, texts: list[str]) -> Any:
+        """Texts -> the processor's ``input_ids`` / ``attention_mask`` (B, max_txt_len)."""
+        return self.processor(text=list(texts), return_tensors="pt")
+
+
+class CosmosEmbed1Embedder(Embedder):
+    """A loaded Cosmos-Embed1 variant. Build it with `from_snapshot`."""
+
+    def __init__(
+        self,
+        model: Any,
+        preprocessor: CosmosEmbed1Preprocessor,
+        *,
+        device: torch.device,
+        dtype: torch.dtype,
+    ) -> None:
+        self.spec = preprocessor.spec
+        self.model = model
+        self.preprocessor = preprocessor
+        self.snapshot = preprocessor.snapshot
+        self.device = device
+        self.dtype = dtype
+
+    @classmethod
+    def from_snapshot(
+        cls,
+        snapshot_dir: Path,
+        variant: str = DEFAULT_VARIANT,
+        *,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+        pins: Sequence[SnapshotPin] = DEFAULT_PINS,
+        trust_snapshot_sha256: str | None = None,
+    ) -> CosmosEmbed1Embedder:
+        """Verify the snapshot and load its processor (`CosmosEmbed1Preprocessor`), then its
+        own model code and weights.
+
+        ``snapshot_dir`` is ``{model_dir}/{repo_id}/{revision}`` as the model hub lays it out.
+        """
+        preprocessor = CosmosEmbed1Preprocessor.from_snapshot(
+            snapshot_dir, variant, pins=pins, trust_snapshot_sha256=trust_snapshot_sha256
+        )
+        spec, snapshot = preprocessor.spec, preprocessor.snapshot
+        from transformers import AutoModel  # importable: the preprocessor loaded through it
+
+        where = str(snapshot.path)
+        model, info = AutoModel.from_pretrained(
+            where, trust_remote_code=True, local_files_only=True, dtype=dtype,
+            output_loading_info=True,
+        )  # fmt: skip
+        # transformers fills missing weights with random values; that must never pass silently.
+        missing = sorted(info.get("missing_keys") or [])
+        mismatched = sorted(str(k) for k in info.get("mismatched_keys") or [])
+        if missing or mismatched:
+            raise ValueError(
+                f"weights in {where} do not fit the model: missing {missing[:10]}, "
+                f"mismatched {mismatched[:10]}; re-download the snapshot"
+            )
+        if info.get("unexpected_keys"):
+            logger.warning("%s: ignored %d checkpoint keys not used by the model",
+                           spec.name, len(info["unexpected_keys"]))  # fmt: skip
+        # the model config fills defaults (the 336p config.json may omit embed_dim: 768)
+        found = {"embed_dim": getattr(model.config, "embed_dim", None)}
+        _refuse_if_other_variant(spec, snapshot.path, found, {"embed_dim": spec.dim})
+
+        device = torch.device(device)
+        model = model.to(device=device, dtype=dtype).eval()
+        logger.info("loaded %s from %s (%s, code approved by %s, manifest %s) on %s in %s",
+                    spec.name, where, spec.revision, snapshot.approved_by,
+                    snapshot.manifest_sha256, device, dtype)  # fmt: skip
+        return cls(model, preprocessor, device=device, dtype=dtype)
+
+    @property
+    def logit_scale(self) -> float:
+        """The multiplier of text-match logits, ``model.logit_scale.exp()`` (the card's
+        ``softmax(logit_scale.exp() * v @ t.T)``); already exponentiated."""
+        return float(self.model.logit_scale.detach().float().exp())
+
+    def prepare(self, frames: np.ndarray) -> torch.Tensor:
+        """RGB uint8 (N, H, W, 3), N >= 8 -> the processor's (C, T, R, R) float tensor."""
+        return self.preprocessor(frames)
+
     def embed_video(self, batch: torch.Tensor) -> torch.Tensor:
         """(B, C, T, R, R) prepared clips -> unit float32 (B, dim) on the CPU."""
         expected = (3, self.spec.frames_per_clip, *self.spec.resolution)
@@ -240,7 +286,7 @@ class CosmosEmbed1Embedder(Embedder):
         """Texts -> unit float32 (len(texts), dim) on the CPU."""
         if not texts or not all(isinstance(t, str) for t in texts):
             raise ValueError("embed_text needs a non-empty list of strings")
-        tokens = self.processor(text=list(texts), return_tensors="pt")
+        tokens = self.preprocessor.tokenize(texts)
         with torch.inference_mode():
             out = self.model.get_text_embeddings(
                 input_ids=tokens["input_ids"].to(self.device),

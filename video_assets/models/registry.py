@@ -30,9 +30,9 @@ class RegisteredEmbedder:
     spec: EmbedderSpec
     weights: WeightSpec | None  # None: weights-free (or test-made) embedder
     load: Loader
-    # Frame creation without the model weights (for the CPU-side tensors asset);
-    # None means "load the model on the CPU and use its prepare".
-    make_preprocessor: Callable[[ModelHub], Preprocessor] | None = None
+    # Frame creation without the model weights (for the CPU-side tensors asset), given the
+    # hub and the model's settings; None means "load the model on the CPU and use its prepare".
+    make_preprocessor: Callable[[ModelHub, ModelSettings], Preprocessor] | None = None
 
     def load_cached(
         self, hub: ModelHub, device: torch.device, dtype: torch.dtype, options: ModelSettings | None = None
@@ -44,7 +44,7 @@ class RegisteredEmbedder:
 
     def preprocessor(self, hub: ModelHub, options: ModelSettings | None = None) -> Preprocessor:
         if self.make_preprocessor is not None:
-            return self.make_preprocessor(hub)
+            return self.make_preprocessor(hub, options or ModelSettings())
         return self.load_cached(hub, torch.device("cpu"), torch.float32, options).prepare
 
     def weights_present(self, hub: ModelHub) -> bool:
