@@ -133,6 +133,14 @@ def test_frames_are_turned_upright(synthetic_video, rotation, undo):
     assert [read_frame_index(np.rot90(f, k=undo)) for f in frames] == [0, 15, 29]
 
 
+def test_h264_with_b_frames_in_avi_is_matched_by_picture_count(synthetic_video, decoders):
+    """AVI stamps packets in decode order: with B-frames a pts does not name a picture."""
+    path = synthetic_video(".avi", codec="libx264", bframes=True, duration_s=3.0, size=(64, 48), pattern="index")
+    (clip,) = extract_frames(path, [ClipSpan(0.0, 3.0)], [FrameSignature("sequence", 3.0)])
+    assert _numbers(clip.frames["sequence-3.0"].frames) == [0, 10, 20, 30, 40, 50, 60, 70, 80, 89]
+    assert decoders[0].stats.frames_decoded == 90  # no skipping in this mode
+
+
 def test_variable_frame_rate_uses_the_real_timestamps(synthetic_video):
     path = synthetic_video(".mkv", duration_s=4.0, pattern="index", vfr=True, seed=8, size=(64, 48))
     with av.open(str(path)) as c:
@@ -167,6 +175,13 @@ def test_unreadable_file_and_empty_span_errors(numbered, tmp_path):
         extract_clip_frames(numbered, ClipSpan(20.0, 30.0), SEQ2)
 
 
+def test_one_frame_video_gives_its_frame_for_every_policy(synthetic_video):
+    path = synthetic_video(duration_s=1 / 25, fps=25.0, size=(64, 48), pattern="index")
+    (clip,) = extract_frames(path, [ClipSpan(0.0, 0.04)], [FrameSignature("sequence", 60.0), MIDDLE])
+    assert _numbers(clip.frames["sequence-60.0"].frames) == [0]
+    assert _numbers(clip.frames["middle-1.0"].frames) == [0]
+
+
 def test_frame_signature_key_round_trip():
     assert SEQ2.key == "sequence-2.0"
     assert FrameSignature.parse("middle-1.0") == FrameSignature(FramePolicy.MIDDLE, 1.0)
@@ -174,3 +189,34 @@ def test_frame_signature_key_round_trip():
     for bad in ("sequence", "first-1.0", "sequence-0", "sequence-x"):
         with pytest.raises(ValueError):
             FrameSignature.parse(bad)
+
+
+class _Misleading:
+    """A container whose seek lands late (a lying index) or fails, to test the fallbacks."""
+
+    def __init__(self, container, mode):
+        self._container, self._mode = container, mode
+
+    def __getattr__(self, name):
+        return getattr(self._container, name)
+
+    def seek(self, offset, **kwargs):
+        if self._mode == "fail":
+            raise av.FFmpegError(22, "seek refused")
+        stream = kwargs["stream"]
+        return self._container.seek(offset + int(2 / stream.time_base), **kwargs)
+
+
+@pytest.mark.parametrize("mode", ["late", "fail"])
+def test_bad_seeks_fall_back_to_decoding_from_the_start(synthetic_video, decoders, monkeypatch, mode):
+    path = synthetic_video(duration_s=12.0, size=(64, 48), pattern="index", gop=30)
+    real_reopen = decode_pyav.PyAVDecoder._reopen
+
+    def reopen(self):
+        container, stream = real_reopen(self)
+        return _Misleading(container, mode), stream
+
+    monkeypatch.setattr(decode_pyav.PyAVDecoder, "_reopen", reopen)
+    (clip,) = extract_frames(path, [ClipSpan(6.0, 7.0)], [SEQ2])
+    assert decoders[0].stats.restarts == 1
+    assert _numbers(clip.frames["sequence-2.0"].frames) == [180, 195, 209]

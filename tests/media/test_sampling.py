@@ -30,7 +30,7 @@ def test_endpoint_included_only_when_under_half_an_interval_past_stop():
 
 def test_ties_go_to_the_earlier_frame_despite_float_noise():
     times = np.arange(10) / 30.0
-    samples = (np.arange(1, 18, 2) / 60.0)  # exactly between two frames each time
+    samples = np.arange(1, 18, 2) / 60.0  # exactly between two frames each time
     assert nearest_frames(times, samples).tolist() == list(range(9))
 
 

@@ -13,7 +13,9 @@ def _decoded(path) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
 
 
-@pytest.mark.parametrize("suffix, codec", [(".mp4", "libx264"), (".mp4", "mpeg4"), (".webm", "libvpx-vp9"), (".avi", "mjpeg")])
+@pytest.mark.parametrize(
+    "suffix, codec", [(".mp4", "libx264"), (".mp4", "mpeg4"), (".webm", "libvpx-vp9"), (".avi", "mjpeg")]
+)
 def test_frame_numbers_survive_every_codec(synthetic_video, suffix, codec):
     path = synthetic_video(suffix, codec=codec, duration_s=1.0, size=(64, 48), pattern="index")
     assert [read_frame_index(f) for f in _decoded(path)] == list(range(30))

@@ -64,9 +64,7 @@ def fixed_stride_spans(
     return spans
 
 
-def split_long_span(
-    start_s: float, end_s: float, *, min_clip_len_s: float, max_clip_len_s: float
-) -> list[ClipSpan]:
+def split_long_span(start_s: float, end_s: float, *, min_clip_len_s: float, max_clip_len_s: float) -> list[ClipSpan]:
     """Cut a scene into ``max_clip_len_s`` pieces (stride mode), dropping a tail under the minimum."""
     pieces = []
     k = 0

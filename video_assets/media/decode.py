@@ -17,10 +17,11 @@ Conventions every backend follows:
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -65,9 +66,7 @@ class Decoder(Protocol):
     errors: list[str]
     stats: DecodeStats
 
-    def read(
-        self, wanted: np.ndarray, size: tuple[int, int] | None = None
-    ) -> Iterator[tuple[int, np.ndarray]]: ...
+    def read(self, wanted: np.ndarray, size: tuple[int, int] | None = None) -> Iterator[tuple[int, np.ndarray]]: ...
 
     def close(self) -> None: ...
 
@@ -129,7 +128,7 @@ def upright(rgb: np.ndarray, rotation_cw: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(rgb, k=-(rotation_cw // 90)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _decord_importable() -> bool:
     try:
         importlib.import_module("decord")

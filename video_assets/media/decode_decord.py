@@ -11,24 +11,33 @@ both backends sample exactly the same frames.
 Known defects of decord 0.6.0, refused with a `VideoReadError` that says to use PyAV
 rather than worked around (both found with the synthetic videos of our tests):
 - MPEG-4 Part 2 with B-frames: random access returns frames shifted by the reorder delay;
+- H.264 with B-frames in AVI (packets stamped in decode order): frames come back shuffled;
 - rotated videos: decord rotates, but for most sizes (64x48, 96x72, 128x72, ...) the
   same buffer-size error fails every batch.
 """
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import decord
 import numpy as np
 
 from video_assets.media.decode import FrameIndex, _DecoderBase, normalize_size
-from video_assets.media.decode_pyav import first_frame_rotation, index_stream, open_container, resize_rgb, video_stream
+from video_assets.media.decode_pyav import (
+    first_frame_rotation,
+    index_stream,
+    open_container,
+    resize_rgb,
+    stamps_in_decode_order,
+    video_stream,
+)
 from video_assets.media.errors import VideoReadError
 
 # get_batch size: big enough to amortise decord's per-call overhead, small enough that a
 # batch of 1080p frames stays far below the memory of one clip.
 BATCH_FRAMES = 16
+USE_PYAV = "use backend='pyav'"
 
 
 class DecordDecoder(_DecoderBase):
@@ -41,10 +50,12 @@ class DecordDecoder(_DecoderBase):
             codec = stream.codec_context.name
             pyav_index, _ = index_stream(container, stream, path)
         if codec == "mpeg4" and pyav_index.reordered:
-            raise VideoReadError(path, "decord returns wrong frames for MPEG-4 Part 2 with B-frames; use backend='pyav'")
+            raise VideoReadError(path, f"decord returns wrong frames for MPEG-4 Part 2 with B-frames; {USE_PYAV}")
+        if stamps_in_decode_order(path, pyav_index, codec):
+            raise VideoReadError(path, f"decord returns wrong frames when pts are in decode order (AVI); {USE_PYAV}")
         with open_container(path) as container:
             if first_frame_rotation(container, path):
-                raise VideoReadError(path, "decord cannot size rotated videos reliably; use backend='pyav'")
+                raise VideoReadError(path, f"decord cannot size rotated videos reliably; {USE_PYAV}")
         try:
             reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=num_threads)
         except decord.DECORDError as err:

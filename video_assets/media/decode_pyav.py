@@ -12,9 +12,9 @@ Speed comes from decoding less, never from decoding differently:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
 
 import av
 import numpy as np
@@ -32,6 +32,10 @@ from video_assets.media.errors import VideoReadError
 # Seek only when it skips at least this many frames: a seek flushes the decoder and
 # refills its thread pipeline, which costs about as much as decoding a few frames.
 MIN_SEEK_GAP_FRAMES = 48
+# Pictures decoded up front to check that pts follow presentation order (AVI, see
+# `stamps_in_decode_order`); x264 puts at most 16 B-frames in a row, so 24 show it.
+ORDER_CHECK_FRAMES = 24
+NEVER_REORDERED = frozenset({"vp8", "vp9", "av1", "mjpeg"})
 # libswscale filter for resizing; bicubic matches NeMo Curator's cv2.INTER_CUBIC.
 RESIZE_INTERPOLATION = "BICUBIC"
 
@@ -106,9 +110,7 @@ def frame_to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None) -> np.ndarr
     if scaled is None:
         rgb = frame.to_ndarray(format="rgb24")
     else:
-        rgb = frame.to_ndarray(
-            format="rgb24", height=scaled[0], width=scaled[1], interpolation=RESIZE_INTERPOLATION
-        )
+        rgb = frame.to_ndarray(format="rgb24", height=scaled[0], width=scaled[1], interpolation=RESIZE_INTERPOLATION)
     return upright(rgb, rotation)
 
 
@@ -124,6 +126,35 @@ def _key_before(keyframes: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(marks)
 
 
+def stamps_in_decode_order(path: str, index: FrameIndex, codec: str) -> bool:
+    """True when packets carry decode-order stamps although pictures are reordered.
+
+    AVI has no pts field, so FFmpeg stamps its packets in decode order; with B-frames
+    (H.264 in AVI) the decoded pictures then come out with pts out of order and a pts no
+    longer names a picture. Such streams look un-reordered at demux, so the first
+    pictures are decoded to check. MPEG-4 Part 2 in AVI is fine: FFmpeg unpacks it.
+    """
+    if index.reordered or bool(index.keyframes.all()) or codec in NEVER_REORDERED:
+        return False
+    last, seen = None, 0
+    with open_container(path) as container:
+        stream = video_stream(container, path)
+        for packet in container.demux(stream):
+            try:
+                frames = stream.decode(packet)
+            except av.FFmpegError:
+                continue  # a broken picture says nothing about order; the real pass reports it
+            for frame in frames:
+                if frame.pts is not None:
+                    if last is not None and frame.pts < last:
+                        return True
+                    last = frame.pts
+                seen += 1
+            if seen >= ORDER_CHECK_FRAMES:
+                break
+    return False
+
+
 class PyAVDecoder(_DecoderBase):
     name = "pyav"
 
@@ -131,10 +162,12 @@ class PyAVDecoder(_DecoderBase):
         super().__init__(path, num_threads)
         with open_container(path) as container:
             stream = video_stream(container, path)
+            self.codec = stream.codec_context.name
             self.index, self._pts = index_stream(container, stream, path)
         if self.index.demux_error:
             self.errors.append(self.index.demux_error)
         self._container: av.container.InputContainer | None = None
+        self._by_count: bool | None = None  # pictures are named by output count, not pts
 
     def close(self) -> None:
         if self._container is not None:
@@ -181,6 +214,22 @@ class PyAVDecoder(_DecoderBase):
         finally:
             self.close()
 
+    def _read_by_count(self, wanted: np.ndarray, size: tuple[int, int] | None) -> Iterator[tuple[int, np.ndarray]]:
+        """Frame i is the i-th picture out of the decoder: no seeking, no skipping, as in
+        NeMo Curator. Slower, but right when pts cannot be trusted (a picture that fails to
+        decode shifts the ones after it, as it does there)."""
+        container, stream = self._reopen()
+        w, count = 0, 0
+        for packet in self._packets(container, stream):
+            for frame in self._decode(stream, packet):
+                if w < len(wanted) and count == wanted[w]:
+                    self.stats.frames_converted += 1
+                    yield count, frame_to_rgb(frame, size)
+                    w += 1
+                count += 1
+            if w == len(wanted):
+                return
+
     def _position(self, pts: int | None) -> int:
         """Index of the frame with this pts, -1 when it is not in the index."""
         if pts is None:
@@ -189,6 +238,11 @@ class PyAVDecoder(_DecoderBase):
         return i if i < len(self._pts) and self._pts[i] == pts else -1
 
     def _read(self, wanted: np.ndarray, size: tuple[int, int] | None) -> Iterator[tuple[int, np.ndarray]]:
+        if self._by_count is None:
+            self._by_count = stamps_in_decode_order(self.path, self.index, self.codec)
+        if self._by_count:
+            yield from self._read_by_count(wanted, size)
+            return
         wanted_pts = {int(p) for p in self._pts[wanted]}
         key_before = _key_before(self.index.keyframes)
         intra_only = bool(self.index.keyframes.all())
@@ -201,13 +255,15 @@ class PyAVDecoder(_DecoderBase):
                 try:
                     container.seek(int(self._pts[key_before[target]]), stream=stream, backward=True)
                     self.stats.seeks += 1
-                    check_landing = True
+                    # We stand at that keyframe now; counting from it also stops packets
+                    # without pts from re-triggering the same seek forever.
+                    check_landing, demux_pos = True, int(key_before[target])
                 except av.FFmpegError as err:
                     self.errors.append(f"seek failed, decoding from the start instead: {err}")
-                    may_seek = False
+                    may_seek, demux_pos = False, -1
                     container, stream = self._reopen()
                     self.stats.restarts += 1
-                packets, demux_pos = self._packets(container, stream), -1
+                packets = self._packets(container, stream)
             restart = False
             for packet in packets:
                 if packet is not None and packet.size:

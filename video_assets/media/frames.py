@@ -31,6 +31,10 @@ NO_FRAMES_IN_SPAN = "no frames in span"
 
 
 class FramePolicy(str, Enum):
+    """How a clip's frames are chosen. NeMo Curator's ``middle`` decodes the clip's FIRST
+    frame (an index into a one-element subset is used as a frame number); ours returns
+    the middle one."""
+
     SEQUENCE = "sequence"  # frames sampled at the signature's fps over the clip
     MIDDLE = "middle"  # the single middle frame of the clip (fps is ignored)
 

@@ -116,9 +116,7 @@ def probe(path: str | Path) -> VideoProbe:
         rotation = first_frame_rotation(container, p)
     warnings = [index.demux_error] if index.demux_error else []
     if header_duration and header_duration > max(index.end_s * TRUNCATION_RATIO, index.end_s + 1.0):
-        warnings.append(
-            f"header says {header_duration:.2f} s but frames cover {index.end_s:.2f} s (truncated?)"
-        )
+        warnings.append(f"header says {header_duration:.2f} s but frames cover {index.end_s:.2f} s (truncated?)")
     return VideoProbe(
         path=p,
         rotation=rotation,

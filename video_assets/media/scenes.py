@@ -52,7 +52,9 @@ def change_scores(
     return np.asarray(times), np.asarray(scores), end_s
 
 
-def boundaries_from_scores(times: np.ndarray, scores: np.ndarray, end_s: float, threshold: float) -> list[tuple[float, float]]:
+def boundaries_from_scores(
+    times: np.ndarray, scores: np.ndarray, end_s: float, threshold: float
+) -> list[tuple[float, float]]:
     """Scenes as (start_s, end_s) from per-frame change scores.
 
     A run of consecutive frames over the threshold is one transition; the new scene starts

@@ -72,7 +72,9 @@ def _write_clip(path: str, span: ClipSpan, tmp: Path, *, crf: int, keep_audio: b
         if ain is not None:
             aout = out.add_stream("aac", rate=ain.codec_context.sample_rate)
             aout.codec_context.layout = ain.codec_context.layout.name
-            resampler = av.AudioResampler(format="fltp", layout=aout.codec_context.layout.name, rate=aout.codec_context.sample_rate)
+            resampler = av.AudioResampler(
+                format="fltp", layout=aout.codec_context.layout.name, rate=aout.codec_context.sample_rate
+            )
         try:
             inp.seek(start_pts, stream=vin, backward=True)
         except av.FFmpegError:
@@ -102,7 +104,9 @@ def _write_clip(path: str, span: ClipSpan, tmp: Path, *, crf: int, keep_audio: b
                         chunk.pts, chunk.time_base = audio_samples, Fraction(1, aout.codec_context.sample_rate)
                         audio_samples += chunk.samples
                         out.mux(aout.encode(chunk))
-            audio_passed = ain is None or (packet.stream is ain and packet.pts is not None and float(packet.pts * ain.time_base) >= audio_end_s)
+            audio_passed = ain is None or (
+                packet.stream is ain and packet.pts is not None and float(packet.pts * ain.time_base) >= audio_end_s
+            )
             if video_done and audio_passed:
                 break
         if not wrote_video:
