@@ -2,6 +2,7 @@
 
 
 import time
+from functools import partial
 
 import dagster as dg
 import pyarrow as pa
@@ -15,12 +16,11 @@ from video_assets.stages.clips import plan_clips
 from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames
 from video_assets.stages.sources import probe_partition
 
+# Shared by the three media assets: one partition per video (or batch), one group.
+media_asset = partial(dg.asset, partitions_def=videos_partitions, group_name="media", code_version="1", kinds={"video"})
 
-@dg.asset(
-    partitions_def=videos_partitions,
-    group_name="media",
-    code_version="1",
-    kinds={"video"},
+
+@media_asset(
     description="Probe of each video in the partition (codec, fps, frames, duration, size, sha256).",
 )
 def source_videos(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
@@ -51,11 +51,7 @@ def source_videos(context: dg.AssetExecutionContext, storage: StorageResource) -
     )
 
 
-@dg.asset(
-    partitions_def=videos_partitions,
-    group_name="media",
-    code_version="1",
-    kinds={"video"},
+@media_asset(
     description="Clip spans (fixed stride or scene cuts) with stable ids; optional H.264 clip files.",
     check_specs=[dg.AssetCheckSpec("clip_spans_valid", asset="clips", blocking=True)],
 )
@@ -85,11 +81,7 @@ def clips(
     )
 
 
-@dg.asset(
-    partitions_def=videos_partitions,
-    group_name="media",
-    code_version="1",
-    kinds={"video"},
+@media_asset(
     description="Frames per clip by policy and fps (keys like 'sequence-2.0'), RGB uint8.",
 )
 def frames(
