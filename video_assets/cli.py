@@ -40,6 +40,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.dir))
 
 
+def cmd_remove(args: argparse.Namespace) -> int:
+    from video_assets.runner import remove_videos
+
+    ok = remove_videos(_settings(args), args.video_ids)
+    print("removed" if ok else "nothing removed (see the error above)")
+    return 0 if ok else 1
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    import os
+
+    from video_assets.runner import dagster_home, write_settings
+
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home()), "VIDEO_ASSETS_SETTINGS": str(write_settings(_settings(args)))}
+    command = ["dagster", "dev", "-m", "video_assets.definitions", "-p", str(args.port)]
+    print(f"DAGSTER_HOME={env['DAGSTER_HOME']} VIDEO_ASSETS_SETTINGS={env['VIDEO_ASSETS_SETTINGS']} {' '.join(command)}")
+    os.execvpe(command[0], command, env)
+
+
 def cmd_probe(args: argparse.Namespace) -> int:
     from video_assets.media.probe import probe
 
@@ -116,6 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="make sample videos, run the graph, search the index")
     p.add_argument("--dir", default="demo", help="where the demo's videos and data go (default ./demo)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("remove", help="drop removed videos from the index (the remove_videos job)")
+    p.add_argument("video_ids", nargs="*", help="video ids (default: every video whose file is gone)")
+    p.add_argument("--input", help="folder of videos (default: ./videos or $VIDEO_ASSETS_INPUT_DIR)")
+    p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
+    p.add_argument("--models", help="comma-separated embedders whose tables to clean (default: the enabled ones)")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("ui", help="open the Dagster UI on this data directory (dagster dev)")
+    p.add_argument("--input", help="folder of videos the sensor watches")
+    p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(func=cmd_ui)
 
     p = sub.add_parser("probe", help="probe one video file")
     p.add_argument("file")

@@ -72,3 +72,19 @@ def test_cli_search_finds_the_near_copy_first(video_folder, dagster_home, tmp_pa
 
     assert main(["search", "a person riding a bike", "--model", "fingerprint", "--output", str(data)]) == 2
     assert "no text tower" in capsys.readouterr().err
+
+
+def test_cli_remove_drops_a_deleted_video_from_the_index(tmp_path, dagster_home, capsys):
+    from video_assets.media.synthetic import make_video
+
+    folder = tmp_path / "videos"
+    for seed in (5, 6):
+        make_video(folder / f"v{seed}.mp4", duration_s=2.0, fps=12, size=(96, 64), seed=seed)
+    data = tmp_path / "data"
+    assert main(["run", "--input", str(folder), "--output", str(data), "--models", "fingerprint"]) == 0
+    assert {r["video_id"] for r in _rows(data)} == {video_id_for("v5.mp4"), video_id_for("v6.mp4")}
+
+    (folder / "v5.mp4").unlink()
+    assert main(["remove", "--input", str(folder), "--output", str(data), "--models", "fingerprint"]) == 0
+    assert video_id_for("v5.mp4") in capsys.readouterr().out
+    assert {r["video_id"] for r in _rows(data)} == {video_id_for("v6.mp4")}
