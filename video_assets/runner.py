@@ -7,6 +7,7 @@ same definitions the UI loads, so everything done here shows in `dagster dev`.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -67,7 +68,7 @@ def run_folder(
     settings: Settings,
     *,
     rerun_all: bool = False,
-    log_level: str = "WARNING",
+    log_level: str = "CRITICAL",
     progress: Callable[[str], None] = print,
 ) -> RunSummary:
     """Register the folder's videos, add their partitions, and materialize each partition."""
@@ -108,9 +109,15 @@ def run_folder(
             outcomes.append(outcome)
             state = "ok" if outcome.success else "FAILED"
             clips = outcome.metadata.get("clips", {}).get("clips", 0)
-            progress(f"[{n}/{len(keys)}] {key}: {state} ({clips} clips, {outcome.seconds:.1f} s)")
+            note = ""
+            if outcome.success and clips == 0:
+                seconds = outcome.metadata.get("source_videos", {}).get("duration_s", 0.0)
+                note = f"; {seconds:.2f} s of video, shorter than the {settings.clipping.min_clip_len_s} s minimum clip"
+            progress(f"[{n}/{len(keys)}] {key}: {state} ({clips} clips, {outcome.seconds:.1f} s{note})")
             for err in outcome.errors:
                 progress(f"    {err}")
+            for failure in outcome.metadata.get("source_videos", {}).get("failures", []):
+                progress(f"    bad video skipped in this batch: {failure}")  # the batch itself went on
     return RunSummary(outcomes, home, settings_path)
 
 
@@ -121,7 +128,9 @@ def _error_text(error: object) -> str:
     while cause is not None:
         message = getattr(cause, "message", str(cause)).strip()
         cause = getattr(cause, "cause", None)
-    return message.splitlines()[-1] if message else "unknown error"
+    last = message.splitlines()[-1] if message else "unknown error"
+    # "dagster._core.definitions.events.Failure: <what went wrong>" -> "<what went wrong>"
+    return re.sub(r"^[\w.]+(Error|Failure|Exception): ", "", last)
 
 
 def remove_videos(settings: Settings, video_ids: list[str], *, progress: Callable[[str], None] = print) -> bool:
