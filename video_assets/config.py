@@ -58,6 +58,9 @@ class ModelSettings(_Strict):
     num_cpus: int | None = Field(None, ge=1)
     batch_size: int | None = Field(None, ge=1)  # None = from the memory cap
     texts_to_verify: tuple[str, ...] = ()
+    # "reference": softmax(100 * cos), as NeMo Curator; "model": the model's own learned
+    # logit scale (Cosmos-Embed1's logit_scale.exp()).
+    text_match_scale: Literal["reference", "model"] = "reference"
     verbose: bool = False
     # Cosmos-Embed1 runs the snapshot's own code: approve a reviewed snapshot whose code
     # hashes are not in our pin table yet by its manifest hash (logged on every load).

@@ -302,7 +302,7 @@ def test_text_matches_the_clip_it_describes(embedder: CosmosEmbed1Embedder) -> N
     texts = embedder.embed_text(list(colours))
     assert texts.dtype == torch.float32 and texts.shape == (3, SPEC.dim)
     torch.testing.assert_close(texts.norm(dim=1), torch.ones(3))
-    assert embedder.logit_scale == pytest.approx(100.0)  # fixture stores log(100); exp taken once
+    assert embedder.logit_scale == pytest.approx(50.0)  # fixture stores log(50); exp taken once
     probs = torch.softmax(embedder.logit_scale * videos @ texts.T, dim=1)  # (clips, texts)
     assert probs.argmax(dim=1).tolist() == [0, 1, 2]
     one_by_one = torch.cat([embedder.embed_text([t]) for t in ["red", "a dog riding the bike"]])

@@ -85,7 +85,9 @@ def learned_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LearnedRun
         models={
             INTERNVIDEO2_TINY: ModelSettings(texts_to_verify=TEXTS[INTERNVIDEO2_TINY]),
             COSMOS_TINY: ModelSettings(
-                texts_to_verify=TEXTS[COSMOS_TINY], trust_snapshot_sha256=snapshot_manifest(snapshot)
+                texts_to_verify=TEXTS[COSMOS_TINY],
+                text_match_scale="model",  # the snapshot's own logit_scale.exp()
+                trust_snapshot_sha256=snapshot_manifest(snapshot),
             ),
         },
         device="cpu",
@@ -143,7 +145,11 @@ def test_index_vectors_are_the_models_vectors_of_those_clips(learned_run: Learne
 @pytest.mark.parametrize("model", [INTERNVIDEO2_TINY, COSMOS_TINY])
 def test_texts_to_verify_scores_are_the_softmax_over_the_texts(learned_run: LearnedRun, model: str) -> None:
     texts = TEXTS[model]
-    text_vectors = load_embedder(learned_run.settings, model).embed_text(list(texts)).numpy()  # (K, dim)
+    embedder = load_embedder(learned_run.settings, model)
+    text_vectors = embedder.embed_text(list(texts)).numpy()  # (K, dim)
+    # NeMo Curator's fixed 100, or (Cosmos here, by config) the model's own learned scale.
+    scale = embedder.logit_scale if model == COSMOS_TINY else 100.0
+    assert scale == pytest.approx(50.0 if model == COSMOS_TINY else 100.0)
     rows = learned_run.rows(model)
     for row in rows:
         scores = json.loads(row["text_scores"])
@@ -152,11 +158,12 @@ def test_texts_to_verify_scores_are_the_softmax_over_the_texts(learned_run: Lear
         assert probs.sum() == pytest.approx(1.0, abs=1e-5)
         assert row["text_match"] == texts[int(probs.argmax())]
         assert row["text_match_prob"] == pytest.approx(probs.max(), rel=1e-6)
-        logits = 100.0 * text_vectors @ np.asarray(row["vector"])  # NeMo Curator's fixed scale
+        logits = scale * text_vectors @ np.asarray(row["vector"])
         expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
         np.testing.assert_allclose(probs, expected, atol=1e-4)
     for outcome in learned_run.summary.partitions:
         assert outcome.metadata[f"{model}_embeddings"]["texts_to_verify"] == list(texts)
+        assert outcome.metadata[f"{model}_embeddings"]["text_match_scale"] == pytest.approx(scale)
     assert all(r["text_scores"] is None and r["text_match"] is None for r in learned_run.rows("fingerprint"))
 
 

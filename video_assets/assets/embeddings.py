@@ -10,6 +10,7 @@ from video_assets.assets.partitions import videos_partitions
 from video_assets.config import Settings
 from video_assets.index.commit import commit_partition
 from video_assets.models.registry import RegisteredEmbedder
+from video_assets.models.text_match import REFERENCE_SCALE
 from video_assets.parquet_parts import ParquetPart
 from video_assets.resources.gpu import GpuResource
 from video_assets.resources.lancedb import LanceDBResource
@@ -112,6 +113,11 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
         model_cfg = settings.settings.model(name)
         runtime = gpu.runtime(gpu_memory_gb)
         embedder = entry.load_cached(model_hub.hub(), runtime.device, runtime.dtype, model_cfg)
+        text_scale = REFERENCE_SCALE
+        if model_cfg.text_match_scale == "model":
+            if embedder.logit_scale is None:
+                raise dg.Failure(description=f"{name} has no learned logit scale; set text_match_scale to 'reference'")
+            text_scale = embedder.logit_scale
         table, report = embed_partition(
             embedder,
             tensors,
@@ -119,6 +125,7 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
             batch_size=model_cfg.batch_size or runtime.batch_sizer(embedder),
             gpu_memory_gb=runtime.gpu_memory_gb,
             texts_to_verify=model_cfg.texts_to_verify,
+            text_scale=text_scale,
             log=context.log.info if model_cfg.verbose else context.log.debug,
         )
         vectors = np.asarray(table.column("vector").to_pylist(), dtype=np.float32).reshape(-1, spec.dim)
@@ -145,6 +152,7 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
                 "clips_per_s": round(report.clips_per_s, 2),
                 "peak_memory_mb": round(report.peak_memory_bytes / 2**20, 1),
                 "texts_to_verify": list(model_cfg.texts_to_verify),
+                "text_match_scale": text_scale,
             },
         )
 

@@ -61,3 +61,8 @@ class Embedder(ABC):
     def embed_text(self, texts: list[str]) -> torch.Tensor:
         """Texts to unit vectors (len(texts), dim), float32 on CPU."""
         raise TextNotSupportedError(self.spec.name)
+
+    @property
+    def logit_scale(self) -> float | None:
+        """The model's own learned multiplier for text-match logits, if it has one."""
+        return None
