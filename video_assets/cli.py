@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except (ValueError, KeyError, FileNotFoundError, LookupError) as err:
+    except (ValueError, KeyError, OSError, LookupError) as err:
         # Bad input and missing weights/tables: one clear line, no traceback.
         message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
         print(f"video-assets {args.command}: error: {message}", file=sys.stderr)

@@ -88,3 +88,27 @@ def test_cli_remove_drops_a_deleted_video_from_the_index(tmp_path, dagster_home,
     assert main(["remove", "--input", str(folder), "--output", str(data), "--models", "fingerprint"]) == 0
     assert video_id_for("v5.mp4") in capsys.readouterr().out
     assert {r["video_id"] for r in _rows(data)} == {video_id_for("v6.mp4")}
+
+
+def test_transcoded_clip_files_are_indexed(tmp_path, dagster_home):
+    from video_assets.config import ClippingSettings, Settings
+    from video_assets.media.probe import probe
+    from video_assets.media.synthetic import make_video
+
+    folder = tmp_path / "videos"
+    make_video(folder / "talk.mp4", duration_s=3.0, fps=12, size=(96, 64), seed=9, audio=True)
+    settings = Settings(
+        input_dir=folder,
+        data_dir=tmp_path / "data",
+        enabled_models=("fingerprint",),
+        clipping=ClippingSettings(clip_len_s=2.0, stride_s=2.0, min_clip_len_s=0.5, transcode=True),
+    )
+    summary = run_folder(settings, progress=lambda _: None)
+    assert not summary.failed
+    table = open_clip_table(connect(str(tmp_path / "data" / "lancedb")), "fingerprint").to_arrow().to_pylist()
+    assert len(table) == 2
+    for row in table:
+        clip = probe(row["clip_path"])  # a real, separate H.264 file per clip, audio kept
+        assert Path(row["clip_path"]).parent.parent == tmp_path / "data" / "clips"
+        assert clip.codec == "h264" and clip.has_audio
+        assert clip.duration_s == pytest.approx(row["span_end_s"] - row["span_start_s"], abs=0.2)
