@@ -1,6 +1,7 @@
 """One <model>_tensors -> <model>_embeddings -> <model>_clip_index chain per enabled embedder."""
 
 
+import logging
 import time
 
 import dagster as dg
@@ -20,6 +21,9 @@ from video_assets.resources.storage import StorageResource
 from video_assets.stages.checks import check_vectors
 from video_assets.stages.embeddings import embed_partition
 from video_assets.stages.tensors import TENSOR_SCHEMA, build_tensors
+
+
+_logger = logging.getLogger(__name__)
 
 
 def gpu_op_tags(num_gpus: int, num_cpus: int) -> dict:
@@ -72,7 +76,7 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
                 frame_settings=cfg.frames,
                 tensor_dtype=cfg.tensor_dtype,
                 writer=writer,
-                log=context.log.info if verbose else context.log.debug,
+                log=context.log.info if verbose else _logger.debug,
             )
             path = writer.commit()
         return dg.Output(
@@ -126,7 +130,9 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
             gpu_memory_gb=runtime.gpu_memory_gb,
             texts_to_verify=model_cfg.texts_to_verify,
             text_scale=text_scale,
-            log=context.log.info if model_cfg.verbose else context.log.debug,
+            # Per-clip/per-batch lines are events in the instance only when asked for (verbose):
+            # each one is a storage write.
+            log=context.log.info if model_cfg.verbose else _logger.debug,
         )
         vectors = np.asarray(table.column("vector").to_pylist(), dtype=np.float32).reshape(-1, spec.dim)
         problems = check_vectors(vectors, dim=spec.dim)
