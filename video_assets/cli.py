@@ -72,17 +72,21 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from video_assets.query import search
+    from video_assets.query import SearchKnobs, explain, search
 
-    hits = search(
-        _settings(args),
+    query = dict(
         text=args.text,
         like_clip=args.like_clip,
         like_file=args.like_file,
         model=args.model,
         k=args.k,
         where=args.where,
+        knobs=SearchKnobs(args.nprobes, args.refine_factor, args.exact, args.offset),
     )
+    if args.explain:
+        print(explain(_settings(args), **query))
+        return 0
+    hits = search(_settings(args), **query)
     if args.json:
         print(json.dumps([asdict(h) for h in hits], indent=2))
         return 0
@@ -161,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="embedder (default: the first enabled one that fits the query)")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--where", help='filter, e.g. "duration_s > 3 AND video_id = \'abc\'"')
+    p.add_argument("--nprobes", type=int, help="IVF partitions to probe (ANN index only)")
+    p.add_argument("--refine-factor", type=int, help="re-rank k*F candidates with exact cosine")
+    p.add_argument("--exact", action="store_true", help="brute force, ignore any ANN index")
+    p.add_argument("--offset", type=int, default=0, help="skip this many results (paging)")
+    p.add_argument("--explain", action="store_true", help="print the query plan instead of results")
     p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)

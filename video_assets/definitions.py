@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from video_assets.assets.embeddings import model_assets
+from video_assets.assets.index_maintenance import optimize_index_sensor, optimized_index_assets
 from video_assets.assets.media import clips, frames, source_videos
 from video_assets.assets.removal import build_removal_job
 from video_assets.assets.sensors import build_video_sensor
@@ -24,6 +25,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     hub = ModelHub(settings.resolved_model_dir)
     embedders = enabled_embedders(settings.enabled_models, hub)
     model_defs = [asset for entry in embedders for asset in model_assets(entry, settings)]
+    names = [e.spec.name for e in embedders]
     media = [source_videos, clips, frames]
     embed_job = dg.define_asset_job(
         EMBED_JOB,
@@ -35,9 +37,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         executor_def=dg.in_process_executor,
     )
     return dg.Definitions(
-        assets=[*media, *model_defs],
-        jobs=[embed_job, build_removal_job([e.spec.name for e in embedders])],
-        sensors=[build_video_sensor(embed_job)],
+        assets=[*media, *model_defs, *optimized_index_assets(names)],
+        jobs=[embed_job, build_removal_job(names)],
+        sensors=[build_video_sensor(embed_job), optimize_index_sensor(names)],
         resources={
             "io_manager": PartitionedParquetIOManager(base_dir=str(settings.data_dir / "assets")),
             "storage": StorageResource(data_dir=str(settings.data_dir)),

@@ -9,7 +9,9 @@ import torch
 
 from video_assets.config import Settings
 from video_assets.index.connection import connect
-from video_assets.index.search import SearchHit, get_vector, search_vector
+from dataclasses import asdict, dataclass
+
+from video_assets.index.search import SearchHit, explain_search, get_vector, search_vector
 from video_assets.media.frames import FramePolicy, FrameSignature, extract_clip_frames
 from video_assets.media.probe import probe
 from video_assets.models.base import Embedder, TextNotSupportedError
@@ -55,6 +57,27 @@ def embed_file(settings: Settings, embedder: Embedder, path: str | Path) -> np.n
     return embedder.embed_video(batch).numpy()
 
 
+@dataclass(frozen=True)
+class SearchKnobs:
+    """ANN settings (index/search.py): probes, exact re-ranking, brute force, paging."""
+
+    nprobes: int | None = None
+    refine_factor: int | None = None
+    exact: bool = False
+    offset: int = 0
+
+
+def _query_vectors(settings: Settings, model: str, db, text, like_clip, like_file) -> list[np.ndarray]:
+    if like_clip is not None:
+        return [get_vector(db, model, like_clip)]
+    embedder = load_embedder(settings, model)
+    if text is not None:
+        if not text.strip():
+            raise ValueError("the text query is empty")
+        return [embedder.embed_text([text])[0].numpy()]
+    return list(embed_file(settings, embedder, like_file))
+
+
 def search(
     settings: Settings,
     *,
@@ -64,24 +87,37 @@ def search(
     model: str | None = None,
     k: int = 10,
     where: str | None = None,
+    knobs: SearchKnobs = SearchKnobs(),
 ) -> list[SearchHit]:
     """Exactly one of text / like_clip / like_file. Results best first, cosine scores."""
     if sum(x is not None for x in (text, like_clip, like_file)) != 1:
         raise ValueError("give exactly one of: a text query, --like-clip ID, --like-file PATH")
     model = model or default_model(settings, needs_text=text is not None)
     db = connect(settings.resolved_lancedb_uri)
-    if like_clip is not None:
-        vector = get_vector(db, model, like_clip)
-        return search_vector(db, model, vector, k=k, where=where, exclude_clip_ids=[like_clip])
-    embedder = load_embedder(settings, model)
-    if text is not None:
-        if not text.strip():
-            raise ValueError("the text query is empty")
-        return search_vector(db, model, embedder.embed_text([text])[0].numpy(), k=k, where=where)
+    exclude = [like_clip] if like_clip is not None else []
     # A file may hold several clips: search with each, keep each hit's best score.
     best: dict[str, SearchHit] = {}
-    for vector in embed_file(settings, embedder, like_file):
-        for hit in search_vector(db, model, vector, k=k, where=where):
+    for vector in _query_vectors(settings, model, db, text, like_clip, like_file):
+        for hit in search_vector(db, model, vector, k=k, where=where, exclude_clip_ids=exclude, **asdict(knobs)):
             if hit.clip_id not in best or hit.score > best[hit.clip_id].score:
                 best[hit.clip_id] = hit
     return sorted(best.values(), key=lambda h: -h.score)[:k]
+
+
+def explain(
+    settings: Settings,
+    *,
+    text: str | None = None,
+    like_clip: str | None = None,
+    like_file: str | Path | None = None,
+    model: str | None = None,
+    k: int = 10,
+    where: str | None = None,
+    knobs: SearchKnobs = SearchKnobs(),
+) -> str:
+    """The query plan LanceDB runs for the (first) query vector of `search`."""
+    model = model or default_model(settings, needs_text=text is not None)
+    db = connect(settings.resolved_lancedb_uri)
+    vector = _query_vectors(settings, model, db, text, like_clip, like_file)[0]
+    exclude = [like_clip] if like_clip is not None else []
+    return explain_search(db, model, vector, k=k, where=where, exclude_clip_ids=exclude, **asdict(knobs))

@@ -67,6 +67,13 @@ def test_cli_search_finds_the_near_copy_first(video_folder, dagster_home, tmp_pa
     assert hits[0]["video_id"] == copy and hits[0]["span_start_s"] == 0.0
     assert hits[0]["score"] > hits[1]["score"]
 
+    # Paging and the query plan: offset 1 is the same ranking shifted; explain shows the KNN.
+    assert main(["search", "--like-clip", first_clip["clip_id"], "--output", str(data), "--json", "-k", "2",
+                 "--offset", "1", "--exact"]) == 0  # fmt: skip
+    assert [h["clip_id"] for h in json.loads(capsys.readouterr().out)] == [h["clip_id"] for h in hits[1:3]]
+    assert main(["search", "--like-clip", first_clip["clip_id"], "--output", str(data), "--explain"]) == 0
+    assert "KNNVectorDistance" in capsys.readouterr().out
+
     assert main(["search", "--like-file", str(video_folder / "scene 2.mp4"), "--output", str(data), "--json", "-k", "1"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["video_id"] == video_id_for("scene 2.mp4")
 

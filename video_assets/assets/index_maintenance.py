@@ -1,0 +1,112 @@
+"""<model>_clip_index_optimized: compaction, version cleanup and indexes of each model's table.
+
+Unpartitioned and downstream of the partitioned `<model>_clip_index` through
+`deps=` only, so a run never loads a partition. An unpartitioned asset
+downstream of more than 100 partitions never shows as stale, so a sensor
+starts it: every `every_k_commits` table versions (DESIGN.md, API notes).
+It runs in the committer's pool `lancedb_<model>` and holds the table's
+commit lock, so it never races a partition commit.
+"""
+
+# No `from __future__ import annotations`: Dagster resolves the Config and resource
+# parameter types of asset and sensor functions from real annotations.
+import json
+from collections.abc import Sequence
+from datetime import timedelta
+
+import dagster as dg
+from pydantic import Field
+
+from video_assets.index.connection import clip_table_exists, open_clip_table
+from video_assets.index.maintenance import DEFAULT_OPTIMIZE_EVERY, DEFAULT_RETENTION, optimize_clip_table, should_optimize
+from video_assets.resources.lancedb import LanceDBResource
+
+SENSOR_NAME = "optimize_clip_index_sensor"
+
+
+class OptimizeIndexConfig(dg.Config):
+    # Versions older than this are deleted: keep it longer than any run or pinned reader.
+    retention_hours: float = Field(DEFAULT_RETENTION.total_seconds() / 3600, gt=0)
+    # "auto" picks by table size (none below the exact-search threshold); or one of
+    # none, ivf_sq, ivf_pq, ivf_hnsw_sq (`vector_index.INDEX_KINDS`; others are refused).
+    index_kind: str = "auto"
+    # BTree indexes on video_id and duration_s (tested to keep merge counts right).
+    scalar_indexes: bool = True
+
+
+def optimized_index_key(model: str) -> dg.AssetKey:
+    return dg.AssetKey(f"{model}_clip_index_optimized")
+
+
+def optimized_index_assets(model_names: Sequence[str]) -> list[dg.AssetsDefinition]:
+    """One `<model>_clip_index_optimized` asset per model."""
+    return [_optimized_index_asset(name) for name in model_names]
+
+
+def _optimized_index_asset(name: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=f"{name}_clip_index_optimized",
+        group_name=name,
+        deps=[dg.AssetKey(f"{name}_clip_index")],
+        pool=f"lancedb_{name}",
+        kinds={"lancedb"},
+        code_version="1",
+        description=f"Compaction, old-version cleanup, ANN and scalar indexes of {name}'s clip table.",
+    )
+    def optimized(
+        context: dg.AssetExecutionContext, config: OptimizeIndexConfig, lancedb: LanceDBResource
+    ) -> dg.MaterializeResult:
+        result = optimize_clip_table(
+            lancedb.connect(),
+            name,
+            retention=timedelta(hours=config.retention_hours),
+            index_kind=config.index_kind,  # type: ignore[arg-type]
+            scalar_indexes=config.scalar_indexes,
+        )
+        context.log.info(
+            f"{result.table}: v{result.before.version} -> v{result.after.version}, fragments "
+            f"{result.before.num_fragments} -> {result.after.num_fragments}, versions kept "
+            f"{result.before.num_versions} -> {result.after.num_versions}; {result.plan.reason}"
+        )
+        return dg.MaterializeResult(metadata=result.metadata())
+
+    return optimized
+
+
+def optimize_index_sensor(
+    model_names: Sequence[str],
+    *,
+    every_k_commits: int = DEFAULT_OPTIMIZE_EVERY,
+    minimum_interval_seconds: int = 60,
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
+) -> dg.SensorDefinition:
+    """Requests `<model>_clip_index_optimized` once `every_k_commits` versions were committed since
+    the last request. Reads one manifest per table (its version); never a partition."""
+    if every_k_commits < 1:
+        raise ValueError(f"every_k_commits must be >= 1, got {every_k_commits}")
+
+    @dg.sensor(
+        name=SENSOR_NAME,
+        asset_selection=[optimized_index_key(m) for m in model_names],
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=default_status,
+        description=f"Optimize each model's clip table every {every_k_commits} commits.",
+    )
+    def sensor(context: dg.SensorEvaluationContext, lancedb: LanceDBResource) -> dg.SensorResult:
+        # cursor: {model: table version at the last request}
+        cursor: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
+        db = lancedb.connect()
+        requests = []
+        for model in model_names:
+            if not clip_table_exists(db, model):
+                continue
+            version = open_clip_table(db, model).version
+            if should_optimize(version, cursor.get(model), every_k_commits):
+                requests.append(dg.RunRequest(run_key=f"{model}-v{version}", asset_selection=[optimized_index_key(model)]))
+                cursor[model] = version
+        if not requests:
+            return dg.SensorResult(skip_reason=f"fewer than {every_k_commits} commits since the last optimize",
+                                   cursor=json.dumps(cursor))  # fmt: skip
+        return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))
+
+    return sensor

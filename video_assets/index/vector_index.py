@@ -1,0 +1,210 @@
+"""Which ANN index fits a clip table of a given size, and building it.
+
+Measured on the 2-core machine (benchmarks/RESULTS.md, "Search (ANN)"):
+
+- below `EXACT_MAX_VALUES` (rows x dim: ~5k rows of 768-d, ~16k of 256-d)
+  a flat scan is exact and about as fast as an ANN query (whose fixed cost
+  in LanceDB is ~7 ms here), so no index is built;
+- above it IVF with scalar-quantized codes (IVF_SQ, 1 byte per dimension)
+  plus a refine step was the fastest to build and to query at recall@10
+  >= 0.95; the refine step re-ranks `k * refine_factor` candidates on the
+  stored float32 vectors, so returned scores are exact cosine;
+- when the SQ codes would not fit the memory budget the plan switches to
+  IVF_PQ (dim/8 bytes per vector), which keeps the index in memory while
+  the float32 vectors stay on disk (refine reads only the candidates);
+- IVF_HNSW_SQ is available on request (`kind="ivf_hnsw_sq"`); it built
+  ~2.5x slower than IVF_SQ here and needs `ef` tuned at query time.
+
+Lance trains IVF/PQ on a sample and streams the table from disk to assign
+partitions, so building never loads every vector; the plan caps the
+training sample so that it fits the memory budget too.
+
+The index name encodes kind and partition count (`vector_ivf_sq_p1000`), so
+maintenance can tell whether the existing index still fits the table.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from dataclasses import dataclass
+from typing import Literal, Union
+
+from lancedb.index import IvfHnswSq, IvfPq, IvfSq
+from lancedb.table import Table
+
+IndexKind = Literal["none", "ivf_sq", "ivf_pq", "ivf_hnsw_sq"]
+INDEX_KINDS: tuple[str, ...] = ("none", "ivf_sq", "ivf_pq", "ivf_hnsw_sq")
+
+# rows x dim at or below which search stays exact (flat): ~5k x 768, ~16k x 256.
+EXACT_MAX_VALUES = 4_000_000
+# Rows sampled to train IVF centroids (and PQ codebooks): enough for stable
+# centroids; more only lengthens the build (k-means cost ~ sample x partitions).
+TRAINING_ROWS = 65_536
+MAX_SAMPLE_RATE = 256  # Lance's default rows sampled per partition
+MIN_SAMPLE_RATE = 16
+# Fraction of the memory budget the index's codes (and the training sample) may take.
+MEMORY_SHARE = 0.5
+# A table this many times larger than the index's partitions were sized for gets a new index.
+REBUILD_GROWTH = 4
+VECTOR_INDEX_PREFIX = "vector_"
+_NAME = re.compile(r"^vector_(ivf_sq|ivf_pq|ivf_hnsw_sq)_p(\d+)$")
+
+IndexConfig = Union[IvfSq, IvfPq, IvfHnswSq]
+
+
+@dataclass(frozen=True)
+class VectorIndexPlan:
+    """The ANN index a table of `num_rows` x `dim` should have, and why."""
+
+    kind: IndexKind
+    num_rows: int
+    dim: int
+    num_partitions: int | None = None
+    num_sub_vectors: int | None = None  # IVF_PQ only
+    sample_rate: int | None = None
+    reason: str = ""
+
+    @property
+    def name(self) -> str | None:
+        return None if self.kind == "none" else f"{VECTOR_INDEX_PREFIX}{self.kind}_p{self.num_partitions}"
+
+    def config(self) -> IndexConfig:
+        """The LanceDB index config of this plan (cosine distance, like search)."""
+        if self.kind == "ivf_sq":
+            return IvfSq(distance_type="cosine", num_partitions=self.num_partitions, sample_rate=self.sample_rate)
+        if self.kind == "ivf_pq":
+            return IvfPq(
+                distance_type="cosine",
+                num_partitions=self.num_partitions,
+                num_sub_vectors=self.num_sub_vectors,
+                sample_rate=self.sample_rate,
+            )
+        if self.kind == "ivf_hnsw_sq":
+            return IvfHnswSq(distance_type="cosine", num_partitions=self.num_partitions, sample_rate=self.sample_rate)
+        raise ValueError("the 'none' plan has no index config")
+
+
+@dataclass(frozen=True)
+class ExistingVectorIndex:
+    name: str
+    kind: IndexKind | None  # None: an index this module did not name (left alone)
+    num_partitions: int | None
+    indexed_rows: int
+    unindexed_rows: int
+
+
+def memory_budget_bytes() -> int:
+    """Memory available now (Linux MemAvailable), else physical memory; the default budget."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass  # not Linux: fall through to sysconf
+    return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def plan_vector_index(
+    num_rows: int,
+    dim: int,
+    *,
+    kind: IndexKind | Literal["auto"] = "auto",
+    memory_bytes: int | None = None,
+    exact_max_values: int = EXACT_MAX_VALUES,
+) -> VectorIndexPlan:
+    """The index for a table of `num_rows` vectors of `dim` (see the module doc for the rules).
+
+    `kind="auto"` applies the rules; a named kind forces it (except on an empty table).
+    """
+    if num_rows < 0 or dim < 1:
+        raise ValueError(f"need num_rows >= 0 and dim >= 1, got {num_rows}, {dim}")
+    if kind != "auto" and kind not in INDEX_KINDS:
+        raise ValueError(f"index kind must be 'auto' or one of {INDEX_KINDS}, got {kind!r}")
+    budget = memory_bytes if memory_bytes is not None else memory_budget_bytes()
+    if kind == "none" or (kind == "auto" and num_rows * dim <= exact_max_values):
+        why = "asked for" if kind == "none" else f"{num_rows} x {dim} <= {exact_max_values:,} values: flat search is exact and fast"
+        return VectorIndexPlan("none", num_rows, dim, reason=f"no ANN index ({why})")
+    if num_rows < 256:
+        # IVF k-means needs rows to train on; a forced kind on a tiny table stays flat.
+        return VectorIndexPlan("none", num_rows, dim, reason=f"no ANN index ({num_rows} rows is too few to train IVF)")
+    partitions = max(1, round(math.sqrt(num_rows)))  # ~sqrt(N) rows per partition: probes stay cheap
+    sample_rate = _sample_rate(partitions, dim, budget)
+    sq_bytes = num_rows * dim  # one byte per dimension
+    if kind == "auto":
+        kind = "ivf_sq" if sq_bytes <= MEMORY_SHARE * budget else "ivf_pq"
+        why = (
+            f"SQ codes {sq_bytes / 2**30:.2f} GiB fit {MEMORY_SHARE:.0%} of the {budget / 2**30:.1f} GiB budget"
+            if kind == "ivf_sq"
+            else f"SQ codes {sq_bytes / 2**30:.2f} GiB exceed {MEMORY_SHARE:.0%} of the {budget / 2**30:.1f} GiB "
+            "budget: PQ codes keep the index in memory, vectors stay on disk"
+        )
+    else:
+        why = "asked for"
+    if kind == "ivf_hnsw_sq":
+        partitions = max(1, num_rows // 1_000_000)  # HNSW per partition: few large partitions
+    sub_vectors = _sub_vectors(dim) if kind == "ivf_pq" else None
+    return VectorIndexPlan(kind, num_rows, dim, partitions, sub_vectors, sample_rate, reason=f"{kind} ({why})")
+
+
+def existing_vector_index(table: Table) -> ExistingVectorIndex | None:
+    """The table's index on `vector`, if any (the newest one when several exist)."""
+    found = [ix for ix in table.list_indices() if list(ix.columns) == ["vector"]]
+    if not found:
+        return None
+    index = max(found, key=lambda ix: ix.created_at)
+    match = _NAME.match(index.name)
+    stats = table.index_stats(index.name)
+    kind: IndexKind | None = match.group(1) if match else None  # type: ignore[assignment]
+    return ExistingVectorIndex(
+        name=index.name,
+        kind=kind,
+        num_partitions=int(match.group(2)) if match else None,
+        indexed_rows=stats.num_indexed_rows if stats else 0,
+        unindexed_rows=stats.num_unindexed_rows if stats else 0,
+    )
+
+
+def needs_new_index(existing: ExistingVectorIndex | None, plan: VectorIndexPlan) -> bool:
+    """Whether the table should get `plan`'s index (absent, another kind, or sized for a much smaller table)."""
+    if plan.kind == "none":
+        return False
+    if existing is None:
+        return True
+    if existing.kind is None:
+        return False  # someone's own index: never replaced behind their back
+    if existing.kind != plan.kind:
+        return True
+    assert existing.num_partitions is not None and plan.num_partitions is not None
+    return plan.num_partitions ** 2 >= REBUILD_GROWTH * existing.num_partitions**2
+
+
+def build_vector_index(table: Table, plan: VectorIndexPlan) -> float:
+    """Build `plan`'s index, then drop the vector indexes it supersedes; returns build seconds.
+
+    The old index serves queries until the new one is committed.
+    """
+    if plan.kind == "none" or plan.name is None:
+        raise ValueError("nothing to build for a 'none' plan")
+    started = time.perf_counter()
+    table.create_index("vector", config=plan.config(), name=plan.name, replace=True)
+    seconds = time.perf_counter() - started
+    for index in table.list_indices():
+        if index.name != plan.name and _NAME.match(index.name):
+            table.drop_index(index.name)
+    return seconds
+
+
+def _sample_rate(partitions: int, dim: int, budget: int) -> int:
+    rate = max(MIN_SAMPLE_RATE, min(MAX_SAMPLE_RATE, TRAINING_ROWS // partitions))
+    fits = int(MEMORY_SHARE * budget // max(1, partitions * dim * 4))  # float32 training sample
+    return max(MIN_SAMPLE_RATE, min(rate, fits))
+
+
+def _sub_vectors(dim: int) -> int:
+    """dim/8 sub-vectors (8 dims per 1-byte code); a dim not divisible by 8 uses the next divisor."""
+    width = next(w for w in (8, 4, 16, 2, 1) if dim % w == 0)
+    return dim // width
