@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -13,6 +14,11 @@ from video_assets.config import Settings
 
 def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
+    saved = Path(args.output) / "settings.json" if getattr(args, "output", None) else None
+    if saved and saved.exists() and args.command != "run" and "VIDEO_ASSETS_SETTINGS" not in os.environ:
+        # The settings the data dir was built with (written by `run`): a query file is then
+        # cut into clips and framed exactly as the indexed videos were.
+        settings = Settings.model_validate_json(saved.read_text())
     update = {}
     if getattr(args, "input", None):
         update["input_dir"] = Path(args.input)
