@@ -67,15 +67,27 @@ class SearchKnobs:
     offset: int = 0
 
 
-def _query_vectors(settings: Settings, model: str, db, text, like_clip, like_file) -> list[np.ndarray]:
+@dataclass(frozen=True)
+class _Resolved:
+    db: object  # lancedb.DBConnection
+    model: str
+    vectors: list[np.ndarray]  # one per query clip (a file may hold several)
+    exclude: list[str]  # the query clip itself, for --like-clip
+
+
+def _resolve(settings: Settings, text, like_clip, like_file, model: str | None) -> _Resolved:
+    if sum(x is not None for x in (text, like_clip, like_file)) != 1:
+        raise ValueError("give exactly one of: a text query, --like-clip ID, --like-file PATH")
+    model = model or default_model(settings, needs_text=text is not None)
+    db = connect(settings.resolved_lancedb_uri)
     if like_clip is not None:
-        return [get_vector(db, model, like_clip)]
+        return _Resolved(db, model, [get_vector(db, model, like_clip)], [like_clip])
     embedder = load_embedder(settings, model)
     if text is not None:
         if not text.strip():
             raise ValueError("the text query is empty")
-        return [embedder.embed_text([text])[0].numpy()]
-    return list(embed_file(settings, embedder, like_file))
+        return _Resolved(db, model, [embedder.embed_text([text])[0].numpy()], [])
+    return _Resolved(db, model, list(embed_file(settings, embedder, like_file)), [])
 
 
 def search(
@@ -90,15 +102,11 @@ def search(
     knobs: SearchKnobs = SearchKnobs(),
 ) -> list[SearchHit]:
     """Exactly one of text / like_clip / like_file. Results best first, cosine scores."""
-    if sum(x is not None for x in (text, like_clip, like_file)) != 1:
-        raise ValueError("give exactly one of: a text query, --like-clip ID, --like-file PATH")
-    model = model or default_model(settings, needs_text=text is not None)
-    db = connect(settings.resolved_lancedb_uri)
-    exclude = [like_clip] if like_clip is not None else []
+    q = _resolve(settings, text, like_clip, like_file, model)
     # A file may hold several clips: search with each, keep each hit's best score.
     best: dict[str, SearchHit] = {}
-    for vector in _query_vectors(settings, model, db, text, like_clip, like_file):
-        for hit in search_vector(db, model, vector, k=k, where=where, exclude_clip_ids=exclude, **asdict(knobs)):
+    for vector in q.vectors:
+        for hit in search_vector(q.db, q.model, vector, k=k, where=where, exclude_clip_ids=q.exclude, **asdict(knobs)):
             if hit.clip_id not in best or hit.score > best[hit.clip_id].score:
                 best[hit.clip_id] = hit
     return sorted(best.values(), key=lambda h: -h.score)[:k]
@@ -116,8 +124,5 @@ def explain(
     knobs: SearchKnobs = SearchKnobs(),
 ) -> str:
     """The query plan LanceDB runs for the (first) query vector of `search`."""
-    model = model or default_model(settings, needs_text=text is not None)
-    db = connect(settings.resolved_lancedb_uri)
-    vector = _query_vectors(settings, model, db, text, like_clip, like_file)[0]
-    exclude = [like_clip] if like_clip is not None else []
-    return explain_search(db, model, vector, k=k, where=where, exclude_clip_ids=exclude, **asdict(knobs))
+    q = _resolve(settings, text, like_clip, like_file, model)
+    return explain_search(q.db, q.model, q.vectors[0], k=k, where=where, exclude_clip_ids=q.exclude, **asdict(knobs))
