@@ -186,8 +186,10 @@ def test_plan_follows_table_size_and_memory():
     assert plan_vector_index(EXACT_MAX_VALUES // 768, 768).kind == "none"
     plan = plan_vector_index(1_000_000, 768, memory_bytes=16 * GIB)
     assert (plan.kind, plan.num_partitions, plan.name) == ("ivf_sq", 1000, "vector_ivf_sq_p1000")
-    # 10M x 768 SQ codes (7.2 GiB) do not fit half of 8 GiB: PQ with dim/8 sub-vectors.
+    # 10M x 768 SQ codes (7.2 GiB) do not fit half of 8 GiB: still IVF_SQ, read from disk per probe.
     plan = plan_vector_index(10_000_000, 768, memory_bytes=8 * GIB)
+    assert plan.kind == "ivf_sq" and "from disk" in plan.reason
+    plan = plan_vector_index(10_000_000, 768, kind="ivf_pq")
     assert (plan.kind, plan.num_sub_vectors) == ("ivf_pq", 96)
     # The training sample (partitions x sample_rate x dim x 4 bytes) is held within the budget.
     small = plan_vector_index(1_000_000, 768, memory_bytes=GIB // 4)
