@@ -9,7 +9,7 @@ import numpy as np
 
 from video_assets.assets.partitions import videos_partitions
 from video_assets.config import Settings
-from video_assets.index.commit import commit_partition
+from video_assets.index.committer import commit_partition_locked
 from video_assets.models.registry import RegisteredEmbedder
 from video_assets.models.text_match import REFERENCE_SCALE
 from video_assets.parquet_parts import ParquetPart
@@ -182,7 +182,9 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
     ) -> dg.MaterializeResult:
         # Every video of the partition, so rows of a video that now fails or lost clips go.
         video_ids = [v.video_id for v in storage.registry().videos_in(context.partition_key)]
-        result = commit_partition(lancedb.connect(), name, embeddings.read(), video_ids)
+        # The pool of size 1 is the single committer; the table lock keeps two racing
+        # committers (a raised pool, two machines on one disk) from duplicating keys.
+        result, lock = commit_partition_locked(lancedb.connect(), name, embeddings.read(), video_ids)
         return dg.MaterializeResult(
             metadata={
                 "table": result.table,
@@ -193,6 +195,8 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
                 "deleted": result.deleted,
                 "rows_for_videos": result.rows_for_videos,
                 "attempts": result.attempts,
+                "commit_lock": lock.kind,
+                "lock_wait_s": round(lock.waited_s, 3),
                 "seconds": round(result.seconds, 3),
             }
         )

@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 
 from video_assets.assets.partitions import videos_partitions
-from video_assets.index.commit import delete_videos
+from video_assets.index.committer import delete_videos_locked
 from video_assets.index.connection import clip_table_exists
 from video_assets.registry import VideoRecord, VideoRegistry
 from video_assets.resources.lancedb import LanceDBResource
@@ -72,7 +72,7 @@ def build_removal_job(models: list[str]) -> dg.JobDefinition:
             if not clip_table_exists(db, model):  # nothing indexed for this model yet
                 context.log.info(f"{model}: no clip table yet, nothing to delete")
                 continue
-            result = delete_videos(db, model, ids)
+            result, _ = delete_videos_locked(db, model, ids)
             deleted_rows[result.table] = result.deleted
             context.log.info(f"{result.table}: deleted {result.deleted} rows (version {result.table_version})")
         for video in videos:
