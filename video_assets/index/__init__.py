@@ -3,6 +3,8 @@
 - `schema`: the clip table's columns and row validation.
 - `staging`: a partition run's rows as one immutable Parquet file.
 - `commit`: the single committer's one-commit-per-partition upsert.
+- `committer`: the per-table commit lock around commits and deletes.
+- `maintenance`, `vector_index`: compaction, old-version cleanup, the ANN index that fits.
 - `filters`: user `--where` strings parsed into safe filters.
 - `search`: nearest clips by cosine similarity; stored vectors by clip id.
 """
@@ -10,6 +12,13 @@
 from __future__ import annotations
 
 from video_assets.index.commit import CommitResult, DeleteResult, commit_partition, delete_videos
+from video_assets.index.committer import (
+    CommitLock,
+    CommitLockTimeout,
+    commit_lock,
+    commit_partition_locked,
+    delete_videos_locked,
+)
 from video_assets.index.connection import clip_table_exists, connect, open_clip_table
 from video_assets.index.errors import (
     ClipTableNotFoundError,
@@ -22,12 +31,26 @@ from video_assets.index.errors import (
 )
 from video_assets.index.filters import compile_where, parse_where
 from video_assets.index.schema import clip_schema, rows_to_table, table_name, validate_clip_table
-from video_assets.index.search import SearchHit, get_vector, search_vector
+from video_assets.index.maintenance import OptimizeResult, TableHealth, optimize_clip_table, table_health
+from video_assets.index.search import SearchHit, explain_search, get_vector, search_vector
 from video_assets.index.staging import read_staged, stage_rows, staged_path
+from video_assets.index.vector_index import VectorIndexPlan, plan_vector_index
 
 __all__ = [
     "ClipTableNotFoundError",
+    "CommitLock",
+    "CommitLockTimeout",
     "CommitResult",
+    "OptimizeResult",
+    "TableHealth",
+    "VectorIndexPlan",
+    "commit_lock",
+    "commit_partition_locked",
+    "delete_videos_locked",
+    "explain_search",
+    "optimize_clip_table",
+    "plan_vector_index",
+    "table_health",
     "DeleteResult",
     "IndexCommitError",
     "IndexIntegrityError",
