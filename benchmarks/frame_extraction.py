@@ -32,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench_inputs import make_720p
+
 import numpy as np
 
 from video_assets.media.clipping import ClipSpan, fixed_stride_spans
@@ -39,24 +41,12 @@ from video_assets.media.decode import available_backends, open_decoder
 from video_assets.media.frames import FramePolicy, FrameSignature, iter_extract_frames
 from video_assets.media.probe import probe
 
-BENCH_DIR = Path("/tmp/video_assets_bench")
 SEQ2 = FrameSignature(FramePolicy.SEQUENCE, 2.0)
 MIDDLE = FrameSignature(FramePolicy.MIDDLE, 1.0)
 
 
 def make_input(duration_s: int = 60) -> Path:
-    path = BENCH_DIR / f"bench_720p_{duration_s}s_veryfast.mp4"
-    if not path.exists():
-        BENCH_DIR.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.mp4")
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-             f"testsrc2=size=1280x720:rate=30:duration={duration_s}",
-             "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", str(tmp)],
-            check=True,
-        )  # fmt: skip
-        tmp.rename(path)
-    return path
+    return make_720p(f"bench_720p_{duration_s}s_veryfast.mp4", duration_s, "veryfast")
 
 
 @dataclass

@@ -21,22 +21,12 @@ import sys
 import time
 from pathlib import Path
 
-BENCH_DIR = Path("/tmp/video_assets_bench")
+from bench_inputs import make_720p
+
 
 
 def make_input(minutes: int) -> Path:
-    path = BENCH_DIR / f"mem_720p_{minutes}min_ultrafast.mp4"
-    if not path.exists():
-        BENCH_DIR.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.mp4")
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-             f"testsrc2=size=1280x720:rate=30:duration={minutes * 60}",
-             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(tmp)],
-            check=True,
-        )  # fmt: skip
-        tmp.rename(path)
-    return path
+    return make_720p(f"mem_720p_{minutes}min_ultrafast.mp4", minutes * 60, "ultrafast")
 
 
 def _peak_rss_mb() -> float:

@@ -1,0 +1,24 @@
+"""Benchmark inputs made once with the ffmpeg CLI and kept under /tmp between runs."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+BENCH_DIR = Path("/tmp/video_assets_bench")
+
+
+def make_720p(name: str, duration_s: int, preset: str) -> Path:
+    """A 1280x720 30 fps H.264 test-pattern video ``<BENCH_DIR>/<name>``, encoded once."""
+    path = BENCH_DIR / name
+    if not path.exists():
+        BENCH_DIR.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.mp4")
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+             f"testsrc2=size=1280x720:rate=30:duration={duration_s}",
+             "-c:v", "libx264", "-preset", preset, "-pix_fmt", "yuv420p", str(tmp)],
+            check=True,
+        )  # fmt: skip
+        tmp.rename(path)
+    return path
