@@ -87,7 +87,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         model=args.model,
         k=args.k,
         where=args.where,
-        knobs=SearchKnobs(args.nprobes, args.refine_factor, args.exact, args.offset),
+        knobs=SearchKnobs(args.nprobes, args.refine_factor, args.exact, args.offset, sidecar=not args.no_sidecar),
     )
     if args.explain:
         print(explain(_settings(args), **query))
@@ -174,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nprobes", type=int, help="IVF partitions to probe (ANN index only)")
     p.add_argument("--refine-factor", type=int, help="re-rank k*F candidates with exact cosine")
     p.add_argument("--exact", action="store_true", help="brute force, ignore any ANN index")
+    p.add_argument("--no-sidecar", action="store_true", help="ask LanceDB even when a current faiss sidecar exists")
     p.add_argument("--offset", type=int, default=0, help="skip this many results (paging)")
     p.add_argument("--explain", action="store_true", help="print the query plan instead of results")
     p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")

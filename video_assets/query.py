@@ -59,12 +59,13 @@ def embed_file(settings: Settings, embedder: Embedder, path: str | Path) -> np.n
 
 @dataclass(frozen=True)
 class SearchKnobs:
-    """ANN settings (index/search.py): probes, exact re-ranking, brute force, paging."""
+    """ANN settings (index/search.py): probes, exact re-ranking, brute force, paging, sidecar use."""
 
     nprobes: int | None = None
     refine_factor: int | None = None
     exact: bool = False
     offset: int = 0
+    sidecar: bool = True  # False: always LanceDB, even when a current faiss sidecar exists
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import timedelta
@@ -250,4 +251,42 @@ def test_optimized_asset_reports_metadata_and_the_sensor_requests_every_k_commit
     meta = event.materialization.metadata
     assert meta["num_fragments_before"].value == 3 and meta["num_fragments_after"].value == 1
     assert meta["index_type"].value == "none (exact search)"
+    assert meta["sidecar"].value == "none (no ANN index wanted)" and meta["sidecar_bytes"].value == 0
     assert meta["table_version"].value == open_clip_table(db, clips.model).version
+
+
+def test_the_sensor_optimizes_once_more_when_commits_stop(db_uri, clips):
+    """Fewer than K commits at the end of a backfill still get optimized once the table settles,
+    and the versions optimize itself makes never trigger another pass."""
+    import dagster as dg
+
+    from video_assets.assets.index_maintenance import optimize_index_sensor, optimized_index_assets
+    from video_assets.resources.lancedb import LanceDBResource
+
+    resource = LanceDBResource(uri=db_uri)
+    instance = dg.DagsterInstance.ephemeral()
+    db = connect(db_uri)
+
+    def tick(sensor, cursor: str | None):
+        with dg.build_sensor_context(cursor=cursor, resources={"lancedb": resource}, instance=instance) as context:
+            return sensor(context)
+
+    waiting = optimize_index_sensor([clips.model], every_k_commits=100, settle_after_seconds=3600)
+    settled = optimize_index_sensor([clips.model], every_k_commits=100, settle_after_seconds=0)
+    for i in range(2):
+        commit_partition(db, clips.model, clips.video(f"v{i}", range(2)), [f"v{i}"])
+    assert not tick(waiting, None).run_requests  # 2 commits, and they may still be arriving
+    first = tick(settled, None)
+    assert [r.run_key for r in first.run_requests] == [f"{clips.model}-v{open_clip_table(db, clips.model).version}"]
+    assert not tick(settled, first.cursor).run_requests  # that version was requested already
+
+    [asset] = optimized_index_assets([clips.model])
+    upstream = dg.AssetSpec(f"{clips.model}_clip_index")
+    assert dg.materialize([asset, upstream], selection=[asset], resources={"lancedb": resource}, instance=instance).success
+    after_optimize = tick(settled, first.cursor)
+    assert not after_optimize.run_requests  # the table is at the version the optimize left
+
+    commit_partition(db, clips.model, clips.video("v9", range(2)), ["v9"])
+    assert len(tick(settled, after_optimize.cursor).run_requests) == 1
+    # A cursor written by the previous sensor version ({model: requested version}) still reads.
+    assert not tick(settled, json.dumps({clips.model: open_clip_table(db, clips.model).version})).run_requests

@@ -1,6 +1,8 @@
 """Search knobs on a table with an IVF index: nprobes, refine_factor, exact, offset, explain.
 
 Expected results come from numpy brute force over the same stored vectors.
+Maintenance also built the faiss sidecar, so each knob is checked on both
+paths: the sidecar (`sidecar=True`, the default) and LanceDB (`sidecar=False`).
 """
 
 from __future__ import annotations
@@ -59,16 +61,18 @@ def _exact_order(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
     return np.argsort(-(vectors @ query), kind="stable")
 
 
-def test_default_search_uses_the_index_and_returns_exact_cosine_scores(indexed):
+@pytest.mark.parametrize("sidecar", [True, False])
+def test_default_search_uses_the_index_and_returns_exact_cosine_scores(indexed, sidecar):
     db, model, ids, _, vectors, query = indexed
-    hits = search_vector(db, model, query, k=10)
+    hits = search_vector(db, model, query, k=10, sidecar=sidecar)
     score_of = dict(zip(ids, vectors @ query))
     for hit in hits:
         assert hit.score == pytest.approx(float(score_of[hit.clip_id]), abs=1e-5)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     truth = set(ids[_exact_order(vectors, query)[:10]])
     assert len(truth & {h.clip_id for h in hits}) >= 9  # recall@10 with the default knobs
-    assert "ANNSubIndex" in explain_search(db, model, query, k=10)
+    plan = explain_search(db, model, query, k=10, sidecar=sidecar)
+    assert ("faiss sidecar IVF45,SQ8" in plan) if sidecar else ("ANNSubIndex" in plan)
 
 
 def test_exact_mode_is_brute_force(indexed):
@@ -79,12 +83,13 @@ def test_exact_mode_is_brute_force(indexed):
     assert "ANNSubIndex" not in plan and "KNNVectorDistance" in plan
 
 
-def test_offset_pages_concatenate_to_the_full_ranking(indexed):
+@pytest.mark.parametrize("sidecar", [True, False])
+def test_offset_pages_concatenate_to_the_full_ranking(indexed, sidecar):
     db, model, ids, _, vectors, query = indexed
     for exact in (True, False):
-        full = [h.clip_id for h in search_vector(db, model, query, k=12, exact=exact)]
+        full = [h.clip_id for h in search_vector(db, model, query, k=12, exact=exact, sidecar=sidecar)]
         pages = [h.clip_id for page in range(3) for h in search_vector(db, model, query, k=4, offset=4 * page,
-                                                                         exact=exact)]  # fmt: skip
+                                                                         exact=exact, sidecar=sidecar)]  # fmt: skip
         assert pages == full
         if exact:
             assert full == list(ids[_exact_order(vectors, query)[:12]])
@@ -92,20 +97,25 @@ def test_offset_pages_concatenate_to_the_full_ranking(indexed):
 
 def test_knobs_reach_the_plan(indexed):
     db, model, _, _, _, query = indexed
-    plan = explain_search(db, model, query, k=10, nprobes=7, refine_factor=3)
+    plan = explain_search(db, model, query, k=10, nprobes=7, refine_factor=3, sidecar=False)
     assert "minimum_nprobes=7" in plan
     assert "k=30" in plan  # the ANN step returns k * refine_factor candidates for re-ranking
     assert "KNNVectorDistance" in plan  # ... which are re-scored on the stored vectors
+    steps = explain_search(db, model, query, k=10, nprobes=7, refine_factor=3)
+    assert "probe 7 of 45 lists for 30 candidates" in steps and "exact cosine re-rank" in steps
 
 
-def test_more_probes_never_lose_recall(indexed):
+@pytest.mark.parametrize("sidecar", [True, False])
+def test_more_probes_never_lose_recall(indexed, sidecar):
     db, model, ids, _, vectors, query = indexed
     truth = set(ids[_exact_order(vectors, query)[:10]])
     recall = {
-        n: len(truth & {h.clip_id for h in search_vector(db, model, query, k=10, nprobes=n, refine_factor=1)})
+        n: len(truth & {h.clip_id for h in search_vector(db, model, query, k=10, nprobes=n, refine_factor=2,
+                                                         sidecar=sidecar)})  # fmt: skip
         for n in (1, 45)
     }
-    assert recall[45] == 10  # every partition probed: the refine step makes it exact
+    # Every partition probed: the 20 best by 8-bit codes hold the true 10, and the re-rank is exact.
+    assert recall[45] == 10
     assert recall[1] <= recall[45]
 
 

@@ -3,7 +3,9 @@
 Unpartitioned and downstream of the partitioned `<model>_clip_index` through
 `deps=` only, so a run never loads a partition. An unpartitioned asset
 downstream of more than 100 partitions never shows as stale, so a sensor
-starts it: every `every_k_commits` table versions (DESIGN.md, API notes).
+starts it: every `every_k_commits` table versions (DESIGN.md, API notes), and
+once more when commits stop, so the last commits of a backfill get indexed and
+a faiss sidecar too.
 It runs in the committer's pool `lancedb_<model>` and holds the table's
 commit lock, so it never races a partition commit.
 """
@@ -11,6 +13,7 @@ commit lock, so it never races a partition commit.
 # No `from __future__ import annotations`: Dagster resolves the Config and resource
 # parameter types of asset and sensor functions from real annotations.
 import json
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -22,6 +25,7 @@ from video_assets.index.maintenance import DEFAULT_OPTIMIZE_EVERY, DEFAULT_RETEN
 from video_assets.resources.lancedb import LanceDBResource
 
 SENSOR_NAME = "optimize_clip_index_sensor"
+DEFAULT_SETTLE_S = 600.0  # no commit for this long: the backfill (or a trickle) has paused
 
 
 class OptimizeIndexConfig(dg.Config):
@@ -32,6 +36,8 @@ class OptimizeIndexConfig(dg.Config):
     index_kind: str = "auto"
     # BTree indexes on video_id and duration_s (tested to keep merge counts right).
     scalar_indexes: bool = True
+    # The faiss sidecar unfiltered searches use while the table stays at this version (index/sidecar.py).
+    sidecar: bool = True
 
 
 def optimized_index_key(model: str) -> dg.AssetKey:
@@ -62,11 +68,13 @@ def _optimized_index_asset(name: str) -> dg.AssetsDefinition:
             retention=timedelta(hours=config.retention_hours),
             index_kind=config.index_kind,  # type: ignore[arg-type]
             scalar_indexes=config.scalar_indexes,
+            sidecar=config.sidecar,
         )
         context.log.info(
             f"{result.table}: v{result.before.version} -> v{result.after.version}, fragments "
             f"{result.before.num_fragments} -> {result.after.num_fragments}, versions kept "
-            f"{result.before.num_versions} -> {result.after.num_versions}; {result.plan.reason}"
+            f"{result.before.num_versions} -> {result.after.num_versions}; {result.plan.reason}; sidecar: "
+            + (f"{result.sidecar.kind}, {result.sidecar.build_s} s" if result.sidecar else result.sidecar_note)
         )
         return dg.MaterializeResult(metadata=result.metadata())
 
@@ -77,36 +85,68 @@ def optimize_index_sensor(
     model_names: Sequence[str],
     *,
     every_k_commits: int = DEFAULT_OPTIMIZE_EVERY,
+    settle_after_seconds: float = DEFAULT_SETTLE_S,
     minimum_interval_seconds: int = 60,
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
 ) -> dg.SensorDefinition:
     """Requests `<model>_clip_index_optimized` once `every_k_commits` versions were committed since
-    the last request. Reads one manifest per table (its version); never a partition."""
+    the last request, and once more when commits stop: a table whose version has not moved for
+    `settle_after_seconds` and is not the version the last optimize left. Without the second rule
+    the tail of a backfill (fewer than K commits) would wait for the next K commits, searched
+    without its faiss sidecar and with unindexed rows. Reads one manifest per table (its version)
+    and the asset's latest materialization; never a partition."""
     if every_k_commits < 1:
         raise ValueError(f"every_k_commits must be >= 1, got {every_k_commits}")
+    if settle_after_seconds < 0:
+        raise ValueError(f"settle_after_seconds must be >= 0, got {settle_after_seconds}")
 
     @dg.sensor(
         name=SENSOR_NAME,
         asset_selection=[optimized_index_key(m) for m in model_names],
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=default_status,
-        description=f"Optimize each model's clip table every {every_k_commits} commits.",
+        description=f"Optimize each model's clip table every {every_k_commits} commits, and when commits stop.",
     )
     def sensor(context: dg.SensorEvaluationContext, lancedb: LanceDBResource) -> dg.SensorResult:
-        # cursor: {model: table version at the last request}
-        cursor: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
+        cursor = _read_cursor(context.cursor)
         db = lancedb.connect()
+        now = time.time()
         requests = []
         for model in model_names:
             if not clip_table_exists(db, model):
                 continue
             version = open_clip_table(db, model).version
-            if should_optimize(version, cursor.get(model), every_k_commits):
+            state = cursor.setdefault(model, {})
+            if state.get("seen") != version:
+                state["seen"], state["seen_at"] = version, now
+            requested = state.get("requested")
+            due = should_optimize(version, requested, every_k_commits)
+            settled = (
+                version != requested
+                and now - state["seen_at"] >= settle_after_seconds
+                and version != _last_optimized_version(context.instance, model)
+            )
+            if due or settled:
                 requests.append(dg.RunRequest(run_key=f"{model}-v{version}", asset_selection=[optimized_index_key(model)]))
-                cursor[model] = version
+                state["requested"] = version
         if not requests:
-            return dg.SensorResult(skip_reason=f"fewer than {every_k_commits} commits since the last optimize",
-                                   cursor=json.dumps(cursor))  # fmt: skip
+            return dg.SensorResult(skip_reason=f"fewer than {every_k_commits} commits since the last optimize, "
+                                   "or commits still arriving", cursor=json.dumps(cursor))  # fmt: skip
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))
 
     return sensor
+
+
+def _read_cursor(raw: str | None) -> dict[str, dict]:
+    """{model: {"requested": version, "seen": version, "seen_at": epoch s}}; the first format
+    ({model: requested version}) is read too."""
+    loaded = json.loads(raw) if raw else {}
+    return {m: v if isinstance(v, dict) else {"requested": v} for m, v in loaded.items()}
+
+
+def _last_optimized_version(instance: dg.DagsterInstance, model: str) -> int | None:
+    """The table version the latest `<model>_clip_index_optimized` materialization left, if any."""
+    event = instance.get_latest_materialization_event(optimized_index_key(model))
+    materialization = event.asset_materialization if event else None
+    value = materialization.metadata.get("table_version") if materialization else None
+    return int(value.value) if value is not None else None

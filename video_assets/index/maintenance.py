@@ -10,7 +10,10 @@ fragment count. `optimize_clip_table` runs, under the table's commit lock
    to the existing indexes;
 2. the ANN index `vector_index.plan_vector_index` picks for the table's size
    (none below the exact-search threshold), built or rebuilt when needed;
-3. BTree indexes on `video_id` (the committer's per-video filters and the
+3. the faiss sidecar (`sidecar.py`) of the version this pass leaves, for
+   tables with an ANN index and a local database directory, or its removal
+   when the table no longer needs one;
+4. BTree indexes on `video_id` (the committer's per-video filters and the
    merge's delete condition) and `duration_s` (user filters). lancedb#3177
    and #3515 report merge_insert silently matching nothing with a scalar
    index on the *merge key*; ours is `clip_id`, which gets no index, and
@@ -37,6 +40,7 @@ from lancedb.table import Table
 from video_assets.index.committer import DEFAULT_LOCK_TIMEOUT_S, CommitLock, commit_lock
 from video_assets.index.connection import open_clip_table
 from video_assets.index.schema import vector_dim
+from video_assets.index.sidecar import SidecarInfo, build_sidecar, drop_sidecar, faiss_available, sidecar_root
 from video_assets.index.vector_index import (
     ExistingVectorIndex,
     IndexKind,
@@ -78,6 +82,8 @@ class OptimizeResult:
     vector_index_built: bool
     vector_index_build_s: float
     scalar_indexes: tuple[str, ...]
+    sidecar: SidecarInfo | None  # built by this pass
+    sidecar_note: str  # why there is none, or that it was dropped
     lock: CommitLock
     seconds: float
 
@@ -97,6 +103,11 @@ class OptimizeResult:
             "vector_index_built": self.vector_index_built,
             "vector_index_build_s": round(self.vector_index_build_s, 3),
             "scalar_indexes": list(self.scalar_indexes),
+            "sidecar": self.sidecar_note if self.sidecar is None else
+            f"{self.sidecar.kind} at v{self.sidecar.version}, {self.sidecar.rows} rows",
+            "sidecar_build_s": self.sidecar.build_s if self.sidecar else 0.0,
+            "sidecar_bytes": self.sidecar.bytes_on_disk if self.sidecar else 0,
+            "sidecar_trained_reused": bool(self.sidecar and self.sidecar.trained_reused),
             "retention_s": self.retention_s,
             "lock": self.lock.kind,
             "seconds": round(self.seconds, 3),
@@ -136,6 +147,7 @@ def optimize_clip_table(
     retention: timedelta = DEFAULT_RETENTION,
     index_kind: IndexKind | Literal["auto"] = "auto",
     scalar_indexes: bool = True,
+    sidecar: bool = True,
     memory_bytes: int | None = None,
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
     lock_dir: str | os.PathLike[str] | None = None,
@@ -144,6 +156,7 @@ def optimize_clip_table(
 
     `index_kind="auto"` lets the table size choose (see `vector_index`);
     `memory_bytes` is the budget that choice assumes (default: memory available now).
+    `sidecar=False` builds no faiss sidecar (and removes a stale one).
     """
     if not isinstance(retention, timedelta) or retention <= timedelta(0):
         # 0 removes every old version at once and breaks any reader still on one (LanceDB warns too).
@@ -162,6 +175,7 @@ def optimize_clip_table(
             build_s, built = build_vector_index(table, plan), True
         made_scalar = _ensure_scalar_indexes(table) if scalar_indexes and rows else ()
         after = table_health(table)
+        side, side_note = _refresh_sidecar(db, table, wanted=sidecar and plan.kind != "none")
     return OptimizeResult(
         table=table.name,
         before=before,
@@ -172,9 +186,24 @@ def optimize_clip_table(
         vector_index_built=built,
         vector_index_build_s=build_s,
         scalar_indexes=made_scalar,
+        sidecar=side,
+        sidecar_note=side_note,
         lock=lock,
         seconds=time.perf_counter() - started,
     )
+
+
+def _refresh_sidecar(db: lancedb.DBConnection, table: Table, *, wanted: bool) -> tuple[SidecarInfo | None, str]:
+    """Build the sidecar of the table's current version, or drop one that is no longer wanted."""
+    root = sidecar_root(db.uri)
+    if root is None:
+        return None, "none: the database is not a local directory"
+    if not wanted:
+        dropped = drop_sidecar(root, table.name)
+        return None, "dropped (no ANN index wanted)" if dropped else "none (no ANN index wanted)"
+    if not faiss_available():
+        return None, "none: faiss-cpu is not installed"
+    return build_sidecar(table, root), ""
 
 
 def _ensure_scalar_indexes(table: Table) -> tuple[str, ...]:

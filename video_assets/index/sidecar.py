@@ -1,0 +1,335 @@
+"""A faiss IVF-SQ8 copy of a clip table's vectors, for searches LanceDB answers too slowly.
+
+LanceDB 0.40 spends ~3-6 ms of CPU per query in its Python API and query
+planning whatever the index does (benchmarks/RESULTS.md, "Search (ANN)");
+faiss answers the same IVF-SQ8 probe in under a millisecond. So once a table
+is large enough for an ANN index, maintenance also writes a *sidecar*: the
+table's vectors at one table version, as
+
+- `index.faiss`: IVF (`nlist` lists) with 8-bit scalar-quantized codes,
+  inner product on unit vectors (= cosine); `trained.faiss` is the same
+  index without rows, reused by the next build while the table has grown
+  less than `REBUILD_GROWTH` times (training is most of a build's time);
+- `vectors.npy`: the float32 unit vectors, memory-mapped, for the exact
+  re-rank, so every returned score is the exact cosine (as on LanceDB's path);
+- `rows.arrow`: the hit columns in the same row order (memory-mapped IPC);
+- `meta.json`: table name, table version, sizes, build time.
+
+A sidecar answers only while the table is still at the version it was built
+from (checked on every query: one manifest read). Any commit after that makes
+search fall back to LanceDB until the next maintenance pass rebuilds it, so a
+result never misses a committed clip or returns a deleted one. Filtered
+(`where`) and exact searches always go to LanceDB.
+
+Files live in the database directory (`<db>/_sidecars/<table>/v<version>-<id>/`;
+like `_locks`, not a `.lance` dir, so LanceDB never lists it), published by atomically replacing the `CURRENT` pointer; a reader that holds
+the previous one keeps its memory maps. The builder must hold the table's
+commit lock (maintenance does), so no commit lands mid-build.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+from lancedb.table import Table
+
+from video_assets.index.hits import HIT_COLUMNS, SearchHit, hit_from_row
+from video_assets.index.schema import vector_dim
+from video_assets.index.vector_index import MEMORY_SHARE, memory_budget_bytes
+
+POINTER = "CURRENT"
+SIDECAR_DIR_NAME = "_sidecars"
+REBUILD_GROWTH = 4  # as vector_index: retrain once sqrt(rows) lists are this many times too few
+TRAINING_ROWS = 65_536  # as vector_index: k-means sample; faiss caps it at 256 rows per list anyway
+BATCH_ROWS = 32_768
+_log = logging.getLogger(__name__)
+_REMOTE_SCHEMES = ("s3://", "gs://", "az://", "abfs://", "db://", "http://", "https://", "memory://")
+
+
+@dataclass(frozen=True)
+class SidecarInfo:
+    table: str
+    version: int  # the table version whose rows the sidecar holds
+    rows: int
+    dim: int
+    nlist: int
+    kind: str  # faiss factory string
+    build_s: float
+    bytes_on_disk: int
+    trained_reused: bool = False  # the IVF came from the previous sidecar (no k-means this time)
+
+
+def sidecar_root(db_uri: str) -> Path | None:
+    """Where sidecars of the database at `db_uri` live; None for object stores (no local files)."""
+    uri = str(db_uri)
+    if uri.startswith(_REMOTE_SCHEMES):
+        return None
+    return Path(uri.removeprefix("file://")).resolve() / SIDECAR_DIR_NAME
+
+
+def default_nlist(rows: int) -> int:
+    """~sqrt(rows) lists, as `vector_index` sizes LanceDB's IVF partitions."""
+    return max(1, round(math.sqrt(rows)))
+
+
+def faiss_available() -> bool:
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def build_sidecar(
+    table: Table, root: Path, *, nlist: int | None = None, training_rows: int = TRAINING_ROWS, seed: int = 0
+) -> SidecarInfo:
+    """Write the sidecar of `table` at its latest version under `root` and publish it.
+
+    One streamed pass over the table (vectors go to a memory-mapped file, not
+    to memory). The IVF (`nlist` lists, default ~sqrt(rows)) is trained on a
+    random sample of `training_rows`, or taken from the previous sidecar when
+    `nlist` is not forced and that one still fits the table's size.
+    The caller holds the table's commit lock, so the version cannot move mid-build.
+    """
+    import faiss
+
+    started = time.perf_counter()
+    table.checkout_latest()
+    version, rows, dim = table.version, table.count_rows(), vector_dim(table.schema)
+    if rows == 0:
+        raise ValueError(f"{table.name}: an empty table has no sidecar")
+    trained = None if nlist is not None else _reusable_training(root, table.name, rows, dim)
+    nlist = max(1, min(int(nlist or default_nlist(rows)), rows)) if trained is None else trained.nlist
+    table_dir = root / table.name
+    table_dir.mkdir(parents=True, exist_ok=True)
+    for stale in table_dir.glob(".tmp-*"):  # an interrupted build (we hold the lock: nobody else builds)
+        shutil.rmtree(stale, ignore_errors=True)
+    work = table_dir / f".tmp-{uuid.uuid4().hex[:12]}"
+    work.mkdir()
+    try:
+        vectors = _copy_table(table, work, rows, dim)
+        kind = f"IVF{nlist},SQ8"
+        with _omp_threads(os.cpu_count() or 1):
+            if trained is not None:
+                index = faiss.read_index(str(trained.path))
+            else:
+                index = faiss.index_factory(dim, kind, faiss.METRIC_INNER_PRODUCT)
+                rng = np.random.default_rng(seed)
+                sample = np.sort(rng.choice(rows, size=min(rows, training_rows), replace=False))
+                index.train(np.ascontiguousarray(vectors[sample]))
+            faiss.write_index(index, str(work / "trained.faiss"))
+            for start in range(0, rows, BATCH_ROWS):
+                index.add(np.ascontiguousarray(vectors[start : start + BATCH_ROWS]))
+        faiss.write_index(index, str(work / "index.faiss"))
+        del vectors
+        info = SidecarInfo(
+            table=table.name, version=version, rows=rows, dim=dim, nlist=nlist, kind=kind,
+            build_s=round(time.perf_counter() - started, 3),
+            bytes_on_disk=sum(f.stat().st_size for f in work.iterdir()), trained_reused=trained is not None,
+        )  # fmt: skip
+        (work / "meta.json").write_text(json.dumps(asdict(info)))
+        final = table_dir / f"v{version}-{work.name[5:]}"
+        work.rename(final)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    _publish(table_dir, final.name)
+    return info
+
+
+def drop_sidecar(root: Path, table: str) -> bool:
+    """Remove a table's sidecar (the table shrank below the ANN threshold); whether one existed."""
+    table_dir = root / table
+    if not table_dir.exists():
+        return False
+    (table_dir / POINTER).unlink(missing_ok=True)
+    shutil.rmtree(table_dir, ignore_errors=True)
+    return True
+
+
+@dataclass(frozen=True)
+class _Trained:
+    path: Path
+    nlist: int
+
+
+def _reusable_training(root: Path, table: str, rows: int, dim: int) -> _Trained | None:
+    """The current sidecar's trained (empty) index, if its lists still suit `rows` x `dim`."""
+    table_dir = root / table
+    try:
+        current = table_dir / (table_dir / POINTER).read_text().strip()
+        info = json.loads((current / "meta.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    path = current / "trained.faiss"
+    fits = info["dim"] == dim and default_nlist(rows) ** 2 < REBUILD_GROWTH * info["nlist"] ** 2
+    return _Trained(path, int(info["nlist"])) if fits and path.exists() else None
+
+
+class Sidecar:
+    """A published sidecar, memory-mapped. `search` is thread-safe (faiss search is read-only)."""
+
+    def __init__(self, directory: Path) -> None:
+        import faiss
+
+        self.directory = directory
+        self.info = SidecarInfo(**json.loads((directory / "meta.json").read_text()))
+        self.index = _read_index(faiss, directory / "index.faiss", self.info.rows * self.info.dim)
+        self.vectors = np.load(directory / "vectors.npy", mmap_mode="r")
+        self.rows = ipc.open_file(pa.memory_map(str(directory / "rows.arrow"))).read_all()
+        if self.vectors.shape != (self.info.rows, self.info.dim) or self.rows.num_rows != self.info.rows:
+            raise ValueError(f"{directory}: sidecar files disagree with meta.json")
+        # Table.take over a many-chunk memory map costs ~13 ms at 1M rows (it gathers across every
+        # chunk); a query needs a few dozen rows, so find each row's batch and slice it instead.
+        self._batches = self.rows.to_batches()
+        self._starts = np.cumsum([0] + [b.num_rows for b in self._batches])
+
+    def search(
+        self, query: np.ndarray, *, k: int, offset: int, nprobes: int, refine_factor: int, exclude: frozenset[str]
+    ) -> list[SearchHit]:
+        """Hits `offset .. offset+k` by exact cosine among `(k + offset + excluded) * refine_factor` IVF candidates."""
+        import faiss
+
+        # One thread per query (OpenMP's setting is per calling thread): spreading one query's lists
+        # over both cores cut p50 from ~3 to ~2 ms at 1M x 768 but p95 rose to ~30 ms whenever the
+        # other core was busy (benchmarks/RESULTS.md); concurrent queries use the cores instead.
+        faiss.omp_set_num_threads(1)
+        q = np.asarray(query, dtype=np.float32)
+        q = q / np.linalg.norm(q)
+        wanted = min(self.info.rows, (k + offset + len(exclude)) * refine_factor)
+        params = faiss.SearchParametersIVF(nprobe=min(nprobes, self.info.nlist))
+        _, found = self.index.search(q[None, :], wanted, params=params)
+        ids = found[0][found[0] >= 0]
+        if ids.size == 0:
+            return []
+        ids.sort()  # ascending offsets read the memory map in order
+        scores = self.vectors[ids] @ q
+        order = np.argsort(-scores, kind="stable")
+        ids, scores = ids[order], scores[order]
+        if exclude:
+            keep = np.array([self._row(i, "clip_id")["clip_id"] not in exclude for i in ids], dtype=bool)
+            ids, scores = ids[keep], scores[keep]
+        ids, scores = ids[offset : offset + k], scores[offset : offset + k]
+        return [hit_from_row(self._row(i), score) for i, score in zip(ids, scores)]
+
+    def _row(self, i: int, *columns: str) -> dict:
+        chunk = int(np.searchsorted(self._starts, i, side="right")) - 1
+        batch = self._batches[chunk]
+        if columns:
+            batch = batch.select(list(columns))
+        return batch.slice(int(i - self._starts[chunk]), 1).to_pylist()[0]
+
+    def describe(self, *, k: int, offset: int, nprobes: int, refine_factor: int, excluded: int) -> str:
+        wanted = min(self.info.rows, (k + offset + excluded) * refine_factor)
+        return (
+            f"faiss sidecar {self.info.kind} (inner product on unit vectors) of {self.info.table} at table version "
+            f"{self.info.version}, {self.info.rows} rows: probe {min(nprobes, self.info.nlist)} of {self.info.nlist} "
+            f"lists for {wanted} candidates, exact cosine re-rank on the stored float32 vectors, "
+            f"skip {excluded} excluded clip(s), return hits {offset}..{offset + k}\n  files: {self.directory}"
+        )
+
+
+_cache: dict[Path, tuple[str, Sidecar]] = {}
+_cache_lock = threading.Lock()
+
+
+def load_sidecar(root: Path, table: str) -> Sidecar | None:
+    """The table's published sidecar (cached per process until `CURRENT` changes); None if none."""
+    table_dir = root / table
+    try:
+        current = (table_dir / POINTER).read_text().strip()
+    except FileNotFoundError:
+        return None
+    with _cache_lock:
+        cached = _cache.get(table_dir)
+        if cached is not None and cached[0] == current:
+            return cached[1]
+        try:
+            sidecar = Sidecar(table_dir / current)
+        except FileNotFoundError:
+            return None  # replaced and cleaned up between our two reads: LanceDB answers this one
+        except (OSError, ValueError, RuntimeError, TypeError, KeyError) as error:
+            # Damaged files (a crash mid-write, a disk error): search stays correct through LanceDB,
+            # and the next maintenance pass writes a new sidecar.
+            _log.warning("ignoring the damaged sidecar %s: %s", table_dir / current, error)
+            return None
+        _cache[table_dir] = (current, sidecar)
+        return sidecar
+
+
+def _copy_table(table: Table, work: Path, rows: int, dim: int) -> np.ndarray:
+    """Stream the hit columns to rows.arrow and unit vectors to vectors.npy; returns the memory map."""
+    vectors = np.lib.format.open_memmap(work / "vectors.npy", mode="w+", dtype=np.float32, shape=(rows, dim))
+    reader = table.search().select([*HIT_COLUMNS, "vector"]).limit(None).to_batches(BATCH_ROWS)
+    written = 0
+    schema = table.schema
+    row_schema = pa.schema([schema.field(name) for name in HIT_COLUMNS])
+    with ipc.new_file(str(work / "rows.arrow"), row_schema) as out:
+        for batch in reader:
+            n = batch.num_rows
+            if written + n > rows:
+                raise RuntimeError(f"{table.name}: more rows than counted at version {table.version}")
+            flat = batch.column("vector").flatten().to_numpy(zero_copy_only=False)
+            block = np.asarray(flat, dtype=np.float32).reshape(n, dim)
+            norms = np.linalg.norm(block, axis=1, keepdims=True)
+            vectors[written : written + n] = block / np.where(norms > 0, norms, 1.0)
+            out.write_batch(pa.record_batch([batch.column(name) for name in HIT_COLUMNS], schema=row_schema))
+            written += n
+    if written != rows:
+        raise RuntimeError(f"{table.name}: read {written} rows, counted {rows} at version {table.version}")
+    vectors.flush()
+    return vectors
+
+
+def _publish(table_dir: Path, name: str) -> None:
+    """Point CURRENT at `name` atomically, then delete all but it and the previous one."""
+    pointer = table_dir / POINTER
+    previous = pointer.read_text().strip() if pointer.exists() else None
+    tmp = table_dir / f".{POINTER}.{uuid.uuid4().hex[:8]}"
+    tmp.write_text(name)
+    os.replace(tmp, pointer)
+    for entry in table_dir.iterdir():
+        if entry.is_dir() and not entry.name.startswith(".tmp-") and entry.name not in (name, previous):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _read_index(faiss, path: Path, code_bytes: int):
+    """Load the IVF lists into memory when they fit half the memory available, else memory-map them.
+
+    Measured at 1M x 768 (768 MB of codes): a probe of 5 lists takes ~1.2 ms from memory and ~2.5 ms
+    through the map, whose pages fault in on first touch; loading takes ~0.5 s once per process.
+    """
+    if code_bytes <= MEMORY_SHARE * memory_budget_bytes():
+        return faiss.read_index(str(path))
+    try:
+        return faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+    except RuntimeError:  # a faiss build without mmap support for this index type
+        return faiss.read_index(str(path))
+
+
+class _omp_threads:
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __enter__(self) -> None:
+        import faiss
+
+        self.before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(self.n)
+
+    def __exit__(self, *exc: object) -> None:
+        import faiss
+
+        faiss.omp_set_num_threads(self.before)
