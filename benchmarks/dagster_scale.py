@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> dict:
         rows = [describe(time_inprocess_backfill(videos, work, vpp, loops[vpp], args.clip_len)) for vpp in args.vpp]
         out["backfill_in_process"] = rows
         _table(f"Backfill of {args.videos} videos, in-process runner", rows,
-               ["videos_per_partition", "runs", "failed", "wall_s", "runs_per_s", "median_run_s", "loop_wall_s", "ratio", "overhead_per_run_s"])  # fmt: skip
+               ["videos_per_partition", "runs", "failed", "wall_s", "runs_per_s", "median_run_s", "loop_wall_s", "ratio", "overhead_per_run_s", "events_per_run"])  # fmt: skip
     if "queued" in sections:
         rows = [
             describe(time_queued_backfill(videos, work, vpp, loops[vpp], args.clip_len, executor=executor,

@@ -92,6 +92,7 @@ class InProcessBackfill:
     runs_per_s: float
     median_run_s: float
     loop_wall_s: float
+    events_per_run: float  # entries each run wrote to the instance's event log (each a storage write)
 
     @property
     def ratio(self) -> float:
@@ -102,6 +103,14 @@ class InProcessBackfill:
         return (self.wall_s - self.loop_wall_s) / self.runs
 
 
+def events_per_run(instance: dg.DagsterInstance) -> float:
+    """Mean number of event-log entries per run in ``instance`` (read after the timing)."""
+    run_ids = [record.dagster_run.run_id for record in instance.get_run_records()]
+    if not run_ids:
+        return 0.0
+    return sum(len(instance.all_logs(run_id)) for run_id in run_ids) / len(run_ids)
+
+
 def time_inprocess_backfill(videos: Path, work: Path, vpp: int, loop: LoopTiming, clip_len_s: float) -> InProcessBackfill:
     """The CLI runner: register, add partitions (chunked), one execute_in_process per partition."""
     settings = bench_settings(videos, _fresh(work / f"dagster_vpp{vpp}"), vpp, clip_len_s)
@@ -110,6 +119,8 @@ def time_inprocess_backfill(videos: Path, work: Path, vpp: int, loop: LoopTiming
     summary = run_folder(settings, progress=lambda _line: None)
     wall = time.perf_counter() - started
     runs = len(summary.partitions)
+    with dg.DagsterInstance.get() as instance:
+        events = events_per_run(instance)
     return InProcessBackfill(
         videos_per_partition=vpp,
         runs=runs,
@@ -118,6 +129,7 @@ def time_inprocess_backfill(videos: Path, work: Path, vpp: int, loop: LoopTiming
         runs_per_s=runs / wall,
         median_run_s=statistics.median(p.seconds for p in summary.partitions),
         loop_wall_s=loop.wall_s,
+        events_per_run=events,
     )
 
 

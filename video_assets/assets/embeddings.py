@@ -1,4 +1,8 @@
-"""One <model>_tensors -> <model>_embeddings -> <model>_clip_index chain per enabled embedder."""
+"""One <model>_tensors -> <model>_embeddings -> <model>_clip_index chain per enabled embedder.
+
+Upstream partitions are read through ``deps`` + `StorageResource.upstream`, as in
+assets/media.py (same files and lineage, fewer instance events per run).
+"""
 
 
 import logging
@@ -51,13 +55,12 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
         code_version=f"1-{version}",
         kinds={"pytorch"},
         op_tags=gpu_op_tags(0, num_cpus),
+        deps=["clips", "frames"],
         description=f"Model-ready tensors for {name}: {spec.frames_per_clip} frames per clip at "
         f"{target_fps} fps (re-extracted at a higher fps when a clip has too few).",
     )
     def tensors(
         context: dg.AssetExecutionContext,
-        clips: ParquetPart,
-        frames: ParquetPart,
         storage: StorageResource,
         settings: SettingsResource,
         model_hub: ModelHubResource,
@@ -70,8 +73,8 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
             summary = build_tensors(
                 prepare,
                 spec,
-                clips.read(),
-                frames,
+                storage.upstream(context, "clips").read(),
+                storage.upstream(context, "frames"),
                 target_fps=target_fps,
                 frame_settings=cfg.frames,
                 tensor_dtype=cfg.tensor_dtype,
@@ -99,7 +102,7 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
         group_name=name,
         code_version=f"1-{version}",
         kinds={"pytorch"},
-        ins={"tensors": dg.AssetIn(f"{name}_tensors"), "clips": dg.AssetIn("clips")},
+        deps=[f"{name}_tensors", "clips"],
         pool="gpu" if num_gpus else None,
         op_tags=gpu_op_tags(num_gpus, num_cpus),
         retry_policy=dg.RetryPolicy(max_retries=1),
@@ -108,8 +111,7 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
     )
     def embeddings(
         context: dg.AssetExecutionContext,
-        tensors: ParquetPart,
-        clips: ParquetPart,
+        storage: StorageResource,
         settings: SettingsResource,
         model_hub: ModelHubResource,
         gpu: GpuResource,
@@ -124,8 +126,8 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
             text_scale = embedder.logit_scale
         table, report = embed_partition(
             embedder,
-            tensors,
-            clips.read(),
+            storage.upstream(context, f"{name}_tensors"),
+            storage.upstream(context, "clips").read(),
             batch_size=model_cfg.batch_size or runtime.batch_sizer(embedder),
             gpu_memory_gb=runtime.gpu_memory_gb,
             texts_to_verify=model_cfg.texts_to_verify,
@@ -168,7 +170,7 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
         group_name=name,
         code_version="1",
         kinds={"lancedb"},
-        ins={"embeddings": dg.AssetIn(f"{name}_embeddings")},
+        deps=[f"{name}_embeddings"],
         # One committer per table: concurrent merges thrash and can duplicate keys.
         pool=f"lancedb_{name}",
         retry_policy=dg.RetryPolicy(max_retries=2, delay=1.0),
@@ -176,7 +178,6 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
     )
     def clip_index(
         context: dg.AssetExecutionContext,
-        embeddings: ParquetPart,
         storage: StorageResource,
         lancedb: LanceDBResource,
     ) -> dg.MaterializeResult:
@@ -184,7 +185,9 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
         video_ids = [v.video_id for v in storage.registry().videos_in(context.partition_key)]
         # The pool of size 1 is the single committer; the table lock keeps two racing
         # committers (a raised pool, two machines on one disk) from duplicating keys.
-        result, lock = commit_partition_locked(lancedb.connect(), name, embeddings.read(), video_ids)
+        result, lock = commit_partition_locked(
+            lancedb.connect(), name, storage.upstream(context, f"{name}_embeddings").read(), video_ids
+        )
         return dg.MaterializeResult(
             metadata={
                 "table": result.table,

@@ -1,4 +1,9 @@
-"""source_videos -> clips -> frames: the media half of the graph (thin: calls stages/)."""
+"""source_videos -> clips -> frames: the media half of the graph (thin: calls stages/).
+
+Each asset writes its partition through the IO manager and reads its upstream
+partition through ``deps`` + `StorageResource.upstream` (same files, same lineage,
+two fewer instance events per input: see `StorageResource.upstream`).
+"""
 
 
 import time
@@ -53,14 +58,15 @@ def source_videos(context: dg.AssetExecutionContext, storage: StorageResource) -
 
 @media_asset(
     description="Clip spans (fixed stride or scene cuts) with stable ids; optional H.264 clip files.",
+    deps=[source_videos],
     check_specs=[dg.AssetCheckSpec("clip_spans_valid", asset="clips", blocking=True)],
 )
 def clips(
-    context: dg.AssetExecutionContext, source_videos: ParquetPart, storage: StorageResource, settings: SettingsResource
+    context: dg.AssetExecutionContext, storage: StorageResource, settings: SettingsResource
 ):  # -> MaterializeResult with a value and check results (Dagster rejects that annotation)
     started = time.perf_counter()
     cfg = settings.settings.clipping
-    sources = source_videos.read()
+    sources = storage.upstream(context, "source_videos").read()
     table = plan_clips(sources, cfg, storage.clips_dir)
     durations = table.column("duration_s").to_pylist()
     video_durations = dict(zip(sources.column("video_id").to_pylist(), sources.column("duration_s").to_pylist()))
@@ -83,13 +89,12 @@ def clips(
 
 @media_asset(
     description="Frames per clip by policy and fps (keys like 'sequence-2.0'), RGB uint8.",
+    deps=[clips],
 )
-def frames(
-    context: dg.AssetExecutionContext, clips: ParquetPart, storage: StorageResource, settings: SettingsResource
-) -> dg.Output[ParquetPart]:
+def frames(context: dg.AssetExecutionContext, storage: StorageResource, settings: SettingsResource) -> dg.Output[ParquetPart]:
     started = time.perf_counter()
     cfg = settings.settings.frames
-    clip_table: pa.Table = clips.read()
+    clip_table: pa.Table = storage.upstream(context, "clips").read()
     with storage.writer(context, FRAMES_SCHEMA) as writer:
         summary = extract_partition_frames(clip_table, cfg, writer)
         if clip_table.num_rows and summary.clips == 0:

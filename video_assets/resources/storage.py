@@ -29,6 +29,15 @@ def _expects_mapping(context: dg.InputContext) -> bool:
     return typing_type in (dict, Mapping) or get_origin(typing_type) in (dict, Mapping)
 
 
+def stored_part(base_dir: str | Path, asset_key: dg.AssetKey, partition_key: str | None) -> ParquetPart:
+    """The stored file of one partition (or of an unpartitioned asset); a clear error if absent."""
+    path = part_path(base_dir, asset_key, partition_key)
+    if not path.exists():
+        which = f"partition {partition_key!r}" if partition_key is not None else "output"
+        raise FileNotFoundError(f"{asset_key.to_user_string()} {which} has no stored data at {path}: materialize it first")
+    return ParquetPart(path, partition_key)
+
+
 class StorageResource(dg.ConfigurableResource):
     """The data directory: registry, per-partition intermediates, clip files, staged index rows."""
 
@@ -48,6 +57,15 @@ class StorageResource(dg.ConfigurableResource):
 
     def registry(self) -> VideoRegistry:
         return VideoRegistry(self.root / "registry.sqlite")
+
+    def upstream(self, context: dg.AssetExecutionContext, asset: str) -> ParquetPart:
+        """This partition of an upstream asset the step names in ``deps`` (the IO manager's file).
+
+        Reading through ``deps`` rather than an IO-manager input keeps the same lineage,
+        ordering and data-version provenance, without the two input events per input that
+        each cost a write to the instance (benchmarks/RESULTS.md "Dagster scale").
+        """
+        return stored_part(self.assets_dir, dg.AssetKey(asset), context.partition_key)
 
     def writer(self, context: dg.AssetExecutionContext, schema: pa.Schema) -> StreamingParquetWriter:
         """A streaming writer for this asset's partition file (the IO manager's path)."""
@@ -94,10 +112,4 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         return parts
 
     def _part(self, context: dg.InputContext, key: str | None) -> ParquetPart:
-        path = part_path(self.base_dir, context.asset_key, key)
-        if not path.exists():
-            which = f"partition {key!r}" if key is not None else "output"
-            raise FileNotFoundError(
-                f"{context.asset_key.to_user_string()} {which} has no stored data at {path}: materialize it first"
-            )
-        return ParquetPart(path, key)
+        return stored_part(self.base_dir, context.asset_key, key)
