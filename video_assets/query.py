@@ -37,11 +37,14 @@ def load_embedder(settings: Settings, model: str) -> Embedder:
     return get(model).load_cached(hub, device, resolve_dtype(settings.dtype, device), settings.model(model))
 
 
-def embed_file(settings: Settings, embedder: Embedder, path: str | Path) -> np.ndarray:
-    """One vector per clip of ``path``, cut and framed exactly as the pipeline does."""
+def embed_file(settings: Settings, embedder: Embedder, path: str | Path, *, model: str | None = None) -> np.ndarray:
+    """One vector per clip of ``path``, cut and framed exactly as the pipeline does.
+
+    `model` is the name the embedder is registered and configured under (default: its spec name).
+    """
     info = probe(path)
     spec = embedder.spec
-    fps = settings.model(spec.name).target_fps or spec.target_fps
+    fps = settings.model(model or spec.name).target_fps or spec.target_fps
     prepared = []
     for span in spans_for(info.path, info.duration_s, settings.clipping) or []:
         def extract_at(f: float, span=span) -> np.ndarray:
@@ -88,7 +91,7 @@ def _resolve(settings: Settings, text, like_clip, like_file, model: str | None) 
         if not text.strip():
             raise ValueError("the text query is empty")
         return _Resolved(db, model, [embedder.embed_text([text])[0].numpy()], [])
-    return _Resolved(db, model, list(embed_file(settings, embedder, like_file)), [])
+    return _Resolved(db, model, list(embed_file(settings, embedder, like_file, model=model)), [])
 
 
 def search(
