@@ -40,6 +40,13 @@ class FrameSettings(_Strict):
     target_res: tuple[int, int] = (-1, -1)  # (H, W); (-1, -1) = native
     backend: Literal["pyav", "decord"] = "pyav"
     num_threads: int = Field(0, ge=0)  # 0 = let the decoder choose
+    # How the frames asset stores frames: "raw" RGB arrays (exact; zstd Parquet) or one
+    # JPEG per frame (lossy, 2.4-3.4x smaller files at quality 95 on 720p test patterns,
+    # see benchmarks/frame_storage.py); readers decode either.
+    storage: Literal["raw", "jpeg"] = "raw"
+    # Used by storage="jpeg" only. Not an error under "raw": saved settings carry the
+    # default, and they are read back on every run.
+    jpeg_quality: int = Field(95, ge=1, le=100)
 
     @field_validator("target_fps")
     @classmethod

@@ -35,6 +35,8 @@ def test_folder_runs_bad_files_fail_alone_and_rerun_is_idempotent(video_folder, 
         assert name in " ".join(outcomes[key].errors)  # the error names the file
     good = [o for o in summary.partitions if o.success]
     assert all(o.metadata["clips"]["clips"] == 2 for o in good)
+    frames_meta = [o.metadata["frames"] for o in good]
+    assert all(m["storage"] == "raw" and 0 < m["file_bytes"] < m["payload_bytes"] for m in frames_meta)  # zstd shrinks raw
 
     rows = _rows(data)
     assert len(rows) == 8  # 4 good videos x 2 clips

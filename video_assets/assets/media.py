@@ -114,6 +114,10 @@ def frames(context: dg.AssetExecutionContext, storage: StorageResource, settings
             "target_fps": list(cfg.target_fps),
             "target_res": list(cfg.target_res),
             "backend": cfg.backend,
+            "storage": cfg.storage,
+            **({"jpeg_quality": cfg.jpeg_quality} if cfg.storage == "jpeg" else {}),
+            "payload_bytes": summary.payload_bytes,  # frame bytes before zstd
+            "file_bytes": path.stat().st_size,
             "seconds": time.perf_counter() - started,
         },
     )

@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from video_assets.config import FrameSettings
 from video_assets.media.errors import VideoReadError
+from video_assets.media.frame_codec import decode_jpeg, encode_jpeg
 from video_assets.media.frames import ClipExtraction, ClipFrames, FramePolicy, FrameSignature, iter_extract_frames
 from video_assets.parquet_parts import ARRAY_FIELDS, StreamingParquetWriter, array_to_fields, fields_to_array
 from video_assets.stages.clips import span_of
@@ -20,7 +21,11 @@ FRAMES_SCHEMA = pa.schema(
         ("video_id", pa.string()),
         ("signature", pa.string()),
         ("timestamps", pa.list_(pa.float64())),
-        *ARRAY_FIELDS,  # the frames, (N, H, W, 3) uint8 RGB
+        # The frames, (N, H, W, 3) uint8 RGB: storage "raw" fills shape/dtype/data,
+        # "jpeg" fills shape/dtype and `jpeg` (one JPEG per frame) and leaves data null.
+        # Files from before JPEG storage have no `jpeg` column and read as raw.
+        *ARRAY_FIELDS,
+        ("jpeg", pa.list_(pa.binary())),
     ]
 )
 
@@ -33,6 +38,8 @@ def signatures(settings: FrameSettings) -> list[FrameSignature]:
 class FramesSummary:
     clips: int = 0
     frames: int = 0
+    storage: str = "raw"
+    payload_bytes: int = 0  # frame bytes handed to Parquet (raw arrays or JPEGs), before zstd
     dropped: dict[str, str] = field(default_factory=dict)  # clip_id -> reason
     failed_videos: dict[str, str] = field(default_factory=dict)  # video_id -> reason
 
@@ -44,7 +51,7 @@ def extract_partition_frames(clips: pa.Table, settings: FrameSettings, writer: S
     by_video: dict[str, list[dict]] = defaultdict(list)
     for clip in clips.to_pylist():
         by_video[clip["video_id"]].append(clip)
-    summary = FramesSummary()
+    summary = FramesSummary(storage=settings.storage)
     for video_id, video_clips in by_video.items():
         path = video_clips[0]["source_path"]
         try:
@@ -57,7 +64,7 @@ def extract_partition_frames(clips: pa.Table, settings: FrameSettings, writer: S
                 backend=settings.backend,
                 num_threads=settings.num_threads,
             ):
-                _write_clip(video_clips[position], result, writer, summary)
+                _write_clip(video_clips[position], result, settings, writer, summary)
         except VideoReadError as err:
             summary.failed_videos[video_id] = err.reason
             for clip in video_clips:
@@ -65,30 +72,57 @@ def extract_partition_frames(clips: pa.Table, settings: FrameSettings, writer: S
     return summary
 
 
-def _write_clip(clip: dict, result: ClipExtraction, writer: StreamingParquetWriter, summary: FramesSummary) -> None:
+def _frame_fields(frames: np.ndarray, settings: FrameSettings) -> dict:
+    """The stored columns of one (N, H, W, 3) uint8 array under ``settings.storage``."""
+    if settings.storage == "raw":
+        return {**array_to_fields(frames), "jpeg": None}
+    return {
+        "shape": list(frames.shape),
+        "dtype": frames.dtype.str,
+        "data": None,
+        "jpeg": encode_jpeg(frames, quality=settings.jpeg_quality),
+    }
+
+
+def _write_clip(
+    clip: dict, result: ClipExtraction, settings: FrameSettings, writer: StreamingParquetWriter, summary: FramesSummary
+) -> None:
     if result.error is not None or not result.frames:
         summary.dropped[clip["clip_id"]] = result.error or "no frames decoded"
         return
-    rows = [
-        {
-            "clip_id": clip["clip_id"],
-            "video_id": clip["video_id"],
-            "signature": key,
-            "timestamps": frames.timestamps.tolist(),
-            **array_to_fields(frames.frames),
-        }
-        for key, frames in result.frames.items()
-    ]
+    rows = []
+    for key, frames in result.frames.items():
+        fields = _frame_fields(frames.frames, settings)
+        summary.payload_bytes += len(fields["data"]) if fields["data"] is not None else sum(map(len, fields["jpeg"]))
+        rows.append(
+            {
+                "clip_id": clip["clip_id"],
+                "video_id": clip["video_id"],
+                "signature": key,
+                "timestamps": frames.timestamps.tolist(),
+                **fields,
+            }
+        )
     writer.write(pa.Table.from_pylist(rows, schema=FRAMES_SCHEMA))
     summary.clips += 1
     summary.frames += sum(len(f.frames) for f in result.frames.values())
 
 
+def row_frames(row: dict) -> np.ndarray:
+    """The (N, H, W, 3) uint8 frames of one stored row, whichever storage wrote it."""
+    blobs = row.get("jpeg")  # no such column in files written before JPEG storage
+    if blobs is None:
+        return fields_to_array(row)
+    if np.dtype(row["dtype"]) != np.uint8:
+        raise ValueError(f"clip {row['clip_id']}: JPEG frames must be uint8, the row says dtype {row['dtype']}")
+    return decode_jpeg(blobs, row["shape"])
+
+
 def rows_to_clip_frames(group: pa.Table) -> dict[str, dict[str, ClipFrames]]:
-    """A row group read back: clip_id -> signature -> frames."""
+    """A row group read back: clip_id -> signature -> frames (JPEG rows decoded)."""
     out: dict[str, dict[str, ClipFrames]] = defaultdict(dict)
     for row in group.to_pylist():
         out[row["clip_id"]][row["signature"]] = ClipFrames(
-            frames=fields_to_array(row), timestamps=np.asarray(row["timestamps"], dtype=np.float64)
+            frames=row_frames(row), timestamps=np.asarray(row["timestamps"], dtype=np.float64)
         )
     return out
