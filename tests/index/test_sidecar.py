@@ -201,3 +201,12 @@ def test_cli_search_uses_the_sidecar_unless_told_not_to(table, tmp_path, capsys,
     for extra in ([], ["--no-sidecar"]):
         assert main([*base, "--json", "-k", "3", "--nprobes", "40", *extra]) == 0
         assert [h["clip_id"] for h in json.loads(capsys.readouterr().out)] == expected
+
+
+def test_no_sidecar_when_its_codes_would_not_fit_the_memory_budget(table):
+    db, _, _, _, query = table
+    codes = ROWS * DIM  # one byte per dimension
+    result = _optimize(db, memory_bytes=codes)  # half of it is the share the codes may take
+    assert result.sidecar is None and result.sidecar_note.startswith("dropped (SQ8 codes")
+    assert not _uses_sidecar(db, query)
+    assert _optimize(db, memory_bytes=4 * codes).sidecar is not None

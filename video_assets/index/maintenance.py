@@ -42,11 +42,13 @@ from video_assets.index.connection import open_clip_table
 from video_assets.index.schema import vector_dim
 from video_assets.index.sidecar import SidecarInfo, build_sidecar, drop_sidecar, faiss_available, sidecar_root
 from video_assets.index.vector_index import (
+    MEMORY_SHARE,
     ExistingVectorIndex,
     IndexKind,
     VectorIndexPlan,
     build_vector_index,
     existing_vector_index,
+    memory_budget_bytes,
     needs_new_index,
     plan_vector_index,
 )
@@ -175,7 +177,7 @@ def optimize_clip_table(
             build_s, built = build_vector_index(table, plan), True
         made_scalar = _ensure_scalar_indexes(table) if scalar_indexes and rows else ()
         after = table_health(table)
-        side, side_note = _refresh_sidecar(db, table, wanted=sidecar and plan.kind != "none")
+        side, side_note = _refresh_sidecar(db, table, wanted=sidecar and plan.kind != "none", memory_bytes=memory_bytes)
     return OptimizeResult(
         table=table.name,
         before=before,
@@ -193,14 +195,21 @@ def optimize_clip_table(
     )
 
 
-def _refresh_sidecar(db: lancedb.DBConnection, table: Table, *, wanted: bool) -> tuple[SidecarInfo | None, str]:
+def _refresh_sidecar(
+    db: lancedb.DBConnection, table: Table, *, wanted: bool, memory_bytes: int | None
+) -> tuple[SidecarInfo | None, str]:
     """Build the sidecar of the table's current version, or drop one that is no longer wanted."""
     root = sidecar_root(db.uri)
     if root is None:
         return None, "none: the database is not a local directory"
-    if not wanted:
-        dropped = drop_sidecar(root, table.name)
-        return None, "dropped (no ANN index wanted)" if dropped else "none (no ANN index wanted)"
+    codes = table.count_rows() * vector_dim(table.schema)  # faiss builds its SQ8 codes in memory
+    budget = memory_bytes if memory_bytes is not None else memory_budget_bytes()
+    too_big = codes > MEMORY_SHARE * budget
+    if not wanted or too_big:
+        dropped = drop_sidecar(root, table.name)  # a stale one would never match the table again
+        why = (f"SQ8 codes {codes / 2**30:.2f} GiB exceed {MEMORY_SHARE:.0%} of the {budget / 2**30:.1f} GiB "
+               "budget: LanceDB answers") if too_big else "no ANN index wanted"  # fmt: skip
+        return None, f"dropped ({why})" if dropped else f"none ({why})"
     if not faiss_available():
         return None, "none: faiss-cpu is not installed"
     return build_sidecar(table, root), ""
