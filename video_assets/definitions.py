@@ -17,6 +17,7 @@ from video_assets.resources.lancedb import LanceDBResource
 from video_assets.resources.model_hub import ModelHubResource
 from video_assets.resources.settings import SettingsResource
 from video_assets.resources.storage import PartitionedParquetIOManager, StorageResource
+from video_assets.settings_versions import clips_version, frames_version
 
 EMBED_JOB = "embed_videos"
 
@@ -26,7 +27,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     embedders = enabled_embedders(settings.enabled_models, hub)
     model_defs = [asset for entry in embedders for asset in model_assets(entry, settings)]
     names = [e.spec.name for e in embedders]
-    media = [source_videos, clips, frames]
+    # Module-level assets, given code versions that follow the settings they depend on.
+    media = [
+        source_videos,
+        _with_code_version(clips, clips_version(settings)),
+        _with_code_version(frames, frames_version(settings)),
+    ]
     embed_job = dg.define_asset_job(
         EMBED_JOB,
         selection=dg.AssetSelection.assets(*media, *model_defs),
@@ -49,6 +55,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             "gpu": GpuResource(device=settings.device, dtype=settings.dtype),
         },
     )
+
+
+def _with_code_version(asset: dg.AssetsDefinition, version: str) -> dg.AssetsDefinition:
+    return asset.map_asset_specs(lambda spec: spec.replace_attributes(code_version=version))
 
 
 defs = build_definitions(Settings.from_env())

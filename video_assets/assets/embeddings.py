@@ -22,6 +22,7 @@ from video_assets.resources.lancedb import LanceDBResource
 from video_assets.resources.model_hub import ModelHubResource
 from video_assets.resources.settings import SettingsResource
 from video_assets.resources.storage import StorageResource
+from video_assets.settings_versions import embeddings_version, tensors_version
 from video_assets.stages.checks import check_vectors
 from video_assets.stages.embeddings import embed_partition
 from video_assets.stages.tensors import TENSOR_SCHEMA, build_tensors
@@ -52,7 +53,7 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
         name=f"{name}_tensors",
         partitions_def=videos_partitions,
         group_name=name,
-        code_version=f"1-{version}",
+        code_version=tensors_version(settings, name, version),
         kinds={"pytorch"},
         op_tags=gpu_op_tags(0, num_cpus),
         deps=["clips", "frames"],
@@ -100,7 +101,7 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
         name=f"{name}_embeddings",
         partitions_def=videos_partitions,
         group_name=name,
-        code_version=f"1-{version}",
+        code_version=embeddings_version(settings, name, version),
         kinds={"pytorch"},
         deps=[f"{name}_tensors", "clips"],
         pool="gpu" if num_gpus else None,

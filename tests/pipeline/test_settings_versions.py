@@ -1,0 +1,76 @@
+"""Each asset's code version follows exactly the settings its output depends on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from tests.pipeline.conftest import settings_for
+from video_assets.config import Settings
+from video_assets.definitions import build_definitions
+
+
+def _versions(settings: Settings) -> dict[str, str | None]:
+    graph = build_definitions(settings).resolve_asset_graph()
+    return {key.to_user_string(): graph.get(key).code_version for key in graph.get_all_asset_keys()}
+
+
+def _changed(base: Settings, **update) -> set[str]:
+    before, after = _versions(base), _versions(base.model_copy(update=update))
+    return {name for name in before if before[name] != after[name]}
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Settings:
+    return settings_for(tmp_path / "videos", tmp_path / "data")
+
+
+def test_clip_and_frame_settings_version_only_their_asset(base):
+    assert _changed(base, clipping=base.clipping.model_copy(update={"min_clip_len_s": 1.5})) == {"clips"}
+    for frames in ({"target_fps": (4.0,)}, {"policies": ("middle",)}, {"storage": "jpeg"}, {"target_res": (224, 224)}):
+        assert _changed(base, frames=base.frames.model_copy(update=frames)) == {"frames"}, frames
+    assert _changed(base, frames=base.frames.model_copy(update={"num_threads": 4})) == set()  # speed only
+
+
+def test_model_settings_version_tensors_or_embeddings(base):
+    from video_assets.config import ModelSettings
+
+    def with_model(**fields) -> dict:
+        return {"models": {"fingerprint": ModelSettings(**fields)}}
+
+    assert _changed(base, **with_model(target_fps=4.0)) == {"fingerprint_tensors"}
+    assert _changed(base, tensor_dtype="float32") == {"fingerprint_tensors"}
+    assert _changed(base, **with_model(texts_to_verify=("a dog",))) == {"fingerprint_embeddings"}
+    assert _changed(base, dtype="fp32") == {"fingerprint_embeddings"}
+    assert _changed(base, **with_model(batch_size=7, num_cpus=3, verbose=True)) == set()  # throughput and logging
+
+
+def test_a_settings_change_makes_the_materialized_partition_stale(tmp_path, dagster_home):
+    """Dagster itself sees the change: the stale status the UI shows comes from these versions."""
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+    from dagster._core.loader import LoadingContextForTest
+
+    from video_assets.media.synthetic import make_video
+    from video_assets.runner import run_folder
+
+    make_video(tmp_path / "videos" / "a.mp4", duration_s=2.0, fps=12, size=(96, 64), seed=1)
+    settings = settings_for(tmp_path / "videos", tmp_path / "data")  # fingerprint only
+    [partition] = run_folder(settings, progress=lambda _: None).partitions
+    assert partition.success
+    changed = settings.model_copy(update={"frames": settings.frames.model_copy(update={"target_fps": (4.0,)})})
+    with dg.DagsterInstance.get() as instance:
+        def status(defs: dg.Definitions, asset: str):
+            resolver = CachingStaleStatusResolver(instance, defs.resolve_asset_graph(), LoadingContextForTest(instance))
+            return resolver.get_status(dg.AssetKey(asset), partition.key)
+
+        same, new = build_definitions(settings), build_definitions(changed)
+        assert {status(same, a) for a in ("clips", "frames", "fingerprint_tensors")} == {StaleStatus.FRESH}
+        assert status(new, "clips") == StaleStatus.FRESH
+        assert status(new, "frames") == StaleStatus.STALE  # its code version moved with the settings
+        # Re-making the frames under the new settings leaves the tensors made from the old ones stale.
+        job = new.resolve_implicit_global_asset_job_def().get_subset(asset_selection={dg.AssetKey("frames")})
+        assert job.execute_in_process(partition_key=partition.key, instance=instance).success
+        assert status(new, "frames") == StaleStatus.FRESH
+        assert status(new, "fingerprint_tensors") == StaleStatus.STALE

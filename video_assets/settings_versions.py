@@ -1,0 +1,46 @@
+"""Code versions that follow the settings each asset's output depends on.
+
+Dagster marks an asset stale when its code version changes, so a partition made
+with other clipping, frame or model settings shows as stale in the UI (and in
+automation) instead of silently mixing with new ones. Each asset's version
+covers only the settings that change its output; throughput knobs (threads,
+batch sizes, memory caps, logging) are left out, so tuning them never asks for
+a recompute. Upstream changes reach downstream assets through data versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from video_assets.config import Settings
+
+# ModelSettings fields that change speed or logging, never a stored value.
+_MODEL_THROUGHPUT = frozenset({"gpu_memory_gb", "num_gpus_per_worker", "num_cpus", "batch_size", "verbose"})
+# ModelSettings fields only the embeddings step reads (text-match scores).
+_MODEL_TEXT = frozenset({"texts_to_verify", "text_match_scale"})
+
+
+def settings_hash(value: Any) -> str:
+    """8 hex digits of a stable JSON rendering of `value` (tuples and lists alike)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def clips_version(settings: Settings) -> str:
+    return f"1-{settings_hash(settings.clipping.model_dump(mode='json'))}"
+
+
+def frames_version(settings: Settings) -> str:
+    return f"1-{settings_hash(settings.frames.model_dump(mode='json', exclude={'num_threads'}))}"
+
+
+def tensors_version(settings: Settings, model: str, revision: str) -> str:
+    fields = settings.model(model).model_dump(mode="json", exclude=set(_MODEL_THROUGHPUT | _MODEL_TEXT))
+    return f"1-{revision}-{settings_hash([fields, settings.tensor_dtype])}"
+
+
+def embeddings_version(settings: Settings, model: str, revision: str) -> str:
+    fields = settings.model(model).model_dump(mode="json", include=set(_MODEL_TEXT))
+    return f"1-{revision}-{settings_hash([fields, settings.dtype])}"
