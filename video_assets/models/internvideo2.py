@@ -139,11 +139,17 @@ class InternVideo2Embedder(Embedder):
         vocab: Path,
         *,
         config: InternVideo2Config | None = None,
+        num_frames: int | None = None,
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
     ) -> InternVideo2Embedder:
-        """The official .pt (or a .safetensors) plus bert-large-uncased's vocab.txt / tokenizer.json."""
+        """The official .pt (or a .safetensors) plus bert-large-uncased's vocab.txt / tokenizer.json.
+
+        ``num_frames`` (None: the config's, 4 by default) builds the model, `prepare` and the
+        spec for that many frames per clip; the checkpoint's pos-embed is interpolated."""
         config = config or InternVideo2Config()
+        if num_frames is not None:
+            config = config.with_num_frames(num_frames)
         # Built on the meta device and filled by assignment: no 1B random init, one copy in RAM.
         with torch.device("meta"):
             model = InternVideo2Model(config)

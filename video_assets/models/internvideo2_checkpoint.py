@@ -1,21 +1,32 @@
 """Load an official InternVideo2-Stage2 checkpoint into `InternVideo2Model`, strictly.
 
 Keys map 1:1. The checkpoint also holds training-only tensors; each family is listed
-below and dropped on purpose. Any other extra key, any missing key and any shape
+below and dropped on purpose. A video ``pos_embed`` made for another frame count or
+resolution is interpolated to the model's grid first, as the official loader does
+(`internvideo2_pos_embed`). Any other extra key, any missing key and any shape
 difference is an error that names the keys, so a wrong file or config never loads
 silently half-way.
 """
 
 from __future__ import annotations
 
+import logging
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from safetensors.torch import load_file
 from torch import nn
+
+from video_assets.models.internvideo2_pos_embed import resize_pos_embeds
+
+if TYPE_CHECKING:
+    from video_assets.models.internvideo2 import InternVideo2Model
+
+logger = logging.getLogger(__name__)
 
 # Training-only keys of the released checkpoint, ignored on purpose:
 IGNORED_KEYS = frozenset(
@@ -43,6 +54,7 @@ class LoadReport:
     container: str  # "model", "module" or "bare"
     loaded: int  # tensors copied into the model
     ignored: tuple[str, ...]  # training-only keys dropped on purpose
+    interpolated: tuple[str, ...] = ()  # pos-embeds resized to the model's (T, H, W) grid
 
 
 def is_ignored(key: str) -> bool:
@@ -100,11 +112,20 @@ def check_state_dict(state_dict: Mapping[str, torch.Tensor], model: nn.Module) -
     return ignored
 
 
-def load_internvideo2_checkpoint(path: Path, model: nn.Module, *, assign: bool = False) -> LoadReport:
-    """Load ``path`` into ``model`` strictly. ``assign=True`` adopts the checkpoint tensors
-    (use it for a model built on the meta device, then move it with ``.to``)."""
+def load_internvideo2_checkpoint(path: Path, model: InternVideo2Model, *, assign: bool = False) -> LoadReport:
+    """Load ``path`` into ``model`` strictly, after resizing video pos-embeds made for
+    another grid. ``assign=True`` adopts the checkpoint tensors (use it for a model built
+    on the meta device, then move it with ``.to``)."""
     state_dict, container = read_state_dict(path)
+    # Only keys the model has are resized: training-only ones (clip_pos_embed) are dropped below.
+    model_shapes = {k: v.shape for k, v in model.state_dict().items()}
+    vision = model.vision_encoder.cfg
+    interpolated = resize_pos_embeds(state_dict, model_shapes, vision)
+    if interpolated:
+        logger.info(
+            "%s: interpolated %s to %d frames at %dpx", path, ", ".join(interpolated), vision.num_frames, vision.img_size
+        )
     ignored = check_state_dict(state_dict, model)
     kept = {k: v for k, v in state_dict.items() if not is_ignored(k)}
     model.load_state_dict(kept, strict=True, assign=assign)
-    return LoadReport(container=container, loaded=len(kept), ignored=tuple(ignored))
+    return LoadReport(container=container, loaded=len(kept), ignored=tuple(ignored), interpolated=tuple(interpolated))

@@ -9,7 +9,10 @@ at exactly that size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+# Frame counts a checkpoint's pos-embed may be interpolated to (the released one has 4).
+NUM_FRAMES_RANGE = (1, 64)
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class InternVideo2VisionConfig:
     pool_norm_eps: float = 1e-5  # the three LayerNorms of the attention pooling
 
     def __post_init__(self) -> None:
+        if self.num_frames < 1:
+            raise ValueError(f"num_frames must be at least 1, got {self.num_frames}")
         if self.img_size % self.patch_size:
             raise ValueError(f"img_size {self.img_size} is not a multiple of patch_size {self.patch_size}")
         if self.num_frames % self.tubelet_size:
@@ -95,6 +100,14 @@ class InternVideo2Config:
                 f"max_txt_len {self.max_txt_len} exceeds max_position_embeddings "
                 f"{self.text.max_position_embeddings}"
             )
+
+    def with_num_frames(self, num_frames: int) -> InternVideo2Config:
+        """This config for clips of ``num_frames`` frames; loading a checkpoint made for
+        another count interpolates its pos-embed over time."""
+        low, high = NUM_FRAMES_RANGE
+        if not low <= num_frames <= high:
+            raise ValueError(f"InternVideo2 num_frames must be in {low}..{high}, got {num_frames}")
+        return replace(self, vision=replace(self.vision, num_frames=num_frames))
 
     @classmethod
     def tiny(cls) -> InternVideo2Config:
