@@ -60,6 +60,9 @@ class ModelSettings(_Strict):
     """Per-embedder overrides; None means the embedder's own default (its spec)."""
 
     target_fps: float | None = Field(None, gt=0)
+    # Frames per clip, for embedders that can change it (InternVideo2: its 4-frame checkpoint's
+    # positional embedding is interpolated over time at load); others refuse it.
+    num_frames: int | None = Field(None, ge=1, le=64)
     gpu_memory_gb: float | None = Field(None, ge=0)
     num_gpus_per_worker: int | None = Field(None, ge=0)
     num_cpus: int | None = Field(None, ge=1)

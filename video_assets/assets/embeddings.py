@@ -40,9 +40,9 @@ def gpu_op_tags(num_gpus: int, num_cpus: int) -> dict:
 
 
 def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.AssetsDefinition]:
-    spec = entry.spec
-    name = spec.name
+    name = entry.spec.name
     overrides = settings.model(name)
+    spec = entry.spec_for(overrides)  # frames_per_clip may follow models.<name>.num_frames
     target_fps = overrides.target_fps or spec.target_fps
     num_gpus = spec.num_gpus_per_worker if overrides.num_gpus_per_worker is None else overrides.num_gpus_per_worker
     num_cpus = overrides.num_cpus or spec.num_cpus

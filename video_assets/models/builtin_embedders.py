@@ -27,7 +27,7 @@ def _load_internvideo2(hub: ModelHub, device: torch.device, dtype: torch.dtype, 
     dirs = hub.ensure(WEIGHT_SPECS["internvideo2"])
     checkpoint = dirs[INTERNVIDEO2_REPO.repo_id] / INTERNVIDEO2_REPO.required_files[0]
     vocab = dirs[BERT_LARGE_TOKENIZER_REPO.repo_id] / "vocab.txt"
-    return InternVideo2Embedder.from_files(checkpoint, vocab, device=device, dtype=dtype)
+    return InternVideo2Embedder.from_files(checkpoint, vocab, device=device, dtype=dtype, num_frames=options.num_frames)
 
 
 def _cosmos_snapshot(hub: ModelHub, name: str) -> Path:
@@ -66,8 +66,11 @@ def entries() -> list[RegisteredEmbedder]:
             WEIGHT_SPECS["internvideo2"],
             _load_internvideo2,
             make_preprocessor=lambda hub, options: partial(
-                prepare_frames, num_frames=INTERNVIDEO2_SPEC.frames_per_clip, size=INTERNVIDEO2_SPEC.resolution
+                prepare_frames,
+                num_frames=options.num_frames or INTERNVIDEO2_SPEC.frames_per_clip,
+                size=INTERNVIDEO2_SPEC.resolution,
             ),
+            variable_frames=True,  # positional embedding interpolated over T at load
         ),
         *(
             RegisteredEmbedder(spec, WEIGHT_SPECS[name], _cosmos_loader(name), _cosmos_preprocessor(name))

@@ -9,7 +9,7 @@ partitions loads each model once.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -33,13 +33,29 @@ class RegisteredEmbedder:
     # Frame creation without the model weights (for the CPU-side tensors asset), given the
     # hub and the model's settings; None means "load the model on the CPU and use its prepare".
     make_preprocessor: Callable[[ModelHub, ModelSettings], Preprocessor] | None = None
+    # Whether `ModelSettings.num_frames` may change frames_per_clip (the loader and the
+    # preprocessor then honour it).
+    variable_frames: bool = False
+
+    def spec_for(self, options: ModelSettings | None = None) -> EmbedderSpec:
+        """The spec under these settings: frames_per_clip follows `num_frames` where allowed."""
+        frames = options.num_frames if options is not None else None
+        if frames is None or frames == self.spec.frames_per_clip:
+            return self.spec
+        if not self.variable_frames:
+            raise ValueError(
+                f"models.{self.spec.name}.num_frames: {self.spec.name} takes exactly "
+                f"{self.spec.frames_per_clip} frames per clip, got {frames}"
+            )
+        return replace(self.spec, frames_per_clip=frames)
 
     def load_cached(
         self, hub: ModelHub, device: torch.device, dtype: torch.dtype, options: ModelSettings | None = None
     ) -> Embedder:
-        # Keyed by the weight dirs too: another model_dir is another model.
+        # Keyed by the weight dirs and the frame count too: another model_dir or T is another model.
         dirs = [hub.local_dir(repo) for repo in self.weights.repos] if self.weights else []
-        key = ModelKey.of(f"{self.spec.name}@{self.spec.revision}", device, dtype, dirs)
+        spec = self.spec_for(options)
+        key = ModelKey.of(f"{spec.name}@{spec.revision}/f{spec.frames_per_clip}", device, dtype, dirs)
         return MODEL_CACHE.get_or_load(key, lambda: self.load(hub, device, dtype, options or ModelSettings()))
 
     def preprocessor(self, hub: ModelHub, options: ModelSettings | None = None) -> Preprocessor:
