@@ -33,7 +33,7 @@ from video_assets.models.internvideo2_config import (
     InternVideo2VisionConfig,
 )
 from video_assets.models.registry import RegisteredEmbedder
-from video_assets.models.runtime import MODEL_CACHE, ModelKey
+from video_assets.models.runtime import MODEL_CACHE
 from video_assets.models.snapshot_pin import code_files, manifest_sha256
 
 INTERNVIDEO2_DATA = Path(__file__).resolve().parents[1] / "data" / "internvideo2_tiny"
@@ -59,15 +59,18 @@ def internvideo2_tiny_entry() -> RegisteredEmbedder:
 
     def load(hub: ModelHub, device: torch.device, dtype: torch.dtype, options: ModelSettings) -> InternVideo2Embedder:
         checkpoint, vocab = INTERNVIDEO2_DATA / "checkpoint.pt", INTERNVIDEO2_DATA / "vocab.txt"
-        return InternVideo2Embedder.from_files(checkpoint, vocab, config=config, device=device, dtype=dtype)
+        return InternVideo2Embedder.from_files(
+            checkpoint, vocab, config=config, device=device, dtype=dtype, num_frames=options.num_frames
+        )
 
     return RegisteredEmbedder(
         spec,
         None,
         load,
         make_preprocessor=lambda hub, options: partial(
-            prepare_frames, num_frames=spec.frames_per_clip, size=spec.resolution
+            prepare_frames, num_frames=options.num_frames or spec.frames_per_clip, size=spec.resolution
         ),
+        variable_frames=True,  # as the built-in entry: positional embedding interpolated over T
     )
 
 
@@ -115,4 +118,4 @@ def registered(
     finally:
         for entry in entries:
             registry.unregister(entry.spec.name)
-            MODEL_CACHE.evict(ModelKey.of(f"{entry.spec.name}@{entry.spec.revision}", device, dtype, []))
+            MODEL_CACHE.evict(entry.cache_key(device, dtype))

@@ -52,11 +52,19 @@ class RegisteredEmbedder:
     def load_cached(
         self, hub: ModelHub, device: torch.device, dtype: torch.dtype, options: ModelSettings | None = None
     ) -> Embedder:
-        # Keyed by the weight dirs and the frame count too: another model_dir or T is another model.
-        dirs = [hub.local_dir(repo) for repo in self.weights.repos] if self.weights else []
-        spec = self.spec_for(options)
-        key = ModelKey.of(f"{spec.name}@{spec.revision}/f{spec.frames_per_clip}", device, dtype, dirs)
+        key = self.cache_key(device, dtype, self.weight_dirs(hub), options)
         return MODEL_CACHE.get_or_load(key, lambda: self.load(hub, device, dtype, options or ModelSettings()))
+
+    def weight_dirs(self, hub: ModelHub) -> list:
+        return [hub.local_dir(repo) for repo in self.weights.repos] if self.weights else []
+
+    def cache_key(
+        self, device: torch.device, dtype: torch.dtype, dirs: Sequence = (), options: ModelSettings | None = None
+    ) -> ModelKey:
+        """The process-wide cache key of this model: the weight dirs and the frame count are part
+        of it (another model_dir or T is another model)."""
+        spec = self.spec_for(options)
+        return ModelKey.of(f"{spec.name}@{spec.revision}/f{spec.frames_per_clip}", device, dtype, list(dirs))
 
     def preprocessor(self, hub: ModelHub, options: ModelSettings | None = None) -> Preprocessor:
         if self.make_preprocessor is not None:
