@@ -73,7 +73,9 @@ def test_optimize_publishes_a_sidecar_of_the_version_it_leaves(table):
     assert side.kind == f"IVF{round(ROWS ** 0.5)},SQ8" and not side.trained_reused
     root = Path(db.uri) / SIDECAR_DIR_NAME
     current = root / TABLE / (root / TABLE / POINTER).read_text()
-    assert {p.name for p in current.iterdir()} == {"index.faiss", "trained.faiss", "vectors.npy", "rows.arrow", "meta.json"}
+    assert {p.name for p in current.iterdir()} == {
+        "index.faiss", "trained.faiss", "vectors.npy", "rows.arrow", "meta.json", "clip_ids.npy", "clip_rows.npy"
+    }
     assert db.list_tables().tables == [TABLE]  # LanceDB does not take the sidecar dir for a table
     meta = result.metadata()
     assert meta["sidecar"] == f"{side.kind} at v{side.version}, {ROWS} rows" and meta["sidecar_bytes"] > 0
@@ -210,3 +212,26 @@ def test_no_sidecar_when_its_codes_would_not_fit_the_memory_budget(table):
     assert result.sidecar is None and result.sidecar_note.startswith("dropped (SQ8 codes")
     assert not _uses_sidecar(db, query)
     assert _optimize(db, memory_bytes=4 * codes).sidecar is not None
+
+
+def test_like_clip_vectors_come_from_the_sidecar_while_it_is_current(table, monkeypatch):
+    from video_assets.index.errors import UnknownClipError
+    from video_assets.index.search import get_vector
+
+    db, _, ids, vectors, _ = table
+    from video_assets.index import search as search_mod
+
+    lanced = search_mod.open_clip_table  # LanceDB's lookup path opens the table this way
+    opened = []
+    monkeypatch.setattr("video_assets.index.search.open_clip_table", lambda *a: opened.append(a) or lanced(*a))
+    for i in (0, 17, ROWS - 1):
+        assert np.allclose(get_vector(db, MODEL, str(ids[i])), vectors[i], atol=1e-6)
+    with pytest.raises(UnknownClipError):
+        get_vector(db, MODEL, "not-a-clip")
+    assert opened == []  # all answered by the sidecar
+
+    new_vector = np.eye(DIM, dtype=np.float32)[3]
+    commit_partition(db, MODEL, rows_to_table([_row("late", 0, new_vector)], DIM), ["late"])
+    late_id = _row("late", 0, new_vector)["clip_id"]
+    assert np.allclose(get_vector(db, MODEL, late_id), new_vector)  # stale sidecar: LanceDB answers
+    assert opened

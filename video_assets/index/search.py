@@ -179,9 +179,19 @@ def _route(
 
 
 def get_vector(db: lancedb.DBConnection, model: str, clip_id: str) -> np.ndarray:
-    """The stored vector (dim,) float32 of one clip; `UnknownClipError` if absent."""
+    """The stored vector (dim,) float32 of one clip; `UnknownClipError` if absent.
+
+    From a current sidecar by binary search when there is one (its copy is normalised; the
+    stored vectors are unit vectors already), else from LanceDB (a scan of clip_id).
+    """
     if not isinstance(clip_id, str) or not clip_id:
         raise InvalidSearchError(f"clip id must be a non-empty string, got {clip_id!r}")
+    current = _current_sidecar(db, _open_latest(db, model))
+    if current is not None and current.has_clip_lookup:
+        vector = current.vector_of(clip_id)
+        if vector is None:  # the sidecar holds exactly the table's current rows
+            raise UnknownClipError(model, clip_id)
+        return vector
     table = open_clip_table(db, model)
     rows = table.search().where(col("clip_id") == lit(clip_id)).select(["vector"]).limit(2).to_arrow()
     if rows.num_rows == 0:
