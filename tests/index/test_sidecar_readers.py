@@ -91,8 +91,11 @@ def test_readers_survive_commits_deletes_and_sidecar_rebuilds(tmp_path, monkeypa
             block = rng.standard_normal((PER_VIDEO, DIM)).astype(np.float32)
             commit_partition(db, MODEL, _video(f"new{round_}", block / np.linalg.norm(block, axis=1, keepdims=True)),
                              [f"new{round_}"])  # fmt: skip
+            before = served["sidecar"]
             assert optimize_clip_table(db, MODEL, retention=timedelta(hours=1), index_kind="ivf_sq").sidecar is not None
-            time.sleep(0.3)  # let the readers hit the freshly published sidecar
+            deadline = time.monotonic() + 10  # let the readers hit the freshly published sidecar
+            while served["sidecar"] == before and time.monotonic() < deadline and not stop.is_set():
+                time.sleep(0.02)
     finally:
         stop.set()
         for thread in threads:
