@@ -132,4 +132,4 @@ def test_bf16_embedder_returns_float32_close_to_fp32(files, embedder: InternVide
 def test_tokenizer_length_must_match_config(files) -> None:
     _, vocab, model = files
     with pytest.raises(ValueError, match="max_length"):
-        InternVideo2Embedder.from_model(model, BertTokenizer.from_path(vocab, max_length=CFG.max_txt_len + 1))
+        InternVideo2Embedder(model, BertTokenizer.from_path(vocab, max_length=CFG.max_txt_len + 1))

@@ -125,7 +125,7 @@ def test_prepare_is_within_one_grey_level_of_cv2(model: InternVideo2Model, ref: 
     """The official preprocessing is cv2.resize(INTER_LINEAR) on uint8 + ImageNet norm.
     cv2 works in 11-bit fixed point, our float bilinear rounds to the nearest level."""
     tokenizer = BertTokenizer.from_path(DATA / "vocab.txt", max_length=InternVideo2Config.tiny().max_txt_len)
-    embedder = InternVideo2Embedder.from_model(model, tokenizer)
+    embedder = InternVideo2Embedder(model, tokenizer)
     ours = embedder.prepare(ref[f"prep.{case}.frames"].numpy())
     theirs = ref[f"prep.{case}.tensor"]
     assert ours.shape == theirs.shape

@@ -99,7 +99,10 @@ def prepare_frames(frames: np.ndarray, num_frames: int, size: tuple[int, int]) -
 
 class InternVideo2Embedder(Embedder):
     """Prepared tensors are (T, C, H, W) float32 per clip, so a batch is [B, T, C, H, W]:
-    the layout the official model entry (and NeMo Curator) takes."""
+    the layout the official model entry (and NeMo Curator) takes.
+
+    Built from files with `from_files`, or around a built model (tests, custom loading) with
+    the constructor, which moves the model to device/dtype in place."""
 
     def __init__(
         self,
@@ -119,18 +122,6 @@ class InternVideo2Embedder(Embedder):
         self.dtype = dtype
         self.model = model.to(device=self.device, dtype=dtype).eval()
         self.tokenizer = tokenizer
-
-    @classmethod
-    def from_model(
-        cls,
-        model: InternVideo2Model,
-        tokenizer: BertTokenizer,
-        *,
-        device: str | torch.device = "cpu",
-        dtype: torch.dtype = torch.float32,
-    ) -> InternVideo2Embedder:
-        """Wrap a built model (tests, custom loading); it is moved to device/dtype in place."""
-        return cls(model, tokenizer, device=device, dtype=dtype)
 
     @classmethod
     def from_files(
