@@ -235,3 +235,14 @@ def test_like_clip_vectors_come_from_the_sidecar_while_it_is_current(table, monk
     late_id = _row("late", 0, new_vector)["clip_id"]
     assert np.allclose(get_vector(db, MODEL, late_id), new_vector)  # stale sidecar: LanceDB answers
     assert opened
+
+
+def test_the_index_opens_mapped_and_moves_to_memory_after_some_queries(table):
+    db, result, ids, vectors, query = table
+    side = load_sidecar(sidecar_root(db.uri), TABLE)
+    assert side is not None and not side.in_memory  # a one-shot process pays no full read
+    expected = [h.clip_id for h in search_vector(db, MODEL, query, k=10, nprobes=result.sidecar.nlist)]
+    for _ in range(sidecar_mod.PROMOTE_AFTER):
+        search_vector(db, MODEL, query, k=10, nprobes=result.sidecar.nlist)
+    assert side.in_memory  # a long-lived one reads the lists into memory
+    assert [h.clip_id for h in search_vector(db, MODEL, query, k=10, nprobes=result.sidecar.nlist)] == expected

@@ -54,6 +54,7 @@ from video_assets.index.schema import vector_dim
 from video_assets.index.vector_index import MEMORY_SHARE, memory_budget_bytes
 
 POINTER = "CURRENT"
+PROMOTE_AFTER = 20  # queries in one process before its index is read into memory
 SIDECAR_DIR_NAME = "_sidecars"
 REBUILD_GROWTH = 4  # as vector_index: retrain once sqrt(rows) lists are this many times too few
 TRAINING_ROWS = 65_536  # as vector_index: k-means sample; faiss caps it at 256 rows per list anyway
@@ -191,7 +192,14 @@ class Sidecar:
 
         self.directory = directory
         self.info = SidecarInfo(**json.loads((directory / "meta.json").read_text()))
-        self.index = _read_index(faiss, directory / "index.faiss", self.info.rows * self.info.dim)
+        # Opened memory-mapped, so a one-shot process (the CLI) answers at once; after
+        # `PROMOTE_AFTER` queries a long-lived one reads the lists into memory, where a probe
+        # costs about half (1.25 vs 2.5 ms at 1M x 768, nprobes 5: mapped pages fault in on
+        # first touch), if the codes fit half the memory available; loading takes ~0.5 s.
+        self.index, self.in_memory = _map_index(faiss, directory / "index.faiss")
+        self._settled = self.in_memory  # nothing left to decide about where the lists live
+        self._queries = 0
+        self._promote_lock = threading.Lock()
         self.vectors = np.load(directory / "vectors.npy", mmap_mode="r")
         self.rows = ipc.open_file(pa.memory_map(str(directory / "rows.arrow"))).read_all()
         if self.vectors.shape != (self.info.rows, self.info.dim) or self.rows.num_rows != self.info.rows:
@@ -231,6 +239,7 @@ class Sidecar:
         # over both cores cut p50 from ~3 to ~2 ms at 1M x 768 but p95 rose to ~30 ms whenever the
         # other core was busy (benchmarks/RESULTS.md); concurrent queries use the cores instead.
         faiss.omp_set_num_threads(1)
+        self._count_query()
         q = np.asarray(query, dtype=np.float32)
         q = q / np.linalg.norm(q)
         wanted = min(self.info.rows, (k + offset + len(exclude)) * refine_factor)
@@ -248,6 +257,21 @@ class Sidecar:
             ids, scores = ids[keep], scores[keep]
         ids, scores = ids[offset : offset + k], scores[offset : offset + k]
         return [hit_from_row(self._row(i), score) for i, score in zip(ids, scores)]
+
+    def _count_query(self) -> None:
+        self._queries += 1
+        if self._settled or self._queries < PROMOTE_AFTER:
+            return
+        with self._promote_lock:
+            if self._settled:
+                return
+            if self.info.rows * self.info.dim <= MEMORY_SHARE * memory_budget_bytes():
+                import faiss
+
+                # In-flight searches keep the mapped index object they started with.
+                self.index = faiss.read_index(str(self.directory / "index.faiss"))
+                self.in_memory = True
+            self._settled = True  # codes too large: they stay mapped
 
     def _row(self, i: int, *columns: str) -> dict:
         chunk = int(np.searchsorted(self._starts, i, side="right")) - 1
@@ -339,18 +363,13 @@ def _publish(table_dir: Path, name: str) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
-def _read_index(faiss, path: Path, code_bytes: int):
-    """Load the IVF lists into memory when they fit half the memory available, else memory-map them.
-
-    Measured at 1M x 768 (768 MB of codes): a probe of 5 lists takes ~1.2 ms from memory and ~2.5 ms
-    through the map, whose pages fault in on first touch; loading takes ~0.5 s once per process.
-    """
-    if code_bytes <= MEMORY_SHARE * memory_budget_bytes():
-        return faiss.read_index(str(path))
+def _map_index(faiss, path: Path):
+    """The index with its IVF lists memory-mapped (opens at once); a full read where this faiss
+    build cannot map this index type."""
     try:
-        return faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
-    except RuntimeError:  # a faiss build without mmap support for this index type
-        return faiss.read_index(str(path))
+        return faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY), False
+    except RuntimeError:
+        return faiss.read_index(str(path)), True
 
 
 class _omp_threads:
