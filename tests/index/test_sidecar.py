@@ -15,6 +15,7 @@ import pytest
 
 from video_assets.index import sidecar as sidecar_mod
 from video_assets.index.commit import commit_partition, delete_videos
+from video_assets.index.committer import commit_partition_locked
 from video_assets.index.connection import connect
 from video_assets.index.maintenance import optimize_clip_table
 from video_assets.index.schema import rows_to_table
@@ -246,3 +247,24 @@ def test_the_index_opens_mapped_and_moves_to_memory_after_some_queries(table):
         search_vector(db, MODEL, query, k=10, nprobes=result.sidecar.nlist)
     assert side.in_memory  # a long-lived one reads the lists into memory
     assert [h.clip_id for h in search_vector(db, MODEL, query, k=10, nprobes=result.sidecar.nlist)] == expected
+
+
+def test_commits_land_while_the_sidecar_builds(table, monkeypatch):
+    """The build reads the optimized version by time travel outside the commit lock: a commit
+    made mid-build (here: from inside the copy step) neither waits nor leaks into the sidecar."""
+    db, _, _, _, query = table
+    copy = sidecar_mod._copy_table
+    committed = []
+
+    def copy_then_commit(table_, work, rows, dim):
+        result = commit_partition_locked(db, MODEL, rows_to_table([_row("mid", 0, query)], DIM), ["mid"],
+                                         timeout_s=5)  # fmt: skip  # would time out under the commit lock
+        committed.append(result)
+        return copy(table_, work, rows, dim)
+
+    monkeypatch.setattr(sidecar_mod, "_copy_table", copy_then_commit)
+    result = _optimize(db)
+    assert committed and result.sidecar is not None
+    assert result.sidecar.version == result.after.version and result.sidecar.rows == ROWS  # "mid" is not in it
+    assert not _uses_sidecar(db, query)  # the table moved on: LanceDB answers, with the new clip
+    assert search_vector(db, MODEL, query, k=1)[0].video_id == "mid"

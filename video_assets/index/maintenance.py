@@ -10,9 +10,9 @@ fragment count. `optimize_clip_table` runs, under the table's commit lock
    to the existing indexes;
 2. the ANN index `vector_index.plan_vector_index` picks for the table's size
    (none below the exact-search threshold), built or rebuilt when needed;
-3. the faiss sidecar (`sidecar.py`) of the version this pass leaves, for
-   tables with an ANN index and a local database directory, or its removal
-   when the table no longer needs one;
+3. after the commit lock is released, the faiss sidecar (`sidecar.py`) of
+   the version this pass left, for tables with an ANN index and a local
+   database directory, or its removal when the table no longer needs one;
 4. BTree indexes on `video_id` (the committer's per-video filters and the
    merge's delete condition) and `duration_s` (user filters). lancedb#3177
    and #3515 report merge_insert silently matching nothing with a scalar
@@ -57,6 +57,7 @@ DEFAULT_RETENTION = timedelta(hours=1)
 # Optimize after this many commits (table versions); chosen in benchmarks/RESULTS.md, "Index writes".
 DEFAULT_OPTIMIZE_EVERY = 100
 SCALAR_INDEX_COLUMNS = ("video_id", "duration_s")
+SIDECAR_LOCK_DIR = "_build_locks"  # under the sidecar root; never a table's directory
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,12 @@ def optimize_clip_table(
             build_s, built = build_vector_index(table, plan), True
         made_scalar = _ensure_scalar_indexes(table) if scalar_indexes and rows else ()
         after = table_health(table)
-        side, side_note = _refresh_sidecar(db, table, wanted=sidecar and plan.kind != "none", memory_bytes=memory_bytes)
+    # Outside the commit lock: the sidecar reads the version this pass left (time travel; the
+    # retention keeps it), so commits go on during its build and only make it stale sooner.
+    side, side_note = _refresh_sidecar(
+        db, model, table, after, wanted=sidecar and plan.kind != "none", memory_bytes=memory_bytes,
+        lock_timeout_s=lock_timeout_s,
+    )  # fmt: skip
     return OptimizeResult(
         table=table.name,
         before=before,
@@ -196,23 +202,35 @@ def optimize_clip_table(
 
 
 def _refresh_sidecar(
-    db: lancedb.DBConnection, table: Table, *, wanted: bool, memory_bytes: int | None
+    db: lancedb.DBConnection,
+    model: str,
+    table: Table,
+    health: TableHealth,
+    *,
+    wanted: bool,
+    memory_bytes: int | None,
+    lock_timeout_s: float,
 ) -> tuple[SidecarInfo | None, str]:
-    """Build the sidecar of the table's current version, or drop one that is no longer wanted."""
+    """Build the sidecar of the table version `health` describes, or drop one no longer wanted.
+
+    Holds the sidecar build lock (not the commit lock), so two maintenance passes never
+    build into the same directory at once.
+    """
     root = sidecar_root(db.uri)
     if root is None:
         return None, "none: the database is not a local directory"
-    codes = table.count_rows() * vector_dim(table.schema)  # faiss builds its SQ8 codes in memory
+    codes = health.num_rows * vector_dim(table.schema)  # faiss builds its SQ8 codes in memory
     budget = memory_bytes if memory_bytes is not None else memory_budget_bytes()
     too_big = codes > MEMORY_SHARE * budget
-    if not wanted or too_big:
-        dropped = drop_sidecar(root, table.name)  # a stale one would never match the table again
-        why = (f"SQ8 codes {codes / 2**30:.2f} GiB exceed {MEMORY_SHARE:.0%} of the {budget / 2**30:.1f} GiB "
-               "budget: LanceDB answers") if too_big else "no ANN index wanted"  # fmt: skip
-        return None, f"dropped ({why})" if dropped else f"none ({why})"
-    if not faiss_available():
-        return None, "none: faiss-cpu is not installed"
-    return build_sidecar(table, root), ""
+    with commit_lock(db, model, timeout_s=lock_timeout_s, lock_dir=root / SIDECAR_LOCK_DIR):
+        if not wanted or too_big:
+            dropped = drop_sidecar(root, table.name)  # a stale one would never match the table again
+            why = (f"SQ8 codes {codes / 2**30:.2f} GiB exceed {MEMORY_SHARE:.0%} of the {budget / 2**30:.1f} GiB "
+                   "budget: LanceDB answers") if too_big else "no ANN index wanted"  # fmt: skip
+            return None, f"dropped ({why})" if dropped else f"none ({why})"
+        if not faiss_available():
+            return None, "none: faiss-cpu is not installed"
+        return build_sidecar(table, root, version=health.version), ""
 
 
 def _ensure_scalar_indexes(table: Table) -> tuple[str, ...]:

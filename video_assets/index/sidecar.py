@@ -27,8 +27,9 @@ result never misses a committed clip or returns a deleted one. Filtered
 
 Files live in the database directory (`<db>/_sidecars/<table>/v<version>-<id>/`;
 like `_locks`, not a `.lance` dir, so LanceDB never lists it), published by atomically replacing the `CURRENT` pointer; a reader that holds
-the previous one keeps its memory maps. The builder must hold the table's
-commit lock (maintenance does), so no commit lands mid-build.
+the previous one keeps its memory maps. The build reads its table version by
+time travel, so commits go on meanwhile; one builder per table at a time
+(maintenance holds a build lock for it).
 """
 
 from __future__ import annotations
@@ -98,28 +99,49 @@ def faiss_available() -> bool:
 
 
 def build_sidecar(
-    table: Table, root: Path, *, nlist: int | None = None, training_rows: int = TRAINING_ROWS, seed: int = 0
+    table: Table,
+    root: Path,
+    *,
+    version: int | None = None,
+    nlist: int | None = None,
+    training_rows: int = TRAINING_ROWS,
+    seed: int = 0,
 ) -> SidecarInfo:
-    """Write the sidecar of `table` at its latest version under `root` and publish it.
+    """Write the sidecar of `table` at `version` (default: its latest) under `root` and publish it.
 
     One streamed pass over the table (vectors go to a memory-mapped file, not
     to memory). The IVF (`nlist` lists, default ~sqrt(rows)) is trained on a
     random sample of `training_rows`, or taken from the previous sidecar when
     `nlist` is not forced and that one still fits the table's size.
-    The caller holds the table's commit lock, so the version cannot move mid-build.
+    The version is read by time travel, so commits may land meanwhile (the sidecar is then
+    stale at once and unused until the next build); the caller keeps two builders of one
+    table apart (maintenance holds a build lock) and the version within the retention.
     """
+    started = time.perf_counter()
+    if version is None:
+        table.checkout_latest()
+        version = table.version
+    else:
+        table.checkout(version)
+    try:
+        return _build(table, root, version, nlist=nlist, training_rows=training_rows, seed=seed, started=started)
+    finally:
+        table.checkout_latest()
+
+
+def _build(
+    table: Table, root: Path, version: int, *, nlist: int | None, training_rows: int, seed: int, started: float
+) -> SidecarInfo:
     import faiss
 
-    started = time.perf_counter()
-    table.checkout_latest()
-    version, rows, dim = table.version, table.count_rows(), vector_dim(table.schema)
+    rows, dim = table.count_rows(), vector_dim(table.schema)
     if rows == 0:
         raise ValueError(f"{table.name}: an empty table has no sidecar")
     trained = None if nlist is not None else _reusable_training(root, table.name, rows, dim)
     nlist = max(1, min(int(nlist or default_nlist(rows)), rows)) if trained is None else trained.nlist
     table_dir = root / table.name
     table_dir.mkdir(parents=True, exist_ok=True)
-    for stale in table_dir.glob(".tmp-*"):  # an interrupted build (we hold the lock: nobody else builds)
+    for stale in table_dir.glob(".tmp-*"):  # an interrupted build (builders are kept apart: none is running)
         shutil.rmtree(stale, ignore_errors=True)
     work = table_dir / f".tmp-{uuid.uuid4().hex[:12]}"
     work.mkdir()
