@@ -127,6 +127,6 @@ def explain(
     where: str | None = None,
     knobs: SearchKnobs = SearchKnobs(),
 ) -> str:
-    """The query plan LanceDB runs for the (first) query vector of `search`."""
+    """How `search` answers its (first) query vector: the faiss sidecar's steps or LanceDB's plan."""
     q = _resolve(settings, text, like_clip, like_file, model)
     return explain_search(q.db, q.model, q.vectors[0], k=k, where=where, exclude_clip_ids=q.exclude, **asdict(knobs))

@@ -20,7 +20,7 @@ from video_assets.index.connection import connect
 from video_assets.index.maintenance import optimize_clip_table
 from video_assets.index.schema import rows_to_table
 from video_assets.index.search import explain_search, search_vector
-from video_assets.index.sidecar import POINTER, SIDECAR_DIR_NAME, load_sidecar, sidecar_root
+from video_assets.index.sidecar import POINTER, SIDECAR_DIR_NAME, Sidecar, load_sidecar, sidecar_root
 
 ROWS, VIDEOS, DIM, MODEL = 800, 20, 16, "side"
 TABLE = f"clips_{MODEL}"
@@ -220,22 +220,20 @@ def test_like_clip_vectors_come_from_the_sidecar_while_it_is_current(table, monk
     from video_assets.index.search import get_vector
 
     db, _, ids, vectors, _ = table
-    from video_assets.index import search as search_mod
-
-    lanced = search_mod.open_clip_table  # LanceDB's lookup path opens the table this way
-    opened = []
-    monkeypatch.setattr("video_assets.index.search.open_clip_table", lambda *a: opened.append(a) or lanced(*a))
+    lookup = Sidecar.vector_of
+    answered = []  # clip ids the sidecar looked up
+    monkeypatch.setattr(Sidecar, "vector_of", lambda self, clip_id: answered.append(clip_id) or lookup(self, clip_id))
     for i in (0, 17, ROWS - 1):
         assert np.allclose(get_vector(db, MODEL, str(ids[i])), vectors[i], atol=1e-6)
     with pytest.raises(UnknownClipError):
         get_vector(db, MODEL, "not-a-clip")
-    assert opened == []  # all answered by the sidecar
+    assert len(answered) == 4  # all answered by the sidecar
 
     new_vector = np.eye(DIM, dtype=np.float32)[3]
     commit_partition(db, MODEL, rows_to_table([_row("late", 0, new_vector)], DIM), ["late"])
     late_id = _row("late", 0, new_vector)["clip_id"]
     assert np.allclose(get_vector(db, MODEL, late_id), new_vector)  # stale sidecar: LanceDB answers
-    assert opened
+    assert len(answered) == 4
 
 
 def test_the_index_opens_mapped_and_moves_to_memory_after_some_queries(table):

@@ -39,6 +39,7 @@ import lancedb
 import pyarrow as pa
 
 from video_assets.index.commit import CommitResult, DeleteResult, commit_partition, delete_videos
+from video_assets.index.connection import local_db_dir
 from video_assets.index.schema import table_name
 
 DEFAULT_LOCK_TIMEOUT_S = 600.0
@@ -92,7 +93,7 @@ def lock_path(db_uri: str, model: str, lock_dir: str | os.PathLike[str] | None =
     """The lock file of the model's table, or None when no file lock is possible (object storage)."""
     if lock_dir is not None:
         return Path(lock_dir) / f"{table_name(model)}.lock"
-    local = _local_dir(db_uri)
+    local = local_db_dir(db_uri)
     return None if local is None else local / LOCK_DIR_NAME / f"{table_name(model)}.lock"
 
 
@@ -162,11 +163,3 @@ def delete_videos_locked(
     """`commit.delete_videos` under the table's commit lock."""
     with commit_lock(db, model, timeout_s=timeout_s, lock_dir=lock_dir) as lock:
         return delete_videos(db, model, video_ids), lock
-
-
-def _local_dir(uri: str) -> Path | None:
-    if uri.startswith("file://"):
-        return Path(uri[len("file://") :])
-    if "://" in uri:  # s3://, gs://, az://, memory://, db:// (LanceDB Cloud)
-        return None
-    return Path(uri)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 
 import lancedb
 from lancedb.table import Table
@@ -33,6 +34,16 @@ def connect(
         read_consistency_interval=timedelta(seconds=interval),
         storage_options=dict(storage_options) if storage_options else None,
     )
+
+
+def local_db_dir(uri: str) -> Path | None:
+    """The database's directory on this machine; None for object storage and LanceDB Cloud
+    (s3://, gs://, az://, memory://, db://), where there are no local files to lock or to keep beside it."""
+    if uri.startswith("file://"):
+        return Path(uri[len("file://") :])
+    if "://" in uri:
+        return None
+    return Path(uri)
 
 
 def clip_table_exists(db: lancedb.DBConnection, model: str) -> bool:

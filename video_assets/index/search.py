@@ -35,7 +35,7 @@ from lancedb.expr import col, lit
 from lancedb.query import LanceVectorQueryBuilder
 from lancedb.table import Table
 
-from video_assets.index.connection import clip_table_exists, open_clip_table
+from video_assets.index.connection import clip_table_exists
 from video_assets.index.errors import ClipTableNotFoundError, IndexIntegrityError, InvalidSearchError, UnknownClipError
 from video_assets.index.filters import compile_where
 from video_assets.index.hits import HIT_COLUMNS, SearchHit, hit_from_row
@@ -108,9 +108,7 @@ def explain_search(
         nprobes=nprobes, refine_factor=refine_factor, exact=exact, offset=offset, sidecar=sidecar,
     )  # fmt: skip
     if isinstance(route, _SidecarRoute):
-        knobs = dict(route.knobs)
-        excluded = len(knobs.pop("exclude"))
-        return route.sidecar.describe(excluded=excluded, **knobs)
+        return route.sidecar.describe(**route.knobs)
     return route.explain_plan(verbose=True)
 
 
@@ -118,7 +116,7 @@ def explain_search(
 class _SidecarRoute:
     sidecar: Sidecar
     query: np.ndarray
-    knobs: dict
+    knobs: dict  # the keyword arguments of `Sidecar.search` and `Sidecar.describe`
 
 
 def _route(
@@ -186,13 +184,13 @@ def get_vector(db: lancedb.DBConnection, model: str, clip_id: str) -> np.ndarray
     """
     if not isinstance(clip_id, str) or not clip_id:
         raise InvalidSearchError(f"clip id must be a non-empty string, got {clip_id!r}")
-    current = _current_sidecar(db, _open_latest(db, model))
+    table = _open_latest(db, model)
+    current = _current_sidecar(db, table)
     if current is not None and current.has_clip_lookup:
         vector = current.vector_of(clip_id)
         if vector is None:  # the sidecar holds exactly the table's current rows
             raise UnknownClipError(model, clip_id)
         return vector
-    table = open_clip_table(db, model)
     rows = table.search().where(col("clip_id") == lit(clip_id)).select(["vector"]).limit(2).to_arrow()
     if rows.num_rows == 0:
         raise UnknownClipError(model, clip_id)

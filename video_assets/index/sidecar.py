@@ -36,12 +36,13 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import shutil
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -52,16 +53,20 @@ from lancedb.table import Table
 
 from video_assets.index.hits import HIT_COLUMNS, SearchHit, hit_from_row
 from video_assets.index.schema import vector_dim
-from video_assets.index.vector_index import MEMORY_SHARE, memory_budget_bytes
+from video_assets.index.connection import local_db_dir
+from video_assets.index.vector_index import (  # the same sizing rules as LanceDB's index
+    MEMORY_SHARE,
+    REBUILD_GROWTH,
+    TRAINING_ROWS,
+    ivf_partitions,
+    memory_budget_bytes,
+)
 
 POINTER = "CURRENT"
 PROMOTE_AFTER = 20  # queries in one process before its index is read into memory
 SIDECAR_DIR_NAME = "_sidecars"
-REBUILD_GROWTH = 4  # as vector_index: retrain once sqrt(rows) lists are this many times too few
-TRAINING_ROWS = 65_536  # as vector_index: k-means sample; faiss caps it at 256 rows per list anyway
 BATCH_ROWS = 32_768
 _log = logging.getLogger(__name__)
-_REMOTE_SCHEMES = ("s3://", "gs://", "az://", "abfs://", "db://", "http://", "https://", "memory://")
 
 
 @dataclass(frozen=True)
@@ -79,15 +84,8 @@ class SidecarInfo:
 
 def sidecar_root(db_uri: str) -> Path | None:
     """Where sidecars of the database at `db_uri` live; None for object stores (no local files)."""
-    uri = str(db_uri)
-    if uri.startswith(_REMOTE_SCHEMES):
-        return None
-    return Path(uri.removeprefix("file://")).resolve() / SIDECAR_DIR_NAME
-
-
-def default_nlist(rows: int) -> int:
-    """~sqrt(rows) lists, as `vector_index` sizes LanceDB's IVF partitions."""
-    return max(1, round(math.sqrt(rows)))
+    local = local_db_dir(str(db_uri))
+    return None if local is None else local.resolve() / SIDECAR_DIR_NAME
 
 
 def faiss_available() -> bool:
@@ -138,7 +136,7 @@ def _build(
     if rows == 0:
         raise ValueError(f"{table.name}: an empty table has no sidecar")
     trained = None if nlist is not None else _reusable_training(root, table.name, rows, dim)
-    nlist = max(1, min(int(nlist or default_nlist(rows)), rows)) if trained is None else trained.nlist
+    nlist = max(1, min(int(nlist or ivf_partitions(rows)), rows)) if trained is None else trained.nlist
     table_dir = root / table.name
     table_dir.mkdir(parents=True, exist_ok=True)
     for stale in table_dir.glob(".tmp-*"):  # an interrupted build (builders are kept apart: none is running)
@@ -146,8 +144,8 @@ def _build(
     work = table_dir / f".tmp-{uuid.uuid4().hex[:12]}"
     work.mkdir()
     try:
-        vectors = _copy_table(table, work, rows, dim)
-        _write_clip_lookup(work)
+        vectors, clip_ids = _copy_table(table, work, rows, dim)
+        _write_clip_lookup(work, clip_ids)
         kind = f"IVF{nlist},SQ8"
         with _omp_threads(os.cpu_count() or 1):
             if trained is not None:
@@ -202,7 +200,7 @@ def _reusable_training(root: Path, table: str, rows: int, dim: int) -> _Trained 
     except (FileNotFoundError, ValueError):
         return None
     path = current / "trained.faiss"
-    fits = info["dim"] == dim and default_nlist(rows) ** 2 < REBUILD_GROWTH * info["nlist"] ** 2
+    fits = info["dim"] == dim and ivf_partitions(rows) ** 2 < REBUILD_GROWTH * info["nlist"] ** 2
     return _Trained(path, int(info["nlist"])) if fits and path.exists() else None
 
 
@@ -302,7 +300,11 @@ class Sidecar:
             batch = batch.select(list(columns))
         return batch.slice(int(i - self._starts[chunk]), 1).to_pylist()[0]
 
-    def describe(self, *, k: int, offset: int, nprobes: int, refine_factor: int, excluded: int) -> str:
+    def describe(
+        self, *, k: int, offset: int, nprobes: int, refine_factor: int, exclude: frozenset[str]
+    ) -> str:
+        """The steps `search` with the same knobs takes, as text (`explain_search`)."""
+        excluded = len(exclude)
         wanted = min(self.info.rows, (k + offset + excluded) * refine_factor)
         return (
             f"faiss sidecar {self.info.kind} (inner product on unit vectors) of {self.info.table} at table version "
@@ -340,11 +342,13 @@ def load_sidecar(root: Path, table: str) -> Sidecar | None:
         return sidecar
 
 
-def _copy_table(table: Table, work: Path, rows: int, dim: int) -> np.ndarray:
-    """Stream the hit columns to rows.arrow and unit vectors to vectors.npy; returns the memory map."""
+def _copy_table(table: Table, work: Path, rows: int, dim: int) -> tuple[np.ndarray, list[str]]:
+    """Stream the hit columns to rows.arrow and unit vectors to vectors.npy; returns the memory map
+    and the clip ids in row order."""
     vectors = np.lib.format.open_memmap(work / "vectors.npy", mode="w+", dtype=np.float32, shape=(rows, dim))
     reader = table.search().select([*HIT_COLUMNS, "vector"]).limit(None).to_batches(BATCH_ROWS)
     written = 0
+    clip_ids: list[str] = []
     schema = table.schema
     row_schema = pa.schema([schema.field(name) for name in HIT_COLUMNS])
     with ipc.new_file(str(work / "rows.arrow"), row_schema) as out:
@@ -357,17 +361,17 @@ def _copy_table(table: Table, work: Path, rows: int, dim: int) -> np.ndarray:
             norms = np.linalg.norm(block, axis=1, keepdims=True)
             vectors[written : written + n] = block / np.where(norms > 0, norms, 1.0)
             out.write_batch(pa.record_batch([batch.column(name) for name in HIT_COLUMNS], schema=row_schema))
+            clip_ids += batch.column("clip_id").to_pylist()
             written += n
     if written != rows:
         raise RuntimeError(f"{table.name}: read {written} rows, counted {rows} at version {table.version}")
     vectors.flush()
-    return vectors
+    return vectors, clip_ids
 
 
-def _write_clip_lookup(work: Path) -> None:
+def _write_clip_lookup(work: Path, clip_ids: list[str]) -> None:
     """clip_ids.npy (sorted, fixed-width bytes) and clip_rows.npy (their rows in the sidecar)."""
-    column = ipc.open_file(pa.memory_map(str(work / "rows.arrow"))).read_all().column("clip_id")
-    ids = np.array([c.encode() for c in column.to_pylist()])  # numpy bytes, width of the longest id
+    ids = np.array([c.encode() for c in clip_ids])  # numpy bytes, width of the longest id
     order = np.argsort(ids, kind="stable")
     np.save(work / "clip_ids.npy", ids[order])
     np.save(work / "clip_rows.npy", order.astype(np.int64))
@@ -394,17 +398,14 @@ def _map_index(faiss, path: Path):
         return faiss.read_index(str(path)), True
 
 
-class _omp_threads:
-    def __init__(self, n: int) -> None:
-        self.n = n
+@contextmanager
+def _omp_threads(n: int) -> Iterator[None]:
+    """faiss's OpenMP threads for the block (this thread's setting), restored after."""
+    import faiss
 
-    def __enter__(self) -> None:
-        import faiss
-
-        self.before = faiss.omp_get_max_threads()
-        faiss.omp_set_num_threads(self.n)
-
-    def __exit__(self, *exc: object) -> None:
-        import faiss
-
-        faiss.omp_set_num_threads(self.before)
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)

@@ -133,7 +133,7 @@ def plan_vector_index(
     if num_rows < 256:
         # IVF k-means needs rows to train on; a forced kind on a tiny table stays flat.
         return VectorIndexPlan("none", num_rows, dim, reason=f"no ANN index ({num_rows} rows is too few to train IVF)")
-    partitions = max(1, round(math.sqrt(num_rows)))  # ~sqrt(N) rows per partition: probes stay cheap
+    partitions = ivf_partitions(num_rows)
     sample_rate = _sample_rate(partitions, dim, budget)
     sq_bytes = num_rows * dim  # one byte per dimension
     if kind == "auto":
@@ -151,6 +151,11 @@ def plan_vector_index(
         partitions = max(1, num_rows // 1_000_000)  # HNSW per partition: few large partitions
     sub_vectors = _sub_vectors(dim) if kind == "ivf_pq" else None
     return VectorIndexPlan(kind, num_rows, dim, partitions, sub_vectors, sample_rate, reason=f"{kind} ({why})")
+
+
+def ivf_partitions(num_rows: int) -> int:
+    """~sqrt(N) IVF partitions (so ~sqrt(N) rows each): probes stay cheap at every size."""
+    return max(1, round(math.sqrt(num_rows)))
 
 
 def existing_vector_index(table: Table) -> ExistingVectorIndex | None:
