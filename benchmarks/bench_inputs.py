@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from video_assets.index.schema import clip_schema
 
 BENCH_DIR = Path("/tmp/video_assets_bench")
 
@@ -27,3 +34,36 @@ def make_720p(name: str, duration_s: int, preset: str, *, video_filter: str = ""
         )  # fmt: skip
         tmp.rename(path)
     return path
+
+
+def clip_batch(
+    clip_ids: Sequence[str],
+    video_ids: Sequence[str],
+    partition_keys: Sequence[str],
+    starts: np.ndarray,
+    vectors: np.ndarray,
+    *,
+    model_id: str,
+    created: datetime,
+) -> pa.RecordBatch:
+    """Synthetic rows of the clip table (8 s clips from `starts`, no clip files or text scores)."""
+    n, dim = vectors.shape
+    cols = {
+        "clip_id": pa.array(clip_ids),
+        "video_id": pa.array(video_ids),
+        "partition_key": pa.array(partition_keys),
+        "source_path": pa.array([f"/videos/{v}.mp4" for v in video_ids]),
+        "span_start_s": pa.array(starts),
+        "span_end_s": pa.array(starts + 8.0),
+        "duration_s": pa.array(np.full(n, 8.0)),
+        "clip_path": pa.nulls(n, pa.string()),
+        "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), dim),
+        "model_id": pa.array([model_id] * n),
+        "model_revision": pa.array(["0"] * n),
+        "text_match": pa.nulls(n, pa.string()),
+        "text_match_prob": pa.nulls(n, pa.float32()),
+        "text_scores": pa.nulls(n, pa.string()),
+        "created_at": pa.array([created] * n, pa.timestamp("us", tz="UTC")),
+    }
+    schema = clip_schema(dim)
+    return pa.record_batch([cols[name] for name in schema.names], schema=schema)

@@ -30,14 +30,13 @@ from bench_inputs import make_720p
 import numpy as np
 import pyarrow as pa
 
-from video_assets.config import FrameSettings
-from video_assets.media.clipping import clip_id, fixed_stride_spans
+from video_assets.config import ClippingSettings, FrameSettings
 from video_assets.media.probe import probe
 from video_assets.models.builtin_embedders import INTERNVIDEO2_SPEC
 from video_assets.models.fingerprint import FingerprintEmbedder
 from video_assets.models.internvideo2 import IMAGENET_STD, prepare_frames
 from video_assets.parquet_parts import ParquetPart, StreamingParquetWriter
-from video_assets.stages.clips import CLIP_SCHEMA
+from video_assets.stages.clips import plan_clips
 from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames, rows_to_clip_frames
 
 
@@ -48,23 +47,10 @@ def make_grainy_720p(duration_s: int = 60) -> Path:
 
 
 def clips_table(video: Path) -> tuple[pa.Table, float]:
+    """The video's clips as the clips asset plans them (default settings: 10 s clips)."""
     duration = probe(video).duration_s
-    spans = fixed_stride_spans(duration, clip_len_s=10.0, stride_s=10.0, min_clip_len_s=2.0)
-    rows = [
-        {
-            "clip_id": clip_id("bench", span),
-            "video_id": "bench",
-            "partition_key": "bench",
-            "source_path": str(video),
-            "clip_index": i,
-            "span_start_s": span.start_s,
-            "span_end_s": span.end_s,
-            "duration_s": span.end_s - span.start_s,
-            "clip_path": None,
-        }
-        for i, span in enumerate(spans)
-    ]
-    return pa.Table.from_pylist(rows, schema=CLIP_SCHEMA), duration
+    source = pa.Table.from_pylist([{"video_id": "bench", "partition_key": "bench", "path": str(video), "duration_s": duration}])
+    return plan_clips(source, ClippingSettings(), video.parent), duration
 
 
 def write_frames(clips: pa.Table, settings: FrameSettings, path: Path) -> float:

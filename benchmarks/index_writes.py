@@ -47,6 +47,7 @@ os.environ.setdefault("LANCE_LOG", "error")
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
+from bench_inputs import clip_batch  # noqa: E402
 from lancedb.index import BTree  # noqa: E402
 
 from video_assets.index.commit import commit_partition, delete_videos  # noqa: E402
@@ -74,26 +75,9 @@ def clip_rows(dim: int, videos: list[str], clips: range | list[int], seed: int) 
     n = len(video_col)
     vectors = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    start = 10.0 * clip_col
-    cols = {
-        "clip_id": pa.array([clip_id(v, int(c)) for v, c in zip(video_col, clip_col)]),
-        "video_id": pa.array(video_col),
-        "partition_key": pa.array([f"p-{v}" for v in video_col]),
-        "source_path": pa.array([f"/videos/{v}.mp4" for v in video_col]),
-        "span_start_s": pa.array(start),
-        "span_end_s": pa.array(start + 8.0),
-        "duration_s": pa.array(np.full(n, 8.0)),
-        "clip_path": pa.nulls(n, pa.string()),
-        "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), dim),
-        "model_id": pa.array(["bench/writes"] * n),
-        "model_revision": pa.array(["0"] * n),
-        "text_match": pa.nulls(n, pa.string()),
-        "text_match_prob": pa.nulls(n, pa.float32()),
-        "text_scores": pa.nulls(n, pa.string()),
-        "created_at": pa.array([CREATED] * n, pa.timestamp("us", tz="UTC")),
-    }
-    schema = clip_schema(dim)
-    return pa.table([cols[name] for name in schema.names], schema=schema)
+    batch = clip_batch([clip_id(v, int(c)) for v, c in zip(video_col, clip_col)], video_col,
+                       [f"p-{v}" for v in video_col], 10.0 * clip_col, vectors, model_id="bench/writes", created=CREATED)  # fmt: skip
+    return pa.Table.from_batches([batch])
 
 
 def base_table(uri: Path, rows: int, dim: int) -> None:

@@ -41,6 +41,7 @@ os.environ.setdefault("LANCE_LOG", "error")  # lance's k-means warnings on synth
 
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
+from bench_inputs import clip_batch  # noqa: E402
 
 from video_assets.index.connection import clip_table_exists, connect, open_clip_table  # noqa: E402
 from video_assets.index.maintenance import optimize_clip_table  # noqa: E402
@@ -60,9 +61,7 @@ def clustered(rows: int, dim: int, seed: int, centres: np.ndarray | None = None)
     """(vectors (rows, dim) float32 unit, centres) drawn as the module doc says."""
     rng = np.random.default_rng(seed)
     if centres is None:
-        count = max(64, rows // 500)
-        centres = rng.standard_normal((count, dim)).astype(np.float32)
-        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+        centres = mixture_centres(rows, dim, rng)
     weights = 1.0 / np.sqrt(np.arange(1, len(centres) + 1))
     labels = rng.choice(len(centres), size=rows, p=weights / weights.sum())
     out = np.empty((rows, dim), np.float32)
@@ -71,6 +70,12 @@ def clustered(rows: int, dim: int, seed: int, centres: np.ndarray | None = None)
         chunk = centres[labels[lo:hi]] + rng.standard_normal((hi - lo, dim)).astype(np.float32) / np.sqrt(dim)
         out[lo:hi] = chunk / np.linalg.norm(chunk, axis=1, keepdims=True)
     return out, centres
+
+
+def mixture_centres(rows: int, dim: int, rng: np.random.Generator) -> np.ndarray:
+    """The max(64, rows/500) unit cluster centres, the first draw `clustered` makes from `rng`."""
+    centres = rng.standard_normal((max(64, rows // 500), dim)).astype(np.float32)
+    return centres / np.linalg.norm(centres, axis=1, keepdims=True)
 
 
 def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int = K) -> np.ndarray:
@@ -89,32 +94,14 @@ def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int = K) -> np.ndar
 
 def clip_batches(vectors: np.ndarray, batch: int = 100_000) -> Iterator[pa.RecordBatch]:
     """The vectors as clip rows (10 clips per video), in the table's schema."""
-    dim = vectors.shape[1]
-    schema = clip_schema(dim)
     created = datetime(2024, 5, 1, tzinfo=timezone.utc)
     for lo in range(0, len(vectors), batch):
         n = min(batch, len(vectors) - lo)
         idx = np.arange(lo, lo + n)
         start = 10.0 * (idx % 10)
         videos = [f"video-{i // 10}" for i in idx]
-        cols = {
-            "clip_id": pa.array([str(uuid.UUID(int=int(i))) for i in idx]),  # row i <-> clip id, for recall
-            "video_id": pa.array(videos),
-            "partition_key": pa.array(videos),
-            "source_path": pa.array([f"/videos/{v}.mp4" for v in videos]),
-            "span_start_s": pa.array(start),
-            "span_end_s": pa.array(start + 8.0),
-            "duration_s": pa.array(np.full(n, 8.0)),
-            "clip_path": pa.nulls(n, pa.string()),
-            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors[lo : lo + n].ravel()), dim),
-            "model_id": pa.array(["bench/synthetic"] * n),
-            "model_revision": pa.array(["0"] * n),
-            "text_match": pa.nulls(n, pa.string()),
-            "text_match_prob": pa.nulls(n, pa.float32()),
-            "text_scores": pa.nulls(n, pa.string()),
-            "created_at": pa.array([created] * n, pa.timestamp("us", tz="UTC")),
-        }
-        yield pa.record_batch([cols[name] for name in schema.names], schema=schema)
+        ids = [str(uuid.UUID(int=int(i))) for i in idx]  # row i <-> clip id, for recall
+        yield clip_batch(ids, videos, videos, start, vectors[lo : lo + n], model_id="bench/synthetic", created=created)
 
 
 def timed_queries(run: Callable[[np.ndarray], list[int]], queries: np.ndarray, truth: np.ndarray) -> dict:

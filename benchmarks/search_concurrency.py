@@ -22,7 +22,7 @@ from pathlib import Path
 os.environ.setdefault("LANCE_LOG", "error")
 
 import numpy as np  # noqa: E402
-from search_ann import MODEL, clustered  # noqa: E402
+from search_ann import MODEL, clustered, mixture_centres  # noqa: E402
 
 from video_assets.index.connection import connect  # noqa: E402
 from video_assets.index.search import search_vector  # noqa: E402
@@ -63,7 +63,7 @@ def main() -> None:
     uri = Path(args.work_dir) / f"lancedb_{args.rows}_{args.dim}"
     if not uri.exists():
         raise SystemExit(f"{uri} not found: run search_ann.py --rows {args.rows} --dims {args.dim} first")
-    _, centres = clustered(args.rows, args.dim, seed=0)
+    centres = mixture_centres(args.rows, args.dim, np.random.default_rng(0))  # as search_ann.py drew them
     queries, _ = clustered(args.queries, args.dim, seed=2, centres=centres)
     print(f"{args.rows} x {args.dim}, {args.queries} queries, load average {os.getloadavg()[0]:.1f}")
     for sidecar in (True, False):

@@ -11,13 +11,13 @@ import pyarrow as pa
 import pytest
 
 from video_assets.config import FrameSettings
-from video_assets.media.clipping import ClipSpan, clip_id
+from video_assets.media.clipping import ClipSpan
 from video_assets.media.frames import iter_extract_frames
 from video_assets.models.builtin_embedders import INTERNVIDEO2_SPEC
 from video_assets.models.fingerprint import FingerprintEmbedder
 from video_assets.models.internvideo2 import IMAGENET_STD, prepare_frames
 from video_assets.parquet_parts import ParquetPart, StreamingParquetWriter, fields_to_array
-from video_assets.stages.clips import CLIP_SCHEMA
+from video_assets.stages.clips import CLIP_SCHEMA, clip_row
 from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames, rows_to_clip_frames, signatures
 from video_assets.stages.tensors import TENSOR_SCHEMA, build_tensors
 
@@ -49,20 +49,7 @@ def _make_textured_video(path: Path, size: tuple[int, int] = (320, 240), seconds
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> pa.Table:
     video = _make_textured_video(tmp_path_factory.mktemp("frames_stage") / "textured.mp4")
-    rows = [
-        {
-            "clip_id": clip_id("vid", span),
-            "video_id": "vid",
-            "partition_key": "vid",
-            "source_path": str(video),
-            "clip_index": index,
-            "span_start_s": span.start_s,
-            "span_end_s": span.end_s,
-            "duration_s": span.end_s - span.start_s,
-            "clip_path": None,
-        }
-        for index, span in enumerate(SPANS)
-    ]
+    rows = [clip_row("vid", "vid", str(video), index, span) for index, span in enumerate(SPANS)]
     return pa.Table.from_pylist(rows, schema=CLIP_SCHEMA)
 
 

@@ -52,20 +52,25 @@ def plan_clips(sources: pa.Table, settings: ClippingSettings, clips_dir: Path) -
             if settings.transcode:
                 out = clips_dir / video["video_id"] / f"{cid}.mp4"
                 clip_path = str(transcode_clip(video["path"], span, out))
-            rows.append(
-                {
-                    "clip_id": cid,
-                    "video_id": video["video_id"],
-                    "partition_key": video["partition_key"],
-                    "source_path": video["path"],
-                    "clip_index": index,
-                    "span_start_s": span.start_s,
-                    "span_end_s": span.end_s,
-                    "duration_s": span.duration_s,
-                    "clip_path": clip_path,
-                }
-            )
+            rows.append(clip_row(video["video_id"], video["partition_key"], video["path"], index, span, clip_path))
     return pa.Table.from_pylist(rows, schema=CLIP_SCHEMA)
+
+
+def clip_row(
+    video_id: str, partition_key: str, source_path: str, index: int, span: ClipSpan, clip_path: str | None = None
+) -> dict:
+    """One row of `CLIP_SCHEMA`: clip `index` of a video, with its stable id."""
+    return {
+        "clip_id": clip_id(video_id, span),
+        "video_id": video_id,
+        "partition_key": partition_key,
+        "source_path": source_path,
+        "clip_index": index,
+        "span_start_s": span.start_s,
+        "span_end_s": span.end_s,
+        "duration_s": span.duration_s,
+        "clip_path": clip_path,
+    }
 
 
 def span_of(clip: dict) -> ClipSpan:
