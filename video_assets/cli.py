@@ -47,7 +47,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from video_assets.runner import remove_videos
+    from video_assets.remove import remove_videos
 
     ok = remove_videos(_settings(args), args.video_ids)
     print("removed" if ok else "nothing removed (see the error above)")
