@@ -39,6 +39,7 @@ class CommitResult:
     attempts: int  # LanceDB retries a commit that raced another writer
     rows_for_videos: int  # rows of the committed videos after the commit
     seconds: float
+    recovered: str | None = None  # what a killed earlier write left and this commit cleared (committer.py)
 
 
 @dataclass(frozen=True)

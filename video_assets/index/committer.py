@@ -31,7 +31,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Literal
 
@@ -40,6 +40,7 @@ import pyarrow as pa
 
 from video_assets.index.commit import CommitResult, DeleteResult, commit_partition, delete_videos
 from video_assets.index.connection import local_db_dir
+from video_assets.index.recovery import discard_uncommitted_table
 from video_assets.index.schema import table_name
 
 DEFAULT_LOCK_TIMEOUT_S = 600.0
@@ -147,9 +148,17 @@ def commit_partition_locked(
     timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
     lock_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[CommitResult, CommitLock]:
-    """`commit.commit_partition` under the table's commit lock: safe when committers race."""
+    """`commit.commit_partition` under the table's commit lock: safe when committers race.
+
+    Under a file lock it first clears what a killed first write left (`recovery`); the
+    result's `recovered` then names the directory it removed.
+    """
     with commit_lock(db, model, timeout_s=timeout_s, lock_dir=lock_dir) as lock:
-        return commit_partition(db, model, staged, video_ids), lock
+        discarded = discard_uncommitted_table(db, model) if lock.kind == "file" else None
+        result = commit_partition(db, model, staged, video_ids)
+        if discarded is not None:
+            result = replace(result, recovered=f"removed {discarded}: an interrupted first write, never committed")
+        return result, lock
 
 
 def delete_videos_locked(

@@ -46,24 +46,66 @@ def local_db_dir(uri: str) -> Path | None:
     return Path(uri)
 
 
+def table_dir(db: lancedb.DBConnection, model: str) -> Path | None:
+    """The model's table directory on this machine (`<db>/clips_<model>.lance`); None off local disk."""
+    local = local_db_dir(str(db.uri))
+    return None if local is None else local / f"{table_name(model)}.lance"
+
+
+def has_committed_version(path: Path) -> bool:
+    """Whether a local table directory holds at least one committed version.
+
+    LanceDB commits a version by writing its manifest into `_versions/` last, after the data
+    files; a writer killed before that leaves data files (or an empty `data/`) and no manifest.
+    """
+    versions = path / "_versions"
+    return versions.is_dir() and any(entry.name.endswith(".manifest") for entry in versions.iterdir())
+
+
 def clip_table_exists(db: lancedb.DBConnection, model: str) -> bool:
-    """Whether the model's clip table has been created."""
+    """Whether the model's clip table exists with at least one committed version.
+
+    A directory left by a first write that was killed before its commit is listed by LanceDB
+    but cannot be opened; it does not count (the next commit creates the table over it).
+    """
     name = table_name(model)
     page_token: str | None = None
     while True:
         # list_tables pages; walk them rather than trusting the first page.
         response = db.list_tables(page_token=page_token)
         if name in response.tables:
-            return True
+            return _committed(db, model)
         page_token = response.page_token
         if not page_token:
             return False
 
 
 def open_clip_table(db: lancedb.DBConnection, model: str) -> Table:
-    """The model's clip table at its latest version; `ClipTableNotFoundError` if never created."""
+    """The model's clip table at its latest version; `ClipTableNotFoundError` if never committed."""
     if not clip_table_exists(db, model):
-        raise ClipTableNotFoundError(model, table_name(model), str(db.uri))
+        raise ClipTableNotFoundError(model, table_name(model), str(db.uri), detail=uncommitted_note(db, model))
     table = db.open_table(table_name(model))
     table.checkout_latest()
     return table
+
+
+def uncommitted_note(db: lancedb.DBConnection, model: str) -> str | None:
+    """Says so when the table's directory holds only an interrupted first write; else None."""
+    path = table_dir(db, model)
+    if path is None or not path.exists() or has_committed_version(path):
+        return None
+    return f"{path} holds only an interrupted first write (no committed version); the next commit replaces it"
+
+
+def _committed(db: lancedb.DBConnection, model: str) -> bool:
+    path = table_dir(db, model)
+    if path is not None:
+        return has_committed_version(path)
+    # Object storage: no directory to look into; LanceDB itself says whether a version exists.
+    try:
+        db.open_table(table_name(model))
+    except ValueError as err:
+        if "was not found" in str(err):
+            return False
+        raise
+    return True

@@ -25,12 +25,13 @@ class InvalidSearchError(ValueError):
 class ClipTableNotFoundError(LookupError):
     """The model's clip table does not exist yet (nothing was committed for that model)."""
 
-    def __init__(self, model: str, table: str, uri: str) -> None:
+    def __init__(self, model: str, table: str, uri: str, *, detail: str | None = None) -> None:
         self.model = model
         self.table = table
         super().__init__(
             f"no clip table {table!r} for model {model!r} in {uri}: "
             "materialize that model's clip_index for at least one video first"
+            + (f" ({detail})" if detail else "")
         )
 
 

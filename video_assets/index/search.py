@@ -35,7 +35,7 @@ from lancedb.expr import col, lit
 from lancedb.query import LanceVectorQueryBuilder
 from lancedb.table import Table
 
-from video_assets.index.connection import clip_table_exists
+from video_assets.index.connection import clip_table_exists, uncommitted_note
 from video_assets.index.errors import ClipTableNotFoundError, IndexIntegrityError, InvalidSearchError, UnknownClipError
 from video_assets.index.filters import compile_where
 from video_assets.index.hits import HIT_COLUMNS, SearchHit, hit_from_row
@@ -225,7 +225,7 @@ def _open_latest(db: lancedb.DBConnection, model: str) -> Table:
             table = tables[name] = db.open_table(name)
         except ValueError:
             if not clip_table_exists(db, model):
-                raise ClipTableNotFoundError(model, name, str(db.uri)) from None
+                raise ClipTableNotFoundError(model, name, str(db.uri), detail=uncommitted_note(db, model)) from None
             raise
     elif getattr(db, "read_consistency_interval", None) != timedelta(0):
         table.checkout_latest()
