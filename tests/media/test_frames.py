@@ -191,32 +191,18 @@ def test_frame_signature_key_round_trip():
             FrameSignature.parse(bad)
 
 
-class _Misleading:
-    """A container whose seek lands late (a lying index) or fails, to test the fallbacks."""
-
-    def __init__(self, container, mode):
-        self._container, self._mode = container, mode
-
-    def __getattr__(self, name):
-        return getattr(self._container, name)
-
-    def seek(self, offset, **kwargs):
-        if self._mode == "fail":
-            raise av.FFmpegError(22, "seek refused")
-        stream = kwargs["stream"]
-        return self._container.seek(offset + int(2 / stream.time_base), **kwargs)
-
-
 @pytest.mark.parametrize("mode", ["late", "fail"])
 def test_bad_seeks_fall_back_to_decoding_from_the_start(synthetic_video, decoders, monkeypatch, mode):
+    """A keyframe seek that lands late (a lying index) or fails."""
     path = synthetic_video(duration_s=12.0, size=(64, 48), pattern="index", gop=30)
-    real_reopen = decode_pyav.PyAVDecoder._reopen
+    real_seek = decode_pyav.PyAVDecoder._seek
 
-    def reopen(self):
-        container, stream = real_reopen(self)
-        return _Misleading(container, mode), stream
+    def seek(self, container, stream, pts):
+        if mode == "fail":
+            raise av.FFmpegError(22, "seek refused")
+        real_seek(self, container, stream, pts + int(2 / stream.time_base))
 
-    monkeypatch.setattr(decode_pyav.PyAVDecoder, "_reopen", reopen)
+    monkeypatch.setattr(decode_pyav.PyAVDecoder, "_seek", seek)
     (clip,) = extract_frames(path, [ClipSpan(6.0, 7.0)], [SEQ2])
     assert decoders[0].stats.restarts == 1
     assert _numbers(clip.frames["sequence-2.0"].frames) == [180, 195, 209]

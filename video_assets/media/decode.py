@@ -7,11 +7,16 @@ by an environment switch.
 Conventions every backend follows:
 - `Decoder.index.times` are presentation timestamps in seconds *from the first frame*,
   sorted, one per frame; frame ``i`` below means ``index.times[i]``.
-- `Decoder.read(wanted, size)` yields ``(i, rgb)`` for the wanted frames it could decode,
-  in increasing ``i``. ``rgb`` is ``(H, W, 3)`` uint8, already turned upright by the
+- `Decoder.read(wanted, size, max_pixels)` yields ``(i, rgb)`` for the wanted frames, in
+  increasing ``i``. ``rgb`` is ``(H, W, 3)`` uint8, already turned upright by the
   display rotation (see `upright`), and resized to ``size=(H, W)`` (upright shape) by
-  the backend's scaler when ``size`` is given. Frames that fail to decode are simply
-  not yielded; the reason goes to ``Decoder.errors``.
+  the backend's scaler when ``size`` is given; without ``size``, pictures larger than
+  ``max_pixels`` are scaled down keeping their aspect ratio (`fit_pixels`) and
+  ``Decoder.scaled_from`` records the native upright (H, W).
+- A wanted frame whose packet gives no picture (MPEG-4 "not coded" frames, a corrupt
+  packet) is served with the nearest picture the pass decoded, as ffmpeg's fps filter
+  repeats a frame; ``Decoder.substitutes[i]`` names the frame actually shown. Frames the
+  pass cannot serve at all are not yielded; the reason goes to ``Decoder.errors``.
 """
 
 from __future__ import annotations
@@ -65,8 +70,12 @@ class Decoder(Protocol):
     index: FrameIndex
     errors: list[str]
     stats: DecodeStats
+    substitutes: dict[int, int]
+    scaled_from: tuple[int, int] | None
 
-    def read(self, wanted: np.ndarray, size: tuple[int, int] | None = None) -> Iterator[tuple[int, np.ndarray]]: ...
+    def read(
+        self, wanted: np.ndarray, size: tuple[int, int] | None = None, max_pixels: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]: ...
 
     def close(self) -> None: ...
 
@@ -83,6 +92,9 @@ class _DecoderBase:
     num_threads: int = 0
     errors: list[str] = field(default_factory=list)
     stats: DecodeStats = field(default_factory=DecodeStats)
+    # wanted frame -> frame whose picture was shown instead (it gave no picture of its own)
+    substitutes: dict[int, int] = field(default_factory=dict)
+    scaled_from: tuple[int, int] | None = None  # native upright (H, W) when max_pixels scaled it
 
     def __enter__(self) -> _DecoderBase:
         return self
@@ -100,6 +112,14 @@ def normalize_size(target_res: tuple[int, int] | None) -> tuple[int, int] | None
         return None
     h, w = (int(v) for v in target_res)
     return (h, w) if h > 0 and w > 0 else None
+
+
+def fit_pixels(height: int, width: int, max_pixels: int | None) -> tuple[int, int] | None:
+    """The (H, W) that keeps the aspect ratio within ``max_pixels``, or None when it fits."""
+    if not max_pixels or height * width <= max_pixels:
+        return None
+    scale = (max_pixels / (height * width)) ** 0.5
+    return max(1, int(height * scale)), max(1, int(width * scale))
 
 
 def clockwise_rotation(ccw_degrees: float | None) -> int:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 import decord
 import numpy as np
 
-from video_assets.media.decode import FrameIndex, _DecoderBase, normalize_size
+from video_assets.media.decode import FrameIndex, _DecoderBase, fit_pixels, normalize_size
 from video_assets.media.decode_pyav import (
     first_frame_rotation,
     index_stream,
@@ -74,7 +74,9 @@ class DecordDecoder(_DecoderBase):
     def close(self) -> None:
         self._reader = None
 
-    def read(self, wanted: np.ndarray, size: tuple[int, int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    def read(
+        self, wanted: np.ndarray, size: tuple[int, int] | None = None, max_pixels: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
         wanted = np.unique(np.asarray(wanted, dtype=np.int64))
         if len(wanted) and (wanted[0] < 0 or wanted[-1] >= len(self.index)):
             raise IndexError(f"frame indices must be in [0, {len(self.index)})")
@@ -88,4 +90,7 @@ class DecordDecoder(_DecoderBase):
                 continue
             for i, rgb in zip(batch, frames):
                 self.stats.frames_converted += 1
-                yield int(i), rgb if size is None else resize_rgb(rgb, size)
+                fitted = size or fit_pixels(rgb.shape[0], rgb.shape[1], max_pixels)
+                if fitted is not None and size is None:
+                    self.scaled_from = (rgb.shape[0], rgb.shape[1])
+                yield int(i), rgb if fitted is None else resize_rgb(rgb, fitted)

@@ -8,7 +8,13 @@ Behaviour follows NeMo Curator's ``decoder_utils`` (timestamps from demuxed pack
   frame is decoded and converted once, and kept only while a clip still needs it;
 - sparse clips in a long video are reached by seeking to the keyframe before them;
 - frames are turned upright by the display rotation (a phone video tagged rotate=90
-  gives portrait frames), and ``target_res`` is the upright (H, W).
+  gives portrait frames), and ``target_res`` is the upright (H, W);
+- a sample whose frame gives no picture (MPEG-4 "not coded" frames, AVI dropped frames,
+  a corrupt packet) shows the nearest picture of the same clip, as ffmpeg's fps filter
+  repeats frames; ``ClipExtraction.repeated`` counts such samples. A clip fails only
+  when a sample has no decoded picture anywhere inside the clip;
+- without ``target_res``, pictures above ``max_pixels`` are scaled down at decode,
+  keeping the aspect ratio (``ClipExtraction.scaled_from`` keeps the native size).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from video_assets.media.clipping import ClipSpan
-from video_assets.media.decode import FrameIndex, open_decoder
+from video_assets.media.decode import Decoder, FrameIndex, open_decoder
 from video_assets.media.errors import VideoReadError
 from video_assets.media.sampling import frames_in_span, middle_index, sequence_indices
 
@@ -77,6 +83,9 @@ class ClipFrames:
 class ClipExtraction:
     frames: dict[str, ClipFrames]  # by FrameSignature.key; empty when error is set
     error: str | None  # why this clip has no frames (the rest of the video may be fine)
+    # Samples (over all signatures) shown with a neighbour's picture: their own frame gave none.
+    repeated: int = 0
+    scaled_from: tuple[int, int] | None = None  # native upright (H, W) when max_pixels scaled it
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,8 @@ class _ClipPlan:
     position: int
     indices: dict[str, np.ndarray]
     error: str | None
+    lo: int = 0  # the clip's frames are [lo, hi): a missing picture may borrow only from them
+    hi: int = 0
 
     @property
     def last(self) -> int:
@@ -102,25 +113,29 @@ def _plan(index: FrameIndex, position: int, span: ClipSpan, signatures: Sequence
             indices[sig.key] = np.array([middle_index(lo, hi)], dtype=np.int64)
         else:
             indices[sig.key] = sequence_indices(index.times, lo, hi, sig.fps)
-    return _ClipPlan(position, indices, None)
+    return _ClipPlan(position, indices, None, lo, hi)
 
 
-def _finish(plan: _ClipPlan, held: dict[int, np.ndarray], index: FrameIndex, errors: list[str]) -> ClipExtraction:
+def _finish(plan: _ClipPlan, held: dict[int, np.ndarray], decoder: Decoder) -> ClipExtraction:
     if plan.error:
         return ClipExtraction({}, plan.error)
     needed = np.unique(np.concatenate(list(plan.indices.values())))
-    missing = [int(i) for i in needed if int(i) not in held]
+    source = {int(i): decoder.substitutes.get(int(i), int(i)) for i in needed}
+    missing = [i for i in source if i not in held or not plan.lo <= source[i] < plan.hi]
     if missing:
-        why = "; ".join(errors[-3:]) or "the decoder returned no picture for them"
-        return ClipExtraction({}, f"decode failed: {len(missing)} of {len(needed)} frames missing ({why})")
-    shapes = {held[int(i)].shape for i in needed}
+        why = "; ".join(decoder.errors[-3:]) or "the decoder returned no picture for them"
+        return ClipExtraction(
+            {}, f"decode failed: {len(missing)} of {len(needed)} frames have no decoded picture in the clip ({why})"
+        )
+    shapes = {held[i].shape for i in source}
     if len(shapes) > 1:
         return ClipExtraction({}, f"frame size changes inside the clip {sorted(shapes)}; set target_res")
-    out = {
-        key: ClipFrames(np.stack([held[int(i)] for i in ix]), index.times[ix].astype(np.float64))
-        for key, ix in plan.indices.items()
-    }
-    return ClipExtraction(out, None)
+    out, repeated = {}, 0
+    for key, ix in plan.indices.items():
+        shown = np.array([source[int(i)] for i in ix], dtype=np.int64)
+        repeated += int(np.count_nonzero(shown != ix))
+        out[key] = ClipFrames(np.stack([held[int(i)] for i in ix]), decoder.index.times[shown].astype(np.float64))
+    return ClipExtraction(out, None, repeated, decoder.scaled_from)
 
 
 def iter_extract_frames(
@@ -131,6 +146,7 @@ def iter_extract_frames(
     target_res: tuple[int, int] = (-1, -1),
     backend: str = "pyav",
     num_threads: int = 0,
+    max_pixels: int | None = None,
 ) -> Iterator[tuple[int, ClipExtraction]]:
     """Streaming `extract_frames`: yields ``(position in spans, extraction)`` as soon as the
     decoder has passed each clip, so memory holds only the clips still being filled."""
@@ -143,20 +159,21 @@ def iter_extract_frames(
         plans = [_plan(decoder.index, k, span, signatures) for k, span in enumerate(spans)]
         for plan in plans:
             if plan.error:
-                yield plan.position, _finish(plan, {}, decoder.index, decoder.errors)
+                yield plan.position, _finish(plan, {}, decoder)
         pending = sorted((p for p in plans if not p.error), key=lambda p: p.last)
         # How many pending clips still need each frame: a frame is dropped at zero.
         users = Counter(int(i) for p in pending for i in np.unique(np.concatenate(list(p.indices.values()))))
         held: dict[int, np.ndarray] = {}
         done = 0
-        for i, rgb in decoder.read(np.fromiter(users, dtype=np.int64, count=len(users)), size=target_res):
+        wanted = np.fromiter(users, dtype=np.int64, count=len(users))
+        for i, rgb in decoder.read(wanted, size=target_res, max_pixels=max_pixels):
             held[i] = rgb
             while done < len(pending) and pending[done].last <= i:
-                yield pending[done].position, _finish(pending[done], held, decoder.index, decoder.errors)
+                yield pending[done].position, _finish(pending[done], held, decoder)
                 _release(pending[done], users, held)
                 done += 1
         for plan in pending[done:]:
-            yield plan.position, _finish(plan, held, decoder.index, decoder.errors)
+            yield plan.position, _finish(plan, held, decoder)
 
 
 def _release(plan: _ClipPlan, users: Counter, held: dict[int, np.ndarray]) -> None:
@@ -174,16 +191,18 @@ def extract_frames(
     target_res: tuple[int, int] = (-1, -1),
     backend: str = "pyav",
     num_threads: int = 0,
+    max_pixels: int | None = None,
 ) -> list[ClipExtraction]:
     """Frames of every clip for every signature, in the order of ``spans``.
 
-    ``target_res`` is (H, W); (-1, -1) or any non-positive value keeps the native size.
+    ``target_res`` is (H, W); (-1, -1) or any non-positive value keeps the native size,
+    scaled down to at most ``max_pixels`` (None: no limit) keeping the aspect ratio.
     A clip that cannot be decoded gets ``error`` set and no frames; the others keep theirs.
     Raises `VideoReadError` only when the file cannot be opened at all.
     """
     out: list[ClipExtraction | None] = [None] * len(spans)
     for position, extraction in iter_extract_frames(
-        path, spans, signatures, target_res=target_res, backend=backend, num_threads=num_threads
+        path, spans, signatures, target_res=target_res, backend=backend, num_threads=num_threads, max_pixels=max_pixels
     ):
         out[position] = extraction
     return out  # type: ignore[return-value]  # every position is filled by the iterator
@@ -197,11 +216,13 @@ def extract_clip_frames(
     target_res: tuple[int, int] = (-1, -1),
     backend: str = "pyav",
     num_threads: int = 0,
+    max_pixels: int | None = None,
 ) -> ClipFrames:
     """One clip, one signature (e.g. re-extraction at a higher fps); raises `VideoReadError`."""
     (extraction,) = extract_frames(
-        path, [span], [signature], target_res=target_res, backend=backend, num_threads=num_threads
-    )
+        path, [span], [signature], target_res=target_res, backend=backend, num_threads=num_threads,
+        max_pixels=max_pixels,
+    )  # fmt: skip
     if extraction.error:
         raise VideoReadError(path, f"clip {span.start_s:.3f}-{span.end_s:.3f} s: {extraction.error}")
     return extraction.frames[signature.key]
