@@ -107,6 +107,10 @@ class FakeApi(HfApi):
             raise repo.error
         return repo
 
+    def model_info(self, repo_id, *, timeout=None, token=None, **kwargs):
+        self._repo("model_info", repo_id)
+        return SimpleNamespace(id=repo_id)
+
     def list_repo_commits(self, repo_id, *, token=None, **kwargs):
         repo = self._repo("list_repo_commits", repo_id)
         when = datetime(2024, 1, 1, tzinfo=timezone.utc)

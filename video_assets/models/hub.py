@@ -21,6 +21,11 @@ A file lock `.{revision}.lock` keeps it to one downloader per repo.
 Short pins are expanded to the full hash first (the hub wants 40 characters):
 by prefix over `HfApi.list_repo_commits` (the default branch's history), else
 by asking the hub for that revision; the result goes into the lock file.
+
+Before a download, one short request checks that the hub can serve the repo, and
+a repo it cannot serve is remembered for a while in this process
+(`video_assets.models.hub_reach`): an unreachable hub costs one failed request,
+not huggingface_hub's 20-50 s of retries in every partition.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from video_assets.models.hub_errors import (
     WeightsNotFoundError,
     describe_hub_error,
 )
+from video_assets.models.hub_reach import PERMANENT_REASONS, UNAVAILABLE, RepoKey, probe
 from video_assets.models.weights import HubRepo, WeightSpec
 
 LOCK_FILE = ".weights-lock.json"
@@ -123,7 +129,7 @@ class ModelHub:
         """repo_id -> local dir, downloading what is missing unless offline."""
         todo = [repo for repo in spec.repos if self._repo_status(repo).state != "present"]
         if todo and self.offline:
-            raise self._not_found(spec, "offline", "offline mode is on and the files are not on disk")
+            raise self.not_found_error(spec, "offline", "offline mode is on and the files are not on disk")
         for repo in todo:
             self._fetch(spec, repo)
         return {repo.repo_id: self.local_dir(repo) for repo in spec.repos}
@@ -143,6 +149,7 @@ class ModelHub:
     def _fetch(self, spec: WeightSpec, repo: HubRepo) -> None:
         final = self.local_dir(repo)
         staging = final.parent / f".{repo.revision}.download"
+        self._check_reachable(spec, repo)
         final.parent.mkdir(parents=True, exist_ok=True)
         with WeakFileLock(final.parent / f".{repo.revision}.lock"):
             if self._repo_status(repo).state == "present":  # another process finished while we waited
@@ -160,15 +167,18 @@ class ModelHub:
                     # files already in place (e.g. by hand) are not fetched again
                     ignore_patterns=[*repo.ignore_patterns, *(glob.escape(name) for name in on_disk)],
                     token=self.token,
+                    endpoint=self._api.endpoint,  # the hub that was probed, not the import-time default
                 )
                 verification = self._api.verify_repo_checksums(
                     repo.repo_id, revision=commit, local_dir=staging, token=self.token
                 )
             except Exception as error:
-                described = describe_hub_error(error, repo.repo_id, repo.revision)
+                described = describe_hub_error(error, repo.repo_id, repo.revision, self._api.endpoint)
                 if described is None:
                     raise
-                raise self._not_found(spec, *described) from error
+                if described[0] in PERMANENT_REASONS:
+                    UNAVAILABLE.remember(self._reach_key(repo), *described)
+                raise self.not_found_error(spec, *described) from error
             if verification.mismatches:
                 for mismatch in verification.mismatches:
                     (staging / mismatch["path"]).unlink(missing_ok=True)
@@ -183,7 +193,7 @@ class ModelHub:
             files = {**on_disk, **staged}
             lacking = [name for name in _required_files(repo, (staging, final)) if name not in files]
             if lacking:
-                raise self._not_found(
+                raise self.not_found_error(
                     spec,
                     "file_not_found",
                     f"{repo.repo_id}@{commit} has no {', '.join(lacking)}: "
@@ -191,6 +201,24 @@ class ModelHub:
                 )
             _write_lock(staging, repo, commit, files, verification.checked_count)
             _publish(staging, final)
+
+    def _check_reachable(self, spec: WeightSpec, repo: HubRepo) -> None:
+        """One short request before a download; a failure is remembered (see hub_reach)."""
+        key = self._reach_key(repo)
+        remembered = UNAVAILABLE.recall(key)
+        if remembered is not None:
+            raise self.not_found_error(spec, remembered.reason, UNAVAILABLE.describe(remembered))
+        try:
+            probe(self._api, repo.repo_id, self.token)
+        except Exception as error:
+            described = describe_hub_error(error, repo.repo_id, repo.revision, self._api.endpoint)
+            if described is None:
+                raise
+            UNAVAILABLE.remember(key, *described)
+            raise self.not_found_error(spec, *described) from error
+
+    def _reach_key(self, repo: HubRepo) -> RepoKey:
+        return (self._api.endpoint, str(self.local_dir(repo)))
 
     def _resolve_commit(self, spec: WeightSpec, repo: HubRepo) -> str:
         pin = repo.revision
@@ -207,7 +235,7 @@ class ModelHub:
         commits = self._api.list_repo_commits(repo.repo_id, token=self.token)
         matches = sorted({c.commit_id for c in commits if c.commit_id.startswith(pin)})
         if len(matches) > 1:
-            raise self._not_found(
+            raise self.not_found_error(
                 spec, "revision_not_found", f"{pin} is ambiguous in {repo.repo_id} ({', '.join(matches)})"
             )
         if matches:
@@ -215,7 +243,7 @@ class ModelHub:
         # Not in the default branch's history (another branch, or rewritten): ask the hub.
         sha = self._api.repo_info(repo.repo_id, revision=pin, token=self.token).sha
         if sha is None or not sha.startswith(pin):
-            raise self._not_found(
+            raise self.not_found_error(
                 spec, "revision_not_found", f"no commit of {repo.repo_id} starts with {pin}"
             )
         return sha
@@ -260,7 +288,8 @@ class ModelHub:
             gated=repo.gated,
         )
 
-    def _not_found(self, spec: WeightSpec, reason: str, detail: str) -> WeightsNotFoundError:
+    def not_found_error(self, spec: WeightSpec, reason: str, detail: str) -> WeightsNotFoundError:
+        """The error for `spec`'s weights not on disk: each repo not present, what to do."""
         missing = []
         for repo in spec.repos:
             status = self._repo_status(repo)

@@ -47,8 +47,8 @@ class MissingRepo:
 class WeightsNotFoundError(FileNotFoundError):
     """A model's weights are not on disk and could not be downloaded.
 
-    `reason` is one of: "offline", "gated", "repo_not_found", "revision_not_found",
-    "file_not_found", "network", "http".
+    `reason` is one of: "offline", "absent" (no download was tried), "gated",
+    "repo_not_found", "revision_not_found", "file_not_found", "network", "http".
     """
 
     def __init__(self, *, model: str, repos: Sequence[MissingRepo], reason: str, detail: str) -> None:
@@ -99,8 +99,12 @@ class HubOfflineError(ConnectionError):
         )
 
 
-def describe_hub_error(error: BaseException, repo_id: str, revision: str) -> tuple[str, str] | None:
+def describe_hub_error(
+    error: BaseException, repo_id: str, revision: str, endpoint: str = HUB_URL
+) -> tuple[str, str] | None:
     """(reason, sentence) for a huggingface_hub failure, or None for anything else.
+
+    `endpoint` is the hub that was asked (HF_ENDPOINT may point elsewhere than huggingface.co).
 
     Order matters: GatedRepoError is a RepositoryNotFoundError, and the hub raises
     LocalEntryNotFoundError when it cannot be reached at all.
@@ -123,7 +127,7 @@ def describe_hub_error(error: BaseException, repo_id: str, revision: str) -> tup
     if isinstance(error, RemoteEntryNotFoundError):
         return "file_not_found", f"a file was not found in {repo_id}@{revision}: {error}"
     if isinstance(error, (LocalEntryNotFoundError, OfflineModeIsEnabled, _TransportError)):
-        return "network", f"the hub could not be reached ({type(error).__name__}: {error})"
+        return "network", f"the hub at {endpoint} could not be reached ({type(error).__name__}: {error})"
     if isinstance(error, HfHubHTTPError):
         status = error.response.status_code if error.response is not None else "?"
         return "http", f"the hub answered HTTP {status} for {repo_id}: {error}"

@@ -1,0 +1,79 @@
+"""Check, once before any partition runs, that every enabled model's weights can be had.
+
+A model whose weights are absent would otherwise fail in every partition, each
+after its own download attempt. `preflight_weights` looks on disk, makes at most
+one download attempt per model (which fails within seconds when the hub cannot be
+reached, see `hub_reach`; never when offline), and returns one problem per model
+that cannot run, with the same message `search` gives for absent weights plus how
+to leave the model out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from video_assets.config import Settings
+from video_assets.models.hub import ModelHub
+from video_assets.models.hub_errors import ChecksumMismatchError, WeightsNotFoundError
+from video_assets.models.registry import registered
+
+
+@dataclass(frozen=True)
+class WeightsProblem:
+    """An enabled model that cannot run. `message` is ready to print (several lines)."""
+
+    model: str
+    # A WeightsNotFoundError reason ("offline", "network", "gated", "repo_not_found",
+    # "revision_not_found", "file_not_found", "http"), or "checksum" or "unknown_model".
+    reason: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def preflight_weights(settings: Settings, *, hub: ModelHub | None = None, download: bool = True) -> list[WeightsProblem]:
+    """Problems of the models `settings` enables, in their order; [] when all can run.
+
+    `enabled_models` None enables only the models whose weights are present (plus the
+    weights-free ones), so there is nothing to check. With `download`, absent weights are
+    fetched now, once, instead of in each partition; offline (HF_HUB_OFFLINE=1, or a hub
+    made with offline=True) the hub is never contacted.
+    """
+    if settings.enabled_models is None:
+        return []
+    hub = hub if hub is not None else ModelHub(settings.resolved_model_dir)
+    entries = registered()
+    problems = []
+    for name in settings.enabled_models:
+        entry = entries.get(name)
+        if entry is None:
+            problems.append(
+                WeightsProblem(
+                    name,
+                    "unknown_model",
+                    f"enabled_models names {name!r}, which is not a registered model; "
+                    f"registered: {', '.join(sorted(entries))}",
+                )
+            )
+            continue
+        if entry.weights is None or hub.status(entry.weights).state == "present":
+            continue
+        if not download:
+            error = hub.not_found_error(entry.weights, "absent", "the files are not on disk (no download was tried)")
+            problems.append(WeightsProblem(name, error.reason, _with_way_out(str(error), name)))
+            continue
+        try:
+            hub.ensure(entry.weights)
+        except WeightsNotFoundError as error:
+            problems.append(WeightsProblem(name, error.reason, _with_way_out(str(error), name)))
+        except ChecksumMismatchError as error:
+            problems.append(WeightsProblem(name, "checksum", _with_way_out(str(error), name)))
+    return problems
+
+
+def _with_way_out(message: str, model: str) -> str:
+    return (
+        f"{message}\nOr leave the model out: remove {model!r} from enabled_models in the settings "
+        "(or drop enabled_models: then only the models whose weights are present run)."
+    )
