@@ -31,10 +31,8 @@ not huggingface_hub's 20-50 s of retries in every partition.
 from __future__ import annotations
 
 import glob
-import json
 import os
 import re
-import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,10 +48,18 @@ from video_assets.models.hub_errors import (
     WeightsNotFoundError,
     describe_hub_error,
 )
+from video_assets.models.hub_files import (
+    LOCK_FILE,  # re-exported: the name of the lock file is part of the layout
+    publish,
+    read_lock,
+    remove_stale_incomplete,
+    repo_files,
+    required_files,
+    write_lock,
+)
 from video_assets.models.hub_reach import PERMANENT_REASONS, UNAVAILABLE, RepoKey, probe
 from video_assets.models.weights import HubRepo, WeightSpec
 
-LOCK_FILE = ".weights-lock.json"
 _FULL_HASH = re.compile(r"[0-9a-f]{40}")
 _COMMIT_PIN = re.compile(r"[0-9a-f]{7,40}")
 
@@ -140,7 +146,7 @@ class ModelHub:
             raise HubOfflineError(spec.name)
         dirs = self.ensure(spec)
         for repo in spec.repos:
-            if _read_lock(self.local_dir(repo)) is None:
+            if read_lock(self.local_dir(repo)) is None:
                 self._verify_in_place(spec, repo)
         return dirs
 
@@ -154,11 +160,11 @@ class ModelHub:
         with WeakFileLock(final.parent / f".{repo.revision}.lock"):
             if self._repo_status(repo).state == "present":  # another process finished while we waited
                 return
-            on_disk = _repo_files(final)
+            on_disk = repo_files(final)
             try:
                 commit = self._resolve_commit(spec, repo)
                 staging.mkdir(exist_ok=True)
-                _remove_stale_incomplete(staging)
+                remove_stale_incomplete(staging)
                 snapshot_download(
                     repo.repo_id,
                     revision=commit,
@@ -189,9 +195,9 @@ class ModelHub:
                     mismatches=[(m["path"], m["expected"], m["actual"]) for m in verification.mismatches],
                     removed=True,
                 )
-            staged = _repo_files(staging)
+            staged = repo_files(staging)
             files = {**on_disk, **staged}
-            lacking = [name for name in _required_files(repo, (staging, final)) if name not in files]
+            lacking = [name for name in required_files(repo, (staging, final)) if name not in files]
             if lacking:
                 raise self.not_found_error(
                     spec,
@@ -199,8 +205,8 @@ class ModelHub:
                     f"{repo.repo_id}@{commit} has no {', '.join(lacking)}: "
                     "fix allow_patterns/required_files in weight_specs.py",
                 )
-            _write_lock(staging, repo, commit, files, verification.checked_count)
-            _publish(staging, final)
+            write_lock(staging, repo, commit, files, verification.checked_count)
+            publish(staging, final)
 
     def _check_reachable(self, spec: WeightSpec, repo: HubRepo) -> None:
         """One short request before a download; a failure is remembered (see hub_reach)."""
@@ -229,7 +235,7 @@ class ModelHub:
             )
         if _FULL_HASH.fullmatch(pin):
             return pin
-        lock = _read_lock(self.local_dir(repo))
+        lock = read_lock(self.local_dir(repo))
         if lock is not None and lock["revision"] == pin:
             return str(lock["commit"])
         commits = self._api.list_repo_commits(repo.repo_id, token=self.token)
@@ -263,19 +269,19 @@ class ModelHub:
                     mismatches=[(m["path"], m["expected"], m["actual"]) for m in verification.mismatches],
                     removed=False,
                 )
-            _write_lock(final, repo, commit, _repo_files(final), verification.checked_count)
+            write_lock(final, repo, commit, repo_files(final), verification.checked_count)
 
     # -- status -------------------------------------------------------------------------
 
     def _repo_status(self, repo: HubRepo) -> RepoStatus:
         path = self.local_dir(repo)
-        files = _repo_files(path)
-        required = _required_files(repo, (path,))
+        files = repo_files(path)
+        required = required_files(repo, (path,))
         missing = tuple(name for name in required if name not in files)
         state: WeightState = (
             "present" if not missing else "absent" if len(missing) == len(required) else "partial"
         )
-        lock = _read_lock(path)
+        lock = read_lock(path)
         commit = str(lock["commit"]) if lock is not None and lock["revision"] == repo.revision else None
         return RepoStatus(
             repo_id=repo.repo_id,
@@ -329,92 +335,3 @@ def human_size(num_bytes: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")
-
-
-# -- files on disk --------------------------------------------------------------------------
-
-
-def _repo_files(root: Path) -> dict[str, int]:
-    """Repo-relative path -> size, without our lock file and huggingface_hub's metadata."""
-    if not root.is_dir():
-        return {}
-    files = {}
-    for path in root.rglob("*"):
-        rel = path.relative_to(root).as_posix()
-        if path.is_file() and not rel.startswith((LOCK_FILE, ".cache/")):
-            files[rel] = path.stat().st_size
-    return files
-
-
-def _required_files(repo: HubRepo, dirs: Sequence[Path]) -> tuple[str, ...]:
-    names = list(repo.required_files)
-    for name in repo.required_files:
-        if not name.endswith(".index.json"):
-            continue
-        index = next((d / name for d in dirs if (d / name).is_file()), None)
-        if index is not None:
-            names.extend(_shards_named_by(index))
-    return tuple(dict.fromkeys(names))
-
-
-def _shards_named_by(index: Path) -> list[str]:
-    try:
-        weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map")
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as error:
-        raise ValueError(
-            f"{index} is not a valid shard index ({error}); delete it and download again"
-        ) from error
-    if not isinstance(weight_map, dict):
-        raise ValueError(f"{index} has no weight_map; delete it and download again")
-    return sorted(set(weight_map.values()))
-
-
-def _remove_stale_incomplete(staging: Path) -> None:
-    # huggingface_hub names these per process, so a killed download's leftovers are never
-    # picked up again; they only take space.
-    metadata = staging / ".cache" / "huggingface"
-    if metadata.is_dir():
-        for leftover in metadata.rglob("*.incomplete"):
-            leftover.unlink()
-
-
-def _publish(staging: Path, final: Path) -> None:
-    if (staging / ".cache").exists():  # huggingface_hub's download metadata, not repo files
-        shutil.rmtree(staging / ".cache")
-    if not final.exists():
-        os.replace(staging, final)  # one atomic step: the directory appears complete or not at all
-        return
-    for rel in sorted(_repo_files(staging)):  # merging into a partial (hand-placed) directory
-        target = final / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging / rel, target)
-    os.replace(staging / LOCK_FILE, final / LOCK_FILE)  # last: it vouches for the whole directory
-    shutil.rmtree(staging)
-
-
-def _read_lock(directory: Path) -> dict[str, object] | None:
-    path = directory / LOCK_FILE
-    if not path.is_file():
-        return None
-    try:
-        lock = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(
-            f"{path} is not valid JSON ({error}); delete it and run the download again"
-        ) from error
-    if not isinstance(lock, dict) or not {"revision", "commit"} <= lock.keys():
-        raise ValueError(f"{path} lacks revision/commit; delete it and run the download again")
-    return lock
-
-
-def _write_lock(directory: Path, repo: HubRepo, commit: str, files: dict[str, int], verified: int) -> None:
-    lock = {
-        "repo_id": repo.repo_id,
-        "revision": repo.revision,
-        "commit": commit,
-        "files": dict(sorted(files.items())),
-        "verified_files": verified,  # how many files matched the hub's checksums
-    }
-    tmp = directory / f"{LOCK_FILE}.tmp"
-    tmp.write_text(json.dumps(lock, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, directory / LOCK_FILE)
