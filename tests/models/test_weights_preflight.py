@@ -168,6 +168,9 @@ def test_no_download_and_unknown_models(tmp_path: Path, requests: list[str]) -> 
     assert absent.reason == "absent" and "no download was tried" in absent.message
     assert unknown.reason == "unknown_model" and "'internvideo3'" in unknown.message
     assert "fingerprint" in unknown.message  # the registered names are listed
+    typo = Settings(data_dir=tmp_path, models={"internvido2": {"verbose": True}, "fingerprint": {}})
+    [problem] = preflight_weights(typo, hub=hub)
+    assert problem.reason == "unknown_model" and problem.message.startswith("models.internvido2: ")
 
 
 def test_hf_endpoint_from_the_environment_is_honoured(tmp_path: Path) -> None:

@@ -35,16 +35,28 @@ class WeightsProblem:
 def preflight_weights(settings: Settings, *, hub: ModelHub | None = None, download: bool = True) -> list[WeightsProblem]:
     """Problems of the models `settings` enables, in their order; [] when all can run.
 
+    Settings under `models` for a name that is not registered are problems too.
+
     `enabled_models` None enables only the models whose weights are present (plus the
     weights-free ones), so there is nothing to check. With `download`, absent weights are
     fetched now, once, instead of in each partition; offline (HF_HUB_OFFLINE=1, or a hub
     made with offline=True) the hub is never contacted.
     """
-    if settings.enabled_models is None:
-        return []
-    hub = hub if hub is not None else ModelHub(settings.resolved_model_dir)
     entries = registered()
-    problems = []
+    # Settings for a model that does not exist would be accepted and ignored (a typo).
+    problems = [
+        WeightsProblem(
+            name,
+            "unknown_model",
+            f"models.{name}: settings for a model that is not registered (a typo?); "
+            f"registered: {', '.join(sorted(entries))}",
+        )
+        for name in settings.models
+        if name not in entries
+    ]
+    if settings.enabled_models is None:
+        return problems
+    hub = hub if hub is not None else ModelHub(settings.resolved_model_dir)
     for name in settings.enabled_models:
         entry = entries.get(name)
         if entry is None:
