@@ -115,6 +115,10 @@ class FrameSettings(_Strict):
     # Used by storage="jpeg" only. Not an error under "raw": saved settings carry the
     # default, and they are read back on every run.
     jpeg_quality: int = Field(95, ge=1, le=100)
+    # Native-resolution frames (target_res (-1, -1)) larger than this many pixels are scaled
+    # down at decode, keeping the aspect ratio (4K UHD, 8.3 Mpx, passes whole): an 8000x8000
+    # video would otherwise hold 192 MB per RGB frame. An explicit target_res always wins.
+    max_pixels: int = Field(3840 * 2160, ge=64 * 64)
 
     @field_validator("policies")
     @classmethod
