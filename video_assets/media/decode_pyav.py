@@ -44,6 +44,7 @@ from video_assets.media.decode import (
     upright,
 )
 from video_assets.media.errors import VideoReadError
+from video_assets.media.sampling import TIE_EPS_S
 
 # Seek only when it skips at least this many frames: a seek flushes the decoder and
 # refills its thread pipeline, which costs about as much as decoding a few frames.
@@ -265,7 +266,7 @@ class _Serving:
         while not self.done and self.target < i:
             lost = self.target
             use_prev = self.prev is not None and (
-                self.times[lost] - self.times[self.prev[0]] <= self.times[i] - self.times[lost]
+                self.times[lost] - self.times[self.prev[0]] <= self.times[i] - self.times[lost] + TIE_EPS_S
             )
             source, picture = self.prev if use_prev else (i, frame)
             self.decoder.substitutes[lost] = source

@@ -42,6 +42,13 @@ class FramesSummary:
     payload_bytes: int = 0  # frame bytes handed to Parquet (raw arrays or JPEGs), before zstd
     dropped: dict[str, str] = field(default_factory=dict)  # clip_id -> reason
     failed_videos: dict[str, str] = field(default_factory=dict)  # video_id -> reason
+    # Samples shown with a neighbouring frame's picture because their own frame gave none
+    # (MPEG-4 "not coded" frames, corrupt packets): the total, and per clip / video when > 0.
+    repeated_samples: int = 0
+    repeated_by_clip: dict[str, int] = field(default_factory=dict)  # clip_id -> samples
+    repeated_by_video: dict[str, int] = field(default_factory=dict)  # video_id -> samples
+    # Clips whose native frames exceeded frames.max_pixels and were scaled down at decode.
+    scaled_from: dict[str, tuple[int, int]] = field(default_factory=dict)  # clip_id -> native (H, W)
 
 
 def extract_partition_frames(clips: pa.Table, settings: FrameSettings, writer: StreamingParquetWriter) -> FramesSummary:
@@ -63,6 +70,7 @@ def extract_partition_frames(clips: pa.Table, settings: FrameSettings, writer: S
                 target_res=settings.target_res,
                 backend=settings.backend,
                 num_threads=settings.num_threads,
+                max_pixels=settings.max_pixels,
             ):
                 _write_clip(video_clips[position], result, settings, writer, summary)
         except VideoReadError as err:
@@ -104,6 +112,13 @@ def _write_clip(
             }
         )
     writer.write(pa.Table.from_pylist(rows, schema=FRAMES_SCHEMA))
+    if result.repeated:
+        summary.repeated_samples += result.repeated
+        summary.repeated_by_clip[clip["clip_id"]] = result.repeated
+        video = clip["video_id"]
+        summary.repeated_by_video[video] = summary.repeated_by_video.get(video, 0) + result.repeated
+    if result.scaled_from is not None:
+        summary.scaled_from[clip["clip_id"]] = result.scaled_from
     summary.clips += 1
     summary.frames += sum(len(f.frames) for f in result.frames.values())
 
