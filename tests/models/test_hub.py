@@ -33,6 +33,7 @@ from huggingface_hub.utils import filter_repo_objects
 from video_assets.models import hub as hub_module
 from video_assets.models.hub import LOCK_FILE, ROW_COLUMNS, ModelHub, status_rows
 from video_assets.models.hub_errors import ChecksumMismatchError, HubOfflineError, WeightsNotFoundError
+from video_assets.models.hub_reach import UnavailableRepos
 from video_assets.models.weight_specs import WEIGHT_SPECS, get_weight_spec
 from video_assets.models.weights import HubRepo, WeightSpec
 
@@ -474,3 +475,37 @@ def test_cosmos_patterns_take_the_model_and_leave_examples_out():
     )
     assert sorted(picked) == sorted(wanted)
     assert set(repo.required_files) <= set(wanted)
+
+
+def test_a_refused_repo_is_remembered_but_a_dropped_download_is_not(tmp_path, api, downloader, monkeypatch):
+    memory = UnavailableRepos()
+    monkeypatch.setattr(hub_module, "UNAVAILABLE", memory)
+    hub = ModelHub(tmp_path, offline=False, api=api)
+    spec = WeightSpec("g", (GATED,))
+    listing = api.list_repo_commits
+    refuse = [True]
+
+    def gated(repo_id, **kwargs):
+        if not refuse[0]:
+            return listing(repo_id, **kwargs)
+        api.calls.append(("list_repo_commits", repo_id))
+        raise http_error(GatedRepoError, 403)
+
+    monkeypatch.setattr(api, "list_repo_commits", gated)
+    with pytest.raises(WeightsNotFoundError, match="is gated"):
+        hub.ensure(spec)
+    calls = list(api.calls)
+    assert ("model_info", GATED.repo_id) in calls  # the probe went first
+    # Next partition: the same answer at once, without asking the hub again.
+    with pytest.raises(WeightsNotFoundError, match="remembered from an attempt") as info:
+        ModelHub(tmp_path, offline=False, api=api).ensure(spec)
+    assert info.value.reason == "gated" and api.calls == calls
+
+    memory.forget()
+    refuse[0] = False  # access granted
+    downloader.crash_after = 0
+    with pytest.raises(WeightsNotFoundError, match="could not be reached"):
+        hub.ensure(spec)
+    downloader.crash_after = None
+    hub.ensure(spec)  # a dropped connection mid-download is retried on the next attempt
+    assert (tmp_path / "acme/tiny-gated/abc1234/weights.pt").read_bytes() == b"w" * 1000
