@@ -51,6 +51,8 @@ BAD = [
     ('{"frames": {"target_res": [1, 1]}}', ["frames.target_res:", "[-1, -1]", "[16, 8192]", "got [1, 1]"]),
     ('{"frames": {"target_res": [-1, 100]}}', ["frames.target_res:", "got [-1, 100]"]),
     ('{"frames": {"target_res": [100000, 100000]}}', ["frames.target_res:", "got [100000, 100000]"]),
+    ('{"frames": {"max_pixels": 100}}', ["frames.max_pixels:", "4096", "got 100"]),
+    ('{"frames": {"max_pixels": 1000000000000}}', ["frames.max_pixels:", "at most 8192x8192", "got 1000000000000"]),
     ('{"device": "tpu:7"}', ["device:", "'cuda:N'", "got 'tpu:7'"]),
     ('{"device": "cuda:x"}', ["device:", "got 'cuda:x'"]),
     ('{"models": {"cosmos_embed1_336p": {"batch_size": 0}}}', ["models.cosmos_embed1_336p.batch_size:", "got 0"]),

@@ -136,6 +136,14 @@ class FrameSettings(_Strict):
         _refuse_repeats(value)
         return value
 
+    @field_validator("max_pixels")
+    @classmethod
+    def _a_real_budget(cls, value: int) -> int:
+        # Above 8192x8192 (201 MB per RGB frame) the budget no longer bounds memory.
+        if value > MAX_SIDE * MAX_SIDE:
+            raise ValueError(f"must be at most {MAX_SIDE}x{MAX_SIDE} = {MAX_SIDE * MAX_SIDE} pixels, got {value}")
+        return value
+
     @field_validator("target_res")
     @classmethod
     def _sane_res(cls, value: tuple[int, int]) -> tuple[int, int]:
