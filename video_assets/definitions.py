@@ -17,7 +17,7 @@ from video_assets.resources.lancedb import LanceDBResource
 from video_assets.resources.model_hub import ModelHubResource
 from video_assets.resources.settings import SettingsResource
 from video_assets.resources.storage import PartitionedParquetIOManager, StorageResource
-from video_assets.settings_versions import clips_version, frames_version
+from video_assets.settings_versions import clips_version, frames_version, required_index_versions
 
 EMBED_JOB = "embed_videos"
 
@@ -25,7 +25,8 @@ EMBED_JOB = "embed_videos"
 def build_definitions(settings: Settings) -> dg.Definitions:
     hub = ModelHub(settings.resolved_model_dir)
     embedders = enabled_embedders(settings.enabled_models, hub)
-    model_defs = [asset for entry in embedders for asset in model_assets(entry, settings)]
+    required = required_index_versions(settings, embedders)
+    model_defs = [asset for entry in embedders for asset in model_assets(entry, settings, required)]
     names = [e.spec.name for e in embedders]
     # Module-level assets, given code versions that follow the settings they depend on.
     media = [

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from video_assets.config import Settings
-from video_assets.registry import VideoRecord, VideoRegistry, discover
+from video_assets.input_walk import SkippedInput, walk_inputs
+from video_assets.registry import VideoRecord, VideoRegistry
 
 # SQLite instances fail on large single add_dynamic_partitions calls (dagster-io/dagster#16260).
 MAX_KEYS_PER_REQUEST = 500
@@ -16,15 +17,17 @@ class ScanResult:
     new_videos: list[str]  # ids registered by this scan
     new_partitions: list[str]  # keys sealed by this scan
     missing: list[VideoRecord]  # videos found gone by this scan (reported once)
+    skipped: list[SkippedInput]  # inputs that are not videos we can read, with the reason
+    other_extensions: dict[str, int]  # files ignored for their extension, counted per extension
 
 
 def scan(settings: Settings, registry: VideoRegistry, *, seal_partial: bool, max_age_s: float | None = None) -> ScanResult:
     """Register the input folder's files, mark vanished ones missing, seal full (or due) batches."""
-    files = discover(settings.input_dir, settings.video_extensions, exclude=[settings.data_dir])
-    new_videos = registry.register(files)
-    missing = registry.mark_missing(f.rel_path for f in files)
+    walk = walk_inputs(settings.input_dir, settings.video_extensions, exclude=[settings.data_dir])
+    new_videos = registry.register(walk.files)
+    missing = registry.mark_missing(f.rel_path for f in walk.files)
     keys = registry.seal_partitions(settings.videos_per_partition, seal_partial=seal_partial, max_age_s=max_age_s)
-    return ScanResult(new_videos, keys, missing)
+    return ScanResult(new_videos, keys, missing, walk.skipped, dict(walk.other_extensions))
 
 
 def chunked(keys: list[str], size: int | None = None) -> list[list[str]]:

@@ -17,7 +17,11 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-STATUSES = ("pending", "ok", "failed", "missing")
+from video_assets.input_walk import DiscoveredFile, walk_inputs
+
+# pending: not (or no longer) in every enabled model's index; done: it is (see ledger.py);
+# failed: the last attempt failed, with the reason; missing: the file is gone.
+STATUSES = ("pending", "done", "failed", "missing")
 
 
 def video_id_for(rel_path: str) -> str:
@@ -32,14 +36,6 @@ def video_id_for(rel_path: str) -> str:
 
 
 @dataclass(frozen=True)
-class DiscoveredFile:
-    rel_path: str  # POSIX path relative to the input root
-    abs_path: str
-    size_bytes: int
-    mtime: float
-
-
-@dataclass(frozen=True)
 class VideoRecord:
     video_id: str
     rel_path: str
@@ -50,29 +46,12 @@ class VideoRecord:
     status: str
     error: str | None
     sha256: str | None
+    updated_at: float = 0.0
 
 
 def discover(input_dir: Path, extensions: Sequence[str], *, exclude: Sequence[Path] = ()) -> list[DiscoveredFile]:
-    """Video files under ``input_dir`` (recursive, hidden entries skipped), sorted by path.
-
-    Files under ``exclude`` are skipped: a data dir inside the input dir holds our own
-    transcoded clips, which must not come back as new videos.
-    """
-    root = Path(input_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"input directory {root} does not exist or is not a directory")
-    wanted = {e.lower() for e in extensions}
-    skipped = [Path(d).resolve() for d in exclude]
-    found = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or path.suffix.lower() not in wanted:
-            continue
-        if not path.is_file() or any(path.resolve().is_relative_to(d) for d in skipped):
-            continue
-        stat = path.stat()
-        found.append(DiscoveredFile(rel.as_posix(), str(path.resolve()), stat.st_size, stat.st_mtime))
-    return found
+    """The video files of `walk_inputs` (what it skipped is in its own result)."""
+    return walk_inputs(input_dir, extensions, exclude=exclude).files
 
 
 _CREATE_TABLE = """
@@ -110,6 +89,9 @@ class VideoRegistry:
             columns = {r["name"] for r in db.execute("PRAGMA table_info(videos)")}
             if "change_seq" not in columns:  # a registry written before change tracking
                 db.execute("ALTER TABLE videos ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0")
+            # Registries before the ledger marked a video "ok" once it probed, whatever happened
+            # after: that proves nothing, so those videos are re-verified by the next run.
+            db.execute("UPDATE videos SET status='pending' WHERE status='ok'")
             db.execute("CREATE INDEX IF NOT EXISTS videos_partition ON videos(partition_key)")
             db.execute("CREATE INDEX IF NOT EXISTS videos_change_seq ON videos(change_seq)")
 
@@ -236,6 +218,20 @@ class VideoRegistry:
         if not updated:
             raise KeyError(f"video {video_id!r} is not in the video registry {self.path}")
 
+    def record_probe(self, video_id: str, sha256: str) -> None:
+        """The content hash the probe of this run read (the status is left to the ledger)."""
+        with self._connect(write=True) as db:
+            db.execute("UPDATE videos SET sha256=?, updated_at=? WHERE video_id=?", (sha256, time.time(), video_id))
+
+    def mark_changed(self, video_id: str, sha256: str) -> None:
+        """Content changed under the same size and mtime (found by a rehash): pending again."""
+        with self._connect(write=True) as db:
+            db.execute(
+                f"UPDATE videos SET status='pending', error=NULL, sha256=?, updated_at=?, change_seq={_NEXT_SEQ}"
+                " WHERE video_id=?",
+                (sha256, time.time(), video_id),
+            )
+
     def mark_missing(self, present_rel_paths: Iterable[str]) -> list[VideoRecord]:
         """Videos whose files are gone are marked missing (never silently kept); returns them."""
         present = set(present_rel_paths)
@@ -279,4 +275,5 @@ def _record(row: sqlite3.Row) -> VideoRecord:
         status=row["status"],
         error=row["error"],
         sha256=row["sha256"],
+        updated_at=row["updated_at"],
     )

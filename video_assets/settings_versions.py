@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from video_assets.config import Settings
+
+if TYPE_CHECKING:  # the model registry imports torch; versions are computed without it
+    from video_assets.models.registry import RegisteredEmbedder
 
 # ModelSettings fields that change speed or logging, never a stored value.
 _MODEL_THROUGHPUT = frozenset({"gpu_memory_gb", "num_gpus_per_worker", "num_cpus", "batch_size", "verbose"})
@@ -44,3 +48,27 @@ def tensors_version(settings: Settings, model: str, revision: str) -> str:
 def embeddings_version(settings: Settings, model: str, revision: str) -> str:
     fields = settings.model(model).model_dump(mode="json", include=set(_MODEL_TEXT))
     return f"1-{revision}-{settings_hash([fields, settings.dtype])}"
+
+
+def index_version(settings: Settings, model: str, revision: str) -> str:
+    """Everything a model's index rows depend on: the ledger's test of "done for these settings".
+
+    A video whose rows were made under another version is not done: the next plain
+    `run` redoes it, as the stale marks in the UI say it should.
+    """
+    parts = [
+        clips_version(settings),
+        frames_version(settings),
+        tensors_version(settings, model, revision),
+        embeddings_version(settings, model, revision),
+    ]
+    return settings_hash(parts)
+
+
+def required_index_versions(settings: Settings, embedders: Iterable[RegisteredEmbedder]) -> dict[str, str]:
+    """model -> `index_version` for the enabled embedders: what "done" means for a video."""
+    versions = {}
+    for entry in embedders:
+        name = entry.spec.name
+        versions[name] = index_version(settings, name, entry.spec_for(settings.model(name)).revision)
+    return versions

@@ -5,23 +5,52 @@ from __future__ import annotations
 from video_assets.runner import RunSummary
 
 
-def print_summary(summary: RunSummary) -> None:
-    parts = summary.partitions
-    print()
-    print(f"partitions run: {len(parts)}, failed: {len(summary.failed)}")
-    print(f"videos: {summary.total('source_videos', 'videos')} "
-          f"(failed inside batches: {summary.total('source_videos', 'failed_videos')})")
-    print(f"clips: {summary.total('clips', 'clips')}, frames: {summary.total('frames', 'frames')}")
+def summary_lines(summary: RunSummary) -> list[str]:
+    videos = summary.videos
+    done = [v for v in videos if v.status == "done"]
+    planned = sum(v.planned or 0 for v in videos)
+    indexed = sum(v.indexed_clips for v in done)
+    dropped = sum(len(v.drops) for v in videos)
+    lines = [
+        "",
+        f"partitions run: {len(summary.partitions)}, failed: {len(summary.failed)}",
+        f"videos run: {len(videos)}, done: {len(done)}, failed: {sum(v.status == 'failed' for v in videos)}",
+        f"clips indexed: {indexed} of {planned} planned ({dropped} dropped), frames: {summary.total('frames', 'frames')}",
+    ]
     tables: dict[str, tuple[int, int]] = {}  # table -> (latest version, rows committed in this run)
-    for outcome in parts:
+    for outcome in summary.partitions:
         for asset, meta in outcome.metadata.items():
             if asset.endswith("_clip_index"):
                 version, rows = tables.get(meta["table"], (0, 0))
                 tables[meta["table"]] = (max(version, meta["table_version"]), rows + meta["rows_for_videos"])
     for table, (version, rows) in sorted(tables.items()):
-        print(f"index table {table}: {rows} clip rows committed, now at version {version}")
-    for outcome in summary.failed:
-        print(f"FAILED {outcome.key}: " + ("; ".join(outcome.errors) or "see the run in the Dagster UI"))
-    print(f"Dagster home: {summary.dagster_home}")
-    print(f"Open the UI:  DAGSTER_HOME={summary.dagster_home} VIDEO_ASSETS_SETTINGS={summary.settings_path} "
-          "dagster dev -m video_assets.definitions")
+        lines.append(f"index table {table}: {rows} clip rows committed, now at version {version}")
+    for video in summary.failed_videos:
+        lines.append(f"FAILED {video.abs_path}: {video.error or 'no reason recorded'}")
+    for video in summary.pending_videos:
+        lines.append(f"NOT DONE {video.abs_path}: not yet in every enabled model's index (run again)")
+    for skipped in summary.skipped_inputs:
+        lines.append(f"SKIPPED {skipped.path}: {skipped.reason}")
+    if summary.other_extensions:
+        counts = ", ".join(f"{ext}: {n}" for ext, n in sorted(summary.other_extensions.items()))
+        lines.append(f"ignored files with other extensions ({counts})")
+    for video in summary.missing:
+        lines.append(f"MISSING {video.abs_path}: gone from the input folder (`video-assets remove` drops it)")
+    if summary.complete:
+        lines.append("every video is in the index")
+    else:
+        lines.append(
+            f"{len(summary.failed_videos)} video(s) failed, {len(summary.pending_videos)} not done: "
+            "a plain `video-assets run` retries them"
+        )
+    lines.append(f"Dagster home: {summary.dagster_home}")
+    lines.append(
+        f"Open the UI:  DAGSTER_HOME={summary.dagster_home} VIDEO_ASSETS_SETTINGS={summary.settings_path} "
+        "dagster dev -m video_assets.definitions"
+    )
+    return lines
+
+
+def print_summary(summary: RunSummary) -> None:
+    for line in summary_lines(summary):
+        print(line)

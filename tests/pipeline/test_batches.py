@@ -88,7 +88,7 @@ def test_a_bad_video_fails_alone_inside_its_batch(tmp_path: Path, instance: dg.D
     assert bad.status == "failed" and "b.mp4" in bad.error
     for name in ("a.mp4", "c.mp4"):
         good = registry.get(video_id_for(name))
-        assert good.status == "ok" and good.error is None
+        assert good.status == "done" and good.error is None
         assert good.sha256 == hashlib.sha256((folder / name).read_bytes()).hexdigest()
 
     meta = materialization(run, "source_videos").metadata

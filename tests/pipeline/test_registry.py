@@ -101,7 +101,7 @@ def test_a_changed_file_is_pending_again_in_its_partition(tmp_path: Path) -> Non
     assert (record.status, record.error, record.partition_key) == ("pending", None, key)
     assert record.size_bytes == len(b"fixed and longer content")
 
-    registry.mark(key, "ok")
+    registry.mark(key, "done")
     stat = (root / "clip00.mp4").stat()
     os.utime(root / "clip00.mp4", (stat.st_atime, stat.st_mtime + 10))  # same size, newer mtime
     registry.register(discover(root, EXT))
@@ -115,7 +115,7 @@ def test_missing_files_are_reported_once_and_pending_again_when_restored(tmp_pat
     registry.register(discover(root, EXT))
     registry.seal_partitions(1, seal_partial=False)
     gone_id = video_id_for("clip00.mp4")
-    registry.mark(gone_id, "ok")
+    registry.mark(gone_id, "done")
     content = (root / "clip00.mp4").read_bytes()
     (root / "clip00.mp4").unlink()
 
@@ -186,7 +186,7 @@ def test_pending_changes_name_each_new_sealed_changed_or_restored_partition_once
     assert list(changed) == [second] and cursor2 > cursor
 
     for v in registry.videos_in(first):
-        registry.mark(v.video_id, "ok")
+        registry.mark(v.video_id, "done")
     _touch(root / "clip01.mp4", b"edited")
     registry.register(discover(root, EXT))
     changed, cursor3 = registry.pending_changes(cursor2)
@@ -205,9 +205,9 @@ def test_mark_rejects_unknown_videos_and_statuses(tmp_path: Path) -> None:
     registry = _registry(tmp_path)
     registry.register(discover(_folder(tmp_path / "in", 1), EXT))
     with pytest.raises(KeyError, match="nope"):
-        registry.mark("nope", "ok")
+        registry.mark("nope", "done")
     with pytest.raises(ValueError, match="unknown status"):
-        registry.mark(video_id_for("clip00.mp4"), "done")
+        registry.mark(video_id_for("clip00.mp4"), "ok")  # the old "probed" status proves nothing
 
 
 def _scan_and_seal(db_path: str, root: str, rounds: int, barrier, out) -> None:

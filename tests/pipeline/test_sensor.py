@@ -126,7 +126,7 @@ def test_changed_and_restored_files_are_run_again_with_new_run_keys(
     vid = folder.add("a.mp4", b"first")
     first = folder.tick()
     [first_run] = first.run_requests
-    folder.registry.mark(vid, "ok")  # what source_videos does when the run succeeds
+    folder.registry.mark(vid, "done")  # what the ledger does once every index commit landed
 
     folder.add("a.mp4", b"second version")
     changed = folder.tick()
@@ -134,7 +134,7 @@ def test_changed_and_restored_files_are_run_again_with_new_run_keys(
     [rerun] = changed.run_requests
     assert rerun.partition_key == vid and rerun.run_key != first_run.run_key
 
-    folder.registry.mark(vid, "ok")
+    folder.registry.mark(vid, "done")
     (folder.root / "a.mp4").unlink()
     assert folder.tick().run_requests == []
     folder.add("a.mp4", b"second version")

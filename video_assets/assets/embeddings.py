@@ -7,6 +7,8 @@ assets/media.py (same files and lineage, fewer instance events per run).
 
 import logging
 import time
+from collections import Counter
+from collections.abc import Mapping
 
 import dagster as dg
 import numpy as np
@@ -14,6 +16,7 @@ import numpy as np
 from video_assets.assets.partitions import videos_partitions
 from video_assets.config import Settings
 from video_assets.index.committer import commit_partition_locked
+from video_assets.ledger import VideoLedger
 from video_assets.models.registry import RegisteredEmbedder
 from video_assets.models.text_match import REFERENCE_SCALE
 from video_assets.parquet_parts import ParquetPart
@@ -39,7 +42,10 @@ def gpu_op_tags(num_gpus: int, num_cpus: int) -> dict:
     return {"dagster-k8s/config": {"container_config": {"resources": {"requests": {"cpu": str(num_cpus)}, "limits": limits}}}}
 
 
-def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.AssetsDefinition]:
+def model_assets(
+    entry: RegisteredEmbedder, settings: Settings, required: Mapping[str, str]
+) -> list[dg.AssetsDefinition]:
+    """``required``: model -> index version of every enabled model (what makes a video done)."""
     name = entry.spec.name
     overrides = settings.model(name)
     spec = entry.spec_for(overrides)  # frames_per_clip may follow models.<name>.num_frames
@@ -83,6 +89,13 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
                 log=context.log.info if verbose else _logger.debug,
             )
             path = writer.commit()
+        # Clips the frames step dropped are already in the ledger under "frames".
+        own = {c: r for c, r in summary.skipped.items() if c not in summary.undecoded}
+        clips_table = storage.upstream(context, "clips").read()
+        video_of = dict(zip(clips_table.column("clip_id").to_pylist(), clips_table.column("video_id").to_pylist()))
+        VideoLedger(storage.registry()).record_drops(
+            f"{name}_tensors", set(video_of.values()), {c: (video_of[c], r) for c, r in own.items()}
+        )
         return dg.Output(
             ParquetPart(path, context.partition_key),
             metadata={
@@ -186,9 +199,17 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
         video_ids = [v.video_id for v in storage.registry().videos_in(context.partition_key)]
         # The pool of size 1 is the single committer; the table lock keeps two racing
         # committers (a raised pool, two machines on one disk) from duplicating keys.
-        result, lock = commit_partition_locked(
-            lancedb.connect(), name, storage.upstream(context, f"{name}_embeddings").read(), video_ids
-        )
+        staged = storage.upstream(context, f"{name}_embeddings").read()
+        result, lock = commit_partition_locked(lancedb.connect(), name, staged, video_ids)
+        # Only now are these rows in the table: the ledger records the landing, and a video
+        # becomes done when every enabled model's landing is there (ledger.py).
+        readable = storage.upstream(context, "source_videos").read().column("video_id").to_pylist()
+        rows = Counter(staged.column("video_id").to_pylist())
+        ledger = VideoLedger(storage.registry())
+        ledger.record_landed(name, required[name], {v: rows.get(v, 0) for v in readable})
+        statuses = ledger.settle(readable, required)
+        for account in ledger.accounts([v for v, s in statuses.items() if s == "failed"]):
+            context.log.warning(f"{account.abs_path}: {account.error}")
         return dg.MaterializeResult(
             metadata={
                 "table": result.table,
@@ -199,6 +220,8 @@ def model_assets(entry: RegisteredEmbedder, settings: Settings) -> list[dg.Asset
                 "deleted": result.deleted,
                 "rows_for_videos": result.rows_for_videos,
                 "attempts": result.attempts,
+                "videos_done": sum(s == "done" for s in statuses.values()),
+                "videos_failed": sum(s == "failed" for s in statuses.values()),
                 "commit_lock": lock.kind,
                 "lock_wait_s": round(lock.waited_s, 3),
                 "seconds": round(result.seconds, 3),

@@ -13,11 +13,12 @@ import dagster as dg
 import pyarrow as pa
 
 from video_assets.assets.partitions import videos_partitions
+from video_assets.ledger import VideoLedger
 from video_assets.parquet_parts import ParquetPart
 from video_assets.resources.settings import SettingsResource
 from video_assets.resources.storage import StorageResource
 from video_assets.stages.checks import check_clips
-from video_assets.stages.clips import plan_clips
+from video_assets.stages.clips import clip_plans, plan_clips
 from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames
 from video_assets.stages.sources import probe_partition
 
@@ -68,6 +69,11 @@ def clips(
     cfg = settings.settings.clipping
     sources = storage.upstream(context, "source_videos").read()
     table = plan_clips(sources, cfg, storage.clips_dir)
+    plans = clip_plans(sources, table, cfg)
+    VideoLedger(storage.registry()).record_plan(plans)
+    for video_id, (_, reason) in plans.items():
+        if reason:
+            context.log.warning(f"video {video_id}: {reason}")
     durations = table.column("duration_s").to_pylist()
     video_durations = dict(zip(sources.column("video_id").to_pylist(), sources.column("duration_s").to_pylist()))
     problems = check_clips(table, video_durations)
@@ -95,11 +101,19 @@ def frames(context: dg.AssetExecutionContext, storage: StorageResource, settings
     started = time.perf_counter()
     cfg = settings.settings.frames
     clip_table: pa.Table = storage.upstream(context, "clips").read()
+    video_of = dict(zip(clip_table.column("clip_id").to_pylist(), clip_table.column("video_id").to_pylist()))
     with storage.writer(context, FRAMES_SCHEMA) as writer:
         summary = extract_partition_frames(clip_table, cfg, writer)
+        # Drops land in the ledger before anything can fail, so a video's reason survives.
+        video_ids = set(clip_table.column("video_id").to_pylist())
+        VideoLedger(storage.registry()).record_drops(
+            "frames", video_ids, {c: (video_of[c], r) for c, r in summary.dropped.items()}
+        )
         if clip_table.num_rows and summary.clips == 0:
             # Before commit(): a failed rerun keeps the last good frames file.
-            raise dg.Failure(description=f"no clip of partition {context.partition_key} decoded: {summary.dropped}")
+            paths = sorted(set(clip_table.column("source_path").to_pylist()))
+            reasons = sorted(set(summary.dropped.values()))
+            raise dg.Failure(description=f"no clip of {', '.join(paths)} decoded: {'; '.join(reasons[:3])}")
         path = writer.commit()
     for clip_id, reason in summary.dropped.items():
         context.log.warning(f"clip {clip_id} dropped: {reason}")

@@ -75,3 +75,22 @@ def clip_row(
 
 def span_of(clip: dict) -> ClipSpan:
     return ClipSpan(clip["span_start_s"], clip["span_end_s"])
+
+
+def clip_plans(sources: pa.Table, clips: pa.Table, settings: ClippingSettings) -> dict[str, tuple[int, str | None]]:
+    """Per readable video: how many clips were planned and, when none, why (for the ledger)."""
+    counts: dict[str, int] = {}
+    for video_id in clips.column("video_id").to_pylist():
+        counts[video_id] = counts.get(video_id, 0) + 1
+    plans: dict[str, tuple[int, str | None]] = {}
+    for video in sources.to_pylist():
+        n = counts.get(video["video_id"], 0)
+        reason = None
+        if n == 0:
+            minimum = settings.min_clip_len_s
+            if settings.method == "scene_cut":
+                reason = f"no scene of {video['duration_s']:.2f} s of video is at least the {minimum} s minimum clip"
+            else:
+                reason = f"{video['duration_s']:.2f} s of video, shorter than the {minimum} s minimum clip"
+        plans[video["video_id"]] = (n, reason)
+    return plans

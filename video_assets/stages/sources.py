@@ -57,7 +57,7 @@ class ProbeOutcome:
 
 
 def probe_partition(videos: list[VideoRecord], registry: VideoRegistry) -> ProbeOutcome:
-    """Probe each video, record how it fared in the registry, and return the readable ones."""
+    """Probe each video, record its hash (or its failure) in the registry, return the readable ones."""
     rows, failures = [], []
     for video in videos:
         if video.status == "missing":
@@ -69,7 +69,8 @@ def probe_partition(videos: list[VideoRecord], registry: VideoRegistry) -> Probe
             registry.mark(video.video_id, "failed", error=str(err))
             failures.append(VideoFailure(video.video_id, video.abs_path, err.reason))
             continue
-        registry.mark(video.video_id, "ok", sha256=info.sha256)
+        # Not "done": that is the ledger's word once every model's index rows landed.
+        registry.record_probe(video.video_id, info.sha256)
         row = info.to_dict()
         row.update(video_id=video.video_id, partition_key=video.partition_key, rel_path=video.rel_path, path=info.path)
         rows.append({name: row.get(name) for name in SOURCE_SCHEMA.names})

@@ -35,6 +35,7 @@ class TensorSummary:
     clips: int = 0
     reextracted: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # clip_id -> reason
+    undecoded: set[str] = field(default_factory=set)  # skipped because the frames step dropped them
 
 
 def build_tensors(
@@ -90,4 +91,5 @@ def build_tensors(
     for clip_id, clip in by_id.items():
         if clip_id not in seen:  # dropped by the frames step (undecodable)
             summary.skipped[clip_id] = "no decoded frames"
+            summary.undecoded.add(clip_id)
     return summary
