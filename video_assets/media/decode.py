@@ -15,7 +15,10 @@ Conventions every backend follows:
   ``Decoder.scaled_from`` records the native upright (H, W).
 - A wanted frame whose packet gives no picture (MPEG-4 "not coded" frames, a corrupt
   packet) is served with the nearest picture the pass decoded, as ffmpeg's fps filter
-  repeats a frame; ``Decoder.substitutes[i]`` names the frame actually shown. Frames the
+  repeats a frame, never one across ``edges`` (frame indices where clips start or end);
+  ``Decoder.substitutes[i]`` names the frame actually shown. Intra-only streams decode
+  only the wanted packets (and the ones after a corrupt one), so there the nearest
+  picture may be a neighbouring sample. Frames the
   pass cannot serve at all are not yielded; the reason goes to ``Decoder.errors``.
 """
 
@@ -74,7 +77,11 @@ class Decoder(Protocol):
     scaled_from: tuple[int, int] | None
 
     def read(
-        self, wanted: np.ndarray, size: tuple[int, int] | None = None, max_pixels: int | None = None
+        self,
+        wanted: np.ndarray,
+        size: tuple[int, int] | None = None,
+        max_pixels: int | None = None,
+        edges: np.ndarray | None = None,
     ) -> Iterator[tuple[int, np.ndarray]]: ...
 
     def close(self) -> None: ...

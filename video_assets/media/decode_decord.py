@@ -75,7 +75,11 @@ class DecordDecoder(_DecoderBase):
         self._reader = None
 
     def read(
-        self, wanted: np.ndarray, size: tuple[int, int] | None = None, max_pixels: int | None = None
+        self,
+        wanted: np.ndarray,
+        size: tuple[int, int] | None = None,
+        max_pixels: int | None = None,
+        edges: np.ndarray | None = None,  # no substitutes here: a batch that fails is missing
     ) -> Iterator[tuple[int, np.ndarray]]:
         wanted = np.unique(np.asarray(wanted, dtype=np.int64))
         if len(wanted) and (wanted[0] < 0 or wanted[-1] >= len(self.index)):

@@ -226,12 +226,21 @@ class _Serving:
 
     A wanted frame passed without a picture of its own takes the nearer (in time) of the
     pictures around it, the earlier on a tie (what ffmpeg's fps filter shows: it repeats
-    the last frame until the next one is due).
+    the last frame until the next one is due), never one across an edge (a clip's first
+    frame or its end): a clip shows only its own frames.
     """
 
-    def __init__(self, decoder: PyAVDecoder, wanted: np.ndarray, size: tuple[int, int] | None, max_pixels: int | None):
+    def __init__(
+        self,
+        decoder: PyAVDecoder,
+        wanted: np.ndarray,
+        size: tuple[int, int] | None,
+        max_pixels: int | None,
+        edges: np.ndarray | None,
+    ):
         self.decoder, self.wanted, self.w = decoder, wanted, 0
         self.size, self.max_pixels = size, max_pixels
+        self.edges = np.zeros(0, dtype=np.int64) if edges is None else np.unique(edges)
         self.times = decoder.index.times
         self.prev: tuple[int, av.VideoFrame] | None = None
         self._converted: tuple[int, np.ndarray] | None = None
@@ -246,6 +255,10 @@ class _Serving:
 
     def restart(self) -> None:
         self.prev = None
+
+    def _together(self, a: int, b: int) -> bool:
+        """No edge lies between frames a <= b."""
+        return int(np.searchsorted(self.edges, a, side="right")) == int(np.searchsorted(self.edges, b, side="right"))
 
     def _rgb(self, i: int, frame: av.VideoFrame) -> np.ndarray:
         if self._converted is None or self._converted[0] != i:
@@ -265,13 +278,17 @@ class _Serving:
             return  # a repeated or late pts: the frame was served already
         while not self.done and self.target < i:
             lost = self.target
-            use_prev = self.prev is not None and (
-                self.times[lost] - self.times[self.prev[0]] <= self.times[i] - self.times[lost] + TIE_EPS_S
-            )
-            source, picture = self.prev if use_prev else (i, frame)
+            self.w += 1
+            prev_ok = self.prev is not None and self._together(self.prev[0], lost)
+            next_ok = self._together(lost, i)
+            if prev_ok and (not next_ok or self.times[lost] - self.times[self.prev[0]] <= self.times[i] - self.times[lost] + TIE_EPS_S):
+                source, picture = self.prev
+            elif next_ok:
+                source, picture = i, frame
+            else:
+                continue  # no picture on its side of the edges: the frame stays missing
             self.decoder.substitutes[lost] = source
             yield lost, self._rgb(source, picture)
-            self.w += 1
         if not self.done and self.target == i:
             yield i, self._rgb(i, frame)
             self.w += 1
@@ -280,9 +297,11 @@ class _Serving:
     def end(self) -> Iterator[tuple[int, np.ndarray]]:
         """No picture comes any more: the wanted frames left take the last one."""
         while self.prev is not None and not self.done:
-            self.decoder.substitutes[self.target] = self.prev[0]
-            yield self.target, self._rgb(*self.prev)
+            lost = self.target
             self.w += 1
+            if self._together(self.prev[0], lost):
+                self.decoder.substitutes[lost] = self.prev[0]
+                yield lost, self._rgb(*self.prev)
 
 
 class PyAVDecoder(_DecoderBase):
@@ -364,14 +383,18 @@ class PyAVDecoder(_DecoderBase):
         return frames
 
     def read(
-        self, wanted: np.ndarray, size: tuple[int, int] | None = None, max_pixels: int | None = None
+        self,
+        wanted: np.ndarray,
+        size: tuple[int, int] | None = None,
+        max_pixels: int | None = None,
+        edges: np.ndarray | None = None,
     ) -> Iterator[tuple[int, np.ndarray]]:
         wanted = np.unique(np.asarray(wanted, dtype=np.int64))
         if len(wanted) == 0:
             return
         if wanted[0] < 0 or wanted[-1] >= len(self._pts):
             raise IndexError(f"frame indices must be in [0, {len(self._pts)})")
-        serving = _Serving(self, wanted, normalize_size(size), max_pixels)
+        serving = _Serving(self, wanted, normalize_size(size), max_pixels, edges)
         yield from self._read(serving)
         yield from serving.end()
 
@@ -394,6 +417,7 @@ class PyAVDecoder(_DecoderBase):
         container, stream = self._rewind()
         packets = self._packets(container, stream)
         may_seek, demux_pos, check_landing = True, -1, False
+        recovering = False  # intra-only: a wanted packet failed, send the next ones until a picture comes
         while not serving.done:
             target = serving.target
             if mode == "trusted" and may_seek and key_before[target] > demux_pos + MIN_SEEK_GAP_FRAMES:
@@ -416,11 +440,15 @@ class PyAVDecoder(_DecoderBase):
                     demux_pos = max(demux_pos, self._position(packet.pts))
                     if mode == "trusted":
                         is_wanted = packet.pts is None or packet.pts in wanted_pts
-                        if not is_wanted and intra_only:
+                        if not is_wanted and intra_only and not recovering:
                             self.stats.packets_not_sent += 1
                             continue
                         stream.codec_context.skip_frame = "DEFAULT" if is_wanted else "NONREF"
-                for frame in self._decode(stream, packet):
+                errors = len(self.errors)
+                frames = self._decode(stream, packet)
+                if intra_only and mode == "trusted":
+                    recovering = (recovering or len(self.errors) > errors) and not frames
+                for frame in frames:
                     if mode != "trusted":
                         if mode == "check" and not _in_order(frame.pts, last_pts, self._pts):
                             mode = "in order"

@@ -166,7 +166,8 @@ def iter_extract_frames(
         held: dict[int, np.ndarray] = {}
         done = 0
         wanted = np.fromiter(users, dtype=np.int64, count=len(users))
-        for i, rgb in decoder.read(wanted, size=target_res, max_pixels=max_pixels):
+        edges = np.array([e for p in pending for e in (p.lo, p.hi)], dtype=np.int64)
+        for i, rgb in decoder.read(wanted, size=target_res, max_pixels=max_pixels, edges=edges):
             held[i] = rgb
             while done < len(pending) and pending[done].last <= i:
                 yield pending[done].position, _finish(pending[done], held, decoder)
