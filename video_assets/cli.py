@@ -47,10 +47,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from video_assets.remove import remove_videos
+    from video_assets.remove import MAX_REMOVE_SHARE, remove_videos
 
-    ok = remove_videos(_settings(args), args.video_ids)
-    print("removed" if ok else "nothing removed (see the error above)")
+    share = MAX_REMOVE_SHARE if args.max_share is None else args.max_share
+    # A refused plan raises RemovalRefused (a ValueError): main prints it, exit 2.
+    ok = remove_videos(_settings(args), args.video_ids, force=args.force, max_share=share, dry_run=args.dry_run)
+    if not args.dry_run:
+        print("done" if ok else "nothing removed (see the error above)")
     return 0 if ok else 1
 
 
@@ -151,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", help="folder of videos (default: ./videos or $VIDEO_ASSETS_INPUT_DIR)")
     p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
     p.add_argument("--models", help="comma-separated embedders whose tables to clean (default: the enabled ones)")
+    p.add_argument("--dry-run", action="store_true", help="list what would be removed (id, path, clip rows); change nothing")
+    p.add_argument("--force", action="store_true",
+                   help="remove even when the input folder is missing or empty, files still exist, or many videos go")
+    p.add_argument("--max-share", type=float,
+                   help="refuse to remove more than this share of the registered videos at once "
+                   "(default: MAX_REMOVE_SHARE in video_assets/remove.py, a half)")
     p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser("ui", help="open the Dagster UI on this data directory (dagster dev)")

@@ -8,9 +8,10 @@ import numpy as np
 import torch
 
 from video_assets.config import Settings
-from video_assets.index.connection import connect
+from video_assets.index.connection import connect, local_db_dir
 from dataclasses import asdict, dataclass
 
+from video_assets.index.errors import UnknownClipError
 from video_assets.index.search import SearchHit, explain_search, get_vector, search_vector
 from video_assets.media.frames import FramePolicy, FrameSignature, extract_clip_frames
 from video_assets.media.probe import probe
@@ -45,19 +46,52 @@ def embed_file(settings: Settings, embedder: Embedder, path: str | Path, *, mode
     info = probe(path)
     spec = embedder.spec
     fps = settings.model(model or spec.name).target_fps or spec.target_fps
+    spans = spans_for(info.path, info.duration_s, settings.clipping) or []
+    if not spans:
+        raise ValueError(
+            f"{path}: no clip to embed: the video lasts {info.duration_s:.2f} s, "
+            f"less than the shortest clip ({settings.clipping.min_clip_len_s} s, clipping.min_clip_len_s)"
+        )
     prepared = []
-    for span in spans_for(info.path, info.duration_s, settings.clipping) or []:
+    for span in spans:
         def extract_at(f: float, span=span) -> np.ndarray:
             sig = FrameSignature(FramePolicy.SEQUENCE, f)
             return extract_clip_frames(info.path, span, sig, target_res=settings.frames.target_res).frames
 
-        made = ensure_enough_frames(extract_at(fps), spec.frames_per_clip, fps=fps, max_fps=spec.max_fps, extract_at=extract_at)
-        if made.frames is not None:
-            prepared.append(embedder.prepare(made.frames))
+        try:
+            made = ensure_enough_frames(
+                extract_at(fps), spec.frames_per_clip, fps=fps, max_fps=spec.max_fps, extract_at=extract_at
+            )
+            if made.frames is not None:
+                prepared.append(embedder.prepare(made.frames))
+        except ValueError as err:
+            # The query file is what the user must look at: name it, then the clip's span and the reason.
+            message = str(err)
+            if str(path) not in message and str(info.path) not in message:
+                message = f"{path}: clip {span.start_s:.2f}-{span.end_s:.2f} s: {message}"
+            raise ValueError(message) from err
     if not prepared:
         raise ValueError(f"{path}: no clip of this file has enough frames for {spec.name} (too few frames)")
     batch = torch.stack(prepared).to(embedder.device, embedder.dtype)
     return embedder.embed_video(batch).numpy()
+
+
+def existing_index(settings: Settings) -> str:
+    """The LanceDB uri, once it is known to exist: search never creates a data or index directory."""
+    uri = settings.resolved_lancedb_uri
+    local = local_db_dir(uri)
+    if local is None or local.is_dir():
+        return uri
+    data_dir = Path(settings.data_dir)
+    if not data_dir.is_dir():
+        raise FileNotFoundError(
+            f"data directory {data_dir} does not exist: nothing to search; give the one `video-assets run` "
+            "wrote with --output (or set VIDEO_ASSETS_DATA_DIR)"
+        )
+    raise FileNotFoundError(
+        f"no clip index at {local}: data directory {data_dir} holds no index yet; "
+        f"run `video-assets run --input VIDEOS --output {data_dir}` first"
+    )
 
 
 @dataclass(frozen=True)
@@ -83,9 +117,17 @@ def _resolve(settings: Settings, text, like_clip, like_file, model: str | None) 
     if sum(x is not None for x in (text, like_clip, like_file)) != 1:
         raise ValueError("give exactly one of: a text query, --like-clip ID, --like-file PATH")
     model = model or default_model(settings, needs_text=text is not None)
-    db = connect(settings.resolved_lancedb_uri)
+    get(model)  # an unknown model name is refused here, with the registered names
+    db = connect(existing_index(settings))
     if like_clip is not None:
-        return _Resolved(db, model, [get_vector(db, model, like_clip)], [like_clip])
+        try:
+            vector = get_vector(db, model, like_clip)
+        except UnknownClipError as err:
+            raise err.with_hint(
+                "clip ids are the clip_id of search results (`video-assets search ... --json`); "
+                "--model picks the table searched"
+            ) from None
+        return _Resolved(db, model, [vector], [like_clip])
     embedder = load_embedder(settings, model)
     if text is not None:
         if not text.strip():

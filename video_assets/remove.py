@@ -1,35 +1,232 @@
-"""Remove videos from the index through the `remove_videos` job (the CLI's `remove`)."""
+"""Remove videos from the index (the CLI's `remove`): plan first, refuse what looks like a mistake.
+
+`remove` without ids drops every registered video whose file is gone from the input
+folder. Pointed at the wrong folder (an empty one, a typo, an unmounted disk) that is
+every video, so the plan refuses, unless `--force`, when:
+- the input folder is missing or holds no video file;
+- a video counted as gone still has its file at its registered path (the folder is not
+  the one it was registered from, or the file is unreadable);
+- more than `MAX_REMOVE_SHARE` of the registered videos would go.
+The plan reads the registry, the folder and the index and changes nothing (`--dry-run`
+prints it); only an accepted plan runs the `remove_videos` job.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
-import dagster as dg
+import pyarrow.compute as pc
 
 from video_assets.config import Settings
-from video_assets.discovery import scan
-from video_assets.registry import VideoRegistry
-from video_assets.runner import _error_text, dagster_home
+from video_assets.index.commit import videos_filter
+from video_assets.index.connection import clip_table_exists, connect, local_db_dir, open_clip_table
+from video_assets.input_walk import walk_inputs
+from video_assets.registry import VideoRecord, VideoRegistry
+
+MAX_REMOVE_SHARE = 0.5  # removing more than this share of the registered videos at once needs --force
+REMOVED = "removed by remove_videos"  # the registry error of a video the job removed
 
 
-def remove_videos(settings: Settings, video_ids: list[str], *, progress: Callable[[str], None] = print) -> bool:
-    """Run the `remove_videos` job (the same one the UI shows) for these ids, or all missing ones."""
+class RemovalRefused(ValueError):
+    """The removal would be a mistake (or cannot be done); the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class RemovalTarget:
+    video: VideoRecord
+    reason: str  # why it goes: "file gone", "named", ...
+    clip_rows: dict[str, int]  # table -> rows of this video
+
+
+@dataclass(frozen=True)
+class RemovalPlan:
+    registry_path: Path
+    input_dir: Path
+    registered: int  # registered videos not removed yet: the base of the share
+    targets: list[RemovalTarget]
+    refusals: list[str] = field(default_factory=list)  # empty: the plan may run
+    input_missing: bool = False
+
+    @property
+    def video_ids(self) -> list[str]:
+        return [t.video.video_id for t in self.targets]
+
+    def lines(self) -> list[str]:
+        """What would be removed, one line per video, then the totals."""
+        out = []
+        for t in self.targets:
+            rows = ", ".join(f"{table} {n}" for table, n in t.clip_rows.items()) or "no index table"
+            out.append(f"  {t.video.video_id}  {t.video.abs_path}  ({t.reason}; clip rows: {rows})")
+        totals: dict[str, int] = {}
+        for t in self.targets:
+            for table, n in t.clip_rows.items():
+                totals[table] = totals.get(table, 0) + n
+        rows = ", ".join(f"{table} {n}" for table, n in totals.items()) or "none"
+        out.append(f"{len(self.targets)} of {self.registered} registered video(s); clip rows: {rows}")
+        return out
+
+
+def is_removed(video: VideoRecord) -> bool:
+    """Whether the job already took this video out (it stays in the registry, marked missing)."""
+    return video.status == "missing" and video.error == REMOVED
+
+
+def share_refusal(count: int, registered: int, max_share: float, registry_path: Path) -> str | None:
+    """The refusal when `count` of `registered` videos is more than `max_share` of them; else None."""
+    if count == 0 or count <= max_share * registered:
+        return None
+    return (
+        f"this would remove {count} of the {registered} videos registered in {registry_path} "
+        f"({100 * count / registered:.0f}%, more than the {100 * max_share:.0f}% allowed at once); "
+        "check the input folder and the ids, then add --force if it is what you want"
+    )
+
+
+def plan_removal(
+    settings: Settings,
+    video_ids: Sequence[str],
+    models: Sequence[str],
+    *,
+    force: bool = False,
+    max_share: float = MAX_REMOVE_SHARE,
+) -> RemovalPlan:
+    """What `remove` would do for these ids (none: every video whose file is gone). Changes nothing.
+
+    Raises `RemovalRefused` when there is nothing to plan from (no registry, unknown ids);
+    other objections go to `refusals`, which `force` empties.
+    """
+    if not 0 < max_share <= 1:
+        raise RemovalRefused(f"--max-share must be in (0, 1], got {max_share}")
+    registry_path = Path(settings.data_dir) / "registry.sqlite"
+    if not registry_path.is_file():
+        raise RemovalRefused(
+            f"no video registry at {registry_path}: {settings.data_dir} is not a data directory "
+            "that `video-assets run` wrote (give it with --output)"
+        )
+    everyone = {v.video_id: v for v in VideoRegistry(registry_path).all()}
+    live = [v for v in everyone.values() if not is_removed(v)]
+    input_dir = Path(settings.input_dir)
+    refusals: list[str] = []
+    input_missing = False
+    if video_ids:
+        unknown = [v for v in dict.fromkeys(video_ids) if v not in everyone]
+        if unknown:
+            raise RemovalRefused(
+                f"unknown video id(s) {', '.join(unknown)}: not in the video registry {registry_path} "
+                f"({len(everyone)} videos; `video-assets remove --dry-run` lists those whose files are gone)"
+            )
+        chosen = [(everyone[v], "named") for v in dict.fromkeys(video_ids)]
+        present = [v for v, _ in chosen if Path(v.abs_path).exists()]
+        if present:
+            refusals.append(
+                f"{len(present)} of these videos still have their file, so the next scan would add them back "
+                f"(delete or move them first, or --force): {', '.join(v.abs_path for v in present[:5])}"
+            )
+    else:
+        try:
+            walk = walk_inputs(input_dir, settings.video_extensions, exclude=[settings.data_dir])
+        except FileNotFoundError:
+            input_missing = True
+            refusals.append(
+                f"the input folder {input_dir} does not exist: all {len(live)} registered videos would count "
+                "as gone; give the folder they were registered from (--input), or --force"
+            )
+            found: set[str] = set()
+        else:
+            found = {f.rel_path for f in walk.files}
+            if not found and live:
+                refusals.append(
+                    f"the input folder {input_dir} holds no video file: all {len(live)} registered videos would "
+                    "count as gone; give the folder they were registered from (--input), or --force"
+                )
+        gone = [v for v in live if v.status == "missing" or v.rel_path not in found]
+        elsewhere = [v for v in gone if Path(v.abs_path).exists()]
+        chosen = [(v, "not in the input folder, file still exists" if v in elsewhere else "file gone") for v in gone]
+        if elsewhere and not refusals:
+            refusals.append(
+                f"{len(elsewhere)} video(s) are not in {input_dir} but their files still exist "
+                f"({', '.join(v.abs_path for v in elsewhere[:3])}): {input_dir} is not the folder they were "
+                "registered from, or they are unreadable there; nothing of them is removed without --force"
+            )
+    refusal = share_refusal(len(chosen), len(live), max_share, registry_path)
+    if refusal and not refusals:
+        refusals.append(refusal)
+    rows = _clip_rows(settings, models, [v.video_id for v, _ in chosen])
+    targets = [RemovalTarget(v, reason, {t: n.get(v.video_id, 0) for t, n in rows.items()}) for v, reason in chosen]
+    return RemovalPlan(registry_path, input_dir, len(live), targets, [] if force else refusals, input_missing)
+
+
+def _clip_rows(settings: Settings, models: Sequence[str], video_ids: list[str]) -> dict[str, dict[str, int]]:
+    """table -> video id -> rows, for the models whose table exists (read only)."""
+    uri = settings.resolved_lancedb_uri
+    local = local_db_dir(uri)
+    if not video_ids or (local is not None and not local.is_dir()):
+        return {}
+    db = connect(uri)
+    counts: dict[str, dict[str, int]] = {}
+    for model in models:
+        if not clip_table_exists(db, model):
+            continue
+        table = open_clip_table(db, model)
+        ids = table.search().where(videos_filter(video_ids)).select(["video_id"]).to_arrow().column("video_id")
+        counts[table.name] = {row["values"]: row["counts"] for row in pc.value_counts(ids).to_pylist()}
+    return counts
+
+
+def remove_videos(
+    settings: Settings,
+    video_ids: list[str],
+    *,
+    force: bool = False,
+    max_share: float = MAX_REMOVE_SHARE,
+    dry_run: bool = False,
+    progress: Callable[[str], None] = print,
+) -> bool:
+    """Plan the removal, and unless refused or `dry_run`, run the `remove_videos` job (the one the UI shows).
+
+    Raises `RemovalRefused` when the plan is refused; returns whether the job succeeded.
+    """
+    import dagster as dg
+
     from video_assets.definitions import build_definitions
+    from video_assets.discovery import scan
+    from video_assets.models.hub import ModelHub
+    from video_assets.models.registry import enabled_embedders
+    from video_assets.runner import _error_text, dagster_home
 
+    models = [e.spec.name for e in enabled_embedders(settings.enabled_models, ModelHub(settings.resolved_model_dir))]
+    plan = plan_removal(settings, video_ids, models, force=force, max_share=max_share)
+    if dry_run:
+        progress("dry run, nothing changes; remove would take out:")
+        for line in plan.lines():
+            progress(line)
+        if plan.refusals:
+            raise RemovalRefused("a real run would refuse: " + " | ".join(plan.refusals))
+        return True
+    if plan.refusals:
+        raise RemovalRefused(" | ".join(plan.refusals))
+    if not plan.targets:
+        progress(f"nothing to remove: every video registered in {plan.registry_path} is still in {plan.input_dir}")
+        return True
+    progress(f"removing {len(plan.targets)} video(s):")
+    for line in plan.lines():
+        progress(line)
     dagster_home()
-    # Scan first, so files deleted since the last run count as missing.
-    registry = VideoRegistry(settings.data_dir / "registry.sqlite")
-    scan(settings, registry, seal_partial=True)
-    targets = video_ids or [v.video_id for v in registry.all() if v.status == "missing"]
-    progress(f"removing {len(targets)} video(s): {', '.join(targets) or 'none missing'}")
+    if not video_ids and not plan.input_missing:
+        # Register what is new and mark what is gone, as `run` would; the job gets the plan's ids.
+        scan(settings, VideoRegistry(plan.registry_path), seal_partial=True)
     with dg.DagsterInstance.get() as instance:
         job = build_definitions(settings).resolve_job_def("remove_videos")
+        config = {"video_ids": plan.video_ids, "force": force, "max_share": max_share}
         run = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
             run_config={
-                "ops": {"remove_videos_op": {"config": {"video_ids": video_ids}}},
-                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                "ops": {"remove_videos_op": {"config": config}},
+                # Failures are printed below, one line each; the console logger would add a stack trace.
+                "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
             },
         )
     for event in run.all_events:

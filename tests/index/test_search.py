@@ -78,7 +78,10 @@ def test_unknown_clip_id_is_a_clear_key_error(search_db, clips):
     with pytest.raises(UnknownClipError) as err:
         get_vector(db, clips.model, "no-such-clip")
     assert isinstance(err.value, KeyError)
-    assert str(err.value) == f"clip 'no-such-clip' is not in the {clips.model!r} index"
+    table = f"clips_{clips.model}"
+    rows = db.open_table(table).count_rows()
+    assert str(err.value) == f"clip 'no-such-clip' is not in the {clips.model!r} index (table {table} in {db.uri}, {rows} clips)"
+    assert err.value.args[0] == str(err.value)  # what the CLI prints for a KeyError
 
 
 def test_text_match_and_clip_path_come_back(search_db, clips):

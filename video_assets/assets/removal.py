@@ -19,31 +19,40 @@ from video_assets.assets.partitions import videos_partitions
 from video_assets.index.committer import delete_videos_locked
 from video_assets.index.connection import clip_table_exists
 from video_assets.registry import VideoRecord, VideoRegistry
+from video_assets.remove import MAX_REMOVE_SHARE, REMOVED, is_removed, share_refusal
 from video_assets.resources.lancedb import LanceDBResource
 from video_assets.resources.storage import StorageResource
-
-REMOVED = "removed by remove_videos"
-
 
 class RemoveVideosConfig(dg.Config):
     # Empty = every video the sensor (or a scan) reported missing.
     video_ids: list[str] = []
+    # Guards against a wrong input folder (remove.py): refuse to take more than this share of the
+    # registered videos at once, or videos whose files still exist, unless forced.
+    force: bool = False
+    max_share: float = MAX_REMOVE_SHARE
 
 
-def _videos_to_remove(registry: VideoRegistry, requested: list[str]) -> list[VideoRecord]:
-    if not requested:
-        return [v for v in registry.all() if v.status == "missing"]
-    known = {v.video_id: v for v in registry.all()}
-    unknown = [v for v in requested if v not in known]
-    if unknown:
-        raise dg.Failure(description=f"unknown video id(s), not in the registry {registry.path}: {unknown}")
-    present = [known[v] for v in requested if Path(known[v].abs_path).exists()]
-    if present:
-        raise dg.Failure(
-            description="these videos' files are still in the input folder, so the next scan would add them "
-            "back; delete or move the files first: " + ", ".join(f"{v.video_id} ({v.abs_path})" for v in present)
-        )
-    return [known[v] for v in dict.fromkeys(requested)]
+def _videos_to_remove(registry: VideoRegistry, config: RemoveVideosConfig) -> list[VideoRecord]:
+    everyone = registry.all()
+    live = [v for v in everyone if not is_removed(v)]
+    if not config.video_ids:
+        chosen = [v for v in live if v.status == "missing"]
+    else:
+        known = {v.video_id: v for v in everyone}
+        unknown = [v for v in config.video_ids if v not in known]
+        if unknown:
+            raise dg.Failure(description=f"unknown video id(s) {', '.join(unknown)}: not in the video registry {registry.path}")
+        chosen = [known[v] for v in dict.fromkeys(config.video_ids)]
+        present = [v for v in chosen if Path(v.abs_path).exists()]
+        if present and not config.force:
+            raise dg.Failure(
+                description="these videos' files are still in the input folder, so the next scan would add them "
+                "back; delete or move the files first: " + ", ".join(f"{v.video_id} ({v.abs_path})" for v in present)
+            )
+    refusal = share_refusal(len(chosen), len(live), config.max_share, registry.path)
+    if refusal and not config.force:
+        raise dg.Failure(description=refusal)
+    return chosen
 
 
 def _delete_partition_files(storage: StorageResource, partition_key: str) -> list[str]:
@@ -61,7 +70,7 @@ def build_removal_job(models: list[str]) -> dg.JobDefinition:
         context: dg.OpExecutionContext, config: RemoveVideosConfig, storage: StorageResource, lancedb: LanceDBResource
     ) -> None:
         registry = storage.registry()
-        videos = _videos_to_remove(registry, config.video_ids)
+        videos = _videos_to_remove(registry, config)
         if not videos:
             context.log.info("nothing to remove: no video is missing")
             return

@@ -36,16 +36,30 @@ class ClipTableNotFoundError(LookupError):
 
 
 class UnknownClipError(KeyError):
-    """A clip id is not in the model's table."""
+    """A clip id is not in the model's table; the message names the table, its size and `hint`."""
 
-    def __init__(self, model: str, clip_id: str) -> None:
+    def __init__(self, model: str, clip_id: str, *, table: str | None = None, rows: int | None = None,
+                 uri: str | None = None, hint: str | None = None) -> None:  # fmt: skip
         self.model = model
         self.clip_id = clip_id
-        super().__init__(clip_id)
+        self.table, self.rows, self.uri, self.hint = table, rows, uri, hint
+        where = ", ".join(
+            part for part in (
+                f"table {table}" + (f" in {uri}" if uri else "") if table else None,
+                f"{rows} clips" if rows is not None else None,
+            ) if part
+        )  # fmt: skip
+        message = f"clip {clip_id!r} is not in the {model!r} index" + (f" ({where})" if where else "")
+        # The whole message is args[0]: callers that print a KeyError's first argument say it all.
+        super().__init__(message + (f"; {hint}" if hint else ""))
 
     def __str__(self) -> str:
-        # KeyError would print only the repr of the key; say which table was searched.
-        return f"clip {self.clip_id!r} is not in the {self.model!r} index"
+        # KeyError would print the repr of its argument, in quotes.
+        return str(self.args[0])
+
+    def with_hint(self, hint: str) -> UnknownClipError:
+        """The same error with advice for the caller's user (e.g. how the CLI lists clip ids)."""
+        return UnknownClipError(self.model, self.clip_id, table=self.table, rows=self.rows, uri=self.uri, hint=hint)
 
 
 class IndexIntegrityError(RuntimeError):

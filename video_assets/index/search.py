@@ -189,11 +189,11 @@ def get_vector(db: lancedb.DBConnection, model: str, clip_id: str) -> np.ndarray
     if current is not None and current.has_clip_lookup:
         vector = current.vector_of(clip_id)
         if vector is None:  # the sidecar holds exactly the table's current rows
-            raise UnknownClipError(model, clip_id)
+            raise UnknownClipError(model, clip_id, table=table.name, rows=table.count_rows(), uri=str(db.uri))
         return vector
     rows = table.search().where(col("clip_id") == lit(clip_id)).select(["vector"]).limit(2).to_arrow()
     if rows.num_rows == 0:
-        raise UnknownClipError(model, clip_id)
+        raise UnknownClipError(model, clip_id, table=table.name, rows=table.count_rows(), uri=str(db.uri))
     if rows.num_rows > 1:
         raise IndexIntegrityError(f"{table.name} holds more than one row for clip {clip_id!r}")
     return np.asarray(rows.column("vector")[0].values.to_numpy(zero_copy_only=False), dtype=np.float32)
