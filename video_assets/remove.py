@@ -130,16 +130,16 @@ def plan_removal(
         except FileNotFoundError:
             input_missing = True
             refusals.append(
-                f"the input folder {input_dir} does not exist: all {len(live)} registered videos would count "
-                "as gone; give the folder they were registered from (--input), or --force"
+                f"the input folder {input_dir} does not exist: every one of the {len(live)} registered video(s) "
+                "would count as gone; give the folder they were registered from (--input), or --force"
             )
             found: set[str] = set()
         else:
             found = {f.rel_path for f in walk.files}
             if not found and live:
                 refusals.append(
-                    f"the input folder {input_dir} holds no video file: all {len(live)} registered videos would "
-                    "count as gone; give the folder they were registered from (--input), or --force"
+                    f"the input folder {input_dir} holds no video file: every one of the {len(live)} registered "
+                    "video(s) would count as gone; give the folder they were registered from (--input), or --force"
                 )
         gone = [v for v in live if v.status == "missing" or v.rel_path not in found]
         elsewhere = [v for v in gone if Path(v.abs_path).exists()]

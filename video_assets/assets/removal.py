@@ -4,8 +4,9 @@ For each removed video: its rows leave every model's table (one commit per
 table), its clip files are deleted, and it is marked missing in the registry. A
 partition left with no video loses its stored intermediates and its Dagster
 partition; a batch that keeps other videos keeps its files (its next run drops the
-removed video from them). Only videos whose files are gone can be removed: the next scan would
-add a present file straight back.
+removed video from them). Only videos whose files are gone can be removed (the next scan would
+add a present file straight back), and at most `MAX_REMOVE_SHARE` of the registered videos at
+once, so a wrong input folder cannot wipe the index; `force` lifts both (video_assets/remove.py).
 """
 
 # No `from __future__ import annotations`: Dagster rejects a `context` annotation it cannot resolve.
@@ -41,7 +42,9 @@ def _videos_to_remove(registry: VideoRegistry, config: RemoveVideosConfig) -> li
         known = {v.video_id: v for v in everyone}
         unknown = [v for v in config.video_ids if v not in known]
         if unknown:
-            raise dg.Failure(description=f"unknown video id(s) {', '.join(unknown)}: not in the video registry {registry.path}")
+            raise dg.Failure(
+                description=f"unknown video id(s) {', '.join(unknown)}: not in the video registry {registry.path}"
+            )
         chosen = [known[v] for v in dict.fromkeys(config.video_ids)]
         present = [v for v in chosen if Path(v.abs_path).exists()]
         if present and not config.force:
