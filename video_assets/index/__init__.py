@@ -4,6 +4,7 @@
 - `staging`: a partition run's rows as one immutable Parquet file.
 - `commit`: the single committer's one-commit-per-partition upsert.
 - `committer`: the per-table commit lock around commits and deletes.
+- `recovery`: clearing what a committer killed during the first write left behind.
 - `maintenance`, `vector_index`: compaction, old-version cleanup, the ANN index that fits.
 - `filters`: user `--where` strings parsed into safe filters.
 - `search`: nearest clips by cosine similarity; stored vectors by clip id.

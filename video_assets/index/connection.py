@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -59,7 +60,10 @@ def has_committed_version(path: Path) -> bool:
     files; a writer killed before that leaves data files (or an empty `data/`) and no manifest.
     """
     versions = path / "_versions"
-    return versions.is_dir() and any(entry.name.endswith(".manifest") for entry in versions.iterdir())
+    if not versions.is_dir():
+        return False
+    with os.scandir(versions) as entries:  # stops at the first manifest, however many versions there are
+        return any(entry.name.endswith(".manifest") for entry in entries)
 
 
 def clip_table_exists(db: lancedb.DBConnection, model: str) -> bool:
