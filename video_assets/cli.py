@@ -35,9 +35,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from video_assets.runner import run_folder
     from video_assets.summary import print_summary
 
-    summary = run_folder(_settings(args), rerun_all=args.all)
+    summary = run_folder(_settings(args), rerun_all=args.all, rehash=args.rehash)
     print_summary(summary)
-    return 1 if summary.failed else 0
+    # Non-zero while any video is failed or not done: a zero exit means all are indexed.
+    return 0 if summary.complete else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -142,7 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
     p.add_argument("--models", help="comma-separated embedders (default: those with weights + fingerprint)")
     p.add_argument("--videos-per-partition", type=int, help="videos per partition (default 1)")
-    p.add_argument("--all", action="store_true", help="rerun partitions that already succeeded")
+    p.add_argument("--all", action="store_true", help="rerun every partition, also those whose videos are done")
+    p.add_argument("--rehash", action="store_true",
+                   help="re-read every video's sha256 (finds content changed under the same size and mtime)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="make sample videos, run the graph, search the index")

@@ -18,9 +18,21 @@ import dagster as dg
 
 from video_assets.config import Settings
 from video_assets.discovery import chunked, scan
-from video_assets.registry import VideoRegistry
+from video_assets.input_walk import SkippedInput
+from video_assets.ledger import VideoAccount, VideoLedger
+from video_assets.models.hub import ModelHub
+from video_assets.models.registry import enabled_embedders
+from video_assets.models.weights_preflight import preflight_weights
+from video_assets.registry import VideoRecord, VideoRegistry
+from video_assets.run_guard import guarded_runs
+from video_assets.run_ledger import close_partition, open_partition, partition_lines, rehash_videos
+from video_assets.settings_versions import required_index_versions
 
 PROJECT_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
+
+
+class RunRefused(ValueError):
+    """The run cannot start (weights absent, unknown model): nothing was run."""
 
 
 @dataclass
@@ -30,6 +42,7 @@ class PartitionOutcome:
     seconds: float
     metadata: dict[str, dict] = field(default_factory=dict)  # asset -> metadata values
     errors: list[str] = field(default_factory=list)
+    videos: list[VideoAccount] = field(default_factory=list)  # the ledger after the run
 
 
 @dataclass
@@ -37,10 +50,24 @@ class RunSummary:
     partitions: list[PartitionOutcome]
     dagster_home: Path
     settings_path: Path
+    failed_videos: list[VideoRecord] = field(default_factory=list)  # every failed video after the run
+    pending_videos: list[VideoRecord] = field(default_factory=list)  # not done, not failed (interrupted)
+    skipped_inputs: list[SkippedInput] = field(default_factory=list)
+    other_extensions: dict[str, int] = field(default_factory=dict)
+    missing: list[VideoRecord] = field(default_factory=list)
 
     @property
     def failed(self) -> list[PartitionOutcome]:
         return [p for p in self.partitions if not p.success]
+
+    @property
+    def videos(self) -> list[VideoAccount]:
+        return [v for p in self.partitions for v in p.videos]
+
+    @property
+    def complete(self) -> bool:
+        """Every registered video is in the index: what a zero exit code promises."""
+        return not self.failed_videos and not self.pending_videos
 
     def total(self, asset: str, key: str) -> int:
         return sum(int(p.metadata.get(asset, {}).get(key, 0) or 0) for p in self.partitions)
@@ -68,33 +95,56 @@ def run_folder(
     settings: Settings,
     *,
     rerun_all: bool = False,
+    rehash: bool = False,
     log_level: str = "CRITICAL",
     progress: Callable[[str], None] = print,
 ) -> RunSummary:
-    """Register the folder's videos, add their partitions, and materialize each partition."""
+    """Register the folder's videos, add their partitions, and materialize every partition
+    holding a video that is not done (all of them with ``rerun_all``).
+
+    A video is done only when every enabled model's index rows for its current content
+    and settings landed (ledger.py); failed, killed and interrupted videos are not, so
+    a plain rerun finishes the job.
+    """
     from video_assets.definitions import EMBED_JOB, build_definitions
 
     settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve(), "input_dir": settings.input_dir.resolve()})
+    # Once, before any partition: absent weights would otherwise fail every partition in turn.
+    problems = preflight_weights(settings)
+    if problems:
+        raise RunRefused("\n".join(str(p) for p in problems))
     home = dagster_home()
     settings_path = write_settings(settings)
     registry = VideoRegistry(settings.data_dir / "registry.sqlite")
+    ledger = VideoLedger(registry)
     result = scan(settings, registry, seal_partial=True)
     for video in result.missing:
         progress(f"missing: {video.rel_path} is gone from the input folder (run the remove_videos job to drop it)")
+    for skipped in result.skipped:
+        progress(f"skipped: {skipped.path}: {skipped.reason}")
+    if rehash:
+        for video in rehash_videos(registry, progress):
+            progress(f"changed: {video.rel_path} has new content under the same size and mtime; it will be redone")
+    definitions = build_definitions(settings)
+    required = required_index_versions(settings, enabled_embedders(settings.enabled_models, ModelHub(settings.resolved_model_dir)))
+    for video_id in ledger.reopen_unfinished(required):
+        progress(f"to redo: {video_id} (a model or setting changed since it was indexed)")
     videos = [v for v in registry.all() if v.partition_key and v.status != "missing"]
-    keys = sorted({v.partition_key for v in videos if rerun_all or v.status in ("pending", "failed")})
-    with dg.DagsterInstance.get() as instance:
+    keys = sorted({v.partition_key for v in videos if rerun_all or v.status != "done"})
+    # guarded_runs: dead runs' slots freed first, no endless wait on a pool slot, and
+    # SIGINT/SIGTERM stop the loop with RunInterrupted (the CLI exits 128 + signal).
+    with dg.DagsterInstance.get() as instance, guarded_runs(instance, progress=progress) as guard:
         known = set(instance.get_dynamic_partitions("videos"))
         for chunk in chunked([k for k in registry.partition_keys() if k not in known]):
             instance.add_dynamic_partitions("videos", chunk)
-        job = build_definitions(settings).resolve_job_def(EMBED_JOB)
+        job = definitions.resolve_job_def(EMBED_JOB)
         outcomes = []
         for n, key in enumerate(keys, 1):
+            open_partition(registry, key)
             started = time.perf_counter()
-            run = job.execute_in_process(
-                partition_key=key,
-                instance=instance,
-                raise_on_error=False,
+            run = guard.execute(
+                job,
+                key,
                 # The console shows progress lines; every event is still in the instance (UI).
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
             )
@@ -106,19 +156,27 @@ def run_folder(
                 elif event.is_step_failure:
                     error = event.step_failure_data.error
                     outcome.errors.append(f"{event.step_key}: {_error_text(error)}")
+                elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+                    check = event.event_specific_data
+                    if not check.passed:  # its problems, ahead of the bare "check failed"
+                        problems = check.metadata.get("problems")
+                        detail = "; ".join(problems.value[:3]) if problems is not None else "see the UI"
+                        outcome.errors.insert(0, f"check {check.check_name} failed: {detail}")
+            outcome.videos = close_partition(ledger, key, outcome.errors)
             outcomes.append(outcome)
-            state = "ok" if outcome.success else "FAILED"
-            clips = outcome.metadata.get("clips", {}).get("clips", 0)
-            note = ""
-            if outcome.success and clips == 0:
-                seconds = outcome.metadata.get("source_videos", {}).get("duration_s", 0.0)
-                note = f"; {seconds:.2f} s of video, shorter than the {settings.clipping.min_clip_len_s} s minimum clip"
-            progress(f"[{n}/{len(keys)}] {key}: {state} ({clips} clips, {outcome.seconds:.1f} s{note})")
-            for err in outcome.errors:
-                progress(f"    {err}")
-            for failure in outcome.metadata.get("source_videos", {}).get("failures", []):
-                progress(f"    bad video skipped in this batch: {failure}")  # the batch itself went on
-    return RunSummary(outcomes, home, settings_path)
+            for line in partition_lines(outcome, n, len(keys)):
+                progress(line)
+    everyone = registry.all()
+    return RunSummary(
+        outcomes,
+        home,
+        settings_path,
+        failed_videos=[v for v in everyone if v.status == "failed"],
+        pending_videos=[v for v in everyone if v.status == "pending" and v.partition_key],
+        skipped_inputs=result.skipped,
+        other_extensions=result.other_extensions,
+        missing=[v for v in everyone if v.status == "missing"],
+    )
 
 
 def _error_text(error: object) -> str:

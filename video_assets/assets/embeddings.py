@@ -16,6 +16,7 @@ import numpy as np
 from video_assets.assets.partitions import videos_partitions
 from video_assets.config import Settings
 from video_assets.index.committer import commit_partition_locked
+from video_assets.index.readback import rows_of_videos
 from video_assets.ledger import VideoLedger
 from video_assets.models.registry import RegisteredEmbedder
 from video_assets.models.text_match import REFERENCE_SCALE
@@ -26,7 +27,7 @@ from video_assets.resources.model_hub import ModelHubResource
 from video_assets.resources.settings import SettingsResource
 from video_assets.resources.storage import StorageResource
 from video_assets.settings_versions import embeddings_version, tensors_version
-from video_assets.stages.checks import check_vectors
+from video_assets.stages.checks import check_index_rows, check_tensor_rows, check_unique_ids, check_vectors
 from video_assets.stages.embeddings import embed_partition
 from video_assets.stages.tensors import TENSOR_SCHEMA, build_tensors
 
@@ -63,6 +64,15 @@ def model_assets(
         kinds={"pytorch"},
         op_tags=gpu_op_tags(0, num_cpus),
         deps=["clips", "frames"],
+        check_specs=[
+            dg.AssetCheckSpec(
+                "frames_per_tensor",
+                asset=f"{name}_tensors",
+                blocking=True,
+                description=f"Every kept clip has {spec.frames_per_clip} frames (the model's count); "
+                "skipped clips carry their reason; no clip id twice.",
+            )
+        ],
         description=f"Model-ready tensors for {name}: {spec.frames_per_clip} frames per clip at "
         f"{target_fps} fps (re-extracted at a higher fps when a clip has too few).",
     )
@@ -71,7 +81,7 @@ def model_assets(
         storage: StorageResource,
         settings: SettingsResource,
         model_hub: ModelHubResource,
-    ) -> dg.Output[ParquetPart]:
+    ):  # -> MaterializeResult with a value and check results (Dagster rejects that annotation)
         started = time.perf_counter()
         cfg = settings.settings
         verbose = cfg.model(name).verbose
@@ -96,8 +106,13 @@ def model_assets(
         VideoLedger(storage.registry()).record_drops(
             f"{name}_tensors", set(video_of.values()), {c: (video_of[c], r) for c, r in own.items()}
         )
-        return dg.Output(
-            ParquetPart(path, context.partition_key),
+        stored = ParquetPart(path, context.partition_key)
+        problems = check_tensor_rows(stored.read(columns=["clip_id", "num_frames", "skip_reason", "shape"]), spec.frames_per_clip)
+        return dg.MaterializeResult(
+            value=stored,
+            check_results=[
+                dg.AssetCheckResult(check_name="frames_per_tensor", passed=not problems, metadata={"problems": problems})
+            ],
             metadata={
                 "clips": summary.clips,
                 "reextracted_clips": len(summary.reextracted),
@@ -120,7 +135,14 @@ def model_assets(
         pool="gpu" if num_gpus else None,
         op_tags=gpu_op_tags(num_gpus, num_cpus),
         retry_policy=dg.RetryPolicy(max_retries=1),
-        check_specs=[dg.AssetCheckSpec("vectors_valid", asset=f"{name}_embeddings", blocking=True)],
+        check_specs=[
+            dg.AssetCheckSpec(
+                "vectors_valid",
+                asset=f"{name}_embeddings",
+                blocking=True,
+                description=f"Vectors are {spec.dim}-d, finite and unit norm; no clip id twice.",
+            )
+        ],
         description=f"Clip embeddings from {name} ({spec.dim}-d, {spec.model_id}@{spec.revision}).",
     )
     def embeddings(
@@ -151,7 +173,7 @@ def model_assets(
             log=context.log.info if model_cfg.verbose else _logger.debug,
         )
         vectors = np.asarray(table.column("vector").to_pylist(), dtype=np.float32).reshape(-1, spec.dim)
-        problems = check_vectors(vectors, dim=spec.dim)
+        problems = check_vectors(vectors, dim=spec.dim) + check_unique_ids(table.column("clip_id").to_pylist(), "the embeddings")
         if report.oom_backoffs:
             context.log.warning(f"{name}: CUDA out of memory {report.oom_backoffs} time(s); batch halved and retried")
         return dg.MaterializeResult(
@@ -188,6 +210,14 @@ def model_assets(
         # One committer per table: concurrent merges thrash and can duplicate keys.
         pool=f"lancedb_{name}",
         retry_policy=dg.RetryPolicy(max_retries=2, delay=1.0),
+        check_specs=[
+            dg.AssetCheckSpec(
+                "index_rows_match",
+                asset=f"{name}_clip_index",
+                description="After the commit, each video has as many index rows as embedding rows and no "
+                "clip id appears twice; a video is recorded done only when this holds.",
+            )
+        ],
         description=f"This partition's clips in the LanceDB table of {name}: one commit per partition.",
     )
     def clip_index(
@@ -200,17 +230,27 @@ def model_assets(
         # The pool of size 1 is the single committer; the table lock keeps two racing
         # committers (a raised pool, two machines on one disk) from duplicating keys.
         staged = storage.upstream(context, f"{name}_embeddings").read()
-        result, lock = commit_partition_locked(lancedb.connect(), name, staged, video_ids)
+        db = lancedb.connect()
+        result, lock = commit_partition_locked(db, name, staged, video_ids)
+        problems = check_index_rows(staged, rows_of_videos(db, name, video_ids))
         # Only now are these rows in the table: the ledger records the landing, and a video
         # becomes done when every enabled model's landing is there (ledger.py).
-        readable = storage.upstream(context, "source_videos").read().column("video_id").to_pylist()
-        rows = Counter(staged.column("video_id").to_pylist())
+        readable = storage.upstream(context, "source_videos").read(columns=["video_id"]).column("video_id").to_pylist()
         ledger = VideoLedger(storage.registry())
-        ledger.record_landed(name, required[name], {v: rows.get(v, 0) for v in readable})
-        statuses = ledger.settle(readable, required)
+        statuses: dict[str, str] = {}
+        if problems:
+            for video_id in readable:
+                ledger.registry.mark(video_id, "failed", error=f"{name} index check failed: {'; '.join(problems[:3])}")
+        else:
+            rows = Counter(staged.column("video_id").to_pylist())
+            ledger.record_landed(name, required[name], {v: rows.get(v, 0) for v in readable})
+            statuses = ledger.settle(readable, required)
         for account in ledger.accounts([v for v, s in statuses.items() if s == "failed"]):
             context.log.warning(f"{account.abs_path}: {account.error}")
         return dg.MaterializeResult(
+            check_results=[
+                dg.AssetCheckResult(check_name="index_rows_match", passed=not problems, metadata={"problems": problems})
+            ],
             metadata={
                 "table": result.table,
                 "operation": result.operation,

@@ -17,7 +17,7 @@ from video_assets.ledger import VideoLedger
 from video_assets.parquet_parts import ParquetPart
 from video_assets.resources.settings import SettingsResource
 from video_assets.resources.storage import StorageResource
-from video_assets.stages.checks import check_clips
+from video_assets.stages.checks import check_clips, check_frame_counts, check_probes, check_unique_ids
 from video_assets.stages.clips import clip_plans, plan_clips
 from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames
 from video_assets.stages.sources import probe_partition
@@ -28,8 +28,18 @@ media_asset = partial(dg.asset, partitions_def=videos_partitions, group_name="me
 
 @media_asset(
     description="Probe of each video in the partition (codec, fps, frames, duration, size, sha256).",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "probe_complete",
+            asset="source_videos",
+            blocking=False,  # one odd probe must not hold back the batch it is in
+            description="Every probed video has a duration, a frame rate, a picture size and a content hash.",
+        )
+    ],
 )
-def source_videos(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+def source_videos(
+    context: dg.AssetExecutionContext, storage: StorageResource
+):  # -> MaterializeResult with a value and check results (Dagster rejects that annotation)
     started = time.perf_counter()
     registry = storage.registry()
     videos = registry.videos_in(context.partition_key)
@@ -41,9 +51,13 @@ def source_videos(context: dg.AssetExecutionContext, storage: StorageResource) -
     for failure in failures:
         context.log.warning(f"skipping bad video {failure}")
     rows = outcome.table.to_pylist()
+    problems = check_probes(outcome.table)
     return dg.MaterializeResult(
         value=outcome.table,
         data_version=dg.DataVersion(outcome.data_version),
+        check_results=[
+            dg.AssetCheckResult(check_name="probe_complete", passed=not problems, metadata={"problems": problems})
+        ],
         metadata={
             "videos": len(rows),
             "failed_videos": len(failures),
@@ -60,7 +74,14 @@ def source_videos(context: dg.AssetExecutionContext, storage: StorageResource) -
 @media_asset(
     description="Clip spans (fixed stride or scene cuts) with stable ids; optional H.264 clip files.",
     deps=[source_videos],
-    check_specs=[dg.AssetCheckSpec("clip_spans_valid", asset="clips", blocking=True)],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "clip_spans_valid",
+            asset="clips",
+            blocking=True,
+            description="Clip ids are unique and every span is non-empty and inside its video.",
+        )
+    ],
 )
 def clips(
     context: dg.AssetExecutionContext, storage: StorageResource, settings: SettingsResource
@@ -96,8 +117,18 @@ def clips(
 @media_asset(
     description="Frames per clip by policy and fps (keys like 'sequence-2.0'), RGB uint8.",
     deps=[clips],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "frames_per_clip",
+            asset="frames",
+            description="Each clip has its policy's frame count within 1 (middle: 1; sequence: one per "
+            "1/fps from its first frame to its last) and no clip id twice per signature.",
+        )
+    ],
 )
-def frames(context: dg.AssetExecutionContext, storage: StorageResource, settings: SettingsResource) -> dg.Output[ParquetPart]:
+def frames(
+    context: dg.AssetExecutionContext, storage: StorageResource, settings: SettingsResource
+):  # -> MaterializeResult with a value and check results (Dagster rejects that annotation)
     started = time.perf_counter()
     cfg = settings.settings.frames
     clip_table: pa.Table = storage.upstream(context, "clips").read()
@@ -117,13 +148,30 @@ def frames(context: dg.AssetExecutionContext, storage: StorageResource, settings
         path = writer.commit()
     for clip_id, reason in summary.dropped.items():
         context.log.warning(f"clip {clip_id} dropped: {reason}")
-    return dg.Output(
-        ParquetPart(path, context.partition_key),
+    for clip_id, count in summary.repeated_by_clip.items():
+        context.log.info(f"clip {clip_id}: {count} sample(s) took the nearest decoded picture (none of their own)")
+    for clip_id, (height, width) in summary.scaled_from.items():
+        context.log.info(f"clip {clip_id}: native {width}x{height} frames scaled down to frames.max_pixels")
+    stored = ParquetPart(path, context.partition_key)
+    sources = storage.upstream(context, "source_videos").read(columns=["video_id", "avg_fps"])
+    source_fps = dict(zip(sources.column("video_id").to_pylist(), sources.column("avg_fps").to_pylist()))
+    counts = stored.read(columns=["clip_id", "signature", "timestamps"])
+    signed_ids = [f"{c}/{s}" for c, s in zip(counts.column("clip_id").to_pylist(), counts.column("signature").to_pylist())]
+    problems = check_frame_counts(counts, clip_table, source_fps) + check_unique_ids(signed_ids, "the frames")
+    return dg.MaterializeResult(
+        value=stored,
+        check_results=[
+            dg.AssetCheckResult(check_name="frames_per_clip", passed=not problems, metadata={"problems": problems})
+        ],
         metadata={
             "clips": summary.clips,
             "frames": summary.frames,
             "dropped_clips": len(summary.dropped),
             "dropped": [f"{k}: {v}" for k, v in summary.dropped.items()],
+            # Samples whose packet gave no picture (not-coded / dropped AVI frames), served
+            # by the nearest decoded one, as ffmpeg's fps filter does.
+            "repeated_samples": summary.repeated_samples,
+            "scaled_down_clips": len(summary.scaled_from),
             "policies": list(cfg.policies),
             "target_fps": list(cfg.target_fps),
             "target_res": list(cfg.target_res),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pyarrow as pa
 
@@ -34,4 +36,87 @@ def check_vectors(vectors: np.ndarray, *, dim: int, tolerance: float = 1e-3) -> 
     off = np.abs(norms - 1) > tolerance
     if off.any():
         problems.append(f"{int(off.sum())} vectors not unit norm (norms {norms[off][:3].round(4).tolist()} ...)")
+    return problems
+
+
+def expected_frames(policy: str, fps: float, duration_s: float, source_fps: float | None) -> float:
+    """Frames a clip should get: 1 for ``middle``; for ``sequence`` one per 1/fps from its
+    first frame to its last (the clip's span less one source frame)."""
+    if policy == "middle":
+        return 1.0
+    frame_s = 1.0 / source_fps if source_fps else 0.0
+    return max(duration_s - frame_s, 0.0) * fps + 1.0
+
+
+def check_frame_counts(rows: pa.Table, clips: pa.Table, source_fps: dict[str, float | None]) -> list[str]:
+    """Problems with stored frames: a clip whose frame count is off its policy's by more than 1.
+
+    ``rows``: the frames file's ``clip_id``, ``signature`` and ``timestamps`` columns.
+    """
+    by_id = {c["clip_id"]: c for c in clips.to_pylist()}
+    problems = []
+    for row in rows.to_pylist():
+        policy, _, fps = row["signature"].rpartition("-")
+        clip = by_id[row["clip_id"]]
+        want = expected_frames(policy, float(fps), clip["duration_s"], source_fps.get(clip["video_id"]))
+        got = len(row["timestamps"])
+        if abs(got - want) > 1.0 + 1e-6:
+            problems.append(f"clip {row['clip_id']} ({row['signature']}): {got} frames, expected {want:.1f} ± 1")
+    return problems
+
+
+def check_index_rows(staged: pa.Table, indexed: pa.Table) -> list[str]:
+    """Problems after an index commit: rows per video differ from the embeddings, or a clip
+    id appears twice. ``indexed``: ``clip_id``, ``video_id`` of the table's rows for the videos."""
+    problems = []
+    want = Counter(staged.column("video_id").to_pylist())
+    have = Counter(indexed.column("video_id").to_pylist())
+    for video_id in sorted(set(want) | set(have)):
+        if want[video_id] != have[video_id]:
+            problems.append(f"video {video_id}: {have[video_id]} index rows, {want[video_id]} embedding rows")
+    ids = indexed.column("clip_id").to_pylist()
+    duplicates = sorted(k for k, n in Counter(ids).items() if n > 1)
+    if duplicates:
+        problems.append(f"{len(duplicates)} clip ids more than once in the index: {duplicates[:5]}")
+    return problems
+
+
+def check_unique_ids(ids: list[str], what: str) -> list[str]:
+    duplicates = sorted(k for k, n in Counter(ids).items() if n > 1)
+    return [f"{len(duplicates)} duplicate clip ids in {what}: {duplicates[:5]}"] if duplicates else []
+
+
+def check_probes(sources: pa.Table) -> list[str]:
+    """Problems with probe rows: a video without duration, frame rate, size or content hash."""
+    problems = []
+    for row in sources.to_pylist():
+        missing = [
+            name
+            for name, ok in (
+                ("duration", (row["duration_s"] or 0) > 0),
+                ("frame rate", (row["avg_fps"] or 0) > 0),
+                ("picture size", (row["width"] or 0) > 0 and (row["height"] or 0) > 0),
+                ("sha256", bool(row["sha256"])),
+            )
+            if not ok
+        ]
+        if missing:
+            problems.append(f"{row['path']}: no {', '.join(missing)}")
+    return problems
+
+
+def check_tensor_rows(rows: pa.Table, frames_per_clip: int) -> list[str]:
+    """Problems with tensor rows: a kept clip with fewer frames than the model takes or a
+    tensor without that many, or a clip id twice.
+    ``rows``: ``clip_id``, ``num_frames`` (before selection), ``skip_reason``, ``shape``."""
+    problems = check_unique_ids(rows.column("clip_id").to_pylist(), "the tensors")
+    for row in rows.to_pylist():
+        if row["skip_reason"] is not None:
+            continue
+        shape = row["shape"] or []
+        # The frame axis is first (InternVideo2: T, C, H, W) or second (Cosmos: C, T, H, W).
+        if row["num_frames"] < frames_per_clip or frames_per_clip not in shape[:2]:
+            problems.append(
+                f"clip {row['clip_id']}: {row['num_frames']} frames and a {shape} tensor, the model takes {frames_per_clip}"
+            )
     return problems

@@ -1,0 +1,18 @@
+"""Read back what a commit left in a table, for the index asset's check."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import lancedb
+import pyarrow as pa
+
+from video_assets.index.commit import videos_filter
+from video_assets.index.connection import open_clip_table
+
+
+def rows_of_videos(db: lancedb.DBConnection, model: str, video_ids: Sequence[str]) -> pa.Table:
+    """``clip_id`` and ``video_id`` of every row of these videos in the model's table."""
+    table = open_clip_table(db, model)
+    # A query without a vector has no row limit: every matching row comes back.
+    return table.search().where(videos_filter(list(video_ids))).select(["clip_id", "video_id"]).to_arrow()
