@@ -1,12 +1,11 @@
 """A `video-assets run` in a child process, for the crash tests of test_run_recovery.py.
 
-usage: run_recovery_child.py INPUT_DIR DATA_DIR MARKER [hold-index]
+usage: run_recovery_child.py INPUT_DIR DATA_DIR MARKER
 
-With `hold-index` the fingerprint index commit is replaced by one that creates
-MARKER and then sleeps: the parent knows the run holds the `lancedb_fingerprint`
-pool slot (inside step code) before it sends a signal. Without it the run goes
-as usual (the parent may hold the slot itself). Exits as the CLI must:
-128 + signal number on RunInterrupted.
+The fingerprint index commit is replaced by one that creates MARKER and then
+sleeps: the parent knows the run holds the `lancedb_fingerprint` pool slot
+(inside step code) before it sends a signal. Exits as the CLI must: 128 +
+signal number on RunInterrupted.
 """
 
 from __future__ import annotations
@@ -37,8 +36,7 @@ def hold_index(marker: Path):
 
 def main() -> int:
     input_dir, data_dir, marker = (Path(a) for a in sys.argv[1:4])
-    if sys.argv[4:] == ["hold-index"]:
-        embedding_assets.commit_partition_locked = hold_index(marker)
+    embedding_assets.commit_partition_locked = hold_index(marker)
     settings = Settings(
         input_dir=input_dir,
         data_dir=data_dir,

@@ -1,9 +1,11 @@
 """Crash recovery of `video-assets run`: killed runs never block later runs, a slot held by
 a live run is waited for with a limit, and SIGINT/SIGTERM stop the run cleanly.
 
-Real instance in a temp DAGSTER_HOME, real child processes (run_recovery_child.py), real
-signals. The child's fingerprint index commit is held open on a marker file, so the
-signal lands while the run holds the `lancedb_fingerprint` pool slot, every time.
+Real instance in a temp DAGSTER_HOME, real signals. The kill -9 and SIGINT runs are child
+processes (run_recovery_child.py) whose fingerprint index commit is held open after
+writing a marker file, so the signal lands while the run holds the `lancedb_fingerprint`
+pool slot, every time. A "live foreign run" is a run record owned by a `sleep` process
+that holds the pool's only slot.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,7 +28,7 @@ import pytest
 from video_assets import run_guard
 from video_assets.config import ClippingSettings, Settings
 from video_assets.media.synthetic import make_video
-from video_assets.run_guard import PoolSlotTimeout
+from video_assets.run_guard import PoolSlotTimeout, RunInterrupted
 from video_assets.run_owner import Liveness, RunOwner, owner_tags, process_start_time, this_process
 from video_assets.runner import dagster_home as prepare_dagster_home
 from video_assets.runner import run_folder
@@ -59,10 +62,10 @@ def settings_for(folder: Path, data_dir: Path) -> Settings:
 
 
 @contextmanager
-def child_run(folder: Path, data_dir: Path, marker: Path, *, hold_index: bool) -> Iterator[subprocess.Popen]:
+def child_run(folder: Path, data_dir: Path, marker: Path) -> Iterator[subprocess.Popen]:
     log = open(data_dir.parent / f"child-{uuid.uuid4().hex[:6]}.log", "w+")  # noqa: SIM115 (closed below)
     args = [sys.executable, "-u", str(CHILD), str(folder), str(data_dir), str(marker)]
-    proc = subprocess.Popen(args + (["hold-index"] if hold_index else []), stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     proc.log = log  # type: ignore[attr-defined]
     try:
         yield proc
@@ -124,7 +127,7 @@ def index_rows(summary) -> int:
 
 def test_kill_9_while_holding_the_index_slot_then_a_plain_run_completes(tmp_path: Path, folder: Path, dagster_home: Path):
     data, marker = tmp_path / "data", tmp_path / "holding"
-    with child_run(folder, data, marker, hold_index=True) as proc:
+    with child_run(folder, data, marker) as proc:
         wait_for("the index step holding its slot", marker.exists, proc)
         with dg.DagsterInstance.get() as instance:
             (dead,) = slot_holders(instance)
@@ -173,7 +176,7 @@ def test_a_slot_held_by_a_live_run_fails_the_wait_naming_the_holder(tmp_path: Pa
 
 def test_sigint_mid_partition_exits_130_and_a_plain_run_retries_it(tmp_path: Path, folder: Path, dagster_home: Path):
     data, marker = tmp_path / "data", tmp_path / "holding"
-    with child_run(folder, data, marker, hold_index=True) as proc:
+    with child_run(folder, data, marker) as proc:
         wait_for("the index step holding its slot", marker.exists, proc)
         with dg.DagsterInstance.get() as instance:
             (interrupted,) = slot_holders(instance)
@@ -194,23 +197,37 @@ def test_sigint_mid_partition_exits_130_and_a_plain_run_retries_it(tmp_path: Pat
     assert index_rows(summary) == 1
 
 
-def test_sigterm_while_waiting_for_a_slot_exits_143_at_once(tmp_path: Path, folder: Path, dagster_home: Path):
+def test_sigterm_while_waiting_for_a_slot_stops_the_run_at_once(tmp_path: Path, folder: Path, dagster_home: Path):
     # Before: a run waiting for a pool slot ignored SIGINT and SIGTERM and spun at 100 % CPU.
-    data, marker = tmp_path / "data", tmp_path / "unused"
+    # In this process (pytest runs tests on the main thread, where signals land): cheaper
+    # than a child, and RunInterrupted.exit_code is what the CLI exits with.
     prepare_dagster_home()
     sleeper = subprocess.Popen(["sleep", "120"])
+    done, sent = threading.Event(), []
+
+    def terminate_once_waiting() -> None:
+        with dg.DagsterInstance.get() as watcher:
+            deadline = time.monotonic() + STARTUP_S
+            while not waiting_runs(watcher):
+                if done.wait(0.1) or time.monotonic() > deadline:
+                    return
+        sent.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGTERM)
+
     try:
         with dg.DagsterInstance.get() as instance:
             holder = foreign_live_run(instance, sleeper.pid)
-            with child_run(folder, data, marker, hold_index=False) as proc:
-                wait_for("a step waiting for the held slot", lambda: bool(waiting_runs(instance)), proc)
-                (waiting,) = waiting_runs(instance)
-                sent = time.monotonic()
-                proc.send_signal(signal.SIGTERM)
-                assert proc.wait(timeout=60) == 143, output(proc)
-                assert time.monotonic() - sent < 30
-            assert "SIGTERM received while partition" in output(proc)
-            assert instance.get_run_by_id(waiting).status == dg.DagsterRunStatus.FAILURE
+        threading.Thread(target=terminate_once_waiting, daemon=True).start()
+        try:
+            with pytest.raises(RunInterrupted) as stopped:
+                run_folder(settings_for(folder, tmp_path / "data"), progress=lambda line: None)
+        finally:
+            done.set()
+        assert sent and time.monotonic() - sent[0] < 30
+        assert stopped.value.exit_code == 143 and stopped.value.started
+        assert f"SIGTERM received while partition {stopped.value.partition_key} ran" in str(stopped.value)
+        with dg.DagsterInstance.get() as instance:
+            assert instance.get_run_by_id(stopped.value.run_id).status == dg.DagsterRunStatus.FAILURE
             assert waiting_runs(instance) == set() and slot_holders(instance) == {holder}
     finally:
         sleeper.kill()
