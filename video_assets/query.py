@@ -117,7 +117,6 @@ def _resolve(settings: Settings, text, like_clip, like_file, model: str | None) 
     if sum(x is not None for x in (text, like_clip, like_file)) != 1:
         raise ValueError("give exactly one of: a text query, --like-clip ID, --like-file PATH")
     model = model or default_model(settings, needs_text=text is not None)
-    get(model)  # an unknown model name is refused here, with the registered names
     db = connect(existing_index(settings))
     if like_clip is not None:
         try:
