@@ -141,9 +141,12 @@ def plan_removal(
                     f"the input folder {input_dir} holds no video file: every one of the {len(live)} registered "
                     "video(s) would count as gone; give the folder they were registered from (--input), or --force"
                 )
-        gone = [v for v in live if v.status == "missing" or v.rel_path not in found]
+        # The folder decides, not an earlier scan: a file that came back is not gone.
+        gone = [v for v in live if v.rel_path not in found]
         elsewhere = [v for v in gone if Path(v.abs_path).exists()]
-        chosen = [(v, "not in the input folder, file still exists" if v in elsewhere else "file gone") for v in gone]
+        still_there = {v.video_id for v in elsewhere}
+        reasons = {True: "not in the input folder, file still exists", False: "file gone"}
+        chosen = [(v, reasons[v.video_id in still_there]) for v in gone]
         if elsewhere and not refusals:
             refusals.append(
                 f"{len(elsewhere)} video(s) are not in {input_dir} but their files still exist "
