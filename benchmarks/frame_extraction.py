@@ -174,7 +174,9 @@ def main() -> None:
 
 def short_files(count: int, repeats: int) -> None:
     """5 s 720p files: the per-video fixed cost against ffmpeg and a plain in-order decode."""
-    paths = [make_720p(f"bench_720p_5s_seed{k}.mp4", 5, "veryfast", video_filter=f"hue=h={40 * k}") for k in range(count)]
+    paths = [
+        make_720p(f"bench_720p_5s_seed{k}.mp4", 5, "veryfast", video_filter=f"hue=h={40 * k}") for k in range(count)
+    ]
     spans = {p: fixed_stride_spans(probe(p).duration_s) for p in paths}
     frame_bytes = 1280 * 720 * 3
     contenders = {

@@ -166,3 +166,17 @@ def test_damaged_files_keep_the_clips_before_the_damage(tmp_path, damage):
     np.testing.assert_array_equal(damaged[0].frames["sequence-2.0"].frames, clean[0].frames["sequence-2.0"].frames)
     for clip in damaged:
         assert clip.error is None or "decode failed" in clip.error or clip.error == "no frames in span"
+
+
+@pytest.mark.parametrize("name", ["h264_mp4", "h264_avi", "xvid_bframes"])
+def test_each_video_is_opened_once(made, monkeypatch, name):
+    """Index, order check and decode share one container (it cost ~0.08 s per video to
+    open it five times)."""
+    import video_assets.media.decode_pyav as decode_pyav
+
+    path = made(name)  # written before the spy goes in
+    opened = []
+    real_open = decode_pyav.av.open
+    monkeypatch.setattr(decode_pyav.av, "open", lambda *a, **k: opened.append(a) or real_open(*a, **k))
+    clips = extract_frames(path, [ClipSpan(0.0, 1.0), ClipSpan(1.0, 2.0)], [FrameSignature("sequence", 2.0)])
+    assert [c.error for c in clips] == [None, None] and len(opened) == 1

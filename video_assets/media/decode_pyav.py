@@ -282,7 +282,10 @@ class _Serving:
             self.w += 1
             prev_ok = self.prev is not None and self._together(self.prev[0], lost)
             next_ok = self._together(lost, i)
-            if prev_ok and (not next_ok or self.times[lost] - self.times[self.prev[0]] <= self.times[i] - self.times[lost] + TIE_EPS_S):
+            prev_nearer = prev_ok and (
+                self.times[lost] - self.times[self.prev[0]] <= self.times[i] - self.times[lost] + TIE_EPS_S
+            )
+            if prev_ok and (prev_nearer or not next_ok):
                 source, picture = self.prev
             elif next_ok:
                 source, picture = i, frame

@@ -180,7 +180,9 @@ def make_mpeg4_avi(
     return path
 
 
-def make_garbage_middle(src: str | Path, dst: str | Path, *, at: float = 0.5, length: int = 4096, seed: int = 0) -> Path:
+def make_garbage_middle(
+    src: str | Path, dst: str | Path, *, at: float = 0.5, length: int = 4096, seed: int = 0
+) -> Path:
     """A copy of ``src`` with ``length`` random bytes written over it at ``at`` of its size
     (bit rot inside the media data; the container's index is left as it was)."""
     if not 0 < at < 1:
