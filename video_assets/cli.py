@@ -18,7 +18,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     if saved and saved.exists() and args.command != "run" and "VIDEO_ASSETS_SETTINGS" not in os.environ:
         # The settings the data dir was built with (written by `run`): a query file is then
         # cut into clips and framed exactly as the indexed videos were.
-        settings = Settings.model_validate_json(saved.read_text())
+        settings = Settings.load(saved)
     update = {}
     if getattr(args, "input", None):
         update["input_dir"] = Path(args.input)
@@ -32,10 +32,19 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from video_assets.run_guard import PoolSlotTimeout, RunInterrupted
     from video_assets.runner import run_folder
     from video_assets.summary import print_summary
 
-    summary = run_folder(_settings(args), rerun_all=args.all, rehash=args.rehash)
+    try:
+        summary = run_folder(_settings(args), rerun_all=args.all, rehash=args.rehash, pool_wait_s=args.pool_wait)
+    except RunInterrupted as err:
+        # Ctrl-C / SIGTERM: the run is marked failed in the instance, its videos stay not done.
+        print(f"video-assets run: {err}", file=sys.stderr)
+        return err.exit_code
+    except PoolSlotTimeout as err:
+        print(f"video-assets run: error: {err}", file=sys.stderr)
+        return 1
     print_summary(summary)
     # Non-zero while any video is failed or not done: a zero exit means all are indexed.
     return 0 if summary.complete else 1
@@ -146,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="rerun every partition, also those whose videos are done")
     p.add_argument("--rehash", action="store_true",
                    help="re-read every video's sha256 (finds content changed under the same size and mtime)")
+    p.add_argument("--pool-wait", type=float, metavar="SECONDS",
+                   help="give up when a step waits longer than this for a pool slot held by another run (default 300)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="make sample videos, run the graph, search the index")

@@ -75,12 +75,12 @@ def walk_inputs(input_dir: Path, extensions: Sequence[str], *, exclude: Sequence
             if entry.name.startswith("."):
                 continue
             path = Path(entry.path)
-            if any(path.resolve().is_relative_to(d) for d in excluded):
-                continue
             try:
                 st = path.stat()  # follows links
             except OSError as err:
                 walk.skipped.append(SkippedInput(str(path), _os_reason(err, "link" if entry.is_symlink() else "file")))
+                continue
+            if any(path.resolve().is_relative_to(d) for d in excluded):
                 continue
             if stat.S_ISDIR(st.st_mode):
                 visit(path)

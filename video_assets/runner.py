@@ -96,6 +96,7 @@ def run_folder(
     *,
     rerun_all: bool = False,
     rehash: bool = False,
+    pool_wait_s: float | None = None,
     log_level: str = "CRITICAL",
     progress: Callable[[str], None] = print,
 ) -> RunSummary:
@@ -133,7 +134,7 @@ def run_folder(
     keys = sorted({v.partition_key for v in videos if rerun_all or v.status != "done"})
     # guarded_runs: dead runs' slots freed first, no endless wait on a pool slot, and
     # SIGINT/SIGTERM stop the loop with RunInterrupted (the CLI exits 128 + signal).
-    with dg.DagsterInstance.get() as instance, guarded_runs(instance, progress=progress) as guard:
+    with dg.DagsterInstance.get() as instance, guarded_runs(instance, pool_wait_s=pool_wait_s, progress=progress) as guard:
         known = set(instance.get_dynamic_partitions("videos"))
         for chunk in chunked([k for k in registry.partition_keys() if k not in known]):
             instance.add_dynamic_partitions("videos", chunk)

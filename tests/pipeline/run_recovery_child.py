@@ -4,20 +4,21 @@ usage: run_recovery_child.py INPUT_DIR DATA_DIR MARKER
 
 The fingerprint index commit is replaced by one that creates MARKER and then
 sleeps: the parent knows the run holds the `lancedb_fingerprint` pool slot
-(inside step code) before it sends a signal. Exits as the CLI must: 128 +
-signal number on RunInterrupted.
+(inside step code) before it sends a signal. The run goes through the real CLI
+(`video_assets.cli.main`), so its exit code is the one users get: 128 + signal
+number on RunInterrupted.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
 
 import video_assets.assets.embeddings as embedding_assets
+from video_assets.cli import main as cli_main
 from video_assets.config import ClippingSettings, Settings
-from video_assets.run_guard import RunInterrupted
-from video_assets.runner import run_folder
 
 
 def hold_index(marker: Path):
@@ -43,12 +44,11 @@ def main() -> int:
         enabled_models=("fingerprint",),
         clipping=ClippingSettings(clip_len_s=2.0, stride_s=2.0, min_clip_len_s=1.0),
     )
-    try:
-        run_folder(settings, progress=lambda line: print(line, flush=True))
-    except RunInterrupted as interrupted:
-        print(f"interrupted: {interrupted}", flush=True)
-        return interrupted.exit_code
-    return 0
+    settings_file = data_dir.parent / "child_settings.json"
+    settings_file.write_text(settings.model_dump_json())
+    os.environ["VIDEO_ASSETS_SETTINGS"] = str(settings_file)
+    sys.stdout.reconfigure(line_buffering=True)
+    return cli_main(["run", "--input", str(input_dir), "--output", str(data_dir)])
 
 
 if __name__ == "__main__":
