@@ -263,6 +263,8 @@ def model_assets(
                 "videos_done": sum(s == "done" for s in statuses.values()),
                 "videos_failed": sum(s == "failed" for s in statuses.values()),
                 "commit_lock": lock.kind,
+                # A table left without a committed version by a killed first write, cleared here.
+                **({"recovered": result.recovered} if result.recovered else {}),
                 "lock_wait_s": round(lock.waited_s, 3),
                 "seconds": round(result.seconds, 3),
             }
