@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -44,6 +45,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         return err.exit_code
     except PoolSlotTimeout as err:
         print(f"video-assets run: error: {err}", file=sys.stderr)
+        return 1
+    except sqlite3.OperationalError as err:
+        if "locked" not in str(err):
+            raise
+        home = os.environ.get("DAGSTER_HOME", ".dagster")
+        print(f"video-assets run: error: the Dagster instance {home} (or the registry in the data dir) is locked by "
+              f"another process ({err}): wait for the other `run` or `dagster dev` run to finish, run one `run` per "
+              "DAGSTER_HOME, or use PostgreSQL (examples/postgres/dagster.yaml)", file=sys.stderr)
         return 1
     print_summary(summary)
     # Non-zero while any video is failed or not done: a zero exit means all are indexed.
