@@ -6,6 +6,7 @@ import dagster as dg
 
 from video_assets.assets.embeddings import model_assets
 from video_assets.assets.index_maintenance import optimize_index_sensor, optimized_index_assets
+from video_assets.assets.ledger_sensor import build_failed_run_sensor
 from video_assets.assets.media import clips, frames, source_videos
 from video_assets.assets.removal import build_removal_job
 from video_assets.assets.sensors import build_video_sensor
@@ -46,7 +47,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[*media, *model_defs, *optimized_index_assets(names)],
         jobs=[embed_job, build_removal_job(names)],
-        sensors=[build_video_sensor(embed_job), optimize_index_sensor(names)],
+        sensors=[build_video_sensor(embed_job), optimize_index_sensor(names), build_failed_run_sensor(embed_job)],
         resources={
             "io_manager": PartitionedParquetIOManager(base_dir=str(settings.data_dir / "assets")),
             "storage": StorageResource(data_dir=str(settings.data_dir)),

@@ -134,3 +134,41 @@ def test_rehash_finds_content_changed_under_the_same_size_and_mtime(folder, tmp_
     rehashed = run_folder(_settings(folder, data), rehash=True, progress=lines.append)
     assert any("changed: a.mp4" in line for line in lines)
     assert [o.key for o in rehashed.partitions] == [video_id_for("a.mp4")]
+
+
+def test_a_failed_ui_run_reaches_the_ledger_through_the_failure_sensor(folder, tmp_path, dagster_home, monkeypatch):
+    import dagster as dg
+
+    from video_assets.definitions import EMBED_JOB, build_definitions
+    from video_assets.discovery import scan
+    from video_assets.resources.storage import StorageResource
+
+    data = tmp_path / "data"
+    settings = _settings(folder, data)
+    registry = VideoRegistry(data / "registry.sqlite")
+    scan(settings, registry, seal_partial=True)
+    key = video_id_for("b.mp4")
+
+    def crash(clips, settings, writer):
+        raise RuntimeError("simulated decoder crash")
+
+    monkeypatch.setattr(media_assets, "extract_partition_frames", crash)
+    defs = build_definitions(settings)
+    with dg.DagsterInstance.get() as instance:  # a run as the UI launches it: no runner around it
+        instance.add_dynamic_partitions("videos", registry.partition_keys())
+        run = defs.resolve_job_def(EMBED_JOB).execute_in_process(partition_key=key, instance=instance, raise_on_error=False)
+        assert not run.success
+        assert registry.get(key).status == "pending"  # nobody settled it yet
+        sensor = next(s for s in defs.sensors if s.name == "failed_videos_to_ledger")
+        failure = next(e for e in run.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
+        context = dg.build_run_status_sensor_context(
+            sensor_name=sensor.name,
+            dagster_instance=instance,
+            dagster_run=run.dagster_run,
+            dagster_event=failure,
+            resources={"storage": StorageResource(data_dir=str(data))},
+        ).for_run_failure()
+        sensor(context)
+    video = registry.get(key)
+    assert video.status == "failed" and "frames: simulated decoder crash" in video.error
+    assert registry.get(video_id_for("a.mp4")).status == "pending"  # another partition: untouched
