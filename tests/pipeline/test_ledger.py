@@ -8,25 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.pipeline.conftest import settings_for
 from video_assets.assets import media as media_assets
 from video_assets.cli import main
-from video_assets.config import ClippingSettings, FrameSettings, Settings
+from video_assets.config import FrameSettings
 from video_assets.index.connection import connect, open_clip_table
 from video_assets.media.synthetic import make_video
 from video_assets.registry import VideoRegistry, video_id_for
 from video_assets.runner import run_folder
 
 pytestmark = pytest.mark.slow
-
-
-def _settings(folder: Path, data: Path, **overrides: object) -> Settings:
-    return Settings(
-        input_dir=folder,
-        data_dir=data,
-        enabled_models=("fingerprint",),
-        clipping=ClippingSettings(clip_len_s=2.0, stride_s=2.0, min_clip_len_s=1.0),
-        **overrides,
-    )
 
 
 def _indexed_videos(data: Path) -> dict[str, int]:
@@ -52,7 +43,7 @@ def test_a_video_that_fails_after_its_probe_is_retried_until_done(folder, tmp_pa
         return real(clips, settings, writer)
 
     monkeypatch.setattr(media_assets, "extract_partition_frames", failing_for_b)
-    first = run_folder(_settings(folder, data), progress=lambda _: None)
+    first = run_folder(settings_for(folder, data), progress=lambda _: None)
     registry = VideoRegistry(data / "registry.sqlite")
     b = registry.get(video_id_for("b.mp4"))
     assert b.status == "failed" and "simulated decoder crash" in b.error  # not "ok" because it probed
@@ -61,19 +52,19 @@ def test_a_video_that_fails_after_its_probe_is_retried_until_done(folder, tmp_pa
     assert set(_indexed_videos(data)) == {video_id_for("a.mp4")}
 
     # Still failing: a plain run retries it (and only it), and still reports the failure.
-    again = run_folder(_settings(folder, data), progress=lambda _: None)
+    again = run_folder(settings_for(folder, data), progress=lambda _: None)
     assert [o.key for o in again.partitions] == [video_id_for("b.mp4")]
     assert not again.complete
 
     monkeypatch.setattr(media_assets, "extract_partition_frames", real)
     lines: list[str] = []
-    fixed = run_folder(_settings(folder, data), progress=lines.append)
+    fixed = run_folder(settings_for(folder, data), progress=lines.append)
     assert [o.key for o in fixed.partitions] == [video_id_for("b.mp4")]
     assert fixed.complete and registry.get(video_id_for("b.mp4")).status == "done"
     assert set(_indexed_videos(data)) == {video_id_for("a.mp4"), video_id_for("b.mp4")}
     assert any("b.mp4: ok: 2 of 2 clips indexed" in line for line in lines)
     # Nothing left: no partition runs, exit 0.
-    assert run_folder(_settings(folder, data), progress=lambda _: None).partitions == []
+    assert run_folder(settings_for(folder, data), progress=lambda _: None).partitions == []
 
 
 def test_the_cli_exit_code_stays_non_zero_while_a_video_is_failed(folder, tmp_path, dagster_home, capsys):
@@ -104,7 +95,7 @@ def test_dropped_clips_are_counted_with_their_reason(folder, tmp_path, dagster_h
 
     monkeypatch.setattr(media_assets, "extract_partition_frames", drop_second_clip)
     lines: list[str] = []
-    summary = run_folder(_settings(folder, data), progress=lines.append)
+    summary = run_folder(settings_for(folder, data), progress=lines.append)
     assert summary.complete  # partially decodable videos keep the clips that decode
     assert any("a.mp4: ok: 1 of 2 clips indexed; 1 dropped" in line for line in lines)
     assert any("dropped clip" in line and "frames: decode failed: simulated" in line for line in lines)
@@ -113,25 +104,25 @@ def test_dropped_clips_are_counted_with_their_reason(folder, tmp_path, dagster_h
 
 def test_a_changed_setting_or_model_makes_done_videos_pending_again(folder, tmp_path, dagster_home):
     data = tmp_path / "data"
-    assert run_folder(_settings(folder, data), progress=lambda _: None).complete
-    assert run_folder(_settings(folder, data), progress=lambda _: None).partitions == []
-    changed = _settings(folder, data, frames=FrameSettings(target_fps=(3.0,)))
+    assert run_folder(settings_for(folder, data), progress=lambda _: None).complete
+    assert run_folder(settings_for(folder, data), progress=lambda _: None).partitions == []
+    changed = settings_for(folder, data, frames=FrameSettings(target_fps=(3.0,)))
     redo = run_folder(changed, progress=lambda _: None)
     assert len(redo.partitions) == 2 and redo.complete
 
 
 def test_rehash_finds_content_changed_under_the_same_size_and_mtime(folder, tmp_path, dagster_home):
     data = tmp_path / "data"
-    assert run_folder(_settings(folder, data), progress=lambda _: None).complete
+    assert run_folder(settings_for(folder, data), progress=lambda _: None).complete
     path = folder / "a.mp4"
     stat = path.stat()
     blob = bytearray(path.read_bytes())
     blob[-8:] = bytes(8)  # same size, other content (the last bytes of the moov box)
     path.write_bytes(bytes(blob))
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert run_folder(_settings(folder, data), progress=lambda _: None).partitions == []  # the cheap check misses it
+    assert run_folder(settings_for(folder, data), progress=lambda _: None).partitions == []  # the cheap check misses it
     lines: list[str] = []
-    rehashed = run_folder(_settings(folder, data), rehash=True, progress=lines.append)
+    rehashed = run_folder(settings_for(folder, data), rehash=True, progress=lines.append)
     assert any("changed: a.mp4" in line for line in lines)
     assert [o.key for o in rehashed.partitions] == [video_id_for("a.mp4")]
 
@@ -144,7 +135,7 @@ def test_a_failed_ui_run_reaches_the_ledger_through_the_failure_sensor(folder, t
     from video_assets.resources.storage import StorageResource
 
     data = tmp_path / "data"
-    settings = _settings(folder, data)
+    settings = settings_for(folder, data)
     registry = VideoRegistry(data / "registry.sqlite")
     scan(settings, registry, seal_partial=True)
     key = video_id_for("b.mp4")
