@@ -44,8 +44,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         # (about 50 s vs 7 s per queued run, benchmarks/RESULTS.md "Dagster scale").
         executor_def=dg.in_process_executor,
     )
+    # Curation assets (issue 13) downstream of the index: one factory call per module.
+    curation: list[dg.AssetsDefinition] = []
     return dg.Definitions(
-        assets=[*media, *model_defs, *optimized_index_assets(names)],
+        assets=[*media, *model_defs, *optimized_index_assets(names), *curation],
         jobs=[embed_job, build_removal_job(names)],
         sensors=[build_video_sensor(embed_job), optimize_index_sensor(names), build_failed_run_sensor(embed_job)],
         resources={
