@@ -16,7 +16,13 @@ hash, file sizes) and is then renamed into place: an interrupted download never
 leaves a directory that looks complete. The next attempt reuses the files the
 staging dir already holds (huggingface_hub skips them) and deletes the
 per-process `*.incomplete` leftovers, which huggingface_hub 2.4 cannot resume.
-A file lock `.{revision}.lock` keeps it to one downloader per repo.
+When `{revision}/` already exists (files placed by hand), publishing moves the files in
+one by one and the lock file last; a process killed midway leaves the rest beside the
+lock file in the staging dir, the repo is not present until the next `ensure` finishes
+the move (locally, offline too).
+A file lock `.{revision}.lock` keeps it to one downloader per repo: an flock(2), which
+the kernel releases when its holder dies (SIGKILL, OOM killer), or on filesystems
+without flock the lock file of `filelock.SoftFileLock`, broken once its pid is gone.
 
 Short pins are expanded to the full hash first (the hub wants 40 characters):
 by prefix over `HfApi.list_repo_commits` (the default branch's history), else
@@ -50,11 +56,13 @@ from video_assets.models.hub_errors import (
 )
 from video_assets.models.hub_files import (
     LOCK_FILE,  # re-exported: the name of the lock file is part of the layout
+    pending_files,
     publish,
     read_lock,
     remove_stale_incomplete,
     repo_files,
     required_files,
+    staging_dir,
     write_lock,
 )
 from video_assets.models.hub_reach import PERMANENT_REASONS, UNAVAILABLE, RepoKey, probe
@@ -134,6 +142,9 @@ class ModelHub:
     def ensure(self, spec: WeightSpec) -> dict[str, Path]:
         """repo_id -> local dir, downloading what is missing unless offline."""
         todo = [repo for repo in spec.repos if self._repo_status(repo).state != "present"]
+        for repo in todo:
+            self._finish_publish(repo)  # of a download killed while it moved files in
+        todo = [repo for repo in todo if self._repo_status(repo).state != "present"]
         if todo and self.offline:
             raise self.not_found_error(spec, "offline", "offline mode is on and the files are not on disk")
         for repo in todo:
@@ -152,9 +163,19 @@ class ModelHub:
 
     # -- download -----------------------------------------------------------------------
 
+    def _finish_publish(self, repo: HubRepo) -> None:
+        """Move in the rest of a verified download whose publish was cut short (see module doc)."""
+        final = self.local_dir(repo)
+        staging = staging_dir(final)
+        if pending_files(staging) is None:
+            return
+        with WeakFileLock(final.parent / f".{repo.revision}.lock"):
+            if pending_files(staging) is not None:  # not finished by another process meanwhile
+                publish(staging, final)
+
     def _fetch(self, spec: WeightSpec, repo: HubRepo) -> None:
         final = self.local_dir(repo)
-        staging = final.parent / f".{repo.revision}.download"
+        staging = staging_dir(final)
         self._check_reachable(spec, repo)
         final.parent.mkdir(parents=True, exist_ok=True)
         with WeakFileLock(final.parent / f".{repo.revision}.lock"):
@@ -278,8 +299,11 @@ class ModelHub:
         files = repo_files(path)
         required = required_files(repo, (path,))
         missing = tuple(name for name in required if name not in files)
+        # A publish cut short: what it has yet to move in is missing too, required or not.
+        pending = pending_files(staging_dir(path)) or {}
+        missing += tuple(sorted(name for name in pending if name not in missing))
         state: WeightState = (
-            "present" if not missing else "absent" if len(missing) == len(required) else "partial"
+            "present" if not missing else "absent" if not any(n in files for n in required) else "partial"
         )
         lock = read_lock(path)
         commit = str(lock["commit"]) if lock is not None and lock["revision"] == repo.revision else None

@@ -59,13 +59,33 @@ def remove_stale_incomplete(staging: Path) -> None:
             leftover.unlink()
 
 
+def staging_dir(final: Path) -> Path:
+    """Where a download of `final` is assembled: a sibling, so the last rename stays on one filesystem."""
+    return final.parent / f".{final.name}.download"
+
+
+def pending_files(staging: Path) -> dict[str, int] | None:
+    """Files a verified download still has to move into place, or None when none is pending.
+
+    A staging dir holding our lock file was verified and is being published (`publish`
+    moves the lock file last). A process killed in between leaves it so; the files it
+    names that are not yet in place keep the repo from counting as present until
+    `publish` is run again (it resumes where it stopped).
+    """
+    if not (staging / LOCK_FILE).is_file():
+        return None
+    return repo_files(staging)
+
+
 def publish(staging: Path, final: Path) -> None:
     if (staging / ".cache").exists():  # huggingface_hub's download metadata, not repo files
         shutil.rmtree(staging / ".cache")
     if not final.exists():
         os.replace(staging, final)  # one atomic step: the directory appears complete or not at all
         return
-    for rel in sorted(repo_files(staging)):  # merging into a partial (hand-placed) directory
+    # Merging into a partial (hand-placed) directory, one file at a time: killed midway, the
+    # rest stays in `staging` beside the lock file, and `pending_files` reports it.
+    for rel in sorted(repo_files(staging)):
         target = final / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging / rel, target)
