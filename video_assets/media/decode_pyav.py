@@ -18,33 +18,24 @@ order, DivX/Xvid "packed" B-frames) the pass decodes every picture in order and 
 each one by the sorted pts of the pictures around it (`SortedLabels`): the decoder
 puts pictures in presentation order, only their stamps are shuffled. Packets that give
 no picture ("not coded" MPEG-4 frames, corrupt data) are served by the nearest picture
-(see `decode`), as ffmpeg's fps filter repeats frames.
+(`PictureServing`), as ffmpeg's fps filter repeats frames.
+
+This module decides which packets to demux, send, skip and seek to; `pyav_pictures`
+turns the pictures that come out into the wanted samples; `pyav_container` opens the
+file and builds the frame index.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from fractions import Fraction
-from pathlib import Path
-
-import heapq
 import os
-from collections import deque
+from collections.abc import Iterator
 
 import av
 import numpy as np
 
-from video_assets.media.decode import (
-    FrameIndex,
-    _DecoderBase,
-    clockwise_rotation,
-    coded_size,
-    fit_pixels,
-    normalize_size,
-    upright,
-)
-from video_assets.media.errors import VideoReadError
-from video_assets.media.sampling import TIE_EPS_S
+from video_assets.media.decode import FrameIndex, _DecoderBase, normalize_size
+from video_assets.media.pyav_container import index_stream, open_container, video_stream
+from video_assets.media.pyav_pictures import PictureServing, SortedLabels
 
 # Seek only when it skips at least this many frames: a seek flushes the decoder and
 # refills its thread pipeline, which costs about as much as decoding a few frames.
@@ -55,102 +46,10 @@ ORDER_CHECK_FRAMES = 24
 NEVER_REORDERED = frozenset({"vp8", "vp9", "av1", "mjpeg"})
 # Containers that store presentation timestamps: their pts name pictures, no check needed.
 TRUSTED_PTS_FORMATS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "mpegts"})
-# Pictures held to sort shuffled stamps; packed B-frames shuffle 2-3, x264 in AVI up to ~5.
-REORDER_WINDOW = 8
 # Decoded pictures the frame-threaded decoder may keep in flight: its threads are capped
 # so that huge frames (8000x8000: 96 MB each in yuv420p) stay within this: at 768 MB an
 # 8000x8000 MJPEG peaked at 1.9 GB RSS, at 256 MB (2 threads) at 0.45 GB; 4K keeps 21.
 DECODER_BUFFER_BYTES = 256 << 20
-# libswscale filter for resizing; bicubic matches NeMo Curator's cv2.INTER_CUBIC.
-RESIZE_INTERPOLATION = "BICUBIC"
-
-
-def open_container(path: str) -> av.container.InputContainer:
-    """``av.open`` with every failure turned into a `VideoReadError` naming the file."""
-    file = Path(path)
-    if not file.is_file():
-        raise VideoReadError(path, "not a file" if file.exists() else "file does not exist")
-    if file.stat().st_size == 0:
-        raise VideoReadError(path, "file is empty (0 bytes)")
-    try:
-        return av.open(path)
-    except (av.FFmpegError, OSError, UnicodeDecodeError) as err:
-        raise VideoReadError(path, f"cannot open as a video container ({err})") from err
-
-
-def video_stream(container: av.container.InputContainer, path: str) -> av.video.stream.VideoStream:
-    if not container.streams.video:
-        kinds = sorted({s.type for s in container.streams})
-        detail = f"only {', '.join(kinds)} streams" if kinds else "no streams"
-        raise VideoReadError(path, f"no video stream ({detail})")
-    return container.streams.video[0]
-
-
-def index_stream(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: str
-) -> tuple[FrameIndex, np.ndarray]:
-    """Demux (no decode) the whole stream: the frame index and the raw pts (stream time_base).
-
-    Packets without pts and empty packets (AVI "dropped frame" chunks: no picture) are
-    skipped, timestamps are sorted (presentation order, so B-frames are fine) and
-    de-duplicated. A demux error (truncated file) keeps what was
-    read so far and is reported in ``demux_error``.
-    """
-    pts: list[int] = []
-    keys: list[bool] = []
-    last_duration = 0
-    demux_error = None
-    try:
-        for packet in container.demux(stream):
-            if packet.pts is None or not packet.size:
-                continue
-            pts.append(packet.pts)
-            keys.append(bool(packet.is_keyframe))
-            last_duration = packet.duration or 0
-    except av.FFmpegError as err:
-        demux_error = f"demux stopped after {len(pts)} frames: {err}"
-    if not pts:
-        reason = demux_error or "the video stream has no frames with timestamps"
-        raise VideoReadError(path, reason)
-    raw = np.asarray(pts, dtype=np.int64)
-    order = np.argsort(raw, kind="stable")
-    raw, keyframes = raw[order], np.asarray(keys, dtype=bool)[order]
-    raw, first = np.unique(raw, return_index=True)
-    keyframes = keyframes[first]
-    if len(raw) < len(pts) / 2:  # a few repeats happen in sloppy muxes; most repeating is broken
-        raise VideoReadError(path, f"broken timestamps: {len(pts)} frames share {len(raw)} distinct pts")
-    time_base = Fraction(stream.time_base) if stream.time_base else Fraction(1, 1)
-    times = (raw - raw[0]).astype(np.float64) * float(time_base)
-    frame_duration = float(last_duration * time_base)
-    if frame_duration <= 0 and len(times) > 1:
-        frame_duration = float(np.median(np.diff(times)))
-    reordered = bool(np.any(np.diff(np.asarray(pts, dtype=np.int64)) < 0))
-    index = FrameIndex(times, keyframes, frame_duration, demux_error, reordered)
-    return index, raw
-
-
-def upright_shape(frame: av.VideoFrame) -> tuple[int, int]:
-    """(H, W) of the picture once turned upright by its display rotation."""
-    if clockwise_rotation(getattr(frame, "rotation", 0)) in (90, 270):
-        return frame.width, frame.height
-    return frame.height, frame.width
-
-
-def frame_to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None) -> np.ndarray:
-    """Upright RGB (H, W, 3) uint8; resized by libswscale when ``size=(H, W)`` is given."""
-    rotation = clockwise_rotation(getattr(frame, "rotation", 0))
-    scaled = coded_size(size, rotation)
-    if scaled is None:
-        rgb = frame.to_ndarray(format="rgb24")
-    else:
-        rgb = frame.to_ndarray(format="rgb24", height=scaled[0], width=scaled[1], interpolation=RESIZE_INTERPOLATION)
-    return upright(rgb, rotation)
-
-
-def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize an (H, W, 3) uint8 RGB array to ``size=(H, W)`` with libswscale."""
-    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-    return frame.to_ndarray(height=size[0], width=size[1], interpolation=RESIZE_INTERPOLATION)
 
 
 def _key_before(keyframes: np.ndarray) -> np.ndarray:
@@ -200,112 +99,6 @@ def _in_order(pts: int | None, last: int | None, raw: np.ndarray) -> bool:
         return False
     i = int(np.searchsorted(raw, pts))
     return i < len(raw) and raw[i] == pts
-
-
-class SortedLabels:
-    """Names pictures that come out in presentation order with shuffled pts: the k-th
-    picture out gets the k-th smallest pts, sorted within a window of pictures."""
-
-    def __init__(self, window: int = REORDER_WINDOW) -> None:
-        self._heap: list[int] = []
-        self._pictures: deque[av.VideoFrame] = deque()
-        self._window = window
-
-    def push(self, frame: av.VideoFrame) -> Iterator[tuple[int, av.VideoFrame]]:
-        heapq.heappush(self._heap, frame.pts)
-        self._pictures.append(frame)
-        while len(self._pictures) > self._window:
-            yield heapq.heappop(self._heap), self._pictures.popleft()
-
-    def flush(self) -> Iterator[tuple[int, av.VideoFrame]]:
-        while self._pictures:
-            yield heapq.heappop(self._heap), self._pictures.popleft()
-
-
-class _Serving:
-    """Hands out the wanted frames as pictures arrive in presentation order.
-
-    A wanted frame passed without a picture of its own takes the nearer (in time) of the
-    pictures around it, the earlier on a tie (what ffmpeg's fps filter shows: it repeats
-    the last frame until the next one is due), never one across an edge (a clip's first
-    frame or its end): a clip shows only its own frames.
-    """
-
-    def __init__(
-        self,
-        decoder: PyAVDecoder,
-        wanted: np.ndarray,
-        size: tuple[int, int] | None,
-        max_pixels: int | None,
-        edges: np.ndarray | None,
-    ):
-        self.decoder, self.wanted, self.w = decoder, wanted, 0
-        self.size, self.max_pixels = size, max_pixels
-        self.edges = np.zeros(0, dtype=np.int64) if edges is None else np.unique(edges)
-        self.times = decoder.index.times
-        self.prev: tuple[int, av.VideoFrame] | None = None
-        self._converted: tuple[int, np.ndarray] | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.w >= len(self.wanted)
-
-    @property
-    def target(self) -> int:
-        return int(self.wanted[self.w])
-
-    def restart(self) -> None:
-        self.prev = None
-
-    def _together(self, a: int, b: int) -> bool:
-        """No edge lies between frames a <= b."""
-        return int(np.searchsorted(self.edges, a, side="right")) == int(np.searchsorted(self.edges, b, side="right"))
-
-    def _rgb(self, i: int, frame: av.VideoFrame) -> np.ndarray:
-        if self._converted is None or self._converted[0] != i:
-            self.decoder.stats.frames_converted += 1
-            size = self.size
-            if size is None and self.max_pixels:
-                native = upright_shape(frame)
-                size = fit_pixels(*native, self.max_pixels)
-                if size is not None:
-                    self.decoder.scaled_from = native
-            self._converted = (i, frame_to_rgb(frame, size))
-        return self._converted[1]
-
-    def picture(self, i: int, frame: av.VideoFrame) -> Iterator[tuple[int, np.ndarray]]:
-        """The picture of frame ``i`` (-1: not in the index, ignored)."""
-        if i < 0 or (self.prev is not None and i <= self.prev[0]):
-            return  # a repeated or late pts: the frame was served already
-        while not self.done and self.target < i:
-            lost = self.target
-            self.w += 1
-            prev_ok = self.prev is not None and self._together(self.prev[0], lost)
-            next_ok = self._together(lost, i)
-            prev_nearer = prev_ok and (
-                self.times[lost] - self.times[self.prev[0]] <= self.times[i] - self.times[lost] + TIE_EPS_S
-            )
-            if prev_ok and (prev_nearer or not next_ok):
-                source, picture = self.prev
-            elif next_ok:
-                source, picture = i, frame
-            else:
-                continue  # no picture on its side of the edges: the frame stays missing
-            self.decoder.substitutes[lost] = source
-            yield lost, self._rgb(source, picture)
-        if not self.done and self.target == i:
-            yield i, self._rgb(i, frame)
-            self.w += 1
-        self.prev = (i, frame)
-
-    def end(self) -> Iterator[tuple[int, np.ndarray]]:
-        """No picture comes any more: the wanted frames left take the last one."""
-        while self.prev is not None and not self.done:
-            lost = self.target
-            self.w += 1
-            if self._together(self.prev[0], lost):
-                self.decoder.substitutes[lost] = self.prev[0]
-                yield lost, self._rgb(*self.prev)
 
 
 class PyAVDecoder(_DecoderBase):
@@ -398,7 +191,7 @@ class PyAVDecoder(_DecoderBase):
             return
         if wanted[0] < 0 or wanted[-1] >= len(self._pts):
             raise IndexError(f"frame indices must be in [0, {len(self._pts)})")
-        serving = _Serving(self, wanted, normalize_size(size), max_pixels, edges)
+        serving = PictureServing(self, wanted, normalize_size(size), max_pixels, edges)
         yield from self._read(serving)
         yield from serving.end()
 
@@ -409,7 +202,7 @@ class PyAVDecoder(_DecoderBase):
         i = int(np.searchsorted(self._pts, pts))
         return i if i < len(self._pts) and self._pts[i] == pts else -1
 
-    def _read(self, serving: _Serving) -> Iterator[tuple[int, np.ndarray]]:
+    def _read(self, serving: PictureServing) -> Iterator[tuple[int, np.ndarray]]:
         """One pass. Mode "check" decodes every picture and labels it through `SortedLabels`
         until ORDER_CHECK_FRAMES pictures showed their pts in order ("trusted": skipping
         and seeking from then on) or not ("in order": every picture, to the end)."""
@@ -490,23 +283,3 @@ class PyAVDecoder(_DecoderBase):
                 serving.restart()
                 self.stats.restarts += 1
                 packets, demux_pos = self._packets(container, stream), -1
-
-
-def first_frame_rotation(container: av.container.InputContainer, path: str) -> int:
-    """Decode until the first picture comes out; its display matrix gives the rotation."""
-    stream = video_stream(container, path)
-    errors = []
-    for packet in container.demux(stream):
-        try:
-            frames = stream.decode(packet)
-        except av.FFmpegError as err:
-            errors.append(str(err))
-            if len(errors) >= 10:
-                break
-            continue
-        if frames:
-            rotation = clockwise_rotation(getattr(frames[0], "rotation", 0))
-            tag = stream.metadata.get("rotate")  # only older FFmpeg builds surface the tag
-            return rotation or (int(float(tag)) % 360 if tag else 0)
-    detail = f": {'; '.join(errors[:3])}" if errors else ""
-    raise VideoReadError(path, f"no frame of the video stream can be decoded (truncated or corrupt){detail}")

@@ -20,7 +20,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from video_assets.media.decode_pyav import frame_to_rgb
+from video_assets.media.pyav_pictures import frame_to_rgb
 from video_assets.media.synthetic import _MovingScene, _index_image, make_video
 
 VOP_START = b"\x00\x00\x01\xb6"

@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 
 from video_assets.media.clipping import ClipSpan
-from video_assets.media.decode_pyav import first_frame_rotation, open_container, video_stream
+from video_assets.media.pyav_container import first_frame_rotation, open_container, video_stream
 from video_assets.media.errors import VideoReadError
 
 # Clip files are previews and inputs for reviewers: veryfast keeps CPU transcoding cheap,

@@ -1,0 +1,156 @@
+"""Decoded PyAV pictures to the samples that want them: RGB conversion, names for
+pictures whose stamps come shuffled, and the nearest picture for a sample whose own
+frame gave none.
+
+`SortedLabels` serves AVI-style streams whose pts are in decode order: the decoder
+puts pictures in presentation order, only their stamps are shuffled. `PictureServing`
+hands each wanted frame its picture, or its nearest neighbour's within the same clip,
+as ffmpeg's fps filter repeats frames.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Iterator
+
+import av
+import numpy as np
+
+from video_assets.media.decode import Decoder, clockwise_rotation, coded_size, fit_pixels, upright
+from video_assets.media.sampling import TIE_EPS_S
+
+# Pictures held to sort shuffled stamps; packed B-frames shuffle 2-3, x264 in AVI up to ~5.
+REORDER_WINDOW = 8
+# libswscale filter for resizing; bicubic matches NeMo Curator's cv2.INTER_CUBIC.
+RESIZE_INTERPOLATION = "BICUBIC"
+
+
+def upright_shape(frame: av.VideoFrame) -> tuple[int, int]:
+    """(H, W) of the picture once turned upright by its display rotation."""
+    if clockwise_rotation(getattr(frame, "rotation", 0)) in (90, 270):
+        return frame.width, frame.height
+    return frame.height, frame.width
+
+
+def frame_to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None) -> np.ndarray:
+    """Upright RGB (H, W, 3) uint8; resized by libswscale when ``size=(H, W)`` is given."""
+    rotation = clockwise_rotation(getattr(frame, "rotation", 0))
+    scaled = coded_size(size, rotation)
+    if scaled is None:
+        rgb = frame.to_ndarray(format="rgb24")
+    else:
+        rgb = frame.to_ndarray(format="rgb24", height=scaled[0], width=scaled[1], interpolation=RESIZE_INTERPOLATION)
+    return upright(rgb, rotation)
+
+
+def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an (H, W, 3) uint8 RGB array to ``size=(H, W)`` with libswscale."""
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    return frame.to_ndarray(height=size[0], width=size[1], interpolation=RESIZE_INTERPOLATION)
+
+
+class SortedLabels:
+    """Names pictures that come out in presentation order with shuffled pts: the k-th
+    picture out gets the k-th smallest pts, sorted within a window of pictures."""
+
+    def __init__(self, window: int = REORDER_WINDOW) -> None:
+        self._heap: list[int] = []
+        self._pictures: deque[av.VideoFrame] = deque()
+        self._window = window
+
+    def push(self, frame: av.VideoFrame) -> Iterator[tuple[int, av.VideoFrame]]:
+        heapq.heappush(self._heap, frame.pts)
+        self._pictures.append(frame)
+        while len(self._pictures) > self._window:
+            yield heapq.heappop(self._heap), self._pictures.popleft()
+
+    def flush(self) -> Iterator[tuple[int, av.VideoFrame]]:
+        while self._pictures:
+            yield heapq.heappop(self._heap), self._pictures.popleft()
+
+
+class PictureServing:
+    """Hands out the wanted frames as pictures arrive in presentation order.
+
+    A wanted frame passed without a picture of its own takes the nearer (in time) of the
+    pictures around it, the earlier on a tie (what ffmpeg's fps filter shows: it repeats
+    the last frame until the next one is due), never one across an edge (a clip's first
+    frame or its end): a clip shows only its own frames.
+    """
+
+    def __init__(
+        self,
+        decoder: Decoder,
+        wanted: np.ndarray,
+        size: tuple[int, int] | None,
+        max_pixels: int | None,
+        edges: np.ndarray | None,
+    ) -> None:
+        self.decoder, self.wanted, self.w = decoder, wanted, 0
+        self.size, self.max_pixels = size, max_pixels
+        self.edges = np.zeros(0, dtype=np.int64) if edges is None else np.unique(edges)
+        self.times = decoder.index.times
+        self.prev: tuple[int, av.VideoFrame] | None = None
+        self._converted: tuple[int, np.ndarray] | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.w >= len(self.wanted)
+
+    @property
+    def target(self) -> int:
+        return int(self.wanted[self.w])
+
+    def restart(self) -> None:
+        self.prev = None
+
+    def _together(self, a: int, b: int) -> bool:
+        """No edge lies between frames a <= b."""
+        return int(np.searchsorted(self.edges, a, side="right")) == int(np.searchsorted(self.edges, b, side="right"))
+
+    def _rgb(self, i: int, frame: av.VideoFrame) -> np.ndarray:
+        if self._converted is None or self._converted[0] != i:
+            self.decoder.stats.frames_converted += 1
+            size = self.size
+            if size is None and self.max_pixels:
+                native = upright_shape(frame)
+                size = fit_pixels(*native, self.max_pixels)
+                if size is not None:
+                    self.decoder.scaled_from = native
+            self._converted = (i, frame_to_rgb(frame, size))
+        return self._converted[1]
+
+    def picture(self, i: int, frame: av.VideoFrame) -> Iterator[tuple[int, np.ndarray]]:
+        """The picture of frame ``i`` (-1: not in the index, ignored)."""
+        if i < 0 or (self.prev is not None and i <= self.prev[0]):
+            return  # a repeated or late pts: the frame was served already
+        while not self.done and self.target < i:
+            lost = self.target
+            self.w += 1
+            prev_ok = self.prev is not None and self._together(self.prev[0], lost)
+            next_ok = self._together(lost, i)
+            prev_nearer = prev_ok and (
+                self.times[lost] - self.times[self.prev[0]] <= self.times[i] - self.times[lost] + TIE_EPS_S
+            )
+            if prev_ok and (prev_nearer or not next_ok):
+                source, picture = self.prev
+            elif next_ok:
+                source, picture = i, frame
+            else:
+                continue  # no picture on its side of the edges: the frame stays missing
+            self.decoder.substitutes[lost] = source
+            yield lost, self._rgb(source, picture)
+        if not self.done and self.target == i:
+            yield i, self._rgb(i, frame)
+            self.w += 1
+        self.prev = (i, frame)
+
+    def end(self) -> Iterator[tuple[int, np.ndarray]]:
+        """No picture comes any more: the wanted frames left take the last one."""
+        while self.prev is not None and not self.done:
+            lost = self.target
+            self.w += 1
+            if self._together(self.prev[0], lost):
+                self.decoder.substitutes[lost] = self.prev[0]
+                yield lost, self._rgb(*self.prev)
