@@ -56,7 +56,11 @@ def embed_file(settings: Settings, embedder: Embedder, path: str | Path, *, mode
     for span in spans:
         def extract_at(f: float, span=span) -> np.ndarray:
             sig = FrameSignature(FramePolicy.SEQUENCE, f)
-            return extract_clip_frames(info.path, span, sig, target_res=settings.frames.target_res).frames
+            frames = settings.frames  # decoded as the frames stage decodes, pixel budget included
+            return extract_clip_frames(
+                info.path, span, sig, target_res=frames.target_res, backend=frames.backend,
+                num_threads=frames.num_threads, max_pixels=frames.max_pixels,
+            ).frames  # fmt: skip
 
         try:
             made = ensure_enough_frames(

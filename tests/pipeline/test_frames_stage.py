@@ -3,12 +3,14 @@ same (N, H, W, 3) arrays, so the tensors stage gives nearly the same model input
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import av
 import numpy as np
 import pyarrow as pa
 import pytest
+import torch
 
 from video_assets.config import FrameSettings
 from video_assets.media.clipping import ClipSpan
@@ -133,3 +135,26 @@ def test_jpeg_partition_is_much_smaller_and_gives_nearly_the_same_tensors(clips:
     fp_jpeg = _tensors(clips, jpeg_part, fingerprint.prepare, fingerprint.spec, tmp_path / "f_jpeg.parquet")
     for cid, tensor in fp_raw.items():
         assert np.abs(fp_jpeg[cid] - tensor).mean() * 255 <= 0.5  # luma grey levels, area-averaged to 64x64 (0.24)
+
+
+def test_reextracted_frames_stay_within_the_pixel_budget(clips: pa.Table, tmp_path: Path) -> None:
+    # A tiny budget on a 320x240 video is the same mechanism as 4K on an 8000x8000 one.
+    settings = FrameSettings(max_pixels=64 * 64)
+    part, _ = _write_frames(clips, settings, tmp_path / "small.parquet")
+    # 9 stored frames per clip at 2 fps, 16 wanted: both clips are re-extracted at 4 fps.
+    spec = dataclasses.replace(INTERNVIDEO2_SPEC, frames_per_clip=16)
+    shapes: list[tuple[int, ...]] = []
+
+    def prepare(frames: np.ndarray) -> torch.Tensor:
+        shapes.append(frames.shape)
+        return torch.zeros(1)
+
+    with StreamingParquetWriter(tmp_path / "tensors.parquet", TENSOR_SCHEMA) as writer:
+        summary = build_tensors(
+            prepare, spec, clips, part,
+            target_fps=2.0, frame_settings=settings, tensor_dtype="float32", writer=writer,
+        )  # fmt: skip
+    assert sorted(summary.reextracted) == sorted(clips.column("clip_id").to_pylist())
+    # 240x320 scaled to fit 4096 pixels, 4:3 kept (as the frames stage stores them).
+    assert shapes == [(17, 55, 73, 3)] * len(SPANS)
+    assert next(iter(_read_frames(part).values()))["sequence-2.0"].frames.shape[1:] == (55, 73, 3)

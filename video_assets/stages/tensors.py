@@ -67,6 +67,8 @@ def build_tensors(
                     FrameSignature(FramePolicy.SEQUENCE, fps),
                     target_res=frame_settings.target_res,
                     backend=frame_settings.backend,
+                    num_threads=frame_settings.num_threads,
+                    max_pixels=frame_settings.max_pixels,  # the same pixel budget as the frames stage
                 ).frames
 
             # The frames asset may hold other policies/fps than this model's: decode then.
