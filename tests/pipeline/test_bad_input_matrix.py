@@ -56,12 +56,12 @@ def _build(root: Path) -> list[Row]:
     add(Row("random.mkv", "failed"))
     src = make_video(root.parent / "src.mp4", seed=2, duration_s=4.0, fps=12.0, size=(96, 64))
     make_truncated(src, root / "truncated.mp4", keep_fraction=0.6)  # moov at the end: cut off
-    add(Row("truncated.mp4", "failed"))
+    add(Row("truncated.mp4", "failed", "moov box) is missing"))
     mkv = make_video(root.parent / "src.mkv", seed=3, duration_s=4.0, fps=12.0, size=(96, 64))
     make_truncated(mkv, root / "truncated.mkv", keep_fraction=0.6)  # streamable: the start decodes
     add(Row("truncated.mkv", "done_or_failed"))
     _strip_moov(src, root / "no_moov.mp4")
-    add(Row("no_moov.mp4", "failed"))
+    add(Row("no_moov.mp4", "failed", "moov box) is missing"))
     make_audio_only(root / "audio.mp4", duration_s=2.0)
     add(Row("audio.mp4", "failed", "no video stream"))
     make_audio_only(root / "audio.m4a", duration_s=2.0)
