@@ -1,14 +1,25 @@
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
+import pyarrow as pa
 import pytest
 
 from video_assets.index.commit import commit_partition
 from video_assets.index.connection import open_clip_table
 from video_assets.index.errors import InvalidFilterError
-from video_assets.index.filters import BoolOp, Comparison, InList, NullCheck, compile_where, parse_where
-from video_assets.index.schema import rows_to_table
+from video_assets.index.filters import (
+    BoolOp,
+    Comparison,
+    InList,
+    NullCheck,
+    TextScore,
+    compile_where,
+    parse_where,
+    text_score_texts,
+)
+from video_assets.index.schema import rows_to_table, validate_clip_table
 
 QUOTED_VIDEO = "it's"
 
@@ -68,6 +79,16 @@ REJECTED = {
     "   ": "empty filter",
     "(" * 40 + "duration_s > 1" + ")" * 40: "nested deeper",
     "duration_s > 3 OR 1": "column name",
+    "text_score(video_id) > 0.5": "one 'quoted' text",
+    "text_score('a dog') > '0.5'": "expected a number",
+    "text_score('a dog') IN (0.5)": "got 'IN'",
+    "text_score('a dog')": "got the end of the filter",
+    "text_score('') > 0.5": "non-blank",
+    "text_score('a', 'b') > 0.5": "')' closing text_score",
+    "text_score 'a' > 0.5": "unknown column 'text_score'",
+    "text_scores > 0.5": "text_score('TEXT') > 0.5",
+    "Text_Score('a') > 0.5": "function calls other than text_score",
+    "text_score('a') > 1e999": "expected a number",
 }
 
 
@@ -78,14 +99,39 @@ def test_rejects_with_the_problem_named(text, problem):
     assert problem in str(err.value)
 
 
+def test_text_score_parses_as_an_operand():
+    node = parse_where("text_score('a dog') > 0.5 AND (text_score('it''s') IS NULL OR duration_s <= 4)")
+    assert node == BoolOp(
+        "AND",
+        (
+            Comparison(TextScore("a dog"), ">", 0.5),
+            BoolOp("OR", (NullCheck(TextScore("it's"), negated=False), Comparison("duration_s", "<=", 4.0))),
+        ),
+    )
+    assert text_score_texts(node) == ["a dog", "it's"]
+
+
 def test_rejects_overlong_filters():
     with pytest.raises(InvalidFilterError, match="longer than"):
         compile_where(" OR ".join(["duration_s > 1"] * 500))
 
 
+# text_scores per clip, in turn: texts that contain one another, a quote, a comma, a backslash,
+# non-ASCII; a key 'x"a dog' and 'a dog, b' must never be read as 'a dog'.
+SCORES = [
+    {"a dog": 0.7, "it's": 0.2, "un café": 0.1},
+    {"a dog": 1e-05, "a dogs": 0.99},
+    None,
+    {'x"a dog': 0.9, "a dog, b": 0.8, "back\\slash": 0.6},
+    {"un café": 0.55, "a dog": 0.45},
+    {"a dog, b": 0.3, "a dog": 0.5},
+]
+ESCAPED = 4  # row index whose JSON is written \u-escaped, as the pipeline's embeddings stage writes it
+
+
 @pytest.fixture
 def filter_db(db, clips):
-    """Videos 'a', 'b' and one with a quote in its id; spans, paths, text and times vary per clip."""
+    """Videos 'a', 'b' and one with a quote in its id; spans, paths, text, scores and times vary per clip."""
     rows = []
     for video_id, count in (("a", 5), ("b", 4), (QUOTED_VIDEO, 2)):
         for i in range(count):
@@ -98,8 +144,14 @@ def filter_db(db, clips):
             )
             if i % 3 == 0:
                 row.update(text_match="a dog", text_match_prob=0.25 * (i + 1))
+            row["text_scores"] = SCORES[len(rows) % len(SCORES)]
             rows.append(row)
-    table = rows_to_table(rows, clips.dim)
+    table = rows_to_table(rows, clips.dim)  # writes non-ASCII as is
+    scores = [json.dumps(SCORES[i % len(SCORES)]) if i % len(SCORES) == ESCAPED else s
+              for i, s in enumerate(table.column("text_scores").to_pylist())]  # fmt: skip
+    assert "\\u00e9" in scores[ESCAPED] and "é" in scores[0]
+    index = table.schema.get_field_index("text_scores")
+    table = validate_clip_table(table.set_column(index, "text_scores", pa.array(scores, pa.string())))
     commit_partition(db, clips.model, table, ["a", "b", QUOTED_VIDEO])
     return open_clip_table(db, clips.model), table.to_pylist()
 
@@ -122,7 +174,28 @@ ACCEPTED = {
     "video_id = 'a'') OR (''1''=''1'": lambda r: False,
     "video_id = 'a\\'": lambda r: False,
     "duration_s > 3 and video_id = 'b'": lambda r: r["duration_s"] > 3 and r["video_id"] == "b",
+    "text_score('a dog') > 0.5": lambda r: _has(r, "a dog", lambda v: v > 0.5),
+    "text_score('a dog') >= 0.45": lambda r: _has(r, "a dog", lambda v: v >= 0.45),
+    "text_score('a dog') < 0.001": lambda r: _has(r, "a dog", lambda v: v < 0.001),
+    "text_score('a dog') = 0.5": lambda r: _has(r, "a dog", lambda v: v == 0.5),
+    "text_score('a dog') IS NULL": lambda r: not _has(r, "a dog", lambda v: True),
+    "text_score('a dog, b') != 0.3": lambda r: _has(r, "a dog, b", lambda v: v != 0.3),
+    "text_score('it''s') > 0.1 OR text_score('back\\slash') > 0.1": lambda r: (
+        _has(r, "it's", lambda v: v > 0.1) or _has(r, "back\\slash", lambda v: v > 0.1)
+    ),
+    "text_score('un café') > 0.5": lambda r: _has(r, "un café", lambda v: v > 0.5),
+    "text_score('un café') IS NOT NULL AND video_id = 'a'": lambda r: (
+        _has(r, "un café", lambda v: True) and r["video_id"] == "a"
+    ),
+    "text_score('nothing') IS NOT NULL": lambda r: False,
+    "text_score('a dog'') OR ''1''=''1') > 0": lambda r: False,
 }
+
+
+def _has(row, text, predicate):
+    """Whether the row has a score for `text` that satisfies `predicate` (a missing one never does, as NULL)."""
+    scores = json.loads(row["text_scores"]) if row["text_scores"] else {}
+    return text in scores and predicate(scores[text])
 
 
 @pytest.mark.parametrize(("text", "predicate"), ACCEPTED.items(), ids=list(ACCEPTED))

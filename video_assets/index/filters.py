@@ -9,9 +9,16 @@ Grammar (keywords case-insensitive):
     predicate  := COLUMN op literal
                 | COLUMN ["NOT"] "IN" "(" literal ("," literal)* ")"
                 | COLUMN "IS" ["NOT"] "NULL"
+                | "text_score" "(" STRING ")" op NUMBER
+                | "text_score" "(" STRING ")" "IS" ["NOT"] "NULL"
     op         := "<" | "<=" | ">" | ">=" | "=" | "!="
     literal    := NUMBER (numeric columns) | 'quoted string' (text and
                   timestamp columns; '' is a quote inside a string)
+
+`text_score('a dog')` is the probability stored for the text 'a dog' in the
+row's `text_scores` JSON (one of the model's `texts_to_verify`); a row with no
+score for that text (no texts verified, another text list) compares false and
+IS NULL. It is the only function a filter may call.
 
 Why the output is a SQL string and not a `lancedb.expr.Expr`: LanceDB 0.40's
 Expr has comparisons, AND/OR/NOT and IN, but no IS NULL and no function that
@@ -21,10 +28,15 @@ So the SQL is rendered from the parsed tree only: every column is one of
 ours, every comparison and IN list is built with `col`/`lit` and rendered by
 LanceDB, and the only text we add is AND/OR/IS [NOT] NULL and parentheses.
 The user's characters never reach the SQL.
+
+`text_score` has no Expr either: it is rendered as fixed SQL that cuts the
+number after the text's JSON key out of `text_scores` (see `_text_score_sql`);
+the key is the only variable part and it is rendered by `lit`.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -41,6 +53,8 @@ MAX_FILTER_CHARS = 2000
 MAX_IN_VALUES = 1000
 MAX_DEPTH = 32
 COMPARISON_OPS = ("<", "<=", ">", ">=", "=", "!=")
+TEXT_SCORE = "text_score"
+MAX_TEXT_CHARS = 1000
 
 
 def _column_kinds() -> dict[str, str]:
@@ -64,8 +78,18 @@ Value = Union[float, str, datetime]
 
 
 @dataclass(frozen=True)
+class TextScore:
+    """`text_score('TEXT')`: a number read from the row's `text_scores` JSON."""
+
+    text: str
+
+
+Operand = Union[str, TextScore]  # a column name, or a text score
+
+
+@dataclass(frozen=True)
 class Comparison:
-    column: str
+    column: Operand
     op: str
     value: Value
 
@@ -79,7 +103,7 @@ class InList:
 
 @dataclass(frozen=True)
 class NullCheck:
-    column: str
+    column: Operand
     negated: bool  # IS NOT NULL
 
 
@@ -198,10 +222,15 @@ class _Parser:
         if token.kind != "name":
             raise self.fail(token, f"expected a column name, got {_shown(token)}")
         if self.peek().kind == "(":
-            raise self.fail(token, f"function calls are not allowed ({token.text}(...))")
+            if token.text == TEXT_SCORE:
+                return self.text_score()
+            raise self.fail(token, f"function calls other than {TEXT_SCORE}('TEXT') are not allowed ({token.text}(...))")
         column = token.text
         if column not in FILTER_COLUMNS:
-            raise self.fail(token, f"unknown column {column!r}; filterable: {', '.join(FILTER_COLUMNS)}")
+            hint = f"; per-text scores are {TEXT_SCORE}('TEXT') > 0.5" if column == "text_scores" else ""
+            raise self.fail(
+                token, f"unknown column {column!r}; filterable: {', '.join(FILTER_COLUMNS)}, {TEXT_SCORE}('TEXT'){hint}"
+            )
         if self.keyword("IS"):
             negated = self.keyword("NOT")
             if not self.keyword("NULL"):
@@ -216,6 +245,30 @@ class _Parser:
         if op.kind != "op":
             raise self.fail(op, f"expected one of {' '.join(COMPARISON_OPS)}, IN or IS after {column}, got {_shown(op)}")
         return Comparison(column, op.text, self.literal(column))
+
+    def text_score(self) -> Node:
+        """After `text_score`: ('TEXT') then a numeric comparison or IS [NOT] NULL."""
+        self.expect("(", f"'(' after {TEXT_SCORE}")
+        token = self.take()
+        if token.kind != "string":
+            raise self.fail(token, f"{TEXT_SCORE} takes one 'quoted' text, got {_shown(token)}")
+        text = token.text[1:-1].replace("''", "'")
+        if not text.strip() or len(text) > MAX_TEXT_CHARS:
+            raise self.fail(token, f"{TEXT_SCORE} text must be non-blank and at most {MAX_TEXT_CHARS} characters")
+        self.expect(")", f"')' closing {TEXT_SCORE}(...)")
+        score = TextScore(text)
+        if self.keyword("IS"):
+            negated = self.keyword("NOT")
+            if not self.keyword("NULL"):
+                raise self.fail(self.peek(), f"expected NULL after IS, got {_shown(self.peek())}")
+            return NullCheck(score, negated)
+        op = self.take()
+        if op.kind != "op":
+            raise self.fail(op, f"expected one of {' '.join(COMPARISON_OPS)} or IS after {TEXT_SCORE}(...), got {_shown(op)}")
+        value = self.take()
+        if value.kind != "number" or not math.isfinite(float(value.text)):
+            raise self.fail(value, f"{TEXT_SCORE} is a probability: expected a number, got {_shown(value)}")
+        return Comparison(score, op.text, float(value.text))
 
     def in_values(self, column: str) -> tuple[Value, ...]:
         self.expect("(", "'(' after IN")
@@ -287,13 +340,46 @@ _OPS = {
 def render_sql(node: Node) -> str:
     """SQL for a parsed filter; literals and columns are rendered by lancedb.expr."""
     if isinstance(node, Comparison):
+        if isinstance(node.column, TextScore):
+            # node.op is one of COMPARISON_OPS (the tokenizer admits nothing else).
+            return f"{_text_score_sql(node.column.text)} {node.op} {lit(node.value).to_sql()}"
         return _OPS[node.op](col(node.column), lit(node.value)).to_sql()
     if isinstance(node, InList):
         member = col(node.column).isin([lit(v) for v in node.values])
         return (~member if node.negated else member).to_sql()
     if isinstance(node, NullCheck):
-        return f"{col(node.column).to_sql()} IS {'NOT ' if node.negated else ''}NULL"
+        operand = _text_score_sql(node.column.text) if isinstance(node.column, TextScore) else col(node.column).to_sql()
+        return f"{operand} IS {'NOT ' if node.negated else ''}NULL"
     return f" {node.op} ".join(f"({render_sql(operand)})" for operand in node.operands)
+
+
+def _text_score_sql(text: str) -> str:
+    """The score of `text` in `text_scores`, a DOUBLE or NULL.
+
+    `text_scores` is `json.dumps({text: prob, ...})` with the default separators
+    (`, ` and `: `); the index's own row builder writes non-ASCII as is, the
+    pipeline's as \\u escapes, so both spellings of the key are tried. The key
+    is looked up as `, "<key>": ` after the opening brace is replaced by `, `:
+    inside a JSON string every quote is escaped, so that sequence only occurs
+    where a key starts, and a text that contains another text (`x"a dog`)
+    cannot be mistaken for it. The number ends at the next `,` or `}`;
+    TRY_CAST makes a missing key (empty part) NULL.
+    """
+    spellings = dict.fromkeys((json.dumps(text), json.dumps(text, ensure_ascii=False)))
+    parts = [
+        "TRY_CAST(split_part(split_part(split_part(concat(', ', substr(text_scores, 2)), "
+        f"{lit(f', {key}: ').to_sql()}, 2), ',', 1), '}}', 1) AS DOUBLE)"
+        for key in spellings
+    ]
+    return parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
+
+
+def text_score_texts(node: Node) -> list[str]:
+    """The texts a filter reads with `text_score(...)`, in order of appearance."""
+    if isinstance(node, BoolOp):
+        return list(dict.fromkeys(t for operand in node.operands for t in text_score_texts(operand)))
+    column = getattr(node, "column", None)
+    return [column.text] if isinstance(column, TextScore) else []
 
 
 def compile_where(text: str) -> str:
