@@ -1,0 +1,106 @@
+"""`video-assets clips` (list clips by condition) and `video-assets ask` (multiple-choice QA)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from typing import Any
+
+WHERE_HELP = (
+    "filter, as in search: columns (duration_s, video_id, source_path, span_start_s, text_match, "
+    "text_match_prob, created_at, ...), text_score('TEXT') for one of texts_to_verify, AND/OR, "
+    "IN (...), IS [NOT] NULL; e.g. \"duration_s > 3 AND text_score('a dog') > 0.5\""
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `clips` and `ask` subcommands to the `video-assets` parser."""
+    p = sub.add_parser("clips", help="list indexed clips by condition (no query vector)")
+    p.add_argument("--where", help=WHERE_HELP + " (default: every clip)")
+    p.add_argument("--model", help="embedder whose table to list (default: the first enabled one)")
+    p.add_argument("--limit", type=int, default=100, help="clips per page (default 100, at most 1000)")
+    p.add_argument("--offset", type=int, default=0, help="skip this many clips (paging)")
+    p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_clips)
+
+    p = sub.add_parser("ask", help="multiple-choice QA: rank candidate answers over the clips a question retrieves")
+    p.add_argument("question", help='e.g. "what is the man holding?"')
+    p.add_argument("--choices", nargs="+", required=True, metavar="ANSWER", help='candidate answers, e.g. "a cup" "a phone"')
+    p.add_argument("--model", help="embedder with a text tower (default: the first enabled one)")
+    p.add_argument("-k", type=int, default=5, help="clips retrieved by the question and scored (default 5)")
+    p.add_argument("--scale", choices=["reference", "model"],
+                   help="softmax of 100*cosine (reference) or of the model's logit scale "
+                   "(default: the model's text_match_scale setting)")  # fmt: skip
+    p.add_argument("--template", default="{answer}",
+                   help='how a choice is embedded, e.g. "a man holding {answer}" or "{question} {answer}" '
+                   "(default: the choice as given)")  # fmt: skip
+    p.add_argument("--where", help="restrict the clips retrieved; " + WHERE_HELP)
+    p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+
+
+def cmd_clips(args: argparse.Namespace) -> int:
+    from video_assets.cli import _settings
+    from video_assets.curation.clip_list import list_clips, scored_texts
+    from video_assets.index.connection import connect
+    from video_assets.index.filters import parse_where, text_score_texts
+    from video_assets.query import default_model, existing_index
+
+    settings = _settings(args)
+    if args.where is not None:
+        parse_where(args.where)  # a malformed filter is reported before any table is opened
+    model = args.model or default_model(settings, needs_text=False)
+    db = connect(existing_index(settings))
+    listing = list_clips(db, model, where=args.where, limit=args.limit, offset=args.offset)
+    if listing.unscored_texts:
+        known = scored_texts(db, model)
+        print(f"note: no clip of {model} has a score for {', '.join(map(repr, listing.unscored_texts))}; "
+              f"its scored texts (texts_to_verify): {', '.join(map(repr, known)) or 'none'}", file=sys.stderr)  # fmt: skip
+    if args.json:
+        print(json.dumps(asdict(listing), indent=2, default=str, ensure_ascii=False))
+        return 0
+    shown = text_score_texts(parse_where(args.where)) if args.where else []
+    end = listing.offset + len(listing.rows)
+    print(f"{listing.total} clip(s) of {model} match" + (f"; {listing.offset + 1}-{end} shown" if listing.rows else ""))
+    for rank, row in enumerate(listing.rows, listing.offset + 1):
+        print(f"{rank:>4}. {_clip_line(row)}{_scores(row, shown)}")
+    if end < listing.total:
+        print(f"      ... {listing.total - end} more: --offset {end}")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from video_assets.cli import _settings
+    from video_assets.curation.qa import ask
+
+    result = ask(_settings(args), args.question, args.choices, model=args.model, k=args.k, scale=args.scale,
+                 template=args.template, where=args.where)  # fmt: skip
+    if args.json:
+        print(json.dumps(asdict(result), indent=2, ensure_ascii=False))
+        return 0
+    how = "100*cosine" if result.scale_source == "reference" else f"the model's logit scale {result.scale:.2f}*cosine"
+    print(f"{result.question!r}: {len(result.clips)} clip(s) of {result.model}, answers by softmax of {how}")
+    if not result.clips:
+        print("no clip to answer from (empty index, or --where matched nothing)")
+        return 0
+    by_id = {c.hit.clip_id: c for c in result.clips}
+    for rank, answer in enumerate(result.answers, 1):
+        print(f"{rank:>3}. {answer.prob:.4f}  {answer.answer}  (best for {answer.votes} of {len(result.clips)} clips)")
+        for clip_id in answer.clip_ids:
+            clip = by_id[clip_id]
+            print(f"       p={clip.probs[answer.answer]:.4f}  q={clip.hit.score:.4f}  {_clip_line(asdict(clip.hit))}")
+    return 0
+
+
+def _clip_line(row: dict[str, Any]) -> str:
+    where = row.get("clip_path") or row["source_path"]
+    return f"{row['clip_id']}  {row['video_id']}  [{row['span_start_s']:.2f}s-{row['span_end_s']:.2f}s]  {where}"
+
+
+def _scores(row: dict[str, Any], texts: list[str]) -> str:
+    scores = row.get("text_scores") or {}
+    return "".join(f"  {text}={scores[text]:.4f}" for text in texts if text in scores)

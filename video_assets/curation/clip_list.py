@@ -1,0 +1,83 @@
+"""Clips listed by condition, without a query vector (`video-assets clips --where ...`).
+
+The filter is the search's own `--where` parser (`index.filters`), so the same
+columns, `text_score('TEXT')` and the same guarantees apply: the user's
+characters never reach the SQL. Listings are ordered by source path, then span
+start, then clip id, so a page is the same page on every call against the same
+table version; both reads of one call are pinned to one version.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import lancedb
+import pyarrow.compute as pc
+from lancedb.expr import col, lit
+
+from video_assets.index.connection import open_clip_table
+from video_assets.index.errors import InvalidSearchError
+from video_assets.index.filters import NullCheck, TextScore, compile_where, parse_where, render_sql, text_score_texts
+
+MAX_LIMIT = 1000
+SORT_KEYS = ("source_path", "span_start_s", "clip_id")
+
+
+@dataclass(frozen=True)
+class ClipListing:
+    model: str
+    table_version: int
+    total: int  # clips that match the filter, all pages together
+    offset: int
+    rows: list[dict[str, Any]]  # every column but `vector`; `text_scores` parsed to {text: prob}
+    unscored_texts: list[str]  # texts the filter reads with text_score(...) that no clip has a score for
+
+
+def list_clips(
+    db: lancedb.DBConnection, model: str, *, where: str | None = None, limit: int = 100, offset: int = 0
+) -> ClipListing:
+    """The clips of `model`'s table that match `where` (all clips when None), one page of them."""
+    for name, value, low, high in (("limit", limit, 1, MAX_LIMIT), ("offset", offset, 0, 10**9)):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise InvalidSearchError(f"{name} must be an integer in {low}..{high}, got {value!r}")
+    texts = text_score_texts(parse_where(where)) if where is not None else []
+    sql = compile_where(where) if where is not None else None
+    table = open_clip_table(db, model)
+    table.checkout(table.version)  # both reads below see one version, even while a commit lands
+    keys = _query(table, sql).select(list(SORT_KEYS)).to_arrow()
+    order = pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in SORT_KEYS])
+    page_ids = keys.column("clip_id").take(order).to_pylist()[offset : offset + limit]
+    columns = [name for name in table.schema.names if name != "vector"]
+    rows: list[dict[str, Any]] = []
+    if page_ids:
+        fetched = table.search().where(col("clip_id").isin([lit(c) for c in page_ids])).select(columns)
+        by_id = {row["clip_id"]: row for row in fetched.limit(None).to_arrow().to_pylist()}
+        rows = [_readable(by_id[clip_id]) for clip_id in page_ids]
+    unscored = [t for t in texts if not _anyone_scored(table, t)] if keys.num_rows == 0 else []
+    return ClipListing(model, table.version, keys.num_rows, offset, rows, unscored)
+
+
+def scored_texts(db: lancedb.DBConnection, model: str) -> list[str]:
+    """The texts of one scored clip (the `texts_to_verify` the table was built with), [] if none."""
+    table = open_clip_table(db, model)
+    found = table.search().where("text_scores IS NOT NULL").select(["text_scores"]).limit(1).to_arrow()
+    return list(json.loads(found.column("text_scores")[0].as_py())) if found.num_rows else []
+
+
+def _query(table: Any, sql: str | None) -> Any:
+    query = table.search().limit(None)
+    return query.where(sql) if sql is not None else query
+
+
+def _anyone_scored(table: Any, text: str) -> bool:
+    # Only asked when nothing matched: tells a misspelt text from a strict threshold.
+    return table.count_rows(render_sql(NullCheck(TextScore(text), negated=True))) > 0
+
+
+def _readable(row: dict[str, Any]) -> dict[str, Any]:
+    if row.get("text_scores") is not None:
+        row["text_scores"] = json.loads(row["text_scores"])
+    return row
+
