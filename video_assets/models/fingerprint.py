@@ -1,25 +1,29 @@
 """A weights-free perceptual video fingerprint for near-duplicate search.
 
 In the spirit of PDQ (low-frequency DCT of a downsampled luma image) and TMK
-(per-frame features pooled over time with cos/sin moments), as one float vector
-compared by cosine:
+(per-frame features pooled over time), as one float vector compared by cosine:
 
-1. `prepare`: 8 frames spread over the clip, BT.601 luma, area-averaged to 64 x 64.
+1. `prepare`: 8 frames spread over the clip, BT.601 luma, area-averaged to 128 x 128;
+   the active picture is found there (`fingerprint_area`: bars and picture-in-picture
+   backgrounds cut away) and area-averaged to 64 x 64.
 2. per frame and per window (`fingerprint_dct.WINDOWS`): the 8 x 8 low-frequency
    DCT block without DC (63 values) divided by its norm (contrast invariance),
    plus a "flatness" value that is 0 unless the window is nearly uniform;
-   signed square root, L2 normalised.
-   Averaging over the windows is what makes light crops tolerable.
-3. over time: mean, cos and sin moments (3 x 64 = 192).
+   signed square root, L2 normalised; then made mirror-invariant
+   (`fingerprint_mirror`: 32 even-u values + 32 products of odd-u pairs), L2
+   normalised. Averaging over the windows is what makes light crops tolerable.
+3. over time: mean, linear trend and curvature (Legendre, weights 1, 0.4, 0.4), 3 x 64 = 192.
 4. signed square root and L2 normalisation.
 
 Dropping DC and normalising per frame make brightness and contrast changes matter
-little; the area downsampling to 64 x 64 discards the detail that re-encoding and
-resizing change. The signed square roots spread the weight over many coefficients,
-so two unrelated clips whose few strongest coefficients happen to agree still
-score low, while their signs keep the vector zero-mean over unrelated content.
-The flatness value makes featureless clips (black frames, flat colour) map to one
-fixed unit vector, orthogonal to textured content, instead of dividing by zero.
+little; the area downsampling discards the detail that re-encoding and resizing
+change. The signed square roots spread the weight over many coefficients, so two
+unrelated clips whose few strongest coefficients happen to agree still score low,
+while their signs keep the vector zero-mean over unrelated content. The temporal
+pooling is mostly the mean, so a copy played 25 % faster or cut to start part-way
+into the original still lands near the original clip it overlaps most. The flatness
+value makes featureless clips (black frames, flat colour) map to one fixed unit
+vector, orthogonal to textured content, instead of dividing by zero.
 """
 
 from __future__ import annotations
@@ -29,19 +33,22 @@ import torch
 import torch.nn.functional as F
 
 from video_assets.models.base import Embedder, EmbedderSpec
+from video_assets.models.fingerprint_area import active_box
 from video_assets.models.fingerprint_dct import (
     WINDOWS,
     WORK_SIZE,
     signed_sqrt,
-    temporal_moments,
+    temporal_legendre,
     window_bases,
     windowed_ac,
 )
+from video_assets.models.fingerprint_mirror import mirror_invariant
 from video_assets.models.frame_selection import select_uniform
 
 # Bump whenever any step below changes: stored fingerprints of another revision
 # are not comparable with new ones.
-FINGERPRINT_REVISION = "fingerprint-v1"
+# v2: active-picture crop, mirror invariance, Legendre instead of Fourier moments.
+FINGERPRINT_REVISION = "fingerprint-v2"
 
 # 8 frames: one every ~1.25 s of a 10 s clip at 2 fps, enough to average out
 # per-frame noise and to resolve the first temporal harmonic; 2 s clips reach 8
@@ -49,8 +56,14 @@ FINGERPRINT_REVISION = "fingerprint-v1"
 FRAMES_PER_CLIP = 8
 DCT_BLOCK = 8  # 8 x 8 lowest frequencies: up to 3.5 cycles across a window
 PER_FRAME_DIM = DCT_BLOCK * DCT_BLOCK  # 63 AC coefficients + 1 flatness value
-NUM_MOMENTS = 3  # mean, cos, sin
-FINGERPRINT_DIM = NUM_MOMENTS * PER_FRAME_DIM  # 192, a multiple of 16 for PQ indexes
+# Mean, trend, curvature. The mean carries most of the weight: it is what survives
+# speed changes and shifted clip spans; trend and curvature separate unrelated clips
+# that happen to look alike on average (at 0.4 a reversed clip still differs).
+TEMPORAL_WEIGHTS = (1.0, 0.4, 0.4)
+FINGERPRINT_DIM = len(TEMPORAL_WEIGHTS) * PER_FRAME_DIM  # 192, a multiple of 16 for PQ indexes
+# The active picture is searched for at twice the work size: borders found to within
+# 1/128 of the frame, and one pass over the full-resolution frames, as before.
+DETECT_SIZE = 2 * WORK_SIZE
 
 # Low-pass RMS contrast (luma in [0, 1]) of a window: at or below a quarter grey
 # level it is flat (this also swallows float rounding on uniform frames, which the
@@ -80,8 +93,8 @@ FINGERPRINT_SPEC = EmbedderSpec(
 class FingerprintEmbedder(Embedder):
     """Perceptual fingerprint: unit float32 vectors whose cosine ranks near copies first.
 
-    Re-encoded, resized, lightly cropped or brightness-shifted copies of a clip
-    score well above unrelated clips. Runs on CPU, no weights, deterministic.
+    Re-encoded, resized, lightly cropped, brightness-shifted, mirrored, letterboxed,
+    picture-in-picture, sped-up or trimmed copies of a clip score above unrelated clips. Runs on CPU, no weights, deterministic.
     """
 
     spec = FINGERPRINT_SPEC
@@ -90,7 +103,8 @@ class FingerprintEmbedder(Embedder):
         self._by, self._bx = window_bases(WORK_SIZE, DCT_BLOCK, WINDOWS)  # (W, k, n) each
 
     def prepare(self, frames: np.ndarray) -> torch.Tensor:
-        """RGB uint8 (N, H, W, 3), N >= 8 -> luma (8, 64, 64) float32 in [0, 1]."""
+        """RGB uint8 (N, H, W, 3), N >= 8 -> luma (8, 64, 64) float32 in [0, 1] of the
+        active picture (bars and picture-in-picture background cut away)."""
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
             raise ValueError(
                 f"fingerprint expects RGB uint8 frames (N, H, W, 3), got {frames.dtype} {frames.shape}"
@@ -101,9 +115,12 @@ class FingerprintEmbedder(Embedder):
         # so the result hardly depends on the source resolution or codec noise.
         # Both steps are linear, so shrinking before the luma mix gives the same
         # image at a fraction of the cost on full-HD frames.
-        small = F.interpolate(rgb.to(torch.float32), size=(WORK_SIZE, WORK_SIZE), mode="area")
-        luma = torch.einsum("tchw,c->thw", small, _LUMA) / 255.0
-        return luma.contiguous()  # (T, 64, 64), in [0, 1]
+        mid = F.interpolate(rgb.to(torch.float32), size=(DETECT_SIZE, DETECT_SIZE), mode="area")
+        luma = torch.einsum("tchw,c->thw", mid, _LUMA) / 255.0  # (T, 128, 128)
+        top, bottom, left, right = active_box(luma)
+        picture = luma[:, None, top:bottom, left:right]  # (T, 1, h, w)
+        small = F.interpolate(picture, size=(WORK_SIZE, WORK_SIZE), mode="area")[:, 0]
+        return small.clamp(0.0, 1.0).contiguous()  # (T, 64, 64), in [0, 1]
 
     def embed_video(self, batch: torch.Tensor) -> torch.Tensor:
         """Prepared clips (B, 8, 64, 64) -> unit fingerprints (B, 192), float32 on CPU."""
@@ -122,6 +139,7 @@ class FingerprintEmbedder(Embedder):
         shape = texture * ac / contrast.clamp(min=FLAT_BELOW)
         per_window = torch.cat([shape, 1.0 - texture], dim=-1)  # (B, T, W, 64)
         per_window = F.normalize(signed_sqrt(per_window), dim=-1)
-        per_frame = per_window.mean(dim=2)  # (B, T, 64)
-        moments = temporal_moments(per_frame)  # (B, 3, 64)
+        per_window = F.normalize(mirror_invariant(per_window), dim=-1)  # (B, T, W, 64)
+        per_frame = per_window.mean(dim=2)  # (B, T, 64); windows come in mirror pairs
+        moments = temporal_legendre(per_frame, TEMPORAL_WEIGHTS)  # (B, 3, 64)
         return F.normalize(signed_sqrt(moments.flatten(1)), dim=-1)  # (B, 192)

@@ -87,17 +87,16 @@ def signed_sqrt(x: torch.Tensor) -> torch.Tensor:
     return torch.sign(x) * torch.sqrt(torch.abs(x))
 
 
-def temporal_moments(per_frame: torch.Tensor) -> torch.Tensor:
-    """Mean and first-harmonic cos/sin moments over time, as in TMK.
+def temporal_legendre(per_frame: torch.Tensor, weights: tuple[float, float, float]) -> torch.Tensor:
+    """Mean, linear trend and curvature over time: per_frame (B, T, D) -> (B, 3, D).
 
-    per_frame (B, T, D) -> (B, 3, D): the mean, and sqrt(2) * mean(f_t cos(2 pi t')),
-    sqrt(2) * mean(f_t sin(2 pi t')) with t' = (t + 1/2) / T, so the three are
-    orthonormal weightings over the clip. A static clip has zero cos/sin moments;
-    a moving one records which way its content changes across the clip.
+    The orthonormal Legendre polynomials P0, P1, P2 over t' = 2 (t + 1/2) / T - 1,
+    scaled by ``weights``. Unlike Fourier moments (TMK), they do not wrap around: a
+    copy whose clip starts a few seconds later or runs 25 % faster sees the same mean
+    and a trend pointing the same way, only of another size.
     """
     t = per_frame.shape[1]
-    phase = 2.0 * math.pi * (torch.arange(t, dtype=per_frame.dtype) + 0.5) / t
-    weights = torch.stack(
-        [torch.ones(t), math.sqrt(2.0) * torch.cos(phase), math.sqrt(2.0) * torch.sin(phase)]
-    ).to(per_frame.dtype)  # (3, T)
-    return torch.einsum("mt,btd->bmd", weights, per_frame) / t
+    x = 2.0 * (torch.arange(t, dtype=per_frame.dtype) + 0.5) / t - 1.0
+    polys = torch.stack([torch.ones(t), math.sqrt(3.0) * x, math.sqrt(5.0) * (1.5 * x**2 - 0.5)])  # (3, T)
+    scaled = polys * torch.tensor(weights, dtype=per_frame.dtype)[:, None]
+    return torch.einsum("mt,btd->bmd", scaled.to(per_frame.dtype), per_frame) / t

@@ -1,0 +1,48 @@
+"""Active-picture detection: bars and picture-in-picture backgrounds are cut, pictures kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from tests.models import fingerprint_corpus as corpus
+from video_assets.models.fingerprint_area import active_box
+
+
+def _luma(frames: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(frames.astype(np.float32).mean(axis=-1) / 255.0)  # (T, H, W)
+
+
+def _clip() -> np.ndarray:
+    return corpus.SyntheticVideo(2).frames(corpus.clip_times(0.0, 4.0))  # (8, 120, 160, 3)
+
+
+def test_a_full_picture_is_kept_whole() -> None:
+    assert active_box(_luma(_clip())) == (0, 120, 0, 160)
+
+
+def test_pillarbox_bars_are_cut() -> None:
+    top, bottom, left, right = active_box(_luma(corpus.letterbox(_clip(), width=214)))
+    assert (top, bottom) == (0, 120)
+    assert abs(left - 27) <= 1 and abs(right - 187) <= 1
+
+
+def test_picture_in_picture_is_found_on_grey_and_on_a_blurred_copy() -> None:
+    # 60 % inset at top 10 %, left 30 % (grey) and top 25 %, left 5 % (blurred): rows
+    # 12-84 / 30-102, columns 48-144 / 8-104 of 120 x 160.
+    for background, (y, x) in (("grey", (0.1, 0.3)), ("blurred", (0.25, 0.05))):
+        frames = corpus.picture_in_picture(_clip(), background=background, top=y, left=x)
+        box = np.array(active_box(_luma(frames)))
+        expected = np.array([int(120 * y), int(120 * y) + 72, int(160 * x), int(160 * x) + 96])
+        assert np.abs(box - expected).max() <= 2, (background, box.tolist(), expected.tolist())
+
+
+def test_the_mirrored_clip_gets_the_mirrored_box() -> None:
+    frames = corpus.picture_in_picture(_clip(), background="blurred", top=0.25, left=0.05)
+    top, bottom, left, right = active_box(_luma(frames))
+    assert active_box(_luma(corpus.mirror(frames))) == (top, bottom, 160 - right, 160 - left)
+
+
+def test_flat_clips_keep_the_whole_frame() -> None:
+    grey = np.full((8, 60, 80, 3), 90, np.uint8)
+    assert active_box(_luma(grey)) == (0, 60, 0, 80)
