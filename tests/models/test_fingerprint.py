@@ -256,14 +256,14 @@ def test_frame_order_matters_only_when_the_content_moves(
 ) -> None:
     # The trend and curvature moments record how a clip evolves: played backwards, a
     # moving clip moves away from its original; a still one has nothing to reverse.
-    # The mean dominates (speed and trim tolerance), so reversal is a near copy too.
+    # (0.60-0.74 for the moving clips here, with the mean weighted most.)
     reversed_vectors = embed(embedder, [clip[::-1].copy() for clip in corpus])
     scores = (reversed_vectors * corpus_vectors).sum(dim=1)
     for seed, score in zip(CORPUS_SEEDS, scores.tolist()):
         if seed in STATIC_SEEDS:
             assert score > 0.999, (seed, score)
         else:
-            assert score < 0.99, (seed, score)
+            assert score < 0.9, (seed, score)
 
 
 def test_embed_text_names_the_embedder(embedder: FingerprintEmbedder) -> None:
