@@ -43,15 +43,15 @@ CHOICES = ["a red ball", "a dog", "a car"]
 
 def _rows(video: str, vectors: np.ndarray, model_id: str) -> list[dict]:
     created = datetime(2024, 5, 1, tzinfo=timezone.utc)
-    return [
-        {
+    rows = []
+    for i, v in enumerate(vectors):
+        rows.append({
             "clip_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video}:{i}")), "video_id": video,
             "partition_key": f"p-{video}", "source_path": f"/videos/{video}.mp4",
             "span_start_s": 10.0 * i, "span_end_s": 10.0 * i + 8, "vector": v,
             "model_id": model_id, "model_revision": "tiny", "created_at": created,
-        }  # fmt: skip
-        for i, v in enumerate(vectors)
-    ]
+        })  # fmt: skip
+    return rows
 
 
 def _commit(data: Path, model: str, videos: dict[str, np.ndarray]) -> None:

@@ -19,7 +19,13 @@ from lancedb.expr import col, lit
 
 from video_assets.index.connection import open_clip_table
 from video_assets.index.errors import InvalidSearchError
-from video_assets.index.filters import NullCheck, TextScore, compile_where, parse_where, render_sql, text_score_texts
+from video_assets.index.filters import (
+    NullCheck,
+    TextScore,
+    parse_where,
+    render_sql,
+    text_score_texts,
+)
 
 MAX_LIMIT = 1000
 SORT_KEYS = ("source_path", "span_start_s", "clip_id")
@@ -42,8 +48,9 @@ def list_clips(
     for name, value, low, high in (("limit", limit, 1, MAX_LIMIT), ("offset", offset, 0, 10**9)):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise InvalidSearchError(f"{name} must be an integer in {low}..{high}, got {value!r}")
-    texts = text_score_texts(parse_where(where)) if where is not None else []
-    sql = compile_where(where) if where is not None else None
+    node = parse_where(where) if where is not None else None
+    texts = text_score_texts(node) if node is not None else []
+    sql = render_sql(node) if node is not None else None
     table = open_clip_table(db, model)
     table.checkout(table.version)  # both reads below see one version, even while a commit lands
     keys = _query(table, sql).select(list(SORT_KEYS)).to_arrow()
