@@ -77,14 +77,13 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    import os
-
     from video_assets.runner import dagster_home, write_settings
 
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home()), "VIDEO_ASSETS_SETTINGS": str(write_settings(_settings(args)))}
-    command = ["dagster", "dev", "-m", "video_assets.definitions", "-p", str(args.port)]
+    # This interpreter's dagster: a bare `dagster` fails unless the venv's bin is on PATH.
+    command = [sys.executable, "-m", "dagster", "dev", "-m", "video_assets.definitions", "-p", str(args.port)]
     print(f"DAGSTER_HOME={env['DAGSTER_HOME']} VIDEO_ASSETS_SETTINGS={env['VIDEO_ASSETS_SETTINGS']} {' '.join(command)}")
-    os.execvpe(command[0], command, env)
+    os.execve(command[0], command, env)
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -152,8 +151,18 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("video-assets")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="video-assets", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="materialize the whole graph for a folder of videos")
