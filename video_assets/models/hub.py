@@ -55,7 +55,7 @@ from video_assets.models.hub_errors import (
     describe_hub_error,
 )
 from video_assets.models.hub_files import (
-    LOCK_FILE,  # re-exported: the name of the lock file is part of the layout
+    LOCK_FILE,  # noqa: F401 (re-exported: the name of the lock file is part of the layout)
     pending_files,
     publish,
     read_lock,

@@ -18,7 +18,6 @@ from video_assets.config import ModelSettings
 from video_assets.models.base import Embedder, EmbedderSpec
 from video_assets.models.hub import ModelHub
 from video_assets.models.runtime import MODEL_CACHE, ModelKey
-from video_assets.models.weight_specs import WEIGHT_SPECS
 from video_assets.models.weights import WeightSpec
 
 Loader = Callable[[ModelHub, torch.device, torch.dtype, ModelSettings], Embedder]
