@@ -1,0 +1,70 @@
+"""<model>_duplicates: near-duplicate groups over a model's whole clip table (thin: calls curation/).
+
+Unpartitioned and downstream of the partitioned `<model>_clip_index` through `deps=`
+only, so a run never loads a partition; it reads the table at one version. Each run
+compares only the clips added or changed since the last one (curation/duplicates.py).
+"""
+
+# No `from __future__ import annotations`: Dagster resolves Config and resource types from real annotations.
+from collections.abc import Sequence
+from typing import Optional
+
+import dagster as dg
+from pydantic import Field
+
+from video_assets.curation.clustering import DEFAULT_MAX_PROBES
+from video_assets.curation.duplicates import default_threshold, update_duplicates
+from video_assets.curation.sources import read_source_facts
+from video_assets.resources.lancedb import LanceDBResource
+from video_assets.resources.storage import StorageResource
+
+
+class DuplicatesConfig(dg.Config):
+    # Cosine at or above which two clips are duplicates; None = the model's default
+    # (fingerprint 0.85, learned models 0.99: curation/duplicates.py).
+    threshold: Optional[float] = Field(None, ge=-1.0, le=1.0)
+    # Retrain the k-means centroids and compare every clip (else only new and changed clips).
+    full: bool = False
+    # k-means clusters; None = about sqrt(clips).
+    n_clusters: Optional[int] = Field(None, ge=1)
+    # Neighbouring clusters a clip is compared with at most (clustering.py); more = exact on unclustered data.
+    max_probes: int = Field(DEFAULT_MAX_PROBES, ge=0)
+
+
+def duplicates_assets(model_names: Sequence[str]) -> list[dg.AssetsDefinition]:
+    """One `<model>_duplicates` asset per model."""
+    return [_duplicates_asset(name) for name in model_names]
+
+
+def _duplicates_asset(name: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=f"{name}_duplicates",
+        group_name=name,
+        deps=[dg.AssetKey(f"{name}_clip_index")],
+        kinds={"parquet"},
+        code_version="1",
+        description=f"Near-duplicate groups of {name}'s clips (cosine >= {default_threshold(name)} by default), "
+        "the clip each group keeps, and a k-means cluster id per clip: "
+        f"<data>/curation/{name}_duplicates.parquet.",
+    )
+    def duplicates(
+        context: dg.AssetExecutionContext, config: DuplicatesConfig, lancedb: LanceDBResource, storage: StorageResource
+    ) -> dg.MaterializeResult:
+        result = update_duplicates(
+            lancedb.connect(), name, storage.root / "curation", threshold=config.threshold,
+            sources=read_source_facts(storage.root), full=config.full, max_probes=config.max_probes,
+            n_clusters=config.n_clusters,
+        )  # fmt: skip
+        context.log.info(
+            f"{name}: {result.mode} run over {result.clips} clips ({result.new_clips} compared, "
+            f"{result.removed_clips} gone or changed): {result.groups} groups, {result.clips_marked} clips marked"
+        )
+        if result.capped_clips:
+            context.log.warning(f"{result.capped_clips} clips lie near more than max_probes={config.max_probes} "
+                                "cluster boundaries: their pairs across the farther ones may be missed")  # fmt: skip
+        meta = result.metadata()
+        meta["histogram"] = dg.MetadataValue.md(meta["histogram"])
+        meta["path"] = dg.MetadataValue.path(result.path)
+        return dg.MaterializeResult(metadata=meta)
+
+    return duplicates

@@ -1,0 +1,230 @@
+"""Near-duplicate clips of one model's table: pairs, groups, the kept clip of each, cluster ids.
+
+`update_duplicates` reads the table (one pinned version), compares only the clips
+that are new or whose vector changed since the last run with all the others
+(`pairs.find_pairs`, k-means as the coarse stage), keeps the earlier pairs among
+unchanged clips, and writes `<curation_dir>/<model>_duplicates.parquet`: one row
+per clip with `dup_group` (the kept clip's id; null for a clip in no group), `keep`,
+`sim_to_kept`, `group_size` and `cluster_id`. A full run (first run, a changed
+threshold, a table grown past twice the rows the centroids were trained on, or
+`full=True`) retrains the centroids and compares everything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from filelock import FileLock
+
+from video_assets.curation import clustering, dup_state
+from video_assets.curation.groups import KeepKeys, build_groups
+from video_assets.curation.pairs import find_pairs
+from video_assets.curation.sources import SourceFacts
+from video_assets.index.scan import scan_clip_table
+from video_assets.parquet_parts import write_table_atomic
+
+# Learned models: cosine 0.99, cosmos-curate's eps 0.01. The fingerprint (fingerprint-v2): true pairs
+# of mild edits (re-encode, half size, 15 % area crop, brightness, letterbox, 0.5-1 s trims) measured
+# >= 0.854, false pairs <= 0.434 on generated corpora; unrelated pairs have mean 0.012 and std 0.122,
+# whose Gaussian tail puts ~1 false pair among the 5e11 pairs of 1M clips at 0.85 (docs/curation.md).
+DEFAULT_THRESHOLD = 0.99
+MODEL_THRESHOLDS = {"fingerprint": 0.85}
+SCAN_COLUMNS = ("clip_id", "video_id", "source_path", "span_start_s", "span_end_s", "duration_s")
+POINTS_PER_CENTROID = 64
+
+
+def default_threshold(model: str) -> float:
+    return MODEL_THRESHOLDS.get(model, DEFAULT_THRESHOLD)
+
+
+def output_path(curation_dir: Path, model: str) -> Path:
+    return Path(curation_dir) / f"{model}_duplicates.parquet"
+
+
+@dataclass(frozen=True)
+class DuplicatesResult:
+    model: str
+    path: str
+    table_version: int
+    threshold: float
+    mode: str  # "full" or "incremental"
+    clips: int
+    new_clips: int  # compared with the rest this run (all of them in a full run)
+    removed_clips: int  # gone or changed since the last run
+    pairs: int
+    groups: int
+    clips_in_groups: int
+    clips_marked: int  # in a group and not its kept clip
+    clusters: int
+    capped_clips: int  # clips whose boundary probes were cut at max_probes (module doc of clustering)
+    comparisons: int
+    seconds: float
+    histogram: list[tuple[float, float, int]]  # (low, high, pairs) of pair cosines
+
+    def metadata(self) -> dict:
+        meta = {k: v for k, v in asdict(self).items() if k != "histogram"}
+        meta["histogram"] = histogram_markdown(self.histogram)
+        return meta
+
+
+def update_duplicates(
+    db: lancedb.DBConnection,
+    model: str,
+    curation_dir: Path,
+    *,
+    threshold: float | None = None,
+    sources: SourceFacts | None = None,
+    full: bool = False,
+    max_probes: int = clustering.DEFAULT_MAX_PROBES,
+    n_clusters: int | None = None,
+) -> DuplicatesResult:
+    """Bring `<model>_duplicates.parquet` up to date with the model's table (see the module doc)."""
+    threshold = default_threshold(model) if threshold is None else float(threshold)
+    if not (math.isfinite(threshold) and -1.0 <= threshold <= 1.0):
+        raise ValueError(f"threshold must be a cosine in [-1, 1], got {threshold!r}")
+    started = time.perf_counter()
+    curation_dir = Path(curation_dir)
+    curation_dir.mkdir(parents=True, exist_ok=True)
+    root = dup_state.state_dir(curation_dir, model)
+    # One writer per model's state; a second run waits rather than interleaving generations.
+    with FileLock(str(root) + ".lock"):
+        scan = scan_clip_table(db, model, SCAN_COLUMNS)
+        hashes = vector_hashes(scan.vectors)  # of the stored bytes, before normalising
+        x = clustering.normalize(scan.vectors, in_place=True)  # a 1M x 768 table is 3 GB: no second copy
+        ids = scan.columns.column("clip_id").combine_chunks()
+        previous = dup_state.load_state(root)
+        meta = {"threshold": threshold, "dim": int(x.shape[1]), "max_probes": int(max_probes)}
+        reuse = previous is not None and not full and _compatible(previous, meta, len(x), n_clusters)
+        if reuse:
+            assert previous is not None
+            known, at = positions(ids, previous.clip_id)
+            same = known & (previous.vec_hash[at] == hashes)
+            centroids, trained = previous.centroids, int(previous.meta["trained_rows"])
+        else:
+            same, at = np.zeros(len(x), bool), np.zeros(len(x), np.int64)
+            k = n_clusters or clustering.auto_clusters(len(x))
+            sample = training_rows(hashes, k)
+            centroids, trained = clustering.train_centroids(x[sample], k), len(x)
+        fresh = clustering.assign(x[~same], centroids, threshold=threshold, max_probes=max_probes)
+        assignment = _merge_assignment(previous if reuse else None, same, at, fresh, max_probes)
+        pairs, stats = find_pairs(x, assignment, ~same, threshold)
+        edge_i, edge_j, edge_sim = pairs.i, pairs.j, pairs.sim
+        if reuse:
+            assert previous is not None
+            oi, oj, osim = _old_edges(previous, ids, same)
+            edge_i, edge_j = np.concatenate([oi, edge_i]), np.concatenate([oj, edge_j])
+            edge_sim = np.concatenate([osim, edge_sim])
+        keys = _keep_keys(scan.columns, sources or SourceFacts())
+        groups = build_groups(x, edge_i, edge_j, keys)
+        table = _output_table(scan.columns, assignment.cluster, groups, model, scan.version, threshold)
+        write_table_atomic(table, output_path(curation_dir, model))
+        removed = len(previous.clip_id) - int(same.sum()) if reuse and previous is not None else 0
+        dup_state.save_state(root, dup_state.DupState(
+            meta={**meta, "trained_rows": trained, "table_version": scan.version, "model": model},
+            centroids=centroids, clip_id=ids, vec_hash=hashes, cluster=assignment.cluster,
+            probes=assignment.probes, capped=assignment.capped,
+            edge_a=ids.take(pa.array(edge_i)), edge_b=ids.take(pa.array(edge_j)), edge_sim=edge_sim,
+        ))  # fmt: skip
+    kept = groups.keep
+    return DuplicatesResult(
+        model=model, path=str(output_path(curation_dir, model)), table_version=scan.version, threshold=threshold,
+        mode="incremental" if reuse else "full", clips=len(x), new_clips=int((~same).sum()), removed_clips=removed,
+        pairs=len(edge_i), groups=int((groups.in_group & kept).sum()), clips_in_groups=int(groups.in_group.sum()),
+        clips_marked=int((~kept).sum()), clusters=len(centroids), capped_clips=int(assignment.capped.sum()),
+        comparisons=stats.comparisons, seconds=round(time.perf_counter() - started, 3),
+        histogram=similarity_histogram(edge_sim, threshold),
+    )  # fmt: skip
+
+
+def vector_hashes(vectors: np.ndarray) -> np.ndarray:
+    """A 64-bit digest per stored vector: a clip whose vector changed is compared again."""
+    return np.array([int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little")
+                     for row in vectors], dtype=np.uint64)  # fmt: skip
+
+
+def training_rows(hashes: np.ndarray, k: int) -> np.ndarray:
+    """The k-means sample: the rows with the smallest vector hashes, a pseudo-random sample
+    that does not depend on the order LanceDB returns rows in."""
+    size = min(len(hashes), k * POINTS_PER_CENTROID)
+    return np.sort(np.argsort(hashes, kind="stable")[:size])
+
+
+def similarity_histogram(sims: np.ndarray, threshold: float, bins: int = 10) -> list[tuple[float, float, int]]:
+    """Pair counts in `bins` equal cosine ranges from the threshold to 1."""
+    low = min(threshold, float(sims.min())) if len(sims) else threshold
+    edges = np.linspace(low, 1.0, bins + 1)
+    counts, _ = np.histogram(np.minimum(sims, 1.0), bins=edges)
+    return [(round(float(a), 4), round(float(b), 4), int(c)) for a, b, c in zip(edges[:-1], edges[1:], counts)]
+
+
+def histogram_markdown(histogram: list[tuple[float, float, int]]) -> str:
+    rows = [f"| {a:.4f} - {b:.4f} | {c} |" for a, b, c in histogram]
+    return "\n".join(["| cosine | pairs |", "|---|---|", *rows])
+
+
+def _compatible(previous: dup_state.DupState, meta: dict, rows: int, n_clusters: int | None) -> bool:
+    same_setup = all(previous.meta.get(k) == v for k, v in meta.items())
+    same_k = n_clusters is None or n_clusters == len(previous.centroids)
+    # Centroids trained on far fewer rows than the table holds now balance the blocks badly: retrain.
+    return same_setup and same_k and rows <= 2 * max(int(previous.meta.get("trained_rows", 0)), 1)
+
+
+def _merge_assignment(
+    previous: dup_state.DupState | None, same: np.ndarray, at: np.ndarray,
+    fresh: clustering.Assignment, max_probes: int,
+) -> clustering.Assignment:  # fmt: skip
+    n = len(same)
+    cluster, probes, capped = np.empty(n, np.int32), np.empty((n, max_probes), np.int32), np.empty(n, bool)
+    cluster[~same], probes[~same], capped[~same] = fresh.cluster, fresh.probes, fresh.capped
+    if previous is not None and same.any():
+        cluster[same], probes[same], capped[same] = previous.cluster[at[same]], previous.probes[at[same]], previous.capped[at[same]]
+    return clustering.Assignment(cluster, probes, capped)
+
+
+def _old_edges(previous: dup_state.DupState, ids: pa.Array, same: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Earlier pairs whose two clips are still there with the same vectors, as row indices of this scan."""
+    ka, a = positions(previous.edge_a, ids)
+    kb, b = positions(previous.edge_b, ids)
+    still = ka & kb & same[a] & same[b]
+    a, b = a[still], b[still]
+    return np.minimum(a, b), np.maximum(a, b), previous.edge_sim[still]
+
+
+def positions(values: pa.Array, value_set: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """For each value: whether it is in `value_set`, and its index there (0 where absent)."""
+    found = pc.index_in(values, value_set=value_set)
+    return found.is_valid().to_numpy(zero_copy_only=False), found.fill_null(0).to_numpy().astype(np.int64)
+
+
+def _keep_keys(columns: pa.Table, facts: SourceFacts) -> KeepKeys:
+    videos = columns.column("video_id").to_pylist()
+    return KeepKeys(
+        duration_s=columns.column("duration_s").to_numpy(),
+        pixels=np.array([facts.pixels.get(v, 0) for v in videos], np.int64),
+        registered_at=np.array([facts.registered_at.get(v, math.inf) for v in videos], np.float64),
+        clip_id=np.array(columns.column("clip_id").to_pylist(), dtype=object),
+    )
+
+
+def _output_table(
+    columns: pa.Table, cluster: np.ndarray, groups, model: str, version: int, threshold: float
+) -> pa.Table:
+    ids = columns.column("clip_id").combine_chunks()
+    grouped = groups.in_group
+    group = ids.take(pa.array(np.where(grouped, groups.kept_row, 0)))
+    table = columns.append_column("cluster_id", pa.array(cluster, pa.int32()))
+    table = table.append_column("dup_group", pc.if_else(pa.array(grouped), group, pa.nulls(len(ids), pa.string())))
+    table = table.append_column("keep", pa.array(groups.keep))
+    table = table.append_column("group_size", pa.array(groups.size, pa.int32()))
+    table = table.append_column("sim_to_kept", pa.array(groups.sim_to_kept, pa.float64(), mask=~grouped))
+    order = pc.sort_indices(table, sort_keys=[("source_path", "ascending"), ("span_start_s", "ascending"), ("clip_id", "ascending")])
+    meta = {"model": model, "table_version": str(version), "threshold": repr(threshold)}
+    return table.take(order).replace_schema_metadata(meta)
