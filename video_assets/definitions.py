@@ -45,7 +45,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         executor_def=dg.in_process_executor,
     )
     # Curation assets (issue 13) downstream of the index: one factory call per module.
-    curation: list[dg.AssetsDefinition] = []
+    from video_assets.assets.duplicates import duplicates_assets
+
+    curation: list[dg.AssetsDefinition] = [*duplicates_assets(names)]
     return dg.Definitions(
         assets=[*media, *model_defs, *optimized_index_assets(names), *curation],
         jobs=[embed_job, build_removal_job(names)],
