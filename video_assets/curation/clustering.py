@@ -10,7 +10,8 @@ A clip `a` in cluster A is on A's side of the hyperplane that bisects centroids 
 and B; its partner `b` in B is on the other side, so the segment a-b crosses the
 hyperplane and `b` lies within r of it. The distance of `b` to that hyperplane is
 (b.c_B - b.c_A) / |c_B - c_A| (unit centroids), so probing every cluster within r
-finds every pair: exact, with no tuning knob. On clustered data most clips are
+finds every pair (`a` lies within r of the same hyperplane, so the two clusters
+probe each other): exact, with no tuning knob. On clustered data most clips are
 far from every boundary. Where the data is not clustered (many boundaries within
 r) the probes are capped at `max_probes`, nearest boundaries first; `capped`
 counts the clips where that happened, the only ones whose pairs may be missed.

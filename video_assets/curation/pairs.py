@@ -1,13 +1,15 @@
 """All pairs of clips with cosine >= threshold that involve a new clip, cluster by cluster.
 
-Clip `a` (cluster A) meets clip `b` (cluster B) when A == B, when A is one of b's
-probes or when B is one of a's probes (`clustering.assign`). Per cluster A that is
-one matrix product: A's new members against A's members and the clips that probe A;
-plus A's new probing clips against A's old members (pairs of two new clips are met
-in the first product already). With every clip new it is the full search; with only
-the clips of new videos new it is the incremental one, and both meet the same pairs.
-Candidates from the float32 products are re-scored in float64, so a pair's score
-and whether it clears the threshold never depend on which block found it.
+Clips `a` (cluster A) and `b` (cluster B) are compared when A == B, or when b probes A
+and `a` probes some cluster, or the other way round (`clustering.assign`): a true pair
+across a boundary has both clips within the pair radius of it, so each probes the
+other's cluster. Per cluster A that is three matrix products: A's new members against
+all its members; A's new members that probe anything against the clips that probe A;
+and the new clips that probe A against A's old members that probe anything. With
+every clip new it is the full search; with only the clips of new videos new it is
+the incremental one, and both compare the same pairs. Candidates from the float32
+products are re-scored in float64, so a pair's score and whether it clears the
+threshold never depend on which block found it.
 """
 
 from __future__ import annotations
@@ -51,20 +53,20 @@ def find_pairs(
     """Pairs with cosine >= `threshold` among unit `vectors` with at least one clip where `is_new`."""
     n = len(vectors)
     members = _groups(assignment.cluster.astype(np.int64), np.arange(n))
-    has_probe = assignment.probes >= 0
-    probe_rows = np.nonzero(has_probe)[0]
-    guests = _groups(assignment.probes[has_probe].astype(np.int64), probe_rows.astype(np.int64))
+    probing = assignment.probes >= 0
+    has_probe = probing.any(axis=1)
+    point = np.nonzero(probing)[0]
+    visitors_of = _groups(assignment.probes[probing].astype(np.int64), point.astype(np.int64))
     found_i: list[np.ndarray] = []
     found_j: list[np.ndarray] = []
     comparisons = 0
-    for c in np.union1d(np.fromiter(members, np.int64), np.fromiter(guests, np.int64)):
+    for c in np.union1d(np.fromiter(members, np.int64), np.fromiter(visitors_of, np.int64)):
         own = members.get(int(c), _NONE)
-        visitors = guests.get(int(c), _NONE)
-        rows = own[is_new[own]]
-        cols = np.concatenate([own, visitors])
-        comparisons += _block(vectors, rows, cols, threshold, found_i, found_j)
-        old = own[~is_new[own]]
-        comparisons += _block(vectors, visitors[is_new[visitors]], old, threshold, found_i, found_j)
+        visitors = visitors_of.get(int(c), _NONE)
+        edge = own[has_probe[own]]  # members near some boundary: the only ones a visitor can pair with
+        comparisons += _block(vectors, own[is_new[own]], own, threshold, found_i, found_j)
+        comparisons += _block(vectors, edge[is_new[edge]], visitors, threshold, found_i, found_j)
+        comparisons += _block(vectors, visitors[is_new[visitors]], edge[~is_new[edge]], threshold, found_i, found_j)
     if not found_i:
         return Pairs.empty(), SearchStats(comparisons, 0)
     i, j = np.concatenate(found_i), np.concatenate(found_j)
@@ -110,8 +112,10 @@ def _block(
     for s in range(0, len(rows), step):
         part = rows[s : s + step]
         sims = vectors[part] @ right
-        r, c = np.nonzero(sims >= threshold - _CANDIDATE_SLACK)
-        if len(r):
-            found_i.append(part[r])
+        # Candidates are rare: one max per row skips the rows without any (cheaper than thresholding every cell).
+        hit = np.nonzero(sims.max(axis=1) >= threshold - _CANDIDATE_SLACK)[0]
+        if len(hit):
+            r, c = np.nonzero(sims[hit] >= threshold - _CANDIDATE_SLACK)
+            found_i.append(part[hit[r]])
             found_j.append(cols[c])
     return len(rows) * len(cols)
