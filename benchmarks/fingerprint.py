@@ -10,7 +10,7 @@ among the originals too). Speed: clips/s on one core (torch threads = 1) for
 ``prepare`` (20 RGB frames of a 10 s clip at 2 fps, at 1280x720 and at 160x120) and for
 ``embed_video`` in batches of 64; best of ``--repeats``.
 
-The previous version is read from git (``--previous``, the last v1 commit) into a
+The previous version is read from git (``--previous``, the last v2 commit) into a
 throwaway module, so the library keeps one fingerprint.
 """
 
@@ -33,7 +33,7 @@ from tests.models import fingerprint_corpus as corpus  # noqa: E402
 from video_assets.models.base import Embedder  # noqa: E402
 from video_assets.models.fingerprint import FingerprintEmbedder  # noqa: E402
 
-PREVIOUS = "e765037"  # the last commit with fingerprint-v1
+PREVIOUS = "245e4a3"  # the last commit with fingerprint-v2 (v1: e765037)
 
 
 def load_previous(commit: str) -> Embedder:

@@ -15,11 +15,11 @@ import pytest
 from tests.models import fingerprint_corpus as corpus
 from video_assets.models.fingerprint import FingerprintEmbedder
 
-# Copies whose worst true pair does not yet clear every false pair (see
-# docs/fingerprint.md): an opaque caption bar over 8 % of a still-ish clip, and the
-# mirror + 1.25x + 4 s trim + pillarbox combination. They still rank their original
-# first; the floor below catches them getting worse.
-MARGIN_NOT_YET_POSITIVE = {"overlay_box": -0.1, "mirror_speed_trim_letterbox": -0.1}
+# The copy whose worst true pair does not yet clear every false pair (see
+# docs/fingerprint.md): mirror + 1.25x + 4 s trim + pillarbox, whose clips overlap
+# their original's by about half (v3: -0.028). It still ranks its original first; the
+# floor below catches it getting worse.
+MARGIN_NOT_YET_POSITIVE = {"mirror_speed_trim_letterbox": -0.05}
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,10 @@ In the spirit of PDQ (low-frequency DCT of a downsampled luma image) and TMK
    signed square root, L2 normalised; then made mirror-invariant
    (`fingerprint_mirror`: 32 even-u values + 32 products of odd-u pairs), L2
    normalised. Averaging over the windows is what makes light crops tolerable.
-3. over time: mean, linear trend and curvature (Legendre, weights 1, 0.4, 0.4), 3 x 64 = 192.
+3. over time: mean, linear trend and curvature (Legendre, weights 1, 0.25, 0.25), 3 x 64 = 192.
 4. signed square root and L2 normalisation.
+5. beside it, a local part (`fingerprint_grid`: 8 x 8 cells, static overlays masked,
+   mirror-invariant, 3 x 80 = 240) at weight 0.8; the concatenation (432) L2 normalised.
 
 Dropping DC and normalising per frame make brightness and contrast changes matter
 little; the area downsampling discards the detail that re-encoding and resizing
@@ -42,13 +44,17 @@ from video_assets.models.fingerprint_dct import (
     window_bases,
     windowed_ac,
 )
+from video_assets.models.fingerprint_grid import PER_FRAME_DIM as GRID_PER_FRAME_DIM
+from video_assets.models.fingerprint_grid import grid_descriptor
 from video_assets.models.fingerprint_mirror import mirror_invariant
 from video_assets.models.frame_selection import select_uniform
 
 # Bump whenever any step below changes: stored fingerprints of another revision
 # are not comparable with new ones.
 # v2: active-picture crop, mirror invariance, Legendre instead of Fourier moments.
-FINGERPRINT_REVISION = "fingerprint-v2"
+# v3: a local 8 x 8 grid part blind to static overlays (`fingerprint_grid`), 432-d;
+#     temporal weights 1, 0.25, 0.25.
+FINGERPRINT_REVISION = "fingerprint-v3"
 
 # 8 frames: one every ~1.25 s of a 10 s clip at 2 fps, enough to average out
 # per-frame noise and to resolve the first temporal harmonic; 2 s clips reach 8
@@ -58,9 +64,13 @@ DCT_BLOCK = 8  # 8 x 8 lowest frequencies: up to 3.5 cycles across a window
 PER_FRAME_DIM = DCT_BLOCK * DCT_BLOCK  # 63 AC coefficients + 1 flatness value
 # Mean, trend, curvature. The mean carries most of the weight: it is what survives
 # speed changes and shifted clip spans; trend and curvature separate unrelated clips
-# that happen to look alike on average (at 0.4 a reversed clip still differs).
-TEMPORAL_WEIGHTS = (1.0, 0.4, 0.4)
-FINGERPRINT_DIM = len(TEMPORAL_WEIGHTS) * PER_FRAME_DIM  # 192, a multiple of 16 for PQ indexes
+# that happen to look alike on average (at 0.25 a reversed clip still differs).
+# (0.25: clips that overlap by half after a speed change or trim stay closer.)
+TEMPORAL_WEIGHTS = (1.0, 0.25, 0.25)
+GLOBAL_DIM = len(TEMPORAL_WEIGHTS) * PER_FRAME_DIM  # 192
+# The grid part (fingerprint_grid) weighs 0.8 of the global part in the cosine.
+GRID_WEIGHT = 0.8
+FINGERPRINT_DIM = GLOBAL_DIM + len(TEMPORAL_WEIGHTS) * GRID_PER_FRAME_DIM  # 432, a multiple of 16 for PQ indexes
 # The active picture is searched for at up to twice the work size: borders found to
 # within 1/128 of the frame, and one pass over the full-resolution frames, as before.
 DETECT_SIZE = 2 * WORK_SIZE
@@ -129,7 +139,7 @@ class FingerprintEmbedder(Embedder):
         return small.clamp(0.0, 1.0).contiguous()  # (T, 64, 64), in [0, 1]
 
     def embed_video(self, batch: torch.Tensor) -> torch.Tensor:
-        """Prepared clips (B, 8, 64, 64) -> unit fingerprints (B, 192), float32 on CPU."""
+        """Prepared clips (B, 8, 64, 64) -> unit fingerprints (B, 432), float32 on CPU."""
         expected = (FRAMES_PER_CLIP, WORK_SIZE, WORK_SIZE)
         if batch.ndim != 4 or tuple(batch.shape[1:]) != expected:
             raise ValueError(
@@ -148,4 +158,6 @@ class FingerprintEmbedder(Embedder):
         per_window = F.normalize(mirror_invariant(per_window), dim=-1)  # (B, T, W, 64)
         per_frame = per_window.mean(dim=2)  # (B, T, 64); windows come in mirror pairs
         moments = temporal_legendre(per_frame, TEMPORAL_WEIGHTS)  # (B, 3, 64)
-        return F.normalize(signed_sqrt(moments.flatten(1)), dim=-1)  # (B, 192)
+        global_part = F.normalize(signed_sqrt(moments.flatten(1)), dim=-1)  # (B, 192)
+        grid_part = grid_descriptor(frames, TEMPORAL_WEIGHTS)  # (B, 240)
+        return F.normalize(torch.cat([global_part, GRID_WEIGHT * grid_part], dim=-1), dim=-1)  # (B, 432)
