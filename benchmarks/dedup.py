@@ -70,6 +70,15 @@ def _run(path: str, threshold: float, max_probes: int, k: int, out: mp.Queue) ->
     assigned = time.perf_counter()
     pairs, stats = find_pairs(x, assignment, np.ones(len(x), bool), threshold)
     done = time.perf_counter()
+    if max_probes:  # an incremental run: 1 % new clips against the rest, with the centroids kept
+        new = np.zeros(len(x), bool)
+        new[np.random.default_rng(3).choice(len(x), max(1, len(x) // 100), replace=False)] = True
+        t0 = time.perf_counter()
+        fresh = clustering.assign(x[new], centroids, threshold=threshold, max_probes=max_probes)
+        assignment.cluster[new], assignment.probes[new] = fresh.cluster, fresh.probes
+        find_pairs(x, assignment, new, threshold)
+        print(f"    (incremental, 1 % new clips: assign + pairs {time.perf_counter() - t0:.2f} s "
+              f"vs full {done - started:.2f} s)", flush=True)
     out.put({"seconds": done - started, "kmeans_s": trained - started, "assign_s": assigned - trained,
              "pairs_s": done - assigned, "pairs": (pairs.i, pairs.j), "comparisons": stats.comparisons,
              "capped": int(assignment.capped.sum()), "peak_mb": _peak_mb()})  # fmt: skip
