@@ -31,10 +31,11 @@ from video_assets.curation.sources import SourceFacts
 from video_assets.index.scan import scan_clip_table
 from video_assets.parquet_parts import write_table_atomic
 
-# Learned models: cosine 0.99, cosmos-curate's eps 0.01. The fingerprint (fingerprint-v2): true pairs
-# of mild edits (re-encode, half size, 15 % area crop, brightness, letterbox, 0.5-1 s trims) measured
-# >= 0.854, false pairs <= 0.434 on generated corpora; unrelated pairs have mean 0.012 and std 0.122,
-# whose Gaussian tail puts ~1 false pair among the 5e11 pairs of 1M clips at 0.85 (docs/curation.md).
+# Learned models: cosine 0.99, cosmos-curate's eps 0.01. The fingerprint (measured on fingerprint-v2 and
+# -v3): true pairs of mild edits (re-encode, half size, 15 % area crop, brightness, letterbox, 0.5-1 s
+# trims) score >= 0.854 (v3: >= 0.858), false pairs <= 0.434 (v3: 0.418) on generated corpora; unrelated
+# pairs have mean 0.018 and std 0.121 (v3), whose Gaussian tail puts ~1.5 false pairs among the 5e11
+# pairs of 1M clips at 0.85 (docs/curation.md).
 DEFAULT_THRESHOLD = 0.99
 MODEL_THRESHOLDS = {"fingerprint": 0.85}
 SCAN_COLUMNS = ("clip_id", "video_id", "source_path", "span_start_s", "span_end_s", "duration_s")
