@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float,
                    help="cosine at or above which two clips are duplicates (default: fingerprint 0.85, others 0.99)")
     p.add_argument("--full", action="store_true", help="retrain the clusters and compare every clip, not only new ones")
-    p.add_argument("--limit", type=int, default=100, help="groups printed, largest first (default 100; --json prints all)")
+    p.add_argument("--limit", type=int, default=100,
+                   help="groups printed, largest first (default 100; --json prints all)")
     p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_duplicates)

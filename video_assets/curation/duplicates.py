@@ -186,11 +186,14 @@ def _merge_assignment(
     cluster, probes, capped = np.empty(n, np.int32), np.empty((n, max_probes), np.int32), np.empty(n, bool)
     cluster[~same], probes[~same], capped[~same] = fresh.cluster, fresh.probes, fresh.capped
     if previous is not None and same.any():
-        cluster[same], probes[same], capped[same] = previous.cluster[at[same]], previous.probes[at[same]], previous.capped[at[same]]
+        rows = at[same]
+        cluster[same], probes[same], capped[same] = previous.cluster[rows], previous.probes[rows], previous.capped[rows]
     return clustering.Assignment(cluster, probes, capped)
 
 
-def _old_edges(previous: dup_state.DupState, ids: pa.Array, same: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _old_edges(
+    previous: dup_state.DupState, ids: pa.Array, same: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Earlier pairs whose two clips are still there with the same vectors, as row indices of this scan."""
     ka, a = positions(previous.edge_a, ids)
     kb, b = positions(previous.edge_b, ids)
@@ -226,6 +229,7 @@ def _output_table(
     table = table.append_column("keep", pa.array(groups.keep))
     table = table.append_column("group_size", pa.array(groups.size, pa.int32()))
     table = table.append_column("sim_to_kept", pa.array(groups.sim_to_kept, pa.float64(), mask=~grouped))
-    order = pc.sort_indices(table, sort_keys=[("source_path", "ascending"), ("span_start_s", "ascending"), ("clip_id", "ascending")])
+    keys = ("source_path", "span_start_s", "clip_id")
+    order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys])
     meta = {"model": model, "table_version": str(version), "threshold": repr(threshold)}
     return table.take(order).replace_schema_metadata(meta)

@@ -20,7 +20,8 @@ class SourceFacts:
 def read_source_facts(data_dir: Path) -> SourceFacts:
     """From `<data_dir>/registry.sqlite` and the stored `source_videos` partitions; empty where a file is missing
     (a table built without the pipeline, as in the benchmark: then the keep rule falls to duration and clip id)."""
-    return SourceFacts(_pixels(Path(data_dir) / "assets" / "source_videos"), _registered(Path(data_dir) / "registry.sqlite"))
+    root = Path(data_dir)
+    return SourceFacts(_pixels(root / "assets" / "source_videos"), _registered(root / "registry.sqlite"))
 
 
 def _registered(path: Path) -> dict[str, float]:
