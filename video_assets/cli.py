@@ -10,6 +10,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from video_assets import cli_duplicates, cli_query
 from video_assets.config import Settings
 
 
@@ -228,12 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="data directory (weights go to <data>/models)")
     p.set_defaults(func=cmd_models)
     # Curation commands (issue 13) live in their own modules: one `register(sub)` line each.
-    from video_assets import cli_duplicates  # duplicates
-
-    cli_duplicates.register(sub)
-    from video_assets import cli_query  # clips, ask
-
-    cli_query.register(sub)
+    cli_duplicates.register(sub)  # duplicates
+    cli_query.register(sub)  # clips, ask
     return parser
 
 

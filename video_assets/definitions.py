@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from video_assets.assets.duplicates import duplicates_assets
 from video_assets.assets.embeddings import model_assets
 from video_assets.assets.index_maintenance import optimize_index_sensor, optimized_index_assets
 from video_assets.assets.ledger_sensor import build_failed_run_sensor
@@ -45,8 +46,6 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         executor_def=dg.in_process_executor,
     )
     # Curation assets (issue 13) downstream of the index: one factory call per module.
-    from video_assets.assets.duplicates import duplicates_assets
-
     curation: list[dg.AssetsDefinition] = [*duplicates_assets(names)]
     return dg.Definitions(
         assets=[*media, *model_defs, *optimized_index_assets(names), *curation],
