@@ -10,7 +10,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from video_assets import cli_duplicates, cli_query
+from video_assets import cli_duplicates, cli_export, cli_query
 from video_assets.config import Settings
 
 
@@ -231,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Curation commands (issue 13) live in their own modules: one `register(sub)` line each.
     cli_duplicates.register(sub)  # duplicates
     cli_query.register(sub)  # clips, ask
+    cli_export.register(sub)  # export
     return parser
 
 

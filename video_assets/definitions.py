@@ -6,6 +6,7 @@ import dagster as dg
 
 from video_assets.assets.duplicates import duplicates_assets
 from video_assets.assets.embeddings import model_assets
+from video_assets.assets.export import export_assets
 from video_assets.assets.index_maintenance import optimize_index_sensor, optimized_index_assets
 from video_assets.assets.ledger_sensor import build_failed_run_sensor
 from video_assets.assets.media import clips, frames, source_videos
@@ -46,7 +47,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         executor_def=dg.in_process_executor,
     )
     # Curation assets (issue 13) downstream of the index: one factory call per module.
-    curation: list[dg.AssetsDefinition] = [*duplicates_assets(names)]
+    curation: list[dg.AssetsDefinition] = [*duplicates_assets(names), *export_assets(names)]
     return dg.Definitions(
         assets=[*media, *model_defs, *optimized_index_assets(names), *curation],
         jobs=[embed_job, build_removal_job(names)],

@@ -1,0 +1,72 @@
+"""<model>_export: the model's clips and embeddings as files for training or review (thin: calls curation/).
+
+Unpartitioned and downstream of the partitioned `<model>_clip_index` through `deps=` only,
+so a run never loads a partition; it reads the table at one version and writes
+`<data>/exports/<model>/<format>/` (replaced atomically on each run; curation/export.py).
+"""
+
+# No `from __future__ import annotations`: Dagster resolves Config and resource types from real annotations.
+from collections.abc import Sequence
+from typing import Optional
+
+import dagster as dg
+from pydantic import Field
+
+from video_assets.curation.export import DEFAULT_SHARD_SIZE, FORMATS, check_format, export_clips
+from video_assets.resources.lancedb import LanceDBResource
+from video_assets.resources.storage import StorageResource
+
+
+class ExportConfig(dg.Config):
+    # parquet, webdataset or jsonl (curation/export_formats.py).
+    format: str = "parquet"
+    # Drop clips that are not the kept clip of their duplicate group; needs <model>_duplicates.
+    kept_only: bool = False
+    # The search's filter language, e.g. "duration_s > 3"; None = every clip.
+    where: Optional[str] = None
+    # Samples per webdataset shard.
+    shard_size: int = Field(DEFAULT_SHARD_SIZE, ge=1)
+
+
+def export_assets(model_names: Sequence[str]) -> list[dg.AssetsDefinition]:
+    """One `<model>_export` asset per model."""
+    return [_export_asset(name) for name in model_names]
+
+
+def _export_asset(name: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=f"{name}_export",
+        group_name=name,
+        deps=[dg.AssetKey(f"{name}_clip_index")],
+        kinds={"parquet"},
+        code_version="1",
+        description=f"{name}'s clips with embeddings, text matches and duplicate columns as "
+        f"{' / '.join(FORMATS)} files: <data>/exports/{name}/<format>/ (manifest in export.json).",
+    )
+    def export(
+        context: dg.AssetExecutionContext, config: ExportConfig, lancedb: LanceDBResource, storage: StorageResource
+    ) -> dg.MaterializeResult:
+        check_format(config.format, config.shard_size)
+        result = export_clips(
+            lancedb.connect(), name, storage.root / "exports" / name / config.format, fmt=config.format,
+            curation_dir=storage.root / "curation", kept_only=config.kept_only, where=config.where,
+            shard_size=config.shard_size,
+        )  # fmt: skip
+        context.log.info(f"{name}: {result.rows} clips -> {result.path} ({len(result.files)} files)")
+        (context.log.warning if result.duplicates == "absent" else context.log.info)(result.note())
+        return dg.MaterializeResult(
+            metadata={
+                "rows": result.rows,
+                "files": len(result.files),
+                "format": result.format,
+                "table_version": result.table_version,
+                "kept_only": result.kept_only,
+                "where": result.where or "",
+                "duplicates": result.note(),
+                "clips_without_dup_info": result.clips_without_dup_info,
+                "seconds": result.seconds,
+                "path": dg.MetadataValue.path(result.path),
+            }
+        )
+
+    return export

@@ -1,0 +1,54 @@
+"""`video-assets export`: a model's clips, embeddings and duplicate columns as Parquet, WebDataset or JSON Lines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+
+from video_assets.cli_query import WHERE_HELP
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `export` subcommand to the `video-assets` parser."""
+    p = sub.add_parser("export", help="write a model's clips with their embeddings (parquet, webdataset, jsonl)")
+    p.add_argument("--model", help="embedder whose table to export (default: the first enabled one)")
+    p.add_argument("--out", required=True, help="export directory (replaced when it holds an earlier export)")
+    # Not argparse `choices`: a bad format is one error line, exit 2, like every other bad input.
+    p.add_argument("--format", default="parquet", help="parquet (default), webdataset or jsonl")
+    p.add_argument("--kept-only", action="store_true",
+                   help="drop clips that are not the kept clip of their duplicate group (needs `duplicates` first)")
+    p.add_argument("--where", help="export only matching clips; " + WHERE_HELP)
+    p.add_argument("--shard-size", type=int, default=1000, help="samples per webdataset shard (default 1000)")
+    p.add_argument("--crf", type=int, default=23, help="x264 CRF of spans cut from sources (webdataset; default 23)")
+    p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
+    p.add_argument("--json", action="store_true", help="print the export's manifest as JSON")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from video_assets.cli import _settings
+    from video_assets.curation.export import check_format, export_clips
+    from video_assets.index.connection import connect
+    from video_assets.index.filters import parse_where
+    from video_assets.query import default_model, existing_index
+
+    check_format(args.format, args.shard_size)  # bad arguments are reported before any table is opened
+    if args.where is not None:
+        parse_where(args.where)
+    settings = _settings(args)
+    model = args.model or default_model(settings, needs_text=False)
+    result = export_clips(connect(existing_index(settings)), model, args.out, fmt=args.format,
+                          curation_dir=settings.data_dir / "curation", kept_only=args.kept_only, where=args.where,
+                          shard_size=args.shard_size, crf=args.crf)  # fmt: skip
+    if args.json:
+        print(json.dumps({**asdict(result), "note": result.note()}, indent=2, ensure_ascii=False))
+        return 0
+    what = f"{result.rows} clip(s) of {model} (table v{result.table_version})"
+    print(f"{what} -> {result.path}: {len(result.files)} {result.format} file(s), {result.seconds:.2f} s")
+    if result.format == "webdataset" and result.rows:
+        print(f"mp4: {result.mp4_from_clip_file} clip file(s), {result.mp4_cut_from_source} cut from sources")
+    incomplete = result.duplicates == "absent" or result.clips_without_dup_info
+    print(result.note(), file=sys.stderr if incomplete else sys.stdout)
+    return 0
