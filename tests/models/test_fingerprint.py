@@ -8,14 +8,13 @@ libx264 re-encoding, libswscale resizing, crops, brightness shifts.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 
-import av
 import numpy as np
 import pytest
 import torch
 
+from tests.models.fingerprint_corpus import reencode_h264, resize_swscale
 from video_assets.models.base import TextNotSupportedError
 from video_assets.models.fingerprint import FingerprintEmbedder
 from video_assets.models.fingerprint_dct import dct2_matrix, window_bases
@@ -66,33 +65,6 @@ def synthetic_clip(seed: int, *, static: bool = False) -> np.ndarray:
             img[inside] = colour
         frames[t] = np.clip(img, 0, 255)
     return frames
-
-
-def reencode_h264(frames: np.ndarray, crf: int) -> np.ndarray:
-    """Round-trip through an in-memory H.264 MP4 at the given CRF (libx264, yuv420p)."""
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=2)
-        stream.width, stream.height = frames.shape[2], frames.shape[1]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "veryfast"}
-        for frame in frames:
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        out.mux(stream.encode())
-    buf.seek(0)
-    with av.open(buf) as src:
-        decoded = np.stack([f.to_ndarray(format="rgb24") for f in src.decode(video=0)])
-    assert decoded.shape == frames.shape
-    return decoded
-
-
-def resize_swscale(frames: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Resize with libswscale (the scaler ffmpeg uses), not with our own area pooling."""
-    resized = [
-        av.VideoFrame.from_ndarray(f, format="rgb24").to_ndarray(format="rgb24", width=width, height=height)
-        for f in frames
-    ]
-    return np.stack(resized)
 
 
 def crop(
