@@ -51,14 +51,6 @@ def load_previous(commit: str) -> Embedder:
     return module.FingerprintEmbedder()
 
 
-def quality(embedder: Embedder, seeds: int) -> tuple[dict[str, corpus.CopyScores], np.ndarray]:
-    videos = [corpus.SyntheticVideo(seed) for seed in range(seeds)]
-    index = corpus.build_index(embedder, videos)
-    scores = {}
-    for name, copy in corpus.COPIES.items():
-        clips, owners = corpus.copy_clips(copy, videos)
-        scores[name] = corpus.score_copies(index, corpus.embed_clips(embedder, clips), owners)
-    return scores, corpus.unrelated_scores(index)
 
 
 def best_time(fn, repeats: int) -> float:
@@ -94,7 +86,7 @@ def main() -> None:
     models = {"previous": load_previous(args.previous), "current": FingerprintEmbedder()}
     print(f"previous = {args.previous} ({models['previous'].spec.revision}), "
           f"current = {models['current'].spec.revision}; {args.seeds} videos")  # fmt: skip
-    results = {name: quality(m, args.seeds) for name, m in models.items()}
+    results = {name: corpus.score_corpus(m, args.seeds) for name, m in models.items()}
 
     print(f"\n{'copy':32s} | {'top-1':>11s} | {'worst true':>11s} | {'mean true':>11s} | {'best false':>11s} | {'margin':>13s}")
     print(f"{'':32s} | {'prev   cur':>11s} | {'prev   cur':>11s} | {'prev   cur':>11s} | {'prev   cur':>11s} | {'prev    cur':>13s}")

@@ -297,3 +297,14 @@ def unrelated_scores(index: Index) -> np.ndarray:
     """Cosines between clips of different originals (the false pairs within the index)."""
     scores = (index.vectors @ index.vectors.T).numpy()
     return scores[index.video_of[:, None] != index.video_of[None, :]]
+
+
+def score_corpus(embedder: Embedder, seeds: int) -> tuple[dict[str, CopyScores], np.ndarray]:
+    """Every copy class scored against an index of ``seeds`` videos, and the unrelated-pair scores."""
+    videos = [SyntheticVideo(seed) for seed in range(seeds)]
+    index = build_index(embedder, videos)
+    scores = {}
+    for name, copy in COPIES.items():
+        clips, owners = copy_clips(copy, videos)
+        scores[name] = score_copies(index, embed_clips(embedder, clips), owners)
+    return scores, unrelated_scores(index)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.models.fingerprint_corpus import reencode_h264, resize_swscale
+from tests.models.fingerprint_corpus import pink_noise, reencode_h264, resize_swscale
 from video_assets.models.base import TextNotSupportedError
 from video_assets.models.fingerprint import FingerprintEmbedder
 from video_assets.models.fingerprint_dct import dct2_matrix, window_bases
@@ -24,23 +24,12 @@ CORPUS_SEEDS = tuple(range(8))
 STATIC_SEEDS = {3, 7}  # a still camera and still shapes: no temporal moments to lean on
 
 
-def _pink_noise(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """Zero-mean, unit-std noise with a 1/f amplitude spectrum."""
-    fy = np.fft.fftfreq(h)[:, None]
-    fx = np.fft.rfftfreq(w)[None, :]
-    radius = np.hypot(fy, fx)
-    radius[0, 0] = 1.0
-    spectrum = rng.standard_normal((h, w // 2 + 1)) + 1j * rng.standard_normal((h, w // 2 + 1))
-    img = np.fft.irfft2(spectrum / radius, s=(h, w))
-    return (img - img.mean()) / img.std()
-
-
 def synthetic_clip(seed: int, *, static: bool = False) -> np.ndarray:
     """(16, 120, 160, 3) uint8: a panning textured gradient with 3-5 moving shapes."""
     rng = np.random.default_rng(seed)
     pad = 20
     big_h, big_w = HEIGHT + 2 * pad, WIDTH + 2 * pad
-    texture = _pink_noise(rng, big_h, big_w)[..., None] * rng.uniform(15, 40, 3)
+    texture = pink_noise(rng, big_h, big_w)[..., None] * rng.uniform(15, 40, 3)
     angle = rng.uniform(0, 2 * np.pi)
     yy, xx = np.mgrid[0:big_h, 0:big_w]
     ramp = (np.cos(angle) * xx / big_w + np.sin(angle) * yy / big_h)[..., None]

@@ -24,14 +24,7 @@ MARGIN_NOT_YET_POSITIVE = {"mirror_speed_trim_letterbox": -0.05}
 
 @pytest.fixture(scope="module")
 def results() -> tuple[dict[str, corpus.CopyScores], np.ndarray]:
-    embedder = FingerprintEmbedder()
-    videos = [corpus.SyntheticVideo(seed) for seed in range(8)]
-    index = corpus.build_index(embedder, videos)
-    scores = {}
-    for name, copy in corpus.COPIES.items():
-        clips, owners = corpus.copy_clips(copy, videos)
-        scores[name] = corpus.score_copies(index, corpus.embed_clips(embedder, clips), owners)
-    return scores, corpus.unrelated_scores(index)
+    return corpus.score_corpus(FingerprintEmbedder(), seeds=8)
 
 
 @pytest.mark.parametrize("name", list(corpus.COPIES))
