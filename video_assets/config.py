@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from video_assets.config_errors import SettingsError, describe_validation_error, read_settings_json
+from video_assets.curation.filter_settings import FilterSettings
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv")
 
@@ -209,6 +210,7 @@ class Settings(_Strict):
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     tensor_dtype: Literal["float16", "float32"] = "float16"  # model tensors on disk
+    filters: FilterSettings = FilterSettings()  # <model>_clip_filters thresholds (curation/filter_settings.py)
 
     @field_validator("device")
     @classmethod
