@@ -1,4 +1,4 @@
-"""`video-assets export`: a model's clips, embeddings and duplicate columns as Parquet, WebDataset or JSON Lines."""
+"""`video-assets export`: a model's clips, embeddings and curation columns as Parquet, WebDataset or JSON Lines."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import sys
 from dataclasses import asdict
 
-from video_assets.cli_query import WHERE_HELP
+from video_assets.cli_query import CURATION_HELP, WHERE_HELP
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,8 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     # Not argparse `choices`: a bad format is one error line, exit 2, like every other bad input.
     p.add_argument("--format", default="parquet", help="parquet (default), webdataset or jsonl")
     p.add_argument("--kept-only", action="store_true",
-                   help="drop clips that are not the kept clip of their duplicate group (needs `duplicates` first)")
-    p.add_argument("--where", help="export only matching clips; " + WHERE_HELP)
+                   help="drop clips that are not the kept clip of their duplicate group or that the clip filters "
+                   "drop (needs `duplicates` or the clip filters first)")
+    p.add_argument("--where", help="export only matching clips; " + WHERE_HELP + CURATION_HELP)
     p.add_argument("--shard-size", type=int, default=1000, help="samples per webdataset shard (default 1000)")
     p.add_argument("--crf", type=int, default=23, help="x264 CRF of spans cut from sources (webdataset; default 23)")
     p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
@@ -36,11 +37,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     check_format(args.format, args.shard_size)  # bad arguments are reported before any table is opened
     if args.where is not None:
-        parse_where(args.where)
+        parse_where(args.where, curation=True)
     settings = _settings(args)
     model = args.model or default_model(settings, needs_text=False)
     result = export_clips(connect(existing_index(settings)), model, args.out, fmt=args.format,
-                          curation_dir=settings.data_dir / "curation", kept_only=args.kept_only, where=args.where,
+                          data_dir=settings.data_dir, kept_only=args.kept_only, where=args.where,
                           shard_size=args.shard_size, crf=args.crf)  # fmt: skip
     if args.json:
         print(json.dumps({**asdict(result), "note": result.note()}, indent=2, ensure_ascii=False))
@@ -49,6 +50,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(f"{what} -> {result.path}: {len(result.files)} {result.format} file(s), {result.seconds:.2f} s")
     if result.format == "webdataset" and result.rows:
         print(f"mp4: {result.mp4_from_clip_file} clip file(s), {result.mp4_cut_from_source} cut from sources")
-    incomplete = result.duplicates == "absent" or result.clips_without_dup_info
-    print(result.note(), file=sys.stderr if incomplete else sys.stdout)
+    if result.kept_only:
+        print(f"--kept-only left out {result.dropped_by_kept_only} clip(s)")
+    print(result.note(), file=sys.stderr if result.incomplete else sys.stdout)
     return 0

@@ -13,12 +13,17 @@ WHERE_HELP = (
     "text_match_prob, created_at, ...), text_score('TEXT') for one of texts_to_verify, AND/OR, "
     "IN (...), IS [NOT] NULL; e.g. \"duration_s > 3 AND text_score('a dog') > 0.5\""
 )
+CURATION_HELP = (
+    "; also the curation columns: duplicates (dup_group, keep, sim_to_kept, group_size, cluster_id) and "
+    "clip filters (filter_keep, motion, reason('static'|'black'|'frozen'|'duplicate'|'too_short'|'too_long'|"
+    "'too_few_frames'|'low_text_score')), e.g. \"keep = false\" or \"reason('static')\""
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `clips` and `ask` subcommands to the `video-assets` parser."""
     p = sub.add_parser("clips", help="list indexed clips by condition (no query vector)")
-    p.add_argument("--where", help=WHERE_HELP + " (default: every clip)")
+    p.add_argument("--where", help=WHERE_HELP + CURATION_HELP + " (default: every clip)")
     p.add_argument("--model", help="embedder whose table to list (default: the first enabled one)")
     p.add_argument("--limit", type=int, default=100, help="clips per page (default 100, at most 1000)")
     p.add_argument("--offset", type=int, default=0, help="skip this many clips (paging)")
@@ -52,10 +57,12 @@ def cmd_clips(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if args.where is not None:
-        parse_where(args.where)  # a malformed filter is reported before any table is opened
+        parse_where(args.where, curation=True)  # a malformed filter is reported before any table is opened
     model = args.model or default_model(settings, needs_text=False)
     db = connect(existing_index(settings))
-    listing = list_clips(db, model, where=args.where, limit=args.limit, offset=args.offset)
+    listing = list_clips(db, model, where=args.where, limit=args.limit, offset=args.offset, data_dir=settings.data_dir)
+    for note in _curation_notes(listing, args.where):
+        print(f"note: {note}", file=sys.stderr)
     if listing.unscored_texts:
         known = scored_texts(db, model)
         print(f"note: no clip of {model} has a score for {', '.join(map(repr, listing.unscored_texts))}; "
@@ -63,11 +70,11 @@ def cmd_clips(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(asdict(listing), indent=2, default=str, ensure_ascii=False))
         return 0
-    shown = text_score_texts(parse_where(args.where)) if args.where else []
+    shown = text_score_texts(parse_where(args.where, curation=True)) if args.where else []
     end = listing.offset + len(listing.rows)
     print(f"{listing.total} clip(s) of {model} match" + (f"; {listing.offset + 1}-{end} shown" if listing.rows else ""))
     for rank, row in enumerate(listing.rows, listing.offset + 1):
-        print(f"{rank:>4}. {_clip_line(row)}{_scores(row, shown)}")
+        print(f"{rank:>4}. {_clip_line(row)}{_scores(row, shown)}{_curation(row)}")
     if end < listing.total:
         print(f"      ... {listing.total - end} more: --offset {end}")
     return 0
@@ -99,6 +106,35 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def _clip_line(row: dict[str, Any]) -> str:
     where = row.get("clip_path") or row["source_path"]
     return f"{row['clip_id']}  {row['video_id']}  [{row['span_start_s']:.2f}s-{row['span_end_s']:.2f}s]  {where}"
+
+
+def _curation(row: dict[str, Any]) -> str:
+    """`  dup of <kept id>` / `  kept of N` and `  drop: reasons` when known."""
+    out = ""
+    if row.get("dup_group") is not None:
+        out += f"  kept of {row['group_size']}" if row.get("keep") else f"  dup of {row['dup_group']}"
+    if row.get("filter_reasons"):
+        out += f"  drop: {', '.join(row['filter_reasons'])}"
+    return out
+
+
+def _curation_notes(listing: Any, where: str | None) -> list[str]:
+    """Why a filter on curation columns may match nothing: the file it reads is not there yet."""
+    from video_assets.curation.where_eval import curation_names
+    from video_assets.index.filters import parse_where
+
+    info = listing.curation
+    if info is None or where is None:
+        return []
+    used = curation_names(parse_where(where, curation=True))
+    model, notes = listing.model, []
+    if not info.duplicates and used - {"filter_keep", "motion", "reason"}:
+        notes.append(f"no duplicates for {model} yet: dup_group, keep, sim_to_kept, group_size and cluster_id "
+                     f"are null (run `video-assets duplicates --model {model}`)")  # fmt: skip
+    if not info.filters and used & {"filter_keep", "motion", "reason"}:
+        notes.append(f"no clip filters for {model} yet: filter_keep, motion and reason(...) are null "
+                     f"(materialize {model}_clip_filters)")  # fmt: skip
+    return notes
 
 
 def _scores(row: dict[str, Any], texts: list[str]) -> str:

@@ -20,9 +20,9 @@ from video_assets.resources.storage import StorageResource
 class ExportConfig(dg.Config):
     # parquet, webdataset or jsonl (curation/export_formats.py).
     format: str = "parquet"
-    # Drop clips that are not the kept clip of their duplicate group; needs <model>_duplicates.
+    # Drop clips that are not the kept clip of their duplicate group or that <model>_clip_filters drop.
     kept_only: bool = False
-    # The search's filter language, e.g. "duration_s > 3"; None = every clip.
+    # The filter language of `video-assets clips`, e.g. "duration_s > 3 AND keep = true"; None = every clip.
     where: Optional[str] = None
     # Samples per webdataset shard.
     shard_size: int = Field(DEFAULT_SHARD_SIZE, ge=1)
@@ -37,10 +37,10 @@ def _export_asset(name: str) -> dg.AssetsDefinition:
     @dg.asset(
         name=f"{name}_export",
         group_name=name,
-        deps=[dg.AssetKey(f"{name}_clip_index")],
+        deps=[dg.AssetKey(f"{name}_clip_index"), dg.AssetKey(f"{name}_duplicates"), dg.AssetKey(f"{name}_clip_filters")],
         kinds={"parquet"},
         code_version="1",
-        description=f"{name}'s clips with embeddings, text matches and duplicate columns as "
+        description=f"{name}'s clips with embeddings, text matches, duplicate and filter columns as "
         f"{' / '.join(FORMATS)} files: <data>/exports/{name}/<format>/ (manifest in export.json).",
     )
     def export(
@@ -49,11 +49,11 @@ def _export_asset(name: str) -> dg.AssetsDefinition:
         check_format(config.format, config.shard_size)
         result = export_clips(
             lancedb.connect(), name, storage.root / "exports" / name / config.format, fmt=config.format,
-            curation_dir=storage.root / "curation", kept_only=config.kept_only, where=config.where,
+            data_dir=storage.root, kept_only=config.kept_only, where=config.where,
             shard_size=config.shard_size,
         )  # fmt: skip
         context.log.info(f"{name}: {result.rows} clips -> {result.path} ({len(result.files)} files)")
-        (context.log.warning if result.duplicates == "absent" else context.log.info)(result.note())
+        (context.log.warning if result.incomplete else context.log.info)(result.note())
         return dg.MaterializeResult(
             metadata={
                 "rows": result.rows,
@@ -64,6 +64,9 @@ def _export_asset(name: str) -> dg.AssetsDefinition:
                 "where": result.where or "",
                 "duplicates": result.note(),
                 "clips_without_dup_info": result.clips_without_dup_info,
+                "filters": result.filters,
+                "clips_without_filters": result.clips_without_filters,
+                "dropped_by_kept_only": result.dropped_by_kept_only,
                 "seconds": result.seconds,
                 "path": dg.MetadataValue.path(result.path),
             }

@@ -1,12 +1,13 @@
 """Export a model's clips (rows, embeddings, duplicate columns) as Parquet, WebDataset shards or JSON Lines.
 
 `export_clips` reads the model's table at one pinned version (optionally filtered by the
-search's `--where` language), joins the duplicate columns of `<model>_duplicates.parquet`
-on clip_id when that file exists, orders the rows by source path, span start and clip id,
+`--where` language of `clips`, curation columns included), joins the curation columns on
+clip_id (`filter_read.curation_columns`: the duplicates file's dup_group, keep, ... and the
+clip filters' filter_keep, filter_reasons, motion; null where unknown), orders the rows by source path, span start and clip id,
 and writes them into a temporary directory beside `out_dir` that is renamed into place at
 the end: a crash leaves the previous export or none, never a half file or a half shard.
 Every export holds `export.json`, its manifest (model, table version, filter, rows, files,
-whether the duplicate columns are present and which table version they describe).
+whether the duplicate and filter columns are present and which table version the duplicates describe).
 The formats themselves live in `export_formats.py`.
 """
 
@@ -22,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import lancedb
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from video_assets.curation import export_formats
 from video_assets.curation.dup_read import read_duplicates, result_info
 from video_assets.curation.duplicates import output_path
+from video_assets.curation.filter_read import DUP_TYPES, curation_columns, filters_dir
+from video_assets.curation.where_eval import evaluate, split
 from video_assets.index.connection import open_clip_table
 from video_assets.index.filters import parse_where, render_sql
 
@@ -35,14 +37,7 @@ FORMATS = ("parquet", "webdataset", "jsonl")
 DEFAULT_SHARD_SIZE = 1000
 MANIFEST = "export.json"
 SORT_KEYS = ("source_path", "span_start_s", "clip_id")
-# dup_read.DUP_COLUMNS as written into an export (null where unknown or when there is no duplicates file).
-DUP_TYPES = {
-    "dup_group": pa.string(),
-    "keep": pa.bool_(),
-    "sim_to_kept": pa.float64(),
-    "group_size": pa.int64(),
-    "cluster_id": pa.int64(),
-}
+__all__ = ["DUP_TYPES", "ExportResult", "check_format", "export_clips"]  # DUP_TYPES: dup_read.DUP_COLUMNS typed
 
 
 @dataclass(frozen=True)
@@ -59,21 +54,37 @@ class ExportResult:
     duplicates_path: str
     duplicates_table_version: int | None  # the table version the duplicates file describes
     clips_without_dup_info: int  # exported clips the duplicates file does not know (indexed after it)
+    filters: str  # "joined" (some clip_filters partition exists) or "absent"
+    clips_without_filters: int  # exported clips no clip_filters partition decided on
+    dropped_by_kept_only: int  # clips --kept-only left out (not kept by their duplicate group or by the filters)
     mp4_from_clip_file: int  # webdataset: samples whose .mp4 is the transcoded clip file
     mp4_cut_from_source: int  # webdataset: samples whose span was cut from the source video
     seconds: float
 
+    @property
+    def incomplete(self) -> bool:
+        """Some curation column is null for some clip (no file yet, or clips newer than it)."""
+        absent = self.duplicates == "absent" or self.filters == "absent"
+        return absent or bool(self.clips_without_dup_info or self.clips_without_filters)
+
     def note(self) -> str:
-        """One line on the duplicate columns, for the CLI and the asset's log."""
+        """One line on the duplicate and filter columns, for the CLI and the asset's log."""
+        kept = " and were kept" if self.kept_only else ""
         if self.duplicates == "absent":
-            return (f"no duplicates file for {self.model} ({self.duplicates_path}): dup_group, keep, sim_to_kept, "
+            note = (f"no duplicates file for {self.model} ({self.duplicates_path}): dup_group, keep, sim_to_kept, "
                     f"group_size and cluster_id are null; run `video-assets duplicates --model {self.model}` "
                     "to fill them")  # fmt: skip
-        note = f"duplicate columns from {self.duplicates_path} (table v{self.duplicates_table_version})"
-        if self.clips_without_dup_info:
-            kept = " and were kept" if self.kept_only else ""
-            note += (f"; {self.clips_without_dup_info} clip(s) indexed after it have null duplicate columns{kept}: "
-                     f"rerun `video-assets duplicates --model {self.model}`")  # fmt: skip
+        else:
+            note = f"duplicate columns from {self.duplicates_path} (table v{self.duplicates_table_version})"
+            if self.clips_without_dup_info:
+                note += (f"; {self.clips_without_dup_info} clip(s) indexed after it have null duplicate columns"
+                         f"{kept}: rerun `video-assets duplicates --model {self.model}`")  # fmt: skip
+        if self.filters == "absent":
+            note += (f"; no clip filters for {self.model}: filter_keep, filter_reasons and motion are null "
+                     f"(materialize {self.model}_clip_filters)")  # fmt: skip
+        elif self.clips_without_filters:
+            note += (f"; {self.clips_without_filters} clip(s) have no filter decision{kept} "
+                     f"(materialize their {self.model}_clip_filters partitions)")  # fmt: skip
         return note
 
 
@@ -90,7 +101,7 @@ def export_clips(
     out_dir: str | Path,
     *,
     fmt: str,
-    curation_dir: str | Path,
+    data_dir: str | Path,
     kept_only: bool = False,
     where: str | None = None,
     shard_size: int = DEFAULT_SHARD_SIZE,
@@ -98,20 +109,25 @@ def export_clips(
 ) -> ExportResult:
     """Write the model's clips matching `where` (all when None) to `out_dir` in `fmt` (see the module doc).
 
-    `kept_only` drops every clip the duplicates file marks as not kept (a clip newer than the
-    file is kept and counted in `clips_without_dup_info`); it refuses when there is no file.
+    `data_dir` is where `curation/` (duplicates) and `assets/` (clip filters) are. `kept_only`
+    drops every clip the duplicates file marks as not kept or the clip filters drop (a clip
+    either does not know is kept, and counted in `clips_without_dup_info` / `clips_without_filters`);
+    it refuses when there is neither a duplicates file nor a clip filters partition.
     `out_dir` is replaced when it holds an earlier export; any other non-empty directory is refused.
     """
     started = time.perf_counter()
     check_format(fmt, shard_size)
-    sql = render_sql(parse_where(where)) if where is not None else None  # a bad filter fails before any read
-    out_dir = Path(out_dir)
+    node = parse_where(where, curation=True) if where is not None else None  # a bad filter fails before any read
+    index_part, rest = split(node) if node is not None else (None, None)
+    sql = render_sql(index_part) if index_part is not None else None
+    out_dir, data_dir = Path(out_dir), Path(data_dir)
     _check_out_dir(out_dir)
-    dup_path = output_path(Path(curation_dir), model)
-    if kept_only and not dup_path.exists():
+    dup_path = output_path(data_dir / "curation", model)
+    if kept_only and not dup_path.exists() and not any(filters_dir(data_dir / "assets", model).glob("*.parquet")):
         raise FileNotFoundError(
-            f"--kept-only needs {model}'s duplicate groups and there is no {dup_path}: run "
-            f"`video-assets duplicates --model {model}` (or materialize {model}_duplicates) first"
+            f"--kept-only needs {model}'s duplicate groups or clip filters, and there are neither {dup_path} nor "
+            f"{filters_dir(data_dir / 'assets', model)}: run `video-assets duplicates --model {model}` "
+            f"(or materialize {model}_duplicates / {model}_clip_filters) first"
         )
 
     table = open_clip_table(db, model)
@@ -119,17 +135,18 @@ def export_clips(
     query = table.search().limit(None)
     rows = (query.where(sql) if sql is not None else query).to_arrow()
     rows = rows.take(pc.sort_indices(rows, sort_keys=[(k, "ascending") for k in SORT_KEYS]))
-    dup_info: dict[str, Any] = {}
-    if dup_path.exists():
-        dups = read_duplicates(Path(curation_dir), model)
-        rows = _join_duplicates(rows, dups)
-        dup_info = result_info(dups)
-    else:
-        for name, type_ in DUP_TYPES.items():
-            rows = rows.append_column(pa.field(name, type_), pa.nulls(rows.num_rows, type_))
-    unknown = rows.column("keep").null_count if dup_info else 0
+    extra, info = curation_columns(data_dir, model, rows.column("clip_id").combine_chunks())
+    for name in extra.column_names:
+        rows = rows.append_column(extra.schema.field(name), extra.column(name))
+    if rest is not None:
+        rows = rows.filter(evaluate(rest, rows))
+    dup_info: dict[str, Any] = result_info(read_duplicates(data_dir / "curation", model)) if info.duplicates else {}
+    unknown = rows.column("keep").null_count if info.duplicates else 0
+    no_filters = rows.column("filter_keep").null_count if info.filters else 0
+    before = rows.num_rows
     if kept_only:
-        rows = rows.filter(pc.fill_null(rows.column("keep"), True))
+        keep = pc.and_(pc.fill_null(rows.column("keep"), True), pc.fill_null(rows.column("filter_keep"), True))
+        rows = rows.filter(keep)
 
     tmp = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -141,7 +158,8 @@ def export_clips(
             model=model, format=fmt, path=str(out_dir), table_version=table.version, rows=rows.num_rows,
             files=written.files, where=where, kept_only=kept_only, duplicates="joined" if dup_info else "absent",
             duplicates_path=str(dup_path), duplicates_table_version=int(version) if version is not None else None,
-            clips_without_dup_info=unknown, mp4_from_clip_file=written.mp4_from_clip_file,
+            clips_without_dup_info=unknown, filters="joined" if info.filters else "absent",
+            clips_without_filters=no_filters, dropped_by_kept_only=before - rows.num_rows, mp4_from_clip_file=written.mp4_from_clip_file,
             mp4_cut_from_source=written.mp4_cut_from_source, seconds=round(time.perf_counter() - started, 3),
         )  # fmt: skip
         manifest = {**asdict(result), "created_at": datetime.now(timezone.utc).isoformat(), "note": result.note()}
@@ -150,15 +168,6 @@ def export_clips(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return result
-
-
-def _join_duplicates(rows: pa.Table, dups: pa.Table) -> pa.Table:
-    """`rows` with the DUP_COLUMNS of the clip with the same id (null for a clip the file does not know)."""
-    at = pc.index_in(rows.column("clip_id"), value_set=dups.column("clip_id").combine_chunks())
-    for name, type_ in DUP_TYPES.items():
-        values = dups.column(name).combine_chunks().take(at).cast(type_)
-        rows = rows.append_column(pa.field(name, type_), values)
-    return rows
 
 
 def _check_out_dir(out_dir: Path) -> None:

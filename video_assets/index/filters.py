@@ -11,6 +11,7 @@ Grammar (keywords case-insensitive):
                 | COLUMN "IS" ["NOT"] "NULL"
                 | "text_score" "(" STRING ")" op NUMBER
                 | "text_score" "(" STRING ")" "IS" ["NOT"] "NULL"
+                | "reason" "(" STRING ")" [("=" | "!=") BOOL]     (curation only)
     op         := "<" | "<=" | ">" | ">=" | "=" | "!="
     literal    := NUMBER (numeric columns) | 'quoted string' (text and
                   timestamp columns; '' is a quote inside a string)
@@ -18,7 +19,14 @@ Grammar (keywords case-insensitive):
 `text_score('a dog')` is the probability stored for the text 'a dog' in the
 row's `text_scores` JSON (one of the model's `texts_to_verify`); a row with no
 score for that text (no texts verified, another text list) compares false and
-IS NULL. It is the only function a filter may call.
+IS NULL. It is the only function a search filter may call.
+
+Curation filters (`parse_where(text, curation=True)`: `video-assets clips`, `export`)
+also name the columns that live beside the index, not in it (CURATION_COLUMNS: the
+duplicates' dup_group, keep, ... and the clip filters' filter_keep, motion), compare
+the boolean ones with `true` / `false`, and call `reason('static')`: whether that
+reason is among the clip's filter reasons. Those parts cannot become LanceDB SQL
+(`render_sql` refuses them); `curation/where_eval.py` evaluates them over Arrow.
 
 Why the output is a SQL string and not a `lancedb.expr.Expr`: LanceDB 0.40's
 Expr has comparisons, AND/OR/NOT and IN, but no IS NULL and no function that
@@ -54,6 +62,7 @@ MAX_IN_VALUES = 1000
 MAX_DEPTH = 32
 COMPARISON_OPS = ("<", "<=", ">", ">=", "=", "!=")
 TEXT_SCORE = "text_score"
+REASON = "reason"
 MAX_TEXT_CHARS = 1000
 
 
@@ -73,8 +82,16 @@ def _column_kinds() -> dict[str, str]:
 
 
 FILTER_COLUMNS: dict[str, str] = _column_kinds()
+# Columns joined beside index rows by curation readers (curation/filter_read.py), and the
+# reasons `reason('...')` knows (curation/clip_filters.REASONS; kept here so the parser
+# stays free of the curation package).
+CURATION_COLUMNS: dict[str, str] = {
+    "dup_group": "string", "keep": "bool", "sim_to_kept": "number", "group_size": "number",
+    "cluster_id": "number", "filter_keep": "bool", "motion": "number",
+}  # fmt: skip
+FILTER_REASONS = ("too_short", "too_long", "too_few_frames", "duplicate", "low_text_score", "static", "black", "frozen")
 
-Value = Union[float, str, datetime]
+Value = Union[float, str, datetime, bool]
 
 
 @dataclass(frozen=True)
@@ -84,7 +101,14 @@ class TextScore:
     text: str
 
 
-Operand = Union[str, TextScore]  # a column name, or a text score
+@dataclass(frozen=True)
+class Reason:
+    """`reason('static')`: whether the clip's filter reasons include this one (curation filters)."""
+
+    name: str
+
+
+Operand = Union[str, TextScore, Reason]  # a column name, a text score, or a filter reason
 
 
 @dataclass(frozen=True)
@@ -157,10 +181,12 @@ def tokenize(text: str) -> list[Token]:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, curation: bool = False) -> None:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.columns = {**FILTER_COLUMNS, **CURATION_COLUMNS} if curation else FILTER_COLUMNS
+        self.curation = curation
 
     def fail(self, token: Token, problem: str) -> InvalidFilterError:
         return InvalidFilterError(self.text, token.position, problem)
@@ -224,12 +250,18 @@ class _Parser:
         if self.peek().kind == "(":
             if token.text == TEXT_SCORE:
                 return self.text_score()
-            raise self.fail(token, f"function calls other than {TEXT_SCORE}('TEXT') are not allowed ({token.text}(...))")
+            if token.text == REASON and self.curation:
+                return self.reason()
+            also = f" and {REASON}('NAME')" if self.curation else ""
+            raise self.fail(token, f"function calls other than {TEXT_SCORE}('TEXT'){also} are not allowed ({token.text}(...))")
         column = token.text
-        if column not in FILTER_COLUMNS:
+        if column not in self.columns:
             hint = f"; per-text scores are {TEXT_SCORE}('TEXT') > 0.5" if column == "text_scores" else ""
+            if column in CURATION_COLUMNS or column == REASON:
+                hint = "; curation columns and reason('...') are filtered with `video-assets clips` and `export`"
+            functions = f"{TEXT_SCORE}('TEXT')" + (f", {REASON}('NAME')" if self.curation else "")
             raise self.fail(
-                token, f"unknown column {column!r}; filterable: {', '.join(FILTER_COLUMNS)}, {TEXT_SCORE}('TEXT'){hint}"
+                token, f"unknown column {column!r}; filterable: {', '.join(self.columns)}, {functions}{hint}"
             )
         if self.keyword("IS"):
             negated = self.keyword("NOT")
@@ -244,7 +276,29 @@ class _Parser:
         op = self.take()
         if op.kind != "op":
             raise self.fail(op, f"expected one of {' '.join(COMPARISON_OPS)}, IN or IS after {column}, got {_shown(op)}")
+        if self.columns[column] == "bool" and op.text not in ("=", "!="):
+            raise self.fail(op, f"{column} is true or false: compare it with = or !=, got {op.text!r}")
         return Comparison(column, op.text, self.literal(column))
+
+    def reason(self) -> Node:
+        """After `reason`: ('NAME'), optionally = / != true / false; alone it means = true."""
+        self.expect("(", f"'(' after {REASON}")
+        token = self.take()
+        name = token.text[1:-1] if token.kind == "string" else None
+        if name not in FILTER_REASONS:
+            raise self.fail(token, f"{REASON} takes one of {', '.join(map(repr, FILTER_REASONS))}, got {_shown(token)}")
+        self.expect(")", f"')' closing {REASON}(...)")
+        if self.peek().kind != "op":
+            return Comparison(Reason(name), "=", True)
+        op = self.take()
+        if op.text not in ("=", "!="):
+            raise self.fail(op, f"{REASON}(...) is true or false: compare it with = or !=, got {op.text!r}")
+        return Comparison(Reason(name), op.text, self._bool(self.take()))
+
+    def _bool(self, token: Token) -> bool:
+        if token.kind == "name" and token.text.upper() in ("TRUE", "FALSE"):
+            return token.text.upper() == "TRUE"
+        raise self.fail(token, f"expected true or false, got {_shown(token)}")
 
     def text_score(self) -> Node:
         """After `text_score`: ('TEXT') then a numeric comparison or IS [NOT] NULL."""
@@ -283,9 +337,11 @@ class _Parser:
 
     def literal(self, column: str) -> Value:
         token = self.take()
-        kind = FILTER_COLUMNS[column]
+        kind = self.columns[column]
         if token.kind == "name" and token.text.upper() == "NULL":
             raise self.fail(token, f"compare with NULL using '{column} IS NULL' / 'IS NOT NULL'")
+        if kind == "bool":
+            return self._bool(token)
         if kind == "number":
             if token.kind != "number":
                 raise self.fail(token, f"{column} is numeric: expected a number, got {_shown(token)}")
@@ -316,15 +372,25 @@ def _shown(token: Token) -> str:
     return "the end of the filter" if token.kind == "end" else repr(token.text)
 
 
-def parse_where(text: str) -> Node:
-    """Parse a user filter into a tree; `InvalidFilterError` says what and where."""
+def parse_where(text: str, *, curation: bool = False) -> Node:
+    """Parse a user filter into a tree; `InvalidFilterError` says what and where.
+
+    `curation` admits CURATION_COLUMNS and `reason(...)` (see the module doc)."""
     if not isinstance(text, str):
         raise TypeError(f"filter must be a string, got {type(text).__name__}")
     if len(text) > MAX_FILTER_CHARS:
         raise InvalidFilterError(text[:80] + "...", MAX_FILTER_CHARS, f"filter longer than {MAX_FILTER_CHARS} characters")
     if not text.strip():
         raise InvalidFilterError(text, 0, "empty filter")
-    return _Parser(text).parse()
+    return _Parser(text, curation=curation).parse()
+
+
+def uses_curation(node: Node) -> bool:
+    """Whether a parsed filter reads a curation column or `reason(...)` (then it is not SQL for the index)."""
+    if isinstance(node, BoolOp):
+        return any(uses_curation(operand) for operand in node.operands)
+    column = node.column
+    return isinstance(column, Reason) or (isinstance(column, str) and column in CURATION_COLUMNS)
 
 
 _OPS = {
@@ -339,6 +405,9 @@ _OPS = {
 
 def render_sql(node: Node) -> str:
     """SQL for a parsed filter; literals and columns are rendered by lancedb.expr."""
+    if uses_curation(node):
+        raise ValueError("curation columns and reason(...) live beside the index, not in it: "
+                         "split them off first (curation/where_eval.py)")  # fmt: skip
     if isinstance(node, Comparison):
         if isinstance(node.column, TextScore):
             # node.op is one of COMPARISON_OPS (the tokenizer admits nothing else).
