@@ -173,3 +173,26 @@ def _stored_vectors(db: lancedb.DBConnection, model: str, hits: list[SearchHit])
         # silently change the question's clips.
         raise IndexIntegrityError(f"clip(s) {missing[:5]} left {table.name} while answering; ask again")
     return np.asarray([found[c] for c in ids], dtype=np.float32)
+
+
+def answers_markdown(result: QAResult) -> str:
+    """The ranked answers, then the clips they were read from, as Markdown tables (the UI's metadata)."""
+    if not result.clips:
+        return f"{result.question!r}: no clip to answer from (empty index, or `where` matched nothing)"
+    cell = _md_cell
+    lines = ["| rank | answer | probability | best for |", "|---:|---|---:|---:|"]
+    for rank, answer in enumerate(result.answers, 1):
+        lines.append(f"| {rank} | {cell(answer.answer)} | {answer.prob:.4f} | {answer.votes} of {len(result.clips)} |")
+    lines += ["", "| clip | video | span | question cosine | best answer | its probability |",
+              "|---|---|---|---:|---|---:|"]  # fmt: skip
+    for clip in result.clips:
+        hit = clip.hit
+        span = f"{hit.span_start_s:.2f}-{hit.span_end_s:.2f} s"
+        lines.append(f"| {hit.clip_id} | {cell(hit.source_path)} | {span} | {hit.score:.4f} | {cell(clip.best)} "
+                     f"| {clip.probs[clip.best]:.4f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _md_cell(text: str) -> str:
+    # A pipe would end the cell; a newline, the row.
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,185 @@
+"""`<model>_clip_filters` on real videos through the pipeline, a real Dagster instance and the curation sensor.
+
+Three generated videos go through `run_folder` (fingerprint, 2 s clips): a moving scene,
+a re-encode of it (each of its clips a near-duplicate) and a still picture (its two
+clips identical: a duplicate group of their own).
+The curation sensor is then ticked by hand against the same instance, and what it requests
+is materialized there, as the daemon would: duplicates once the table settled, then the
+filters of each video, then only the videos whose duplicate flags a new duplicates run changed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import dagster as dg
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from video_assets.assets.clip_filters import clip_filters_assets
+from video_assets.assets.curation_sensor import build_curation_sensor
+from video_assets.assets.duplicates import duplicates_assets
+from video_assets.cli import main
+from video_assets.config import ClippingSettings, Settings
+from video_assets.curation.filter_settings import FilterSettings
+from video_assets.media.synthetic import make_video
+from video_assets.media.synthetic_damaged import make_near_copy
+from video_assets.registry import video_id_for
+from video_assets.resources.lancedb import LanceDBResource
+from video_assets.resources.storage import PartitionedParquetIOManager, StorageResource
+from video_assets.runner import run_folder
+
+pytestmark = pytest.mark.slow
+MODEL = "fingerprint"
+FILTERS = FilterSettings()
+# The re-encoded 2 s clips of a 128x96 video score 0.77-0.99 against their originals (one pair
+# under the fingerprint's 0.85) and unrelated clips here stay under 0.4, so 0.70 groups exactly
+# the pairs: what is tested is the filters' use of the groups, not the fingerprint's recall.
+DUPS_070 = {"ops": {f"{MODEL}_duplicates": {"config": {"threshold": 0.70, "full": True}}}}
+
+
+def make_still(path: Path, *, seconds: float = 4.0, fps: int = 12) -> Path:
+    """An H.264 video of one unchanging picture (a gradient with a box)."""
+    picture = np.zeros((64, 96, 3), np.uint8)
+    picture[..., 0] = np.linspace(30, 220, 96, dtype=np.uint8)[None, :]
+    picture[20:40, 30:60] = (200, 180, 40)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        for _ in range(int(seconds * fps)):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        out.mux(stream.encode())
+    return path
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory):
+    """(settings, instance, resources, partition key per video name) after the pipeline ran."""
+    root = tmp_path_factory.mktemp("filters")
+    folder = root / "videos"
+    make_video(folder / "moving.mp4", duration_s=4.0, fps=12, size=(128, 96), seed=3)
+    make_near_copy(folder / "moving.mp4", folder / "copy.mp4", crf=23)
+    make_still(folder / "still.mp4")
+    settings = Settings(input_dir=folder, data_dir=root / "data", enabled_models=(MODEL,),
+                        clipping=ClippingSettings(clip_len_s=2.0, stride_s=2.0, min_clip_len_s=1.0))  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
+        for name in ("VIDEO_ASSETS_SETTINGS", "VIDEO_ASSETS_DATA_DIR"):
+            patch.delenv(name, raising=False)
+        summary = run_folder(settings, progress=lambda _: None)
+        assert not summary.failed
+        data = settings.data_dir.resolve()
+        resources = {
+            "storage": StorageResource(data_dir=str(data)),
+            "lancedb": LanceDBResource(uri=str(data / "lancedb")),
+            "io_manager": PartitionedParquetIOManager(base_dir=str(data / "assets")),
+        }
+        keys = {name: _partition_of(data, name) for name in ("moving.mp4", "copy.mp4", "still.mp4")}
+        with dg.DagsterInstance.get() as instance:
+            yield data, instance, resources, keys
+
+
+def _partition_of(data: Path, name: str) -> str:
+    from video_assets.registry import VideoRegistry
+
+    registry = VideoRegistry(data / "registry.sqlite")
+    return next(k for k in registry.partition_keys() if any(v.video_id == video_id_for(name) for v in registry.videos_in(k)))
+
+
+def _tick(sensor: dg.SensorDefinition, instance, resources, cursor: str | None) -> dg.SensorResult:
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:
+        return sensor(context)
+
+
+def _run(request: dg.RunRequest, instance, resources, config: dict | None = None) -> dg.ExecuteInProcessResult:
+    (key,) = request.asset_selection
+    assets = {a.key: a for a in [*duplicates_assets([MODEL]), *clip_filters_assets([MODEL], FILTERS)]}
+    result = dg.materialize([assets[key]], instance=instance, resources=resources,
+                            partition_key=request.partition_key, run_config=config)  # fmt: skip
+    assert result.success
+    return result
+
+
+def _decisions(data: Path) -> dict[str, dict]:
+    table = pq.ParquetDataset(data / "assets" / f"{MODEL}_clip_filters").read().to_pylist()
+    return {row["clip_id"]: row for row in table}
+
+
+def test_sensor_runs_duplicates_then_each_video_then_only_changed_videos(pipeline) -> None:
+    data, instance, resources, keys = pipeline
+    sensor = build_curation_sensor([MODEL], settle_after_seconds=0)
+    lancedb = {"lancedb": resources["lancedb"], "storage": resources["storage"]}
+
+    first = _tick(sensor, instance, lancedb, None)
+    assert [r.asset_selection for r in first.run_requests] == [[dg.AssetKey(f"{MODEL}_duplicates")]]
+    _run(first.run_requests[0], instance, resources, DUPS_070)
+
+    second = _tick(sensor, instance, lancedb, first.cursor)
+    assert {r.partition_key for r in second.run_requests} == set(keys.values())  # every video, once
+    by_partition = {}
+    for request in second.run_requests:
+        (event,) = _run(request, instance, resources).get_asset_materialization_events()
+        by_partition[request.partition_key] = event.materialization.metadata
+    third = _tick(sensor, instance, lancedb, second.cursor)
+    assert third.run_requests == [] and third.skip_reason
+
+    # What the filters decided, per video: the still video is static, one of each copy pair a duplicate.
+    rows = _decisions(data)
+    by_video: dict[str, list[dict]] = {}
+    for row in rows.values():
+        by_video.setdefault(row["video_id"], []).append(row)
+    still, moving, copy = (by_video[video_id_for(n)] for n in ("still.mp4", "moving.mp4", "copy.mp4"))
+    assert len(still) == len(moving) == len(copy) == 2
+    assert all("static" in r["filter_reasons"] and r["motion"] < FILTERS.static_below for r in still)
+    assert sorted(bool(r["duplicate"]) for r in still) == [False, True]
+    assert all(r["motion"] > 2 * FILTERS.static_below for r in moving + copy)
+    duplicates = [r for r in moving + copy if r["duplicate"]]
+    assert len(duplicates) == 2 and all(r["filter_reasons"] == ["duplicate"] for r in duplicates)
+    assert {r["video_id"] for r in moving + copy if not r["duplicate"]} == {r["video_id"] for r in duplicates}  # pairs
+    assert all(not r["filter_keep"] for r in duplicates + still)
+    meta = by_partition[keys["still.mp4"]]
+    assert meta["dagster/row_count"].value == 2 and meta["reason/static"].value == 2 and meta["kept"].value == 0
+    assert meta["duplicates"].value == "joined"
+    marked = {keys[n] for n in ("moving.mp4", "copy.mp4") if any(r["duplicate"] for r in by_video[video_id_for(n)])}
+
+    # A duplicates run at 0.999 keeps only the identical still clips together: only the videos whose
+    # clips were marked rerun (not the still video, whose flags stay), and no copy is a duplicate any more.
+    config = {"ops": {f"{MODEL}_duplicates": {"config": {"threshold": 0.999, "full": True}}}}
+    _run(dg.RunRequest(asset_selection=[dg.AssetKey(f"{MODEL}_duplicates")]), instance, resources, config)
+    fourth = _tick(sensor, instance, lancedb, third.cursor)
+    assert {r.partition_key for r in fourth.run_requests} == marked and keys["still.mp4"] not in marked
+    for request in fourth.run_requests:
+        _run(request, instance, resources)
+    after = _decisions(data).values()
+    assert [r["video_id"] for r in after if r["duplicate"]] == [video_id_for("still.mp4")]
+    assert _tick(sensor, instance, lancedb, fourth.cursor).run_requests == []
+
+
+def test_clips_and_export_read_the_filter_decisions(pipeline, tmp_path: Path, capsys) -> None:
+    data, instance, resources, keys = pipeline
+    _run(dg.RunRequest(asset_selection=[dg.AssetKey(f"{MODEL}_duplicates")]), instance, resources, DUPS_070)
+    for partition in keys.values():
+        _run(dg.RunRequest(partition_key=partition, asset_selection=[dg.AssetKey(f"{MODEL}_clip_filters")]),
+             instance, resources)  # fmt: skip
+    base = ["--model", MODEL, "--output", str(data)]
+
+    def listed(where: str) -> set[str]:
+        assert main(["clips", "--where", where, "--json", *base]) == 0
+        return {row["video_id"] for row in json.loads(capsys.readouterr().out)["rows"]}
+
+    still, moving, copy = (video_id_for(n) for n in ("still.mp4", "moving.mp4", "copy.mp4"))
+    assert listed("reason('static')") == {still}
+    assert listed("reason('static') = false AND filter_keep = true") <= {moving, copy}
+    assert listed(f"keep = false AND video_id IN ('{moving}', '{copy}')") | listed("filter_keep = true") == {moving, copy}
+    assert listed("motion < 0.004 OR reason('duplicate')") == {still} | listed("keep = false")
+    assert main(["export", *base, "--out", str(tmp_path / "kept"), "--format", "jsonl", "--kept-only"]) == 0
+    kept = [json.loads(line) for line in (tmp_path / "kept" / "clips.jsonl").read_text().splitlines()]
+    assert len(kept) == 2 and all(r["filter_keep"] and r["keep"] and r["filter_reasons"] == [] for r in kept)
+    assert {r["video_id"] for r in kept} <= {moving, copy} and "left out 4 clip(s)" in capsys.readouterr().out
+    assert main(["export", *base, "--out", str(tmp_path / "all"), "--where", "reason('static')"]) == 0
+    exported = pq.read_table(tmp_path / "all" / "clips.parquet").to_pylist()
+    assert {r["video_id"] for r in exported} == {still} and all(r["motion"] is not None for r in exported)
