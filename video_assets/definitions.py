@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dagster as dg
 
+from video_assets.assets.clip_filters import clip_filters_assets
+from video_assets.assets.curation_sensor import build_curation_sensor
 from video_assets.assets.duplicates import duplicates_assets
 from video_assets.assets.embeddings import model_assets
 from video_assets.assets.export import export_assets
 from video_assets.assets.index_maintenance import optimize_index_sensor, optimized_index_assets
 from video_assets.assets.ledger_sensor import build_failed_run_sensor
 from video_assets.assets.media import clips, frames, source_videos
+from video_assets.assets.qa_job import build_ask_job
 from video_assets.assets.removal import build_removal_job
 from video_assets.assets.sensors import build_video_sensor
 from video_assets.config import Settings
@@ -47,11 +50,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         executor_def=dg.in_process_executor,
     )
     # Curation assets (issue 13) downstream of the index: one factory call per module.
-    curation: list[dg.AssetsDefinition] = [*duplicates_assets(names), *export_assets(names)]
+    curation: list[dg.AssetsDefinition] = [*duplicates_assets(names), *clip_filters_assets(names, settings.filters), *export_assets(names)]
     return dg.Definitions(
         assets=[*media, *model_defs, *optimized_index_assets(names), *curation],
-        jobs=[embed_job, build_removal_job(names)],
-        sensors=[build_video_sensor(embed_job), optimize_index_sensor(names), build_failed_run_sensor(embed_job)],
+        jobs=[embed_job, build_removal_job(names), build_ask_job(settings)],
+        sensors=[build_video_sensor(embed_job), optimize_index_sensor(names), build_failed_run_sensor(embed_job), build_curation_sensor(names)],
         resources={
             "io_manager": PartitionedParquetIOManager(base_dir=str(settings.data_dir / "assets")),
             "storage": StorageResource(data_dir=str(settings.data_dir)),
