@@ -216,3 +216,26 @@ def test_rank_answers_mean_then_votes_then_given_order():
     assert [r.votes for r in ranked] == [2, 1, 0] and ranked[0].clip_ids == ["c0", "c1"]
     tied = rank_answers(["z", "y"], score_clips(hits[:1], eye[[0]], ["z", "y"], eye[[2, 1]], scale=1.0))
     assert [r.answer for r in tied] == ["z", "y"]  # equal probabilities keep the order given
+
+
+def test_ask_job_attaches_the_ranked_answers(iv2):
+    import dagster as dg
+
+    from video_assets.assets.qa_job import build_ask_job
+
+    settings, planted, answers = iv2
+    config = {"question": QUESTION, "choices": CHOICES, "model": INTERNVIDEO2_TINY, "k": 3}
+    with registered([internvideo2_tiny_entry()], device=torch.device("cpu"), dtype=torch.float32):
+        result = build_ask_job(settings).execute_in_process(run_config={"ops": {"ask": {"config": config}}})
+        bad = build_ask_job(settings).execute_in_process(
+            run_config={"ops": {"ask": {"config": {**config, "choices": ["a dog"]}}}}, raise_on_error=False)
+    assert result.success and not bad.success
+    assert "between 2 and 64 --choices" in bad.get_step_failure_events()[0].event_specific_data.error.message
+    (output,) = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_OUTPUT]
+    meta = output.event_specific_data.metadata
+    order, mean = _expected_ranking(planted["near"], answers)
+    table = meta["answers"].value.splitlines()
+    ranked = [line.split(" | ")[1] for line in table[2 : 2 + len(CHOICES)]]
+    assert ranked == order and meta["best_answer"].value == order[0] == "a dog"
+    assert meta["best_probability"].value == pytest.approx(max(mean), abs=1e-4) and meta["clips"].value == 3
+    assert sum(line.count(" near ") + line.count("/near.mp4") for line in table) == 3  # the 3 clips, one row each
