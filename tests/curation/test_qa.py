@@ -230,7 +230,8 @@ def test_ask_job_attaches_the_ranked_answers(iv2):
         bad = build_ask_job(settings).execute_in_process(
             run_config={"ops": {"ask": {"config": {**config, "choices": ["a dog"]}}}}, raise_on_error=False)
     assert result.success and not bad.success
-    assert "between 2 and 64 --choices" in bad.get_step_failure_events()[0].event_specific_data.error.message
+    failure = bad.get_step_failure_events()[0].event_specific_data.user_failure_data
+    assert "between 2 and 64 --choices" in failure.description
     (output,) = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_OUTPUT]
     meta = output.event_specific_data.metadata
     order, mean = _expected_ranking(planted["near"], answers)

@@ -38,8 +38,11 @@ def build_ask_job(settings: Settings) -> dg.JobDefinition:
     def ask_op(context: dg.OpExecutionContext, config: AskConfig):  # yields the output with its metadata
         if config.scale not in (None, "reference", "model"):
             raise dg.Failure(description=f"scale must be 'reference' or 'model', got {config.scale!r}")
-        result = ask(settings, config.question, list(config.choices), model=config.model, k=config.k,
-                     scale=config.scale, template=config.template, where=config.where)  # type: ignore[arg-type]  # fmt: skip
+        try:
+            result = ask(settings, config.question, list(config.choices), model=config.model, k=config.k,
+                         scale=config.scale, template=config.template, where=config.where)  # type: ignore[arg-type]  # fmt: skip
+        except (ValueError, LookupError) as err:  # bad config or an unknown model/table: one line in the UI
+            raise dg.Failure(description=str(err)) from err
         table = answers_markdown(result)
         context.log.info(f"{config.question!r} ({result.model}):\n{table}")
         best = result.answers[0] if result.answers else None
