@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 
 from video_assets.config import Settings
-from video_assets.curation.clip_filters import REASONS, ClipFacts, PixelStats, pixel_stats, reasons_for
-from video_assets.curation.filter_settings import FilterSettings
 from video_assets.config_errors import SettingsError
+from video_assets.curation.clip_filters import (
+    REASONS,
+    ClipFacts,
+    PixelStats,
+    pixel_stats,
+    reasons_for,
+)
+from video_assets.curation.filter_settings import FilterSettings
 
 H, W = 96, 128
 FPS = 2.0

@@ -14,7 +14,13 @@ import dagster as dg
 from pydantic import Field
 
 from video_assets.config import Settings
-from video_assets.curation.qa import DEFAULT_TEMPLATE, MAX_CHOICES, MAX_K, answers_markdown, ask
+from video_assets.curation.qa import (
+    DEFAULT_TEMPLATE,
+    MAX_CHOICES,
+    MAX_K,
+    answers_markdown,
+    ask,
+)
 
 ASK_JOB = "ask"
 

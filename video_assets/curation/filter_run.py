@@ -18,7 +18,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from video_assets.curation.clip_filters import REASONS, ClipFacts, PixelStats, pixel_stats, reasons_for
+from video_assets.curation.clip_filters import (
+    REASONS,
+    ClipFacts,
+    PixelStats,
+    pixel_stats,
+    reasons_for,
+)
 from video_assets.curation.duplicates import output_path
 from video_assets.curation.filter_settings import FilterSettings
 from video_assets.index.commit import videos_filter
