@@ -1,4 +1,5 @@
-"""`video-assets duplicates`: bring a model's duplicate groups up to date and print them."""
+"""`video-assets duplicates` (bring a model's duplicate groups up to date and print them) and
+`video-assets filters` (materialize its clip filters per video through Dagster and count the reasons)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import asdict
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the `duplicates` subcommand to the `video-assets` parser."""
+    """Add the `duplicates` and `filters` subcommands to the `video-assets` parser."""
     p = sub.add_parser("duplicates", help="near-duplicate clip groups of a model's index (kept clip first)")
     p.add_argument("--model", help="embedder whose table to deduplicate (default: the first enabled one)")
     p.add_argument("--threshold", type=float,
@@ -19,6 +20,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_duplicates)
+
+    p = sub.add_parser("filters", help="keep/drop each clip with its reasons (materializes <model>_clip_filters per video)")
+    p.add_argument("--model", help="embedder whose clips to filter (default: the first enabled one)")
+    p.add_argument("--all", action="store_true",
+                   help="every video (default: videos indexed since their last filters run, and videos whose "
+                   "duplicate flags changed with the last `duplicates`)")  # fmt: skip
+    p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_filters)
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
@@ -50,3 +60,54 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     if len(found) > args.limit:
         print(f"... {len(found) - args.limit} more group(s): --limit, --json, or the Parquet file above")
     return 0
+
+
+def cmd_filters(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from video_assets.assets.clip_filters import clip_filters_assets
+    from video_assets.assets.curation_sensor import flags_changed, newly_indexed
+    from video_assets.assets.partitions import videos_partitions
+    from video_assets.cli import _settings
+    from video_assets.curation.filter_read import read_filters
+    from video_assets.index.connection import connect, open_clip_table
+    from video_assets.query import default_model, existing_index
+    from video_assets.resources.lancedb import LanceDBResource
+    from video_assets.resources.storage import PartitionedParquetIOManager, StorageResource
+    from video_assets.runner import dagster_home
+
+    settings = _settings(args)
+    model = args.model or default_model(settings, needs_text=False)
+    uri = existing_index(settings)
+    rows = open_clip_table(connect(uri), model).search().select(["partition_key"]).limit(None).to_arrow()
+    indexed = set(rows.column("partition_key").to_pylist())
+    data = settings.data_dir.resolve()
+    storage = StorageResource(data_dir=str(data))
+    resources = {"storage": storage, "lancedb": LanceDBResource(uri=uri),
+                 "io_manager": PartitionedParquetIOManager(base_dir=str(data / "assets"))}  # fmt: skip
+    (asset,) = clip_filters_assets([model], settings.filters)
+    dagster_home()  # the instance `run` and the UI use
+    failed: dict[str, str] = {}
+    with dg.DagsterInstance.get() as instance:
+        known = set(instance.get_dynamic_partitions(videos_partitions.name))
+        if indexed - known:
+            instance.add_dynamic_partitions(videos_partitions.name, sorted(indexed - known))
+        due = indexed if args.all else (newly_indexed(instance, model, indexed) | flags_changed(storage, model, indexed))
+        for key in sorted(due):
+            run = dg.materialize([asset], instance=instance, resources=resources, partition_key=key, raise_on_error=False)
+            if not run.success:
+                failed[key] = "; ".join(str(e.event_specific_data.error.message).splitlines()[0]
+                                        for e in run.get_step_failure_events())  # fmt: skip
+    table = read_filters(data / "assets", model, ["clip_id", "filter_reasons"])
+    reasons = table.column("filter_reasons").to_pylist() if table is not None else []
+    counts = {r: sum(r in rs for rs in reasons) for r in dict.fromkeys(x for rs in reasons for x in rs)}
+    summary = {"model": model, "videos_run": len(due), "failed": failed, "clips": len(reasons),
+               "kept": sum(not rs for rs in reasons), "reasons": counts}  # fmt: skip
+    if args.json:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        print(f"{model}: filters run for {len(due)} of {len(indexed)} partition(s); {summary['kept']} of "
+              f"{len(reasons)} clips kept" + "".join(f"; {r} {n}" for r, n in counts.items()))  # fmt: skip
+        for key, error in failed.items():
+            print(f"failed: partition {key}: {error}")
+    return 1 if failed else 0

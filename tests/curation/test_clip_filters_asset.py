@@ -183,3 +183,22 @@ def test_clips_and_export_read_the_filter_decisions(pipeline, tmp_path: Path, ca
     assert main(["export", *base, "--out", str(tmp_path / "all"), "--where", "reason('static')"]) == 0
     exported = pq.read_table(tmp_path / "all" / "clips.parquet").to_pylist()
     assert {r["video_id"] for r in exported} == {still} and all(r["motion"] is not None for r in exported)
+
+
+def test_filters_command_runs_stale_videos_or_all(pipeline, capsys) -> None:
+    data, instance, resources, keys = pipeline
+    base = ["filters", "--model", MODEL, "--output", str(data), "--json"]
+    _run(dg.RunRequest(asset_selection=[dg.AssetKey(f"{MODEL}_duplicates")]), instance, resources, DUPS_070)
+    assert main(base) == 0
+    stale = json.loads(capsys.readouterr().out)  # whatever the earlier tests left: flags now follow DUPS_070
+    assert main(base) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["videos_run"] == 0 and again["failed"] == {}  # nothing stale after a run
+    assert main([*base, "--all"]) == 0
+    everything = json.loads(capsys.readouterr().out)
+    rows = _decisions(data).values()
+    assert everything["videos_run"] == len(keys) and everything["clips"] == len(rows) == 6
+    assert everything["reasons"] == {r: sum(r in row["filter_reasons"] for row in rows)
+                                     for r in everything["reasons"]}  # fmt: skip
+    assert everything["reasons"]["static"] == 2 and everything["reasons"]["duplicate"] == 3
+    assert everything["kept"] == 2 and stale["kept"] == 2

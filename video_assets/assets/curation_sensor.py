@@ -22,7 +22,7 @@ duplicates run they answer, so a re-evaluated tick never requests the same work 
 # No `from __future__ import annotations`: Dagster resolves resource types from real annotations.
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
@@ -84,11 +84,10 @@ def build_curation_sensor(
                 state["requested"] = version
             if dup_id is None:
                 continue  # filters wait for a first duplicates run
-            landed = instance.get_latest_storage_id_by_partition(dg.AssetKey(f"{model}_clip_index"), MATERIALIZED)
-            filtered = instance.get_latest_storage_id_by_partition(clip_filters_key(model), MATERIALIZED)
-            due = {p for p, at in landed.items() if p in live and filtered.get(p, -1) < at < dup_id}
+            landed = _landings(instance, model)
+            due = newly_indexed(instance, model, live, landed_before=dup_id)
             if dup_id != state.get("dups_checked"):
-                due |= _flags_changed(storage, model, live)
+                due |= flags_changed(storage, model, live)
                 state["dups_checked"] = dup_id
             for partition in sorted(due):
                 requests.append(dg.RunRequest(
@@ -112,7 +111,21 @@ def _latest_duplicates(instance: dg.DagsterInstance, model: str) -> tuple[int | 
     return records[0].storage_id, int(value.value) if value is not None else None
 
 
-def _flags_changed(storage: StorageResource, model: str, live: set[str]) -> set[str]:
+def _landings(instance: dg.DagsterInstance, model: str) -> Mapping[str, int]:
+    """{partition: storage id of its latest `<model>_clip_index` materialization}."""
+    return instance.get_latest_storage_id_by_partition(dg.AssetKey(f"{model}_clip_index"), MATERIALIZED)
+
+
+def newly_indexed(
+    instance: dg.DagsterInstance, model: str, live: set[str], *, landed_before: int | None = None
+) -> set[str]:
+    """Live partitions whose index landed after their latest filters run (before `landed_before` if given)."""
+    filtered = instance.get_latest_storage_id_by_partition(clip_filters_key(model), MATERIALIZED)
+    limit = landed_before if landed_before is not None else float("inf")
+    return {p for p, at in _landings(instance, model).items() if p in live and filtered.get(p, -1) < at < limit}
+
+
+def flags_changed(storage: StorageResource, model: str, live: set[str]) -> set[str]:
     """Live partitions whose filters stored a duplicate flag other than the duplicates file's now."""
     flags = duplicate_flags(storage.root / "curation", model) or {}
     stored = partition_duplicate_flags(storage.assets_dir, model)
