@@ -126,3 +126,16 @@ def _facts(*, duration_s: float = 5.0, pixels: PixelStats | None = None, scores=
 def _kwargs(facts: ClipFacts) -> dict:
     return {"duration_s": facts.duration_s, "pixels": facts.pixels, "scores": facts.text_scores,
             "duplicate": facts.duplicate}  # fmt: skip
+
+
+def test_filter_settings_version_only_the_filters_asset(tmp_path) -> None:
+    from video_assets.definitions import build_definitions
+
+    def versions(settings: Settings) -> dict[str, str | None]:
+        graph = build_definitions(settings).resolve_asset_graph()
+        return {k.to_user_string(): graph.get(k).code_version for k in graph.get_all_asset_keys()}
+
+    base = Settings(input_dir=tmp_path / "videos", data_dir=tmp_path / "data", enabled_models=("fingerprint",))
+    before = versions(base)
+    after = versions(base.model_copy(update={"filters": FilterSettings(static_below=0.01)}))
+    assert {name for name in before if before[name] != after[name]} == {"fingerprint_clip_filters"}
