@@ -8,6 +8,10 @@ import json
 from dataclasses import asdict
 
 
+# The console shows the summary; every event is still in the instance (UI), as with `run`.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `duplicates` and `filters` subcommands to the `video-assets` parser."""
     p = sub.add_parser("duplicates", help="near-duplicate clip groups of a model's index (kept clip first)")
@@ -94,10 +98,10 @@ def cmd_filters(args: argparse.Namespace) -> int:
             instance.add_dynamic_partitions(videos_partitions.name, sorted(indexed - known))
         due = indexed if args.all else (newly_indexed(instance, model, indexed) | flags_changed(storage, model, indexed))
         for key in sorted(due):
-            run = dg.materialize([asset], instance=instance, resources=resources, partition_key=key, raise_on_error=False)
+            run = dg.materialize([asset], instance=instance, resources=resources, partition_key=key, raise_on_error=False,
+                                 run_config=QUIET)  # fmt: skip
             if not run.success:
-                failed[key] = "; ".join(str(e.event_specific_data.error.message).splitlines()[0]
-                                        for e in run.get_step_failure_events())  # fmt: skip
+                failed[key] = "; ".join(_root_message(e.event_specific_data.error) for e in run.get_step_failure_events())
     table = read_filters(data / "assets", model, ["clip_id", "filter_reasons"])
     reasons = table.column("filter_reasons").to_pylist() if table is not None else []
     counts = {r: sum(r in rs for rs in reasons) for r in dict.fromkeys(x for rs in reasons for x in rs)}
@@ -111,3 +115,10 @@ def cmd_filters(args: argparse.Namespace) -> int:
         for key, error in failed.items():
             print(f"failed: partition {key}: {error}")
     return 1 if failed else 0
+
+
+def _root_message(error: object) -> str:
+    """The innermost cause's first line: the user error, not Dagster's "error occurred while executing"."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause  # type: ignore[attr-defined]
+    return str(getattr(error, "message", error)).strip().splitlines()[0]

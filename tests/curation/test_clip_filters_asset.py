@@ -202,3 +202,18 @@ def test_filters_command_runs_stale_videos_or_all(pipeline, capsys) -> None:
                                      for r in everything["reasons"]}  # fmt: skip
     assert everything["reasons"]["static"] == 2 and everything["reasons"]["duplicate"] == 3
     assert everything["kept"] == 2 and stale["kept"] == 2
+
+
+def test_filters_command_names_a_partition_it_could_not_filter(pipeline, capsys) -> None:
+    data, _, _, keys = pipeline
+    frames = data / "assets" / "frames" / f"{keys['still.mp4']}.parquet"
+    aside = frames.with_name("aside.bin")
+    frames.rename(aside)
+    try:
+        assert main(["filters", "--model", MODEL, "--output", str(data), "--all"]) == 1
+    finally:
+        aside.rename(frames)
+    out = capsys.readouterr().out.splitlines()
+    failed = [line for line in out if line.startswith("failed:")]
+    assert len(failed) == 1 and keys["still.mp4"] in failed[0] and str(frames) in failed[0]
+    assert out[0].startswith(f"{MODEL}: filters run for 3 of 3 partition(s)")
