@@ -19,10 +19,10 @@ from video_assets.discovery import scan
 from video_assets.index.commit import commit_partition
 from video_assets.index.connection import connect
 from video_assets.models.hub import ModelHub
-from video_assets.models.registry import enabled_embedders
 from video_assets.models.runtime import apply_memory_cap, resolve_device, resolve_dtype
 from video_assets.parquet_parts import ParquetPart, StreamingParquetWriter, write_table_atomic
 from video_assets.registry import VideoRegistry
+from video_assets.resolved import resolve
 from video_assets.stages.checks import check_clips, check_vectors
 from video_assets.stages.clips import plan_clips
 from video_assets.stages.embeddings import embed_partition
@@ -48,9 +48,9 @@ def run_plain_loop(settings: Settings) -> LoopResult:
     """Register, seal and process every partition of ``settings.input_dir`` without Dagster."""
     registry = VideoRegistry(settings.data_dir / "registry.sqlite")
     scan(settings, registry, seal_partial=True)
-    hub = ModelHub(settings.resolved_model_dir)
-    embedders = enabled_embedders(settings.enabled_models, hub)
-    db = connect(settings.resolved_lancedb_uri)
+    hub = ModelHub(settings.paths.model_dir)
+    resolved = resolve(settings)
+    db = connect(settings.paths.lancedb_uri)
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
     clips_total = 0
@@ -67,24 +67,15 @@ def run_plain_loop(settings: Settings) -> LoopResult:
             raise RuntimeError(f"partition {key}: {problems}")
         write_table_atomic(clips, _part(settings, "clips", key))
         with StreamingParquetWriter(_part(settings, "frames", key), FRAMES_SCHEMA) as writer:
-            extract_partition_frames(clips, settings.frames, writer)
+            extract_partition_frames(clips, settings.frames, writer, resolved.frame_signatures)
             frames = ParquetPart(writer.commit(), key)
-        for entry in embedders:
-            spec, options = entry.spec, settings.model(entry.spec.name)
+        for plan in resolved.models:
+            entry, spec, options, gpu_memory_gb = plan.entry, plan.spec, plan.options, plan.gpu_memory_gb
             with StreamingParquetWriter(_part(settings, f"{spec.name}_tensors", key), TENSOR_SCHEMA) as writer:
-                build_tensors(
-                    entry.preprocessor(hub, options),
-                    spec,
-                    clips,
-                    frames,
-                    target_fps=options.target_fps or spec.target_fps,
-                    frame_settings=settings.frames,
-                    tensor_dtype=settings.tensor_dtype,
-                    writer=writer,
-                )
+                prepare = entry.preprocessor(hub, options)
+                build_tensors(prepare, spec.name, plan.recipe, clips, frames, tensor_dtype=settings.tensor_dtype, writer=writer)
                 tensors = ParquetPart(writer.commit(), key)
-            gpu_memory_gb = spec.gpu_memory_gb if options.gpu_memory_gb is None else options.gpu_memory_gb
-            apply_memory_cap(device, gpu_memory_gb or None)
+            apply_memory_cap(device, gpu_memory_gb)
             embedder = entry.load_cached(hub, device, dtype, options)
             table, _report = embed_partition(
                 embedder, tensors, clips, batch_size=options.batch_size or CPU_BATCH, gpu_memory_gb=gpu_memory_gb or None

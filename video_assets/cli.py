@@ -132,7 +132,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     from video_assets.models.registry import get, registered
 
     settings = _settings(args)
-    hub = ModelHub(settings.resolved_model_dir)
+    hub = ModelHub(settings.paths.model_dir)
     if args.action == "download":
         entry = get(args.name)
         if entry.weights is None:

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from video_assets.data_paths import DataPaths
 from video_assets.config_errors import SettingsError, describe_validation_error, read_settings_json
 from video_assets.curation.filter_settings import FilterSettings
 
@@ -166,7 +167,9 @@ class ModelSettings(_Strict):
     num_frames: int | None = Field(None, ge=1, le=64)
     # > 0: the CUDA allocator cap (models.runtime.apply_memory_cap refuses 0).
     gpu_memory_gb: float | None = Field(None, gt=0)
-    num_gpus_per_worker: int | None = Field(None, ge=0)
+    # GPUs per embedding worker; a fraction (e.g. 0.5) shares a card: docs/scale.md says how each
+    # launcher honours it (pool slots locally, a whole device or a time-sliced replica on Kubernetes).
+    num_gpus_per_worker: float | None = Field(None, ge=0, le=64)
     num_cpus: int | None = Field(None, ge=1)
     batch_size: int | None = Field(None, ge=1, le=MAX_BATCH_SIZE)  # None = from the memory cap
     texts_to_verify: tuple[str, ...] = ()
@@ -258,12 +261,9 @@ class Settings(_Strict):
         return self
 
     @property
-    def resolved_lancedb_uri(self) -> str:
-        return self.lancedb_uri or str(self.data_dir / "lancedb")
-
-    @property
-    def resolved_model_dir(self) -> Path:
-        return self.model_dir or self.data_dir / "models"
+    def paths(self) -> DataPaths:
+        """The data layout under these settings (index uri and model dir defaults included)."""
+        return DataPaths.under(self.data_dir, self.lancedb_uri, self.model_dir)
 
     def model(self, name: str) -> ModelSettings:
         return self.models.get(name, ModelSettings())

@@ -11,35 +11,31 @@ from video_assets.assets.embeddings import model_assets
 from video_assets.assets.export import export_assets
 from video_assets.assets.index_maintenance import optimize_index_sensor, optimized_index_assets
 from video_assets.assets.ledger_sensor import build_failed_run_sensor
-from video_assets.assets.media import clips, frames, source_videos
+from video_assets.assets.media import media_assets
 from video_assets.assets.qa_job import build_ask_job
 from video_assets.assets.removal import build_removal_job
 from video_assets.assets.sensors import build_video_sensor
 from video_assets.config import Settings
-from video_assets.models.hub import ModelHub
-from video_assets.models.registry import enabled_embedders
+from video_assets.resolved import Resolved, resolve
 from video_assets.resources.gpu import GpuResource
 from video_assets.resources.lancedb import LanceDBResource
 from video_assets.resources.model_hub import ModelHubResource
-from video_assets.resources.settings import SettingsResource
 from video_assets.resources.storage import PartitionedParquetIOManager, StorageResource
-from video_assets.settings_versions import clips_version, frames_version, required_index_versions
 
 EMBED_JOB = "embed_videos"
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
-    hub = ModelHub(settings.resolved_model_dir)
-    embedders = enabled_embedders(settings.enabled_models, hub)
-    required = required_index_versions(settings, embedders)
-    model_defs = [asset for entry in embedders for asset in model_assets(entry, settings, required)]
-    names = [e.spec.name for e in embedders]
-    # Module-level assets, given code versions that follow the settings they depend on.
-    media = [
-        source_videos,
-        _with_code_version(clips, clips_version(settings)),
-        _with_code_version(frames, frames_version(settings)),
-    ]
+def build_definitions(settings: Settings | Resolved) -> dg.Definitions:
+    """Every definition, from settings resolved once (`resolved.resolve`): the assets, their
+    code versions and the resources all read the same values, and nothing is re-read at run
+    time (the launchpad has no pipeline settings to edit; see resolved.py)."""
+    resolved = settings if isinstance(settings, Resolved) else resolve(settings)
+    settings = resolved.settings
+    paths = resolved.paths
+    required = resolved.required_index_versions
+    media = media_assets(resolved)
+    model_defs = [asset for plan in resolved.models for asset in model_assets(plan, required, settings.tensor_dtype)]
+    names = resolved.model_names
     embed_job = dg.define_asset_job(
         EMBED_JOB,
         selection=dg.AssetSelection.assets(*media, *model_defs),
@@ -54,20 +50,15 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[*media, *model_defs, *optimized_index_assets(names), *curation],
         jobs=[embed_job, build_removal_job(names), build_ask_job(settings)],
-        sensors=[build_video_sensor(embed_job), optimize_index_sensor(names), build_failed_run_sensor(embed_job), build_curation_sensor(names)],
+        sensors=[build_video_sensor(embed_job, settings), optimize_index_sensor(names), build_failed_run_sensor(embed_job), build_curation_sensor(names)],
         resources={
-            "io_manager": PartitionedParquetIOManager(base_dir=str(settings.data_dir / "assets")),
-            "storage": StorageResource(data_dir=str(settings.data_dir)),
-            "settings": SettingsResource.of(settings),
-            "lancedb": LanceDBResource(uri=settings.resolved_lancedb_uri),
-            "model_hub": ModelHubResource(model_dir=str(settings.resolved_model_dir)),
+            "io_manager": PartitionedParquetIOManager(base_dir=str(paths.assets_dir)),
+            "storage": StorageResource(data_dir=str(paths.data_dir)),
+            "lancedb": LanceDBResource(uri=paths.lancedb_uri),
+            "model_hub": ModelHubResource(model_dir=str(paths.model_dir)),
             "gpu": GpuResource(device=settings.device, dtype=settings.dtype),
         },
     )
-
-
-def _with_code_version(asset: dg.AssetsDefinition, version: str) -> dg.AssetsDefinition:
-    return asset.map_asset_specs(lambda spec: spec.replace_attributes(code_version=version))
 
 
 defs = build_definitions(Settings.from_env())

@@ -42,7 +42,7 @@ def run_demo(root: Path) -> int:
     print_summary(summary)
 
     original, copy = video_id_for(SAMPLES[0][0]), video_id_for(NEAR_COPY)
-    table = open_clip_table(connect(settings.resolved_lancedb_uri), "fingerprint")
+    table = open_clip_table(connect(settings.paths.lancedb_uri), "fingerprint")
     rows = table.to_arrow().select(["clip_id", "video_id", "span_start_s"]).to_pylist()
     assert len({r["clip_id"] for r in rows}) == len(rows), "duplicate clip ids in the index"
     first = min((r for r in rows if r["video_id"] == original), key=lambda r: r["span_start_s"])
@@ -52,9 +52,9 @@ def run_demo(root: Path) -> int:
         print(f"  {rank}. {hit.score:.4f} {hit.video_id} [{hit.span_start_s:.1f}-{hit.span_end_s:.1f}s] {hit.source_path}")
     found = bool(hits) and hits[0].video_id == copy
     print("top hit is the near-copy of the query: " + ("yes" if found else "NO"))
-    print(f"index: {settings.resolved_lancedb_uri} ({len(rows)} rows in {table.name}, one per clip)")
+    print(f"index: {settings.paths.lancedb_uri} ({len(rows)} rows in {table.name}, one per clip)")
 
-    skipped = default_skipped(ModelHub(settings.resolved_model_dir))
+    skipped = default_skipped(ModelHub(settings.paths.model_dir))
     if skipped:
         print("\nlearned models skipped (weights absent):")
         for entry in skipped:

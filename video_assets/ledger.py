@@ -102,6 +102,24 @@ class VideoLedger:
                     (video_id, model, row["sha256"] if row else None, version, clips, now),
                 )
 
+    def record_commit(
+        self,
+        model: str,
+        required: Mapping[str, str],
+        video_ids: Sequence[str],
+        rows_by_video: Mapping[str, int],
+        problems: Sequence[str],
+    ) -> dict[str, str]:
+        """After `model`'s index commit of a partition: ``problems`` from reading the rows back
+        fail its videos; otherwise their landing is recorded and each video settled.
+        Returns video_id -> status (empty when the check failed)."""
+        if problems:
+            for video_id in video_ids:
+                self.registry.mark(video_id, "failed", error=f"{model} index check failed: {'; '.join(problems[:3])}")
+            return {}
+        self.record_landed(model, required[model], {v: rows_by_video.get(v, 0) for v in video_ids})
+        return self.settle(video_ids, required)
+
     def settle(self, video_ids: Sequence[str], required: Mapping[str, str]) -> dict[str, str]:
         """Set each video's status from its landings; returns video_id -> new status.
 

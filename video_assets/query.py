@@ -24,7 +24,7 @@ from video_assets.stages.clips import spans_for
 
 
 def default_model(settings: Settings, *, needs_text: bool) -> str:
-    hub = ModelHub(settings.resolved_model_dir)
+    hub = ModelHub(settings.paths.model_dir)
     enabled = enabled_embedders(settings.enabled_models, hub)
     for entry in enabled:
         if entry.spec.has_text or not needs_text:
@@ -34,7 +34,7 @@ def default_model(settings: Settings, *, needs_text: bool) -> str:
 
 def load_embedder(settings: Settings, model: str) -> Embedder:
     device = resolve_device(settings.device)
-    hub = ModelHub(settings.resolved_model_dir)
+    hub = ModelHub(settings.paths.model_dir)
     return get(model).load_cached(hub, device, resolve_dtype(settings.dtype, device), settings.model(model))
 
 
@@ -82,7 +82,7 @@ def embed_file(settings: Settings, embedder: Embedder, path: str | Path, *, mode
 
 def existing_index(settings: Settings) -> str:
     """The LanceDB uri, once it is known to exist: search never creates a data or index directory."""
-    uri = settings.resolved_lancedb_uri
+    uri = settings.paths.lancedb_uri
     local = local_db_dir(uri)
     if local is None or local.is_dir():
         return uri

@@ -17,7 +17,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from video_assets.input_walk import DiscoveredFile, walk_inputs
+from video_assets.input_walk import DiscoveredFile
 
 # pending: not (or no longer) in every enabled model's index; done: it is (see ledger.py);
 # failed: the last attempt failed, with the reason; missing: the file is gone.
@@ -47,11 +47,6 @@ class VideoRecord:
     error: str | None
     sha256: str | None
     updated_at: float = 0.0
-
-
-def discover(input_dir: Path, extensions: Sequence[str], *, exclude: Sequence[Path] = ()) -> list[DiscoveredFile]:
-    """The video files of `walk_inputs` (what it skipped is in its own result)."""
-    return walk_inputs(input_dir, extensions, exclude=exclude).files
 
 
 _CREATE_TABLE = """

@@ -99,7 +99,7 @@ def plan_removal(
     """
     if not 0 < max_share <= 1:
         raise RemovalRefused(f"--max-share must be in (0, 1], got {max_share}")
-    registry_path = Path(settings.data_dir) / "registry.sqlite"
+    registry_path = settings.paths.registry
     if not registry_path.is_file():
         raise RemovalRefused(
             f"no video registry at {registry_path}: {settings.data_dir} is not a data directory "
@@ -163,7 +163,7 @@ def plan_removal(
 
 def _clip_rows(settings: Settings, models: Sequence[str], video_ids: list[str]) -> dict[str, dict[str, int]]:
     """table -> video id -> rows, for the models whose table exists (read only)."""
-    uri = settings.resolved_lancedb_uri
+    uri = settings.paths.lancedb_uri
     local = local_db_dir(uri)
     if not video_ids or (local is not None and not local.is_dir()):
         return {}
@@ -195,11 +195,11 @@ def remove_videos(
 
     from video_assets.definitions import build_definitions
     from video_assets.discovery import scan
-    from video_assets.models.hub import ModelHub
-    from video_assets.models.registry import enabled_embedders
+    from video_assets.resolved import resolve
     from video_assets.runner import _error_text, dagster_home
 
-    models = [e.spec.name for e in enabled_embedders(settings.enabled_models, ModelHub(settings.resolved_model_dir))]
+    resolved = resolve(settings)
+    models = resolved.model_names
     plan = plan_removal(settings, video_ids, models, force=force, max_share=max_share)
     if dry_run:
         progress("dry run, nothing changes; remove would take out:")
@@ -221,7 +221,7 @@ def remove_videos(
         # Register what is new and mark what is gone, as `run` would; the job gets the plan's ids.
         scan(settings, VideoRegistry(plan.registry_path), seal_partial=True)
     with dg.DagsterInstance.get() as instance:
-        job = build_definitions(settings).resolve_job_def("remove_videos")
+        job = build_definitions(resolved).resolve_job_def("remove_videos")
         config = {"video_ids": plan.video_ids, "force": force, "max_share": max_share}
         run = job.execute_in_process(
             instance=instance,

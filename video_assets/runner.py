@@ -16,17 +16,16 @@ from pathlib import Path
 
 import dagster as dg
 
+from video_assets.assets.partitions import videos_partitions
 from video_assets.config import Settings
 from video_assets.discovery import chunked, scan
 from video_assets.input_walk import SkippedInput
 from video_assets.ledger import VideoAccount, VideoLedger
-from video_assets.models.hub import ModelHub
-from video_assets.models.registry import enabled_embedders
 from video_assets.models.weights_preflight import preflight_weights
 from video_assets.registry import VideoRecord, VideoRegistry
 from video_assets.run_guard import guarded_runs
 from video_assets.run_ledger import close_partition, open_partition, partition_lines, rehash_videos
-from video_assets.settings_versions import required_index_versions
+from video_assets.resolved import resolve
 
 PROJECT_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 
@@ -85,7 +84,7 @@ def dagster_home() -> Path:
 
 def write_settings(settings: Settings) -> Path:
     """Persist the settings so `dagster dev` (VIDEO_ASSETS_SETTINGS) loads the same graph."""
-    path = settings.data_dir / "settings.json"
+    path = settings.paths.settings_file
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(settings.model_dump_json(indent=2))
     return path
@@ -116,7 +115,7 @@ def run_folder(
         raise RunRefused("\n".join(str(p) for p in problems))
     home = dagster_home()
     settings_path = write_settings(settings)
-    registry = VideoRegistry(settings.data_dir / "registry.sqlite")
+    registry = VideoRegistry(settings.paths.registry)
     ledger = VideoLedger(registry)
     result = scan(settings, registry, seal_partial=True)
     for video in result.missing:
@@ -126,8 +125,9 @@ def run_folder(
     if rehash:
         for video in rehash_videos(registry, progress):
             progress(f"changed: {video.rel_path} has new content under the same size and mtime; it will be redone")
-    definitions = build_definitions(settings)
-    required = required_index_versions(settings, enabled_embedders(settings.enabled_models, ModelHub(settings.resolved_model_dir)))
+    resolved = resolve(settings)
+    definitions = build_definitions(resolved)
+    required = resolved.required_index_versions
     for video_id in ledger.reopen_unfinished(required):
         progress(f"to redo: {video_id} (a model or setting changed since it was indexed)")
     videos = [v for v in registry.all() if v.partition_key and v.status != "missing"]
@@ -135,9 +135,9 @@ def run_folder(
     # guarded_runs: dead runs' slots freed first, no endless wait on a pool slot, and
     # SIGINT/SIGTERM stop the loop with RunInterrupted (the CLI exits 128 + signal).
     with dg.DagsterInstance.get() as instance, guarded_runs(instance, pool_wait_s=pool_wait_s, progress=progress) as guard:
-        known = set(instance.get_dynamic_partitions("videos"))
+        known = set(instance.get_dynamic_partitions(videos_partitions.name))
         for chunk in chunked([k for k in registry.partition_keys() if k not in known]):
-            instance.add_dynamic_partitions("videos", chunk)
+            instance.add_dynamic_partitions(videos_partitions.name, chunk)
         job = definitions.resolve_job_def(EMBED_JOB)
         outcomes = []
         for n, key in enumerate(keys, 1):

@@ -12,13 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from video_assets.config import Settings
-
-if TYPE_CHECKING:  # the model registry imports torch; versions are computed without it
-    from video_assets.models.registry import RegisteredEmbedder
 
 # ModelSettings fields that change speed or logging, never a stored value.
 _MODEL_THROUGHPUT = frozenset({"gpu_memory_gb", "num_gpus_per_worker", "num_cpus", "batch_size", "verbose"})
@@ -36,8 +32,11 @@ def clips_version(settings: Settings) -> str:
     return f"1-{settings_hash(settings.clipping.model_dump(mode='json'))}"
 
 
-def frames_version(settings: Settings) -> str:
-    return f"1-{settings_hash(settings.frames.model_dump(mode='json', exclude={'num_threads'}))}"
+def frames_version(settings: Settings, extra_signatures: tuple[str, ...] = ()) -> str:
+    """`extra_signatures`: what the frames asset extracts beyond frames.policies x target_fps
+    for the models' own rates (resolved.py); without any, the hash is that of the settings alone."""
+    fields = settings.frames.model_dump(mode="json", exclude={"num_threads"})
+    return f"1-{settings_hash([fields, list(extra_signatures)] if extra_signatures else fields)}"
 
 
 def tensors_version(settings: Settings, model: str, revision: str) -> str:
@@ -50,25 +49,11 @@ def embeddings_version(settings: Settings, model: str, revision: str) -> str:
     return f"1-{revision}-{settings_hash([fields, settings.dtype])}"
 
 
-def index_version(settings: Settings, model: str, revision: str) -> str:
-    """Everything a model's index rows depend on: the ledger's test of "done for these settings".
+def index_version(clips: str, frames: str, tensors: str, embeddings: str) -> str:
+    """Everything a model's index rows depend on (the four upstream code versions): the
+    ledger's test of "done for these settings".
 
     A video whose rows were made under another version is not done: the next plain
     `run` redoes it, as the stale marks in the UI say it should.
     """
-    parts = [
-        clips_version(settings),
-        frames_version(settings),
-        tensors_version(settings, model, revision),
-        embeddings_version(settings, model, revision),
-    ]
-    return settings_hash(parts)
-
-
-def required_index_versions(settings: Settings, embedders: Iterable[RegisteredEmbedder]) -> dict[str, str]:
-    """model -> `index_version` for the enabled embedders: what "done" means for a video."""
-    versions = {}
-    for entry in embedders:
-        name = entry.spec.name
-        versions[name] = index_version(settings, name, entry.spec_for(settings.model(name)).revision)
-    return versions
+    return settings_hash([clips, frames, tensors, embeddings])

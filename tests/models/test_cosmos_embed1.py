@@ -28,7 +28,7 @@ from video_assets.models.snapshot_pin import (
     DEFAULT_PINS,
     SnapshotIncompleteError,
     SnapshotNotFoundError,
-    SnapshotPin,
+    Pin,
     UntrustedSnapshotError,
     code_files,
     find_pin,
@@ -63,7 +63,7 @@ def build(
     )
 
 
-def own_pins(snap: Path, variant: str = DEFAULT_VARIANT) -> tuple[SnapshotPin, ...]:
+def own_pins(snap: Path, variant: str = DEFAULT_VARIANT) -> tuple[Pin, ...]:
     """The tests' own pin table: the fixture's code, recorded like a maintainer would."""
     return (record_pins(snap, repo_id=VARIANTS[variant].model_id),)
 
@@ -187,7 +187,7 @@ def test_record_command_prints_an_entry_that_verifies(snap: Path, capsys: pytest
     assert main(["record", str(snap), "--repo-id", SPEC.model_id]) == 0
     out = capsys.readouterr().out
     entry_source = "\n".join(line for line in out.splitlines() if not line.startswith("#"))
-    pins = eval(entry_source, {"SnapshotPin": SnapshotPin})  # the printed text is what gets pasted
+    pins = eval(entry_source, {"Pin": Pin})  # the printed text is what gets pasted
     ok = verify_snapshot(snap, repo_id=SPEC.model_id, revision=SPEC.revision, pins=pins)
     assert ok.approved_by == "pin table"
     assert f"# manifest sha256 (trust_snapshot_sha256): {ok.manifest_sha256}" in out

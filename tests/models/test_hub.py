@@ -34,7 +34,7 @@ from video_assets.models import hub as hub_module
 from video_assets.models.hub import LOCK_FILE, ROW_COLUMNS, ModelHub, status_rows
 from video_assets.models.hub_errors import ChecksumMismatchError, HubOfflineError, WeightsNotFoundError
 from video_assets.models.hub_reach import UnavailableRepos
-from video_assets.models.weight_specs import WEIGHT_SPECS, get_weight_spec
+from video_assets.models.weight_specs import WEIGHT_SPECS
 from video_assets.models.weights import HubRepo, WeightSpec
 
 COMMIT_A = "abc1234" + "5" * 33  # pinned by its short form
@@ -416,7 +416,7 @@ def test_download_checks_hand_placed_files_against_the_hub(tmp_path, api, downlo
 
 
 def test_pinned_specs_match_models_md():
-    internvideo2 = get_weight_spec("internvideo2")
+    internvideo2 = WEIGHT_SPECS["internvideo2"]
     assert [(r.repo_id, r.revision, r.gated) for r in internvideo2.repos] == [
         ("OpenGVLab/InternVideo2-Stage2_1B-224p-f4", "4362e1f", True),
         ("google-bert/bert-large-uncased", "6da4b6a", False),
@@ -443,12 +443,10 @@ def test_pinned_specs_match_models_md():
         "cosmos_embed1_336p": "0e8a28f",
         "cosmos_embed1_448p": "f60ec73",
     }
-    with pytest.raises(KeyError, match="known: cosmos_embed1_224p"):
-        get_weight_spec("clip")
 
 
 def test_cosmos_patterns_take_the_model_and_leave_examples_out():
-    repo = get_weight_spec("cosmos_embed1_336p").repos[0]
+    repo = WEIGHT_SPECS["cosmos_embed1_336p"].repos[0]
     shards = [f"model-0000{i}-of-00005.safetensors" for i in range(1, 6)]
     wanted = [
         "config.json",

@@ -15,9 +15,9 @@ from video_assets.models.internvideo2 import (
     INTERNVIDEO2_SPEC,
     InternVideo2Embedder,
     InternVideo2Model,
-    match_probabilities,
 )
 from video_assets.models.internvideo2_config import InternVideo2Config
+from video_assets.models.text_match import text_match
 
 CFG = InternVideo2Config.tiny()
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(CFG.text.vocab_size - 5)]
@@ -115,9 +115,9 @@ def test_embed_text_is_unit_vectors_in_the_video_space(embedder: InternVideo2Emb
     torch.testing.assert_close(out[1:2], embedder.embed_text(["w4"]), atol=1e-6, rtol=0)  # lower-cased
     assert embedder.embed_text([]).shape == (0, 16)
     video = embedder.embed_video(embedder.prepare(clip(4))[None])
-    probs = match_probabilities(video, out)
-    torch.testing.assert_close(probs.sum(-1), torch.ones(1))
-    assert probs.argmax().item() == (video @ out.T).argmax().item()
+    (match,) = text_match(video, out, texts)  # the official zero-shot matching: softmax(100 * cos)
+    assert sum(match.probs) == pytest.approx(1.0)
+    assert match.best_text == texts[(video @ out.T).argmax().item()]
 
 
 def test_bf16_embedder_returns_float32_close_to_fp32(files, embedder: InternVideo2Embedder) -> None:

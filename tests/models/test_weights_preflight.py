@@ -74,7 +74,7 @@ def _place_internvideo2(model_dir: Path) -> None:
 
 def test_unreachable_hub_fails_fast_with_what_to_do(tmp_path: Path, requests: list[str]) -> None:
     settings = _settings(tmp_path, "internvideo2")
-    hub = ModelHub(settings.resolved_model_dir, offline=False, api=HfApi(endpoint=UNREACHABLE))
+    hub = ModelHub(settings.paths.model_dir, offline=False, api=HfApi(endpoint=UNREACHABLE))
 
     started = time.monotonic()
     problems = preflight_weights(settings, hub=hub)
@@ -87,14 +87,14 @@ def test_unreachable_hub_fails_fast_with_what_to_do(tmp_path: Path, requests: li
     for expected in (
         f"weights for model 'internvideo2' are not available: the hub at {UNREACHABLE} could not be reached",
         "OpenGVLab/InternVideo2-Stage2_1B-224p-f4 @ 4362e1f",
-        str(settings.resolved_model_dir / INTERNVIDEO2_REPO.repo_id / "4362e1f" / INTERNVIDEO2_REPO.required_files[0]),
+        str(settings.paths.model_dir / INTERNVIDEO2_REPO.repo_id / "4362e1f" / INTERNVIDEO2_REPO.required_files[0]),
         "video-assets models download internvideo2",
         "remove 'internvideo2' from enabled_models",
     ):
         assert expected in problem.message, expected
 
     # The next attempt in this process (the next partition) does not go back to the hub.
-    again = preflight_weights(settings, hub=ModelHub(settings.resolved_model_dir, offline=False, api=hub._api))
+    again = preflight_weights(settings, hub=ModelHub(settings.paths.model_dir, offline=False, api=hub._api))
     assert len(requests) == 1 and again[0].reason == "network"
     assert "remembered from an attempt" in again[0].message
 
@@ -103,7 +103,7 @@ def test_remembered_failure_expires(tmp_path: Path, requests: list[str], monkeyp
     now = [0.0]
     monkeypatch.setattr(hub_module, "UNAVAILABLE", UnavailableRepos(remember_s=60, clock=lambda: now[0]))
     settings = _settings(tmp_path, "cosmos_embed1_224p")
-    hub = ModelHub(settings.resolved_model_dir, offline=False, api=HfApi(endpoint=UNREACHABLE))
+    hub = ModelHub(settings.paths.model_dir, offline=False, api=HfApi(endpoint=UNREACHABLE))
     preflight_weights(settings, hub=hub)
     now[0] = 59.0
     preflight_weights(settings, hub=hub)
@@ -126,7 +126,7 @@ def test_a_hub_that_never_answers_times_out(tmp_path: Path, silent_server: str, 
     # huggingface_hub's session has no timeout of its own: without the probe's, this hangs.
     monkeypatch.setattr(hub_reach, "PROBE_TIMEOUT_S", 1.0)
     settings = _settings(tmp_path, "internvideo2")
-    hub = ModelHub(settings.resolved_model_dir, offline=False, api=HfApi(endpoint=silent_server))
+    hub = ModelHub(settings.paths.model_dir, offline=False, api=HfApi(endpoint=silent_server))
     started = time.monotonic()
     [problem] = preflight_weights(settings, hub=hub)
     assert time.monotonic() - started < 15
@@ -152,8 +152,8 @@ def test_offline_never_touches_the_network(tmp_path: Path, monkeypatch: pytest.M
 def test_present_weights_pass_without_the_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(httpx2.Client, "send", lambda *a, **k: pytest.fail("present weights need no request"))
     settings = _settings(tmp_path, "internvideo2")
-    _place_internvideo2(settings.resolved_model_dir)
-    hub = ModelHub(settings.resolved_model_dir, offline=False, api=HfApi(endpoint=UNREACHABLE))
+    _place_internvideo2(settings.paths.model_dir)
+    hub = ModelHub(settings.paths.model_dir, offline=False, api=HfApi(endpoint=UNREACHABLE))
 
     assert preflight_weights(settings, hub=hub) == []
     # Default model choice (enabled_models None) only ever runs models whose weights are present.
@@ -162,7 +162,7 @@ def test_present_weights_pass_without_the_hub(tmp_path: Path, monkeypatch: pytes
 
 def test_no_download_and_unknown_models(tmp_path: Path, requests: list[str]) -> None:
     settings = Settings(data_dir=tmp_path, enabled_models=("internvideo2", "internvideo3"))
-    hub = ModelHub(settings.resolved_model_dir, offline=False, api=HfApi(endpoint=UNREACHABLE))
+    hub = ModelHub(settings.paths.model_dir, offline=False, api=HfApi(endpoint=UNREACHABLE))
     absent, unknown = preflight_weights(settings, hub=hub, download=False)
     assert requests == []
     assert absent.reason == "absent" and "no download was tried" in absent.message

@@ -56,7 +56,7 @@ def run_partitions(settings: Settings, instance: dg.DagsterInstance) -> dict[str
 
 
 def index_rows(settings: Settings) -> list[dict]:
-    db = connect(settings.resolved_lancedb_uri)
+    db = connect(settings.paths.lancedb_uri)
     if not clip_table_exists(db, "fingerprint"):
         return []
     return open_clip_table(db, "fingerprint").to_arrow().select(["clip_id", "video_id"]).to_pylist()

@@ -21,6 +21,7 @@ from video_assets.models.internvideo2 import IMAGENET_STD, prepare_frames
 from video_assets.parquet_parts import ParquetPart, StreamingParquetWriter, fields_to_array
 from video_assets.stages.clips import CLIP_SCHEMA, clip_row
 from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames, rows_to_clip_frames, signatures
+from video_assets.stages.frame_creation import FrameRecipe
 from video_assets.stages.tensors import TENSOR_SCHEMA, build_tensors
 
 SPANS = [ClipSpan(0.0, 4.0), ClipSpan(4.0, 8.0)]  # 9 frames each at 2 fps: enough for both models
@@ -94,10 +95,8 @@ def test_frames_written_before_jpeg_storage_still_read(clips: pa.Table, tmp_path
 
 def _tensors(clips: pa.Table, frames: ParquetPart, prepare, spec, path: Path) -> dict[str, np.ndarray]:
     with StreamingParquetWriter(path, TENSOR_SCHEMA) as writer:
-        summary = build_tensors(
-            prepare, spec, clips, frames,
-            target_fps=2.0, frame_settings=FrameSettings(), tensor_dtype="float32", writer=writer,
-        )  # fmt: skip
+        recipe = FrameRecipe.for_spec(spec, FrameSettings(), 2.0)
+        summary = build_tensors(prepare, spec.name, recipe, clips, frames, tensor_dtype="float32", writer=writer)
         writer.commit()
     assert summary.clips == len(SPANS) and not summary.reextracted  # every tensor came from the stored frames
     return {row["clip_id"]: fields_to_array(row) for row in ParquetPart(path, "vid").read().to_pylist()}
@@ -150,10 +149,8 @@ def test_reextracted_frames_stay_within_the_pixel_budget(clips: pa.Table, tmp_pa
         return torch.zeros(1)
 
     with StreamingParquetWriter(tmp_path / "tensors.parquet", TENSOR_SCHEMA) as writer:
-        summary = build_tensors(
-            prepare, spec, clips, part,
-            target_fps=2.0, frame_settings=settings, tensor_dtype="float32", writer=writer,
-        )  # fmt: skip
+        recipe = FrameRecipe.for_spec(spec, settings, 2.0)
+        summary = build_tensors(prepare, spec.name, recipe, clips, part, tensor_dtype="float32", writer=writer)
     assert sorted(summary.reextracted) == sorted(clips.column("clip_id").to_pylist())
     # 240x320 scaled to fit 4096 pixels, 4:3 kept (as the frames stage stores them).
     assert shapes == [(17, 55, 73, 3)] * len(SPANS)

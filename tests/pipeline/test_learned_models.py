@@ -67,7 +67,7 @@ class LearnedRun:
         return by_key[video_id_for(video)]
 
     def rows(self, model: str) -> list[dict]:
-        return open_clip_table(connect(self.settings.resolved_lancedb_uri), model).to_arrow().to_pylist()
+        return open_clip_table(connect(self.settings.paths.lancedb_uri), model).to_arrow().to_pylist()
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_each_model_fills_its_own_table_side_by_side(learned_run: LearnedRun) ->
     for video, (_, clips) in VIDEOS.items():
         assert learned_run.outcome(video).metadata["clips"]["clips"] == clips, video
 
-    db = connect(learned_run.settings.resolved_lancedb_uri)
+    db = connect(learned_run.settings.paths.lancedb_uri)
     dims = {"fingerprint": FINGERPRINT_SPEC.dim, INTERNVIDEO2_TINY: internvideo2_tiny_config().embed_dim,
             COSMOS_TINY: VARIANTS[COSMOS_VARIANT].dim}  # fmt: skip
     assert len(set(dims.values())) == 3  # a vector in the wrong table could not pass

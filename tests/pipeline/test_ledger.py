@@ -37,10 +37,10 @@ def test_a_video_that_fails_after_its_probe_is_retried_until_done(folder, tmp_pa
     data = tmp_path / "data"
     real = media_assets.extract_partition_frames
 
-    def failing_for_b(clips, settings, writer):  # a decode step that dies on b.mp4 only
+    def failing_for_b(clips, settings, writer, *signatures):  # a decode step that dies on b.mp4 only
         if any(p.endswith("b.mp4") for p in clips.column("source_path").to_pylist()):
             raise RuntimeError("simulated decoder crash")
-        return real(clips, settings, writer)
+        return real(clips, settings, writer, *signatures)
 
     monkeypatch.setattr(media_assets, "extract_partition_frames", failing_for_b)
     first = run_folder(settings_for(folder, data), progress=lambda _: None)
@@ -87,8 +87,8 @@ def test_dropped_clips_are_counted_with_their_reason(folder, tmp_path, dagster_h
     data = tmp_path / "data"
     real = media_assets.extract_partition_frames
 
-    def drop_second_clip(clips, settings, writer):  # the decoder loses the second clip of a.mp4
-        summary = real(clips.slice(0, 1) if clips.num_rows > 1 else clips, settings, writer)
+    def drop_second_clip(clips, settings, writer, *signatures):  # the decoder loses the second clip of a.mp4
+        summary = real(clips.slice(0, 1) if clips.num_rows > 1 else clips, settings, writer, *signatures)
         for clip in clips.slice(1).to_pylist():
             summary.dropped[clip["clip_id"]] = "decode failed: simulated"
         return summary
@@ -140,7 +140,7 @@ def test_a_failed_ui_run_reaches_the_ledger_through_the_failure_sensor(folder, t
     scan(settings, registry, seal_partial=True)
     key = video_id_for("b.mp4")
 
-    def crash(clips, settings, writer):
+    def crash(clips, settings, writer, *signatures):
         raise RuntimeError("simulated decoder crash")
 
     monkeypatch.setattr(media_assets, "extract_partition_frames", crash)

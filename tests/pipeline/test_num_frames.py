@@ -42,6 +42,6 @@ def test_a_larger_num_frames_runs_end_to_end(tmp_path: Path, monkeypatch):
     tensors = ParquetPart(tmp_path / "data" / "assets" / f"{INTERNVIDEO2_TINY}_tensors" / f"{outcome.key}.parquet",
                           outcome.key).read()  # fmt: skip
     assert tensors.num_rows == 2 and list(tensors.column("shape")[0].as_py())[0] == frames
-    rows = open_clip_table(connect(settings.resolved_lancedb_uri), INTERNVIDEO2_TINY).to_arrow().to_pylist()
+    rows = open_clip_table(connect(settings.paths.lancedb_uri), INTERNVIDEO2_TINY).to_arrow().to_pylist()
     vectors = np.array([r["vector"] for r in rows], dtype=np.float32)
     assert len(rows) == 2 and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)

@@ -15,9 +15,14 @@ import pytest
 
 from video_assets.config import Settings
 from video_assets.discovery import scan
-from video_assets.registry import VideoRegistry, discover, video_id_for
+from video_assets.input_walk import walk_inputs
+from video_assets.registry import VideoRegistry, video_id_for
 
 EXT = (".mp4", ".mov")
+
+
+def discover(input_dir, extensions, *, exclude=()):
+    return walk_inputs(input_dir, extensions, exclude=exclude).files
 
 
 def _touch(path: Path, content: bytes = b"not decoded") -> Path:

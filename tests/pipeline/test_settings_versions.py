@@ -40,7 +40,8 @@ def test_model_settings_version_tensors_or_embeddings(base):
     def with_model(**fields) -> dict:
         return {"models": {"fingerprint": ModelSettings(**fields)}}
 
-    assert _changed(base, **with_model(target_fps=4.0)) == {"fingerprint_tensors"}
+    # A model rate the frames settings lack is extracted by the frames asset too (resolved.py).
+    assert _changed(base, **with_model(target_fps=4.0)) == {"frames", "fingerprint_tensors"}
     assert _changed(base, tensor_dtype="float32") == {"fingerprint_tensors"}
     assert _changed(base, **with_model(texts_to_verify=("a dog",))) == {"fingerprint_embeddings"}
     assert _changed(base, dtype="fp32") == {"fingerprint_embeddings"}

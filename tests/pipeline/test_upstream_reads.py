@@ -8,9 +8,9 @@ import dagster as dg
 import pytest
 
 from tests.pipeline.conftest import settings_for
-from video_assets.assets.media import clips
+from video_assets.assets.media import media_assets
 from video_assets.definitions import EMBED_JOB, build_definitions
-from video_assets.resources.settings import SettingsResource
+from video_assets.resolved import resolve
 from video_assets.resources.storage import PartitionedParquetIOManager, StorageResource
 
 
@@ -20,7 +20,7 @@ def test_graph_keeps_its_lineage_without_input_events(tmp_path: Path) -> None:
     parents = {
         key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in graph.get_all_asset_keys()
     }
-    # The DESIGN.md graph: each step depends on what it reads, so staleness and ordering hold.
+    # The asset graph (docs/architecture.md): each step depends on what it reads, so staleness and ordering hold.
     assert parents["source_videos"] == set()
     assert parents["clips"] == {"source_videos"}
     assert parents["frames"] == {"clips"}
@@ -44,8 +44,8 @@ def test_a_step_whose_upstream_partition_is_missing_fails_naming_it(tmp_path: Pa
     resources = {
         "io_manager": PartitionedParquetIOManager(base_dir=str(settings.data_dir / "assets")),
         "storage": StorageResource(data_dir=str(settings.data_dir)),
-        "settings": SettingsResource.of(settings),
     }
+    _, clips, _ = media_assets(resolve(settings))
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("videos", ["never-probed"])
         with pytest.raises(FileNotFoundError, match="source_videos partition 'never-probed'.*materialize it first"):

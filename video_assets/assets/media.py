@@ -15,7 +15,7 @@ import pyarrow as pa
 from video_assets.assets.partitions import videos_partitions
 from video_assets.ledger import VideoLedger
 from video_assets.parquet_parts import ParquetPart
-from video_assets.resources.settings import SettingsResource
+from video_assets.resolved import Resolved
 from video_assets.resources.storage import StorageResource
 from video_assets.stages.checks import check_clips, check_frame_counts, check_probes, check_unique_ids
 from video_assets.stages.clips import clip_plans, plan_clips
@@ -71,115 +71,123 @@ def source_videos(
     )
 
 
-@media_asset(
-    description="Clip spans (fixed stride or scene cuts) with stable ids; optional H.264 clip files.",
-    deps=[source_videos],
-    check_specs=[
-        dg.AssetCheckSpec(
-            "clip_spans_valid",
-            asset="clips",
-            blocking=True,
-            description="Clip ids are unique and every span is non-empty and inside its video.",
-        )
-    ],
-)
-def clips(
-    context: dg.AssetExecutionContext, storage: StorageResource, settings: SettingsResource
-):  # -> MaterializeResult with a value and check results (Dagster rejects that annotation)
-    started = time.perf_counter()
-    cfg = settings.settings.clipping
-    sources = storage.upstream(context, "source_videos").read()
-    table = plan_clips(sources, cfg, storage.clips_dir)
-    plans = clip_plans(sources, table, cfg)
-    VideoLedger(storage.registry()).record_plan(plans)
-    for video_id, (_, reason) in plans.items():
-        if reason:
-            context.log.warning(f"video {video_id}: {reason}")
-    durations = table.column("duration_s").to_pylist()
-    video_durations = dict(zip(sources.column("video_id").to_pylist(), sources.column("duration_s").to_pylist()))
-    problems = check_clips(table, video_durations)
-    return dg.MaterializeResult(
-        value=table,
-        check_results=[
-            dg.AssetCheckResult(check_name="clip_spans_valid", passed=not problems, metadata={"problems": problems})
-        ],
-        metadata={
-            "clips": table.num_rows,
-            "method": cfg.method,
-            "clip_len_s": cfg.clip_len_s,
-            "mean_clip_s": sum(durations) / len(durations) if durations else 0.0,
-            "transcoded": cfg.transcode,
-            "seconds": time.perf_counter() - started,
-        },
-    )
+def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
+    """source_videos, clips and frames, with the clipping and frame settings of `resolved`
+    (and code versions that follow them)."""
+    clipping, frame_settings = resolved.settings.clipping, resolved.settings.frames
 
-
-@media_asset(
-    description="Frames per clip by policy and fps (keys like 'sequence-2.0'), RGB uint8.",
-    deps=[clips],
-    check_specs=[
-        dg.AssetCheckSpec(
-            "frames_per_clip",
-            asset="frames",
-            description="Each clip has its policy's frame count within 1 (middle: 1; sequence: one per "
-            "1/fps from its first frame to its last) and no clip id twice per signature.",
-        )
-    ],
-)
-def frames(
-    context: dg.AssetExecutionContext, storage: StorageResource, settings: SettingsResource
-):  # -> MaterializeResult with a value and check results (Dagster rejects that annotation)
-    started = time.perf_counter()
-    cfg = settings.settings.frames
-    clip_table: pa.Table = storage.upstream(context, "clips").read()
-    video_of = dict(zip(clip_table.column("clip_id").to_pylist(), clip_table.column("video_id").to_pylist()))
-    with storage.writer(context, FRAMES_SCHEMA) as writer:
-        summary = extract_partition_frames(clip_table, cfg, writer)
-        # Drops land in the ledger before anything can fail, so a video's reason survives.
-        video_ids = set(clip_table.column("video_id").to_pylist())
-        VideoLedger(storage.registry()).record_drops(
-            "frames", video_ids, {c: (video_of[c], r) for c, r in summary.dropped.items()}
-        )
-        if clip_table.num_rows and summary.clips == 0:
-            # Before commit(): a failed rerun keeps the last good frames file.
-            paths = sorted(set(clip_table.column("source_path").to_pylist()))
-            reasons = sorted(set(summary.dropped.values()))
-            raise dg.Failure(description=f"no clip of {', '.join(paths)} decoded: {'; '.join(reasons[:3])}")
-        path = writer.commit()
-    for clip_id, reason in summary.dropped.items():
-        context.log.warning(f"clip {clip_id} dropped: {reason}")
-    for clip_id, count in summary.repeated_by_clip.items():
-        context.log.info(f"clip {clip_id}: {count} sample(s) took the nearest decoded picture (none of their own)")
-    for clip_id, (height, width) in summary.scaled_from.items():
-        context.log.info(f"clip {clip_id}: native {width}x{height} frames scaled down to frames.max_pixels")
-    stored = ParquetPart(path, context.partition_key)
-    sources = storage.upstream(context, "source_videos").read(columns=["video_id", "avg_fps"])
-    source_fps = dict(zip(sources.column("video_id").to_pylist(), sources.column("avg_fps").to_pylist()))
-    counts = stored.read(columns=["clip_id", "signature", "timestamps"])
-    signed_ids = [f"{c}/{s}" for c, s in zip(counts.column("clip_id").to_pylist(), counts.column("signature").to_pylist())]
-    problems = check_frame_counts(counts, clip_table, source_fps) + check_unique_ids(signed_ids, "the frames")
-    return dg.MaterializeResult(
-        value=stored,
-        check_results=[
-            dg.AssetCheckResult(check_name="frames_per_clip", passed=not problems, metadata={"problems": problems})
+    @media_asset(
+        description="Clip spans (fixed stride or scene cuts) with stable ids; optional H.264 clip files.",
+        code_version=resolved.clips_version,
+        deps=[source_videos],
+        check_specs=[
+            dg.AssetCheckSpec(
+                "clip_spans_valid",
+                asset="clips",
+                blocking=True,
+                description="Clip ids are unique and every span is non-empty and inside its video.",
+            )
         ],
-        metadata={
-            "clips": summary.clips,
-            "frames": summary.frames,
-            "dropped_clips": len(summary.dropped),
-            "dropped": [f"{k}: {v}" for k, v in summary.dropped.items()],
-            # Samples whose packet gave no picture (not-coded / dropped AVI frames), served
-            # by the nearest decoded one, as ffmpeg's fps filter does.
-            "repeated_samples": summary.repeated_samples,
-            "scaled_down_clips": len(summary.scaled_from),
-            "policies": list(cfg.policies),
-            "target_fps": list(cfg.target_fps),
-            "target_res": list(cfg.target_res),
-            "backend": cfg.backend,
-            "storage": cfg.storage,
-            **({"jpeg_quality": cfg.jpeg_quality} if cfg.storage == "jpeg" else {}),
-            "payload_bytes": summary.payload_bytes,  # frame bytes before zstd
-            "file_bytes": path.stat().st_size,
-            "seconds": time.perf_counter() - started,
-        },
     )
+    def clips(
+        context: dg.AssetExecutionContext, storage: StorageResource
+    ):  # -> MaterializeResult with a value and check results (Dagster rejects that annotation)
+        started = time.perf_counter()
+        cfg = clipping
+        sources = storage.upstream(context, "source_videos").read()
+        table = plan_clips(sources, cfg, storage.clips_dir)
+        plans = clip_plans(sources, table, cfg)
+        VideoLedger(storage.registry()).record_plan(plans)
+        for video_id, (_, reason) in plans.items():
+            if reason:
+                context.log.warning(f"video {video_id}: {reason}")
+        durations = table.column("duration_s").to_pylist()
+        video_durations = dict(zip(sources.column("video_id").to_pylist(), sources.column("duration_s").to_pylist()))
+        problems = check_clips(table, video_durations)
+        return dg.MaterializeResult(
+            value=table,
+            check_results=[
+                dg.AssetCheckResult(check_name="clip_spans_valid", passed=not problems, metadata={"problems": problems})
+            ],
+            metadata={
+                "clips": table.num_rows,
+                "method": cfg.method,
+                "clip_len_s": cfg.clip_len_s,
+                "mean_clip_s": sum(durations) / len(durations) if durations else 0.0,
+                "transcoded": cfg.transcode,
+                "seconds": time.perf_counter() - started,
+            },
+        )
+
+    @media_asset(
+        description="Frames per clip by policy and fps (keys like 'sequence-2.0'), RGB uint8: "
+        "frames.policies x frames.target_fps, plus each model's own sequence rate.",
+        code_version=resolved.frames_version,
+        deps=[clips],
+        check_specs=[
+            dg.AssetCheckSpec(
+                "frames_per_clip",
+                asset="frames",
+                description="Each clip has its policy's frame count within 1 (middle: 1; sequence: one per "
+                "1/fps from its first frame to its last) and no clip id twice per signature.",
+            )
+        ],
+    )
+    def frames(
+        context: dg.AssetExecutionContext, storage: StorageResource
+    ):  # -> MaterializeResult with a value and check results (Dagster rejects that annotation)
+        started = time.perf_counter()
+        cfg = frame_settings
+        clip_table: pa.Table = storage.upstream(context, "clips").read()
+        video_of = dict(zip(clip_table.column("clip_id").to_pylist(), clip_table.column("video_id").to_pylist()))
+        with storage.writer(context, FRAMES_SCHEMA) as writer:
+            summary = extract_partition_frames(clip_table, cfg, writer, resolved.frame_signatures)
+            # Drops land in the ledger before anything can fail, so a video's reason survives.
+            video_ids = set(clip_table.column("video_id").to_pylist())
+            VideoLedger(storage.registry()).record_drops(
+                "frames", video_ids, {c: (video_of[c], r) for c, r in summary.dropped.items()}
+            )
+            if clip_table.num_rows and summary.clips == 0:
+                # Before commit(): a failed rerun keeps the last good frames file.
+                paths = sorted(set(clip_table.column("source_path").to_pylist()))
+                reasons = sorted(set(summary.dropped.values()))
+                raise dg.Failure(description=f"no clip of {', '.join(paths)} decoded: {'; '.join(reasons[:3])}")
+            path = writer.commit()
+        for clip_id, reason in summary.dropped.items():
+            context.log.warning(f"clip {clip_id} dropped: {reason}")
+        for clip_id, count in summary.repeated_by_clip.items():
+            context.log.info(f"clip {clip_id}: {count} sample(s) took the nearest decoded picture (none of their own)")
+        for clip_id, (height, width) in summary.scaled_from.items():
+            context.log.info(f"clip {clip_id}: native {width}x{height} frames scaled down to frames.max_pixels")
+        stored = ParquetPart(path, context.partition_key)
+        sources = storage.upstream(context, "source_videos").read(columns=["video_id", "avg_fps"])
+        source_fps = dict(zip(sources.column("video_id").to_pylist(), sources.column("avg_fps").to_pylist()))
+        counts = stored.read(columns=["clip_id", "signature", "timestamps"])
+        signed_ids = [f"{c}/{s}" for c, s in zip(counts.column("clip_id").to_pylist(), counts.column("signature").to_pylist())]
+        problems = check_frame_counts(counts, clip_table, source_fps) + check_unique_ids(signed_ids, "the frames")
+        return dg.MaterializeResult(
+            value=stored,
+            check_results=[
+                dg.AssetCheckResult(check_name="frames_per_clip", passed=not problems, metadata={"problems": problems})
+            ],
+            metadata={
+                "clips": summary.clips,
+                "frames": summary.frames,
+                "dropped_clips": len(summary.dropped),
+                "dropped": [f"{k}: {v}" for k, v in summary.dropped.items()],
+                # Samples whose packet gave no picture (not-coded / dropped AVI frames), served
+                # by the nearest decoded one, as ffmpeg's fps filter does.
+                "repeated_samples": summary.repeated_samples,
+                "scaled_down_clips": len(summary.scaled_from),
+                "signatures": [sig.key for sig in resolved.frame_signatures],
+                "target_res": list(cfg.target_res),
+                "backend": cfg.backend,
+                "storage": cfg.storage,
+                **({"jpeg_quality": cfg.jpeg_quality} if cfg.storage == "jpeg" else {}),
+                "payload_bytes": summary.payload_bytes,  # frame bytes before zstd
+                "file_bytes": path.stat().st_size,
+                "seconds": time.perf_counter() - started,
+            },
+        )
+
+    return [source_videos, clips, frames]

@@ -14,8 +14,8 @@ import json
 import dagster as dg
 
 from video_assets.assets.partitions import videos_partitions
+from video_assets.config import Settings
 from video_assets.discovery import chunked, scan
-from video_assets.resources.settings import SettingsResource
 from video_assets.resources.storage import StorageResource
 
 # A partial batch is sealed once its oldest video has waited this long.
@@ -27,13 +27,17 @@ def _cursor_seq(cursor: str | None) -> int:
     return int(json.loads(cursor).get("seq", 0)) if cursor else 0
 
 
-def build_video_sensor(job) -> dg.SensorDefinition:  # an asset job (resolved at load)
-    @dg.sensor(job=job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.STOPPED)
-    def new_videos_sensor(
-        context: dg.SensorEvaluationContext, storage: StorageResource, settings: SettingsResource
-    ) -> dg.SensorResult:
+def build_video_sensor(job, settings: Settings) -> dg.SensorDefinition:  # an asset job (resolved at load)
+    @dg.sensor(
+        job=job,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description=f"Every 30 s: registers new, changed and restored videos under {settings.input_dir}, adds their "
+        "partitions and requests one run per partition; reports videos gone from the folder.",
+    )
+    def new_videos_sensor(context: dg.SensorEvaluationContext, storage: StorageResource) -> dg.SensorResult:
         registry = storage.registry()
-        result = scan(settings.settings, registry, seal_partial=False, max_age_s=BATCH_MAX_AGE_S)
+        result = scan(settings, registry, seal_partial=False, max_age_s=BATCH_MAX_AGE_S)
         for video in result.missing:
             context.log.warning(
                 f"video {video.rel_path} ({video.video_id}, partition {video.partition_key}) is gone from the "

@@ -38,7 +38,7 @@ class EmbedderSpec:
     target_fps: float = 2.0
     max_fps: float = 20.0  # re-extraction doubles fps up to this (NeMo Curator's cap)
     gpu_memory_gb: float = 0.0
-    num_gpus_per_worker: int = 0
+    num_gpus_per_worker: float = 0.0
     num_cpus: int = 1
 
 

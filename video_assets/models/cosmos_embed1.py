@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from video_assets.models import pins
 from video_assets.models.base import Embedder, EmbedderSpec
 from video_assets.models.frame_selection import select_uniform
 from video_assets.models.snapshot_pin import (
     DEFAULT_PINS,
-    SnapshotPin,
+    Pin,
     VerifiedSnapshot,
     verify_snapshot,
 )
@@ -37,15 +38,16 @@ logger = logging.getLogger(__name__)
 FRAMES_PER_CLIP = 8  # the processor's num_video_frames; the model is tuned for 8 frames
 
 
-def _variant(resolution: int, dim: int, revision: str) -> EmbedderSpec:
+def _variant(resolution: int, dim: int) -> EmbedderSpec:
+    pin = pins.COSMOS_EMBED1[f"{resolution}p"]
     return EmbedderSpec(
         name=f"cosmos_embed1_{resolution}p",
         frames_per_clip=FRAMES_PER_CLIP,
         resolution=(resolution, resolution),
         dim=dim,
         has_text=True,
-        model_id=f"nvidia/Cosmos-Embed1-{resolution}p",
-        revision=revision,
+        model_id=pin.repo_id,
+        revision=pin.revision,
         target_fps=2.0,
         gpu_memory_gb=20.0,
         num_gpus_per_worker=1,
@@ -53,13 +55,13 @@ def _variant(resolution: int, dim: int, revision: str) -> EmbedderSpec:
     )
 
 
-# Revisions as NeMo Curator pins them; DEFAULT_PINS in snapshot_pin.py names the same.
+# Repos and revisions from the pin table (models/pins.py).
 VARIANTS: dict[str, EmbedderSpec] = {
     spec.name: spec
     for spec in (
-        _variant(224, 256, "787e0b9"),
-        _variant(336, 768, "0e8a28f"),
-        _variant(448, 768, "f60ec73"),
+        _variant(224, 256),
+        _variant(336, 768),
+        _variant(448, 768),
     )
 }
 DEFAULT_VARIANT = "cosmos_embed1_336p"
@@ -145,7 +147,7 @@ class CosmosEmbed1Preprocessor:
         snapshot_dir: Path,
         variant: str = DEFAULT_VARIANT,
         *,
-        pins: Sequence[SnapshotPin] = DEFAULT_PINS,
+        pins: Sequence[Pin] = DEFAULT_PINS,
         trust_snapshot_sha256: str | None = None,
     ) -> CosmosEmbed1Preprocessor:
         """Verify the snapshot (revision, files, code hashes), then load only its processor.
@@ -221,7 +223,7 @@ class CosmosEmbed1Embedder(Embedder):
         *,
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
-        pins: Sequence[SnapshotPin] = DEFAULT_PINS,
+        pins: Sequence[Pin] = DEFAULT_PINS,
         trust_snapshot_sha256: str | None = None,
     ) -> CosmosEmbed1Embedder:
         """Verify the snapshot and load its processor (`CosmosEmbed1Preprocessor`), then its

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from video_assets.models import pins
 from video_assets.models.base import Embedder, EmbedderSpec
 from video_assets.models.bert_tokenizer import BertTokenizer
 from video_assets.models.frame_selection import select_uniform
@@ -30,8 +31,8 @@ INTERNVIDEO2_SPEC = EmbedderSpec(
     resolution=(224, 224),
     dim=512,
     has_text=True,
-    model_id="OpenGVLab/InternVideo2-Stage2_1B-224p-f4",
-    revision="4362e1f",
+    model_id=pins.INTERNVIDEO2.repo_id,
+    revision=pins.INTERNVIDEO2.revision,
     target_fps=2.0,
     gpu_memory_gb=10.0,
     num_gpus_per_worker=1,
@@ -68,11 +69,6 @@ def spec_for(config: InternVideo2Config) -> EmbedderSpec:
     return replace(
         INTERNVIDEO2_SPEC, frames_per_clip=config.vision.num_frames, resolution=(size, size), dim=config.embed_dim
     )
-
-
-def match_probabilities(video: torch.Tensor, texts: torch.Tensor) -> torch.Tensor:
-    """Official zero-shot matching: softmax over texts of 100 * cosine (not 1/temp)."""
-    return (100.0 * video @ texts.T).softmax(dim=-1)
 
 
 def prepare_frames(frames: np.ndarray, num_frames: int, size: tuple[int, int]) -> torch.Tensor:

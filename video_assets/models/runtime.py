@@ -166,6 +166,7 @@ class BatchRunReport:
     items_per_second: float
     peak_memory_bytes: int | None
     peak_memory_source: str  # "cuda_max_allocated", "process_max_rss" or "unavailable"
+    final_batch_size: int  # the batch size after any back-off: where the next call should start
 
 
 def embed_batches(
@@ -238,6 +239,7 @@ def embed_batches(
         items_per_second=len(items) / seconds if seconds > 0 else float("inf"),
         peak_memory_bytes=peak,
         peak_memory_source=source,
+        final_batch_size=batch_size,
     )
 
 

@@ -7,7 +7,7 @@ in the snapshot plus the two configs whose ``auto_map`` picks the classes to run
 
 A snapshot is accepted when at least one approval exists and every given one holds:
 
-- the pin table (`DEFAULT_PINS`) has the sha256 of each code file for that
+- the pin table (`models/pins.py`, read into `DEFAULT_PINS`) has the sha256 of each code file for that
   repo + revision: recorded once by a maintainer with
   ``python -m video_assets.models.snapshot_pin record SNAPSHOT_DIR --repo-id REPO``;
 - ``trust_snapshot_sha256``: the operator approves one exact snapshot (the sha256
@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from video_assets.models.pins import COSMOS_EMBED1, Pin
+
 logger = logging.getLogger(__name__)
 
 CONFIG_FILES = ("config.json", "processor_config.json")  # hold the auto_map: part of the code
@@ -47,23 +49,9 @@ class UntrustedSnapshotError(ValueError):
     """The snapshot's revision or code is not what was pinned or approved."""
 
 
-@dataclass(frozen=True)
-class SnapshotPin:
-    """Accepted code of one hub repo at one revision."""
-
-    repo_id: str
-    revision: str
-    # path inside the snapshot -> sha256; None until a maintainer records it
-    file_sha256: Mapping[str, str] | None
-
-
-# Recorded hashes of the official Cosmos-Embed1 code. The hub was unreachable when
-# this table was written, so none is recorded yet: see the module docstring.
-DEFAULT_PINS: tuple[SnapshotPin, ...] = (
-    SnapshotPin("nvidia/Cosmos-Embed1-224p", "787e0b9", None),
-    SnapshotPin("nvidia/Cosmos-Embed1-336p", "0e8a28f", None),
-    SnapshotPin("nvidia/Cosmos-Embed1-448p", "f60ec73", None),
-)
+# The code hashes of the official Cosmos-Embed1 snapshots, from the pin table (models/pins.py:
+# none recorded yet, see there).
+DEFAULT_PINS: tuple[Pin, ...] = tuple(COSMOS_EMBED1.values())
 
 
 @dataclass(frozen=True)
@@ -159,7 +147,7 @@ def check_auto_map(snapshot_dir: Path, files: Mapping[str, str]) -> None:
                 )
 
 
-def find_pin(pins: Sequence[SnapshotPin], repo_id: str, revision: str) -> SnapshotPin | None:
+def find_pin(pins: Sequence[Pin], repo_id: str, revision: str) -> Pin | None:
     for pin in pins:
         if pin.repo_id == repo_id and revision_matches(revision, pin.revision):
             return pin
@@ -188,7 +176,7 @@ def _not_recorded_message(snapshot_dir: Path, repo_id: str, revision: str, manif
         f"no code hashes are recorded for {repo_id}@{revision}, so the remote code in "
         f"{snapshot_dir} will not run. Review its .py files, then either record them once "
         f"(`{RECORD_COMMAND} {snapshot_dir} --repo-id {repo_id}` prints the entry to add to "
-        "DEFAULT_PINS in video_assets/models/snapshot_pin.py), or approve this exact snapshot "
+        "video_assets/models/pins.py), or approve this exact snapshot "
         f"for your deployment with trust_snapshot_sha256={manifest!r} in the model config."
     )
 
@@ -198,7 +186,7 @@ def verify_snapshot(
     *,
     repo_id: str,
     revision: str,
-    pins: Sequence[SnapshotPin] = DEFAULT_PINS,
+    pins: Sequence[Pin] = DEFAULT_PINS,
     trust_snapshot_sha256: str | None = None,
 ) -> VerifiedSnapshot:
     """Check a snapshot in the hub layout ``.../{repo_id}/{revision}/`` before its code runs."""
@@ -220,8 +208,8 @@ def verify_snapshot(
 
     approvals = []
     pin = find_pin(pins, repo_id, revision)
-    if pin is not None and pin.file_sha256 is not None:
-        _compare_with_pin(snapshot_dir, files, pin.file_sha256)
+    if pin is not None and pin.code_sha256 is not None:
+        _compare_with_pin(snapshot_dir, files, pin.code_sha256)
         approvals.append("pin table")
     if trust_snapshot_sha256 is not None:
         if trust_snapshot_sha256.strip().lower() != manifest:
@@ -240,7 +228,7 @@ def verify_snapshot(
     return VerifiedSnapshot(snapshot_dir, repo_id, revision, manifest, " and ".join(approvals))
 
 
-def record_pins(snapshot_dir: Path, *, repo_id: str, revision: str | None = None) -> SnapshotPin:
+def record_pins(snapshot_dir: Path, *, repo_id: str, revision: str | None = None) -> Pin:
     """The pin entry for a reviewed snapshot (revision defaults to the directory name)."""
     snapshot_dir = Path(snapshot_dir)
     if not snapshot_dir.is_dir():
@@ -248,16 +236,16 @@ def record_pins(snapshot_dir: Path, *, repo_id: str, revision: str | None = None
     check_required_files(snapshot_dir)
     files = code_files(snapshot_dir)
     check_auto_map(snapshot_dir, files)
-    return SnapshotPin(repo_id, revision or snapshot_dir.name, files)
+    return Pin(repo_id, revision or snapshot_dir.name, files)
 
 
-def format_pin(pin: SnapshotPin) -> str:
-    """Python source of ``pin``, to paste into `DEFAULT_PINS`."""
-    if pin.file_sha256 is None:
-        return f"SnapshotPin({pin.repo_id!r}, {pin.revision!r}, None),"
-    lines = [f"        {path!r}: {sha!r}," for path, sha in sorted(pin.file_sha256.items())]
+def format_pin(pin: Pin) -> str:
+    """Python source of ``pin``, to paste into the pin table (`models/pins.py`)."""
+    if pin.code_sha256 is None:
+        return f"Pin({pin.repo_id!r}, {pin.revision!r}),"
+    lines = [f"        {path!r}: {sha!r}," for path, sha in sorted(pin.code_sha256.items())]
     return "\n".join(
-        [f"SnapshotPin({pin.repo_id!r}, {pin.revision!r}, {{", *lines, "}),"]
+        [f"Pin({pin.repo_id!r}, {pin.revision!r}, {{", *lines, "}),"]
     )
 
 
@@ -273,8 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     record.add_argument("--revision", help="defaults to the snapshot directory's name")
     args = parser.parse_args(argv)
     pin = record_pins(args.snapshot_dir, repo_id=args.repo_id, revision=args.revision)
-    assert pin.file_sha256 is not None  # record_pins always hashes
-    print(f"# manifest sha256 (trust_snapshot_sha256): {manifest_sha256(pin.file_sha256)}")
+    assert pin.code_sha256 is not None  # record_pins always hashes
+    print(f"# manifest sha256 (trust_snapshot_sha256): {manifest_sha256(pin.code_sha256)}")
     print(format_pin(pin))
     return 0
 

@@ -1,4 +1,4 @@
-"""The pinned hub artefacts of every embedder with weights (MODELS.md A, B, D3).
+"""The pinned hub artefacts of every embedder with weights (repos and revisions: models/pins.py).
 
 Revisions are the short commit hashes NeMo Curator pinned. The hub wants full
 40-character hashes ("When using the commit hash, it must be the full-length
@@ -14,11 +14,12 @@ weights never drift under a fixed revision.
 
 from __future__ import annotations
 
+from video_assets.models import pins
 from video_assets.models.weights import HubRepo, WeightSpec
 
 INTERNVIDEO2_REPO = HubRepo(
-    repo_id="OpenGVLab/InternVideo2-Stage2_1B-224p-f4",
-    revision="4362e1f",
+    repo_id=pins.INTERNVIDEO2.repo_id,
+    revision=pins.INTERNVIDEO2.revision,
     allow_patterns=("InternVideo2-stage2_1b-224p-f4.pt",),
     required_files=("InternVideo2-stage2_1b-224p-f4.pt",),
     gated=True,
@@ -27,15 +28,13 @@ INTERNVIDEO2_REPO = HubRepo(
 # Only the tokenizer and config: the BERT weights inside the InternVideo2 .pt are the
 # ones the model uses (Curator loads the .pt strictly over the whole model).
 BERT_LARGE_TOKENIZER_REPO = HubRepo(
-    repo_id="google-bert/bert-large-uncased",
-    revision="6da4b6a",
+    repo_id=pins.BERT_LARGE_TOKENIZER.repo_id,
+    revision=pins.BERT_LARGE_TOKENIZER.revision,
     allow_patterns=("vocab.txt", "tokenizer.json", "tokenizer_config.json", "config.json"),
     # vocab.txt and config.json exist in every revision of this repo; the other two are
     # fetched when the pinned commit has them (a WordPiece tokenizer builds from vocab.txt).
     required_files=("vocab.txt", "config.json"),
 )
-
-_COSMOS_REVISIONS = {"224p": "787e0b9", "336p": "0e8a28f", "448p": "f60ec73"}
 
 # The model's own code ships in the repo (pinned here, run from the snapshot);
 # tokenizer file names beyond added_tokens.json are not verified, so they are allowed
@@ -69,8 +68,8 @@ _COSMOS_REQUIRED = (
 
 def _cosmos_repo(variant: str) -> HubRepo:
     return HubRepo(
-        repo_id=f"nvidia/Cosmos-Embed1-{variant}",
-        revision=_COSMOS_REVISIONS[variant],
+        repo_id=pins.COSMOS_EMBED1[variant].repo_id,
+        revision=pins.COSMOS_EMBED1[variant].revision,
         allow_patterns=_COSMOS_ALLOW,
         required_files=_COSMOS_REQUIRED,
         ignore_patterns=("*/*",),  # top level only: no examples/, no notebooks
@@ -83,15 +82,7 @@ WEIGHT_SPECS: dict[str, WeightSpec] = {
         f"cosmos_embed1_{variant}": WeightSpec(
             name=f"cosmos_embed1_{variant}", repos=(_cosmos_repo(variant),)
         )
-        for variant in _COSMOS_REVISIONS
+        for variant in pins.COSMOS_EMBED1
     },
 }
 
-
-def get_weight_spec(name: str) -> WeightSpec:
-    """The pinned weights of embedder `name`; a KeyError lists the known names."""
-    try:
-        return WEIGHT_SPECS[name]
-    except KeyError:
-        known = ", ".join(sorted(WEIGHT_SPECS))
-        raise KeyError(f"no weights are registered for model {name!r}; known: {known}") from None

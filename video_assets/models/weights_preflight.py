@@ -56,7 +56,7 @@ def preflight_weights(settings: Settings, *, hub: ModelHub | None = None, downlo
     ]
     if settings.enabled_models is None:
         return problems
-    hub = hub if hub is not None else ModelHub(settings.resolved_model_dir)
+    hub = hub if hub is not None else ModelHub(settings.paths.model_dir)
     for name in settings.enabled_models:
         entry = entries.get(name)
         if entry is None:

@@ -9,6 +9,7 @@ from typing import get_origin
 import dagster as dg
 import pyarrow as pa
 
+from video_assets.data_paths import DataPaths
 from video_assets.parquet_parts import ParquetPart, StreamingParquetWriter, write_table_atomic
 from video_assets.registry import VideoRegistry
 
@@ -48,15 +49,19 @@ class StorageResource(dg.ConfigurableResource):
         return Path(self.data_dir)
 
     @property
+    def paths(self) -> DataPaths:
+        return DataPaths.under(self.data_dir)
+
+    @property
     def assets_dir(self) -> Path:
-        return self.root / "assets"
+        return self.paths.assets_dir
 
     @property
     def clips_dir(self) -> Path:
-        return self.root / "clips"
+        return self.paths.clips_dir
 
     def registry(self) -> VideoRegistry:
-        return VideoRegistry(self.root / "registry.sqlite")
+        return VideoRegistry(self.paths.registry)
 
     def upstream(self, context: dg.AssetExecutionContext, asset: str) -> ParquetPart:
         """This partition of an upstream asset the step names in ``deps`` (the IO manager's file).

@@ -39,6 +39,12 @@ def check_vectors(vectors: np.ndarray, *, dim: int, tolerance: float = 1e-3) -> 
     return problems
 
 
+def check_embedding_rows(rows: pa.Table, *, dim: int) -> list[str]:
+    """Problems with a partition's embedding rows: bad vectors (`check_vectors`) or a clip id twice."""
+    vectors = np.asarray(rows.column("vector").to_pylist(), dtype=np.float32).reshape(-1, dim)
+    return check_vectors(vectors, dim=dim) + check_unique_ids(rows.column("clip_id").to_pylist(), "the embeddings")
+
+
 def expected_frames(policy: str, fps: float, duration_s: float, source_fps: float | None) -> float:
     """Frames a clip should get: 1 for ``middle``; for ``sequence`` one per 1/fps from its
     first frame to its last (the clip's span less one source frame)."""

@@ -34,6 +34,16 @@ class EmbeddingReport:
         return self.clips / self.seconds if self.seconds else 0.0
 
 
+def text_scale_for(embedder: Embedder, setting: str) -> float:
+    """The text-match multiplier: "reference" = NeMo Curator's fixed 100, "model" = the model's
+    own learned logit scale (refused for a model that has none)."""
+    if setting == "reference":
+        return REFERENCE_SCALE
+    if embedder.logit_scale is None:
+        raise ValueError(f"{embedder.spec.name} has no learned logit scale; set text_match_scale to 'reference'")
+    return embedder.logit_scale
+
+
 def embed_partition(
     embedder: Embedder,
     tensors: ParquetPart,
@@ -74,6 +84,9 @@ def embed_partition(
         report.oom_backoffs += run.oom_backoffs
         report.seconds += run.seconds
         report.peak_memory_bytes = max(report.peak_memory_bytes, run.peak_memory_bytes or 0)
+        # A chunk that backed off after an OOM hands its smaller size to the next chunk, so
+        # every 256-clip chunk does not hit the same wall again.
+        batch_size = run.final_batch_size
         report.batch_size = batch_size
         vectors = run.vectors
         matches = text_match(vectors, text_vectors, list(texts_to_verify), scale=text_scale) if text_vectors is not None else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,10 +52,16 @@ class FramesSummary:
     scaled_from: dict[str, tuple[int, int]] = field(default_factory=dict)  # clip_id -> native (H, W)
 
 
-def extract_partition_frames(clips: pa.Table, settings: FrameSettings, writer: StreamingParquetWriter) -> FramesSummary:
+def extract_partition_frames(
+    clips: pa.Table,
+    settings: FrameSettings,
+    writer: StreamingParquetWriter,
+    frame_signatures: Sequence[FrameSignature] | None = None,
+) -> FramesSummary:
     """Write one row group per clip (a row per signature). Clips that do not decode are
-    dropped and named in the summary; the others are kept."""
-    sigs = signatures(settings)
+    dropped and named in the summary; the others are kept. `frame_signatures`: what to
+    extract (resolved.py adds the models' rates); default frames.policies x target_fps."""
+    sigs = list(frame_signatures) if frame_signatures is not None else signatures(settings)
     by_video: dict[str, list[dict]] = defaultdict(list)
     for clip in clips.to_pylist():
         by_video[clip["video_id"]].append(clip)

@@ -9,12 +9,10 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from video_assets.config import FrameSettings
-from video_assets.media.frames import FramePolicy, FrameSignature, extract_clip_frames
-from video_assets.models.base import EmbedderSpec
-from video_assets.models.frame_selection import ensure_enough_frames
+from video_assets.media.frames import FramePolicy, FrameSignature
 from video_assets.parquet_parts import ARRAY_FIELDS, ParquetPart, StreamingParquetWriter, array_to_fields
 from video_assets.stages.clips import span_of
+from video_assets.stages.frame_creation import FrameRecipe, create_clip_frames
 from video_assets.stages.frames import rows_to_clip_frames
 
 TENSOR_SCHEMA = pa.schema(
@@ -40,52 +38,39 @@ class TensorSummary:
 
 def build_tensors(
     prepare: Callable[[np.ndarray], torch.Tensor],
-    spec: EmbedderSpec,
+    model: str,
+    recipe: FrameRecipe,
     clips: pa.Table,
     frames: ParquetPart,
     *,
-    target_fps: float,
-    frame_settings: FrameSettings,
     tensor_dtype: str,
     writer: StreamingParquetWriter,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> TensorSummary:
     """One row per clip: its prepared tensor, or the reason it was skipped."""
     by_id = {c["clip_id"]: c for c in clips.to_pylist()}
-    wanted = FrameSignature(FramePolicy.SEQUENCE, target_fps)
+    wanted = FrameSignature(FramePolicy.SEQUENCE, recipe.target_fps).key
     summary = TensorSummary()
     seen: set[str] = set()
     for group in frames.iter_row_groups():
         for clip_id, per_sig in rows_to_clip_frames(group).items():
             clip = by_id[clip_id]
             seen.add(clip_id)
-
-            def extract_at(fps: float, clip: dict = clip) -> np.ndarray:
-                return extract_clip_frames(
-                    clip["source_path"],
-                    span_of(clip),
-                    FrameSignature(FramePolicy.SEQUENCE, fps),
-                    target_res=frame_settings.target_res,
-                    backend=frame_settings.backend,
-                    num_threads=frame_settings.num_threads,
-                    max_pixels=frame_settings.max_pixels,  # the same pixel budget as the frames stage
-                ).frames
-
-            # The frames asset may hold other policies/fps than this model's: decode then.
-            start = per_sig[wanted.key].frames if wanted.key in per_sig else extract_at(target_fps)
-            made = ensure_enough_frames(
-                start, spec.frames_per_clip, fps=target_fps, max_fps=spec.max_fps, extract_at=extract_at
-            )
+            # The frames asset extracts every model's rate (resolved.py); files written before
+            # that may lack it, and the clip is then decoded here.
+            stored = per_sig[wanted].frames if wanted in per_sig else None
+            created = create_clip_frames(clip["source_path"], span_of(clip), recipe, stored)
+            made = created.made
             row = {"clip_id": clip_id, "video_id": clip["video_id"], "fps": made.fps, "reextracted": made.reextracted}
             if made.frames is None:
-                reason = f"{made.skip_reason}: {len(start)} at {target_fps} fps, fewer than {spec.frames_per_clip} even at {made.fps} fps"
+                reason = created.skip_reason
                 summary.skipped[clip_id] = reason
-                log(f"{spec.name}: skip clip {clip_id} ({reason})")
-                row.update(num_frames=len(start), skip_reason=reason, shape=None, dtype=None, data=None)
+                log(f"{model}: skip clip {clip_id} ({reason})")
+                row.update(num_frames=created.initial, skip_reason=reason, shape=None, dtype=None, data=None)
             else:
                 if made.reextracted:
                     summary.reextracted.append(clip_id)
-                    log(f"{spec.name}: clip {clip_id} re-extracted at {made.fps} fps ({len(made.frames)} frames)")
+                    log(f"{model}: clip {clip_id} re-extracted at {made.fps} fps ({len(made.frames)} frames)")
                 tensor = prepare(made.frames).detach().cpu().numpy().astype(tensor_dtype)
                 row.update(num_frames=len(made.frames), skip_reason=None, **array_to_fields(tensor))
                 summary.clips += 1

@@ -1,0 +1,37 @@
+"""The one table of hub pins: repo, revision and (for snapshots whose code we run) code hashes.
+
+Specs (`EmbedderSpec.model_id` / `revision`), downloads (`weight_specs.WEIGHT_SPECS`) and
+the snapshot code check (`snapshot_pin.DEFAULT_PINS`) all read from here, so a revision is
+written once. Revisions are the short commit hashes NeMo Curator pinned
+(docs/differences_from_nemo_curator.md).
+
+Cosmos-Embed1 runs the modelling code shipped in its hub repo. Its code hashes are not
+recorded yet (the hub could not be reached when this table was written), so a Cosmos
+snapshot is refused until a maintainer records them
+(`python -m video_assets.models.snapshot_pin record SNAPSHOT_DIR --repo-id REPO`, then paste
+the printed hashes below) or an operator approves one snapshot with
+`models.<name>.trust_snapshot_sha256` (README "Model weights" says how).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Pin:
+    repo_id: str
+    revision: str
+    # path inside the snapshot -> sha256 of the code we run from it; None = not recorded yet
+    code_sha256: Mapping[str, str] | None = None
+
+
+INTERNVIDEO2 = Pin("OpenGVLab/InternVideo2-Stage2_1B-224p-f4", "4362e1f")
+# Only the tokenizer and config: the BERT weights the model uses are inside the InternVideo2 .pt.
+BERT_LARGE_TOKENIZER = Pin("google-bert/bert-large-uncased", "6da4b6a")
+COSMOS_EMBED1: dict[str, Pin] = {
+    "224p": Pin("nvidia/Cosmos-Embed1-224p", "787e0b9"),
+    "336p": Pin("nvidia/Cosmos-Embed1-336p", "0e8a28f"),
+    "448p": Pin("nvidia/Cosmos-Embed1-448p", "f60ec73"),
+}
