@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_duplicates)
 
-    p = sub.add_parser("filters", help="keep/drop each clip with its reasons (materializes <model>_clip_filters per video)")
+    p = sub.add_parser("filters", help="keep/drop each clip with its reasons (<model>_clip_filters, per video)")
     p.add_argument("--model", help="embedder whose clips to filter (default: the first enabled one)")
     p.add_argument("--all", action="store_true",
                    help="every video (default: videos indexed since their last filters run, and videos whose "
@@ -96,12 +96,13 @@ def cmd_filters(args: argparse.Namespace) -> int:
         known = set(instance.get_dynamic_partitions(videos_partitions.name))
         if indexed - known:
             instance.add_dynamic_partitions(videos_partitions.name, sorted(indexed - known))
-        due = indexed if args.all else (newly_indexed(instance, model, indexed) | flags_changed(storage, model, indexed))
+        due = indexed if args.all else newly_indexed(instance, model, indexed) | flags_changed(storage, model, indexed)
         for key in sorted(due):
-            run = dg.materialize([asset], instance=instance, resources=resources, partition_key=key, raise_on_error=False,
-                                 run_config=QUIET)  # fmt: skip
+            run = dg.materialize([asset], instance=instance, resources=resources, partition_key=key,
+                                 raise_on_error=False, run_config=QUIET)  # fmt: skip
             if not run.success:
-                failed[key] = "; ".join(_root_message(e.event_specific_data.error) for e in run.get_step_failure_events())
+                errors = [_root_message(e.event_specific_data.error) for e in run.get_step_failure_events()]
+                failed[key] = "; ".join(errors)
     table = read_filters(data / "assets", model, ["clip_id", "filter_reasons"])
     reasons = table.column("filter_reasons").to_pylist() if table is not None else []
     counts = {r: sum(r in rs for rs in reasons) for r in dict.fromkeys(x for rs in reasons for x in rs)}

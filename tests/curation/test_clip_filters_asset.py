@@ -87,7 +87,8 @@ def _partition_of(data: Path, name: str) -> str:
     from video_assets.registry import VideoRegistry
 
     registry = VideoRegistry(data / "registry.sqlite")
-    return next(k for k in registry.partition_keys() if any(v.video_id == video_id_for(name) for v in registry.videos_in(k)))
+    wanted = video_id_for(name)
+    return next(k for k in registry.partition_keys() if any(v.video_id == wanted for v in registry.videos_in(k)))
 
 
 def _tick(sensor: dg.SensorDefinition, instance, resources, cursor: str | None) -> dg.SensorResult:
@@ -174,7 +175,8 @@ def test_clips_and_export_read_the_filter_decisions(pipeline, tmp_path: Path, ca
     still, moving, copy = (video_id_for(n) for n in ("still.mp4", "moving.mp4", "copy.mp4"))
     assert listed("reason('static')") == {still}
     assert listed("reason('static') = false AND filter_keep = true") <= {moving, copy}
-    assert listed(f"keep = false AND video_id IN ('{moving}', '{copy}')") | listed("filter_keep = true") == {moving, copy}
+    pair = {moving, copy}
+    assert listed(f"keep = false AND video_id IN ('{moving}', '{copy}')") | listed("filter_keep = true") == pair
     assert listed("motion < 0.004 OR reason('duplicate')") == {still} | listed("keep = false")
     assert main(["export", *base, "--out", str(tmp_path / "kept"), "--format", "jsonl", "--kept-only"]) == 0
     kept = [json.loads(line) for line in (tmp_path / "kept" / "clips.jsonl").read_text().splitlines()]

@@ -58,7 +58,8 @@ def data(tmp_path: Path) -> Path:
     stored = [{"clip_id": _clip("a", i), "video_id": "a", "filter_keep": not r, "filter_reasons": r,
                "motion": 0.001 if r else 0.05, "frames": 4, "black_frames": 0, "frozen_s": 0.0, "duplicate": None}
               for i, r in enumerate(reasons)]  # fmt: skip
-    write_table_atomic(pa.Table.from_pylist(stored, schema=FILTER_SCHEMA), filters_dir(data / "assets", MODEL) / "p-a.parquet")
+    path = filters_dir(data / "assets", MODEL) / "p-a.parquet"
+    write_table_atomic(pa.Table.from_pylist(stored, schema=FILTER_SCHEMA), path)
     return data
 
 
@@ -99,7 +100,8 @@ def test_bad_curation_filters_name_the_problem(text: str, problem: str) -> None:
 ])  # fmt: skip
 def test_arrow_evaluation_selects_what_lancedb_sql_selects(data: Path, text: str) -> None:
     table = open_clip_table(connect(str(data / "lancedb")), MODEL)
-    by_sql = set(table.search().where(compile_where(text)).select(["clip_id"]).limit(None).to_arrow()["clip_id"].to_pylist())
+    selected = table.search().where(compile_where(text)).select(["clip_id"]).limit(None).to_arrow()
+    by_sql = set(selected["clip_id"].to_pylist())
     rows = table.to_arrow()
     by_arrow = set(rows.filter(evaluate(parse_where(text), rows))["clip_id"].to_pylist())
     assert by_arrow == by_sql and 0 < len(by_sql) < rows.num_rows

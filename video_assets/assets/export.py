@@ -37,7 +37,7 @@ def _export_asset(name: str) -> dg.AssetsDefinition:
     @dg.asset(
         name=f"{name}_export",
         group_name=name,
-        deps=[dg.AssetKey(f"{name}_clip_index"), dg.AssetKey(f"{name}_duplicates"), dg.AssetKey(f"{name}_clip_filters")],
+        deps=[dg.AssetKey(f"{name}_{upstream}") for upstream in ("clip_index", "duplicates", "clip_filters")],
         kinds={"parquet"},
         code_version="1",
         description=f"{name}'s clips with embeddings, text matches, duplicate and filter columns as "

@@ -46,7 +46,8 @@ def build_ask_job(settings: Settings) -> dg.JobDefinition:
             raise dg.Failure(description=f"scale must be 'reference' or 'model', got {config.scale!r}")
         try:
             result = ask(settings, config.question, list(config.choices), model=config.model, k=config.k,
-                         scale=config.scale, template=config.template, where=config.where)  # type: ignore[arg-type]  # fmt: skip
+                         scale=config.scale,  # type: ignore[arg-type]  # checked above
+                         template=config.template, where=config.where)  # fmt: skip
         except (ValueError, LookupError) as err:  # bad config or an unknown model/table: one line in the UI
             raise dg.Failure(description=str(err)) from err
         table = answers_markdown(result)

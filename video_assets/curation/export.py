@@ -3,7 +3,8 @@
 `export_clips` reads the model's table at one pinned version (optionally filtered by the
 `--where` language of `clips`, curation columns included), joins the curation columns on
 clip_id (`filter_read.curation_columns`: the duplicates file's dup_group, keep, ... and the
-clip filters' filter_keep, filter_reasons, motion; null where unknown), orders the rows by source path, span start and clip id,
+clip filters' filter_keep, filter_reasons, motion; null where unknown), orders the rows by
+source path, span start and clip id,
 and writes them into a temporary directory beside `out_dir` that is renamed into place at
 the end: a crash leaves the previous export or none, never a half file or a half shard.
 Every export holds `export.json`, its manifest (model, table version, filter, rows, files,
@@ -159,7 +160,8 @@ def export_clips(
             files=written.files, where=where, kept_only=kept_only, duplicates="joined" if dup_info else "absent",
             duplicates_path=str(dup_path), duplicates_table_version=int(version) if version is not None else None,
             clips_without_dup_info=unknown, filters="joined" if info.filters else "absent",
-            clips_without_filters=no_filters, dropped_by_kept_only=before - rows.num_rows, mp4_from_clip_file=written.mp4_from_clip_file,
+            clips_without_filters=no_filters, dropped_by_kept_only=before - rows.num_rows,
+            mp4_from_clip_file=written.mp4_from_clip_file,
             mp4_cut_from_source=written.mp4_cut_from_source, seconds=round(time.perf_counter() - started, 3),
         )  # fmt: skip
         manifest = {**asdict(result), "created_at": datetime.now(timezone.utc).isoformat(), "note": result.note()}

@@ -73,7 +73,8 @@ def curation_columns(data_dir: Path, model: str, clip_ids: Iterable[str] | pa.Ar
     columns: dict[str, pa.Array] = {}
     at = _positions(ids, dups)
     for name, type_ in DUP_TYPES.items():
-        columns[name] = dups.column(name).combine_chunks().take(at).cast(type_) if dups is not None else pa.nulls(len(ids), type_)
+        columns[name] = (dups.column(name).combine_chunks().take(at).cast(type_) if dups is not None
+                         else pa.nulls(len(ids), type_))  # fmt: skip
     reasons = _stored_reasons(ids, filters)
     if dups is not None:  # the duplicate reason follows the duplicates file as it is now
         reasons = [_with_duplicate(r, keep) for r, keep in zip(reasons, columns["keep"].to_pylist())]

@@ -83,7 +83,8 @@ def evaluate(node: Node, table: pa.Table) -> pa.ChunkedArray | pa.Array:
     if isinstance(node, InList):
         if pa.types.is_integer(values.type):  # the parser reads every number as a float
             values = pc.cast(values, pa.float64())
-        member = pc.is_in(values, value_set=pa.array([_scalar(v, values.type).as_py() for v in node.values], values.type))
+        listed = pa.array([_scalar(v, values.type).as_py() for v in node.values], values.type)
+        member = pc.is_in(values, value_set=listed)
         member = pc.invert(member) if node.negated else member
         return pc.if_else(pc.is_valid(values), member, pa.scalar(None, pa.bool_()))
     assert isinstance(node, Comparison)

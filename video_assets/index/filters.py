@@ -253,7 +253,9 @@ class _Parser:
             if token.text == REASON and self.curation:
                 return self.reason()
             also = f" and {REASON}('NAME')" if self.curation else ""
-            raise self.fail(token, f"function calls other than {TEXT_SCORE}('TEXT'){also} are not allowed ({token.text}(...))")
+            raise self.fail(
+                token, f"function calls other than {TEXT_SCORE}('TEXT'){also} are not allowed ({token.text}(...))"
+            )
         column = token.text
         if column not in self.columns:
             hint = f"; per-text scores are {TEXT_SCORE}('TEXT') > 0.5" if column == "text_scores" else ""
