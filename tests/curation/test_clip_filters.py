@@ -129,6 +129,8 @@ def _kwargs(facts: ClipFacts) -> dict:
 
 
 def test_filter_settings_version_only_the_filters_asset(tmp_path) -> None:
+    import dagster as dg
+
     from video_assets.definitions import build_definitions
 
     def versions(settings: Settings) -> dict[str, str | None]:
@@ -136,6 +138,8 @@ def test_filter_settings_version_only_the_filters_asset(tmp_path) -> None:
         return {k.to_user_string(): graph.get(k).code_version for k in graph.get_all_asset_keys()}
 
     base = Settings(input_dir=tmp_path / "videos", data_dir=tmp_path / "data", enabled_models=("fingerprint",))
+    # What `dagster dev` checks on load: unique op names, job and sensor targets (the ask job's op once shared its name).
+    dg.Definitions.validate_loadable(build_definitions(base))
     before = versions(base)
     after = versions(base.model_copy(update={"filters": FilterSettings(static_below=0.01)}))
     assert {name for name in before if before[name] != after[name]} == {"fingerprint_clip_filters"}

@@ -226,9 +226,9 @@ def test_ask_job_attaches_the_ranked_answers(iv2):
     settings, planted, answers = iv2
     config = {"question": QUESTION, "choices": CHOICES, "model": INTERNVIDEO2_TINY, "k": 3}
     with registered([internvideo2_tiny_entry()], device=torch.device("cpu"), dtype=torch.float32):
-        result = build_ask_job(settings).execute_in_process(run_config={"ops": {"ask": {"config": config}}})
+        result = build_ask_job(settings).execute_in_process(run_config={"ops": {"ask_question": {"config": config}}})
         bad = build_ask_job(settings).execute_in_process(
-            run_config={"ops": {"ask": {"config": {**config, "choices": ["a dog"]}}}}, raise_on_error=False)
+            run_config={"ops": {"ask_question": {"config": {**config, "choices": ["a dog"]}}}}, raise_on_error=False)
     assert result.success and not bad.success
     failure = bad.get_step_failure_events()[0].event_specific_data.user_failure_data
     assert "between 2 and 64 --choices" in failure.description

@@ -40,7 +40,7 @@ class AskConfig(dg.Config):
 def build_ask_job(settings: Settings) -> dg.JobDefinition:
     """The job, answering from the index of `settings` (those the definitions were loaded with)."""
 
-    @dg.op(name="ask", out=dg.Out(dg.Nothing), description="Rank the choices over the clips the question retrieves.")
+    @dg.op(name="ask_question", out=dg.Out(dg.Nothing), description="Rank the choices over the clips the question retrieves")
     def ask_op(context: dg.OpExecutionContext, config: AskConfig):  # yields the output with its metadata
         if config.scale not in (None, "reference", "model"):
             raise dg.Failure(description=f"scale must be 'reference' or 'model', got {config.scale!r}")
