@@ -143,3 +143,46 @@ def test_filter_settings_version_only_the_filters_asset(tmp_path) -> None:
     before = versions(base)
     after = versions(base.model_copy(update={"filters": FilterSettings(static_below=0.01)}))
     assert {name for name in before if before[name] != after[name]} == {"fingerprint_clip_filters"}
+
+
+def test_partition_run_reads_text_scores_frames_and_duplicate_flags(tmp_path) -> None:
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from video_assets.curation.filter_run import filter_partition
+    from video_assets.parquet_parts import array_to_fields
+    from video_assets.stages.frames import FRAMES_SCHEMA
+
+    rows = pa.table({
+        "clip_id": ["c1", "c2", "c3"], "video_id": ["v"] * 3, "duration_s": [4.0, 4.0, 4.0],
+        "text_scores": [json.dumps({"a dog": 0.9}), json.dumps({"a dog": 0.1}), None],
+    })  # fmt: skip
+
+    def group(clip_id: str, frames: np.ndarray, signature: str) -> pa.Table:
+        row = {"clip_id": clip_id, "video_id": "v", "signature": signature, "timestamps": times(len(frames)).tolist(),
+               **array_to_fields(frames), "jpeg": None}  # fmt: skip
+        return pa.Table.from_pylist([row], schema=FRAMES_SCHEMA)
+
+    # c1: a 'middle' row (1 frame) beside its 'sequence' one, which is what motion is read from; c3: no frames.
+    groups = [pa.concat_tables([group("c1", moving(1), "middle-2.0"), group("c1", moving(8), "sequence-2.0")]),
+              group("c2", still(8), "sequence-2.0")]  # fmt: skip
+    settings = FilterSettings(min_text_score={"a dog": 0.5, "a cat": 0.5})
+    curation = tmp_path / "curation"
+    run = filter_partition(rows, groups, curation_dir=curation, model="m", settings=settings)
+    got = {r["clip_id"]: r for r in run.table.to_pylist()}
+    assert got["c1"]["filter_reasons"] == [] and got["c1"]["frames"] == 8 and got["c1"]["motion"] > 0.01
+    assert got["c2"]["filter_reasons"] == ["low_text_score", "static"]
+    assert got["c3"]["filter_reasons"] == ["too_few_frames"] and got["c3"]["motion"] is None
+    assert run.duplicates == "absent" and all(r["duplicate"] is None for r in got.values())
+    assert run.texts_not_scored == ["a cat"] and run.clips_without_frames == ["c3"]
+    assert run.counts["static"] == 1 and run.counts["black"] == 0 and set(run.counts) == set(REASONS)
+    assert (run.kept, run.dropped) == (1, 2)
+    # With a duplicates file: c1 is its group's duplicate, c3 is newer than the file (unknown).
+    curation.mkdir()
+    pq.write_table(pa.table({"clip_id": ["c1", "c2"], "keep": [False, True]}), curation / "m_duplicates.parquet")
+    run = filter_partition(rows, groups, curation_dir=curation, model="m", settings=settings)
+    got = {r["clip_id"]: r for r in run.table.to_pylist()}
+    assert got["c1"]["filter_reasons"] == ["duplicate"] and got["c1"]["duplicate"] is True
+    assert got["c2"]["duplicate"] is False and got["c3"]["duplicate"] is None and run.duplicates_unknown == 1
