@@ -46,3 +46,17 @@ def test_the_mirrored_clip_gets_the_mirrored_box() -> None:
 def test_flat_clips_keep_the_whole_frame() -> None:
     grey = np.full((8, 60, 80, 3), 90, np.uint8)
     assert active_box(_luma(grey)) == (0, 60, 0, 80)
+
+
+def test_faint_ridges_in_a_blurred_background_do_not_stop_the_trim() -> None:
+    # Upscaled blurred backgrounds keep faint lines on their coarse sampling grid (and
+    # codecs add block edges): isolated detailed columns and rows outside the inset.
+    frames = corpus.picture_in_picture(_clip(), background="grey", top=0.25, left=0.05)  # rows 30-102, cols 8-104
+    outside = np.ones(frames.shape[1:3], bool)
+    outside[30:102, 8:104] = False
+    ridges = np.zeros(frames.shape[1:3], bool)
+    ridges[:, 110::8] = ridges[:, 111::8] = True  # two-pixel lines every 8 columns
+    ridges[110::8, :] = True
+    frames[:, ridges & outside] = 150
+    box = np.array(active_box(_luma(frames)))
+    assert np.abs(box - np.array([30, 102, 8, 104])).max() <= 2, box.tolist()

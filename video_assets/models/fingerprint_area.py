@@ -26,6 +26,10 @@ REFERENCE_QUANTILE = 0.75
 MIN_KEEP = 0.4
 # Trims of 1-2 pixels of the detection grid are noise, not borders.
 MIN_TRIM = 3
+# Picture is a run of at least this many detailed rows / columns: a blurred background
+# upscaled from a small copy keeps faint ridges on its coarse sampling grid (and codecs
+# add block edges), isolated lines that must not stop the trim.
+MIN_RUN = 5
 
 
 def detail_map(luma: torch.Tensor) -> torch.Tensor:
@@ -44,7 +48,15 @@ def _active_span(profile: torch.Tensor) -> tuple[int, int]:
     reference = float(torch.quantile(profile, REFERENCE_QUANTILE))
     if reference <= 0.0:
         return 0, n
-    active = torch.nonzero(profile >= BORDER_RATIO * reference).flatten()
+    detailed = (profile >= BORDER_RATIO * reference).to(profile.dtype)[None, None]  # (1, 1, n)
+    # Morphological opening: erase runs shorter than MIN_RUN (also where they touch the
+    # frame edge: outside counts as background), keep the ends of longer ones.
+    half = MIN_RUN // 2
+    eroded = -F.max_pool1d(-F.pad(detailed, (half, half)), MIN_RUN, stride=1)
+    opened = F.max_pool1d(F.pad(eroded, (half, half)), MIN_RUN, stride=1)[0, 0]
+    active = torch.nonzero(opened > 0.5).flatten()
+    if active.numel() == 0:
+        return 0, n
     start, stop = int(active[0]), int(active[-1]) + 1
     # The step from background to picture lights the Laplacian on both sides of the
     # boundary; one pixel in from a trimmed side is the picture's first clean row.
