@@ -40,10 +40,16 @@ def close_partition(ledger: VideoLedger, key: str, errors: Sequence[str]) -> lis
     return ledger.accounts([v.video_id for v in videos])
 
 
+def reason_of(account: VideoAccount | VideoRecord) -> str:
+    """The recorded failure without the file name in front (the line it goes on names the file)."""
+    error = account.error or account.status
+    return error.removeprefix(f"{account.abs_path}: ")
+
+
 def video_line(account: VideoAccount) -> str:
     """``ok: 3 of 4 clips indexed; 1 dropped`` or ``FAILED: <reason>``, for one video."""
     if account.status != "done":
-        return f"FAILED: {account.error or account.status}"
+        return f"FAILED: {reason_of(account)}"
     planned = account.planned if account.planned is not None else account.indexed_clips
     line = f"ok: {account.indexed_clips} of {planned} clips indexed"
     if len(account.indexed) > 1:
@@ -65,7 +71,9 @@ def partition_lines(outcome: PartitionOutcome, n: int, total: int) -> list[str]:
         for clip_id, reason in sorted(account.drops.items()):
             lines.append(f"    dropped clip {clip_id} of {account.rel_path}: {reason}")
     if not outcome.success:
-        lines += [f"    {err}" for err in outcome.errors]
+        # A step error that is some video's recorded reason was printed on that video's line.
+        said = [a.error for a in outcome.videos if a.error]
+        lines += [f"    {err}" for err in outcome.errors if not any(reason in err for reason in said)]
     return lines
 
 

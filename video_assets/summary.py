@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+
+from video_assets.run_ledger import reason_of
 from video_assets.runner import RunSummary
 
 
@@ -26,7 +29,7 @@ def summary_lines(summary: RunSummary) -> list[str]:
     for table, (version, rows) in sorted(tables.items()):
         lines.append(f"index table {table}: {rows} clip rows committed, now at version {version}")
     for video in summary.failed_videos:
-        lines.append(f"FAILED {video.abs_path}: {video.error or 'no reason recorded'}")
+        lines.append(f"FAILED {video.abs_path}: {reason_of(video) if video.error else 'no reason recorded'}")
     for video in summary.pending_videos:
         lines.append(f"NOT DONE {video.abs_path}: not yet in every enabled model's index (run again)")
     for skipped in summary.skipped_inputs:
@@ -44,9 +47,10 @@ def summary_lines(summary: RunSummary) -> list[str]:
             "a plain `video-assets run` retries them"
         )
     lines.append(f"Dagster home: {summary.dagster_home}")
+    # This interpreter's dagster: a bare `dagster` is not on PATH unless the venv is activated.
     lines.append(
-        f"Open the UI:  DAGSTER_HOME={summary.dagster_home} VIDEO_ASSETS_SETTINGS={summary.settings_path} "
-        "dagster dev -m video_assets.definitions"
+        f"Open the UI:  video-assets ui --output {summary.settings_path.parent}   (or DAGSTER_HOME={summary.dagster_home} "
+        f"VIDEO_ASSETS_SETTINGS={summary.settings_path} {sys.executable} -m dagster dev -m video_assets.definitions)"
     )
     return lines
 

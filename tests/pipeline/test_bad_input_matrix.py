@@ -172,7 +172,9 @@ def test_each_file_ends_done_or_fails_alone_with_its_reason(matrix, name):
         assert row.outcome in ("failed", "done_or_failed"), f"{name}: {video.error}"
         assert video.status == "failed" and video.error and row.reason in video.error
         assert indexed == 0
-        assert f"FAILED {path}: {video.error}" in lines  # the summary names the file and the reason
+        # The summary names the file once, then the reason.
+        assert f"FAILED {path}: {video.error.removeprefix(f'{path}: ')}" in lines
+        assert next(line for line in lines if line.startswith(f"FAILED {path}:")).count(str(path)) == 1
 
 
 def test_nothing_else_changed_and_no_name_reached_a_shell(matrix, tmp_path):

@@ -33,7 +33,8 @@ def open_container(path: str) -> av.container.InputContainer:
             why = missing_index(path)
         except OSError:
             why = None  # unreadable even for a box walk: FFmpeg's own error below says why
-        detail = f": {why}" if why else f" ({err})"
+        # FFmpeg's message without its "[Errno N]" and the path again (the error names the file).
+        detail = f": {why}" if why else f" ({getattr(err, 'strerror', None) or err})"
         raise VideoReadError(path, f"cannot open as a video container{detail}") from err
 
 
