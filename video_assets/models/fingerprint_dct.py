@@ -81,22 +81,39 @@ def windowed_ac(frames: torch.Tensor, by: torch.Tensor, bx: torch.Tensor) -> tor
     return flat[..., 1:]
 
 
+def frequency_weights(k: int, exponent: float) -> torch.Tensor:
+    """|frequency|^exponent for the k*k - 1 AC coefficients of a k x k block (row-major,
+    DC dropped): (k*k - 1,) float32.
+
+    Natural images have a 1/f amplitude spectrum, so without weights the few lowest
+    frequencies carry most of a window's norm, and unrelated clips agree wherever
+    their lowest frequencies happen to (a sky, a gradient). The weights spread the
+    norm over more coefficients, which are more nearly independent across content.
+    """
+    index = torch.arange(1, k * k)
+    v, u = (index // k).double(), (index % k).double()
+    return torch.hypot(v, u).pow(exponent).float()
+
+
 def signed_sqrt(x: torch.Tensor) -> torch.Tensor:
     """sign(x) * sqrt(|x|): power normalisation, so a few strong coefficients do not
     decide the cosine on their own (the soft version of PDQ's median threshold)."""
     return torch.sign(x) * torch.sqrt(torch.abs(x))
 
 
-def temporal_legendre(per_frame: torch.Tensor, weights: tuple[float, float, float]) -> torch.Tensor:
-    """Mean, linear trend and curvature over time: per_frame (B, T, D) -> (B, 3, D).
+def temporal_legendre(per_frame: torch.Tensor, weights: tuple[float, ...]) -> torch.Tensor:
+    """Mean, linear trend (and curvature) over time: per_frame (B, T, D) -> (B, M, D),
+    M = len(weights) <= 3.
 
     The orthonormal Legendre polynomials P0, P1, P2 over t' = 2 (t + 1/2) / T - 1,
     scaled by ``weights``. Unlike Fourier moments (TMK), they do not wrap around: a
     copy whose clip starts a few seconds later or runs 25 % faster sees the same mean
     and a trend pointing the same way, only of another size.
     """
+    if not 1 <= len(weights) <= 3:
+        raise ValueError(f"1 to 3 temporal weights, got {weights}")
     t = per_frame.shape[1]
     x = 2.0 * (torch.arange(t, dtype=per_frame.dtype) + 0.5) / t - 1.0
-    polys = torch.stack([torch.ones(t), math.sqrt(3.0) * x, math.sqrt(5.0) * (1.5 * x**2 - 0.5)])  # (3, T)
+    polys = torch.stack([torch.ones(t), math.sqrt(3.0) * x, math.sqrt(5.0) * (1.5 * x**2 - 0.5)])[: len(weights)]
     scaled = polys * torch.tensor(weights, dtype=per_frame.dtype)[:, None]
     return torch.einsum("mt,btd->bmd", scaled.to(per_frame.dtype), per_frame) / t
