@@ -35,11 +35,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from video_assets.run_guard import PoolSlotTimeout, RunInterrupted
+    from video_assets.run_progress import progress_printer
     from video_assets.runner import run_folder
-    from video_assets.summary import print_summary
+    from video_assets.summary import print_summary, summary_dict
 
     try:
-        summary = run_folder(_settings(args), rerun_all=args.all, rehash=args.rehash, pool_wait_s=args.pool_wait)
+        with progress_printer(quiet=args.quiet or args.json) as progress:
+            summary = run_folder(_settings(args), rerun_all=args.all, rehash=args.rehash, pool_wait_s=args.pool_wait,
+                                 progress=progress, on_start=progress.start, on_partition=progress.partition_done)  # fmt: skip
     except RunInterrupted as err:
         # Ctrl-C / SIGTERM: the run is marked failed in the instance, its videos stay not done.
         print(f"video-assets run: {err}", file=sys.stderr)
@@ -55,7 +58,10 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"another process ({err}): wait for the other `run` or `dagster dev` run to finish, run one `run` per "
               "DAGSTER_HOME, or use PostgreSQL (examples/postgres/dagster.yaml)", file=sys.stderr)
         return 1
-    print_summary(summary)
+    if args.json:
+        print(json.dumps(summary_dict(summary), indent=2))
+    else:
+        print_summary(summary)
     # Non-zero while any video is failed or not done: a zero exit means all are indexed.
     return 0 if summary.complete else 1
 
@@ -71,8 +77,15 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
     share = MAX_REMOVE_SHARE if args.max_share is None else args.max_share
     # A refused plan raises RemovalRefused (a ValueError): main prints it, exit 2.
-    ok = remove_videos(_settings(args), args.video_ids, force=args.force, max_share=share, dry_run=args.dry_run)
-    if not args.dry_run:
+    errors: list[str] = []
+    progress = errors.append if args.json else print
+    ok, plan = remove_videos(_settings(args), args.video_ids, force=args.force, max_share=share, dry_run=args.dry_run,
+                             progress=progress)  # fmt: skip
+    if args.json:
+        failures = [line for line in errors if line.startswith("remove_videos failed")]
+        print(json.dumps({**plan.to_dict(), "dry_run": args.dry_run, "removed": ok and not args.dry_run,
+                          "errors": failures}, indent=2))  # fmt: skip
+    elif not args.dry_run:
         print("done" if ok else "nothing removed (see the error above)")
     return 0 if ok else 1
 
@@ -143,6 +156,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 0
     specs = [e.weights for e in registered().values() if e.weights is not None]
     rows = status_rows(hub.list(specs))
+    if args.json:
+        print(json.dumps({"model_dir": str(hub.model_dir), "models": rows}, indent=2))
+        return 0
     if rows:
         widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in rows[0]}
         print("  ".join(k.ljust(w) for k, w in widths.items()))
@@ -150,6 +166,17 @@ def cmd_models(args: argparse.Namespace) -> int:
             print("  ".join(str(row[k]).ljust(w) for k, w in widths.items()))
     print(f"model dir: {hub.model_dir}")
     return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from video_assets.doctor import diagnose
+
+    report = diagnose(_settings(args))
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print("\n".join(report.lines()))
+    return 0 if report.can_run else 1
 
 
 def _version() -> str:
@@ -176,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="re-read every video's sha256 (finds content changed under the same size and mtime)")
     p.add_argument("--pool-wait", type=float, metavar="SECONDS",
                    help="give up when a step waits longer than this for a pool slot held by another run (default 300)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-video lines; the summary only")
+    p.add_argument("--json", action="store_true",
+                   help="print the summary as JSON (every video with its status and reason); implies --quiet")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="make sample videos, run the graph, search the index")
@@ -193,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-share", type=float,
                    help="refuse to remove more than this share of the registered videos at once "
                    "(default: MAX_REMOVE_SHARE in video_assets/remove.py, a half)")
+    p.add_argument("--json", action="store_true", help="print the plan (and whether it ran) as JSON")
     p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser("ui", help="open the Dagster UI on this data directory (dagster dev)")
@@ -227,7 +258,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "download"])
     p.add_argument("name", nargs="?")
     p.add_argument("--output", help="data directory (weights go to <data>/models)")
+    p.add_argument("--json", action="store_true", help="list as JSON (status, sizes, revisions, where each lives)")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("doctor", help="check this machine: Python, torch/CUDA, PyAV/FFmpeg codecs, "
+                       "LanceDB, Dagster, weights, disk; exit 1 when the main job cannot run")  # fmt: skip
+    p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
+    p.add_argument("--models", help="comma-separated embedders to require (default: the enabled ones)")
+    p.add_argument("--json", action="store_true", help="the checks as JSON")
+    p.set_defaults(func=cmd_doctor)
     # Curation commands (issue 13) live in their own modules: one `register(sub)` line each.
     cli_duplicates.register(sub)  # duplicates
     cli_query.register(sub)  # clips, ask

@@ -53,6 +53,19 @@ class RemovalPlan:
     def video_ids(self) -> list[str]:
         return [t.video.video_id for t in self.targets]
 
+    def to_dict(self) -> dict:
+        """The plan for `remove --json`: each video with its path, why it goes and its rows per table."""
+        return {
+            "registry": str(self.registry_path),
+            "input_dir": str(self.input_dir),
+            "registered": self.registered,
+            "videos": [
+                {"video_id": t.video.video_id, "path": t.video.abs_path, "reason": t.reason, "clip_rows": t.clip_rows}
+                for t in self.targets
+            ],
+            "refusals": self.refusals,
+        }
+
     def lines(self) -> list[str]:
         """What would be removed, one line per video, then the totals."""
         out = []
@@ -186,10 +199,11 @@ def remove_videos(
     max_share: float = MAX_REMOVE_SHARE,
     dry_run: bool = False,
     progress: Callable[[str], None] = print,
-) -> bool:
+) -> tuple[bool, RemovalPlan]:
     """Plan the removal, and unless refused or `dry_run`, run the `remove_videos` job (the one the UI shows).
 
-    Raises `RemovalRefused` when the plan is refused; returns whether the job succeeded.
+    Raises `RemovalRefused` when the plan is refused; returns whether the job succeeded (True when
+    there was nothing to do or it was a dry run) and the plan.
     """
     import dagster as dg
 
@@ -207,12 +221,12 @@ def remove_videos(
             progress(line)
         if plan.refusals:
             raise RemovalRefused("a real run would refuse: " + " | ".join(plan.refusals))
-        return True
+        return True, plan
     if plan.refusals:
         raise RemovalRefused(" | ".join(plan.refusals))
     if not plan.targets:
         progress(f"nothing to remove: every video registered in {plan.registry_path} is still in {plan.input_dir}")
-        return True
+        return True, plan
     progress(f"removing {len(plan.targets)} video(s):")
     for line in plan.lines():
         progress(line)
@@ -235,4 +249,4 @@ def remove_videos(
     for event in run.all_events:
         if event.is_step_failure:
             progress(f"remove_videos failed: {_error_text(event.step_failure_data.error)}")
-    return run.success
+    return run.success, plan

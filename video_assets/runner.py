@@ -98,6 +98,8 @@ def run_folder(
     pool_wait_s: float | None = None,
     log_level: str = "CRITICAL",
     progress: Callable[[str], None] = print,
+    on_start: Callable[[int], None] | None = None,
+    on_partition: Callable[[PartitionOutcome], None] | None = None,
 ) -> RunSummary:
     """Register the folder's videos, add their partitions, and materialize every partition
     holding a video that is not done (all of them with ``rerun_all``).
@@ -140,6 +142,8 @@ def run_folder(
             instance.add_dynamic_partitions(videos_partitions.name, chunk)
         job = definitions.resolve_job_def(EMBED_JOB)
         outcomes = []
+        if on_start is not None:  # e.g. run_progress.RunProgress: a bar over the partitions
+            on_start(len(keys))
         for n, key in enumerate(keys, 1):
             open_partition(registry, key)
             started = time.perf_counter()
@@ -167,6 +171,8 @@ def run_folder(
             outcomes.append(outcome)
             for line in partition_lines(outcome, n, len(keys)):
                 progress(line)
+            if on_partition is not None:
+                on_partition(outcome)
     everyone = registry.all()
     return RunSummary(
         outcomes,

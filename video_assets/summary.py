@@ -55,6 +55,33 @@ def summary_lines(summary: RunSummary) -> list[str]:
     return lines
 
 
+def summary_dict(summary: RunSummary) -> dict:
+    """The run's outcome for `run --json`: every video with its status and reason, skipped inputs."""
+    videos = {v.video_id: v for v in summary.videos}
+    for record in summary.failed_videos + summary.pending_videos:  # failed or not done before this run, too
+        videos.setdefault(record.video_id, record)
+    return {
+        "complete": summary.complete,
+        "partitions": {"run": len(summary.partitions), "failed": len(summary.failed)},
+        "videos": [
+            {
+                "video_id": v.video_id,
+                "path": v.abs_path,
+                "status": v.status,
+                "reason": reason_of(v) if v.status != "done" else None,
+                "clips_planned": getattr(v, "planned", None),
+                "clips_indexed": getattr(v, "indexed", None) or {},
+                "dropped": getattr(v, "drops", None) or {},
+            }
+            for v in videos.values()
+        ],
+        "skipped_inputs": [{"path": s.path, "reason": s.reason} for s in summary.skipped_inputs],
+        "missing": [v.abs_path for v in summary.missing],
+        "dagster_home": str(summary.dagster_home),
+        "settings": str(summary.settings_path),
+    }
+
+
 def print_summary(summary: RunSummary) -> None:
     for line in summary_lines(summary):
         print(line)

@@ -9,6 +9,7 @@ user must look at (the table, the registry, the data dir, the query file).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,6 +109,22 @@ def test_remove_dry_run_lists_what_would_go_and_changes_nothing(
 
     code, out, err = cli(capsys, *args, "--input", str(folder))
     assert code == 0 and err == "" and "0 of 3 registered video(s)" in out
+    assert state(data) == before
+
+    # --json: the same plan, machine-readable, and still nothing changes.
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (folder / "c.mp4").rename(moved / "c.mp4")
+    try:
+        code, out, err = cli(capsys, *args, "--input", str(folder), "--json")
+    finally:
+        (moved / "c.mp4").rename(folder / "c.mp4")
+    plan = json.loads(out)
+    assert code == 0 and err == "" and plan["dry_run"] is True and plan["removed"] is False
+    assert [(v["video_id"], v["reason"], v["clip_rows"]) for v in plan["videos"]] == [
+        (video_id_for("c.mp4"), "file gone", {"clips_fingerprint": 2})
+    ]
+    assert plan["registered"] == 3 and plan["refusals"] == []
     assert state(data) == before
 
 

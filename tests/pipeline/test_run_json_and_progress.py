@@ -1,0 +1,59 @@
+"""`run --json` reports every video with its status and reason; the progress bar only on a terminal."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from video_assets.cli import main
+from video_assets.media.synthetic import make_video
+from video_assets.media.synthetic_damaged import make_text_file_as_video
+from video_assets.run_progress import RunProgress
+from video_assets.runner import PartitionOutcome
+
+
+def test_run_json_lists_each_video_with_its_reason(tmp_path: Path, dagster_home, capsys) -> None:
+    videos = tmp_path / "videos"
+    make_video(videos / "good.mp4", duration_s=3.0, fps=12, size=(96, 64), seed=1)
+    make_text_file_as_video(videos / "notes.mp4")
+    code = main(["run", "--input", str(videos), "--output", str(tmp_path / "data"), "--models", "fingerprint", "--json"])
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)  # stdout is the JSON alone: no progress lines mixed in
+    assert code == 1 and report["complete"] is False
+    by_path = {Path(v["path"]).name: v for v in report["videos"]}
+    assert by_path["good.mp4"]["status"] == "done" and by_path["good.mp4"]["reason"] is None
+    assert by_path["good.mp4"]["clips_indexed"] == {"fingerprint": 1}
+    bad = by_path["notes.mp4"]
+    assert bad["status"] == "failed" and bad["reason"].startswith("cannot open as a video container")
+    assert str(videos / "notes.mp4") not in bad["reason"]  # the path is its own field
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("stream_cls, bar", [(_Terminal, True), (io.StringIO, False)])
+def test_the_bar_is_drawn_only_on_a_terminal(stream_cls, bar, capsys) -> None:
+    stream = stream_cls()
+    progress = RunProgress(stream=stream)
+    progress.start(2)
+    progress("[1/2] a: ok")
+    outcome = PartitionOutcome("a", True, 2.0)
+    progress.partition_done(outcome)
+    progress.close()
+    assert "[1/2] a: ok" in capsys.readouterr().out  # lines always reach stdout
+    drawn = stream.getvalue()
+    assert ("1/2" in drawn and "videos done 0, failed 0" in drawn) is bar
+    assert (drawn == "") is not bar
+
+
+def test_quiet_prints_nothing(capsys) -> None:
+    progress = RunProgress(quiet=True, stream=_Terminal())
+    progress.start(3)
+    progress("a line")
+    progress.close()
+    assert capsys.readouterr().out == ""
