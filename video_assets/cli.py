@@ -94,8 +94,11 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from video_assets.runner import dagster_home, write_settings
 
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home()), "VIDEO_ASSETS_SETTINGS": str(write_settings(_settings(args)))}
-    # This interpreter's dagster: a bare `dagster` fails unless the venv's bin is on PATH.
-    command = [sys.executable, "-m", "dagster", "dev", "-m", "video_assets.definitions", "-p", str(args.port)]
+    # This interpreter's Dagster, whatever is on PATH (a bare `dagster` fails unless the venv's bin
+    # is on it): `dg dev` from the same environment when dagster-dg-cli is installed, else `dagster dev`.
+    dg = Path(sys.executable).parent / "dg"
+    launcher = [str(dg)] if dg.is_file() else [sys.executable, "-m", "dagster"]
+    command = [*launcher, "dev", "-m", "video_assets.definitions", "-p", str(args.port)]
     print(f"DAGSTER_HOME={env['DAGSTER_HOME']} VIDEO_ASSETS_SETTINGS={env['VIDEO_ASSETS_SETTINGS']} {' '.join(command)}")
     os.execve(command[0], command, env)
 

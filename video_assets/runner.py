@@ -27,7 +27,8 @@ from video_assets.run_guard import guarded_runs
 from video_assets.run_ledger import close_partition, open_partition, partition_lines, rehash_videos
 from video_assets.resolved import resolve
 
-PROJECT_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
+# The single-machine instance settings (pools of one, run monitoring), shipped with the package.
+PROJECT_DAGSTER_YAML = Path(__file__).resolve().parent / "dagster_instance.yaml"
 
 
 class RunRefused(ValueError):
