@@ -1,26 +1,32 @@
-"""Fingerprint quality and speed, the previous version beside the current one, in one run.
+"""Fingerprint quality and speed, earlier versions beside the current one, in one run.
 
-    .venv/bin/python benchmarks/fingerprint.py [--seeds 8] [--previous e765037] [--repeats 3]
+    .venv/bin/python benchmarks/fingerprint.py [--seeds 8] [--first-seed 0]
+        [--previous e765037 dec3376] [--repeats 5] [--no-speed]
 
 Quality: the generated near-copy set of tests/models/fingerprint_corpus.py (25 s videos
-of scenes, 10 s clips; each copy split on its own grid). Per copy: top-1 (share of copy
-clips whose nearest indexed clip is from their original), the worst and mean true score,
-the best false score, and the margin (worst true - best false, counting the false pairs
-among the originals too). Speed: clips/s on one core (torch threads = 1) for
-``prepare`` (20 RGB frames of a 10 s clip at 2 fps, at 1280x720 and at 160x120) and for
-``embed_video`` in batches of 64; best of ``--repeats``.
+of scenes, 10 s clips; each copy split on its own grid). Seeds 0-7 are the tests' set;
+``--first-seed 100 --seeds 16`` is a held-out set no setting was chosen on. Per copy:
+top-1 (share of copy clips whose nearest indexed clip is from their original), the
+worst true score, the best false score, and the margin (worst true - best false,
+counting the false pairs among the originals too); then the true / false
+distributions. Speed: clips/s on one core (torch threads = 1) for ``prepare`` (20 RGB
+frames of a 10 s clip at 2 fps, at 1280x720 and at 160x120), for ``embed_video`` in
+batches of 64, and per clip (both); best of ``--repeats``, the versions taking turns.
 
-The previous version is read from git (``--previous``, the last v2 commit) into a
-throwaway module, so the library keeps one fingerprint.
+Earlier versions are read from git (``--previous``: v1 = e765037, the figure issue 16
+was filed against; v3 = dec3376) into throwaway modules, so the library keeps one
+fingerprint.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import time
 import types
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,85 +39,129 @@ from tests.models import fingerprint_corpus as corpus  # noqa: E402
 from video_assets.models.base import Embedder  # noqa: E402
 from video_assets.models.fingerprint import FingerprintEmbedder  # noqa: E402
 
-PREVIOUS = "245e4a3"  # the last commit with fingerprint-v2 (v1: e765037)
+PREVIOUS = ("e765037", "dec3376")  # fingerprint-v1 (issue 16's baseline), fingerprint-v3
+MODELS_DIR = "video_assets/models"
 
 
 def load_previous(commit: str) -> Embedder:
-    """fingerprint.py and fingerprint_dct.py as of ``commit``, as modules of their own."""
-    def source(name: str) -> str:
-        return subprocess.run(["git", "show", f"{commit}:video_assets/models/{name}"], cwd=ROOT,
-                              check=True, capture_output=True, text=True).stdout  # fmt: skip
+    """Every fingerprint*.py of ``commit`` as modules of their own (imports among them
+    rewritten), and its FingerprintEmbedder."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout
 
-    dct = types.ModuleType("fingerprint_dct_previous")
-    exec(compile(source("fingerprint_dct.py"), "fingerprint_dct_previous", "exec"), dct.__dict__)
-    sys.modules[dct.__name__] = dct
-    code = source("fingerprint.py").replace("video_assets.models.fingerprint_dct", dct.__name__)
-    module = types.ModuleType("fingerprint_previous")
-    exec(compile(code, "fingerprint_previous", "exec"), module.__dict__)
+    names = [Path(p).stem for p in git("ls-tree", "--name-only", commit, f"{MODELS_DIR}/").split()
+             if re.fullmatch(r"fingerprint\w*\.py", Path(p).name)]  # fmt: skip
+    # fingerprint_dct has no fingerprint imports, fingerprint.py imports all the others.
+    names.sort(key=lambda n: (n != "fingerprint_dct", n == "fingerprint", n))
+    module = None
+    for name in names:
+        code = re.sub(r"video_assets\.models\.(fingerprint\w*)", rf"\1_{commit}",
+                      git("show", f"{commit}:{MODELS_DIR}/{name}.py"))  # fmt: skip
+        module = types.ModuleType(f"{name}_{commit}")
+        sys.modules[module.__name__] = module
+        exec(compile(code, module.__name__, "exec"), module.__dict__)
+    assert module is not None and module.__name__.startswith("fingerprint_"), names
     return module.FingerprintEmbedder()
 
 
-
-
-def best_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def speed(embedder: Embedder, repeats: int) -> dict[str, float]:
+def workloads(embedder: Embedder) -> dict[str, tuple[int, Callable[[], object]]]:
+    """label -> (clips per call, call) for ``prepare`` at two sizes and ``embed_video``."""
     rng = np.random.default_rng(0)
-    out = {}
+    out: dict[str, tuple[int, Callable[[], object]]] = {}
     for label, (h, w) in (("prepare 720p", (720, 1280)), ("prepare 160x120", (120, 160))):
         clips = [rng.integers(0, 256, (20, h, w, 3), dtype=np.uint8) for _ in range(4)]
-        out[label] = len(clips) / best_time(lambda: [embedder.prepare(c) for c in clips], repeats)
+        out[label] = (len(clips), lambda clips=clips: [embedder.prepare(c) for c in clips])
     small = [corpus.SyntheticVideo(0).frames(corpus.clip_times(0.0, 10.0))] * 64
     batch = torch.stack([embedder.prepare(c) for c in small])  # (64, 8, 64, 64)
     embedder.embed_video(batch[:2])
-    out["embed (batch 64)"] = 64 / best_time(lambda: embedder.embed_video(batch), repeats)
+    out["embed (batch 64)"] = (64, lambda: embedder.embed_video(batch))
     return out
+
+
+def speed(models: dict[str, Embedder], repeats: int) -> dict[str, dict[str, float]]:
+    """Clips/s per model and workload, best of ``repeats``. The models take turns within
+    each repeat, so a busy machine slows them alike."""
+    loads = {name: workloads(m) for name, m in models.items()}
+    best = {name: {label: float("inf") for label in load} for name, load in loads.items()}
+    for _ in range(repeats):
+        for label in next(iter(loads.values())):
+            for name, load in loads.items():
+                start = time.perf_counter()
+                load[label][1]()
+                best[name][label] = min(best[name][label], time.perf_counter() - start)
+    out = {}
+    for name, load in loads.items():
+        rates = {label: load[label][0] / best[name][label] for label in load}
+        for size in ("720p", "160x120"):
+            rates[f"per clip {size}"] = 1.0 / (1.0 / rates[f"prepare {size}"] + 1.0 / rates["embed (batch 64)"])
+        out[name] = rates
+    return out
+
+
+def quantiles(x: np.ndarray, qs: tuple[float, ...]) -> str:
+    return " ".join(f"{v:.3f}" for v in np.quantile(x, qs))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=8)
-    parser.add_argument("--previous", default=PREVIOUS)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--previous", nargs="*", default=list(PREVIOUS))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-speed", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    models = {"previous": load_previous(args.previous), "current": FingerprintEmbedder()}
-    print(f"previous = {args.previous} ({models['previous'].spec.revision}), "
-          f"current = {models['current'].spec.revision}; {args.seeds} videos")  # fmt: skip
-    results = {name: corpus.score_corpus(m, args.seeds) for name, m in models.items()}
+    models = {m.spec.revision.removeprefix("fingerprint-"): m for m in map(load_previous, args.previous)}
+    models[FingerprintEmbedder.spec.revision.removeprefix("fingerprint-")] = FingerprintEmbedder()
+    names = list(models)
+    print(f"{', '.join(f'{n} = {c}' for n, c in zip(names, args.previous))}, {names[-1]} = working tree; "
+          f"{args.seeds} videos from seed {args.first_seed}")  # fmt: skip
+    results = {n: corpus.score_corpus(m, args.seeds, args.first_seed) for n, m in models.items()}
 
-    print(f"\n{'copy':32s} | {'top-1':>11s} | {'worst true':>11s} | {'mean true':>11s} | {'best false':>11s} | {'margin':>13s}")
-    print(f"{'':32s} | {'prev   cur':>11s} | {'prev   cur':>11s} | {'prev   cur':>11s} | {'prev   cur':>11s} | {'prev    cur':>13s}")
-    worst = {name: (1.0, float(unrelated.max())) for name, (_, unrelated) in results.items()}
+    def cols(values: list[str]) -> str:
+        return " ".join(f"{v:>6s}" for v in values)
+
+    head = cols(names)
+    print(f"\n{'copy':30s} | top-1 {head} | worst true {head} | best false {head} | margin {head}")
+    worst = {n: (1.0, float(unrelated.max())) for n, (_, unrelated) in results.items()}
     for copy in corpus.COPIES:
-        cells = []
-        for name in models:
-            s, unrelated = results[name][0][copy], results[name][1]
+        top1, true_min, false_max, margin = [], [], [], []
+        for n in names:
+            s, unrelated = results[n][0][copy], results[n][1]
             best_false = max(float(s.false_best.max()), float(unrelated.max()))
-            worst[name] = (min(worst[name][0], float(s.true_best.min())), max(worst[name][1], best_false))
-            cells.append((s.top1, s.true_best.min(), s.true_best.mean(), s.false_best.max(),
-                          s.true_best.min() - best_false))  # fmt: skip
-        (a, b) = cells
-        print(f"{copy:32s} | {a[0]:4.2f}  {b[0]:4.2f} | {a[1]:5.3f} {b[1]:5.3f} | {a[2]:5.3f} {b[2]:5.3f} | "
-              f"{a[3]:5.3f} {b[3]:5.3f} | {a[4]:+6.3f} {b[4]:+6.3f}")  # fmt: skip
-    for name, (_, unrelated) in results.items():
-        print(f"{name}: unrelated index pairs max {unrelated.max():.3f} mean {unrelated.mean():+.3f} "
-              f"std {unrelated.std():.3f}; all copies: worst true {worst[name][0]:.3f}, best false "
-              f"{worst[name][1]:.3f}, margin {worst[name][0] - worst[name][1]:+.3f}")  # fmt: skip
+            worst[n] = (min(worst[n][0], float(s.true_best.min())), max(worst[n][1], best_false))
+            top1.append(f"{s.top1:.2f}")
+            true_min.append(f"{s.true_best.min():.3f}")
+            false_max.append(f"{s.false_best.max():.3f}")
+            margin.append(f"{s.true_best.min() - best_false:+.3f}")
+        print(f"{copy:30s} | top-1 {cols(top1)} | worst true {cols(true_min)} | best false {cols(false_max)} | "
+              f"margin {cols(margin)}")  # fmt: skip
+    print("\nall copies: worst true, best false, margin")
+    for n in names:
+        print(f"  {n}: {worst[n][0]:.3f} {worst[n][1]:.3f} {worst[n][0] - worst[n][1]:+.3f}")
+    print("\ndistributions (quantiles)")
+    mild = ("h264_crf40", "resize_96x72", "brighter_25", "darker_30", "letterbox_16x9", "mirror")
+    for n in names:
+        scores, unrelated = results[n]
+        true_all = np.concatenate([s.true_best for s in scores.values()])
+        true_mild = np.concatenate([scores[c].true_best for c in mild])
+        false_all = np.concatenate([s.false_best for s in scores.values()])
+        print(f"  {n}: true best per copy clip   min/5/25/50 % {quantiles(true_all, (0, 0.05, 0.25, 0.5))}; "
+              f"mild edits ({', '.join(mild)}) min {true_mild.min():.3f}")  # fmt: skip
+        print(f"  {n}: best false per copy clip  50/95/max % {quantiles(false_all, (0.5, 0.95, 1.0))}; "
+              f"unrelated index pairs mean {unrelated.mean():+.3f} std {unrelated.std():.3f} "
+              f"99 % {np.quantile(unrelated, 0.99):.3f} max {unrelated.max():.3f}")  # fmt: skip
 
+    if args.no_speed:
+        return
     print("\nclips/s on one core (best of repeats)")
-    timings = {name: speed(m, args.repeats) for name, m in models.items()}
-    for label in timings["previous"]:
-        p, c = timings["previous"][label], timings["current"][label]
-        print(f"  {label:18s} previous {p:8.1f}  current {c:8.1f}  current/previous {c / p:.2f}x")
+    timings = speed(models, args.repeats)
+    current = names[-1]
+    for label in timings[current]:
+        row = "  ".join(f"{n} {timings[n][label]:8.1f}" for n in names)
+        ratios = "  ".join(f"{current}/{n} {timings[current][label] / timings[n][label]:.2f}x" for n in names[:-1])
+        print(f"  {label:18s} {row}   {ratios}")
 
 
 if __name__ == "__main__":
