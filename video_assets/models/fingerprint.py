@@ -86,7 +86,7 @@ FINGERPRINT_DIM = GLOBAL_DIM + len(GRID_TEMPORAL_WEIGHTS) * GRID_PER_FRAME_DIM  
 # The active picture is searched for at up to twice the work size: borders found to
 # within 1/128 of the frame, and one pass over the full-resolution frames, as before.
 DETECT_SIZE = 2 * WORK_SIZE
-LUMA_CHUNK_PIXELS = 4_000_000  # frames area-pooled per call: 4 at 720p, 1 at 4K
+LUMA_CHUNK_PIXELS = 1_000_000  # frames area-pooled per call: all 8 up to ~350x350, 1 from 720p
 
 # Low-pass RMS contrast (luma in [0, 1]) of a window: at or below a quarter grey
 # level it is flat (this also swallows float rounding on uniform frames, which the
@@ -140,8 +140,9 @@ class FingerprintEmbedder(Embedder):
         # it covers, so the result hardly depends on resolution or codec noise). Both
         # are linear, so the order does not change the image; mixing the contiguous
         # (H, W, 3) frames first is 1.2-2x faster than pooling a channels-last view.
-        # Frames go in chunks of <= LUMA_CHUNK_PIXELS (small clips in one call, ~25 %
-        # faster than frame by frame; a 4K frame's float copy stays ~100 MB).
+        # Small frames go in one call (the luma step ~25 % faster than frame by frame);
+        # from 720p one frame at a time: several large float copies at once were 2x
+        # slower (out of cache), and a 4K frame's copy stays ~100 MB.
         step = max(1, LUMA_CHUNK_PIXELS // (h * w))
         luma = torch.cat(
             [
