@@ -1,0 +1,107 @@
+"""The Kubernetes Jobs that `k8s_job_executor` would create for our steps, rendered without a cluster.
+
+The definitions are the real ones (examples/k8s/definitions.py over `build_definitions`), the step
+tags come from the job's execution plan, and the pod spec is made by dagster-k8s's own code in the
+order its step handler (`K8sStepHandler._get_container_context` / `launch_step`) applies it:
+executor `step_k8s_config`, then the step's `dagster-k8s/config` tag, then `per_step_k8s_config`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.pipeline.conftest import settings_for
+from video_assets.config import ModelSettings
+from video_assets.definitions import EMBED_JOB
+
+dagster_k8s = pytest.importorskip("dagster_k8s", reason="dagster-k8s is the k8s extra")
+
+from dagster._core.execution.api import create_execution_plan  # noqa: E402
+from dagster._core.system_config.objects import ResolvedRunConfig  # noqa: E402
+from dagster_k8s.container_context import K8sContainerContext  # noqa: E402
+from dagster_k8s.job import (  # noqa: E402
+    DagsterK8sJobConfig,
+    UserDefinedDagsterK8sConfig,
+    construct_dagster_k8s_job,
+    get_user_defined_k8s_config,
+)
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "k8s" / "definitions.py"
+
+
+def _example(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
+    # The module builds `defs` from the environment at import, as a code location does.
+    monkeypatch.setenv("VIDEO_ASSETS_DATA_DIR", str(tmp_path / "import-data"))
+    monkeypatch.delenv("VIDEO_ASSETS_SETTINGS", raising=False)
+    spec = importlib.util.spec_from_file_location("video_assets_k8s_example", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _render(job, step_key: str) -> dict:
+    """The container of the Kubernetes Job dagster-k8s builds for one step, as a dict."""
+    executor_config = ResolvedRunConfig.build(job, {}).execution.execution_engine_config
+    step = create_execution_plan(job).get_step_by_key(step_key)
+    context = (
+        K8sContainerContext(run_k8s_config=UserDefinedDagsterK8sConfig.from_dict(executor_config["step_k8s_config"]))
+        .merge(K8sContainerContext(run_k8s_config=get_user_defined_k8s_config(step.tags)))
+        .merge(K8sContainerContext(run_k8s_config=UserDefinedDagsterK8sConfig.from_dict(
+            executor_config["per_step_k8s_config"].get(step.op_name, {}))))
+    )  # fmt: skip
+    k8s_job = construct_dagster_k8s_job(
+        DagsterK8sJobConfig(job_image="video-assets:test", dagster_home="/opt/dagster/dagster_home",
+                            instance_config_map="dagster-instance"),  # fmt: skip
+        args=["dagster", "api", "execute_step"],
+        job_name=f"dagster-step-{step_key.replace('_', '-')}",
+        user_defined_k8s_config=context.run_k8s_config,
+    )
+    (container,) = k8s_job.spec.template.spec.containers
+    assert container.image == "video-assets:test"
+    return container.to_dict()["resources"]
+
+
+def test_gpu_and_cpu_steps_request_their_resources(monkeypatch, tmp_path):
+    example = _example(monkeypatch, tmp_path)
+    options = ModelSettings(num_gpus_per_worker=0.5, num_cpus=3)
+    settings = settings_for(tmp_path / "videos", tmp_path / "data", models={"fingerprint": options})
+    job = example.k8s_definitions(settings).resolve_job_def(EMBED_JOB)
+    assert job.executor_def.name == "k8s_step_pods"  # a pod per step, not the in-process default
+
+    memory = example.STEP_K8S_CONFIG["container_config"]["resources"]
+    gpu_step = _render(job, "fingerprint_embeddings")
+    # Half a GPU is one whole device to the device plugin; CPUs as num_cpus; memory from the example.
+    assert gpu_step["limits"] == {"cpu": "3", "nvidia.com/gpu": "1", **memory["limits"]}
+    assert gpu_step["requests"] == {"cpu": "3", **memory["requests"]}
+
+    cpu_step = _render(job, "fingerprint_tensors")
+    assert cpu_step["requests"] == {"cpu": "3", **memory["requests"]}
+    assert "nvidia.com/gpu" not in cpu_step["limits"]
+
+    # Two GPUs where the settings ask for 1.5; and a per-step override wins over the executor default.
+    monkeypatch.setitem(example.PER_STEP_K8S_CONFIG, "fingerprint_embeddings",
+                        {"container_config": {"resources": {"limits": {"memory": "24Gi"}}}})  # fmt: skip
+    example.step_pods_executor = example.k8s_job_executor.configured(
+        {"step_k8s_config": example.STEP_K8S_CONFIG, "per_step_k8s_config": example.PER_STEP_K8S_CONFIG},
+        name="k8s_step_pods",
+    )
+    bigger = settings_for(tmp_path / "videos", tmp_path / "data",
+                          models={"fingerprint": ModelSettings(num_gpus_per_worker=1.5)})  # fmt: skip
+    job = example.k8s_definitions(bigger).resolve_job_def(EMBED_JOB)
+    resources = _render(job, "fingerprint_embeddings")
+    assert resources["limits"]["nvidia.com/gpu"] == "2"
+    assert resources["limits"]["memory"] == "24Gi"
+
+
+def test_sensors_start_the_step_pod_job(monkeypatch, tmp_path):
+    example = _example(monkeypatch, tmp_path)
+    defs = example.k8s_definitions(settings_for(tmp_path / "videos", tmp_path / "data"))
+    repo = defs.get_repository_def()
+    targets = {s.name: [t.job_name for t in s.targets] for s in repo.sensor_defs if s.has_jobs}
+    assert targets["new_videos_sensor"] == [EMBED_JOB]
+    sensor_job = repo.get_sensor_def("new_videos_sensor").job
+    assert sensor_job.executor_def.name == "k8s_step_pods"
