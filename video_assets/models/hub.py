@@ -28,6 +28,14 @@ Short pins are expanded to the full hash first (the hub wants 40 characters):
 by prefix over `HfApi.list_repo_commits` (the default branch's history), else
 by asking the hub for that revision; the result goes into the lock file.
 
+Weights already in the Hugging Face cache are used where they are: when HF_HOME or
+HF_HUB_CACHE names a cache (huggingface_hub's variables; the default ~/.cache is not
+searched, so a machine's stray cache never changes which models run), a repo missing
+under `model_dir` is looked up at `<cache>/models--{org}--{name}/snapshots/<commit>/`
+with the commit matching the pin (what `hf download` and transformers write there). The
+cache is only read: downloads still go to `model_dir`, and `download` does not write a
+lock file into the cache (its snapshot is already named by the full commit hash).
+
 Before a download, one short request checks that the hub can serve the repo, and
 a repo it cannot serve is remembered for a while in this process
 (`video_assets.models.hub_reach`): an unreachable hub costs one failed request,
@@ -40,11 +48,12 @@ import glob
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from huggingface_hub import HfApi, constants, snapshot_download
+from huggingface_hub.file_download import repo_folder_name
 from huggingface_hub.utils import WeakFileLock
 
 from video_assets.models.hub_errors import (
@@ -72,6 +81,7 @@ _FULL_HASH = re.compile(r"[0-9a-f]{40}")
 _COMMIT_PIN = re.compile(r"[0-9a-f]{7,40}")
 
 WeightState = Literal["present", "partial", "absent"]
+WeightSource = Literal["model_dir", "hf_cache"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,7 @@ class RepoStatus:
     missing_files: tuple[str, ...]
     size_bytes: int
     gated: bool
+    source: WeightSource = "model_dir"  # where `path` is: our layout, or a Hugging Face cache snapshot
 
 
 @dataclass(frozen=True)
@@ -107,11 +118,34 @@ def offline_from_env() -> bool:
     return any(os.environ.get(name, "").upper() in constants.ENV_VARS_TRUE_VALUES for name in names)
 
 
+def hf_cache_from_env() -> Path | None:
+    """The Hugging Face hub cache the environment names (HF_HUB_CACHE, its legacy name
+    HUGGINGFACE_HUB_CACHE, else HF_HOME/hub), read now; None when none is set."""
+    for name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if value := os.environ.get(name):
+            return Path(os.path.expandvars(value)).expanduser()
+    if value := os.environ.get("HF_HOME"):
+        return Path(os.path.expandvars(value)).expanduser() / "hub"
+    return None
+
+
+def cached_snapshot(cache: Path, repo: HubRepo) -> Path | None:
+    """The snapshot of `repo` at its pinned commit in a Hugging Face cache, if there is one.
+    A short pin matches a snapshot whose full hash starts with it (two matches: none)."""
+    snapshots = cache / repo_folder_name(repo_id=repo.repo_id, repo_type="model") / "snapshots"
+    if not _COMMIT_PIN.fullmatch(repo.revision) or not snapshots.is_dir():
+        return None
+    matches = [path for path in snapshots.iterdir() if path.is_dir() and path.name.startswith(repo.revision)]
+    return matches[0] if len(matches) == 1 else None
+
+
 class ModelHub:
     """Finds, downloads and checks pinned weights under `model_dir` (layout in the module doc).
 
     `offline=None` follows HF_HUB_OFFLINE; offline, the hub is never contacted.
     `token=None` lets huggingface_hub use HF_TOKEN or the saved login.
+    `hf_cache`: a Hugging Face cache to find weights in when `model_dir` lacks them;
+    None follows HF_HUB_CACHE / HF_HOME (`hf_cache_from_env`), False searches none.
     """
 
     def __init__(
@@ -121,13 +155,24 @@ class ModelHub:
         offline: bool | None = None,
         token: str | None = None,
         api: HfApi | None = None,
+        hf_cache: Path | str | bool | None = None,
     ) -> None:
         self.model_dir = Path(model_dir).expanduser()
         self.offline = offline_from_env() if offline is None else offline
         self.token = token
         self._api = api if api is not None else HfApi(token=token)
+        if hf_cache is None or hf_cache is True:
+            self.hf_cache = hf_cache_from_env()
+        else:
+            self.hf_cache = None if hf_cache is False else Path(hf_cache).expanduser()
 
     def local_dir(self, repo: HubRepo) -> Path:
+        """Where the repo's files are read from: its dir under `model_dir`, or its Hugging Face
+        cache snapshot when only the cache holds it complete."""
+        return self._repo_status(repo).path
+
+    def own_dir(self, repo: HubRepo) -> Path:
+        """The repo's dir under `model_dir`: where a download and hand-placed files go."""
         return self.model_dir / repo.repo_id / repo.revision
 
     def status(self, spec: WeightSpec) -> ModelStatus:
@@ -152,12 +197,13 @@ class ModelHub:
         return {repo.repo_id: self.local_dir(repo) for repo in spec.repos}
 
     def download(self, spec: WeightSpec) -> dict[str, Path]:
-        """`ensure`, then check hand-placed repos against the hub and lock their commit."""
+        """`ensure`, then check hand-placed repos against the hub and lock their commit
+        (a Hugging Face cache snapshot is left as it is: read-only to us)."""
         if self.offline:
             raise HubOfflineError(spec.name)
         dirs = self.ensure(spec)
         for repo in spec.repos:
-            if read_lock(self.local_dir(repo)) is None:
+            if self._repo_status(repo).source == "model_dir" and read_lock(self.own_dir(repo)) is None:
                 self._verify_in_place(spec, repo)
         return dirs
 
@@ -165,7 +211,7 @@ class ModelHub:
 
     def _finish_publish(self, repo: HubRepo) -> None:
         """Move in the rest of a verified download whose publish was cut short (see module doc)."""
-        final = self.local_dir(repo)
+        final = self.own_dir(repo)
         staging = staging_dir(final)
         if pending_files(staging) is None:
             return
@@ -174,7 +220,7 @@ class ModelHub:
                 publish(staging, final)
 
     def _fetch(self, spec: WeightSpec, repo: HubRepo) -> None:
-        final = self.local_dir(repo)
+        final = self.own_dir(repo)
         staging = staging_dir(final)
         self._check_reachable(spec, repo)
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -245,7 +291,7 @@ class ModelHub:
             raise self.not_found_error(spec, *described) from error
 
     def _reach_key(self, repo: HubRepo) -> RepoKey:
-        return (self._api.endpoint, str(self.local_dir(repo)))
+        return (self._api.endpoint, str(self.own_dir(repo)))
 
     def _resolve_commit(self, spec: WeightSpec, repo: HubRepo) -> str:
         pin = repo.revision
@@ -256,7 +302,7 @@ class ModelHub:
             )
         if _FULL_HASH.fullmatch(pin):
             return pin
-        lock = read_lock(self.local_dir(repo))
+        lock = read_lock(self.own_dir(repo))
         if lock is not None and lock["revision"] == pin:
             return str(lock["commit"])
         commits = self._api.list_repo_commits(repo.repo_id, token=self.token)
@@ -276,7 +322,7 @@ class ModelHub:
         return sha
 
     def _verify_in_place(self, spec: WeightSpec, repo: HubRepo) -> None:
-        final = self.local_dir(repo)
+        final = self.own_dir(repo)
         with WeakFileLock(final.parent / f".{repo.revision}.lock"):
             commit = self._resolve_commit(spec, repo)
             verification = self._api.verify_repo_checksums(
@@ -295,7 +341,21 @@ class ModelHub:
     # -- status -------------------------------------------------------------------------
 
     def _repo_status(self, repo: HubRepo) -> RepoStatus:
-        path = self.local_dir(repo)
+        own = self._own_status(repo)
+        if own.state == "present" or self.hf_cache is None:
+            return own
+        snapshot = cached_snapshot(self.hf_cache, repo)
+        if snapshot is None:
+            return own
+        files = repo_files(snapshot)  # the cache's symlinks to its blobs, followed
+        missing = tuple(name for name in required_files(repo, (snapshot,)) if name not in files)
+        if missing:  # an incomplete snapshot (e.g. another library took other files): ours decides
+            return own
+        return replace(own, commit=snapshot.name, path=snapshot, state="present", missing_files=(),
+                       size_bytes=sum(files.values()), source="hf_cache")  # fmt: skip
+
+    def _own_status(self, repo: HubRepo) -> RepoStatus:
+        path = self.own_dir(repo)
         files = repo_files(path)
         required = required_files(repo, (path,))
         missing = tuple(name for name in required if name not in files)
@@ -332,7 +392,7 @@ class ModelHub:
 
 # -- rows for `video-assets models list` ---------------------------------------------------
 
-ROW_COLUMNS = ("model", "status", "size", "repos", "missing", "path")
+ROW_COLUMNS = ("model", "status", "size", "repos", "missing", "path", "source")
 
 
 def status_rows(statuses: Sequence[ModelStatus]) -> list[dict[str, str]]:
@@ -347,6 +407,7 @@ def status_rows(statuses: Sequence[ModelStatus]) -> list[dict[str, str]]:
             ),
             "missing": f"{len(status.missing_files)} files" if status.missing_files else "-",
             "path": ", ".join(str(r.path) for r in status.repos),
+            "source": ", ".join(dict.fromkeys(r.source for r in status.repos)),  # model_dir / hf_cache
         }
         for status in statuses
     ]
