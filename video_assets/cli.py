@@ -232,12 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ui", help="open the Dagster UI on this data directory (dagster dev)")
     p.add_argument("--input", help="folder of videos the sensor watches")
     p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
-    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--port", type=int, default=3000, help="port of the web UI (default 3000)")
     p.set_defaults(func=cmd_ui)
 
     p = sub.add_parser("probe", help="probe one video file")
-    p.add_argument("file")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("file", help="a video file")
+    p.add_argument("--json", action="store_true", help="print the probe as JSON")
     p.set_defaults(func=cmd_probe)
 
     p = sub.add_parser("search", help="search the clip index")

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=100,
                    help="groups printed, largest first (default 100; --json prints all)")
     p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the groups as JSON")
     p.set_defaults(func=cmd_duplicates)
 
     p = sub.add_parser("filters", help="keep/drop each clip with its reasons (<model>_clip_filters, per video)")
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="every video (default: videos indexed since their last filters run, and videos whose "
                    "duplicate flags changed with the last `duplicates`)")  # fmt: skip
     p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the filter run as JSON")
     p.set_defaults(func=cmd_filters)
 
 

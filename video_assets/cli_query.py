@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=100, help="clips per page (default 100, at most 1000)")
     p.add_argument("--offset", type=int, default=0, help="skip this many clips (paging)")
     p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the clips as JSON")
     p.set_defaults(func=cmd_clips)
 
     p = sub.add_parser("ask", help="multiple-choice QA: rank candidate answers over the clips a question retrieves")
@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: the choice as given)")  # fmt: skip
     p.add_argument("--where", help="restrict the clips retrieved; " + WHERE_HELP)
     p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the ranked answers and their clips as JSON")
     p.set_defaults(func=cmd_ask)
 
 

@@ -39,3 +39,16 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as done:
         cli.main(["--version"])
     assert done.value.code == 0 and capsys.readouterr().out.startswith("video-assets ")
+
+
+def test_every_command_and_option_says_what_it_does():
+    import argparse
+
+    parser = cli.build_parser()
+    [commands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    silent = []
+    for name, sub in commands.choices.items():
+        if not sub.description and not any(c.dest == name and c.help for c in commands._choices_actions):
+            silent.append(name)
+        silent += [f"{name} {a.option_strings or a.dest}" for a in sub._actions if not a.help]
+    assert silent == []
