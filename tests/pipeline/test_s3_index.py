@@ -77,6 +77,8 @@ def test_graph_indexes_into_s3_searches_and_reruns_without_duplicates(s3_endpoin
     first = run_folder(settings, progress=lambda _: None)
     assert [o.errors for o in first.partitions if not o.success] == []
     assert len(first.partitions) == 2
+    # No local directory to lock: the pool of size 1 is the guard, and the metadata says so.
+    assert {o.metadata["fingerprint_clip_index"]["commit_lock"] for o in first.partitions} == {"none"}
     # The table lives in the bucket, nothing of it on local disk.
     assert any(key.startswith("index/clips_fingerprint.lance/_versions/") for key in _objects(s3_endpoint, "index/"))
     assert not (tmp_path / "data" / "lancedb").exists()
