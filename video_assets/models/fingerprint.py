@@ -3,8 +3,7 @@
 In the spirit of PDQ (low-frequency DCT of a downsampled luma image) and TMK
 (per-frame features pooled over time), as one float vector compared by cosine:
 
-1. `prepare`: 8 frames spread over the clip, BT.601 luma, area-averaged to at most
-   128 x 128 (frames up to 256 px kept as they are);
+1. `prepare`: 8 frames spread over the clip, BT.601 luma, area-averaged to 128 x 128;
    the active picture is found there (`fingerprint_area`: bars and picture-in-picture
    backgrounds cut away) and area-averaged to 64 x 64.
 2. per frame and per window (`fingerprint_dct.WINDOWS`): the 8 x 8 low-frequency
@@ -114,11 +113,6 @@ FINGERPRINT_SPEC = EmbedderSpec(
 )
 
 
-def _area(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Area resampling of (N, 1, H, W) to ``size``; a no-op at the same size."""
-    return images if tuple(images.shape[-2:]) == size else F.interpolate(images, size=size, mode="area")
-
-
 class FingerprintEmbedder(Embedder):
     """Perceptual fingerprint: unit float32 vectors whose cosine ranks near copies first.
 
@@ -141,9 +135,7 @@ class FingerprintEmbedder(Embedder):
             )
         chosen = np.ascontiguousarray(select_uniform(frames, FRAMES_PER_CLIP))  # (T, H, W, 3)
         h, w = chosen.shape[1:3]
-        # Never upsample (slow, adds nothing); frames up to twice the grid are searched
-        # as they are: resampling 160 -> 128 columns cost more than the search itself.
-        grid = (h, w) if max(h, w) <= 2 * DETECT_SIZE else (min(h, DETECT_SIZE), min(w, DETECT_SIZE))
+        grid = (min(h, DETECT_SIZE), min(w, DETECT_SIZE))  # never upsample: it is slow and adds nothing
         # Luma first, then area averaging (each grid pixel the mean of the source pixels
         # it covers, so the result hardly depends on resolution or codec noise). Both
         # are linear, so the order does not change the image; mixing the contiguous
@@ -154,10 +146,12 @@ class FingerprintEmbedder(Embedder):
         step = max(1, LUMA_CHUNK_PIXELS // (h * w))
         luma = torch.cat(
             [
-                _area((torch.from_numpy(chosen[i : i + step]).to(torch.float32) @ _LUMA)[:, None], grid)[:, 0]
+                F.interpolate(
+                    (torch.from_numpy(chosen[i : i + step]).to(torch.float32) @ _LUMA)[:, None], size=grid, mode="area"
+                )[:, 0]
                 for i in range(0, len(chosen), step)
             ]
-        ) / 255.0  # (T, h', w'): <= 128, or the frame itself up to 256
+        ) / 255.0  # (T, h', w') with h', w' <= 128
         top, bottom, left, right = active_box(luma)
         picture = luma[:, None, top:bottom, left:right]  # (T, 1, h, w)
         small = F.interpolate(picture, size=(WORK_SIZE, WORK_SIZE), mode="area")[:, 0]
