@@ -56,7 +56,7 @@ from video_assets.index.connection import connect, open_clip_table  # noqa: E402
 from video_assets.index.errors import IndexCommitError  # noqa: E402
 from video_assets.index.maintenance import optimize_clip_table  # noqa: E402
 from video_assets.index.schema import clip_schema, table_name  # noqa: E402
-from video_assets.index.search import search_vector  # noqa: E402
+from video_assets.index.search import SearchRequest, search_vector  # noqa: E402
 
 MODEL = "writes"
 CLIPS_PER_VIDEO = 10
@@ -224,8 +224,8 @@ def measure(db_uri: str, dim: int, label: str, commits: int, reps: int) -> dict:
     table = open_clip_table(db, MODEL)
     query = np.random.default_rng(5).standard_normal(dim).astype(np.float32)
     versions, fragments = len(table.list_versions()), table.stats()["fragment_stats"]["num_fragments"]
-    search_s = median_time(lambda _: search_vector(db, MODEL, query, k=10), reps)
-    exact_s = median_time(lambda _: search_vector(db, MODEL, query, k=10, exact=True), reps)
+    search_s = median_time(lambda _: search_vector(db, MODEL, query, SearchRequest(k=10)), reps)
+    exact_s = median_time(lambda _: search_vector(db, MODEL, query, SearchRequest(k=10, exact=True)), reps)
     filter_s = median_time(lambda _: table.count_rows("video_id = 'c-7'"), reps)
 
     def one_commit(rep: int) -> None:

@@ -1,5 +1,7 @@
 """Vector search: our LanceDB index (as `optimize_clip_table` builds it) against faiss-cpu.
 
+(LanceDB alone, index kind by kind, with filters, lookups and late rows: `search_lance_hnsw.py`.)
+
     .venv/bin/python benchmarks/search_ann.py --rows 100000 --dims 768,512,256
     .venv/bin/python benchmarks/search_ann.py --rows 1000000 --dims 256 --faiss ivfsq,ivfpq,hnsw
     .venv/bin/python benchmarks/search_ann.py --rows 1000000 --dims 768 --faiss ivfsq,ivfpq
@@ -46,8 +48,7 @@ from bench_inputs import clip_batch  # noqa: E402
 from video_assets.index.connection import clip_table_exists, connect, open_clip_table  # noqa: E402
 from video_assets.index.maintenance import optimize_clip_table  # noqa: E402
 from video_assets.index.schema import clip_schema, table_name  # noqa: E402
-from video_assets.index.search import search_vector  # noqa: E402
-from video_assets.index.sidecar import build_sidecar, load_sidecar, sidecar_root  # noqa: E402
+from video_assets.index.search import SearchRequest, search_vector  # noqa: E402
 from video_assets.index.vector_index import TRAINING_ROWS, plan_vector_index  # noqa: E402
 
 K = 10
@@ -141,34 +142,25 @@ def bench_lancedb(
         out.append({"engine": engine, "index": result.plan.kind, "name": result.vector_index.name if result.vector_index else None,
                     "build_s": round(result.vector_index_build_s, 1), "write_s": round(write_s, 1),
                     "plan": result.plan.reason})  # fmt: skip
-        if result.sidecar is not None:
-            out.append({"engine": f"{engine}+sidecar", "index": result.sidecar.kind, "build_s": result.sidecar.build_s})
     else:
         index = [ix.name for ix in open_clip_table(db, MODEL).list_indices()]
         out.append({"engine": engine, "index": "cached", "name": index, "build_s": None})
-        root = sidecar_root(str(uri))
-        if kind == "auto" and load_sidecar(root, table_name(MODEL)) is None:  # tables cached from before sidecars
-            info = build_sidecar(open_clip_table(db, MODEL), root)
-            out.append({"engine": f"{engine}+sidecar", "index": info.kind, "build_s": info.build_s})
     for row in out:
         print(json.dumps(row), flush=True)
 
     def run_with(**knobs) -> Callable[[np.ndarray], list[int]]:
-        return lambda q: [uuid.UUID(h.clip_id).int for h in search_vector(db, MODEL, q, k=K, **knobs)]
+        request = SearchRequest(k=K, **knobs)
+        return lambda q: [uuid.UUID(h.clip_id).int for h in search_vector(db, MODEL, q, request)]
 
-    # The same knobs through LanceDB and, where maintenance wrote one, through the faiss sidecar.
-    paths = [(engine, False)] + ([(f"{engine}+sidecar", True)] if kind == "auto" else [])
-    for name, sidecar in paths:
-        for nprobes in NPROBES:
-            for refine in REFINES:
-                knobs = {"nprobes": nprobes, "refine_factor": refine, "sidecar": sidecar}
-                row = {"engine": name, "nprobes": nprobes, "refine": refine,
-                       **timed_queries(run_with(**knobs), queries, truth)}  # fmt: skip
-                print(json.dumps(row), flush=True)
-                out.append(row)
-        row = {"engine": name, "defaults": True, **timed_queries(run_with(sidecar=sidecar), queries, truth)}
-        print(json.dumps(row), flush=True)
-        out.append(row)
+    for nprobes in NPROBES:
+        for refine in REFINES:
+            row = {"engine": engine, "nprobes": nprobes, "refine": refine,
+                   **timed_queries(run_with(nprobes=nprobes, refine_factor=refine), queries, truth)}  # fmt: skip
+            print(json.dumps(row), flush=True)
+            out.append(row)
+    row = {"engine": engine, "defaults": True, **timed_queries(run_with(), queries, truth)}
+    print(json.dumps(row), flush=True)
+    out.append(row)
     if kind != "auto":
         return out  # the exact scan does not depend on the index
     few = max(3, min(20, 2_000_000 // rows))  # exact scans are slow at 1M: a few queries suffice

@@ -10,6 +10,7 @@ from video_assets.media.synthetic import make_video
 from video_assets.media.synthetic_damaged import make_near_copy
 from video_assets.models.hub import ModelHub
 from video_assets.models.registry import default_skipped
+from video_assets.index.search import SearchRequest
 from video_assets.query import search
 from video_assets.registry import video_id_for
 from video_assets.runner import run_folder
@@ -46,7 +47,7 @@ def run_demo(root: Path) -> int:
     rows = table.to_arrow().select(["clip_id", "video_id", "span_start_s"]).to_pylist()
     assert len({r["clip_id"] for r in rows}) == len(rows), "duplicate clip ids in the index"
     first = min((r for r in rows if r["video_id"] == original), key=lambda r: r["span_start_s"])
-    hits = search(settings, like_clip=first["clip_id"], model="fingerprint", k=3)
+    hits = search(settings, like_clip=first["clip_id"], model="fingerprint", request=SearchRequest(k=3))
     print(f"\nsearch: clips like {first['clip_id']} (first clip of {SAMPLES[0][0]}), model fingerprint")
     for rank, hit in enumerate(hits, 1):
         print(f"  {rank}. {hit.score:.4f} {hit.video_id} [{hit.span_start_s:.1f}-{hit.span_end_s:.1f}s] {hit.source_path}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -9,10 +10,8 @@ import torch
 
 from video_assets.config import Settings
 from video_assets.index.connection import connect, local_db_dir
-from dataclasses import asdict, dataclass
-
 from video_assets.index.errors import UnknownClipError
-from video_assets.index.search import SearchHit, explain_search, get_vector, search_vector
+from video_assets.index.search import SearchHit, SearchRequest, explain_search, get_vector, search_vector
 from video_assets.media.frames import FramePolicy, FrameSignature, extract_clip_frames
 from video_assets.media.probe import probe
 from video_assets.models.base import Embedder, TextNotSupportedError
@@ -99,17 +98,6 @@ def existing_index(settings: Settings) -> str:
 
 
 @dataclass(frozen=True)
-class SearchKnobs:
-    """ANN settings (index/search.py): probes, exact re-ranking, brute force, paging, sidecar use."""
-
-    nprobes: int | None = None
-    refine_factor: int | None = None
-    exact: bool = False
-    offset: int = 0
-    sidecar: bool = True  # False: always LanceDB, even when a current faiss sidecar exists
-
-
-@dataclass(frozen=True)
 class _Resolved:
     db: object  # lancedb.DBConnection
     model: str
@@ -146,19 +134,19 @@ def search(
     like_clip: str | None = None,
     like_file: str | Path | None = None,
     model: str | None = None,
-    k: int = 10,
-    where: str | None = None,
-    knobs: SearchKnobs = SearchKnobs(),
+    request: SearchRequest = SearchRequest(),
 ) -> list[SearchHit]:
-    """Exactly one of text / like_clip / like_file. Results best first, cosine scores."""
+    """Exactly one of text / like_clip / like_file, searched as `request` says (k, filter, knobs).
+    Results best first, cosine scores; `--like-clip`'s own clip is never among them."""
     q = _resolve(settings, text, like_clip, like_file, model)
+    request = _excluding(request, q.exclude)
     # A file may hold several clips: search with each, keep each hit's best score.
     best: dict[str, SearchHit] = {}
     for vector in q.vectors:
-        for hit in search_vector(q.db, q.model, vector, k=k, where=where, exclude_clip_ids=q.exclude, **asdict(knobs)):
+        for hit in search_vector(q.db, q.model, vector, request):
             if hit.clip_id not in best or hit.score > best[hit.clip_id].score:
                 best[hit.clip_id] = hit
-    return sorted(best.values(), key=lambda h: -h.score)[:k]
+    return sorted(best.values(), key=lambda h: -h.score)[: request.k]
 
 
 def explain(
@@ -168,10 +156,12 @@ def explain(
     like_clip: str | None = None,
     like_file: str | Path | None = None,
     model: str | None = None,
-    k: int = 10,
-    where: str | None = None,
-    knobs: SearchKnobs = SearchKnobs(),
+    request: SearchRequest = SearchRequest(),
 ) -> str:
-    """How `search` answers its (first) query vector: the faiss sidecar's steps or LanceDB's plan."""
+    """LanceDB's plan for `search` with the same arguments (its first query vector)."""
     q = _resolve(settings, text, like_clip, like_file, model)
-    return explain_search(q.db, q.model, q.vectors[0], k=k, where=where, exclude_clip_ids=q.exclude, **asdict(knobs))
+    return explain_search(q.db, q.model, q.vectors[0], _excluding(request, q.exclude))
+
+
+def _excluding(request: SearchRequest, clip_ids: list[str]) -> SearchRequest:
+    return replace(request, exclude_clip_ids=(*request.exclude_clip_ids, *clip_ids)) if clip_ids else request

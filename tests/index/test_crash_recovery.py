@@ -31,7 +31,7 @@ from tests.index.test_load import (
 from video_assets.index.committer import commit_partition_locked
 from video_assets.index.connection import clip_table_exists, connect, has_committed_version, open_clip_table
 from video_assets.index.errors import ClipTableNotFoundError
-from video_assets.index.search import search_vector
+from video_assets.index.search import SearchRequest, search_vector
 
 # 50k rows: LanceDB needs tens of ms between its first data file and the manifest.
 BIG = {f"k{v}": list(range(5000)) for v in range(10)}
@@ -95,7 +95,7 @@ def test_kill_during_the_first_write_heals_at_the_next_commit(tmp_path: Path) ->
     assert_exact(table_rows(db_uri), expected_angles(BIG, 0.0))
     assert_same_index(db_uri, uninterrupted(tmp_path, (BIG, 0.0)))
     # Search works on the reader opened while the table was broken.
-    hits = search_vector(reader, MODEL, query, k=3)
+    hits = search_vector(reader, MODEL, query, SearchRequest(k=3))
     assert len(hits) == 3 and all(abs(h.score - 1.0) < 1e-5 for h in hits)
 
 

@@ -11,14 +11,16 @@ import pytest
 
 from video_assets.index.commit import commit_partition, delete_videos
 from video_assets.index.connection import connect, open_clip_table
+from video_assets.index import maintenance
 from video_assets.index.maintenance import (
     SCALAR_INDEX_COLUMNS,
+    SCALAR_INDEXES,
     optimize_clip_table,
     should_optimize,
     table_health,
 )
 from video_assets.index.schema import rows_to_table
-from video_assets.index.search import search_vector
+from video_assets.index.search import SearchRequest, search_vector
 from video_assets.index.vector_index import (
     EXACT_MAX_VALUES,
     ExistingVectorIndex,
@@ -49,7 +51,7 @@ def test_merge_counts_stay_right_with_scalar_indexes_on_video_id_and_duration(db
     first = optimize_clip_table(db, clips.model, retention=timedelta(hours=1))
     names = {ix.name: list(ix.columns) for ix in open_clip_table(db, clips.model).list_indices()}
     assert {tuple(c) for c in names.values()} >= {(c,) for c in SCALAR_INDEX_COLUMNS}
-    assert first.scalar_indexes == tuple(f"{c}_btree" for c in SCALAR_INDEX_COLUMNS)
+    assert first.scalar_indexes == tuple(f"{c}_{kind}" for c, kind in SCALAR_INDEXES.items())
 
     # The committer's filter on video_id now goes through the BTree (so this test exercises it).
     plan = open_clip_table(db, clips.model).search().where("video_id IN ('a', 'b')").explain_plan(True)
@@ -83,6 +85,25 @@ def test_merge_counts_stay_right_with_scalar_indexes_on_video_id_and_duration(db
     table = open_clip_table(db, clips.model)
     assert table.count_rows("video_id = 'a'") == 3
     assert table.count_rows("duration_s >= 8") == 5
+    assert table.count_rows("text_match IS NULL") == 5
+
+
+def test_filter_columns_get_scalar_indexes_that_filtered_searches_use(db, clips):
+    """video_id and duration_s get BTrees, text_match a bitmap; a prefiltered search reads them
+    instead of scanning the column, and returns what the exact filtered search returns."""
+    for video in "abcd":
+        part = clips.video(video, range(6), text_match="a dog" if video in "ab" else "a cat", text_match_prob=0.9)
+        commit_partition(db, clips.model, part, [video])
+    result = optimize_clip_table(db, clips.model)
+    assert set(result.scalar_indexes) == {"video_id_btree", "duration_s_btree", "text_match_bitmap"}
+    table = open_clip_table(db, clips.model)
+    kinds = {ix.name: ix.index_type for ix in table.list_indices()}
+    assert kinds["text_match_bitmap"].lower() == "bitmap" and kinds["duration_s_btree"].lower() == "btree"
+    where = "text_match = 'a dog' AND duration_s >= 8"
+    plan = table.search(clips.unit_at(0.0)).where(where, prefilter=True).explain_plan(True)
+    assert "ScalarIndexQuery" in plan or "text_match_bitmap" in plan, plan
+    hits = search_vector(db, clips.model, clips.unit_at(0.3), SearchRequest(k=20, where=where))
+    assert sorted(h.clip_id for h in hits) == sorted(_ids(clips.video("a", range(6))) | _ids(clips.video("b", range(6))))
 
 
 def test_compaction_and_cleanup_reduce_fragments_and_versions_keep_rows(db, clips):
@@ -121,7 +142,7 @@ def test_searches_during_optimize_never_fail_or_change(db_uri, clips):
     for i in range(10):
         commit_partition(db, clips.model, clips.video(f"v{i}", range(3), angle0=0.3 * i), [f"v{i}"])
     query = clips.unit_at(0.7)
-    expected = [h.clip_id for h in search_vector(db, clips.model, query, k=8)]
+    expected = [h.clip_id for h in search_vector(db, clips.model, query, SearchRequest(k=8))]
     errors: list[BaseException] = []
     seen: list[list[str]] = []
     stop = threading.Event()
@@ -130,7 +151,7 @@ def test_searches_during_optimize_never_fail_or_change(db_uri, clips):
         reader_db = connect(db_uri)  # its own connection, re-reading the latest version each query
         try:
             while not stop.is_set():
-                seen.append([h.clip_id for h in search_vector(reader_db, clips.model, query, k=8)])
+                seen.append([h.clip_id for h in search_vector(reader_db, clips.model, query, SearchRequest(k=8))])
         except BaseException as exc:  # re-raised below
             errors.append(exc)
 
@@ -151,6 +172,27 @@ def test_searches_during_optimize_never_fail_or_change(db_uri, clips):
     assert seen and all(ids == expected for ids in seen)
 
 
+def test_auto_builds_hnsw_above_the_exact_threshold_and_finds_rows_added_after_it(db, clips, monkeypatch):
+    """The automatic kind above the exact-search threshold (lowered here so a small table crosses
+    it) is IVF_HNSW_SQ; rows committed after the build are searched flat until the next pass."""
+    monkeypatch.setattr(maintenance, "plan_vector_index", lambda *a, **kw: plan_vector_index(*a, **kw, exact_max_values=1000))
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((400, clips.dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    rows = [clips.row(f"v{i // 40}", i % 40, vector=vectors[i]) for i in range(len(vectors))]
+    table = rows_to_table(rows, clips.dim)
+    commit_partition(db, clips.model, table, sorted({r["video_id"] for r in rows}))
+    result = optimize_clip_table(db, clips.model)
+    assert result.plan.kind == "ivf_hnsw_sq" and result.vector_index.name == "vector_ivf_hnsw_sq_p1"
+    assert result.metadata()["index_type"] == "ivf_hnsw_sq"
+    late = clips.video("late", range(3), angle0=0.0)  # unit_at(0), unit_at(0.1), unit_at(0.2)
+    commit_partition(db, clips.model, late, ["late"])
+    assert table_health(open_clip_table(db, clips.model)).unindexed_rows == 3
+    hits = search_vector(db, clips.model, clips.unit_at(0.1), SearchRequest(k=3))
+    assert hits[0].clip_id == clips.row("late", 1)["clip_id"] and hits[0].score == pytest.approx(1.0, abs=1e-5)
+    assert {h.video_id for h in hits} == {"late"}
+
+
 def test_ivf_index_is_built_on_request_and_scores_stay_exact(db, clips):
     rng = np.random.default_rng(7)
     vectors = rng.standard_normal((600, clips.dim)).astype(np.float32)
@@ -168,7 +210,7 @@ def test_ivf_index_is_built_on_request_and_scores_stay_exact(db, clips):
 
     by_id = {r["clip_id"]: v for r, v in zip(table.to_pylist(), vectors)}
     query = vectors[5] + 0.3 * vectors[9]
-    hits = search_vector(db, clips.model, query, k=10)
+    hits = search_vector(db, clips.model, query, SearchRequest(k=10))
     exact = vectors @ (query / np.linalg.norm(query))
     for hit in hits:  # refine re-ranks on the stored vectors: the scores are the exact cosines
         assert hit.score == pytest.approx(float(by_id[hit.clip_id] @ (query / np.linalg.norm(query))), abs=1e-5)
@@ -185,11 +227,14 @@ def test_ivf_index_is_built_on_request_and_scores_stay_exact(db, clips):
 def test_plan_follows_table_size_and_memory():
     assert plan_vector_index(1000, 768).kind == "none"
     assert plan_vector_index(EXACT_MAX_VALUES // 768, 768).kind == "none"
+    assert plan_vector_index(EXACT_MAX_VALUES // 768 + 1, 768).kind == "ivf_hnsw_sq"
     plan = plan_vector_index(1_000_000, 768, memory_bytes=16 * GIB)
-    assert (plan.kind, plan.num_partitions, plan.name) == ("ivf_sq", 1000, "vector_ivf_sq_p1000")
-    # 10M x 768 SQ codes (7.2 GiB) do not fit half of 8 GiB: still IVF_SQ, read from disk per probe.
+    assert (plan.kind, plan.num_partitions, plan.name) == ("ivf_hnsw_sq", 1, "vector_ivf_hnsw_sq_p1")
+    # One HNSW graph per ~1M rows; 10M x 768 SQ codes (7.2 GiB) do not fit half of 8 GiB: read from disk.
     plan = plan_vector_index(10_000_000, 768, memory_bytes=8 * GIB)
-    assert plan.kind == "ivf_sq" and "from disk" in plan.reason
+    assert (plan.kind, plan.num_partitions) == ("ivf_hnsw_sq", 9) and "from disk" in plan.reason
+    plan = plan_vector_index(1_000_000, 768, kind="ivf_sq")
+    assert (plan.kind, plan.num_partitions, plan.name) == ("ivf_sq", 1000, "vector_ivf_sq_p1000")
     plan = plan_vector_index(10_000_000, 768, kind="ivf_pq")
     assert (plan.kind, plan.num_sub_vectors) == ("ivf_pq", 96)
     # The training sample (partitions x sample_rate x dim x 4 bytes) is held within the budget.
@@ -201,7 +246,12 @@ def test_plan_follows_table_size_and_memory():
 
 
 def test_index_is_rebuilt_only_when_the_table_outgrew_it():
-    plan = plan_vector_index(1_000_000, 256, memory_bytes=16 * GIB)  # 1000 partitions
+    hnsw = lambda rows: plan_vector_index(rows, 768, memory_bytes=64 * GIB)  # noqa: E731
+    graphs = lambda parts: ExistingVectorIndex(f"vector_ivf_hnsw_sq_p{parts}", "ivf_hnsw_sq", parts, 1, 0)  # noqa: E731
+    assert not needs_new_index(graphs(1), hnsw(3_000_000))  # 3 graphs' worth of rows in one: not yet 4x
+    assert needs_new_index(graphs(1), hnsw(5_000_000))
+    assert needs_new_index(ExistingVectorIndex("vector_ivf_sq_p1000", "ivf_sq", 1000, 1, 0), hnsw(1_000_000))
+    plan = plan_vector_index(1_000_000, 256, kind="ivf_sq", memory_bytes=16 * GIB)  # 1000 partitions
     sized_for = lambda parts, kind="ivf_sq": ExistingVectorIndex(f"vector_{kind}_p{parts}", kind, parts, 1, 0)  # noqa: E731
     assert needs_new_index(None, plan)
     assert not needs_new_index(sized_for(800), plan)
@@ -251,7 +301,7 @@ def test_optimized_asset_reports_metadata_and_the_sensor_requests_every_k_commit
     meta = event.materialization.metadata
     assert meta["num_fragments_before"].value == 3 and meta["num_fragments_after"].value == 1
     assert meta["index_type"].value == "none (exact search)"
-    assert meta["sidecar"].value == "none (no ANN index wanted)" and meta["sidecar_bytes"].value == 0
+    assert "sidecar" not in meta
     assert meta["table_version"].value == open_clip_table(db, clips.model).version
 
 

@@ -8,7 +8,7 @@ import pytest
 from video_assets.index.commit import commit_partition
 from video_assets.index.errors import ClipTableNotFoundError, InvalidFilterError, InvalidSearchError, UnknownClipError
 from video_assets.index.schema import rows_to_table
-from video_assets.index.search import get_vector, search_vector
+from video_assets.index.search import SearchRequest, get_vector, search_vector
 
 # Clip angles on the unit circle: cosine similarity between two clips is cos(angle difference).
 ANGLES = {("a", i): 0.25 * i for i in range(6)} | {("b", i): 1.6 + 0.25 * i for i in range(6)}
@@ -30,7 +30,7 @@ def search_db(db, clips):
 def test_identical_vector_comes_first_with_score_one(search_db, clips):
     db, by_key = search_db
     target = by_key[("a", 3)]
-    hits = search_vector(db, clips.model, clips.unit_at(ANGLES[("a", 3)]), k=5)
+    hits = search_vector(db, clips.model, clips.unit_at(ANGLES[("a", 3)]), SearchRequest(k=5))
     assert hits[0].clip_id == target["clip_id"]
     assert hits[0].score == pytest.approx(1.0, abs=1e-5)
     assert (hits[0].video_id, hits[0].span_start_s, hits[0].span_end_s) == ("a", 30.0, 35.0)
@@ -40,7 +40,7 @@ def test_identical_vector_comes_first_with_score_one(search_db, clips):
 def test_hits_are_ordered_by_cosine_similarity(search_db, clips):
     db, by_key = search_db
     query_angle = 0.97  # no two clips equally far from it
-    hits = search_vector(db, clips.model, 3.0 * clips.unit_at(query_angle), k=len(ANGLES))  # norm does not matter
+    hits = search_vector(db, clips.model, 3.0 * clips.unit_at(query_angle), SearchRequest(k=len(ANGLES)))  # norm does not matter
     expected = sorted(ANGLES, key=lambda key: -math.cos(ANGLES[key] - query_angle))
     assert [h.clip_id for h in hits] == [by_key[key]["clip_id"] for key in expected]
     for hit, key in zip(hits, expected):
@@ -50,7 +50,7 @@ def test_hits_are_ordered_by_cosine_similarity(search_db, clips):
 def test_where_filter_restricts_results(search_db, clips):
     db, by_key = search_db
     query = clips.unit_at(ANGLES[("a", 2)])
-    hits = search_vector(db, clips.model, query, k=4, where="video_id = 'b' AND duration_s >= 4")
+    hits = search_vector(db, clips.model, query, SearchRequest(k=4, where="video_id = 'b' AND duration_s >= 4"))
     allowed = {r["clip_id"] for (video, i), r in by_key.items() if video == "b" and r["duration_s"] >= 4}
     assert len(hits) == 4 and {h.clip_id for h in hits} <= allowed
     # The four best of the allowed clips, not the four best overall filtered afterwards.
@@ -61,7 +61,7 @@ def test_where_filter_restricts_results(search_db, clips):
 def test_excluded_clips_are_skipped(search_db, clips):
     db, by_key = search_db
     query_clip = by_key[("b", 1)]["clip_id"]
-    hits = search_vector(db, clips.model, get_vector(db, clips.model, query_clip), k=3, exclude_clip_ids=[query_clip])
+    hits = search_vector(db, clips.model, get_vector(db, clips.model, query_clip), SearchRequest(k=3, exclude_clip_ids=[query_clip]))
     assert query_clip not in {h.clip_id for h in hits}
     assert hits[0].clip_id in {by_key[("b", 0)]["clip_id"], by_key[("b", 2)]["clip_id"]}
 
@@ -86,7 +86,7 @@ def test_unknown_clip_id_is_a_clear_key_error(search_db, clips):
 
 def test_text_match_and_clip_path_come_back(search_db, clips):
     db, by_key = search_db
-    hit = search_vector(db, clips.model, clips.unit_at(ANGLES[("a", 0)]), k=1)[0]
+    hit = search_vector(db, clips.model, clips.unit_at(ANGLES[("a", 0)]), SearchRequest(k=1))[0]
     assert (hit.text_match, hit.clip_path) == ("a dog", by_key[("a", 0)]["clip_path"])
 
 
@@ -94,7 +94,7 @@ def test_text_match_and_clip_path_come_back(search_db, clips):
 def test_k_is_validated(search_db, clips, k):
     db, _ = search_db
     with pytest.raises(InvalidSearchError, match="k must be"):
-        search_vector(db, clips.model, clips.unit_at(0.0), k=k)
+        search_vector(db, clips.model, clips.unit_at(0.0), SearchRequest(k=k))
 
 
 @pytest.mark.parametrize("bad", ["short", "nan", "zero"])
@@ -108,7 +108,7 @@ def test_query_vector_is_validated(search_db, clips, bad):
 def test_bad_filter_and_missing_table_are_reported(search_db, clips):
     db, _ = search_db
     with pytest.raises(InvalidFilterError):
-        search_vector(db, clips.model, clips.unit_at(0.0), where="clip_id LIKE '%'")
+        search_vector(db, clips.model, clips.unit_at(0.0), SearchRequest(where="clip_id LIKE '%'"))
     with pytest.raises(ClipTableNotFoundError, match="no_model"):
         search_vector(db, "no_model", clips.unit_at(0.0))
 

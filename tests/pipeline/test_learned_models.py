@@ -36,6 +36,7 @@ from video_assets.models import registry
 from video_assets.models.cosmos_embed1 import VARIANTS
 from video_assets.models.fingerprint import FINGERPRINT_SPEC
 from video_assets.models.frame_selection import TOO_FEW_FRAMES
+from video_assets.index.search import SearchRequest
 from video_assets.query import embed_file, load_embedder, search
 from video_assets.registry import video_id_for
 from video_assets.runner import PartitionOutcome, RunSummary, run_folder
@@ -188,7 +189,7 @@ def test_short_clips_are_reextracted_or_skipped_per_model(learned_run: LearnedRu
 
 def test_search_by_text_with_tiny_internvideo2(learned_run: LearnedRun) -> None:
     query = "a dog runs on the grass"
-    hits = search(learned_run.settings, text=query, model=INTERNVIDEO2_TINY, k=3)
+    hits = search(learned_run.settings, text=query, model=INTERNVIDEO2_TINY, request=SearchRequest(k=3))
     assert len(hits) == 3
     scores = [h.score for h in hits]
     assert scores == sorted(scores, reverse=True)

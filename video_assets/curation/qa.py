@@ -28,7 +28,7 @@ from lancedb.expr import col, lit
 from video_assets.config import Settings
 from video_assets.index.connection import connect, open_clip_table
 from video_assets.index.errors import IndexIntegrityError
-from video_assets.index.search import SearchHit, search_vector
+from video_assets.index.search import SearchHit, SearchRequest, search_vector
 from video_assets.models.text_match import REFERENCE_SCALE, text_match
 
 MAX_CHOICES = 64
@@ -123,7 +123,7 @@ def answer_from_index(
         raise ValueError(f"k must be an integer in 1..{MAX_K}, got {k!r}")
     if not (np.isfinite(scale) and scale > 0):
         raise ValueError(f"scale must be a positive number, got {scale!r}")
-    hits = search_vector(db, model, question_vector, k=k, where=where)
+    hits = search_vector(db, model, question_vector, SearchRequest(k=k, where=where))
     clips = score_clips(hits, _stored_vectors(db, model, hits), choices, answer_vectors, scale=scale) if hits else []
     return rank_answers(choices, clips), clips
 

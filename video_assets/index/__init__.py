@@ -7,8 +7,7 @@
 - `recovery`: clearing what a committer killed during the first write left behind.
 - `maintenance`, `vector_index`: compaction, old-version cleanup, the ANN index that fits.
 - `filters`: user `--where` strings parsed into safe filters.
-- `search`: nearest clips by cosine similarity; stored vectors by clip id.
-- `sidecar`: the faiss IVF-SQ8 copy of a table version that answers unfiltered searches fast.
+- `search`: nearest clips by cosine similarity (a `SearchRequest`); stored vectors by clip id.
 """
 
 from __future__ import annotations
@@ -34,8 +33,7 @@ from video_assets.index.errors import (
 from video_assets.index.filters import compile_where, parse_where
 from video_assets.index.schema import clip_schema, rows_to_table, table_name, validate_clip_table
 from video_assets.index.maintenance import OptimizeResult, TableHealth, optimize_clip_table, table_health
-from video_assets.index.search import SearchHit, explain_search, get_vector, search_vector
-from video_assets.index.sidecar import SidecarInfo, build_sidecar, load_sidecar, sidecar_root
+from video_assets.index.search import SearchHit, SearchRequest, explain_search, get_vector, search_vector
 from video_assets.index.staging import read_staged, stage_rows, staged_path
 from video_assets.index.vector_index import VectorIndexPlan, plan_vector_index
 
@@ -61,10 +59,7 @@ __all__ = [
     "InvalidRowsError",
     "InvalidSearchError",
     "SearchHit",
-    "SidecarInfo",
-    "build_sidecar",
-    "load_sidecar",
-    "sidecar_root",
+    "SearchRequest",
     "UnknownClipError",
     "clip_schema",
     "clip_table_exists",

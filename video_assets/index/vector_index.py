@@ -3,26 +3,23 @@
 Measured on the 2-core machine (benchmarks/RESULTS.md, "Search (ANN)"):
 
 - up to `EXACT_MAX_VALUES` (rows x dim: ~2.6k rows of 768-d, ~8k of 256-d)
-  a flat scan is exact and takes <= ~10 ms, within 1.6x of an ANN query
-  (whose fixed cost in LanceDB is ~6 ms here), so no index is built; flat
-  scans grow linearly (19 ms at 10k x 768, 0.5 s at 100k x 768);
-- above it IVF with scalar-quantized codes (IVF_SQ, 1 byte per dimension)
-  plus a refine step was the fastest to build and to query at recall@10
-  >= 0.95; the refine step re-ranks `k * refine_factor` candidates on the
-  stored float32 vectors, so returned scores are exact cosine;
-- vectors larger than memory still get IVF_SQ: Lance builds it from disk
-  (IVF trained on a sample the plan caps to the memory budget, every row
-  streamed from the table to be assigned and encoded) and a query reads
-  only its probed partitions (nprobes/partitions of the codes, 2% at the
-  defaults) and the `k * refine_factor` candidate vectors;
+  a flat scan is exact and within ~1.6x of an ANN query, so no index is
+  built; flat scans grow linearly (19 ms at 10k x 768, 0.5 s at 100k x 768);
+- above it IVF_HNSW_SQ: one HNSW graph over scalar-quantized codes (1 byte
+  per dimension) per `HNSW_PARTITION_ROWS` rows (LanceDB's own target, so
+  one graph up to ~1M rows). It is the only LanceDB index that met the
+  target at 1M x 768 (p50 < 5 ms at recall@10 >= 0.95, see RESULTS.md,
+  "LanceDB-only search"); IVF_SQ stayed at 6-10 ms there;
 - the variants are available on request, with their measured trade-offs:
-  IVF_PQ (dim/8 one-byte codes, 4x smaller than SQ) reached only recall@10
-  0.90 at refine_factor 10 on our clustered data (0.51 at the default 2),
-  so it needs a large refine_factor; IVF_HNSW_SQ reached 0.9995 at the
-  same latency as IVF_SQ but built 8x slower (100k x 256).
+  IVF_SQ (sqrt(N) partitions) builds several times faster but answers more
+  slowly at 1M rows; IVF_PQ (dim/8 one-byte codes, 4x smaller than SQ)
+  reached only recall@10 0.90 at refine_factor 10 on our clustered data.
 
-The index name encodes kind and partition count (`vector_ivf_sq_p1000`), so
-maintenance can tell whether the existing index still fits the table.
+Rows committed after the index was built are searched flat by LanceDB
+until the next maintenance pass adds them, so results stay current.
+
+The index name encodes kind and partition count (`vector_ivf_hnsw_sq_p1`),
+so maintenance can tell whether the existing index still fits the table.
 """
 
 from __future__ import annotations
@@ -51,6 +48,9 @@ MIN_SAMPLE_RATE = 16
 MEMORY_SHARE = 0.5
 # A table this many times larger than the index's partitions were sized for gets a new index.
 REBUILD_GROWTH = 4
+# Rows per HNSW graph: LanceDB's default target partition size for IVF_HNSW_* (2**20), kept explicit
+# so the index name records the partition count.
+HNSW_PARTITION_ROWS = 1 << 20
 VECTOR_INDEX_PREFIX = "vector_"
 _NAME = re.compile(r"^vector_(ivf_sq|ivf_pq|ivf_hnsw_sq)_p(\d+)$")
 
@@ -137,20 +137,24 @@ def plan_vector_index(
     sample_rate = _sample_rate(partitions, dim, budget)
     sq_bytes = num_rows * dim  # one byte per dimension
     if kind == "auto":
-        kind = "ivf_sq"
+        kind = "ivf_hnsw_sq"
         fits = sq_bytes <= MEMORY_SHARE * budget
         why = f"SQ codes {sq_bytes / 2**30:.2f} GiB " + (
             f"fit {MEMORY_SHARE:.0%} of the {budget / 2**30:.1f} GiB budget"
             if fits
-            else f"exceed {MEMORY_SHARE:.0%} of the {budget / 2**30:.1f} GiB budget: each query reads its "
-            "probed partitions from disk"
+            else f"exceed {MEMORY_SHARE:.0%} of the {budget / 2**30:.1f} GiB budget: queries read the graph from disk"
         )
     else:
         why = "asked for"
     if kind == "ivf_hnsw_sq":
-        partitions = max(1, num_rows // 1_000_000)  # HNSW per partition: few large partitions
+        partitions = hnsw_partitions(num_rows)
     sub_vectors = _sub_vectors(dim) if kind == "ivf_pq" else None
     return VectorIndexPlan(kind, num_rows, dim, partitions, sub_vectors, sample_rate, reason=f"{kind} ({why})")
+
+
+def hnsw_partitions(num_rows: int) -> int:
+    """One HNSW graph per `HNSW_PARTITION_ROWS` rows (at least one)."""
+    return max(1, num_rows // HNSW_PARTITION_ROWS)
 
 
 def ivf_partitions(num_rows: int) -> int:
@@ -187,7 +191,8 @@ def needs_new_index(existing: ExistingVectorIndex | None, plan: VectorIndexPlan)
     if existing.kind != plan.kind:
         return True
     assert existing.num_partitions is not None and plan.num_partitions is not None
-    return plan.num_partitions ** 2 >= REBUILD_GROWTH * existing.num_partitions**2
+    growth = plan.num_partitions / existing.num_partitions  # HNSW partitions grow with the rows ...
+    return (growth if plan.kind == "ivf_hnsw_sq" else growth**2) >= REBUILD_GROWTH  # ... IVF ones with sqrt(rows)
 
 
 def build_vector_index(table: Table, plan: VectorIndexPlan) -> float:
