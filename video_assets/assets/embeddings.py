@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from video_assets.assets.metadata import clip_table_entries, column_schema, one_or_list, seconds
 from video_assets.assets.partitions import videos_partitions
 from video_assets.index.committer import commit_partition_locked
 from video_assets.index.readback import rows_of_videos
@@ -27,11 +28,23 @@ from video_assets.resources.gpu import GpuResource
 from video_assets.resources.lancedb import LanceDBResource
 from video_assets.resources.model_hub import ModelHubResource
 from video_assets.resources.storage import StorageResource
+from video_assets.index.schema import clip_schema
+from video_assets.stages.clip_report import tensor_clip_rows
 from video_assets.stages.checks import check_embedding_rows, check_index_rows, check_tensor_rows
 from video_assets.stages.embeddings import embed_partition, text_scale_for
 from video_assets.stages.tensors import TENSOR_SCHEMA, build_tensors
 
 _logger = logging.getLogger(__name__)
+
+TENSOR_CLIP_COLUMNS = {
+    "clip": "clip number in its video",
+    "span": "start-end in the video",
+    "frames": "frames available before the model's selection",
+    "fps": "rate the frames were sampled at",
+    "status": "kept, re-extracted (at a higher fps) or skipped",
+    "reason": "why the clip was skipped",
+    "clip_id": "stable clip id",
+}
 
 
 def k8s_op_tags(num_gpus_per_worker: float, num_cpus: int) -> dict:
@@ -67,6 +80,7 @@ def tensors_asset(plan: ModelPlan, tensor_dtype: str) -> dg.AssetsDefinition:
         group_name=name,
         code_version=plan.tensors_version,
         kinds={"pytorch"},
+        metadata={"dagster/column_schema": column_schema(TENSOR_SCHEMA)},
         op_tags=k8s_op_tags(0, plan.num_cpus),
         deps=["clips", "frames"],
         check_specs=[
@@ -91,11 +105,15 @@ def tensors_asset(plan: ModelPlan, tensor_dtype: str) -> dg.AssetsDefinition:
         own = {c: (video_of[c], r) for c, r in summary.skipped.items() if c not in summary.undecoded}
         VideoLedger(storage.registry()).record_drops(f"{name}_tensors", set(video_of.values()), own)
         stored = ParquetPart(path, context.partition_key)
-        problems = check_tensor_rows(stored.read(columns=["clip_id", "num_frames", "skip_reason", "shape"]), spec.frames_per_clip)
+        made = stored.read(columns=["clip_id", "num_frames", "skip_reason", "shape", "fps", "reextracted"])
+        problems = check_tensor_rows(made, spec.frames_per_clip)
         return dg.MaterializeResult(
             value=stored,
             check_results=[dg.AssetCheckResult(check_name="frames_per_tensor", passed=not problems, metadata={"problems": problems})],
             metadata={
+                **clip_table_entries("clip_table", tensor_clip_rows(clips, made, summary.skipped), clips.num_rows,
+                                     TENSOR_CLIP_COLUMNS),  # fmt: skip
+                "dagster/row_count": made.num_rows,
                 "clips": summary.clips,
                 "reextracted_clips": len(summary.reextracted),
                 "skipped_clips": len(summary.skipped),
@@ -103,7 +121,7 @@ def tensors_asset(plan: ModelPlan, tensor_dtype: str) -> dg.AssetsDefinition:
                 "target_fps": plan.target_fps,
                 "frames_per_clip": spec.frames_per_clip,
                 "tensor_dtype": tensor_dtype,
-                "seconds": time.perf_counter() - started,
+                "seconds": seconds(time.perf_counter() - started),
             },
         )
 
@@ -119,6 +137,7 @@ def embeddings_asset(plan: ModelPlan) -> dg.AssetsDefinition:
         group_name=name,
         code_version=plan.embeddings_version,
         kinds={"pytorch"},
+        metadata={"dagster/column_schema": column_schema(clip_schema(spec.dim))},
         deps=[f"{name}_tensors", "clips"],
         pool=plan.pool,
         op_tags=k8s_op_tags(plan.num_gpus_per_worker, plan.num_cpus),
@@ -152,6 +171,7 @@ def embeddings_asset(plan: ModelPlan) -> dg.AssetsDefinition:
             value=table,
             check_results=[dg.AssetCheckResult(check_name="vectors_valid", passed=not problems, metadata={"problems": problems})],
             metadata={
+                "dagster/row_count": table.num_rows,
                 "clips": report.clips,
                 "skipped_clips": len(report.skipped),
                 "dim": spec.dim,
@@ -161,9 +181,9 @@ def embeddings_asset(plan: ModelPlan) -> dg.AssetsDefinition:
                 "dtype": str(runtime.dtype).replace("torch.", ""),
                 "gpu_memory_gb": plan.gpu_memory_gb,
                 "batch_size": report.batch_size,
-                "batch_sizes_used": sorted(set(report.batch_sizes)),
+                "batch_sizes_used": one_or_list(sorted(set(report.batch_sizes))),
                 "oom_backoffs": report.oom_backoffs,
-                "clips_per_s": round(report.clips_per_s, 2),
+                "clips_per_s": dg.MetadataValue.float(round(report.clips_per_s, 1)),
                 "peak_memory_mb": round(report.peak_memory_bytes / 2**20, 1),
                 "texts_to_verify": list(options.texts_to_verify),
                 "text_match_scale": text_scale,
@@ -182,6 +202,7 @@ def clip_index_asset(plan: ModelPlan, required: Mapping[str, str]) -> dg.AssetsD
         group_name=name,
         code_version="1",
         kinds={"lancedb"},
+        metadata={"dagster/column_schema": column_schema(clip_schema(plan.spec.dim))},
         deps=[f"{name}_embeddings"],
         # One committer per table: concurrent merges thrash and can duplicate keys.
         pool=f"lancedb_{name}",
@@ -215,6 +236,7 @@ def clip_index_asset(plan: ModelPlan, required: Mapping[str, str]) -> dg.AssetsD
         return dg.MaterializeResult(
             check_results=[dg.AssetCheckResult(check_name="index_rows_match", passed=not problems, metadata={"problems": problems})],
             metadata={
+                "dagster/row_count": result.rows_for_videos,
                 "table": result.table,
                 "operation": result.operation,
                 "table_version": result.table_version,

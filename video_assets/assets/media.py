@@ -12,22 +12,46 @@ from functools import partial
 import dagster as dg
 import pyarrow as pa
 
+from video_assets.assets.metadata import clip_table_entries, column_schema, megabytes, one_or_list, rows_table, seconds
 from video_assets.assets.partitions import videos_partitions
 from video_assets.ledger import VideoLedger
 from video_assets.parquet_parts import ParquetPart
 from video_assets.resolved import Resolved
 from video_assets.resources.storage import StorageResource
+from video_assets.stages.clip_report import frames_clip_rows, source_rows
 from video_assets.stages.checks import check_clips, check_frame_counts, check_probes, check_unique_ids
-from video_assets.stages.clips import clip_plans, plan_clips
+from video_assets.stages.clips import CLIP_SCHEMA, clip_plans, plan_clips
 from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames
-from video_assets.stages.sources import probe_partition
+from video_assets.stages.sources import SOURCE_SCHEMA, probe_partition
+from video_assets.stages.thumbnails import ThumbnailStrips, strips_markdown, write_strips
 
 # Shared by the three media assets: one partition per video (or batch), one group.
 media_asset = partial(dg.asset, partitions_def=videos_partitions, group_name="media", code_version="1", kinds={"video"})
 
+# Column descriptions of the tables the UI shows per partition.
+VIDEO_COLUMNS = {
+    "path": "file, relative to the input folder",
+    "codec": "video codec",
+    "resolution": "width x height (pixels)",
+    "fps": "average frame rate",
+    "duration_s": "duration (s)",
+    "size_mb": "file size (MB)",
+}
+FRAMES_CLIP_COLUMNS = {
+    "clip": "clip number in its video",
+    "span": "start-end in the video",
+    "duration_s": "clip length (s)",
+    "frames": "frames kept, all signatures",
+    "status": "kept or dropped",
+    "reason": "why the clip was dropped",
+    "clip_id": "stable clip id",
+}
+THUMBS_DIR = "frames_thumbs"  # <data>/assets/frames_thumbs/<partition>/<clip_id>.jpg
+
 
 @media_asset(
     description="Probe of each video in the partition (codec, fps, frames, duration, size, sha256).",
+    metadata={"dagster/column_schema": column_schema(SOURCE_SCHEMA)},
     check_specs=[
         dg.AssetCheckSpec(
             "probe_complete",
@@ -59,14 +83,18 @@ def source_videos(
             dg.AssetCheckResult(check_name="probe_complete", passed=not problems, metadata={"problems": problems})
         ],
         metadata={
+            "dagster/row_count": len(rows),
             "videos": len(rows),
             "failed_videos": len(failures),
             "failures": failures,
-            "duration_s": sum(r["duration_s"] for r in rows),
-            "fps": [r["avg_fps"] for r in rows],
-            "resolution": [f"{r['width']}x{r['height']}" for r in rows],
-            "sha256": [r["sha256"] for r in rows],
-            "seconds": time.perf_counter() - started,
+            "video_table": rows_table(source_rows(outcome.table), VIDEO_COLUMNS),
+            "duration_s": seconds(sum(r["duration_s"] for r in rows)),
+            "size_mb": megabytes(sum(r["size_bytes"] or 0 for r in rows)),
+            "codec": one_or_list([r["codec"] for r in rows]),
+            "fps": one_or_list([round(r["avg_fps"], 2) for r in rows]),
+            "resolution": one_or_list([f"{r['width']}x{r['height']}" for r in rows]),
+            "sha256": one_or_list([r["sha256"] for r in rows]),
+            "seconds": seconds(time.perf_counter() - started),
         },
     )
 
@@ -80,6 +108,7 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
         description="Clip spans (fixed stride or scene cuts) with stable ids; optional H.264 clip files.",
         code_version=resolved.clips_version,
         deps=[source_videos],
+        metadata={"dagster/column_schema": column_schema(CLIP_SCHEMA)},
         check_specs=[
             dg.AssetCheckSpec(
                 "clip_spans_valid",
@@ -110,12 +139,13 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
                 dg.AssetCheckResult(check_name="clip_spans_valid", passed=not problems, metadata={"problems": problems})
             ],
             metadata={
+                "dagster/row_count": table.num_rows,
                 "clips": table.num_rows,
                 "method": cfg.method,
-                "clip_len_s": cfg.clip_len_s,
-                "mean_clip_s": sum(durations) / len(durations) if durations else 0.0,
+                "clip_len_s": seconds(cfg.clip_len_s),
+                "mean_clip_s": seconds(sum(durations) / len(durations) if durations else 0.0),
                 "transcoded": cfg.transcode,
-                "seconds": time.perf_counter() - started,
+                "seconds": seconds(time.perf_counter() - started),
             },
         )
 
@@ -124,6 +154,7 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
         "frames.policies x frames.target_fps, plus each model's own sequence rate.",
         code_version=resolved.frames_version,
         deps=[clips],
+        metadata={"dagster/column_schema": column_schema(FRAMES_SCHEMA)},
         check_specs=[
             dg.AssetCheckSpec(
                 "frames_per_clip",
@@ -141,7 +172,8 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
         clip_table: pa.Table = storage.upstream(context, "clips").read()
         video_of = dict(zip(clip_table.column("clip_id").to_pylist(), clip_table.column("video_id").to_pylist()))
         with storage.writer(context, FRAMES_SCHEMA) as writer:
-            summary = extract_partition_frames(clip_table, cfg, writer, resolved.frame_signatures)
+            strips = ThumbnailStrips()
+            summary = extract_partition_frames(clip_table, cfg, writer, resolved.frame_signatures, strips)
             # Drops land in the ledger before anything can fail, so a video's reason survives.
             video_ids = set(clip_table.column("video_id").to_pylist())
             VideoLedger(storage.registry()).record_drops(
@@ -165,12 +197,23 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
         counts = stored.read(columns=["clip_id", "signature", "timestamps"])
         signed_ids = [f"{c}/{s}" for c, s in zip(counts.column("clip_id").to_pylist(), counts.column("signature").to_pylist())]
         problems = check_frame_counts(counts, clip_table, source_fps) + check_unique_ids(signed_ids, "the frames")
+        thumbs = write_strips(strips.jpegs, storage.assets_dir / THUMBS_DIR / context.partition_key)
+        span_of = {c["clip_id"]: c for c in clip_table.to_pylist()}
+        sheet = strips_markdown(
+            [(f"{span_of[c]['span_start_s']:.2f}–{span_of[c]['span_end_s']:.2f} s", j) for c, j in strips.jpegs.items()],
+            folder=thumbs,
+        )
+        elapsed = time.perf_counter() - started
         return dg.MaterializeResult(
             value=stored,
             check_results=[
                 dg.AssetCheckResult(check_name="frames_per_clip", passed=not problems, metadata={"problems": problems})
             ],
             metadata={
+                "thumbnails": dg.MetadataValue.md(sheet.text),
+                **clip_table_entries("clip_table", frames_clip_rows(clip_table, counts, summary.dropped),
+                                     clip_table.num_rows, FRAMES_CLIP_COLUMNS),  # fmt: skip
+                "dagster/row_count": counts.num_rows,  # a row per clip and signature
                 "clips": summary.clips,
                 "frames": summary.frames,
                 "dropped_clips": len(summary.dropped),
@@ -179,14 +222,18 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
                 # by the nearest decoded one, as ffmpeg's fps filter does.
                 "repeated_samples": summary.repeated_samples,
                 "scaled_down_clips": len(summary.scaled_from),
-                "signatures": [sig.key for sig in resolved.frame_signatures],
+                "signatures": one_or_list([sig.key for sig in resolved.frame_signatures]),
                 "target_res": list(cfg.target_res),
                 "backend": cfg.backend,
                 "storage": cfg.storage,
                 **({"jpeg_quality": cfg.jpeg_quality} if cfg.storage == "jpeg" else {}),
                 "payload_bytes": summary.payload_bytes,  # frame bytes before zstd
                 "file_bytes": path.stat().st_size,
-                "seconds": time.perf_counter() - started,
+                "file_mb": megabytes(path.stat().st_size),
+                "thumbnails_dir": dg.MetadataValue.path(thumbs),
+                "thumbnails_shown": dg.MetadataValue.text(f"{sheet.shown} of {sheet.total} clips"),
+                "clips_per_s": dg.MetadataValue.float(round(summary.clips / elapsed, 1) if elapsed > 0 else 0.0),
+                "seconds": seconds(elapsed),
             },
         )
 

@@ -15,6 +15,7 @@ from video_assets.media.frame_codec import decode_jpeg, encode_jpeg
 from video_assets.media.frames import ClipExtraction, ClipFrames, FramePolicy, FrameSignature, iter_extract_frames
 from video_assets.parquet_parts import ARRAY_FIELDS, StreamingParquetWriter, array_to_fields, fields_to_array
 from video_assets.stages.clips import span_of
+from video_assets.stages.thumbnails import ThumbnailStrips
 
 FRAMES_SCHEMA = pa.schema(
     [
@@ -57,10 +58,12 @@ def extract_partition_frames(
     settings: FrameSettings,
     writer: StreamingParquetWriter,
     frame_signatures: Sequence[FrameSignature] | None = None,
+    thumbnails: ThumbnailStrips | None = None,
 ) -> FramesSummary:
     """Write one row group per clip (a row per signature). Clips that do not decode are
     dropped and named in the summary; the others are kept. `frame_signatures`: what to
-    extract (resolved.py adds the models' rates); default frames.policies x target_fps."""
+    extract (resolved.py adds the models' rates); default frames.policies x target_fps.
+    `thumbnails` gets each kept clip's frames while they are in memory (no second decode)."""
     sigs = list(frame_signatures) if frame_signatures is not None else signatures(settings)
     by_video: dict[str, list[dict]] = defaultdict(list)
     for clip in clips.to_pylist():
@@ -79,7 +82,7 @@ def extract_partition_frames(
                 num_threads=settings.num_threads,
                 max_pixels=settings.max_pixels,
             ):
-                _write_clip(video_clips[position], result, settings, writer, summary)
+                _write_clip(video_clips[position], result, settings, writer, summary, thumbnails)
         except VideoReadError as err:
             summary.failed_videos[video_id] = err.reason
             for clip in video_clips:
@@ -100,7 +103,12 @@ def _frame_fields(frames: np.ndarray, settings: FrameSettings) -> dict:
 
 
 def _write_clip(
-    clip: dict, result: ClipExtraction, settings: FrameSettings, writer: StreamingParquetWriter, summary: FramesSummary
+    clip: dict,
+    result: ClipExtraction,
+    settings: FrameSettings,
+    writer: StreamingParquetWriter,
+    summary: FramesSummary,
+    thumbnails: ThumbnailStrips | None,
 ) -> None:
     if result.error is not None or not result.frames:
         summary.dropped[clip["clip_id"]] = result.error or "no frames decoded"
@@ -119,6 +127,8 @@ def _write_clip(
             }
         )
     writer.write(pa.Table.from_pylist(rows, schema=FRAMES_SCHEMA))
+    if thumbnails is not None:
+        thumbnails.add(clip["clip_id"], result.frames)
     if result.repeated:
         summary.repeated_samples += result.repeated
         summary.repeated_by_clip[clip["clip_id"]] = result.repeated
