@@ -18,6 +18,7 @@ import warnings
 
 import dagster as dg
 from dagster_k8s import k8s_job_executor
+from dagster_shared.record import copy
 
 from video_assets.config import Settings
 from video_assets.definitions import EMBED_JOB, build_definitions
@@ -39,9 +40,7 @@ step_pods_executor = k8s_job_executor.configured(
 def with_executor(defs: dg.Definitions, job_name: str, executor: dg.ExecutorDefinition) -> dg.Definitions:
     """`defs` with `job_name` run by `executor`; the sensors that start it start the new job."""
     old = next(job for job in defs.jobs if job.name == job_name)
-    new = dg.define_asset_job(
-        old.name, selection=old.selection, description=old.description, tags=old.tags, executor_def=executor
-    )
+    new = copy(old, executor_def=executor)  # selection, tags, hooks, ... kept as definitions.py set them
     with warnings.catch_warnings():  # dagster's own copy passes its beta `owners` field on
         warnings.simplefilter("ignore", dg.BetaWarning)
         sensors = [

@@ -19,7 +19,7 @@ import yaml
 
 from tests.pipeline.conftest import settings_for
 from video_assets.config import ModelSettings
-from video_assets.definitions import EMBED_JOB
+from video_assets.definitions import EMBED_JOB, build_definitions
 
 dagster_k8s = pytest.importorskip("dagster_k8s", reason="dagster-k8s is the k8s extra")
 
@@ -131,8 +131,12 @@ def test_sensors_start_the_step_pod_job(monkeypatch, tmp_path):
     repo = defs.get_repository_def()
     targets = {s.name: [t.job_name for t in s.targets] for s in repo.sensor_defs if s.has_jobs}
     assert targets["new_videos_sensor"] == [EMBED_JOB]
-    sensor_job = repo.get_sensor_def("new_videos_sensor").job
-    assert sensor_job.executor_def.name == "k8s_step_pods"
+    assert repo.get_sensor_def("new_videos_sensor").job.executor_def.name == "k8s_step_pods"
+    # Only the executor differs from the project's job: same assets, same description.
+    job = repo.get_job(EMBED_JOB)
+    base = build_definitions(settings_for(tmp_path / "videos", tmp_path / "data")).resolve_job_def(EMBED_JOB)
+    assert job.description == base.description and base.executor_def.name != "k8s_step_pods"
+    assert set(job.asset_layer.executable_asset_keys) == set(base.asset_layer.executable_asset_keys)
 
 
 def test_step_pods_mount_the_shared_volumes_and_get_the_s3_secret(monkeypatch, tmp_path, launcher):
