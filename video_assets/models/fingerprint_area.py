@@ -13,6 +13,7 @@ left / right, so a mirrored clip gets the mirrored box.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -44,18 +45,19 @@ def detail_map(luma: torch.Tensor) -> torch.Tensor:
 def _active_span(profile: torch.Tensor) -> tuple[int, int]:
     """[start, stop) of the profile once the low-detail ends are trimmed; the whole
     range when there is nothing to trim or what is left would be too small."""
-    n = profile.numel()
-    reference = float(torch.quantile(profile, REFERENCE_QUANTILE))
+    # numpy: a profile is <= 128 values, where torch's per-call overhead dominated.
+    values = profile.numpy()
+    n = values.size
+    reference = float(np.quantile(values, REFERENCE_QUANTILE))
     if reference <= 0.0:
         return 0, n
-    detailed = (profile >= BORDER_RATIO * reference).to(profile.dtype)[None, None]  # (1, 1, n)
+    detailed = (values >= BORDER_RATIO * reference).astype(np.int32)
     # Morphological opening: erase runs shorter than MIN_RUN (also where they touch the
     # frame edge: outside counts as background), keep the ends of longer ones.
-    half = MIN_RUN // 2
-    eroded = -F.max_pool1d(-F.pad(detailed, (half, half)), MIN_RUN, stride=1)
-    opened = F.max_pool1d(F.pad(eroded, (half, half)), MIN_RUN, stride=1)[0, 0]
-    active = torch.nonzero(opened > 0.5).flatten()
-    if active.numel() == 0:
+    run = np.ones(MIN_RUN, np.int32)
+    eroded = (np.convolve(detailed, run, mode="same") == MIN_RUN).astype(np.int32)
+    active = np.flatnonzero(np.convolve(eroded, run, mode="same") > 0)
+    if active.size == 0:
         return 0, n
     start, stop = int(active[0]), int(active[-1]) + 1
     # The step from background to picture lights the Laplacian on both sides of the
