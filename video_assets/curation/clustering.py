@@ -19,7 +19,10 @@ counts the clips where that happened, the only ones whose pairs may be missed.
 
 from __future__ import annotations
 
+import ctypes
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import faiss
@@ -28,6 +31,7 @@ import numpy as np
 DEFAULT_MAX_PROBES = 8
 MAX_CLUSTERS = 4096
 _CHUNK_ROWS = 8192
+_NITER = 10  # train_centroids' default
 # Slack on the radius: float32 dot products of unit vectors err by ~1e-6; never prune a true pair for it.
 _RADIUS_SLACK = 1e-4
 
@@ -85,6 +89,66 @@ def train_centroids(
     return normalize(kmeans.centroids)
 
 
+def fit_centroids(
+    vectors: np.ndarray, priority: np.ndarray, *, threshold: float, max_probes: int = DEFAULT_MAX_PROBES,
+    k: int | None = None, points_per_centroid: int = 64,
+) -> np.ndarray:  # fmt: skip
+    """Centroids for the duplicate search: k-means with `k` clusters, or (k None) with the cluster
+    count whose search costs the fewest products. Each k-means is trained on the first
+    `points_per_centroid * k` rows of `priority` (a pseudo-random order of the rows, so the
+    sample does not depend on the order rows are stored in).
+
+    Why choose k: where the data's topics are coarser than sqrt(N) clusters, boundaries cut
+    through dense regions and probes fire for many clips, so fewer clusters cost less; where
+    they are fine, more clusters cut the within-cluster blocks. The cost of a k is predicted
+    from its own training sample (assigned with probes, the pair blocks counted and scaled to N)
+    plus the k-means and assignment products. Candidates rise sqrt(N)/4, /2, /1 (past sqrt(N) the
+    k-means grows as k^2 and outweighs what the blocks save) and stop once a k-means and
+    assignment alone would cost more than the best so far; the best one's centroids are kept,
+    so choosing costs at most the smaller candidates' training (1/16 + 1/4 of the largest)."""
+    n = len(priority)
+    candidates = [k] if k is not None else sorted({max(1, auto_clusters(n) // d) for d in (4, 2, 1)})
+    best, best_cost = None, math.inf
+    for kk in candidates:
+        fixed = _kmeans_cells(kk, n, points_per_centroid, _NITER) + n * kk
+        if best is not None and fixed >= best_cost:
+            break
+        sample = np.sort(priority[: min(n, kk * points_per_centroid)])
+        rows = np.ascontiguousarray(vectors[sample], dtype=np.float32)
+        centroids = train_centroids(rows, kk, points_per_centroid=points_per_centroid)
+        if len(candidates) == 1:
+            return centroids
+        assignment = assign(rows, centroids, threshold=threshold, max_probes=max_probes)
+        cost = fixed + search_cells(assignment) * (n / len(sample)) ** 2
+        if cost < best_cost:
+            best, best_cost = centroids, cost
+    assert best is not None
+    return best
+
+
+def search_cells(assignment: Assignment) -> float:
+    """Vector pairs the pair search scores for this assignment with every clip new
+    (`pairs.plan_blocks`): within clusters, between neighbouring clusters, and for capped clips."""
+    cluster = assignment.cluster.astype(np.int64)
+    k = int(cluster.max(initial=0)) + 1
+    sizes = np.bincount(cluster, minlength=k).astype(np.float64)
+    cells = float((sizes * (sizes - 1) / 2).sum())
+    clip, slot = np.nonzero(assignment.probes >= 0)
+    own, other = cluster[clip], assignment.probes[clip, slot].astype(np.int64)
+    lo, hi = np.minimum(own, other), np.maximum(own, other)
+    keys, counts = np.unique((lo * k + hi) * 2 + (own == hi), return_counts=True)
+    per_side = dict(zip(keys.tolist(), counts.tolist()))
+    cells += sum(c * per_side.get(key + 1, 0) for key, c in per_side.items() if key % 2 == 0)
+    visitors = np.bincount(other, minlength=k)
+    capped = np.bincount(cluster[assignment.capped], minlength=k)
+    return cells + float((capped * visitors).sum())
+
+
+def _kmeans_cells(k: int, n: int, points_per_centroid: int, niter: int) -> float:
+    """Vector pairs a k-means scores: every sampled row against every centroid, per iteration."""
+    return float(min(n, k * points_per_centroid) * k * niter)
+
+
 def assign(
     vectors: np.ndarray, centroids: np.ndarray, *, threshold: float, max_probes: int = DEFAULT_MAX_PROBES
 ) -> Assignment:
@@ -99,27 +163,96 @@ def assign(
     probes = np.full((n, max_probes), -1, np.int32)
     capped = np.zeros(n, bool)
     for start in range(0, n, _CHUNK_ROWS):
-        x = vectors[start : start + _CHUNK_ROWS]
-        sims = x @ centroids.T  # (m, k)
+        sims = vectors[start : start + _CHUNK_ROWS] @ centroids.T  # (m, k)
         own = np.argmax(sims, axis=1)
-        rows = np.arange(len(x))
-        gap = gaps[own]  # (m, k)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            dist = (sims[rows, own][:, None] - sims) / gap
-        dist = np.where(gap > 0, dist, 0.0)
-        dist[rows, own] = np.inf
-        cluster[start : start + len(x)] = own
-        if k == 1 or max_probes == 0:
-            continue
-        within = dist <= radius
-        count = within.sum(axis=1)
-        capped[start : start + len(x)] = count > max_probes
-        take = min(max_probes, k - 1)
-        # Nearest boundaries first; ties by cluster index, so the same vector always gets the same probes.
-        nearest = np.argpartition(dist, take - 1, axis=1)[:, :take] if take < k else np.argsort(dist, axis=1)[:, :take]
-        key = dist[rows[:, None], nearest]
-        order = np.lexsort((nearest, key), axis=1)
-        nearest = np.take_along_axis(nearest, order, axis=1)
-        key = np.take_along_axis(key, order, axis=1)
-        probes[start : start + len(x), :take] = np.where(key <= radius, nearest, -1)
+        cluster[start : start + len(sims)] = own
+        if k > 1 and max_probes > 0:
+            chunk = slice(start, start + len(sims))
+            probes[chunk], capped[chunk] = _near_boundaries(sims, own, gaps, radius, max_probes)
     return Assignment(cluster, probes, capped)
+
+
+def _near_boundaries(
+    sims: np.ndarray, own: np.ndarray, gaps: np.ndarray, radius: float, max_probes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the clusters whose boundary with `own` lies within `radius`, nearest first
+    (-1 padded to max_probes), and whether more than max_probes did."""
+    m, k = sims.shape
+    rows = np.arange(m)
+    own_sim = sims[rows, own]
+    # distance (own_sim - sim) / gap <= radius, tested without dividing the whole (m, k) matrix:
+    # on clustered data most rows are near no boundary, and only the near ones need their distances.
+    near = sims >= own_sim[:, None] - radius * gaps[own]
+    near[rows, own] = False
+    count = near.sum(axis=1)
+    capped = count > max_probes
+    probes = np.full((m, max_probes), -1, np.int32)
+    near[capped] = False
+    r, c = np.nonzero(near)  # the rows within the cap: all their boundaries
+    cut = np.nonzero(capped)[0]  # the rows over it: their max_probes nearest
+    cut_dist = _distances(sims[cut], own_sim[cut], gaps[own[cut]])
+    cut_dist[np.arange(len(cut)), own[cut]] = np.inf
+    cut_c = np.argpartition(cut_dist, max_probes - 1, axis=1)[:, :max_probes]
+    r = np.concatenate([r, np.repeat(cut, max_probes)])
+    c = np.concatenate([c, cut_c.ravel()])
+    dist = _distances(sims[r, c], own_sim[r], gaps[own[r], c])
+    # Nearest boundaries first; ties by cluster index, so the same vector always gets the same probes.
+    order = np.lexsort((c, dist, r))
+    r, c = r[order], c[order]
+    starts = np.searchsorted(r, r)
+    probes[r, np.arange(len(r)) - starts] = c
+    return probes, capped
+
+
+def _distances(sims: np.ndarray, own_sim: np.ndarray, gaps: np.ndarray) -> np.ndarray:
+    """Distance to the bisecting hyperplane, (own_sim - sim) / |c_own - c|; 0 for coinciding centroids."""
+    own_sim = own_sim[:, None] if sims.ndim == 2 else own_sim
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(gaps > 0, (own_sim - sims) / gaps, 0.0)
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[bool]:
+    """Numpy's OpenBLAS at one thread for the duration (True), or nothing to do (False). Small
+    products pay a multi-threaded BLAS's fork/join each: 5-10x slower on a loaded 2-core VM (measured)."""
+    lib = _numpy_openblas()
+    if lib is None:
+        yield False
+        return
+    get, set_ = lib
+    before = get()
+    set_(1)
+    try:
+        yield True
+    finally:
+        set_(before)
+
+
+_OPENBLAS: list = []
+
+
+def _numpy_openblas() -> tuple | None:
+    """(get_num_threads, set_num_threads) of the OpenBLAS numpy loaded (Linux wheels), else None."""
+    if not _OPENBLAS:
+        _OPENBLAS.append(_find_openblas())
+    return _OPENBLAS[0]
+
+
+def _find_openblas() -> tuple | None:
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line and "numpy" in line}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"), ("openblas", "")):
+            get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+            set_ = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+            if get is not None and set_ is not None:
+                get.restype, set_.argtypes = ctypes.c_int, [ctypes.c_int]
+                return get, set_
+    return None

@@ -111,9 +111,11 @@ def update_duplicates(
             centroids, trained = previous.centroids, int(previous.meta["trained_rows"])
         else:
             same, at = np.zeros(len(x), bool), np.zeros(len(x), np.int64)
-            k = n_clusters or clustering.auto_clusters(len(x))
-            sample = training_rows(hashes, k)
-            centroids, trained = clustering.train_centroids(x[sample], k), len(x)
+            # k-means samples the rows with the smallest vector hashes: independent of LanceDB's row order.
+            priority = np.argsort(hashes, kind="stable")
+            centroids = clustering.fit_centroids(x, priority, threshold=threshold, max_probes=max_probes,
+                                                 k=n_clusters, points_per_centroid=POINTS_PER_CENTROID)  # fmt: skip
+            trained = len(x)
         fresh = clustering.assign(x[~same], centroids, threshold=threshold, max_probes=max_probes)
         assignment = _merge_assignment(previous if reuse else None, same, at, fresh, max_probes)
         pairs, stats = find_pairs(x, assignment, ~same, threshold)
@@ -149,13 +151,6 @@ def vector_hashes(vectors: np.ndarray) -> np.ndarray:
     """A 64-bit digest per stored vector: a clip whose vector changed is compared again."""
     return np.array([int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little")
                      for row in vectors], dtype=np.uint64)  # fmt: skip
-
-
-def training_rows(hashes: np.ndarray, k: int) -> np.ndarray:
-    """The k-means sample: the rows with the smallest vector hashes, a pseudo-random sample
-    that does not depend on the order LanceDB returns rows in."""
-    size = min(len(hashes), k * POINTS_PER_CENTROID)
-    return np.sort(np.argsort(hashes, kind="stable")[:size])
 
 
 def similarity_histogram(sims: np.ndarray, threshold: float, bins: int = 10) -> list[tuple[float, float, int]]:

@@ -1,26 +1,30 @@
 """All pairs of clips with cosine >= threshold that involve a new clip, cluster by cluster.
 
-Clips `a` (cluster A) and `b` (cluster B) are compared when A == B, or when b probes A
-and `a` probes some cluster, or the other way round (`clustering.assign`): a true pair
-across a boundary has both clips within the pair radius of it, so each probes the
-other's cluster. Per cluster A that is three matrix products: A's new members against
-all its members; A's new members that probe anything against the clips that probe A;
-and the new clips that probe A against A's old members that probe anything. With
-every clip new it is the full search; with only the clips of new videos new it is
-the incremental one, and both compare the same pairs. Candidates from the float32
-products are re-scored in float64, so a pair's score and whether it clears the
-threshold never depend on which block found it.
+Clips `a` (cluster A) and `b` (cluster B != A) can only be a pair when both lie within
+the pair radius of the A|B boundary (`clustering` module doc), i.e. `a` probes B and
+`b` probes A. So the work is one block per cluster (its members against each other,
+the upper triangle only: a symmetric product costs half) plus one block per pair of
+neighbouring clusters (A's clips probing B against B's clips probing A). A clip whose
+probes were capped may miss a boundary within the radius: it is compared with every
+clip that probes its cluster instead (as many pairs as before the cap cut anything).
+With every clip new it is the full search; with only the clips of new videos new, each
+block keeps the rows and columns where one side is new, so both compare the same pairs.
+Candidates from the float32 products are re-scored in float64, so a pair's score and
+whether it clears the threshold never depend on which block found it.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from video_assets.curation.clustering import Assignment
+from video_assets.curation.clustering import Assignment, single_threaded_blas
 
-_BLOCK_CELLS = 1 << 24  # rows x cols per product: 64 MB of float32
+_BLOCK_CELLS = 1 << 23  # rows x cols per product and worker: 32 MB of float32
 _CANDIDATE_SLACK = 1e-4  # float32 products may sit this far below the float64 score
 _RESCORE_ROWS = 65_536
 
@@ -47,35 +51,77 @@ class SearchStats:
     candidates: int  # pairs re-scored exactly
 
 
+@dataclass(frozen=True)
+class Block:
+    """Rows x cols to score; `triangle`: rows == cols and only i < j is wanted."""
+
+    rows: np.ndarray  # int64 row indices into the vectors
+    cols: np.ndarray
+    triangle: bool = False
+
+    @property
+    def cells(self) -> int:
+        m = len(self.rows)
+        return m * (m - 1) // 2 if self.triangle else m * len(self.cols)
+
+
 def find_pairs(
     vectors: np.ndarray, assignment: Assignment, is_new: np.ndarray, threshold: float
 ) -> tuple[Pairs, SearchStats]:
     """Pairs with cosine >= `threshold` among unit `vectors` with at least one clip where `is_new`."""
     n = len(vectors)
-    members = _groups(assignment.cluster.astype(np.int64), np.arange(n))
-    probing = assignment.probes >= 0
-    has_probe = probing.any(axis=1)
-    point = np.nonzero(probing)[0]
-    visitors_of = _groups(assignment.probes[probing].astype(np.int64), point.astype(np.int64))
-    found_i: list[np.ndarray] = []
-    found_j: list[np.ndarray] = []
-    comparisons = 0
-    for c in np.union1d(np.fromiter(members, np.int64), np.fromiter(visitors_of, np.int64)):
-        own = members.get(int(c), _NONE)
-        visitors = visitors_of.get(int(c), _NONE)
-        edge = own[has_probe[own]]  # members near some boundary: the only ones a visitor can pair with
-        comparisons += _block(vectors, own[is_new[own]], own, threshold, found_i, found_j)
-        comparisons += _block(vectors, edge[is_new[edge]], visitors, threshold, found_i, found_j)
-        comparisons += _block(vectors, visitors[is_new[visitors]], edge[~is_new[edge]], threshold, found_i, found_j)
-    if not found_i:
+    is_new = np.asarray(is_new, bool)
+    blocks = [b for b in plan_blocks(assignment, is_new) if len(b.rows) and len(b.cols) and b.cells]
+    cut = threshold - _CANDIDATE_SLACK
+    found = _score_blocks(vectors, blocks, cut)
+    comparisons = sum(b.cells for b in blocks)
+    if not found:
         return Pairs.empty(), SearchStats(comparisons, 0)
-    i, j = np.concatenate(found_i), np.concatenate(found_j)
+    i, j = np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])
     lo, hi = np.minimum(i, j), np.maximum(i, j)
     keys = np.unique(lo[lo != hi] * n + hi[lo != hi])
     i, j = keys // n, keys % n
     sim = rescore(vectors, i, j)
     keep = sim >= threshold
     return Pairs(i[keep], j[keep], sim[keep]), SearchStats(comparisons, len(keys))
+
+
+def plan_blocks(assignment: Assignment, is_new: np.ndarray) -> Iterator[Block]:
+    """The products that cover every possible pair with a new clip (module doc)."""
+    n = len(assignment.cluster)
+    cluster = assignment.cluster.astype(np.int64)
+    for members in _groups(cluster, np.arange(n, dtype=np.int64)).values():
+        new = members[is_new[members]]
+        if len(new) == len(members):
+            yield Block(members, members, triangle=True)
+        else:  # only the new rows; a pair of two new clips is found twice and deduplicated
+            yield Block(new, members)
+    probing = assignment.probes >= 0
+    clip, slot = np.nonzero(probing)
+    own, other = cluster[clip], assignment.probes[clip, slot].astype(np.int64)
+    # One block per unordered cluster pair {A, B}: A's clips probing B against B's clips probing A.
+    lo, hi = np.minimum(own, other), np.maximum(own, other)
+    k = int(cluster.max(initial=0)) + 1
+    pair_key = lo * k + hi
+    sides = _groups(pair_key * 2 + (own == hi), clip)
+    for key in np.unique(pair_key):
+        yield from _new_only(sides.get(int(key) * 2, _NONE), sides.get(int(key) * 2 + 1, _NONE), is_new)
+    # Capped clips may lack a boundary within the radius: they meet every clip probing their cluster.
+    capped = np.nonzero(assignment.capped)[0]
+    if len(capped):
+        visitors_of = _groups(other, clip)
+        for c, rows in _groups(cluster[capped], capped).items():
+            yield from _new_only(rows, visitors_of.get(c, _NONE), is_new)
+
+
+def _new_only(rows: np.ndarray, cols: np.ndarray, is_new: np.ndarray) -> Iterator[Block]:
+    """rows x cols restricted to the cells with a new clip: new rows x all cols, old rows x new cols."""
+    fresh = is_new[rows]
+    if fresh.all():
+        yield Block(rows, cols)
+        return
+    yield Block(rows[fresh], cols)
+    yield Block(rows[~fresh], cols[is_new[cols]])
 
 
 def rescore(vectors: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -100,22 +146,41 @@ def _groups(keys: np.ndarray, values: np.ndarray) -> dict[int, np.ndarray]:
     return {int(keys[s]): chunk for s, chunk in zip(starts, np.split(values, bounds))} if len(keys) else {}
 
 
-def _block(
-    vectors: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold: float,
-    found_i: list[np.ndarray], found_j: list[np.ndarray],
-) -> int:  # fmt: skip
-    """Score rows x cols in pieces of at most _BLOCK_CELLS; collect the candidates. Returns cells scored."""
-    if len(rows) == 0 or len(cols) == 0:
-        return 0
-    right = vectors[cols].T  # (dim, cols), gathered once per block
-    step = max(1, _BLOCK_CELLS // len(cols))
-    for s in range(0, len(rows), step):
-        part = rows[s : s + step]
-        sims = vectors[part] @ right
-        # Candidates are rare: one max per row skips the rows without any (cheaper than thresholding every cell).
-        hit = np.nonzero(sims.max(axis=1) >= threshold - _CANDIDATE_SLACK)[0]
-        if len(hit):
-            r, c = np.nonzero(sims[hit] >= threshold - _CANDIDATE_SLACK)
-            found_i.append(part[hit[r]])
-            found_j.append(cols[c])
-    return len(rows) * len(cols)
+def _score_blocks(vectors: np.ndarray, blocks: list[Block], cut: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Candidates (i, j) with float32 cosine >= cut from every block. Blocks run on a thread per
+    core with single-threaded BLAS where the BLAS allows it: most blocks are small, and a
+    multi-threaded BLAS pays a fork/join per product (measured 5-10x slower on a loaded 2-core VM)."""
+    blocks = sorted(blocks, key=lambda b: -b.cells)  # big ones first: the threads finish together
+
+    def run(block: Block) -> tuple[np.ndarray, np.ndarray]:
+        return _score(vectors, block, cut)
+
+    workers = os.cpu_count() or 1
+    with single_threaded_blas() as limited:
+        if not limited or workers == 1 or len(blocks) < 2:
+            return [r for r in map(run, blocks) if len(r[0])]
+        with ThreadPoolExecutor(workers) as pool:
+            return [r for r in pool.map(run, blocks) if len(r[0])]
+
+
+def _score(vectors: np.ndarray, block: Block, cut: float) -> tuple[np.ndarray, np.ndarray]:
+    """Score one block in pieces of at most _BLOCK_CELLS; return its candidates."""
+    left = vectors[block.rows]
+    right = left if block.triangle else vectors[block.cols]
+    step = max(1, _BLOCK_CELLS // max(1, len(block.cols)))
+    found_i, found_j = [], []
+    for s in range(0, len(block.rows), step):
+        if block.triangle:  # rows s.. against cols s..: the upper triangle and its diagonal band
+            sims = left @ left.T if s == 0 and step >= len(left) else left[s : s + step] @ right[s:].T
+            r, c = np.nonzero(sims >= cut)
+            upper = c > r
+            found_i.append(block.rows[s + r[upper]])
+            found_j.append(block.cols[s + c[upper]])
+            continue
+        sims = left[s : s + step] @ right.T
+        r, c = np.nonzero(sims >= cut)
+        found_i.append(block.rows[s + r])
+        found_j.append(block.cols[c])
+    if not found_i:
+        return _NONE, _NONE
+    return np.concatenate(found_i), np.concatenate(found_j)
