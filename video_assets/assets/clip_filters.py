@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from video_assets.assets.metadata import column_schema
 from video_assets.assets.partitions import videos_partitions
-from video_assets.curation.filter_run import filter_partition, indexed_rows
+from video_assets.curation.filter_run import FILTER_SCHEMA, filter_partition, indexed_rows
 from video_assets.curation.filter_settings import FilterSettings
 from video_assets.resources.lancedb import LanceDBResource
 from video_assets.resources.storage import StorageResource
@@ -38,6 +39,7 @@ def _clip_filters_asset(name: str, settings: FilterSettings, version: str) -> dg
         # frames: pixels; clip_index: the rows decided on (duration, text scores); duplicates: the flag.
         deps=["frames", dg.AssetKey(f"{name}_clip_index"), dg.AssetKey(f"{name}_duplicates")],
         kinds={"parquet"},
+        metadata={"dagster/column_schema": column_schema(FILTER_SCHEMA)},
         code_version=version,
         description=f"Keep/drop of each of {name}'s indexed clips with every reason that applies "
         "(duration, frames, duplicate, text score, static, black, frozen) and its motion score.",
@@ -69,7 +71,7 @@ def _clip_filters_asset(name: str, settings: FilterSettings, version: str) -> dg
                 "duplicates_unknown_clips": run.duplicates_unknown,
                 "texts_not_scored": run.texts_not_scored,
                 "clips_without_frames": len(run.clips_without_frames),
-                "settings": settings.model_dump(mode="json"),
+                "settings": dg.MetadataValue.json(settings.model_dump(mode="json")),
             },
         )
 

@@ -12,6 +12,7 @@ from typing import Optional
 import dagster as dg
 from pydantic import Field
 
+from video_assets.assets.metadata import seconds
 from video_assets.curation.clustering import DEFAULT_MAX_PROBES
 from video_assets.curation.duplicates import default_threshold, update_duplicates
 from video_assets.curation.sources import read_source_facts
@@ -65,6 +66,9 @@ def _duplicates_asset(name: str) -> dg.AssetsDefinition:
         meta = result.metadata()
         meta["histogram"] = dg.MetadataValue.md(meta["histogram"])
         meta["path"] = dg.MetadataValue.path(result.path)
+        meta["seconds"] = seconds(result.seconds)
+        meta["threshold"] = dg.MetadataValue.float(round(result.threshold, 4))
+        meta["dagster/row_count"] = dg.MetadataValue.int(result.clips)
         return dg.MaterializeResult(metadata=meta)
 
     return duplicates

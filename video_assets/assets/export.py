@@ -12,6 +12,7 @@ from typing import Optional
 import dagster as dg
 from pydantic import Field
 
+from video_assets.assets.metadata import seconds
 from video_assets.curation.export import DEFAULT_SHARD_SIZE, FORMATS, check_format, export_clips
 from video_assets.resources.lancedb import LanceDBResource
 from video_assets.resources.storage import StorageResource
@@ -56,6 +57,7 @@ def _export_asset(name: str) -> dg.AssetsDefinition:
         (context.log.warning if result.incomplete else context.log.info)(result.note())
         return dg.MaterializeResult(
             metadata={
+                "dagster/row_count": result.rows,
                 "rows": result.rows,
                 "files": len(result.files),
                 "format": result.format,
@@ -67,7 +69,7 @@ def _export_asset(name: str) -> dg.AssetsDefinition:
                 "filters": result.filters,
                 "clips_without_filters": result.clips_without_filters,
                 "dropped_by_kept_only": result.dropped_by_kept_only,
-                "seconds": result.seconds,
+                "seconds": seconds(result.seconds),
                 "path": dg.MetadataValue.path(result.path),
             }
         )

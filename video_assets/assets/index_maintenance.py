@@ -55,7 +55,10 @@ def _optimized_index_asset(name: str) -> dg.AssetsDefinition:
         pool=f"lancedb_{name}",
         kinds={"lancedb"},
         code_version="1",
-        description=f"Compaction, old-version cleanup, ANN and scalar indexes of {name}'s clip table.",
+        # The node's subtitle in the graph: what this asset is, before how it is made.
+        description=f"{name}'s clip table, optimized for search: compaction, old-version cleanup, ANN and "
+        "scalar indexes. Started by optimize_clip_index_sensor every K commits and when commits stop.",
+        tags={"role": "index-maintenance"},
     )
     def optimized(
         context: dg.AssetExecutionContext, config: OptimizeIndexConfig, lancedb: LanceDBResource
@@ -72,7 +75,7 @@ def _optimized_index_asset(name: str) -> dg.AssetsDefinition:
             f"{result.before.num_fragments} -> {result.after.num_fragments}, versions kept "
             f"{result.before.num_versions} -> {result.after.num_versions}; {result.plan.reason}"
         )
-        return dg.MaterializeResult(metadata=result.metadata())
+        return dg.MaterializeResult(metadata={"dagster/row_count": result.after.num_rows, **result.metadata()})
 
     return optimized
 

@@ -217,13 +217,14 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
                 "clips": summary.clips,
                 "frames": summary.frames,
                 "dropped_clips": len(summary.dropped),
-                "dropped": [f"{k}: {v}" for k, v in summary.dropped.items()],
+                # The clip table names each drop; this list stays for readers of the run's metadata.
+                **({"dropped": [f"{k}: {v}" for k, v in summary.dropped.items()]} if summary.dropped else {}),
                 # Samples whose packet gave no picture (not-coded / dropped AVI frames), served
                 # by the nearest decoded one, as ffmpeg's fps filter does.
                 "repeated_samples": summary.repeated_samples,
                 "scaled_down_clips": len(summary.scaled_from),
                 "signatures": one_or_list([sig.key for sig in resolved.frame_signatures]),
-                "target_res": list(cfg.target_res),
+                "target_res": "native" if tuple(cfg.target_res) == (-1, -1) else "x".join(map(str, cfg.target_res[::-1])),
                 "backend": cfg.backend,
                 "storage": cfg.storage,
                 **({"jpeg_quality": cfg.jpeg_quality} if cfg.storage == "jpeg" else {}),
