@@ -21,14 +21,19 @@ from __future__ import annotations
 
 import ctypes
 import math
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import faiss
 import numpy as np
 
 DEFAULT_MAX_PROBES = 8
+T = TypeVar("T")
+R = TypeVar("R")
 MAX_CLUSTERS = 4096
 _CHUNK_ROWS = 8192
 _NITER = 10  # train_centroids' default
@@ -162,14 +167,28 @@ def assign(
     cluster = np.empty(n, np.int32)
     probes = np.full((n, max_probes), -1, np.int32)
     capped = np.zeros(n, bool)
-    for start in range(0, n, _CHUNK_ROWS):
+
+    def one_chunk(start: int) -> None:  # chunks write disjoint rows: safe on parallel threads
         sims = vectors[start : start + _CHUNK_ROWS] @ centroids.T  # (m, k)
         own = np.argmax(sims, axis=1)
         cluster[start : start + len(sims)] = own
         if k > 1 and max_probes > 0:
             chunk = slice(start, start + len(sims))
             probes[chunk], capped[chunk] = _near_boundaries(sims, own, gaps, radius, max_probes)
+
+    parallel_map(one_chunk, list(range(0, n, _CHUNK_ROWS)))
     return Assignment(cluster, probes, capped)
+
+
+def parallel_map(fn: Callable[[T], R], items: list[T]) -> list[R]:
+    """fn over items on a thread per core with numpy's BLAS at one thread each (numpy releases
+    the GIL in products), else serially with the BLAS's own threads."""
+    workers = os.cpu_count() or 1
+    with single_threaded_blas() as limited:
+        if not limited or workers == 1 or len(items) < 2:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(fn, items))
 
 
 def _near_boundaries(

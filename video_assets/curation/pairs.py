@@ -15,14 +15,12 @@ whether it clears the threshold never depend on which block found it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from video_assets.curation.clustering import Assignment, single_threaded_blas
+from video_assets.curation.clustering import Assignment, parallel_map
 
 _BLOCK_CELLS = 1 << 23  # rows x cols per product and worker: 32 MB of float32
 _CANDIDATE_SLACK = 1e-4  # float32 products may sit this far below the float64 score
@@ -151,16 +149,8 @@ def _score_blocks(vectors: np.ndarray, blocks: list[Block], cut: float) -> list[
     core with single-threaded BLAS where the BLAS allows it: most blocks are small, and a
     multi-threaded BLAS pays a fork/join per product (measured 5-10x slower on a loaded 2-core VM)."""
     blocks = sorted(blocks, key=lambda b: -b.cells)  # big ones first: the threads finish together
-
-    def run(block: Block) -> tuple[np.ndarray, np.ndarray]:
-        return _score(vectors, block, cut)
-
-    workers = os.cpu_count() or 1
-    with single_threaded_blas() as limited:
-        if not limited or workers == 1 or len(blocks) < 2:
-            return [r for r in map(run, blocks) if len(r[0])]
-        with ThreadPoolExecutor(workers) as pool:
-            return [r for r in pool.map(run, blocks) if len(r[0])]
+    found = parallel_map(lambda block: _score(vectors, block, cut), blocks)
+    return [f for f in found if len(f[0])]
 
 
 def _score(vectors: np.ndarray, block: Block, cut: float) -> tuple[np.ndarray, np.ndarray]:
