@@ -1,30 +1,34 @@
-"""Search the clip index by text, by an indexed clip, or by a video file embedded on the fly."""
+"""Search the clip index by text, by an indexed clip, or by a video file embedded on the fly.
+
+A `--like-clip` search with its model named imports neither torch nor a model: the
+clip's stored vector is the query (what a one-shot CLI search pays is LanceDB's import).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from video_assets.config import Settings
 from video_assets.index.connection import connect, local_db_dir
 from video_assets.index.errors import UnknownClipError
 from video_assets.index.search import SearchHit, SearchRequest, explain_search, get_vector, search_vector
-from video_assets.media.frames import FramePolicy, FrameSignature, extract_clip_frames
 from video_assets.media.probe import probe
-from video_assets.models.base import Embedder, TextNotSupportedError
-from video_assets.models.frame_selection import ensure_enough_frames
-from video_assets.models.hub import ModelHub
-from video_assets.models.registry import enabled_embedders, get
-from video_assets.models.runtime import resolve_device, resolve_dtype
 from video_assets.stages.clips import spans_for
+
+if TYPE_CHECKING:  # torch and the models load only for text and file queries, not --like-clip
+    from video_assets.models.base import Embedder
 
 
 def default_model(settings: Settings, *, needs_text: bool) -> str:
-    hub = ModelHub(settings.paths.model_dir)
-    enabled = enabled_embedders(settings.enabled_models, hub)
+    from video_assets.models.base import TextNotSupportedError
+    from video_assets.models.hub import ModelHub
+    from video_assets.models.registry import enabled_embedders
+
+    enabled = enabled_embedders(settings.enabled_models, ModelHub(settings.paths.model_dir))
     for entry in enabled:
         if entry.spec.has_text or not needs_text:
             return entry.spec.name
@@ -32,19 +36,33 @@ def default_model(settings: Settings, *, needs_text: bool) -> str:
 
 
 def load_embedder(settings: Settings, model: str) -> Embedder:
+    from video_assets.models.hub import ModelHub
+    from video_assets.models.registry import get
+    from video_assets.models.runtime import resolve_device, resolve_dtype
+
     device = resolve_device(settings.device)
     hub = ModelHub(settings.paths.model_dir)
     return get(model).load_cached(hub, device, resolve_dtype(settings.dtype, device), settings.model(model))
 
 
 def embed_file(settings: Settings, embedder: Embedder, path: str | Path, *, model: str | None = None) -> np.ndarray:
-    """One vector per clip of ``path``, cut and framed exactly as the pipeline does.
+    """One vector per clip of ``path``, cut and framed exactly as the pipeline does: the same
+    clipping, the model's resolved frame recipe (`resolved.ModelPlan.recipe`: rate, decoder,
+    resolution, pixel budget, re-extraction), the frames asset's storage round trip and the
+    tensors asset's `tensor_dtype`.
 
     `model` is the name the embedder is registered and configured under (default: its spec name).
     """
+    import torch
+
+    from video_assets.models.registry import get
+    from video_assets.resolved import resolve
+    from video_assets.stages.frame_creation import create_clip_frames
+    from video_assets.stages.tensors import stored_tensor
+
     info = probe(path)
-    spec = embedder.spec
-    fps = settings.model(model or spec.name).target_fps or spec.target_fps
+    name = model or embedder.spec.name
+    recipe = resolve(settings, [get(name)]).model(name).recipe
     spans = spans_for(info.path, info.duration_s, settings.clipping) or []
     if not spans:
         raise ValueError(
@@ -53,20 +71,11 @@ def embed_file(settings: Settings, embedder: Embedder, path: str | Path, *, mode
         )
     prepared = []
     for span in spans:
-        def extract_at(f: float, span=span) -> np.ndarray:
-            sig = FrameSignature(FramePolicy.SEQUENCE, f)
-            frames = settings.frames  # decoded as the frames stage decodes, pixel budget included
-            return extract_clip_frames(
-                info.path, span, sig, target_res=frames.target_res, backend=frames.backend,
-                num_threads=frames.num_threads, max_pixels=frames.max_pixels,
-            ).frames  # fmt: skip
-
         try:
-            made = ensure_enough_frames(
-                extract_at(fps), spec.frames_per_clip, fps=fps, max_fps=spec.max_fps, extract_at=extract_at
-            )
-            if made.frames is not None:
-                prepared.append(embedder.prepare(made.frames))
+            made = create_clip_frames(info.path, span, recipe).made
+            if made.frames is not None:  # stored and read back as the tensors asset does (float16)
+                stored = stored_tensor(embedder.prepare(made.frames), settings.tensor_dtype)
+                prepared.append(torch.from_numpy(stored.astype("float32")))
         except ValueError as err:
             # The query file is what the user must look at: name it, then the clip's span and the reason.
             message = str(err)
@@ -74,7 +83,7 @@ def embed_file(settings: Settings, embedder: Embedder, path: str | Path, *, mode
                 message = f"{path}: clip {span.start_s:.2f}-{span.end_s:.2f} s: {message}"
             raise ValueError(message) from err
     if not prepared:
-        raise ValueError(f"{path}: no clip of this file has enough frames for {spec.name} (too few frames)")
+        raise ValueError(f"{path}: no clip of this file has enough frames for {name} (too few frames)")
     batch = torch.stack(prepared).to(embedder.device, embedder.dtype)
     return embedder.embed_video(batch).numpy()
 

@@ -42,3 +42,20 @@ def test_query_file_is_reextracted_within_the_pixel_budget(tmp_path: Path) -> No
         backend=frames.backend, num_threads=frames.num_threads, max_pixels=frames.max_pixels,
     )  # fmt: skip
     np.testing.assert_array_equal(seen, pipeline.frames)
+
+
+def test_a_query_file_embeds_to_the_vectors_the_pipeline_indexed_under_jpeg_storage(tmp_path: Path, dagster_home) -> None:
+    from tests.pipeline.conftest import settings_for
+    from video_assets.index.connection import connect, open_clip_table
+    from video_assets.runner import run_folder
+
+    folder = tmp_path / "videos"
+    video = make_video(folder / "a.mp4", duration_s=4.0, fps=12.0, size=(160, 120), seed=4, pattern="moving")
+    # JPEG frames and float16 tensors (the defaults keep float16): the query takes both round trips too.
+    settings = settings_for(folder, tmp_path / "data", frames=FrameSettings(storage="jpeg", jpeg_quality=60))
+    assert run_folder(settings, progress=lambda _: None).complete
+    rows = open_clip_table(connect(settings.paths.lancedb_uri), "fingerprint").to_arrow().sort_by("span_start_s")
+    indexed = np.asarray(rows.column("vector").to_pylist(), dtype=np.float32)
+    queried = embed_file(settings, FingerprintEmbedder(), video)
+    assert queried.shape == indexed.shape == (2, FingerprintEmbedder.spec.dim)
+    np.testing.assert_allclose(queried, indexed, atol=1e-5)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -212,6 +214,20 @@ def test_unknown_like_clip_names_the_table_and_where_ids_come_from(
     known = index_rows(fast_settings(data, data))[0]["clip_id"]
     code, out, err = cli(capsys, *args, "--like-clip", known, "-k", "2")
     assert code == 0 and err == "" and len(out.splitlines()) == 2
+
+
+def test_a_one_shot_like_clip_search_loads_neither_torch_nor_a_model(shared: tuple[Path, Path]) -> None:
+    _, data = shared
+    known = index_rows(fast_settings(data, data))[0]["clip_id"]
+    script = (
+        "import sys; from video_assets.cli import main; "
+        f"code = main(['search', '--like-clip', {known!r}, '--model', 'fingerprint', '--output', {str(data)!r}, '-k', '2']); "
+        "heavy = sorted(m for m in ('torch', 'dagster', 'video_assets.models.registry') if m in sys.modules); "
+        "print('HEAVY', heavy); sys.exit(code)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY []" in done.stdout and len(done.stdout.splitlines()) == 3  # two hits, then the check
 
 
 def test_search_on_a_missing_data_dir_refuses_and_creates_nothing(

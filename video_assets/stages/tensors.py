@@ -36,6 +36,12 @@ class TensorSummary:
     undecoded: set[str] = field(default_factory=set)  # skipped because the frames step dropped them
 
 
+def stored_tensor(tensor: torch.Tensor, tensor_dtype: str) -> np.ndarray:
+    """A prepared tensor as the tensors asset stores it (`tensor_dtype`, float16 by default):
+    what the embeddings step reads back, so what a `--like-file` query must embed too."""
+    return tensor.detach().cpu().numpy().astype(tensor_dtype)
+
+
 def build_tensors(
     prepare: Callable[[np.ndarray], torch.Tensor],
     model: str,
@@ -71,7 +77,7 @@ def build_tensors(
                 if made.reextracted:
                     summary.reextracted.append(clip_id)
                     log(f"{model}: clip {clip_id} re-extracted at {made.fps} fps ({len(made.frames)} frames)")
-                tensor = prepare(made.frames).detach().cpu().numpy().astype(tensor_dtype)
+                tensor = stored_tensor(prepare(made.frames), tensor_dtype)
                 row.update(num_frames=len(made.frames), skip_reason=None, **array_to_fields(tensor))
                 summary.clips += 1
             writer.write(pa.Table.from_pylist([row], schema=TENSOR_SCHEMA))
