@@ -193,7 +193,7 @@ def picture_in_picture(frames: np.ndarray, *, scale: float = 0.6, top: float = 0
                        background: str = "grey") -> np.ndarray:  # fmt: skip
     """The picture scaled to ``scale`` and placed off-centre at (top, left) fractions of the
     frame, over plain grey or over a blurred, darkened copy of itself (a common re-upload)."""
-    n, h, w = frames.shape[:3]
+    h, w = frames.shape[1:3]
     ih, iw = int(h * scale), int(w * scale)
     if background == "grey":
         out = np.full_like(frames, 128)

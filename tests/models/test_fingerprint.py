@@ -17,7 +17,11 @@ import torch
 from tests.models.fingerprint_corpus import pink_noise, reencode_h264, resize_swscale
 from video_assets.models.base import TextNotSupportedError
 from video_assets.models.fingerprint import FingerprintEmbedder
-from video_assets.models.fingerprint_dct import dct2_matrix, temporal_legendre, window_bases
+from video_assets.models.fingerprint_dct import (
+    dct2_matrix,
+    temporal_legendre,
+    window_bases,
+)
 
 HEIGHT, WIDTH, NUM_FRAMES = 120, 160, 16
 CORPUS_SEEDS = tuple(range(8))
