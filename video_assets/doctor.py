@@ -209,7 +209,10 @@ def _models(settings: Settings) -> list[Check]:
         present = status.state == "present"
         wanted = enabled is not None and name in enabled
         where = ", ".join(f"{r.repo_id}@{r.revision}" for r in entry.weights.repos)
-        detail = f"{status.state} ({where}) in {hub.model_dir}"
+        # Each repo from model_dir or, when it is absent there, from the Hugging Face cache (HF_HOME).
+        places = ", ".join(dict.fromkeys(str(r.path.parent) if r.source == "model_dir" else f"HF cache {r.path}"
+                                         for r in status.repos))  # fmt: skip
+        detail = f"{status.state} ({where}) in {places if present else hub.model_dir}"
         if not wanted and not present:
             detail += "; not enabled, so `run` leaves it out"
         checks.append(Check(f"model {name}", present, detail, f"video-assets models download {name}", required=wanted))

@@ -61,3 +61,14 @@ def test_a_cuda_device_without_cuda_fails_and_a_crashing_check_is_reported(monke
         assert checks["device"].blocking and "CUDA is not available" in checks["device"].detail
         assert not report.can_run
     assert checks["decord"].ok is False and "ZeroDivisionError" in checks["decord"].detail
+
+
+def test_placed_weights_are_present_and_said_where(tmp_path: Path, capsys) -> None:
+    from tests.models.test_weights_preflight import _place_internvideo2
+
+    data = tmp_path / "data"
+    _place_internvideo2(data / "models")
+    code, out = _doctor(capsys, "--output", str(data), "--models", "fingerprint,internvideo2")
+    [line] = [x for x in out.splitlines() if "model internvideo2" in x]
+    assert code == 0 and line.startswith("[ok  ] model internvideo2: present")
+    assert str(data / "models" / "OpenGVLab" / "InternVideo2-Stage2_1B-224p-f4") in line
