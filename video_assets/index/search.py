@@ -45,12 +45,13 @@ MAX_OFFSET = 10_000
 MAX_NPROBES = 100_000
 MAX_REFINE_FACTOR = 1000
 MAX_EF = 100_000
-# Measured at 1M x 768 (benchmarks/RESULTS.md, "LanceDB-only search"): an IVF_HNSW_SQ index answers
-# at recall@10 >= 0.95 with LanceDB's own ef and nprobes; these are the values search passes.
+# IVF partitions probed: an IVF_SQ index needs ~20 of its sqrt(N) for recall@10 >= 0.95 (RESULTS.md,
+# "Search (ANN)"); an IVF_HNSW_SQ index has one partition per ~1M rows, so 20 covers them all.
 DEFAULT_NPROBES = 20
-DEFAULT_EF = 80
-# refine 1 keeps LanceDB's exact-cosine re-rank of the k hits (their scores are then exact) at the
-# cost of reading k stored vectors; see RESULTS.md for what larger factors buy.
+# The HNSW candidate list is left to LanceDB unless asked for: 1.5 x k x refine_factor, the setting
+# measured at recall@10 0.978 at 1M x 768 (RESULTS.md, "LanceDB-only search").
+# refine_factor 1 re-ranks the k hits on their stored float32 vectors, so every score is the exact
+# cosine (the SQ codes alone give approximate ones); larger factors re-rank more candidates.
 DEFAULT_REFINE_FACTOR = 1
 
 _HIT_COLUMNS = [*HIT_COLUMNS, "_distance"]
@@ -143,9 +144,12 @@ def _query(db: lancedb.DBConnection, model: str, vector: np.ndarray, request: Se
         # (maximum 0 = no limit). Without one the limit stays fixed: open-ended probing cost ~12 ms of
         # CPU per query on an IVF index even when the first partitions sufficed (benchmarks/RESULTS.md).
         search = search.minimum_nprobes(probes).maximum_nprobes(0 if request.where is not None else probes)
-        # The HNSW candidate list must cover every hit asked for, pages before this one included.
-        search = search.ef(max(request.ef or DEFAULT_EF, request.k + request.offset))
-        search = search.refine_factor(request.refine_factor or DEFAULT_REFINE_FACTOR)
+        refine = request.refine_factor or DEFAULT_REFINE_FACTOR
+        search = search.refine_factor(refine)
+        if request.ef is not None:
+            # LanceDB refuses a candidate list shorter than the candidates it must return (every page
+            # up to this one, times the refine factor).
+            search = search.ef(max(request.ef, (request.k + request.offset) * refine))
     if filters:
         search = search.where(" AND ".join(f"({f})" for f in filters), prefilter=True)
     return search
