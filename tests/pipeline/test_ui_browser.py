@@ -2,18 +2,22 @@
 
 Three generated videos go through the graph: two good ones and a text file named
 .mp4, whose partition fails. The pages are rendered by Chromium from a live
-dagster-webserver, and the checks read the text a user would read.
+dagster-webserver, and the checks read the text a user would read (and, for the
+thumbnails, click the link a user clicks: `chromium_devtools.py`).
 """
 
 from __future__ import annotations
 
+import json
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
+from tests.pipeline.chromium_devtools import open_page
 from tests.pipeline.headless_chromium import WINDOW, Chromium, chromium_or_skip, visible_text
 from tests.pipeline.ui_server import materialize_tiny_videos, running_webserver
 from video_assets.definitions import EMBED_JOB
@@ -27,6 +31,8 @@ GOOD = ["walk.mp4", "street/run.mp4"]
 BROKEN = "notes.mp4"
 MEDIA = ["source_videos", "clips", "frames"]
 FINGERPRINT = ["fingerprint_tensors", "fingerprint_embeddings", "fingerprint_clip_index"]
+# Partitioned too, but run by the curation sensor, not by `run`: every partition missing here.
+CURATION = ["fingerprint_clip_filters"]
 PARTITIONED = MEDIA + FINGERPRINT
 
 
@@ -70,7 +76,7 @@ def test_catalog_lists_every_asset_with_its_partition_count(ui: LiveUI) -> None:
     words = set(text.split())
     assert set(PARTITIONED) | {"fingerprint_clip_index_optimized"} <= words
     # One "3 partitions" status per partitioned asset: every video is a partition, the broken one too.
-    assert text.count(f"{len(GOOD) + 1} partitions") == len(PARTITIONED), text
+    assert text.count(f"{len(GOOD) + 1} partitions") == len(PARTITIONED + CURATION), text
     assert "Never materialized" in text  # the unpartitioned index optimizer did not run
 
 
@@ -98,13 +104,19 @@ def test_the_failed_partition_says_that_its_run_failed(ui: LiveUI) -> None:
     assert "Latest materialization None" in text, text
 
 
-@pytest.mark.parametrize(("group", "assets"), [("media", MEDIA), ("fingerprint", FINGERPRINT)])
+# The fingerprint group has seven assets (curation and index upkeep too): zoomed out to fit them
+# the graph draws bare names, so its chain that `run` builds is selected by key.
+@pytest.mark.parametrize(
+    ("selection", "assets"),
+    [('group:"media"', MEDIA), (" or ".join(f'key:"{a}"' for a in FINGERPRINT), FINGERPRINT)],
+    ids=["media", "fingerprint"],
+)
 def test_lineage_of_a_group_shows_each_asset_with_its_failed_partition(
-    ui: LiveUI, group: str, assets: list[str]
+    ui: LiveUI, selection: str, assets: list[str]
 ) -> None:
     # Ready once every node of the group is drawn with its partition health (the graph lays out
     # its nodes one by one; under load a read can catch it half drawn).
-    text = ui.text(f'/asset-groups~group:"{group}"', ready=lambda t: t.count("(1 failed)") >= len(assets))
+    text = ui.text(f"/asset-groups~{quote(selection)}", ready=lambda t: t.count("(1 failed)") >= len(assets))
     assert set(assets) <= set(text.split())
     assert text.count("(1 failed)") == len(assets), text
 
@@ -126,3 +138,36 @@ def test_screenshot_of_the_partitions_tab(ui: LiveUI, tmp_path: Path) -> None:
     assert struct.unpack(">II", data[16:24]) == WINDOW  # IHDR width, height
     # A blank 1600x1000 page compresses to ~7 KB; the rendered partitions tab is several times that.
     assert len(data) > 30_000, len(data)
+
+
+# The UI inlines Markdown metadata under 1000 characters only; the strips (data: JPEGs) are
+# longer, so their row shows a "[Show Markdown]" link that opens them in a dialog.
+OPEN_THUMBNAILS = """(() => {
+  const row = [...document.querySelectorAll('tr')].find(r => r.cells.length > 1 && r.cells[0].innerText.trim() === 'thumbnails');
+  const link = row && [...row.querySelectorAll('a')].find(a => a.innerText.includes('Show Markdown'));
+  if (link) link.click();
+  return Boolean(link);
+})()"""
+DRAWN_THUMBNAILS = """[...document.querySelectorAll('img')]
+  .filter(i => i.src.startsWith('data:image/jpeg;base64,') && i.complete && i.naturalWidth > 0)
+  .map(i => [i.alt, i.naturalWidth, i.naturalHeight])"""
+
+
+def test_a_frames_partition_shows_its_clip_table_and_thumbnail_strips(ui: LiveUI, tmp_path: Path) -> None:
+    key = video_id_for(GOOD[0])
+    (outcome,) = [p for p in ui.summary.partitions if p.key == key]
+    spans = [record.data["span"] for record in outcome.metadata["frames"]["clip_table"].records]
+    assert spans
+    with open_page(ui.browser.executable, tmp_path / "devtools") as page:
+        page.goto(f"{ui.base_url}/assets/frames?view=partitions&partition={key}")
+        # The clip table is drawn inline: a cell per clip span.
+        page.wait_for(f"(() => {{ const cells = [...document.querySelectorAll('td')].map(td => td.innerText.trim());"
+                      f" return {json.dumps(spans)}.every(s => cells.includes(s)); }})()", "the clip table's spans")  # fmt: skip
+        assert page.wait_for(OPEN_THUMBNAILS, "the thumbnails row and its link")
+        drawn = page.wait_for(DRAWN_THUMBNAILS, "the thumbnail strips")
+        png = page.screenshot(tmp_path / "frames_partition_thumbnails.png")
+    print(f"screenshot of the thumbnail strips: {png}")
+    assert [alt for alt, _, _ in drawn] == spans  # one decoded strip per clip, labelled with its span
+    assert all(0 < height <= 96 and width >= height for _, width, height in drawn), drawn
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", data[16:24]) == WINDOW
