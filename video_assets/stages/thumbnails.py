@@ -23,7 +23,7 @@ from video_assets.media.frames import ClipFrames
 STRIP_FRAMES = 3  # frames per clip in its strip
 STRIP_HEIGHT = 96  # pixels; smaller frames keep their own height
 STRIP_QUALITY = 70
-MARKDOWN_BUDGET = 90_000  # characters of Markdown per partition (the images are base64 inside it)
+MARKDOWN_BUDGET = 64_000  # characters per partition (base64 images inside); with a full clip table ~100 kB
 
 
 def strip_frames(frames: np.ndarray, count: int = STRIP_FRAMES, height: int = STRIP_HEIGHT) -> np.ndarray:
