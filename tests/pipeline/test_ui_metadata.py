@@ -7,7 +7,6 @@ import base64
 import re
 from pathlib import Path
 
-import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 

@@ -112,7 +112,7 @@ def tensors_asset(plan: ModelPlan, tensor_dtype: str) -> dg.AssetsDefinition:
             check_results=[dg.AssetCheckResult(check_name="frames_per_tensor", passed=not problems, metadata={"problems": problems})],
             metadata={
                 **clip_table_entries("clip_table", tensor_clip_rows(clips, made, summary.skipped), clips.num_rows,
-                                     TENSOR_CLIP_COLUMNS),  # fmt: skip
+                                     TENSOR_CLIP_COLUMNS),
                 "dagster/row_count": made.num_rows,
                 "clips": summary.clips,
                 "reextracted_clips": len(summary.reextracted),

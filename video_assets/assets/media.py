@@ -212,7 +212,7 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
             metadata={
                 "thumbnails": dg.MetadataValue.md(sheet.text),
                 **clip_table_entries("clip_table", frames_clip_rows(clip_table, counts, summary.dropped),
-                                     clip_table.num_rows, FRAMES_CLIP_COLUMNS),  # fmt: skip
+                                     clip_table.num_rows, FRAMES_CLIP_COLUMNS),
                 "dagster/row_count": counts.num_rows,  # a row per clip and signature
                 "clips": summary.clips,
                 "frames": summary.frames,
