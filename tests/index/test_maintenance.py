@@ -42,10 +42,11 @@ def _video_ids(db, clips) -> dict[str, set[str]]:
     return by_video
 
 
-def test_merge_counts_stay_right_with_scalar_indexes_on_video_id_and_duration(db, clips):
-    """lancedb#3177/#3515: a scalar index can make merge_insert silently match nothing. Ours index
-    video_id and duration_s (never the merge key clip_id); prove the committer's counts and rows
-    stay exact with them, before and after optimize folds new rows into them."""
+def test_merge_counts_stay_right_with_scalar_indexes_on_the_merge_key_and_filter_columns(db, clips):
+    """lancedb#3177/#3515: a scalar index (on the merge key above all) could make merge_insert
+    silently match nothing. Ours index video_id, duration_s, text_match and the merge key
+    clip_id; prove the committer's counts and rows stay exact with them, before and after
+    optimize folds new rows into them."""
     for video in "abc":
         commit_partition(db, clips.model, clips.video(video, range(4)), [video])
     first = optimize_clip_table(db, clips.model, retention=timedelta(hours=1))
@@ -56,6 +57,9 @@ def test_merge_counts_stay_right_with_scalar_indexes_on_video_id_and_duration(db
     # The committer's filter on video_id now goes through the BTree (so this test exercises it).
     plan = open_clip_table(db, clips.model).search().where("video_id IN ('a', 'b')").explain_plan(True)
     assert "video_id_btree" in plan
+    # ... and so do the merge's key matches and --like-clip's lookup on clip_id.
+    some_id = next(iter(_ids(clips.video("a", [0]))))
+    assert "clip_id_btree" in open_clip_table(db, clips.model).search().where(f"clip_id = '{some_id}'").explain_plan(True)
 
     # Re-clip "a": 0,1 kept (changed), 2,3 vanish, 6 new -> exact counts through the indexed table.
     result = commit_partition(db, clips.model, clips.video("a", [0, 1, 6], angle0=1.0), ["a"])
@@ -95,7 +99,7 @@ def test_filter_columns_get_scalar_indexes_that_filtered_searches_use(db, clips)
         part = clips.video(video, range(6), text_match="a dog" if video in "ab" else "a cat", text_match_prob=0.9)
         commit_partition(db, clips.model, part, [video])
     result = optimize_clip_table(db, clips.model)
-    assert set(result.scalar_indexes) == {"video_id_btree", "duration_s_btree", "text_match_bitmap"}
+    assert set(result.scalar_indexes) == {"video_id_btree", "duration_s_btree", "text_match_bitmap", "clip_id_btree"}
     table = open_clip_table(db, clips.model)
     kinds = {ix.name: ix.index_type for ix in table.list_indices()}
     assert kinds["text_match_bitmap"].lower() == "bitmap" and kinds["duration_s_btree"].lower() == "btree"

@@ -11,14 +11,16 @@ fragment count. `optimize_clip_table` runs, under the table's commit lock
 2. the ANN index `vector_index.plan_vector_index` picks for the table's size
    (none below the exact-search threshold), built or rebuilt when needed;
    rows committed later are searched flat until the next pass adds them;
-3. scalar indexes on the columns searches filter on (`SCALAR_INDEXES`):
-   BTree on `video_id` (the committer's per-video filters, the merge's
-   delete condition, `--where video_id = ...`) and `duration_s` (ranges),
-   a bitmap on `text_match` (a handful of distinct texts). lancedb#3177
-   and #3515 report merge_insert silently matching nothing with a scalar
-   index on the *merge key*; ours is `clip_id`, which gets no index, and
-   tests/index/test_maintenance.py checks merge counts with these indexes
-   across appends, merges, deletes and optimize.
+3. scalar indexes (`SCALAR_INDEXES`): BTree on `video_id` (the committer's
+   per-video filters, the merge's delete condition, `--where video_id = ...`),
+   `duration_s` (ranges) and `clip_id` (`--like-clip`'s vector lookup: half
+   the CPU of a scan at 100k rows, benchmarks/RESULTS.md), a bitmap on
+   `text_match` (a handful of distinct texts). lancedb#3177 and #3515
+   reported merge_insert silently matching nothing with a scalar index on
+   the merge key (`clip_id`); with LanceDB 0.40 a merge on the indexed key
+   updates and inserts exactly (benchmarks/search_lance_hnsw.py, lookup
+   phase), and tests/index/test_maintenance.py checks the committer's merge
+   counts with all these indexes across appends, merges, deletes and optimize.
 
 The retention must outlast any run or reader: a reader pinned to a version
 that cleanup removed fails. Partition commits take seconds and searches
@@ -55,7 +57,7 @@ DEFAULT_RETENTION = timedelta(hours=1)
 DEFAULT_OPTIMIZE_EVERY = 100
 # Filter column -> index kind: BTree for many distinct values and ranges, bitmap for a few values.
 # Measured with prefiltered searches at 1M rows in benchmarks/RESULTS.md ("LanceDB-only search").
-SCALAR_INDEXES = {"video_id": "btree", "duration_s": "btree", "text_match": "bitmap"}
+SCALAR_INDEXES = {"video_id": "btree", "duration_s": "btree", "text_match": "bitmap", "clip_id": "btree"}
 SCALAR_INDEX_COLUMNS = tuple(SCALAR_INDEXES)
 
 

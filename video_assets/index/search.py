@@ -158,7 +158,8 @@ def _query(db: lancedb.DBConnection, model: str, vector: np.ndarray, request: Se
 def get_vector(db: lancedb.DBConnection, model: str, clip_id: str) -> np.ndarray:
     """The stored vector (dim,) float32 of one clip; `UnknownClipError` if absent.
 
-    A filtered read of `clip_id` (maintenance keeps no scalar index on it: see `maintenance.py`).
+    A filtered read of `clip_id`, through the BTree maintenance keeps on it (rows committed since
+    the last maintenance pass are scanned).
     """
     if not isinstance(clip_id, str) or not clip_id:
         raise InvalidSearchError(f"clip id must be a non-empty string, got {clip_id!r}")
