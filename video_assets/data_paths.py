@@ -22,6 +22,10 @@ class DataPaths:
         return self.data_dir / "assets"
 
     @property
+    def thumbs_dir(self) -> Path:  # the frames asset's thumbnail strips: <thumbs>/<partition>/<clip_id>.jpg
+        return self.assets_dir / "frames_thumbs"
+
+    @property
     def clips_dir(self) -> Path:  # clip MP4s when clipping.transcode is on
         return self.data_dir / "clips"
 

@@ -48,6 +48,8 @@ def test_removing_one_video_leaves_the_other_intact(tmp_path: Path, instance: dg
     assert {r["video_id"] for r in before} == {keep, drop}
     clip_dir = settings.data_dir / "clips"
     assert (clip_dir / drop).is_dir() and (clip_dir / keep).is_dir()
+    thumbs = settings.paths.thumbs_dir
+    assert any((thumbs / drop).iterdir()) and any((thumbs / keep).iterdir())
 
     refused = remove(settings, instance, [drop])  # its file is still there: a scan would re-add it
     assert not refused.success and "drop.mp4" in failure_message(refused)
@@ -69,6 +71,7 @@ def test_removing_one_video_leaves_the_other_intact(tmp_path: Path, instance: dg
     assert not list(assets_dir.rglob(f"{drop}.parquet"))
     assert {p.parent.name for p in assets_dir.rglob(f"{keep}.parquet")} >= {"source_videos", "clips", "frames"}
     assert not (clip_dir / drop).exists() and any((clip_dir / keep).iterdir())
+    assert not (thumbs / drop).exists() and any((thumbs / keep).iterdir())  # the frames' thumbnails too
     assert drop not in instance.get_dynamic_partitions("videos")
     assert keep in instance.get_dynamic_partitions("videos")
     [event] = [e for e in run.all_events if e.event_type == dg.DagsterEventType.STEP_OUTPUT]

@@ -46,7 +46,6 @@ FRAMES_CLIP_COLUMNS = {
     "reason": "why the clip was dropped",
     "clip_id": "stable clip id",
 }
-THUMBS_DIR = "frames_thumbs"  # <data>/assets/frames_thumbs/<partition>/<clip_id>.jpg
 
 
 @media_asset(
@@ -197,7 +196,7 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
         counts = stored.read(columns=["clip_id", "signature", "timestamps"])
         signed_ids = [f"{c}/{s}" for c, s in zip(counts.column("clip_id").to_pylist(), counts.column("signature").to_pylist())]
         problems = check_frame_counts(counts, clip_table, source_fps) + check_unique_ids(signed_ids, "the frames")
-        thumbs = write_strips(strips.jpegs, storage.assets_dir / THUMBS_DIR / context.partition_key)
+        thumbs = write_strips(strips.jpegs, storage.paths.thumbs_dir / context.partition_key)
         span_of = {c["clip_id"]: c for c in clip_table.to_pylist()}
         sheet = strips_markdown(
             [(f"{span_of[c]['span_start_s']:.2f}–{span_of[c]['span_end_s']:.2f} s", j) for c, j in strips.jpegs.items()],

@@ -87,4 +87,8 @@ def remove_from_index_and_disk(
             for path in paths.assets_dir.rglob(f"{key}.parquet"):
                 path.unlink()
                 done.deleted_files.append(str(path))
+        thumbs = paths.thumbs_dir / key
+        if thumbs.is_dir():
+            done.deleted_files += [str(p) for p in thumbs.iterdir()]
+            shutil.rmtree(thumbs)
     return done
