@@ -84,15 +84,6 @@ def test_raw_storage_is_bit_exact_and_names_no_jpeg(clips: pa.Table, tmp_path: P
     assert summary.payload_bytes == sum(f.frames.nbytes for c in stored.values() for f in c.values())
 
 
-def test_frames_written_before_jpeg_storage_still_read(clips: pa.Table, tmp_path: Path) -> None:
-    part, _ = _write_frames(clips, FrameSettings(), tmp_path / "raw.parquet")
-    old_schema = pa.schema([f for f in FRAMES_SCHEMA if f.name != "jpeg"])  # the schema files had before
-    old = part.read().drop_columns(["jpeg"]).cast(old_schema)
-    for cid, per_sig in rows_to_clip_frames(old).items():
-        for key, frames in per_sig.items():
-            np.testing.assert_array_equal(frames.frames, _read_frames(part)[cid][key].frames)
-
-
 def _tensors(clips: pa.Table, frames: ParquetPart, prepare, spec, path: Path) -> dict[str, np.ndarray]:
     with StreamingParquetWriter(path, TENSOR_SCHEMA) as writer:
         recipe = FrameRecipe.for_spec(spec, FrameSettings(), 2.0)

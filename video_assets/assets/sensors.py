@@ -23,8 +23,8 @@ BATCH_MAX_AGE_S = 300.0
 
 
 def _cursor_seq(cursor: str | None) -> int:
-    # Older cursors ({"scans", "partitions"}) carry no change number: start from the beginning.
-    return int(json.loads(cursor).get("seq", 0)) if cursor else 0
+    # No cursor yet (a new sensor): start from the beginning.
+    return int(json.loads(cursor)["seq"]) if cursor else 0
 
 
 def build_video_sensor(job, settings: Settings) -> dg.SensorDefinition:  # an asset job (resolved at load)

@@ -25,7 +25,6 @@ FRAMES_SCHEMA = pa.schema(
         ("timestamps", pa.list_(pa.float64())),
         # The frames, (N, H, W, 3) uint8 RGB: storage "raw" fills shape/dtype/data,
         # "jpeg" fills shape/dtype and `jpeg` (one JPEG per frame) and leaves data null.
-        # Files from before JPEG storage have no `jpeg` column and read as raw.
         *ARRAY_FIELDS,
         ("jpeg", pa.list_(pa.binary())),
     ]
@@ -142,7 +141,7 @@ def _write_clip(
 
 def row_frames(row: dict) -> np.ndarray:
     """The (N, H, W, 3) uint8 frames of one stored row, whichever storage wrote it."""
-    blobs = row.get("jpeg")  # no such column in files written before JPEG storage
+    blobs = row["jpeg"]  # null when stored raw
     if blobs is None:
         return fields_to_array(row)
     if np.dtype(row["dtype"]) != np.uint8:
