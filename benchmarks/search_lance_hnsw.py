@@ -45,7 +45,7 @@ import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 from bench_inputs import clip_batch  # noqa: E402
 from lancedb.index import Bitmap, BTree, IvfHnswSq, IvfSq  # noqa: E402
-from search_ann import K, MODEL, clustered, exact_top_k, timed_queries  # noqa: E402
+from search_ann import MODEL, K, clustered, exact_top_k, timed_queries  # noqa: E402
 
 from video_assets.index.connection import connect  # noqa: E402
 from video_assets.index.hits import HIT_COLUMNS  # noqa: E402
@@ -225,7 +225,7 @@ def filtered(db: lancedb.DBConnection, vectors: np.ndarray, queries: np.ndarray,
             truth = exact_within(vectors, rows, few)
             request = SearchRequest(k=K, where=where)
 
-            def run(q: np.ndarray) -> list[int]:
+            def run(q: np.ndarray, request: SearchRequest = request) -> list[int]:
                 return [uuid.UUID(h.clip_id).int for h in search_vector(db, MODEL, q, request)]
 
             out.append(emit({"phase": "filter", "kind": kind, "state": state, "filter": label, "rows_kept": len(rows),
@@ -296,7 +296,7 @@ def appended(db: lancedb.DBConnection, vectors: np.ndarray, queries: np.ndarray,
         truth = exact_top_k(both, qs)
         request = SearchRequest(k=K)
 
-        def run(q: np.ndarray) -> list[int]:
+        def run(q: np.ndarray, request: SearchRequest = request) -> list[int]:
             return [uuid.UUID(h.clip_id).int for h in search_vector(db, MODEL, q, request)]
 
         out.append(emit({"phase": "append", "kind": kind, "added_rows": extra, "queries": label,

@@ -15,7 +15,14 @@ import numpy as np
 from video_assets.config import Settings
 from video_assets.index.connection import connect, local_db_dir
 from video_assets.index.errors import UnknownClipError
-from video_assets.index.search import SearchHit, SearchRequest, explain_search, get_vector, search_vector
+from video_assets.index.search import (
+    DEFAULT_REQUEST,
+    SearchHit,
+    SearchRequest,
+    explain_search,
+    get_vector,
+    search_vector,
+)
 from video_assets.media.probe import probe
 from video_assets.stages.clips import spans_for
 
@@ -143,7 +150,7 @@ def search(
     like_clip: str | None = None,
     like_file: str | Path | None = None,
     model: str | None = None,
-    request: SearchRequest = SearchRequest(),
+    request: SearchRequest = DEFAULT_REQUEST,
 ) -> list[SearchHit]:
     """Exactly one of text / like_clip / like_file, searched as `request` says (k, filter, knobs).
     Results best first, cosine scores; `--like-clip`'s own clip is never among them."""
@@ -165,7 +172,7 @@ def explain(
     like_clip: str | None = None,
     like_file: str | Path | None = None,
     model: str | None = None,
-    request: SearchRequest = SearchRequest(),
+    request: SearchRequest = DEFAULT_REQUEST,
 ) -> str:
     """LanceDB's plan for `search` with the same arguments (its first query vector)."""
     q = _resolve(settings, text, like_clip, like_file, model)

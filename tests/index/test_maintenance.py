@@ -9,9 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from video_assets.index import maintenance
 from video_assets.index.commit import commit_partition, delete_videos
 from video_assets.index.connection import connect, open_clip_table
-from video_assets.index import maintenance
 from video_assets.index.maintenance import (
     SCALAR_INDEX_COLUMNS,
     SCALAR_INDEXES,
@@ -275,7 +275,10 @@ def test_should_optimize_every_k_commits():
 def test_optimized_asset_reports_metadata_and_the_sensor_requests_every_k_commits(db_uri, clips):
     import dagster as dg
 
-    from video_assets.assets.index_maintenance import optimize_index_sensor, optimized_index_assets
+    from video_assets.assets.index_maintenance import (
+        optimize_index_sensor,
+        optimized_index_assets,
+    )
     from video_assets.resources.lancedb import LanceDBResource
 
     resource = LanceDBResource(uri=db_uri)
@@ -314,7 +317,10 @@ def test_the_sensor_optimizes_once_more_when_commits_stop(db_uri, clips):
     and the versions optimize itself makes never trigger another pass."""
     import dagster as dg
 
-    from video_assets.assets.index_maintenance import optimize_index_sensor, optimized_index_assets
+    from video_assets.assets.index_maintenance import (
+        optimize_index_sensor,
+        optimized_index_assets,
+    )
     from video_assets.resources.lancedb import LanceDBResource
 
     resource = LanceDBResource(uri=db_uri)

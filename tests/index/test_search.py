@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from video_assets.index.commit import commit_partition
-from video_assets.index.errors import ClipTableNotFoundError, InvalidFilterError, InvalidSearchError, UnknownClipError
+from video_assets.index.errors import (
+    ClipTableNotFoundError,
+    InvalidFilterError,
+    InvalidSearchError,
+    UnknownClipError,
+)
 from video_assets.index.schema import rows_to_table
 from video_assets.index.search import SearchRequest, get_vector, search_vector
 

@@ -124,7 +124,7 @@ def test_a_narrow_filter_still_returns_k_hits_with_one_probe(indexed):
 
 def test_rows_added_after_the_index_are_found_and_deleted_ones_never(indexed_copy):
     """LanceDB searches rows the index does not hold yet flat and merges them in."""
-    db, model, ids, vectors = indexed_copy
+    db, model, _, vectors = indexed_copy
     fresh = -vectors[5]  # far from every indexed clip's direction, so only the new rows answer
     new = rows_to_table([_row("late", i, fresh) for i in range(3)], DIM)
     commit_partition(db, model, new, ["late"])
@@ -179,7 +179,7 @@ def test_bad_requests_are_refused_when_made(kwargs):
 
 
 def test_a_request_is_frozen_and_keeps_excluded_ids_sorted_and_unique(indexed):
-    db, model, ids, _, vectors, query = indexed
+    db, model, ids, _, _, query = indexed
     request = SearchRequest(exclude_clip_ids=[ids[2], ids[1], ids[2]])
     assert request.exclude_clip_ids == tuple(sorted({ids[1], ids[2]}))
     assert request == SearchRequest(exclude_clip_ids=(ids[1], ids[2]))

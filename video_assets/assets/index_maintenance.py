@@ -21,7 +21,12 @@ import dagster as dg
 from pydantic import Field
 
 from video_assets.index.connection import clip_table_exists, open_clip_table
-from video_assets.index.maintenance import DEFAULT_OPTIMIZE_EVERY, DEFAULT_RETENTION, optimize_clip_table, should_optimize
+from video_assets.index.maintenance import (
+    DEFAULT_OPTIMIZE_EVERY,
+    DEFAULT_RETENTION,
+    optimize_clip_table,
+    should_optimize,
+)
 from video_assets.resources.lancedb import LanceDBResource
 
 SENSOR_NAME = "optimize_clip_index_sensor"

@@ -12,7 +12,12 @@
 
 from __future__ import annotations
 
-from video_assets.index.commit import CommitResult, DeleteResult, commit_partition, delete_videos
+from video_assets.index.commit import (
+    CommitResult,
+    DeleteResult,
+    commit_partition,
+    delete_videos,
+)
 from video_assets.index.committer import (
     CommitLock,
     CommitLockTimeout,
@@ -31,9 +36,25 @@ from video_assets.index.errors import (
     UnknownClipError,
 )
 from video_assets.index.filters import compile_where, parse_where
-from video_assets.index.schema import clip_schema, rows_to_table, table_name, validate_clip_table
-from video_assets.index.maintenance import OptimizeResult, TableHealth, optimize_clip_table, table_health
-from video_assets.index.search import SearchHit, SearchRequest, explain_search, get_vector, search_vector
+from video_assets.index.maintenance import (
+    OptimizeResult,
+    TableHealth,
+    optimize_clip_table,
+    table_health,
+)
+from video_assets.index.schema import (
+    clip_schema,
+    rows_to_table,
+    table_name,
+    validate_clip_table,
+)
+from video_assets.index.search import (
+    SearchHit,
+    SearchRequest,
+    explain_search,
+    get_vector,
+    search_vector,
+)
 from video_assets.index.staging import read_staged, stage_rows, staged_path
 from video_assets.index.vector_index import VectorIndexPlan, plan_vector_index
 

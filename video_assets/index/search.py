@@ -34,7 +34,12 @@ from lancedb.query import LanceVectorQueryBuilder
 from lancedb.table import Table
 
 from video_assets.index.connection import clip_table_exists, uncommitted_note
-from video_assets.index.errors import ClipTableNotFoundError, IndexIntegrityError, InvalidSearchError, UnknownClipError
+from video_assets.index.errors import (
+    ClipTableNotFoundError,
+    IndexIntegrityError,
+    InvalidSearchError,
+    UnknownClipError,
+)
 from video_assets.index.filters import compile_where
 from video_assets.index.hits import HIT_COLUMNS, SearchHit, hit_from_row
 from video_assets.index.schema import table_name, vector_dim
@@ -110,8 +115,11 @@ class SearchRequest:
         object.__setattr__(self, "exclude_clip_ids", _excluded_ids(self.exclude_clip_ids))
 
 
+DEFAULT_REQUEST = SearchRequest()  # k 10, no filter, the default knobs
+
+
 def search_vector(
-    db: lancedb.DBConnection, model: str, vector: np.ndarray, request: SearchRequest = SearchRequest()
+    db: lancedb.DBConnection, model: str, vector: np.ndarray, request: SearchRequest = DEFAULT_REQUEST
 ) -> list[SearchHit]:
     """The clips closest to `vector` as `request` asks, best first, with cosine scores."""
     rows = _query(db, model, vector, request).to_arrow().to_pylist()
@@ -119,7 +127,7 @@ def search_vector(
 
 
 def explain_search(
-    db: lancedb.DBConnection, model: str, vector: np.ndarray, request: SearchRequest = SearchRequest()
+    db: lancedb.DBConnection, model: str, vector: np.ndarray, request: SearchRequest = DEFAULT_REQUEST
 ) -> str:
     """LanceDB's physical plan for `search_vector` with the same arguments."""
     return _query(db, model, vector, request).explain_plan(verbose=True)
