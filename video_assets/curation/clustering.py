@@ -32,13 +32,13 @@ import faiss
 import numpy as np
 
 DEFAULT_MAX_PROBES = 8
-T = TypeVar("T")
-R = TypeVar("R")
 MAX_CLUSTERS = 4096
 _CHUNK_ROWS = 8192
 _NITER = 10  # train_centroids' default
 # Slack on the radius: float32 dot products of unit vectors err by ~1e-6; never prune a true pair for it.
 _RADIUS_SLACK = 1e-4
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
