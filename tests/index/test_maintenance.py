@@ -176,9 +176,9 @@ def test_searches_during_optimize_never_fail_or_change(db_uri, clips):
     assert seen and all(ids == expected for ids in seen)
 
 
-def test_auto_builds_hnsw_above_the_exact_threshold_and_finds_rows_added_after_it(db, clips, monkeypatch):
+def test_auto_builds_an_index_above_the_exact_threshold_and_finds_rows_added_after_it(db, clips, monkeypatch):
     """The automatic kind above the exact-search threshold (lowered here so a small table crosses
-    it) is IVF_HNSW_SQ; rows committed after the build are searched flat until the next pass."""
+    it) is IVF_SQ; rows committed after the build are searched flat until the next pass."""
     monkeypatch.setattr(maintenance, "plan_vector_index", lambda *a, **kw: plan_vector_index(*a, **kw, exact_max_values=1000))
     rng = np.random.default_rng(3)
     vectors = rng.standard_normal((400, clips.dim)).astype(np.float32)
@@ -187,8 +187,8 @@ def test_auto_builds_hnsw_above_the_exact_threshold_and_finds_rows_added_after_i
     table = rows_to_table(rows, clips.dim)
     commit_partition(db, clips.model, table, sorted({r["video_id"] for r in rows}))
     result = optimize_clip_table(db, clips.model)
-    assert result.plan.kind == "ivf_hnsw_sq" and result.vector_index.name == "vector_ivf_hnsw_sq_p1"
-    assert result.metadata()["index_type"] == "ivf_hnsw_sq"
+    assert result.plan.kind == "ivf_sq" and result.vector_index.name == "vector_ivf_sq_p20"
+    assert result.metadata()["index_type"] == "ivf_sq"
     late = clips.video("late", range(3), angle0=0.0)  # unit_at(0), unit_at(0.1), unit_at(0.2)
     commit_partition(db, clips.model, late, ["late"])
     assert table_health(open_clip_table(db, clips.model)).unindexed_rows == 3
@@ -231,14 +231,15 @@ def test_ivf_index_is_built_on_request_and_scores_stay_exact(db, clips):
 def test_plan_follows_table_size_and_memory():
     assert plan_vector_index(1000, 768).kind == "none"
     assert plan_vector_index(EXACT_MAX_VALUES // 768, 768).kind == "none"
-    assert plan_vector_index(EXACT_MAX_VALUES // 768 + 1, 768).kind == "ivf_hnsw_sq"
+    assert plan_vector_index(EXACT_MAX_VALUES // 768 + 1, 768).kind == "ivf_sq"
     plan = plan_vector_index(1_000_000, 768, memory_bytes=16 * GIB)
-    assert (plan.kind, plan.num_partitions, plan.name) == ("ivf_hnsw_sq", 1, "vector_ivf_hnsw_sq_p1")
-    # One HNSW graph per ~1M rows; 10M x 768 SQ codes (7.2 GiB) do not fit half of 8 GiB: read from disk.
-    plan = plan_vector_index(10_000_000, 768, memory_bytes=8 * GIB)
-    assert (plan.kind, plan.num_partitions) == ("ivf_hnsw_sq", 9) and "from disk" in plan.reason
-    plan = plan_vector_index(1_000_000, 768, kind="ivf_sq")
     assert (plan.kind, plan.num_partitions, plan.name) == ("ivf_sq", 1000, "vector_ivf_sq_p1000")
+    # 10M x 768 SQ codes (7.2 GiB) do not fit half of 8 GiB: still IVF_SQ, read from disk per probe.
+    plan = plan_vector_index(10_000_000, 768, memory_bytes=8 * GIB)
+    assert plan.kind == "ivf_sq" and "from disk" in plan.reason
+    # HNSW on request: one graph per ~1M rows.
+    plan = plan_vector_index(10_000_000, 768, kind="ivf_hnsw_sq")
+    assert (plan.kind, plan.num_partitions, plan.name) == ("ivf_hnsw_sq", 9, "vector_ivf_hnsw_sq_p9")
     plan = plan_vector_index(10_000_000, 768, kind="ivf_pq")
     assert (plan.kind, plan.num_sub_vectors) == ("ivf_pq", 96)
     # The training sample (partitions x sample_rate x dim x 4 bytes) is held within the budget.
@@ -250,11 +251,11 @@ def test_plan_follows_table_size_and_memory():
 
 
 def test_index_is_rebuilt_only_when_the_table_outgrew_it():
-    hnsw = lambda rows: plan_vector_index(rows, 768, memory_bytes=64 * GIB)  # noqa: E731
+    hnsw = lambda rows: plan_vector_index(rows, 768, kind="ivf_hnsw_sq", memory_bytes=64 * GIB)  # noqa: E731
     graphs = lambda parts: ExistingVectorIndex(f"vector_ivf_hnsw_sq_p{parts}", "ivf_hnsw_sq", parts, 1, 0)  # noqa: E731
     assert not needs_new_index(graphs(1), hnsw(3_000_000))  # 3 graphs' worth of rows in one: not yet 4x
     assert needs_new_index(graphs(1), hnsw(5_000_000))
-    assert needs_new_index(ExistingVectorIndex("vector_ivf_sq_p1000", "ivf_sq", 1000, 1, 0), hnsw(1_000_000))
+    assert needs_new_index(ExistingVectorIndex("vector_ivf_sq_p1000", "ivf_sq", 1000, 1, 0), hnsw(1_000_000))  # kind
     plan = plan_vector_index(1_000_000, 256, kind="ivf_sq", memory_bytes=16 * GIB)  # 1000 partitions
     sized_for = lambda parts, kind="ivf_sq": ExistingVectorIndex(f"vector_{kind}_p{parts}", kind, parts, 1, 0)  # noqa: E731
     assert needs_new_index(None, plan)

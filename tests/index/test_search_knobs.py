@@ -1,4 +1,4 @@
-"""Search knobs on tables with an ANN index (IVF_HNSW_SQ, the automatic kind, and IVF_SQ):
+"""Search knobs on tables with an ANN index (IVF_SQ, the automatic kind, and IVF_HNSW_SQ):
 ef, nprobes, refine_factor, exact, offset, explain, and the `SearchRequest` that carries them.
 
 Expected results come from numpy brute force over the same stored vectors.

@@ -5,20 +5,20 @@ Measured on the 2-core machine (benchmarks/RESULTS.md, "Search (ANN)"):
 - up to `EXACT_MAX_VALUES` (rows x dim: ~2.6k rows of 768-d, ~8k of 256-d)
   a flat scan is exact and within ~1.6x of an ANN query, so no index is
   built; flat scans grow linearly (19 ms at 10k x 768, 0.5 s at 100k x 768);
-- above it IVF_HNSW_SQ: one HNSW graph over scalar-quantized codes (1 byte
-  per dimension) per `HNSW_PARTITION_ROWS` rows (LanceDB's own target, so
-  one graph up to ~1M rows). It is the only LanceDB index that met the
-  target at 1M x 768 (p50 < 5 ms at recall@10 >= 0.95, see RESULTS.md,
-  "LanceDB-only search"); IVF_SQ stayed at 6-10 ms there;
+- above it IVF_SQ (sqrt(N) partitions, 1-byte codes) with an exact re-rank
+  of `k * refine_factor` candidates: at 1M x 768 on our clustered data it gave
+  recall@10 0.986 at p50 5.9 ms (nprobes 5, refine 2), built in ~66 s;
 - the variants are available on request, with their measured trade-offs:
-  IVF_SQ (sqrt(N) partitions) builds several times faster but answers more
-  slowly at 1M rows; IVF_PQ (dim/8 one-byte codes, 4x smaller than SQ)
-  reached only recall@10 0.90 at refine_factor 10 on our clustered data.
+  IVF_HNSW_SQ (one graph per `HNSW_PARTITION_ROWS` rows, LanceDB's own target)
+  needed ef 160 for recall@10 0.958 at 1M x 768 on that data (p50 ~10 ms,
+  LanceDB's default ef gave 0.58) and built for 2245 s of CPU (RESULTS.md,
+  "LanceDB-only search"); IVF_PQ (dim/8 one-byte codes) reached only recall@10
+  0.90 at refine_factor 10.
 
 Rows committed after the index was built are searched flat by LanceDB
 until the next maintenance pass adds them, so results stay current.
 
-The index name encodes kind and partition count (`vector_ivf_hnsw_sq_p1`),
+The index name encodes kind and partition count (`vector_ivf_sq_p1000`),
 so maintenance can tell whether the existing index still fits the table.
 """
 
@@ -137,12 +137,13 @@ def plan_vector_index(
     sample_rate = _sample_rate(partitions, dim, budget)
     sq_bytes = num_rows * dim  # one byte per dimension
     if kind == "auto":
-        kind = "ivf_hnsw_sq"
+        kind = "ivf_sq"
         fits = sq_bytes <= MEMORY_SHARE * budget
         why = f"SQ codes {sq_bytes / 2**30:.2f} GiB " + (
             f"fit {MEMORY_SHARE:.0%} of the {budget / 2**30:.1f} GiB budget"
             if fits
-            else f"exceed {MEMORY_SHARE:.0%} of the {budget / 2**30:.1f} GiB budget: queries read the graph from disk"
+            else f"exceed {MEMORY_SHARE:.0%} of the {budget / 2**30:.1f} GiB budget: each query reads its "
+            "probed partitions from disk"
         )
     else:
         why = "asked for"
