@@ -44,7 +44,6 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
-
 from dagster_scale_backfill import (
     describe,
     make_videos,
@@ -52,8 +51,15 @@ from dagster_scale_backfill import (
     time_plain_loop,
     time_queued_backfill,
 )
-from dagster_scale_instance import as_rows, measure_inprocess_runs, measure_key_adds, measure_status_cache, video_like_keys
+from dagster_scale_instance import (
+    as_rows,
+    measure_inprocess_runs,
+    measure_key_adds,
+    measure_status_cache,
+    video_like_keys,
+)
 from dagster_scale_queued import run_queued_backfill, write_queued_home, write_workspace
+
 from video_assets.config import ClippingSettings
 
 DEFAULT_CLIP_LEN_S = ClippingSettings().clip_len_s  # the project's default (10 s)

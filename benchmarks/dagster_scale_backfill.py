@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-
 from dagster_scale_loop import run_plain_loop
 from dagster_scale_queued import QueuedResult, run_queued_backfill, write_queued_home, write_workspace
+
 from video_assets.config import ClippingSettings, Settings
 from video_assets.discovery import chunked, scan
 from video_assets.media.synthetic import make_video

@@ -24,8 +24,9 @@ import sqlalchemy.exc
 
 # Internal but stable across 1.x: the function the webserver calls for partition status.
 from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
+from dagster_scale_noop import NOOP_PARTITIONS
+from dagster_scale_noop import defs as noop_defs
 
-from dagster_scale_noop import NOOP_PARTITIONS, defs as noop_defs
 from video_assets.discovery import MAX_KEYS_PER_REQUEST, chunked
 
 # Events still go to the instance; only the console stays quiet (as in the CLI runner).

@@ -36,10 +36,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_inputs import make_720p
-
 import av
 import numpy as np
+from bench_inputs import make_720p
 
 from video_assets.media.clipping import ClipSpan, fixed_stride_spans
 from video_assets.media.decode import available_backends, open_decoder

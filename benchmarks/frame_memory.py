@@ -24,7 +24,6 @@ from pathlib import Path
 from bench_inputs import make_720p
 
 
-
 def make_input(minutes: int) -> Path:
     return make_720p(f"mem_720p_{minutes}min_ultrafast.mp4", minutes * 60, "ultrafast")
 

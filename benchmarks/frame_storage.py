@@ -25,10 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_inputs import make_720p
-
 import numpy as np
 import pyarrow as pa
+from bench_inputs import make_720p
 
 from video_assets.config import ClippingSettings, FrameSettings
 from video_assets.media.probe import probe

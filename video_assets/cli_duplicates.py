@@ -7,7 +7,6 @@ import argparse
 import json
 from dataclasses import asdict
 
-
 # The console shows the summary; every event is still in the instance (UI), as with `run`.
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 

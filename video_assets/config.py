@@ -21,9 +21,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from video_assets.data_paths import DataPaths
 from video_assets.config_errors import SettingsError, describe_validation_error, read_settings_json
 from video_assets.curation.filter_settings import FilterSettings
+from video_assets.data_paths import DataPaths
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv")
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from video_assets.config import ClippingSettings, Settings
 from video_assets.index.connection import connect, open_clip_table
+from video_assets.index.search import SearchRequest
 from video_assets.media.synthetic import make_video
 from video_assets.media.synthetic_damaged import make_near_copy
 from video_assets.models.hub import ModelHub
 from video_assets.models.registry import default_skipped
-from video_assets.index.search import SearchRequest
 from video_assets.query import search
 from video_assets.registry import video_id_for
 from video_assets.runner import run_folder

@@ -24,7 +24,6 @@ from video_assets.media.frames import FramePolicy, FrameSignature
 from video_assets.models.base import EmbedderSpec
 from video_assets.models.hub import ModelHub
 from video_assets.models.registry import RegisteredEmbedder, enabled_embedders
-from video_assets.stages.frame_creation import FrameRecipe
 from video_assets.settings_versions import (
     clips_version,
     embeddings_version,
@@ -32,6 +31,7 @@ from video_assets.settings_versions import (
     index_version,
     tensors_version,
 )
+from video_assets.stages.frame_creation import FrameRecipe
 
 
 @dataclass(frozen=True)

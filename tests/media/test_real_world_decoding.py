@@ -16,9 +16,9 @@ import pytest
 
 from video_assets.config import FrameSettings
 from video_assets.media.clipping import ClipSpan
+from video_assets.media.errors import VideoReadError
 from video_assets.media.frames import FrameSignature, extract_frames
 from video_assets.media.probe import probe
-from video_assets.media.errors import VideoReadError
 from video_assets.media.synthetic import make_truncated, make_video, read_frame_index
 from video_assets.media.synthetic_codecs import (
     CODEC_CASES,

@@ -26,9 +26,9 @@ from video_assets.models.frame_selection import TOO_FEW_FRAMES, ensure_enough_fr
 from video_assets.models.hub import ModelHub
 from video_assets.models.snapshot_pin import (
     DEFAULT_PINS,
+    Pin,
     SnapshotIncompleteError,
     SnapshotNotFoundError,
-    Pin,
     UntrustedSnapshotError,
     code_files,
     find_pin,

@@ -15,7 +15,12 @@ from video_assets.config import ClippingSettings, Settings
 from video_assets.index.connection import connect, open_clip_table
 from video_assets.media.synthetic import make_video
 from video_assets.media.synthetic_codecs import make_codec_case, make_garbage_middle, make_mpeg4_avi
-from video_assets.media.synthetic_damaged import make_audio_only, make_text_file_as_video, make_truncated, make_zero_byte
+from video_assets.media.synthetic_damaged import (
+    make_audio_only,
+    make_text_file_as_video,
+    make_truncated,
+    make_zero_byte,
+)
 from video_assets.registry import VideoRegistry, video_id_for
 from video_assets.runner import RunSummary, run_folder
 from video_assets.summary import summary_lines

@@ -31,12 +31,12 @@ from video_assets.config import ClippingSettings, ModelSettings, Settings
 from video_assets.definitions import EMBED_JOB, build_definitions
 from video_assets.index.connection import clip_table_exists, connect, open_clip_table
 from video_assets.index.schema import table_name
+from video_assets.index.search import SearchRequest
 from video_assets.media.synthetic import make_video
 from video_assets.models import registry
 from video_assets.models.cosmos_embed1 import VARIANTS
 from video_assets.models.fingerprint import FINGERPRINT_SPEC
 from video_assets.models.frame_selection import TOO_FEW_FRAMES
-from video_assets.index.search import SearchRequest
 from video_assets.query import embed_file, load_embedder, search
 from video_assets.registry import video_id_for
 from video_assets.runner import PartitionOutcome, RunSummary, run_folder

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from tests.pipeline.learned_fixtures import INTERNVIDEO2_TINY, internvideo2_tiny_config, internvideo2_tiny_entry, registered
+from tests.pipeline.learned_fixtures import (
+    INTERNVIDEO2_TINY,
+    internvideo2_tiny_config,
+    internvideo2_tiny_entry,
+    registered,
+)
 from video_assets.config import ClippingSettings, ModelSettings, Settings
 from video_assets.index.connection import connect, open_clip_table
 from video_assets.media.synthetic import make_video

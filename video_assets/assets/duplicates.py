@@ -7,7 +7,6 @@ compares only the clips added or changed since the last one (curation/duplicates
 
 # No `from __future__ import annotations`: Dagster resolves Config and resource types from real annotations.
 from collections.abc import Sequence
-from typing import Optional
 
 import dagster as dg
 from pydantic import Field
@@ -23,11 +22,11 @@ from video_assets.resources.storage import StorageResource
 class DuplicatesConfig(dg.Config):
     # Cosine at or above which two clips are duplicates; None = the model's default
     # (fingerprint 0.85, learned models 0.99: curation/duplicates.py).
-    threshold: Optional[float] = Field(None, ge=-1.0, le=1.0)
+    threshold: float | None = Field(None, ge=-1.0, le=1.0)
     # Retrain the k-means centroids and compare every clip (else only new and changed clips).
     full: bool = False
     # k-means clusters; None = about sqrt(clips).
-    n_clusters: Optional[int] = Field(None, ge=1)
+    n_clusters: int | None = Field(None, ge=1)
     # Neighbouring clusters a clip is compared with at most (clustering.py); more = exact on unclustered data.
     max_probes: int = Field(DEFAULT_MAX_PROBES, ge=0)
 

@@ -21,6 +21,7 @@ from video_assets.assets.metadata import clip_table_entries, column_schema, one_
 from video_assets.assets.partitions import videos_partitions
 from video_assets.index.committer import commit_partition_locked
 from video_assets.index.readback import rows_of_videos
+from video_assets.index.schema import clip_schema
 from video_assets.ledger import VideoLedger
 from video_assets.parquet_parts import ParquetPart
 from video_assets.resolved import ModelPlan, gpus_requested
@@ -28,9 +29,8 @@ from video_assets.resources.gpu import GpuResource
 from video_assets.resources.lancedb import LanceDBResource
 from video_assets.resources.model_hub import ModelHubResource
 from video_assets.resources.storage import StorageResource
-from video_assets.index.schema import clip_schema
-from video_assets.stages.clip_report import tensor_clip_rows
 from video_assets.stages.checks import check_embedding_rows, check_index_rows, check_tensor_rows
+from video_assets.stages.clip_report import tensor_clip_rows
 from video_assets.stages.embeddings import embed_partition, text_scale_for
 from video_assets.stages.tensors import TENSOR_SCHEMA, build_tensors
 

@@ -7,7 +7,6 @@ so a run never loads a partition; it reads the table at one version and writes
 
 # No `from __future__ import annotations`: Dagster resolves Config and resource types from real annotations.
 from collections.abc import Sequence
-from typing import Optional
 
 import dagster as dg
 from pydantic import Field
@@ -24,7 +23,7 @@ class ExportConfig(dg.Config):
     # Drop clips that are not the kept clip of their duplicate group or that <model>_clip_filters drop.
     kept_only: bool = False
     # The filter language of `video-assets clips`, e.g. "duration_s > 3 AND keep = true"; None = every clip.
-    where: Optional[str] = None
+    where: str | None = None
     # Samples per webdataset shard.
     shard_size: int = Field(DEFAULT_SHARD_SIZE, ge=1)
 

@@ -18,8 +18,8 @@ from video_assets.ledger import VideoLedger
 from video_assets.parquet_parts import ParquetPart
 from video_assets.resolved import Resolved
 from video_assets.resources.storage import StorageResource
-from video_assets.stages.clip_report import frames_clip_rows, source_rows
 from video_assets.stages.checks import check_clips, check_frame_counts, check_probes, check_unique_ids
+from video_assets.stages.clip_report import frames_clip_rows, source_rows
 from video_assets.stages.clips import CLIP_SCHEMA, clip_plans, plan_clips
 from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames
 from video_assets.stages.sources import SOURCE_SCHEMA, probe_partition

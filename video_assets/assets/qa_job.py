@@ -8,7 +8,6 @@ asset: a question is not data of the collection.
 """
 
 # No `from __future__ import annotations`: Dagster resolves Config types from real annotations.
-from typing import Optional
 
 import dagster as dg
 from pydantic import Field
@@ -29,12 +28,12 @@ class AskConfig(dg.Config):
     question: str = Field(description='e.g. "what is the man holding?"')
     choices: list[str] = Field(description=f'2 to {MAX_CHOICES} candidate answers, e.g. ["a cup", "a phone"]')
     # None = the first enabled model with a text tower.
-    model: Optional[str] = None
+    model: str | None = None
     k: int = Field(5, ge=1, le=MAX_K, description="clips the question retrieves and the answers are read from")
     # "reference" (softmax of 100*cosine) or "model" (its logit scale); None = the model's text_match_scale.
-    scale: Optional[str] = None
+    scale: str | None = None
     template: str = Field(DEFAULT_TEMPLATE, description='how a choice is embedded, e.g. "a man holding {answer}"')
-    where: Optional[str] = Field(None, description="restrict the clips retrieved (the search's --where)")
+    where: str | None = Field(None, description="restrict the clips retrieved (the search's --where)")
 
 
 def build_ask_job(settings: Settings) -> dg.JobDefinition:

@@ -49,7 +49,6 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Union
 
 import pyarrow as pa
 from lancedb.expr import Expr, col, lit
@@ -91,7 +90,7 @@ CURATION_COLUMNS: dict[str, str] = {
 }  # fmt: skip
 FILTER_REASONS = ("too_short", "too_long", "too_few_frames", "duplicate", "low_text_score", "static", "black", "frozen")
 
-Value = Union[float, str, datetime, bool]
+Value = float | str | datetime | bool
 
 
 @dataclass(frozen=True)
@@ -108,7 +107,7 @@ class Reason:
     name: str
 
 
-Operand = Union[str, TextScore, Reason]  # a column name, a text score, or a filter reason
+Operand = str | TextScore | Reason  # a column name, a text score, or a filter reason
 
 
 @dataclass(frozen=True)
@@ -137,7 +136,7 @@ class BoolOp:
     operands: tuple[Node, ...]
 
 
-Node = Union[Comparison, InList, NullCheck, BoolOp]
+Node = Comparison | InList | NullCheck | BoolOp
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 from lancedb.index import IvfHnswSq, IvfPq, IvfSq
 from lancedb.table import Table
@@ -54,7 +54,7 @@ HNSW_PARTITION_ROWS = 1 << 20
 VECTOR_INDEX_PREFIX = "vector_"
 _NAME = re.compile(r"^vector_(ivf_sq|ivf_pq|ivf_hnsw_sq)_p(\d+)$")
 
-IndexConfig = Union[IvfSq, IvfPq, IvfHnswSq]
+IndexConfig = IvfSq | IvfPq | IvfHnswSq
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ import numpy as np
 
 from video_assets.media.decode import FrameIndex, _DecoderBase, fit_pixels, normalize_size
 from video_assets.media.decode_pyav import stamps_in_decode_order
+from video_assets.media.errors import VideoReadError
 from video_assets.media.pyav_container import first_frame_rotation, index_stream, open_container, video_stream
 from video_assets.media.pyav_pictures import resize_rgb
-from video_assets.media.errors import VideoReadError
 
 # get_batch size: big enough to amortise decord's per-call overhead, small enough that a
 # batch of 1080p frames stays far below the memory of one clip.

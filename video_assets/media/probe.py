@@ -16,8 +16,8 @@ from pathlib import Path
 import av
 
 from video_assets.media.decode import FrameIndex
-from video_assets.media.pyav_container import first_frame_rotation, index_stream, open_container, video_stream
 from video_assets.media.errors import VideoReadError
+from video_assets.media.pyav_container import first_frame_rotation, index_stream, open_container, video_stream
 
 MAX_FPS = 1000.0  # above this a measured frame rate is a broken timestamp, not a camera
 MAX_DURATION_S = 7 * 24 * 3600.0  # a week: longer is a broken timestamp, not a recording

@@ -21,7 +21,7 @@ import av
 import numpy as np
 
 from video_assets.media.pyav_pictures import frame_to_rgb
-from video_assets.media.synthetic import _MovingScene, _index_image, make_video
+from video_assets.media.synthetic import _index_image, _MovingScene, make_video
 
 VOP_START = b"\x00\x00\x01\xb6"
 # DivX 5 user data whose trailing "p" tells FFmpeg's decoder the B-frames are packed.

@@ -9,8 +9,8 @@ from pathlib import Path
 import av
 
 from video_assets.media.clipping import ClipSpan
-from video_assets.media.pyav_container import first_frame_rotation, open_container, video_stream
 from video_assets.media.errors import VideoReadError
+from video_assets.media.pyav_container import first_frame_rotation, open_container, video_stream
 
 # Clip files are previews and inputs for reviewers: veryfast keeps CPU transcoding cheap,
 # CRF controls the quality.

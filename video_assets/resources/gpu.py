@@ -9,7 +9,13 @@ import dagster as dg
 import torch
 
 from video_assets.models.base import Embedder
-from video_assets.models.runtime import apply_memory_cap, measure_item_bytes, pick_batch_size, resolve_device, resolve_dtype
+from video_assets.models.runtime import (
+    apply_memory_cap,
+    measure_item_bytes,
+    pick_batch_size,
+    resolve_device,
+    resolve_dtype,
+)
 
 CPU_BATCH = 8  # CPU throughput stops improving well before this
 MAX_GPU_BATCH = 64

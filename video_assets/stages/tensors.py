@@ -81,7 +81,7 @@ def build_tensors(
                 row.update(num_frames=len(made.frames), skip_reason=None, **array_to_fields(tensor))
                 summary.clips += 1
             writer.write(pa.Table.from_pylist([row], schema=TENSOR_SCHEMA))
-    for clip_id, clip in by_id.items():
+    for clip_id in by_id:
         if clip_id not in seen:  # dropped by the frames step (undecodable)
             summary.skipped[clip_id] = "no decoded frames"
             summary.undecoded.add(clip_id)
