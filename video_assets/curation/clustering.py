@@ -19,7 +19,6 @@ counts the clips where that happened, the only ones whose pairs may be missed.
 
 from __future__ import annotations
 
-import ctypes
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -30,6 +29,7 @@ from typing import TypeVar
 
 import faiss
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 DEFAULT_MAX_PROBES = 8
 MAX_CLUSTERS = 4096
@@ -232,46 +232,9 @@ def _distances(sims: np.ndarray, own_sim: np.ndarray, gaps: np.ndarray) -> np.nd
 
 @contextmanager
 def single_threaded_blas() -> Iterator[bool]:
-    """Numpy's OpenBLAS at one thread for the duration (True), or nothing to do (False). Small
-    products pay a multi-threaded BLAS's fork/join each: 5-10x slower on a loaded 2-core VM (measured)."""
-    lib = _numpy_openblas()
-    if lib is None:
-        yield False
-        return
-    get, set_ = lib
-    before = get()
-    set_(1)
-    try:
-        yield True
-    finally:
-        set_(before)
-
-
-_OPENBLAS: list = []
-
-
-def _numpy_openblas() -> tuple | None:
-    """(get_num_threads, set_num_threads) of the OpenBLAS numpy loaded (Linux wheels), else None."""
-    if not _OPENBLAS:
-        _OPENBLAS.append(_find_openblas())
-    return _OPENBLAS[0]
-
-
-def _find_openblas() -> tuple | None:
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "openblas" in line and "numpy" in line}
-    except OSError:
-        return None
-    for path in sorted(paths):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"), ("openblas", "")):
-            get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-            set_ = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-            if get is not None and set_ is not None:
-                get.restype, set_.argtypes = ctypes.c_int, [ctypes.c_int]
-                return get, set_
-    return None
+    """The BLAS libraries of this process (numpy's OpenBLAS, faiss's) at one thread for the duration
+    (True), or nothing to limit (False). Small products pay a multi-threaded BLAS's fork/join each:
+    5-10x slower on a loaded 2-core VM (measured). threadpoolctl finds and restores them on every
+    platform, where reading /proc/self/maps by hand worked on Linux only."""
+    with threadpool_limits(limits=1, user_api="blas") as limiter:
+        yield bool(limiter.get_original_num_threads())
