@@ -120,7 +120,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     from video_assets.query import explain, search
 
     request = SearchRequest(k=args.k, where=args.where, nprobes=args.nprobes, ef=args.ef,
-                            refine_factor=args.refine_factor, exact=args.exact, offset=args.offset)  # fmt: skip
+                            refine_factor=args.refine_factor, exact=args.exact, offset=args.offset,
+                            sidecar=not args.no_sidecar)  # fmt: skip
     query = dict(text=args.text, like_clip=args.like_clip, like_file=args.like_file, model=args.model, request=request)
     if args.explain:
         print(explain(_settings(args), **query))
@@ -246,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refine-factor", type=int, help="re-rank k*F candidates with exact cosine")
     p.add_argument("--exact", action="store_true", help="brute force, ignore any ANN index")
     p.add_argument("--ef", type=int, help="HNSW candidate list size (HNSW index only; larger: better recall, slower)")
+    p.add_argument("--no-sidecar", action="store_true", help="ask LanceDB even when a current faiss sidecar exists")
     p.add_argument("--offset", type=int, default=0, help="skip this many results (paging)")
     p.add_argument("--explain", action="store_true", help="print the query plan instead of results")
     p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")

@@ -1,7 +1,8 @@
 """Search the clip index by text, by an indexed clip, or by a video file embedded on the fly.
 
 A `--like-clip` search with its model named imports neither torch nor a model: the
-clip's stored vector is the query (what a one-shot CLI search pays is LanceDB's import).
+clip's stored vector is the query (what a one-shot CLI search pays is LanceDB's import,
+and faiss's when the sidecar answers).
 """
 
 from __future__ import annotations
@@ -174,7 +175,7 @@ def explain(
     model: str | None = None,
     request: SearchRequest = DEFAULT_REQUEST,
 ) -> str:
-    """LanceDB's plan for `search` with the same arguments (its first query vector)."""
+    """How `search` answers its (first) query vector: the faiss sidecar's steps or LanceDB's plan."""
     q = _resolve(settings, text, like_clip, like_file, model)
     return explain_search(q.db, q.model, q.vectors[0], _excluding(request, q.exclude))
 

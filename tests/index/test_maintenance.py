@@ -309,7 +309,7 @@ def test_optimized_asset_reports_metadata_and_the_sensor_requests_every_k_commit
     meta = event.materialization.metadata
     assert meta["num_fragments_before"].value == 3 and meta["num_fragments_after"].value == 1
     assert meta["index_type"].value == "none (exact search)"
-    assert "sidecar" not in meta
+    assert meta["sidecar"].value == "none (no ANN index wanted)" and meta["sidecar_bytes"].value == 0
     assert meta["table_version"].value == open_clip_table(db, clips.model).version
 
 

@@ -1,5 +1,6 @@
 """Search knobs on tables with an ANN index (IVF_SQ, the automatic kind, and IVF_HNSW_SQ):
 ef, nprobes, refine_factor, exact, offset, explain, and the `SearchRequest` that carries them.
+These tables get no faiss sidecar, so LanceDB answers; the sidecar's path is tests/index/test_sidecar.py.
 
 Expected results come from numpy brute force over the same stored vectors.
 """
@@ -48,7 +49,7 @@ def indexed(request, tmp_path_factory):
     table = rows_to_table([_row(f"v{i // per_video}", i % per_video, vectors[i]) for i in range(ROWS)], DIM)
     db = connect(str(tmp_path_factory.mktemp("knobs") / "lancedb"))
     commit_partition(db, MODEL, table, [f"v{i}" for i in range(VIDEOS)])
-    result = optimize_clip_table(db, MODEL, retention=timedelta(hours=1), index_kind=request.param)
+    result = optimize_clip_table(db, MODEL, retention=timedelta(hours=1), index_kind=request.param, sidecar=False)
     assert result.vector_index is not None and result.vector_index.kind == request.param
     ids = np.array(table.column("clip_id").to_pylist())
     videos = np.array(table.column("video_id").to_pylist())
@@ -145,7 +146,7 @@ def indexed_copy(tmp_path):
     table = rows_to_table([_row(f"w{i // 20}", i % 20, vectors[i]) for i in range(600)], DIM)
     db = connect(str(tmp_path / "lancedb"))
     commit_partition(db, "late", table, [f"w{i}" for i in range(30)])
-    result = optimize_clip_table(db, "late", index_kind="ivf_hnsw_sq", scalar_indexes=False)
+    result = optimize_clip_table(db, "late", index_kind="ivf_hnsw_sq", scalar_indexes=False, sidecar=False)
     assert result.vector_index is not None and result.vector_index.unindexed_rows == 0
     return db, "late", np.array(table.column("clip_id").to_pylist()), vectors
 
@@ -166,6 +167,7 @@ def indexed_copy(tmp_path):
         {"ef": 0},
         {"nprobes": True},
         {"exact": "yes"},
+        {"sidecar": "no"},
         {"where": ""},
         {"where": 3},
         {"exclude_clip_ids": "one-id"},

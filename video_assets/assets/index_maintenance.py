@@ -5,7 +5,8 @@ Unpartitioned and downstream of the partitioned `<model>_clip_index` through
 downstream of more than 100 partitions never shows as stale, so a sensor
 starts it: every `every_k_commits` table versions (DESIGN.md, API notes), and
 once more when commits stop, so the last commits of a backfill get indexed
-(until then LanceDB searches them flat, so results are current either way).
+and a faiss sidecar too (until then LanceDB answers, searching them flat, so
+results are current either way).
 It runs in the committer's pool `lancedb_<model>` and holds the table's
 commit lock, so it never races a partition commit.
 """
@@ -41,6 +42,8 @@ class OptimizeIndexConfig(dg.Config):
     index_kind: str = "auto"
     # Indexes on the filter columns (`maintenance.SCALAR_INDEXES`; tested to keep merge counts right).
     scalar_indexes: bool = True
+    # The faiss sidecar unfiltered searches use while the table stays at this version (index/sidecar.py).
+    sidecar: bool = True
 
 
 def optimized_index_key(model: str) -> dg.AssetKey:
@@ -74,11 +77,13 @@ def _optimized_index_asset(name: str) -> dg.AssetsDefinition:
             retention=timedelta(hours=config.retention_hours),
             index_kind=config.index_kind,  # type: ignore[arg-type]
             scalar_indexes=config.scalar_indexes,
+            sidecar=config.sidecar,
         )
         context.log.info(
             f"{result.table}: v{result.before.version} -> v{result.after.version}, fragments "
             f"{result.before.num_fragments} -> {result.after.num_fragments}, versions kept "
-            f"{result.before.num_versions} -> {result.after.num_versions}; {result.plan.reason}"
+            f"{result.before.num_versions} -> {result.after.num_versions}; {result.plan.reason}; sidecar: "
+            + (f"{result.sidecar.kind}, {result.sidecar.build_s} s" if result.sidecar else result.sidecar_note)
         )
         return dg.MaterializeResult(metadata={"dagster/row_count": result.after.num_rows, **result.metadata()})
 
@@ -96,8 +101,8 @@ def optimize_index_sensor(
     """Requests `<model>_clip_index_optimized` once `every_k_commits` versions were committed since
     the last request, and once more when commits stop: a table whose version has not moved for
     `settle_after_seconds` and is not the version the last optimize left. Without the second rule
-    the tail of a backfill (fewer than K commits) would wait for the next K commits, its rows
-    searched flat. Reads one manifest per table (its version)
+    the tail of a backfill (fewer than K commits) would wait for the next K commits, searched
+    without its faiss sidecar and with unindexed rows. Reads one manifest per table (its version)
     and the asset's latest materialization; never a partition."""
     if every_k_commits < 1:
         raise ValueError(f"every_k_commits must be >= 1, got {every_k_commits}")

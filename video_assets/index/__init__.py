@@ -8,6 +8,7 @@
 - `maintenance`, `vector_index`: compaction, old-version cleanup, the ANN index that fits.
 - `filters`: user `--where` strings parsed into safe filters.
 - `search`: nearest clips by cosine similarity (a `SearchRequest`); stored vectors by clip id.
+- `sidecar`: the faiss IVF-SQ8 copy of a table version that answers unfiltered searches fast.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from video_assets.index.search import (
     get_vector,
     search_vector,
 )
+from video_assets.index.sidecar import SidecarInfo, build_sidecar, load_sidecar, sidecar_root
 from video_assets.index.staging import read_staged, stage_rows, staged_path
 from video_assets.index.vector_index import VectorIndexPlan, plan_vector_index
 
@@ -81,6 +83,10 @@ __all__ = [
     "InvalidSearchError",
     "SearchHit",
     "SearchRequest",
+    "SidecarInfo",
+    "build_sidecar",
+    "load_sidecar",
+    "sidecar_root",
     "UnknownClipError",
     "clip_schema",
     "clip_table_exists",

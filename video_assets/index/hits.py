@@ -1,10 +1,11 @@
-"""One search result."""
+"""One search result, whichever path (LanceDB or the faiss sidecar) answered."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# The clip table columns a hit is built from (plus LanceDB's `_distance`); a search reads only these.
+# The clip table columns a hit is built from (plus LanceDB's `_distance` on the LanceDB path); a search
+# reads only these, and the sidecar keeps a copy of them.
 HIT_COLUMNS = ("clip_id", "video_id", "source_path", "span_start_s", "span_end_s", "clip_path", "text_match")
 
 

@@ -11,7 +11,10 @@ fragment count. `optimize_clip_table` runs, under the table's commit lock
 2. the ANN index `vector_index.plan_vector_index` picks for the table's size
    (none below the exact-search threshold), built or rebuilt when needed;
    rows committed later are searched flat until the next pass adds them;
-3. scalar indexes (`SCALAR_INDEXES`): BTree on `video_id` (the committer's
+3. after the commit lock is released, the faiss sidecar (`sidecar.py`) of
+   the version this pass left, for tables with an ANN index and a local
+   database directory, or its removal when the table no longer needs one;
+4. scalar indexes (`SCALAR_INDEXES`): BTree on `video_id` (the committer's
    per-video filters, the merge's delete condition, `--where video_id = ...`),
    `duration_s` (ranges) and `clip_id` (`--like-clip`'s vector lookup: half
    the CPU of a scan at 100k rows, benchmarks/RESULTS.md), a bitmap on
@@ -42,12 +45,15 @@ from lancedb.table import Table
 from video_assets.index.committer import DEFAULT_LOCK_TIMEOUT_S, CommitLock, commit_lock
 from video_assets.index.connection import open_clip_table
 from video_assets.index.schema import vector_dim
+from video_assets.index.sidecar import SidecarInfo, build_sidecar, drop_sidecar, faiss_available, sidecar_root
 from video_assets.index.vector_index import (
+    MEMORY_SHARE,
     ExistingVectorIndex,
     IndexKind,
     VectorIndexPlan,
     build_vector_index,
     existing_vector_index,
+    memory_budget_bytes,
     needs_new_index,
     plan_vector_index,
 )
@@ -59,6 +65,7 @@ DEFAULT_OPTIMIZE_EVERY = 100
 # Measured with prefiltered searches at 1M rows in benchmarks/RESULTS.md ("LanceDB-only search").
 SCALAR_INDEXES = {"video_id": "btree", "duration_s": "btree", "text_match": "bitmap", "clip_id": "btree"}
 SCALAR_INDEX_COLUMNS = tuple(SCALAR_INDEXES)
+SIDECAR_LOCK_DIR = "_build_locks"  # under the sidecar root; never a table's directory
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,8 @@ class OptimizeResult:
     vector_index_built: bool
     vector_index_build_s: float
     scalar_indexes: tuple[str, ...]
+    sidecar: SidecarInfo | None  # built by this pass
+    sidecar_note: str  # why there is none, or that it was dropped
     lock: CommitLock
     seconds: float
 
@@ -105,6 +114,11 @@ class OptimizeResult:
             "vector_index_built": self.vector_index_built,
             "vector_index_build_s": round(self.vector_index_build_s, 3),
             "scalar_indexes": list(self.scalar_indexes),
+            "sidecar": self.sidecar_note if self.sidecar is None else
+            f"{self.sidecar.kind} at v{self.sidecar.version}, {self.sidecar.rows} rows",
+            "sidecar_build_s": self.sidecar.build_s if self.sidecar else 0.0,
+            "sidecar_bytes": self.sidecar.bytes_on_disk if self.sidecar else 0,
+            "sidecar_trained_reused": bool(self.sidecar and self.sidecar.trained_reused),
             "retention_s": self.retention_s,
             "lock": self.lock.kind,
             "seconds": round(self.seconds, 3),
@@ -144,6 +158,7 @@ def optimize_clip_table(
     retention: timedelta = DEFAULT_RETENTION,
     index_kind: IndexKind | Literal["auto"] = "auto",
     scalar_indexes: bool = True,
+    sidecar: bool = True,
     memory_bytes: int | None = None,
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
     lock_dir: str | os.PathLike[str] | None = None,
@@ -152,6 +167,7 @@ def optimize_clip_table(
 
     `index_kind="auto"` lets the table size choose (see `vector_index`);
     `memory_bytes` is the budget that choice assumes (default: memory available now).
+    `sidecar=False` builds no faiss sidecar (and removes a stale one).
     """
     if not isinstance(retention, timedelta) or retention <= timedelta(0):
         # 0 removes every old version at once and breaks any reader still on one (LanceDB warns too).
@@ -170,6 +186,12 @@ def optimize_clip_table(
             build_s, built = build_vector_index(table, plan), True
         made_scalar = _ensure_scalar_indexes(table) if scalar_indexes and rows else ()
         after = table_health(table)
+    # Outside the commit lock: the sidecar reads the version this pass left (time travel; the
+    # retention keeps it), so commits go on during its build and only make it stale sooner.
+    side, side_note = _refresh_sidecar(
+        db, model, table, after, wanted=sidecar and plan.kind != "none", memory_bytes=memory_bytes,
+        lock_timeout_s=lock_timeout_s,
+    )  # fmt: skip
     return OptimizeResult(
         table=table.name,
         before=before,
@@ -180,9 +202,43 @@ def optimize_clip_table(
         vector_index_built=built,
         vector_index_build_s=build_s,
         scalar_indexes=made_scalar,
+        sidecar=side,
+        sidecar_note=side_note,
         lock=lock,
         seconds=time.perf_counter() - started,
     )
+
+
+def _refresh_sidecar(
+    db: lancedb.DBConnection,
+    model: str,
+    table: Table,
+    health: TableHealth,
+    *,
+    wanted: bool,
+    memory_bytes: int | None,
+    lock_timeout_s: float,
+) -> tuple[SidecarInfo | None, str]:
+    """Build the sidecar of the table version `health` describes, or drop one no longer wanted.
+
+    Holds the sidecar build lock (not the commit lock), so two maintenance passes never
+    build into the same directory at once.
+    """
+    root = sidecar_root(db.uri)
+    if root is None:
+        return None, "none: the database is not a local directory"
+    codes = health.num_rows * vector_dim(table.schema)  # faiss builds its SQ8 codes in memory
+    budget = memory_bytes if memory_bytes is not None else memory_budget_bytes()
+    too_big = codes > MEMORY_SHARE * budget
+    with commit_lock(db, model, timeout_s=lock_timeout_s, lock_dir=root / SIDECAR_LOCK_DIR):
+        if not wanted or too_big:
+            dropped = drop_sidecar(root, table.name)  # a stale one would never match the table again
+            why = (f"SQ8 codes {codes / 2**30:.2f} GiB exceed {MEMORY_SHARE:.0%} of the {budget / 2**30:.1f} GiB "
+                   "budget: LanceDB answers") if too_big else "no ANN index wanted"  # fmt: skip
+            return None, f"dropped ({why})" if dropped else f"none ({why})"
+        if not faiss_available():
+            return None, "none: faiss-cpu is not installed"
+        return build_sidecar(table, root, version=health.version), ""
 
 
 def _ensure_scalar_indexes(table: Table) -> tuple[str, ...]:
