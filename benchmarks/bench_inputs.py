@@ -26,12 +26,26 @@ def make_720p(name: str, duration_s: int, preset: str, *, video_filter: str = ""
         BENCH_DIR.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.mp4")
         subprocess.run(
-            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-             f"testsrc2=size=1280x720:rate=30:duration={duration_s}" + (f",{video_filter}" if video_filter else ""),
-             "-c:v", "libx264", "-preset", preset, *(["-crf", str(crf)] if crf is not None else []),
-             "-pix_fmt", "yuv420p", str(tmp)],
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                f"testsrc2=size=1280x720:rate=30:duration={duration_s}" + (f",{video_filter}" if video_filter else ""),
+                "-c:v",
+                "libx264",
+                "-preset",
+                preset,
+                *(["-crf", str(crf)] if crf is not None else []),
+                "-pix_fmt",
+                "yuv420p",
+                str(tmp),
+            ],
             check=True,
-        )  # fmt: skip
+        )
         tmp.rename(path)
     return path
 

@@ -126,10 +126,18 @@ def run(args: argparse.Namespace) -> dict:
     }
     if "keys" in sections:
         out["keys"] = as_rows([measure_key_adds(work, n) for n in args.sizes])
-        _table("Adding N keys (SQLite)", out["keys"], ["keys", "chunk", "add_s", "single_call_s", "single_call_error", "load_all_s"])
+        _table(
+            "Adding N keys (SQLite)",
+            out["keys"],
+            ["keys", "chunk", "add_s", "single_call_s", "single_call_error", "load_all_s"],
+        )
     if "cache" in sections:
         out["cache"] = as_rows([measure_status_cache(work, n, min(n, args.materialized)) for n in args.sizes])
-        _table("Asset status cache vs key count", out["cache"], ["keys", "materialized", "cold_s", "warm_s", "after_add_s", "after_materialize_s"])
+        _table(
+            "Asset status cache vs key count",
+            out["cache"],
+            ["keys", "materialized", "cold_s", "warm_s", "after_add_s", "after_materialize_s"],
+        )
     if "noop" in sections:
         inproc = measure_inprocess_runs(work, args.noop_runs)
         shutil.rmtree(work / "noop_queued_home", ignore_errors=True)  # its run count must be ours alone
@@ -148,31 +156,90 @@ def run(args: argparse.Namespace) -> dict:
         durations = tuple(args.video_duration)
         name = f"videos_{args.video_size}_{'-'.join(f'{d:g}' for d in durations)}s"
         videos = make_videos(work / name, args.videos, duration_s=durations, size=size)
-        out["videos"] = {"count": args.videos, "size": args.video_size, "duration_s": durations,
-                         "generate_s": time.perf_counter() - started}  # fmt: skip
-        loops = {vpp: time_plain_loop(videos, work, vpp, args.clip_len) for vpp in sorted(set(args.vpp) | set(args.queued_vpp))}
+        out["videos"] = {
+            "count": args.videos,
+            "size": args.video_size,
+            "duration_s": durations,
+            "generate_s": time.perf_counter() - started,
+        }
+        loops = {
+            vpp: time_plain_loop(videos, work, vpp, args.clip_len)
+            for vpp in sorted(set(args.vpp) | set(args.queued_vpp))
+        }
         out["plain_loop"] = [describe(t) for t in loops.values()]
-        _table("Plain Python loop (same stages, no Dagster)", out["plain_loop"], ["videos_per_partition", "partitions", "clips", "wall_s", "per_video_s"])
+        _table(
+            "Plain Python loop (same stages, no Dagster)",
+            out["plain_loop"],
+            ["videos_per_partition", "partitions", "clips", "wall_s", "per_video_s"],
+        )
     if "backfill" in sections:
         rows = [describe(time_inprocess_backfill(videos, work, vpp, loops[vpp], args.clip_len)) for vpp in args.vpp]
         out["backfill_in_process"] = rows
-        _table(f"Backfill of {args.videos} videos, in-process runner", rows,
-               ["videos_per_partition", "runs", "failed", "wall_s", "runs_per_s", "median_run_s", "loop_wall_s", "ratio", "overhead_per_run_s", "events_per_run"])  # fmt: skip
+        _table(
+            f"Backfill of {args.videos} videos, in-process runner",
+            rows,
+            [
+                "videos_per_partition",
+                "runs",
+                "failed",
+                "wall_s",
+                "runs_per_s",
+                "median_run_s",
+                "loop_wall_s",
+                "ratio",
+                "overhead_per_run_s",
+                "events_per_run",
+            ],
+        )
     if "queued" in sections:
         rows = [
-            describe(time_queued_backfill(videos, work, vpp, loops[vpp], args.clip_len, executor=executor,
-                                          max_concurrent_runs=args.max_concurrent_runs))  # fmt: skip
+            describe(
+                time_queued_backfill(
+                    videos,
+                    work,
+                    vpp,
+                    loops[vpp],
+                    args.clip_len,
+                    executor=executor,
+                    max_concurrent_runs=args.max_concurrent_runs,
+                )
+            )
             for executor in args.queued_executors.split(",")
             for vpp in args.queued_vpp
         ]
         out["backfill_queued"] = rows
-        _table(f"Backfill of {args.videos} videos, run queue + daemon", rows,
-               ["executor", "videos_per_partition", "runs", "submit_s", "fixed_s", "span_s", "wall_s", "runs_per_s", "median_run_s", "loop_wall_s", "ratio", "overhead_per_run_s", "files_per_1k_runs"])  # fmt: skip
+        _table(
+            f"Backfill of {args.videos} videos, run queue + daemon",
+            rows,
+            [
+                "executor",
+                "videos_per_partition",
+                "runs",
+                "submit_s",
+                "fixed_s",
+                "span_s",
+                "wall_s",
+                "runs_per_s",
+                "median_run_s",
+                "loop_wall_s",
+                "ratio",
+                "overhead_per_run_s",
+                "files_per_1k_runs",
+            ],
+        )
     if "real" in sections:
-        real_videos = make_videos(work / "real_videos", args.real_videos, duration_s=(args.real_duration,), size=(640, 360))
+        real_videos = make_videos(
+            work / "real_videos", args.real_videos, duration_s=(args.real_duration,), size=(640, 360)
+        )
         loop = time_plain_loop(real_videos, work / "real", 1, DEFAULT_CLIP_LEN_S)
-        out["real"] = {"videos": args.real_videos, "duration_s": args.real_duration, "size": "640x360", "clips": loop.clips,
-                       "wall_s": loop.wall_s, "per_video_s": loop.wall_s / args.real_videos}  # fmt: skip
+        out["real"] = {
+            "videos": args.real_videos,
+            "duration_s": args.real_duration,
+            "size": "640x360",
+            "clips": loop.clips,
+            "wall_s": loop.wall_s,
+            "per_video_s": loop.wall_s / args.real_videos,
+        }
         _table("Per-video compute, longer videos (plain loop)", [out["real"]], list(out["real"]))
     out["recommendation"] = recommend(out)
     out["loadavg_end"] = os.getloadavg()
@@ -201,7 +268,11 @@ def recommend(out: dict) -> list[dict]:
         for video, c in computes.items()
     ]
     if rows:
-        _table("Smallest videos_per_partition for <= 3 % overhead", rows, ["overhead", "overhead_s", "video", "per_video_s", "min_vpp"])
+        _table(
+            "Smallest videos_per_partition for <= 3 % overhead",
+            rows,
+            ["overhead", "overhead_s", "video", "per_video_s", "min_vpp"],
+        )
     return rows
 
 

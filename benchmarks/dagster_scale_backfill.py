@@ -32,8 +32,14 @@ DEFS_FILE = Path(__file__).resolve().parent / "dagster_scale_defs.py"
 EXECUTORS = ("in_process", "multiprocess")
 
 
-def make_videos(folder: Path, count: int, *, duration_s: tuple[float, float] = (1.0, 2.0),
-                size: tuple[int, int] = (160, 120), fps: float = 24.0) -> Path:  # fmt: skip
+def make_videos(
+    folder: Path,
+    count: int,
+    *,
+    duration_s: tuple[float, float] = (1.0, 2.0),
+    size: tuple[int, int] = (160, 120),
+    fps: float = 24.0,
+) -> Path:
     """``count`` distinct H.264 videos, durations alternating over ``duration_s``; reused if present."""
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
@@ -111,7 +117,9 @@ def events_per_run(instance: dg.DagsterInstance) -> float:
     return sum(len(instance.all_logs(run_id)) for run_id in run_ids) / len(run_ids)
 
 
-def time_inprocess_backfill(videos: Path, work: Path, vpp: int, loop: LoopTiming, clip_len_s: float) -> InProcessBackfill:
+def time_inprocess_backfill(
+    videos: Path, work: Path, vpp: int, loop: LoopTiming, clip_len_s: float
+) -> InProcessBackfill:
     """The CLI runner: register, add partitions (chunked), one execute_in_process per partition."""
     settings = bench_settings(videos, _fresh(work / f"dagster_vpp{vpp}"), vpp, clip_len_s)
     os.environ["DAGSTER_HOME"] = str(_fresh(work / f"home_vpp{vpp}"))
@@ -180,7 +188,9 @@ def time_queued_backfill(
             instance.add_dynamic_partitions("videos", part)
     workspace = write_workspace(work / f"{name}_workspace.yaml", DEFS_FILE, f"defs_{executor}")
     # The definitions are built from VIDEO_ASSETS_SETTINGS in every run worker.
-    queued = run_queued_backfill(home, workspace, "embed_videos", keys, env={"VIDEO_ASSETS_SETTINGS": str(settings_path)})
+    queued = run_queued_backfill(
+        home, workspace, "embed_videos", keys, env={"VIDEO_ASSETS_SETTINGS": str(settings_path)}
+    )
     if queued.failed:
         raise RuntimeError(f"{queued.failed} queued runs failed; see {home}")
     return QueuedBackfill(vpp, executor, queued, loop.wall_s)

@@ -62,7 +62,9 @@ def run_plain_loop(settings: Settings) -> LoopResult:
             continue  # the asset fails this partition; nothing downstream runs
         write_table_atomic(probed.table, _part(settings, "source_videos", key))
         clips = plan_clips(probed.table, settings.clipping, settings.data_dir / "clips")
-        durations = dict(zip(probed.table.column("video_id").to_pylist(), probed.table.column("duration_s").to_pylist()))
+        durations = dict(
+            zip(probed.table.column("video_id").to_pylist(), probed.table.column("duration_s").to_pylist())
+        )
         if problems := check_clips(clips, durations):
             raise RuntimeError(f"partition {key}: {problems}")
         write_table_atomic(clips, _part(settings, "clips", key))
@@ -73,12 +75,18 @@ def run_plain_loop(settings: Settings) -> LoopResult:
             entry, spec, options, gpu_memory_gb = plan.entry, plan.spec, plan.options, plan.gpu_memory_gb
             with StreamingParquetWriter(_part(settings, f"{spec.name}_tensors", key), TENSOR_SCHEMA) as writer:
                 prepare = entry.preprocessor(hub, options)
-                build_tensors(prepare, spec.name, plan.recipe, clips, frames, tensor_dtype=settings.tensor_dtype, writer=writer)
+                build_tensors(
+                    prepare, spec.name, plan.recipe, clips, frames, tensor_dtype=settings.tensor_dtype, writer=writer
+                )
                 tensors = ParquetPart(writer.commit(), key)
             apply_memory_cap(device, gpu_memory_gb)
             embedder = entry.load_cached(hub, device, dtype, options)
             table, _report = embed_partition(
-                embedder, tensors, clips, batch_size=options.batch_size or CPU_BATCH, gpu_memory_gb=gpu_memory_gb or None
+                embedder,
+                tensors,
+                clips,
+                batch_size=options.batch_size or CPU_BATCH,
+                gpu_memory_gb=gpu_memory_gb or None,
             )
             vectors = np.asarray(table.column("vector").to_pylist(), dtype=np.float32).reshape(-1, spec.dim)
             if problems := check_vectors(vectors, dim=spec.dim):

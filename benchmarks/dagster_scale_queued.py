@@ -71,10 +71,24 @@ def run_queued_backfill(
     files_before = count_files(home)
     started = time.perf_counter()
     subprocess.run(
-        [str(BIN / "dagster"), "job", "backfill", "-w", str(workspace), "-j", job,
-         "--partitions", ",".join(partitions), "--noprompt"],
-        env=environ, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            str(BIN / "dagster"),
+            "job",
+            "backfill",
+            "-w",
+            str(workspace),
+            "-j",
+            job,
+            "--partitions",
+            ",".join(partitions),
+            "--noprompt",
+        ],
+        env=environ,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     submit_s = time.perf_counter() - started
     log = open(home / "daemon.log", "w")  # noqa: SIM115 - closed after the daemon stops
     daemon_start = time.time()
@@ -113,7 +127,9 @@ def count_files(home: Path) -> int:
     return sum(1 for p in home.rglob("*") if p.is_file() and p.name != "daemon.log")
 
 
-def _wait_until_finished(instance: dg.DagsterInstance, expected: int, daemon: subprocess.Popen, timeout_s: float) -> list:
+def _wait_until_finished(
+    instance: dg.DagsterInstance, expected: int, daemon: subprocess.Popen, timeout_s: float
+) -> list:
     deadline = time.time() + timeout_s
     while True:
         records = instance.get_run_records()

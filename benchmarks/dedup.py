@@ -45,8 +45,11 @@ def make_vectors(rows: int, dim: int, threshold: float, topics_per_1k: float, se
     planted = rng.choice(rows, size=rows // 25, replace=False)  # 4 % of clips are rewritten as copies or near misses
     sources = rng.choice(rows, size=len(planted))
     r = 1.0 - threshold
-    cos = np.where(rng.random(len(planted)) < 0.75, rng.uniform(threshold + 0.02 * r, 1.0, len(planted)),
-                   rng.uniform(threshold - 0.5 * r, threshold - 0.02 * r, len(planted)))  # fmt: skip
+    cos = np.where(
+        rng.random(len(planted)) < 0.75,
+        rng.uniform(threshold + 0.02 * r, 1.0, len(planted)),
+        rng.uniform(threshold - 0.5 * r, threshold - 0.02 * r, len(planted)),
+    )
     for target, source, c in zip(planted, sources, cos):
         w = rng.standard_normal(dim)
         v = x[source].astype(np.float64)
@@ -82,13 +85,30 @@ def _run(path: str, threshold: float, max_probes: int, k: int | None, out: mp.Qu
         new[np.random.default_rng(3).choice(len(x), max(1, len(x) // 100), replace=False)] = True
         t0 = time.perf_counter()
         fresh = clustering.assign(x[new], centroids, threshold=threshold, max_probes=max_probes)
-        assignment.cluster[new], assignment.probes[new], assignment.capped[new] = fresh.cluster, fresh.probes, fresh.capped
+        assignment.cluster[new], assignment.probes[new], assignment.capped[new] = (
+            fresh.cluster,
+            fresh.probes,
+            fresh.capped,
+        )
         find_pairs(x, assignment, new, threshold)
-        print(f"    (incremental, 1 % new clips: assign + pairs {time.perf_counter() - t0:.2f} s "
-              f"vs full {done - trained:.2f} s)", flush=True)
-    out.put({"seconds": done - started, "kmeans_s": trained - started, "assign_s": assigned - trained,
-             "pairs_s": done - assigned, "pairs": (pairs.i, pairs.j), "comparisons": stats.comparisons,
-             "k": len(centroids), "capped": int(assignment.capped.sum()), "peak_mb": _peak_mb()})  # fmt: skip
+        print(
+            f"    (incremental, 1 % new clips: assign + pairs {time.perf_counter() - t0:.2f} s "
+            f"vs full {done - trained:.2f} s)",
+            flush=True,
+        )
+    out.put(
+        {
+            "seconds": done - started,
+            "kmeans_s": trained - started,
+            "assign_s": assigned - trained,
+            "pairs_s": done - assigned,
+            "pairs": (pairs.i, pairs.j),
+            "comparisons": stats.comparisons,
+            "k": len(centroids),
+            "capped": int(assignment.capped.sum()),
+            "peak_mb": _peak_mb(),
+        }
+    )
 
 
 def run_child(path: str, threshold: float, max_probes: int, k: int | None) -> dict:
@@ -130,8 +150,10 @@ def _verdict(results: list[tuple[str, float, float]]) -> str:
     if not equal:
         return f"    ours {ours[1]:.1f} s at recall {ours[2]:.4f}: no baseline setting run reaches it"
     best = min(equal, key=lambda r: r[1])
-    return (f"    ours {ours[1]:.1f} s at recall {ours[2]:.4f}; fastest baseline at recall >= that: "
-            f"{best[0]} {best[1]:.1f} s -> ours / baseline = {ours[1] / best[1]:.2f}x")
+    return (
+        f"    ours {ours[1]:.1f} s at recall {ours[2]:.4f}; fastest baseline at recall >= that: "
+        f"{best[0]} {best[1]:.1f} s -> ours / baseline = {ours[1] / best[1]:.2f}x"
+    )
 
 
 def main() -> None:
@@ -140,14 +162,23 @@ def main() -> None:
     parser.add_argument("--dims", type=int, nargs="+", default=[768, 192])
     parser.add_argument("--sample", type=int, default=2000, help="clips whose pairs are checked by brute force")
     parser.add_argument("--max-probes", type=int, default=clustering.DEFAULT_MAX_PROBES)
-    parser.add_argument("--topics-per-1k", type=float, nargs="+", default=[1.0, 20.0],
-                        help="topic centres per 1000 clips: 1 = coarse topics (fewer than the ~sqrt(N) clusters), "
-                        "20 = fine ones (more than the clusters, so cluster boundaries cut through them)")
-    parser.add_argument("--skip", nargs="*", default=[], help="pipelines to leave out, by name prefix (e.g. 'baseline, k/16')")
+    parser.add_argument(
+        "--topics-per-1k",
+        type=float,
+        nargs="+",
+        default=[1.0, 20.0],
+        help="topic centres per 1000 clips: 1 = coarse topics (fewer than the ~sqrt(N) clusters), "
+        "20 = fine ones (more than the clusters, so cluster boundaries cut through them)",
+    )
+    parser.add_argument(
+        "--skip", nargs="*", default=[], help="pipelines to leave out, by name prefix (e.g. 'baseline, k/16')"
+    )
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print("| rows x dim | threshold | pipeline | k | seconds (k-means / assign / pairs) | comparisons | peak MB "
-          "| recall | precision | time vs baseline |")
+    print(
+        "| rows x dim | threshold | pipeline | k | seconds (k-means / assign / pairs) | comparisons | peak MB "
+        "| recall | precision | time vs baseline |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for rows, dim, topics in ((r, d, t) for r in args.rows for d in args.dims for t in args.topics_per_1k):
         threshold = THRESHOLDS.get(dim, 0.99)
@@ -160,19 +191,26 @@ def main() -> None:
             del x
             k = clustering.auto_clusters(rows)
             # The baseline with fewer, larger clusters loses fewer boundary pairs at a higher cost.
-            runs = [(f"baseline, k/{d}" if d > 1 else "baseline (NeMo: within cluster)", 0, max(1, k // d))
-                    for d in (1, 2, 4, 8, 16)]  # fmt: skip
-            runs += [("ours (boundary probes, k chosen)", args.max_probes, None),
-                     ("ours, k = sqrt(N)", args.max_probes, k)]  # fmt: skip
+            runs = [
+                (f"baseline, k/{d}" if d > 1 else "baseline (NeMo: within cluster)", 0, max(1, k // d))
+                for d in (1, 2, 4, 8, 16)
+            ]
+            runs += [
+                ("ours (boundary probes, k chosen)", args.max_probes, None),
+                ("ours, k = sqrt(N)", args.max_probes, k),
+            ]
             base, results = None, []
             for name, probes, kk in [r for r in runs if not any(r[0].startswith(p) for p in args.skip)]:
                 r = run_child(path, threshold, probes, kk)
                 recall, precision = score(r["pairs"], truth, sample)
                 results.append((name, r["seconds"], recall))
                 base = base or r["seconds"]
-                print(f"| {rows} x {dim}, {topics:g} topics/1k | {threshold} | {name} | {r['k']} | {r['seconds']:.1f} ({r['kmeans_s']:.1f} / "
-                      f"{r['assign_s']:.1f} / {r['pairs_s']:.1f}) | {r['comparisons']:.3g} | {r['peak_mb']:.0f} | "
-                      f"{recall:.4f} | {precision:.4f} | {r['seconds'] / base:.2f}x |", flush=True)  # fmt: skip
+                print(
+                    f"| {rows} x {dim}, {topics:g} topics/1k | {threshold} | {name} | {r['k']} | {r['seconds']:.1f} ({r['kmeans_s']:.1f} / "
+                    f"{r['assign_s']:.1f} / {r['pairs_s']:.1f}) | {r['comparisons']:.3g} | {r['peak_mb']:.0f} | "
+                    f"{recall:.4f} | {precision:.4f} | {r['seconds'] / base:.2f}x |",
+                    flush=True,
+                )
             print(_verdict(results))
             print(f"|  |  | ({len(truth)} true pairs touch the {len(sample)} sampled clips) |  |  |  |  |  |  |  |")
 

@@ -134,9 +134,12 @@ def build_cosmos(
 
     spec = VARIANTS[variant]
     snap = build_cosmos_snapshot(
-        workdir / "models", repo_id=spec.model_id, revision=spec.revision,
-        embed_dim=spec.dim, resolution=spec.resolution[0],
-    )  # fmt: skip
+        workdir / "models",
+        repo_id=spec.model_id,
+        revision=spec.revision,
+        embed_dim=spec.dim,
+        resolution=spec.resolution[0],
+    )
     pins = (record_pins(snap, repo_id=spec.model_id),)  # we wrote this code: pin it as reviewed
     embedder = CosmosEmbed1Embedder.from_snapshot(snap, variant, device=device, dtype=dtype, pins=pins)
     return embedder, f"{variant} (TINY TEST SNAPSHOT)"
@@ -155,9 +158,12 @@ def decode_clips(embedder: Embedder, video: Path, spans: Sequence[ClipSpan], bac
             return extract_clip_frames(video, span, FrameSignature(FramePolicy.SEQUENCE, fps), backend=backend).frames
 
         made = ensure_enough_frames(
-            extraction.frames[signature.key].frames, spec.frames_per_clip,
-            fps=spec.target_fps, max_fps=spec.max_fps, extract_at=extract_at,
-        )  # fmt: skip
+            extraction.frames[signature.key].frames,
+            spec.frames_per_clip,
+            fps=spec.target_fps,
+            max_fps=spec.max_fps,
+            extract_at=extract_at,
+        )
         if made.frames is None:
             raise RuntimeError(f"clip {span}: {made.skip_reason}; use longer clips (--clip-s)")
         out.append(made.frames)
@@ -210,8 +216,11 @@ def bench_model(loaded: Loaded, video: Path, spans: Sequence[ClipSpan], backend:
         fwd = min(fwds)
         e2e = min(e2es, key=lambda run: run.total_s)
         rows.append(Row(loaded.label, batch, clips, e2e, fwd))
-        print(f"  {loaded.label} batch {batch}: e2e {e2e.total_s:.2f} s, forward-only {fwd:.2f} s; "
-              f"load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+        print(
+            f"  {loaded.label} batch {batch}: e2e {e2e.total_s:.2f} s, forward-only {fwd:.2f} s; "
+            f"load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
     # Same model, same clips: batching must not change the vectors beyond float noise.
     drift = (rows[0].e2e.vectors - rows[-1].e2e.vectors).abs().max().item()
     print(f"  max |batch 1 - batch {loaded.batch}| over the vectors: {drift:.2e}")
@@ -220,28 +229,40 @@ def bench_model(loaded: Loaded, video: Path, spans: Sequence[ClipSpan], backend:
 
 def print_table(rows: Sequence[Row], device: torch.device, dtype: torch.dtype) -> None:
     dt = str(dtype).removeprefix("torch.")
-    print(f"\n{'model':40s} {'device':6s} {'dtype':8s} {'batch':>5s} {'clips':>5s} "
-          f"{'e2e clips/s':>11s} {'fwd clips/s':>11s} {'ratio':>6s} {'forward share':>13s}")  # fmt: skip
+    print(
+        f"\n{'model':40s} {'device':6s} {'dtype':8s} {'batch':>5s} {'clips':>5s} "
+        f"{'e2e clips/s':>11s} {'fwd clips/s':>11s} {'ratio':>6s} {'forward share':>13s}"
+    )
     for r in rows:
         ratio, share = r.e2e_cps / r.forward_cps, r.e2e.in_forward_s / r.e2e.total_s
-        print(f"{r.label:40s} {device.type:6s} {dt:8s} {r.batch:5d} {r.clips:5d} {r.e2e_cps:11.3f} "
-              f"{r.forward_cps:11.3f} {ratio:6.3f} {share:13.3f}")  # fmt: skip
-    print("ratio = e2e / forward-only clips/s (two runs); forward share = time inside the model's forward / "
-          "e2e time, in the e2e run itself (the same estimate, immune to load changing between runs)")
-    print(f"\nwhere end-to-end time goes (s)\n{'model':40s} {'batch':>5s} {'decode':>8s} {'prepare':>8s} "
-          f"{'batches':>8s} {'(forward)':>9s} {'fwd-only':>8s} {'data path clips/s':>17s}")  # fmt: skip
+        print(
+            f"{r.label:40s} {device.type:6s} {dt:8s} {r.batch:5d} {r.clips:5d} {r.e2e_cps:11.3f} "
+            f"{r.forward_cps:11.3f} {ratio:6.3f} {share:13.3f}"
+        )
+    print(
+        "ratio = e2e / forward-only clips/s (two runs); forward share = time inside the model's forward / "
+        "e2e time, in the e2e run itself (the same estimate, immune to load changing between runs)"
+    )
+    print(
+        f"\nwhere end-to-end time goes (s)\n{'model':40s} {'batch':>5s} {'decode':>8s} {'prepare':>8s} "
+        f"{'batches':>8s} {'(forward)':>9s} {'fwd-only':>8s} {'data path clips/s':>17s}"
+    )
     for r in rows:
         data_cps = r.clips / (r.e2e.decode_s + r.e2e.prepare_s)
-        print(f"{r.label:40s} {r.batch:5d} {r.e2e.decode_s:8.3f} {r.e2e.prepare_s:8.3f} "
-              f"{r.e2e.batches_s:8.3f} {r.e2e.in_forward_s:9.3f} {r.forward_s:8.3f} {data_cps:17.2f}")  # fmt: skip
+        print(
+            f"{r.label:40s} {r.batch:5d} {r.e2e.decode_s:8.3f} {r.e2e.prepare_s:8.3f} "
+            f"{r.e2e.batches_s:8.3f} {r.e2e.in_forward_s:9.3f} {r.forward_s:8.3f} {data_cps:17.2f}"
+        )
     print("\nbatched vs batch 1 (clips/s ratio)")
     by_label: dict[str, list[Row]] = {}
     for r in rows:
         by_label.setdefault(r.label, []).append(r)
     for label, group in by_label.items():
         one, batched = group[0], group[-1]
-        print(f"  {label}: batch {batched.batch} vs 1: end to end {batched.e2e_cps / one.e2e_cps:.2f}x, "
-              f"forward-only {batched.forward_cps / one.forward_cps:.2f}x")  # fmt: skip
+        print(
+            f"  {label}: batch {batched.batch} vs 1: end to end {batched.e2e_cps / one.e2e_cps:.2f}x, "
+            f"forward-only {batched.forward_cps / one.forward_cps:.2f}x"
+        )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -286,14 +307,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     dtype = resolve_dtype(args.dtype, device)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
-    print(f"{date.today()}  {where}; {os.cpu_count()} CPUs, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads); load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(
+        f"{date.today()}  {where}; {os.cpu_count()} CPUs, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads); load average {os.getloadavg()[0]:.1f}"
+    )
     clips_needed = max(
         args.clips if "internvideo2" in args.models else 0, args.cosmos_clips if "cosmos" in args.models else 0
     )
     video, spans = make_input(clips=clips_needed, clip_s=args.clip_s, size=args.video_size, fps=args.video_fps)
-    print(f"input: {video} ({clips_needed} clips of {args.clip_s:g} s, {args.video_size[0]}x{args.video_size[1]} "
-          f"{args.video_fps:g} fps H.264); decoder {args.backend}")  # fmt: skip
+    print(
+        f"input: {video} ({clips_needed} clips of {args.clip_s:g} s, {args.video_size[0]}x{args.video_size[1]} "
+        f"{args.video_fps:g} fps H.264); decoder {args.backend}"
+    )
 
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="va_bench_") as tmp:
@@ -311,8 +336,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows += bench_model(loaded, video, spans, args.backend)
     print_table(rows, device, dtype)
     if "cosmos" in args.models and args.cosmos_snapshot is None:
-        print("\nNOTE: Cosmos rows are the tiny test snapshot (tests/models/cosmos_fixture.py), "
-              "not the real model: its forward is a few small layers.")  # fmt: skip
+        print(
+            "\nNOTE: Cosmos rows are the tiny test snapshot (tests/models/cosmos_fixture.py), "
+            "not the real model: its forward is a few small layers."
+        )
     return 0
 
 

@@ -46,17 +46,22 @@ MODELS_DIR = "video_assets/models"
 def load_previous(commit: str) -> Embedder:
     """Every fingerprint*.py of ``commit`` as modules of their own (imports among them
     rewritten), and its FingerprintEmbedder."""
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout
 
-    names = [Path(p).stem for p in git("ls-tree", "--name-only", commit, f"{MODELS_DIR}/").split()
-             if re.fullmatch(r"fingerprint\w*\.py", Path(p).name)]  # fmt: skip
+    names = [
+        Path(p).stem
+        for p in git("ls-tree", "--name-only", commit, f"{MODELS_DIR}/").split()
+        if re.fullmatch(r"fingerprint\w*\.py", Path(p).name)
+    ]
     # fingerprint_dct has no fingerprint imports, fingerprint.py imports all the others.
     names.sort(key=lambda n: (n != "fingerprint_dct", n == "fingerprint", n))
     module = None
     for name in names:
-        code = re.sub(r"video_assets\.models\.(fingerprint\w*)", rf"\1_{commit}",
-                      git("show", f"{commit}:{MODELS_DIR}/{name}.py"))  # fmt: skip
+        code = re.sub(
+            r"video_assets\.models\.(fingerprint\w*)", rf"\1_{commit}", git("show", f"{commit}:{MODELS_DIR}/{name}.py")
+        )
         module = types.ModuleType(f"{name}_{commit}")
         sys.modules[module.__name__] = module
         exec(compile(code, module.__name__, "exec"), module.__dict__)  # noqa: S102 - our own code from git
@@ -115,8 +120,10 @@ def main() -> None:
     models = {m.spec.revision.removeprefix("fingerprint-"): m for m in map(load_previous, args.previous)}
     models[FingerprintEmbedder.spec.revision.removeprefix("fingerprint-")] = FingerprintEmbedder()
     names = list(models)
-    print(f"{', '.join(f'{n} = {c}' for n, c in zip(names, args.previous))}, {names[-1]} = working tree; "
-          f"{args.seeds} videos from seed {args.first_seed}")  # fmt: skip
+    print(
+        f"{', '.join(f'{n} = {c}' for n, c in zip(names, args.previous))}, {names[-1]} = working tree; "
+        f"{args.seeds} videos from seed {args.first_seed}"
+    )
     results = {n: corpus.score_corpus(m, args.seeds, args.first_seed) for n, m in models.items()}
 
     def cols(values: list[str]) -> str:
@@ -135,8 +142,10 @@ def main() -> None:
             true_min.append(f"{s.true_best.min():.3f}")
             false_max.append(f"{s.false_best.max():.3f}")
             margin.append(f"{s.true_best.min() - best_false:+.3f}")
-        print(f"{copy:30s} | top-1 {cols(top1)} | worst true {cols(true_min)} | best false {cols(false_max)} | "
-              f"margin {cols(margin)}")  # fmt: skip
+        print(
+            f"{copy:30s} | top-1 {cols(top1)} | worst true {cols(true_min)} | best false {cols(false_max)} | "
+            f"margin {cols(margin)}"
+        )
     print("\nall copies: worst true, best false, margin")
     for n in names:
         print(f"  {n}: {worst[n][0]:.3f} {worst[n][1]:.3f} {worst[n][0] - worst[n][1]:+.3f}")
@@ -147,11 +156,15 @@ def main() -> None:
         true_all = np.concatenate([s.true_best for s in scores.values()])
         true_mild = np.concatenate([scores[c].true_best for c in mild])
         false_all = np.concatenate([s.false_best for s in scores.values()])
-        print(f"  {n}: true best per copy clip   min/5/25/50 % {quantiles(true_all, (0, 0.05, 0.25, 0.5))}; "
-              f"mild edits ({', '.join(mild)}) min {true_mild.min():.3f}")  # fmt: skip
-        print(f"  {n}: best false per copy clip  50/95/max % {quantiles(false_all, (0.5, 0.95, 1.0))}; "
-              f"unrelated index pairs mean {unrelated.mean():+.3f} std {unrelated.std():.3f} "
-              f"99 % {np.quantile(unrelated, 0.99):.3f} max {unrelated.max():.3f}")  # fmt: skip
+        print(
+            f"  {n}: true best per copy clip   min/5/25/50 % {quantiles(true_all, (0, 0.05, 0.25, 0.5))}; "
+            f"mild edits ({', '.join(mild)}) min {true_mild.min():.3f}"
+        )
+        print(
+            f"  {n}: best false per copy clip  50/95/max % {quantiles(false_all, (0.5, 0.95, 1.0))}; "
+            f"unrelated index pairs mean {unrelated.mean():+.3f} std {unrelated.std():.3f} "
+            f"99 % {np.quantile(unrelated, 0.99):.3f} max {unrelated.max():.3f}"
+        )
 
     if args.no_speed:
         return

@@ -78,8 +78,14 @@ def measure(contenders: dict[str, Callable[[], int]], repeats: int) -> dict[str,
     return {n: Timing(statistics.median(walls[n]), statistics.median(cpus[n]), frames[n]) for n in contenders}
 
 
-def ours(path: Path, spans: list[ClipSpan], sig: FrameSignature, threads: int, backend: str = "pyav",
-         target_res: tuple[int, int] = (-1, -1)) -> int:  # fmt: skip
+def ours(
+    path: Path,
+    spans: list[ClipSpan],
+    sig: FrameSignature,
+    threads: int,
+    backend: str = "pyav",
+    target_res: tuple[int, int] = (-1, -1),
+) -> int:
     frames = 0
     for _, clip in iter_extract_frames(path, spans, [sig], target_res=target_res, backend=backend, num_threads=threads):
         if clip.error:
@@ -89,8 +95,22 @@ def ours(path: Path, spans: list[ClipSpan], sig: FrameSignature, threads: int, b
 
 
 def ffmpeg_fps(path: Path, fps: float, threads: int, frame_bytes: int) -> int:
-    cmd = ["ffmpeg", "-v", "error", "-threads", str(threads), "-i", str(path),
-           "-vf", f"fps={fps}", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]  # fmt: skip
+    cmd = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-threads",
+        str(threads),
+        "-i",
+        str(path),
+        "-vf",
+        f"fps={fps}",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-",
+    ]
     total = 0
     with subprocess.Popen(cmd, stdout=subprocess.PIPE) as proc:
         while chunk := proc.stdout.read(1 << 22):

@@ -41,14 +41,21 @@ from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames, 
 
 def make_grainy_720p(duration_s: int = 60) -> Path:
     """testsrc2 with temporal grain, encoded once (same pattern and size as make_720p)."""
-    return make_720p(f"frame_storage_720p_{duration_s}s_grain12.mp4", duration_s, "veryfast",
-                     video_filter="noise=alls=12:allf=t", crf=18)  # fmt: skip
+    return make_720p(
+        f"frame_storage_720p_{duration_s}s_grain12.mp4",
+        duration_s,
+        "veryfast",
+        video_filter="noise=alls=12:allf=t",
+        crf=18,
+    )
 
 
 def clips_table(video: Path) -> tuple[pa.Table, float]:
     """The video's clips as the clips asset plans them (default settings: 10 s clips)."""
     duration = probe(video).duration_s
-    source = pa.Table.from_pylist([{"video_id": "bench", "partition_key": "bench", "path": str(video), "duration_s": duration}])
+    source = pa.Table.from_pylist(
+        [{"video_id": "bench", "partition_key": "bench", "path": str(video), "duration_s": duration}]
+    )
     return plan_clips(source, ClippingSettings(), video.parent), duration
 
 

@@ -75,8 +75,15 @@ def clip_rows(dim: int, videos: list[str], clips: range | list[int], seed: int) 
     n = len(video_col)
     vectors = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    batch = clip_batch([clip_id(v, int(c)) for v, c in zip(video_col, clip_col)], video_col,
-                       [f"p-{v}" for v in video_col], 10.0 * clip_col, vectors, model_id="bench/writes", created=CREATED)  # fmt: skip
+    batch = clip_batch(
+        [clip_id(v, int(c)) for v, c in zip(video_col, clip_col)],
+        video_col,
+        [f"p-{v}" for v in video_col],
+        10.0 * clip_col,
+        vectors,
+        model_id="bench/writes",
+        created=CREATED,
+    )
     return pa.Table.from_batches([batch])
 
 
@@ -86,8 +93,10 @@ def base_table(uri: Path, rows: int, dim: int) -> None:
     db = connect(str(uri))
     videos = [f"v{i}" for i in range(rows // CLIPS_PER_VIDEO)]
     step = 10_000
-    batches = (clip_rows(dim, videos[i : i + step], range(CLIPS_PER_VIDEO), seed=i).to_batches()[0]
-               for i in range(0, len(videos), step))  # fmt: skip
+    batches = (
+        clip_rows(dim, videos[i : i + step], range(CLIPS_PER_VIDEO), seed=i).to_batches()[0]
+        for i in range(0, len(videos), step)
+    )
     db.create_table(table_name(MODEL), batches, schema=clip_schema(dim))
 
 
@@ -132,10 +141,18 @@ def bench_merge(args: argparse.Namespace) -> list[dict]:
 
                 merge_s, append_s = median_time(recommit, reps), median_time(append, reps)
                 delete_videos(db, MODEL, appended)  # back to `rows` rows for the next batch size
-                row = {"section": "merge", "rows": rows, "btree_video_id": with_index, "batch_videos": batch,
-                       "merge_s": round(merge_s, 4), "merge_per_video_ms": round(1e3 * merge_s / batch, 2),
-                       "append_s": round(append_s, 4), "append_per_video_ms": round(1e3 * append_s / batch, 2),
-                       "reps": reps, "load": round(os.getloadavg()[0], 1)}  # fmt: skip
+                row = {
+                    "section": "merge",
+                    "rows": rows,
+                    "btree_video_id": with_index,
+                    "batch_videos": batch,
+                    "merge_s": round(merge_s, 4),
+                    "merge_per_video_ms": round(1e3 * merge_s / batch, 2),
+                    "append_s": round(append_s, 4),
+                    "append_per_video_ms": round(1e3 * append_s / batch, 2),
+                    "reps": reps,
+                    "load": round(os.getloadavg()[0], 1),
+                }
                 print(json.dumps(row), flush=True)
                 out.append(row)
         shutil.rmtree(uri, ignore_errors=True)
@@ -171,8 +188,15 @@ def _writer(db_uri: str, writer: int, commits: int, dim: int, locked: bool, barr
             commits_done += 1
         except (IndexCommitError, RuntimeError, OSError, ValueError) as exc:  # counted and reported, not hidden
             failures.append(f"{type(exc).__name__}: {str(exc)[:120]}")
-    results.put({"writer": writer, "seconds": time.perf_counter() - started, "attempts": attempts,
-                 "commits": commits_done, "failures": failures})  # fmt: skip
+    results.put(
+        {
+            "writer": writer,
+            "seconds": time.perf_counter() - started,
+            "attempts": attempts,
+            "commits": commits_done,
+            "failures": failures,
+        }
+    )
 
 
 def expected_clips(writers: int, commits: int) -> set[str]:
@@ -193,8 +217,10 @@ def bench_writers(args: argparse.Namespace) -> list[dict]:
             uri = Path(args.work_dir) / "writers"
             base_table(uri, 10_000, args.dim)
             barrier, results = ctx.Barrier(writers + 1), ctx.Queue()
-            procs = [ctx.Process(target=_writer, args=(str(uri), w, args.commits, args.dim, locked, barrier, results))
-                     for w in range(writers)]  # fmt: skip
+            procs = [
+                ctx.Process(target=_writer, args=(str(uri), w, args.commits, args.dim, locked, barrier, results))
+                for w in range(writers)
+            ]
             for proc in procs:
                 proc.start()
             barrier.wait()
@@ -207,13 +233,20 @@ def bench_writers(args: argparse.Namespace) -> list[dict]:
             counts = pc.value_counts(ids)
             dup = int(pc.sum(pc.subtract(counts.field("counts"), 1)).as_py() or 0)
             commits = sum(d["commits"] for d in done)
-            row = {"section": "writers", "locked": locked, "writers": writers, "commits": commits,
-                   "commits_per_s": round(commits / wall, 2), "wall_s": round(wall, 2),
-                   "attempts": sum(d["attempts"] for d in done),
-                   "failed": sum(len(d["failures"]) for d in done),
-                   "duplicate_rows": dup, "lost_clips": len(expected_clips(writers, args.commits) - set(ids.to_pylist())),
-                   "failure_examples": sorted({f for d in done for f in d["failures"]})[:2],
-                   "load": round(os.getloadavg()[0], 1)}  # fmt: skip
+            row = {
+                "section": "writers",
+                "locked": locked,
+                "writers": writers,
+                "commits": commits,
+                "commits_per_s": round(commits / wall, 2),
+                "wall_s": round(wall, 2),
+                "attempts": sum(d["attempts"] for d in done),
+                "failed": sum(len(d["failures"]) for d in done),
+                "duplicate_rows": dup,
+                "lost_clips": len(expected_clips(writers, args.commits) - set(ids.to_pylist())),
+                "failure_examples": sorted({f for d in done for f in d["failures"]})[:2],
+                "load": round(os.getloadavg()[0], 1),
+            }
             print(json.dumps(row), flush=True)
             out.append(row)
     return out
@@ -233,10 +266,18 @@ def measure(db_uri: str, dim: int, label: str, commits: int, reps: int) -> dict:
         commit_partition_locked(db, MODEL, clip_rows(dim, vids, range(10), rep), vids)
 
     commit_s = median_time(one_commit, reps)
-    return {"section": "versions", "commits": commits, "state": label, "versions": versions, "fragments": fragments,
-            "search_ms": round(1e3 * search_s, 1), "exact_search_ms": round(1e3 * exact_s, 1),
-            "video_filter_ms": round(1e3 * filter_s, 1), "commit_ms": round(1e3 * commit_s, 1),
-            "load": round(os.getloadavg()[0], 1)}  # fmt: skip
+    return {
+        "section": "versions",
+        "commits": commits,
+        "state": label,
+        "versions": versions,
+        "fragments": fragments,
+        "search_ms": round(1e3 * search_s, 1),
+        "exact_search_ms": round(1e3 * exact_s, 1),
+        "video_filter_ms": round(1e3 * filter_s, 1),
+        "commit_ms": round(1e3 * commit_s, 1),
+        "load": round(os.getloadavg()[0], 1),
+    }
 
 
 def bench_versions(args: argparse.Namespace) -> list[dict]:
@@ -254,8 +295,12 @@ def bench_versions(args: argparse.Namespace) -> list[dict]:
             else:
                 open_clip_table(db, MODEL).add(staged)
             made += 1
-        print(json.dumps({"section": "versions", "made_commits": made, "seconds": round(time.perf_counter() - started, 1)}),
-              flush=True)  # fmt: skip
+        print(
+            json.dumps(
+                {"section": "versions", "made_commits": made, "seconds": round(time.perf_counter() - started, 1)}
+            ),
+            flush=True,
+        )
         before = measure(str(uri), args.dim, "before optimize", made, args.reps)
         copy = Path(args.work_dir) / "versions_optimized"
         shutil.rmtree(copy, ignore_errors=True)
@@ -264,7 +309,10 @@ def bench_versions(args: argparse.Namespace) -> list[dict]:
         started = time.perf_counter()
         result = optimize_clip_table(connect(str(copy)), MODEL, retention=timedelta(seconds=1))
         after = measure(str(copy), args.dim, "after optimize", made, args.reps)
-        after.update(optimize_s=round(time.perf_counter() - started, 1), index=result.vector_index.name if result.vector_index else "none")
+        after.update(
+            optimize_s=round(time.perf_counter() - started, 1),
+            index=result.vector_index.name if result.vector_index else "none",
+        )
         for row in (before, after):
             print(json.dumps(row), flush=True)
             out.append(row)

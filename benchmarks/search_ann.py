@@ -118,10 +118,12 @@ def timed_queries(run: Callable[[np.ndarray], list[int]], queries: np.ndarray, t
         lat.append(time.perf_counter() - started)
         hits += len(set(found[:K]) & set(t.tolist()))
     cpu = (time.process_time() - cpu_started) / len(queries)
-    return {"p50_ms": round(1e3 * float(np.percentile(lat, 50)), 2),
-            "p95_ms": round(1e3 * float(np.percentile(lat, 95)), 2),
-            "cpu_ms": round(1e3 * cpu, 2),
-            "recall10": round(hits / (K * len(queries)), 4)}  # fmt: skip
+    return {
+        "p50_ms": round(1e3 * float(np.percentile(lat, 50)), 2),
+        "p95_ms": round(1e3 * float(np.percentile(lat, 95)), 2),
+        "cpu_ms": round(1e3 * cpu, 2),
+        "recall10": round(hits / (K * len(queries)), 4),
+    }
 
 
 def bench_lancedb(
@@ -139,9 +141,16 @@ def bench_lancedb(
         db.create_table(table_name(MODEL), clip_batches(vectors), schema=clip_schema(dim))
         write_s = time.perf_counter() - started
         result = optimize_clip_table(db, MODEL, scalar_indexes=False, index_kind=kind)  # type: ignore[arg-type]
-        out.append({"engine": engine, "index": result.plan.kind, "name": result.vector_index.name if result.vector_index else None,
-                    "build_s": round(result.vector_index_build_s, 1), "write_s": round(write_s, 1),
-                    "plan": result.plan.reason})  # fmt: skip
+        out.append(
+            {
+                "engine": engine,
+                "index": result.plan.kind,
+                "name": result.vector_index.name if result.vector_index else None,
+                "build_s": round(result.vector_index_build_s, 1),
+                "write_s": round(write_s, 1),
+                "plan": result.plan.reason,
+            }
+        )
     else:
         index = [ix.name for ix in open_clip_table(db, MODEL).list_indices()]
         out.append({"engine": engine, "index": "cached", "name": index, "build_s": None})
@@ -154,8 +163,12 @@ def bench_lancedb(
 
     for nprobes in NPROBES:
         for refine in REFINES:
-            row = {"engine": engine, "nprobes": nprobes, "refine": refine,
-                   **timed_queries(run_with(nprobes=nprobes, refine_factor=refine), queries, truth)}  # fmt: skip
+            row = {
+                "engine": engine,
+                "nprobes": nprobes,
+                "refine": refine,
+                **timed_queries(run_with(nprobes=nprobes, refine_factor=refine), queries, truth),
+            }
             print(json.dumps(row), flush=True)
             out.append(row)
     row = {"engine": engine, "defaults": True, **timed_queries(run_with(), queries, truth)}
@@ -164,8 +177,12 @@ def bench_lancedb(
     if kind != "auto":
         return out  # the exact scan does not depend on the index
     few = max(3, min(20, 2_000_000 // rows))  # exact scans are slow at 1M: a few queries suffice
-    row = {"engine": "lancedb", "exact": True, "queries": few,
-           **timed_queries(run_with(exact=True), queries[: few + 10], truth[: few + 10])}  # fmt: skip
+    row = {
+        "engine": "lancedb",
+        "exact": True,
+        "queries": few,
+        **timed_queries(run_with(exact=True), queries[: few + 10], truth[: few + 10]),
+    }
     print(json.dumps(row), flush=True)
     out.append(row)
     return out
@@ -211,8 +228,9 @@ def bench_faiss(kind: str, vectors: np.ndarray, queries: np.ndarray, truth: np.n
         for refine in REFINES:
             ivf.nprobe = nprobes
             index.k_factor = refine
-            out.append({"engine": f"faiss-{kind}", "nprobes": nprobes, "refine": refine,
-                        **timed_queries(run, queries, truth)})  # fmt: skip
+            out.append(
+                {"engine": f"faiss-{kind}", "nprobes": nprobes, "refine": refine, **timed_queries(run, queries, truth)}
+            )
             print(json.dumps(out[-1]), flush=True)
     return out
 
@@ -228,8 +246,11 @@ def main() -> None:
     parser.add_argument("--dims", default="768,512,256")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--faiss", default="ivfsq,ivfpq,hnsw", help="comma list of ivfsq, ivfpq, hnsw ('' = none)")
-    parser.add_argument("--lance-kinds", default="auto",
-                        help="comma list of index kinds for our table: auto, ivf_sq, ivf_pq, ivf_hnsw_sq")  # fmt: skip
+    parser.add_argument(
+        "--lance-kinds",
+        default="auto",
+        help="comma list of index kinds for our table: auto, ivf_sq, ivf_pq, ivf_hnsw_sq",
+    )
     parser.add_argument("--work-dir", default="/tmp/video_assets_bench/ann")
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--out", help="append the JSON results here")

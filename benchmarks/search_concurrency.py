@@ -67,8 +67,12 @@ def main() -> None:
     queries, _ = clustered(args.queries, args.dim, seed=2, centres=centres)
     print(f"{args.rows} x {args.dim}, {args.queries} queries, load average {os.getloadavg()[0]:.1f}")
     rates = {n: queries_per_second(str(uri), queries, n) for n in (1, 2)}
-    row = {"qps_1": round(rates[1], 1), "qps_2": round(rates[2], 1), "ratio_2_over_1": round(rates[2] / rates[1], 2),
-           "load": round(os.getloadavg()[0], 1)}  # fmt: skip
+    row = {
+        "qps_1": round(rates[1], 1),
+        "qps_2": round(rates[2], 1),
+        "ratio_2_over_1": round(rates[2] / rates[1], 2),
+        "load": round(os.getloadavg()[0], 1),
+    }
     print(json.dumps(row), flush=True)
 
 

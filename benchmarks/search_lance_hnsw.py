@@ -75,8 +75,9 @@ def rows_of(vectors: np.ndarray, first_id: int = 0, batch: int = 100_000) -> Ite
         rng = np.random.default_rng(int(idx[0]))
         videos = [f"video-{i // 10}" for i in idx]
         ids = [str(uuid.UUID(int=int(i))) for i in idx]
-        rb = clip_batch(ids, videos, videos, 10.0 * (idx % 10), vectors[lo : lo + n], model_id="bench/synthetic",
-                        created=created)  # fmt: skip
+        rb = clip_batch(
+            ids, videos, videos, 10.0 * (idx % 10), vectors[lo : lo + n], model_id="bench/synthetic", created=created
+        )
         cols = {name: rb.column(name) for name in rb.schema.names}
         duration = rng.uniform(2.0, 20.0, n)
         cols["span_end_s"] = pa.array(10.0 * (idx % 10) + duration)
@@ -138,11 +139,19 @@ def build(work: Path, kind: str, vectors: np.ndarray) -> tuple[lancedb.DBConnect
         table.create_index("vector", config=kind_config(kind, rows), name=f"vector_{kind}")
         build_s, build_cpu = time.perf_counter() - started, time.process_time() - cpu
     stats = table.index_stats(f"vector_{kind}")
-    info = {"phase": "build", "kind": kind, "rows": rows, "dim": dim, "write_s": round(write_s, 1),
-            "build_s": round(build_s, 1), "build_cpu_s": round(build_cpu, 1), "peak_rss_growth_mb": mem.growth_mb,
-            "index_type": stats.index_type if stats else None,
-            "bytes_on_disk": sum(p.stat().st_size for p in (uri / f"{name}.lance" / "_indices").rglob("*") if p.is_file()),
-            "load": round(os.getloadavg()[0], 1)}  # fmt: skip
+    info = {
+        "phase": "build",
+        "kind": kind,
+        "rows": rows,
+        "dim": dim,
+        "write_s": round(write_s, 1),
+        "build_s": round(build_s, 1),
+        "build_cpu_s": round(build_cpu, 1),
+        "peak_rss_growth_mb": mem.growth_mb,
+        "index_type": stats.index_type if stats else None,
+        "bytes_on_disk": sum(p.stat().st_size for p in (uri / f"{name}.lance" / "_indices").rglob("*") if p.is_file()),
+        "load": round(os.getloadavg()[0], 1),
+    }
     info_path.write_text(json.dumps(info))
     return db, info
 
@@ -171,7 +180,9 @@ def library(db: lancedb.DBConnection, queries: np.ndarray, truth: np.ndarray, ki
     else:
         settings = [{}, {"nprobes": 5, "refine": 2}, {"nprobes": 10, "refine": 2}, {"nprobes": 20, "refine": 2}]
     for knobs in settings:
-        out.append(emit({"phase": "library", "kind": kind, **knobs, **timed_queries(run_with(**knobs), queries, truth)}))
+        out.append(
+            emit({"phase": "library", "kind": kind, **knobs, **timed_queries(run_with(**knobs), queries, truth)})
+        )
     return out
 
 
@@ -217,7 +228,9 @@ def filtered(db: lancedb.DBConnection, vectors: np.ndarray, queries: np.ndarray,
             started = time.perf_counter()
             for column, config in (("video_id", BTree()), ("duration_s", BTree()), ("text_match", Bitmap())):
                 table.create_index(column, config=config, name=f"{column}_bench", replace=True)
-            out.append(emit({"phase": "filter", "kind": kind, "scalar_index_build_s": round(time.perf_counter() - started, 1)}))
+            out.append(
+                emit({"phase": "filter", "kind": kind, "scalar_index_build_s": round(time.perf_counter() - started, 1)})
+            )
         for label, where in filters_for(len(vectors)).items():
             kept = table.search().where(where).select(["clip_id"]).to_arrow().column("clip_id").to_pylist()
             rows = np.array([uuid.UUID(c).int for c in kept], dtype=np.int64)
@@ -228,8 +241,18 @@ def filtered(db: lancedb.DBConnection, vectors: np.ndarray, queries: np.ndarray,
             def run(q: np.ndarray, request: SearchRequest = request) -> list[int]:
                 return [uuid.UUID(h.clip_id).int for h in search_vector(db, MODEL, q, request)]
 
-            out.append(emit({"phase": "filter", "kind": kind, "state": state, "filter": label, "rows_kept": len(rows),
-                             **timed_queries(run, few, truth)}))  # fmt: skip
+            out.append(
+                emit(
+                    {
+                        "phase": "filter",
+                        "kind": kind,
+                        "state": state,
+                        "filter": label,
+                        "rows_kept": len(rows),
+                        **timed_queries(run, few, truth),
+                    }
+                )
+            )
     for column in ("video_id", "duration_s", "text_match"):
         table.drop_index(f"{column}_bench")
     return out
@@ -252,9 +275,16 @@ def lookup(db: lancedb.DBConnection, rows: int, kind: str) -> list[dict]:
             started = time.perf_counter()
             get_vector(db, MODEL, c)
             lat.append(time.perf_counter() - started)
-        return emit({"phase": "lookup", "kind": kind, "state": state, "p50_ms": round(1e3 * float(np.median(lat)), 2),
-                     "p95_ms": round(1e3 * float(np.percentile(lat, 95)), 2),
-                     "cpu_ms": round(1e3 * (time.process_time() - cpu) / len(lat), 2)})  # fmt: skip
+        return emit(
+            {
+                "phase": "lookup",
+                "kind": kind,
+                "state": state,
+                "p50_ms": round(1e3 * float(np.median(lat)), 2),
+                "p95_ms": round(1e3 * float(np.percentile(lat, 95)), 2),
+                "cpu_ms": round(1e3 * (time.process_time() - cpu) / len(lat), 2),
+            }
+        )
 
     version = table.version
     has_btree = any(ix.columns == ["clip_id"] for ix in table.list_indices())
@@ -264,18 +294,32 @@ def lookup(db: lancedb.DBConnection, rows: int, kind: str) -> list[dict]:
     out.append(timed("btree on clip_id"))
     # merge_insert keyed on the indexed clip_id: an existing id must update, not insert.
     existing = table.search().where(f"clip_id = '{ids[0]}'").limit(1).to_arrow()
-    changed = existing.set_column(existing.schema.get_field_index("model_revision"), "model_revision",
-                                  pa.array(["merged"], pa.string()))  # fmt: skip
+    changed = existing.set_column(
+        existing.schema.get_field_index("model_revision"), "model_revision", pa.array(["merged"], pa.string())
+    )
     fresh = next(rows_of(np.asarray([existing.column("vector")[0].values.to_numpy()], np.float32), first_id=10**12))
     batch = pa.concat_tables([changed.select(fresh.schema.names).cast(fresh.schema), pa.Table.from_batches([fresh])])
     before = table.count_rows()
     result = table.merge_insert("clip_id").when_matched_update_all().when_not_matched_insert_all().execute(batch)
     after = table.count_rows()
     merged = table.search().where(f"clip_id = '{ids[0]}'").select(["model_revision"]).to_arrow()
-    out.append(emit({"phase": "lookup", "kind": kind, "merge_insert_with_clip_id_btree": {
-        "rows_before": before, "rows_after": after, "expected_after": before + 1,
-        "updated": getattr(result, "num_updated_rows", None), "inserted": getattr(result, "num_inserted_rows", None),
-        "copies_of_merged_id": merged.num_rows, "revision": merged.column("model_revision").to_pylist()}}))  # fmt: skip
+    out.append(
+        emit(
+            {
+                "phase": "lookup",
+                "kind": kind,
+                "merge_insert_with_clip_id_btree": {
+                    "rows_before": before,
+                    "rows_after": after,
+                    "expected_after": before + 1,
+                    "updated": getattr(result, "num_updated_rows", None),
+                    "inserted": getattr(result, "num_inserted_rows", None),
+                    "copies_of_merged_id": merged.num_rows,
+                    "revision": merged.column("model_revision").to_pylist(),
+                },
+            }
+        )
+    )
     table.restore(version)  # the version before the BTree and the merge
     return out
 
@@ -299,8 +343,18 @@ def appended(db: lancedb.DBConnection, vectors: np.ndarray, queries: np.ndarray,
         def run(q: np.ndarray, request: SearchRequest = request) -> list[int]:
             return [uuid.UUID(h.clip_id).int for h in search_vector(db, MODEL, q, request)]
 
-        out.append(emit({"phase": "append", "kind": kind, "added_rows": extra, "queries": label,
-                         "truth_in_new_rows": round(float(np.mean(truth >= rows)), 3), **timed_queries(run, qs, truth)}))  # fmt: skip
+        out.append(
+            emit(
+                {
+                    "phase": "append",
+                    "kind": kind,
+                    "added_rows": extra,
+                    "queries": label,
+                    "truth_in_new_rows": round(float(np.mean(truth >= rows)), 3),
+                    **timed_queries(run, qs, truth),
+                }
+            )
+        )
     table.restore(version)
     return out
 
@@ -319,7 +373,14 @@ def main() -> None:
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     phases = set(args.phases.split(","))
-    emit({"rows": args.rows, "dim": args.dim, "lancedb": lancedb.__version__, "max_rss_mb_at_start": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024})
+    emit(
+        {
+            "rows": args.rows,
+            "dim": args.dim,
+            "lancedb": lancedb.__version__,
+            "max_rss_mb_at_start": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        }
+    )
     vectors, centres = clustered(args.rows, args.dim, seed=0)
     queries, _ = clustered(args.queries + 10, args.dim, seed=1, centres=centres)
     truth = exact_top_k(vectors, queries) if phases - {"build", "lookup"} else None

@@ -58,7 +58,10 @@ BAD = [
     ('{"models": {"cosmos_embed1_336p": {"batch_size": 0}}}', ["models.cosmos_embed1_336p.batch_size:", "got 0"]),
     ('{"models": {"cosmos_embed1_336p": {"batch_size": 100000}}}', ["models.cosmos_embed1_336p.batch_size:", "1024"]),
     ('{"models": {"internvideo2": {"gpu_memory_gb": 0}}}', ["models.internvideo2.gpu_memory_gb:", "greater than 0"]),
-    ('{"models": {"internvideo2": {"texts_to_verify": ["a dog", " "]}}}', ["texts_to_verify:", "item 1 must not be blank"]),
+    (
+        '{"models": {"internvideo2": {"texts_to_verify": ["a dog", " "]}}}',
+        ["texts_to_verify:", "item 1 must not be blank"],
+    ),
     ('{"models": {"internvideo2": {"texts_to_verify": ["a", "a"]}}}', ["texts_to_verify:", "'a' is listed twice"]),
     ('{"models": {"cosmos_embed1_224p": {"trust_snapshot_sha256": "abc"}}}', ["trust_snapshot_sha256:", "64 hex"]),
     ('{"videos_per_partition": 0}', ["videos_per_partition:", "got 0"]),

@@ -118,7 +118,9 @@ def import_official(src: Path) -> types.SimpleNamespace:
     init = _load_file("_timm_weight_init", timm_dir / "weight_init.py")
     _package("timm")
     _package("timm.models")
-    _package("timm.models.layers", DropPath=drop.DropPath, to_2tuple=helpers.to_2tuple, trunc_normal_=init.trunc_normal_)
+    _package(
+        "timm.models.layers", DropPath=drop.DropPath, to_2tuple=helpers.to_2tuple, trunc_normal_=init.trunc_normal_
+    )
     # The models/ package __init__s pull in every other model; register bare packages instead.
     sys.path.insert(0, str(src))
     _package("models", src / "models")
@@ -233,7 +235,9 @@ def run(official: types.SimpleNamespace, model: nn.Module, gen: torch.Generator)
         out["image.embeds"] = official.demo.InternVideo2_Stage2.get_vid_feat(model, image)
         # Padded batch through the official text path, then each text alone via the demo.
         stage["name"] = "text"
-        tokens = model.tokenizer(TEXTS, padding="max_length", truncation=True, max_length=MAX_TXT_LEN, return_tensors="pt")
+        tokens = model.tokenizer(
+            TEXTS, padding="max_length", truncation=True, max_length=MAX_TXT_LEN, return_tensors="pt"
+        )
         out["text.input_ids"], out["text.attention_mask"] = tokens.input_ids, tokens.attention_mask
         _, out["text.cls"] = model.encode_text(tokens)
         stage["name"] = "unused"
@@ -275,7 +279,9 @@ def preprocessing(official: types.SimpleNamespace, gen: torch.Generator) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("official", type=Path, help=f"checkout of OpenGVLab/InternVideo at {EXPECTED_COMMIT}")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "tests/data/internvideo2_tiny")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parents[1] / "tests/data/internvideo2_tiny"
+    )
     parser.add_argument("--allow-unverified", action="store_true", help="source is not a git checkout")
     args = parser.parse_args()
     src = check_source(args.official, args.allow_unverified)

@@ -41,8 +41,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         with progress_printer(quiet=args.quiet or args.json) as progress:
-            summary = run_folder(_settings(args), rerun_all=args.all, rehash=args.rehash, pool_wait_s=args.pool_wait,
-                                 progress=progress, on_start=progress.start, on_partition=progress.partition_done)  # fmt: skip
+            summary = run_folder(
+                _settings(args),
+                rerun_all=args.all,
+                rehash=args.rehash,
+                pool_wait_s=args.pool_wait,
+                progress=progress,
+                on_start=progress.start,
+                on_partition=progress.partition_done,
+            )
     except RunInterrupted as err:
         # Ctrl-C / SIGTERM: the run is marked failed in the instance, its videos stay not done.
         print(f"video-assets run: {err}", file=sys.stderr)
@@ -54,9 +61,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         if "locked" not in str(err):
             raise
         home = os.environ.get("DAGSTER_HOME", ".dagster")
-        print(f"video-assets run: error: the Dagster instance {home} (or the registry in the data dir) is locked by "
-              f"another process ({err}): wait for the other `run` or `dagster dev` run to finish, run one `run` per "
-              "DAGSTER_HOME, or use PostgreSQL (examples/postgres/dagster.yaml)", file=sys.stderr)
+        print(
+            f"video-assets run: error: the Dagster instance {home} (or the registry in the data dir) is locked by "
+            f"another process ({err}): wait for the other `run` or `dagster dev` run to finish, run one `run` per "
+            "DAGSTER_HOME, or use PostgreSQL (examples/postgres/dagster.yaml)",
+            file=sys.stderr,
+        )
         return 1
     if args.json:
         print(json.dumps(summary_dict(summary), indent=2))
@@ -79,12 +89,17 @@ def cmd_remove(args: argparse.Namespace) -> int:
     # A refused plan raises RemovalRefused (a ValueError): main prints it, exit 2.
     errors: list[str] = []
     progress = errors.append if args.json else print
-    ok, plan = remove_videos(_settings(args), args.video_ids, force=args.force, max_share=share, dry_run=args.dry_run,
-                             progress=progress)  # fmt: skip
+    ok, plan = remove_videos(
+        _settings(args), args.video_ids, force=args.force, max_share=share, dry_run=args.dry_run, progress=progress
+    )
     if args.json:
         failures = [line for line in errors if line.startswith("remove_videos failed")]
-        print(json.dumps({**plan.to_dict(), "dry_run": args.dry_run, "removed": ok and not args.dry_run,
-                          "errors": failures}, indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                {**plan.to_dict(), "dry_run": args.dry_run, "removed": ok and not args.dry_run, "errors": failures},
+                indent=2,
+            )
+        )
     elif not args.dry_run:
         print("done" if ok else "nothing removed (see the error above)")
     return 0 if ok else 1
@@ -93,13 +108,19 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def cmd_ui(args: argparse.Namespace) -> int:
     from video_assets.runner import dagster_home, write_settings
 
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home()), "VIDEO_ASSETS_SETTINGS": str(write_settings(_settings(args)))}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(dagster_home()),
+        "VIDEO_ASSETS_SETTINGS": str(write_settings(_settings(args))),
+    }
     # This interpreter's Dagster, whatever is on PATH (a bare `dagster` fails unless the venv's bin
     # is on it): `dg dev` from the same environment when dagster-dg-cli is installed, else `dagster dev`.
     dg = Path(sys.executable).parent / "dg"
     launcher = [str(dg)] if dg.is_file() else [sys.executable, "-m", "dagster"]
     command = [*launcher, "dev", "-m", "video_assets.definitions", "-p", str(args.port)]
-    print(f"DAGSTER_HOME={env['DAGSTER_HOME']} VIDEO_ASSETS_SETTINGS={env['VIDEO_ASSETS_SETTINGS']} {' '.join(command)}")
+    print(
+        f"DAGSTER_HOME={env['DAGSTER_HOME']} VIDEO_ASSETS_SETTINGS={env['VIDEO_ASSETS_SETTINGS']} {' '.join(command)}"
+    )
     os.execve(command[0], command, env)
 
 
@@ -119,9 +140,16 @@ def cmd_search(args: argparse.Namespace) -> int:
     from video_assets.index.search import SearchRequest
     from video_assets.query import explain, search
 
-    request = SearchRequest(k=args.k, where=args.where, nprobes=args.nprobes, ef=args.ef,
-                            refine_factor=args.refine_factor, exact=args.exact, offset=args.offset,
-                            sidecar=not args.no_sidecar)  # fmt: skip
+    request = SearchRequest(
+        k=args.k,
+        where=args.where,
+        nprobes=args.nprobes,
+        ef=args.ef,
+        refine_factor=args.refine_factor,
+        exact=args.exact,
+        offset=args.offset,
+        sidecar=not args.no_sidecar,
+    )
     query = dict(text=args.text, like_clip=args.like_clip, like_file=args.like_file, model=args.model, request=request)
     if args.explain:
         print(explain(_settings(args), **query))
@@ -134,8 +162,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         print("no results")
     for rank, hit in enumerate(hits, 1):
         where = hit.clip_path or hit.source_path
-        print(f"{rank:>3}. {hit.score:.4f}  {hit.clip_id}  {hit.video_id}  "
-              f"[{hit.span_start_s:.2f}s-{hit.span_end_s:.2f}s]  {where}")
+        print(
+            f"{rank:>3}. {hit.score:.4f}  {hit.clip_id}  {hit.video_id}  "
+            f"[{hit.span_start_s:.2f}s-{hit.span_end_s:.2f}s]  {where}"
+        )
     return 0
 
 
@@ -198,13 +228,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", help="comma-separated embedders (default: those with weights + fingerprint)")
     p.add_argument("--videos-per-partition", type=int, help="videos per partition (default 1)")
     p.add_argument("--all", action="store_true", help="rerun every partition, also those whose videos are done")
-    p.add_argument("--rehash", action="store_true",
-                   help="re-read every video's sha256 (finds content changed under the same size and mtime)")
-    p.add_argument("--pool-wait", type=float, metavar="SECONDS",
-                   help="give up when a step waits longer than this for a pool slot held by another run (default 300)")
+    p.add_argument(
+        "--rehash",
+        action="store_true",
+        help="re-read every video's sha256 (finds content changed under the same size and mtime)",
+    )
+    p.add_argument(
+        "--pool-wait",
+        type=float,
+        metavar="SECONDS",
+        help="give up when a step waits longer than this for a pool slot held by another run (default 300)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-video lines; the summary only")
-    p.add_argument("--json", action="store_true",
-                   help="print the summary as JSON (every video with its status and reason); implies --quiet")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the summary as JSON (every video with its status and reason); implies --quiet",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="make sample videos, run the graph, search the index")
@@ -216,12 +256,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", help="folder of videos (default: ./videos or $VIDEO_ASSETS_INPUT_DIR)")
     p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
     p.add_argument("--models", help="comma-separated embedders whose tables to clean (default: the enabled ones)")
-    p.add_argument("--dry-run", action="store_true", help="list what would be removed (id, path, clip rows); change nothing")
-    p.add_argument("--force", action="store_true",
-                   help="remove even when the input folder is missing or empty, files still exist, or many videos go")
-    p.add_argument("--max-share", type=float,
-                   help="refuse to remove more than this share of the registered videos at once "
-                   "(default: MAX_REMOVE_SHARE in video_assets/remove.py, a half)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="list what would be removed (id, path, clip rows); change nothing"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="remove even when the input folder is missing or empty, files still exist, or many videos go",
+    )
+    p.add_argument(
+        "--max-share",
+        type=float,
+        help="refuse to remove more than this share of the registered videos at once "
+        "(default: MAX_REMOVE_SHARE in video_assets/remove.py, a half)",
+    )
     p.add_argument("--json", action="store_true", help="print the plan (and whether it ran) as JSON")
     p.set_defaults(func=cmd_remove)
 
@@ -242,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--like-file", help="a video file, embedded on the fly")
     p.add_argument("--model", help="embedder (default: the first enabled one that fits the query)")
     p.add_argument("-k", type=int, default=10, help="hits to return (default 10)")
-    p.add_argument("--where", help='filter, e.g. "duration_s > 3 AND video_id = \'abc\'"')
+    p.add_argument("--where", help="filter, e.g. \"duration_s > 3 AND video_id = 'abc'\"")
     p.add_argument("--nprobes", type=int, help="IVF partitions to probe (ANN index only)")
     p.add_argument("--refine-factor", type=int, help="re-rank k*F candidates with exact cosine")
     p.add_argument("--exact", action="store_true", help="brute force, ignore any ANN index")
@@ -261,8 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="list as JSON (status, sizes, revisions, where each lives)")
     p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("doctor", help="check this machine: Python, torch/CUDA, PyAV/FFmpeg codecs, "
-                       "LanceDB, Dagster, weights, disk; exit 1 when the main job cannot run")  # fmt: skip
+    p = sub.add_parser(
+        "doctor",
+        help="check this machine: Python, torch/CUDA, PyAV/FFmpeg codecs, "
+        "LanceDB, Dagster, weights, disk; exit 1 when the main job cannot run",
+    )
     p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
     p.add_argument("--models", help="comma-separated embedders to require (default: the enabled ones)")
     p.add_argument("--json", action="store_true", help="the checks as JSON")

@@ -15,20 +15,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the `duplicates` and `filters` subcommands to the `video-assets` parser."""
     p = sub.add_parser("duplicates", help="near-duplicate clip groups of a model's index (kept clip first)")
     p.add_argument("--model", help="embedder whose table to deduplicate (default: the first enabled one)")
-    p.add_argument("--threshold", type=float,
-                   help="cosine at or above which two clips are duplicates (default: fingerprint 0.85, others 0.99)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        help="cosine at or above which two clips are duplicates (default: fingerprint 0.85, others 0.99)",
+    )
     p.add_argument("--full", action="store_true", help="retrain the clusters and compare every clip, not only new ones")
-    p.add_argument("--limit", type=int, default=100,
-                   help="groups printed, largest first (default 100; --json prints all)")
+    p.add_argument(
+        "--limit", type=int, default=100, help="groups printed, largest first (default 100; --json prints all)"
+    )
     p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
     p.add_argument("--json", action="store_true", help="print the groups as JSON")
     p.set_defaults(func=cmd_duplicates)
 
     p = sub.add_parser("filters", help="keep/drop each clip with its reasons (<model>_clip_filters, per video)")
     p.add_argument("--model", help="embedder whose clips to filter (default: the first enabled one)")
-    p.add_argument("--all", action="store_true",
-                   help="every video (default: videos indexed since their last filters run, and videos whose "
-                   "duplicate flags changed with the last `duplicates`)")  # fmt: skip
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="every video (default: videos indexed since their last filters run, and videos whose "
+        "duplicate flags changed with the last `duplicates`)",
+    )
     p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
     p.add_argument("--json", action="store_true", help="print the filter run as JSON")
     p.set_defaults(func=cmd_filters)
@@ -45,16 +52,24 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     settings = _settings(args)
     model = args.model or default_model(settings, needs_text=False)
     curation_dir = settings.data_dir / "curation"
-    result = update_duplicates(connect(existing_index(settings)), model, curation_dir, threshold=args.threshold,
-                               sources=read_source_facts(settings.data_dir), full=args.full)  # fmt: skip
+    result = update_duplicates(
+        connect(existing_index(settings)),
+        model,
+        curation_dir,
+        threshold=args.threshold,
+        sources=read_source_facts(settings.data_dir),
+        full=args.full,
+    )
     found = groups(read_duplicates(curation_dir, model))
     if args.json:
         stats = {k: v for k, v in asdict(result).items() if k != "histogram"}
         print(json.dumps({**stats, "groups": [asdict(g) for g in found]}, indent=2, default=str, ensure_ascii=False))
         return 0
-    print(f"{model} (table v{result.table_version}, cosine >= {result.threshold}): {result.groups} group(s), "
-          f"{result.clips_marked} of {result.clips} clips marked as duplicates; {result.mode} run, "
-          f"{result.new_clips} clip(s) compared, {result.seconds:.2f} s; {result.path}")  # fmt: skip
+    print(
+        f"{model} (table v{result.table_version}, cosine >= {result.threshold}): {result.groups} group(s), "
+        f"{result.clips_marked} of {result.clips} clips marked as duplicates; {result.mode} run, "
+        f"{result.new_clips} clip(s) compared, {result.seconds:.2f} s; {result.path}"
+    )
     for n, group in enumerate(found[: max(args.limit, 0)], 1):
         print(f"group {n} ({len(group.clips)} clips):")
         for clip in group.clips:
@@ -86,8 +101,11 @@ def cmd_filters(args: argparse.Namespace) -> int:
     indexed = set(rows.column("partition_key").to_pylist())
     data = settings.data_dir.resolve()
     storage = StorageResource(data_dir=str(data))
-    resources = {"storage": storage, "lancedb": LanceDBResource(uri=uri),
-                 "io_manager": PartitionedParquetIOManager(base_dir=str(data / "assets"))}  # fmt: skip
+    resources = {
+        "storage": storage,
+        "lancedb": LanceDBResource(uri=uri),
+        "io_manager": PartitionedParquetIOManager(base_dir=str(data / "assets")),
+    }
     (asset,) = clip_filters_assets([model], settings.filters)
     dagster_home()  # the instance `run` and the UI use
     failed: dict[str, str] = {}
@@ -97,21 +115,35 @@ def cmd_filters(args: argparse.Namespace) -> int:
             instance.add_dynamic_partitions(videos_partitions.name, sorted(indexed - known))
         due = indexed if args.all else newly_indexed(instance, model, indexed) | flags_changed(storage, model, indexed)
         for key in sorted(due):
-            run = dg.materialize([asset], instance=instance, resources=resources, partition_key=key,
-                                 raise_on_error=False, run_config=QUIET)  # fmt: skip
+            run = dg.materialize(
+                [asset],
+                instance=instance,
+                resources=resources,
+                partition_key=key,
+                raise_on_error=False,
+                run_config=QUIET,
+            )
             if not run.success:
                 errors = [_root_message(e.event_specific_data.error) for e in run.get_step_failure_events()]
                 failed[key] = "; ".join(errors)
     table = read_filters(data / "assets", model, ["clip_id", "filter_reasons"])
     reasons = table.column("filter_reasons").to_pylist() if table is not None else []
     counts = {r: sum(r in rs for rs in reasons) for r in dict.fromkeys(x for rs in reasons for x in rs)}
-    summary = {"model": model, "videos_run": len(due), "failed": failed, "clips": len(reasons),
-               "kept": sum(not rs for rs in reasons), "reasons": counts}  # fmt: skip
+    summary = {
+        "model": model,
+        "videos_run": len(due),
+        "failed": failed,
+        "clips": len(reasons),
+        "kept": sum(not rs for rs in reasons),
+        "reasons": counts,
+    }
     if args.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
-        print(f"{model}: filters run for {len(due)} of {len(indexed)} partition(s); {summary['kept']} of "
-              f"{len(reasons)} clips kept" + "".join(f"; {r} {n}" for r, n in counts.items()))  # fmt: skip
+        print(
+            f"{model}: filters run for {len(due)} of {len(indexed)} partition(s); {summary['kept']} of "
+            f"{len(reasons)} clips kept" + "".join(f"; {r} {n}" for r, n in counts.items())
+        )
         for key, error in failed.items():
             print(f"failed: partition {key}: {error}")
     return 1 if failed else 0

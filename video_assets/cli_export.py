@@ -17,9 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="export directory (replaced when it holds an earlier export)")
     # Not argparse `choices`: a bad format is one error line, exit 2, like every other bad input.
     p.add_argument("--format", default="parquet", help="parquet (default), webdataset or jsonl")
-    p.add_argument("--kept-only", action="store_true",
-                   help="drop clips that are not the kept clip of their duplicate group or that the clip filters "
-                   "drop (needs `duplicates` or the clip filters first)")
+    p.add_argument(
+        "--kept-only",
+        action="store_true",
+        help="drop clips that are not the kept clip of their duplicate group or that the clip filters "
+        "drop (needs `duplicates` or the clip filters first)",
+    )
     p.add_argument("--where", help="export only matching clips; " + WHERE_HELP + CURATION_HELP)
     p.add_argument("--shard-size", type=int, default=1000, help="samples per webdataset shard (default 1000)")
     p.add_argument("--crf", type=int, default=23, help="x264 CRF of spans cut from sources (webdataset; default 23)")
@@ -40,9 +43,17 @@ def cmd_export(args: argparse.Namespace) -> int:
         parse_where(args.where, curation=True)
     settings = _settings(args)
     model = args.model or default_model(settings, needs_text=False)
-    result = export_clips(connect(existing_index(settings)), model, args.out, fmt=args.format,
-                          data_dir=settings.data_dir, kept_only=args.kept_only, where=args.where,
-                          shard_size=args.shard_size, crf=args.crf)  # fmt: skip
+    result = export_clips(
+        connect(existing_index(settings)),
+        model,
+        args.out,
+        fmt=args.format,
+        data_dir=settings.data_dir,
+        kept_only=args.kept_only,
+        where=args.where,
+        shard_size=args.shard_size,
+        crf=args.crf,
+    )
     if args.json:
         print(json.dumps({**asdict(result), "note": result.note()}, indent=2, ensure_ascii=False))
         return 0

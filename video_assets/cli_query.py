@@ -33,15 +33,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("ask", help="multiple-choice QA: rank candidate answers over the clips a question retrieves")
     p.add_argument("question", help='e.g. "what is the man holding?"')
-    p.add_argument("--choices", nargs="+", required=True, metavar="ANSWER", help='candidate answers, e.g. "a cup" "a phone"')
+    p.add_argument(
+        "--choices", nargs="+", required=True, metavar="ANSWER", help='candidate answers, e.g. "a cup" "a phone"'
+    )
     p.add_argument("--model", help="embedder with a text tower (default: the first enabled one)")
     p.add_argument("-k", type=int, default=5, help="clips retrieved by the question and scored (default 5)")
-    p.add_argument("--scale", choices=["reference", "model"],
-                   help="softmax of 100*cosine (reference) or of the model's logit scale "
-                   "(default: the model's text_match_scale setting)")  # fmt: skip
-    p.add_argument("--template", default="{answer}",
-                   help='how a choice is embedded, e.g. "a man holding {answer}" or "{question} {answer}" '
-                   "(default: the choice as given)")  # fmt: skip
+    p.add_argument(
+        "--scale",
+        choices=["reference", "model"],
+        help="softmax of 100*cosine (reference) or of the model's logit scale "
+        "(default: the model's text_match_scale setting)",
+    )
+    p.add_argument(
+        "--template",
+        default="{answer}",
+        help='how a choice is embedded, e.g. "a man holding {answer}" or "{question} {answer}" '
+        "(default: the choice as given)",
+    )
     p.add_argument("--where", help="restrict the clips retrieved; " + WHERE_HELP)
     p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
     p.add_argument("--json", action="store_true", help="print the ranked answers and their clips as JSON")
@@ -65,8 +73,11 @@ def cmd_clips(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     if listing.unscored_texts:
         known = scored_texts(db, model)
-        print(f"note: no clip of {model} has a score for {', '.join(map(repr, listing.unscored_texts))}; "
-              f"its scored texts (texts_to_verify): {', '.join(map(repr, known)) or 'none'}", file=sys.stderr)  # fmt: skip
+        print(
+            f"note: no clip of {model} has a score for {', '.join(map(repr, listing.unscored_texts))}; "
+            f"its scored texts (texts_to_verify): {', '.join(map(repr, known)) or 'none'}",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(asdict(listing), indent=2, default=str, ensure_ascii=False))
         return 0
@@ -84,8 +95,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from video_assets.cli import _settings
     from video_assets.curation.qa import ask
 
-    result = ask(_settings(args), args.question, args.choices, model=args.model, k=args.k, scale=args.scale,
-                 template=args.template, where=args.where)  # fmt: skip
+    result = ask(
+        _settings(args),
+        args.question,
+        args.choices,
+        model=args.model,
+        k=args.k,
+        scale=args.scale,
+        template=args.template,
+        where=args.where,
+    )
     if args.json:
         print(json.dumps(asdict(result), indent=2, ensure_ascii=False))
         return 0
@@ -129,11 +148,15 @@ def _curation_notes(listing: Any, where: str | None) -> list[str]:
     used = curation_names(parse_where(where, curation=True))
     model, notes = listing.model, []
     if not info.duplicates and used - {"filter_keep", "motion", "reason"}:
-        notes.append(f"no duplicates for {model} yet: dup_group, keep, sim_to_kept, group_size and cluster_id "
-                     f"are null (run `video-assets duplicates --model {model}`)")  # fmt: skip
+        notes.append(
+            f"no duplicates for {model} yet: dup_group, keep, sim_to_kept, group_size and cluster_id "
+            f"are null (run `video-assets duplicates --model {model}`)"
+        )
     if not info.filters and used & {"filter_keep", "motion", "reason"}:
-        notes.append(f"no clip filters for {model} yet: filter_keep, motion and reason(...) are null "
-                     f"(materialize {model}_clip_filters)")  # fmt: skip
+        notes.append(
+            f"no clip filters for {model} yet: filter_keep, motion and reason(...) are null "
+            f"(materialize {model}_clip_filters)"
+        )
     return notes
 
 

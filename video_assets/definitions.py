@@ -46,11 +46,20 @@ def build_definitions(settings: Settings | Resolved) -> dg.Definitions:
         executor_def=dg.in_process_executor,
     )
     # Curation assets (issue 13) downstream of the index: one factory call per module.
-    curation: list[dg.AssetsDefinition] = [*duplicates_assets(names), *clip_filters_assets(names, settings.filters), *export_assets(names)]
+    curation: list[dg.AssetsDefinition] = [
+        *duplicates_assets(names),
+        *clip_filters_assets(names, settings.filters),
+        *export_assets(names),
+    ]
     return dg.Definitions(
         assets=[*media, *model_defs, *optimized_index_assets(names), *curation],
         jobs=[embed_job, build_removal_job(names), build_ask_job(settings)],
-        sensors=[build_video_sensor(embed_job, settings), optimize_index_sensor(names), build_failed_run_sensor(embed_job), build_curation_sensor(names)],
+        sensors=[
+            build_video_sensor(embed_job, settings),
+            optimize_index_sensor(names),
+            build_failed_run_sensor(embed_job),
+            build_curation_sensor(names),
+        ],
         resources={
             "io_manager": PartitionedParquetIOManager(base_dir=str(paths.assets_dir)),
             "storage": StorageResource(data_dir=str(paths.data_dir)),

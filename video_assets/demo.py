@@ -50,7 +50,9 @@ def run_demo(root: Path) -> int:
     hits = search(settings, like_clip=first["clip_id"], model="fingerprint", request=SearchRequest(k=3))
     print(f"\nsearch: clips like {first['clip_id']} (first clip of {SAMPLES[0][0]}), model fingerprint")
     for rank, hit in enumerate(hits, 1):
-        print(f"  {rank}. {hit.score:.4f} {hit.video_id} [{hit.span_start_s:.1f}-{hit.span_end_s:.1f}s] {hit.source_path}")
+        print(
+            f"  {rank}. {hit.score:.4f} {hit.video_id} [{hit.span_start_s:.1f}-{hit.span_end_s:.1f}s] {hit.source_path}"
+        )
     found = bool(hits) and hits[0].video_id == copy
     print("top hit is the near-copy of the query: " + ("yes" if found else "NO"))
     print(f"index: {settings.paths.lancedb_uri} ({len(rows)} rows in {table.name}, one per clip)")
@@ -59,6 +61,8 @@ def run_demo(root: Path) -> int:
     if skipped:
         print("\nlearned models skipped (weights absent):")
         for entry in skipped:
-            print(f"  {entry.spec.name}: {entry.spec.model_id}@{entry.spec.revision} — "
-                  f"get it with `video-assets models download {entry.spec.name} --output {data}`")
+            print(
+                f"  {entry.spec.name}: {entry.spec.model_id}@{entry.spec.revision} — "
+                f"get it with `video-assets models download {entry.spec.name} --output {data}`"
+            )
     return 0 if found and not summary.failed else 1

@@ -21,7 +21,9 @@ class ScanResult:
     other_extensions: dict[str, int]  # files ignored for their extension, counted per extension
 
 
-def scan(settings: Settings, registry: VideoRegistry, *, seal_partial: bool, max_age_s: float | None = None) -> ScanResult:
+def scan(
+    settings: Settings, registry: VideoRegistry, *, seal_partial: bool, max_age_s: float | None = None
+) -> ScanResult:
     """Register the input folder's files, mark vanished ones missing, seal full (or due) batches."""
     walk = walk_inputs(settings.input_dir, settings.video_extensions, exclude=[settings.data_dir])
     new_videos = registry.register(walk.files)

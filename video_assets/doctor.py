@@ -63,8 +63,15 @@ class Report:
 def diagnose(settings: Settings) -> Report:
     """Every check, each one isolated: a crash in one is reported as its failure."""
     checks: list[Check] = []
-    probes = {"python": _python, "torch": _torch, "pyav": _pyav, "decord": _decord, "lancedb": _lancedb,
-              "dagster": _dagster, "ffmpeg CLI": _ffmpeg_cli}  # fmt: skip
+    probes = {
+        "python": _python,
+        "torch": _torch,
+        "pyav": _pyav,
+        "decord": _decord,
+        "lancedb": _lancedb,
+        "dagster": _dagster,
+        "ffmpeg CLI": _ffmpeg_cli,
+    }
     for name, probe in probes.items():
         checks += _guarded(name, probe)
     checks += _guarded("data", lambda: _data_dir(settings))
@@ -77,7 +84,9 @@ def _guarded(name: str, probe: Callable[[], list[Check]]) -> list[Check]:
     try:
         return probe()
     except Exception as error:  # a broken install must be reported, not crash the report
-        return [Check(name, False, f"check crashed: {type(error).__name__}: {error}", "reinstall: pip install -e '.[dev]'")]
+        return [
+            Check(name, False, f"check crashed: {type(error).__name__}: {error}", "reinstall: pip install -e '.[dev]'")
+        ]
 
 
 def _version_of(module: str) -> str | None:
@@ -118,17 +127,25 @@ def _pyav() -> list[Check]:
     missing_dec = [n for n in DECODERS if not _has_codec(av.codec.Codec, n, "r")]
     missing_enc = [n for n in ENCODERS if not _has_codec(av.codec.Codec, n, "w")]
     checks = [Check("pyav", True, f"PyAV {version}, FFmpeg {ffmpeg}")]
-    checks.append(Check(
-        "decoders", not missing_dec,
-        f"{len(DECODERS) - len(missing_dec)} of {len(DECODERS)} present" + (f"; missing {', '.join(missing_dec)}" if missing_dec else ""),
-        "videos in the missing codecs fail with 'no decoder'; PyAV's wheels bundle them all: pip install --force-reinstall av",
-        required=False,
-    ))  # fmt: skip
-    checks.append(Check(
-        "encoders", not missing_enc,
-        "libx264 present" if not missing_enc else f"missing {', '.join(missing_enc)}",
-        "clipping.transcode needs libx264 (PyAV's wheels include it)", required=False,
-    ))  # fmt: skip
+    checks.append(
+        Check(
+            "decoders",
+            not missing_dec,
+            f"{len(DECODERS) - len(missing_dec)} of {len(DECODERS)} present"
+            + (f"; missing {', '.join(missing_dec)}" if missing_dec else ""),
+            "videos in the missing codecs fail with 'no decoder'; PyAV's wheels bundle them all: pip install --force-reinstall av",
+            required=False,
+        )
+    )
+    checks.append(
+        Check(
+            "encoders",
+            not missing_enc,
+            "libx264 present" if not missing_enc else f"missing {', '.join(missing_enc)}",
+            "clipping.transcode needs libx264 (PyAV's wheels include it)",
+            required=False,
+        )
+    )
     return checks
 
 
@@ -142,8 +159,15 @@ def _has_codec(codec: type, name: str, mode: str) -> bool:
 
 def _decord() -> list[Check]:
     version = _version_of("decord")
-    return [Check("decord", version is not None, version or "not installed (frames.backend 'pyav' needs none)",
-                  "optional: pip install decord (Linux x86_64 / Windows wheels)", required=False)]  # fmt: skip
+    return [
+        Check(
+            "decord",
+            version is not None,
+            version or "not installed (frames.backend 'pyav' needs none)",
+            "optional: pip install decord (Linux x86_64 / Windows wheels)",
+            required=False,
+        )
+    ]
 
 
 def _lancedb() -> list[Check]:
@@ -167,21 +191,36 @@ def _dagster() -> list[Check]:
 
 def _ffmpeg_cli() -> list[Check]:
     found = shutil.which("ffmpeg")
-    return [Check("ffmpeg CLI", found is not None, found or "not on PATH",
-                  "only the frame-extraction benchmark uses it (apt-get install ffmpeg)", required=False)]  # fmt: skip
+    return [
+        Check(
+            "ffmpeg CLI",
+            found is not None,
+            found or "not on PATH",
+            "only the frame-extraction benchmark uses it (apt-get install ffmpeg)",
+            required=False,
+        )
+    ]
 
 
 def _data_dir(settings: Settings) -> list[Check]:
     data = Path(settings.data_dir).resolve()
     existing = next((p for p in (data, *data.parents) if p.exists()), None)
     if existing is not None and not existing.is_dir():
-        return [Check("data dir", False, f"{data} cannot be created: {existing} is a file", "give a directory as --output")]
+        return [
+            Check("data dir", False, f"{data} cannot be created: {existing} is a file", "give a directory as --output")
+        ]
     if existing is None or not os.access(existing, os.W_OK):
         return [Check("data dir", False, f"{data} is not writable", "give a writable --output")]
     free_gb = shutil.disk_usage(existing).free / 1e9
     state = "exists" if data.exists() else f"will be created under {existing}"
-    return [Check("data dir", free_gb >= MIN_FREE_GB, f"{data} ({state}), {free_gb:.1f} GB free",
-                  f"free disk space: frames, tensors and the index need room (>= {MIN_FREE_GB:g} GB)")]  # fmt: skip
+    return [
+        Check(
+            "data dir",
+            free_gb >= MIN_FREE_GB,
+            f"{data} ({state}), {free_gb:.1f} GB free",
+            f"free disk space: frames, tensors and the index need room (>= {MIN_FREE_GB:g} GB)",
+        )
+    ]
 
 
 def _device(settings: Settings) -> list[Check]:
@@ -190,7 +229,9 @@ def _device(settings: Settings) -> list[Check]:
     try:
         device = resolve_device(settings.device)
     except (RuntimeError, ValueError) as error:
-        return [Check("device", False, f"{settings.device!r}: {error}", 'set "device": "cpu" or "auto" in the settings')]
+        return [
+            Check("device", False, f"{settings.device!r}: {error}", 'set "device": "cpu" or "auto" in the settings')
+        ]
     return [Check("device", True, f"{settings.device!r} -> {device}")]
 
 
@@ -210,8 +251,9 @@ def _models(settings: Settings) -> list[Check]:
         wanted = enabled is not None and name in enabled
         where = ", ".join(f"{r.repo_id}@{r.revision}" for r in entry.weights.repos)
         # Each repo from model_dir or, when it is absent there, from the Hugging Face cache (HF_HOME).
-        places = ", ".join(dict.fromkeys(str(r.path.parent) if r.source == "model_dir" else f"HF cache {r.path}"
-                                         for r in status.repos))  # fmt: skip
+        places = ", ".join(
+            dict.fromkeys(str(r.path.parent) if r.source == "model_dir" else f"HF cache {r.path}" for r in status.repos)
+        )
         detail = f"{status.state} ({where}) in {places if present else hub.model_dir}"
         if not wanted and not present:
             detail += "; not enabled, so `run` leaves it out"

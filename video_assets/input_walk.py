@@ -63,7 +63,9 @@ def walk_inputs(input_dir: Path, extensions: Sequence[str], *, exclude: Sequence
             walk.skipped.append(SkippedInput(str(folder), _os_reason(err, "folder")))
             return
         if (info.st_dev, info.st_ino) in visited:
-            walk.skipped.append(SkippedInput(str(folder), "already walked: a symlink loop, or a second link to the same folder"))
+            walk.skipped.append(
+                SkippedInput(str(folder), "already walked: a symlink loop, or a second link to the same folder")
+            )
             return
         visited.add((info.st_dev, info.st_ino))
         try:

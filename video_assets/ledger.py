@@ -173,7 +173,8 @@ class VideoLedger:
                     "SELECT model, clips FROM landed WHERE video_id=? AND sha256 IS ?", (video_id, video["sha256"])
                 ).fetchall()
                 drops = db.execute(
-                    "SELECT stage, clip_id, reason FROM clip_drops WHERE video_id=? ORDER BY stage, clip_id", (video_id,)
+                    "SELECT stage, clip_id, reason FROM clip_drops WHERE video_id=? ORDER BY stage, clip_id",
+                    (video_id,),
                 ).fetchall()
                 out.append(
                     VideoAccount(

@@ -139,7 +139,9 @@ class VideoRegistry:
                     )
         return added
 
-    def seal_partitions(self, videos_per_partition: int, *, seal_partial: bool, max_age_s: float | None = None) -> list[str]:
+    def seal_partitions(
+        self, videos_per_partition: int, *, seal_partial: bool, max_age_s: float | None = None
+    ) -> list[str]:
         """Group unassigned videos (in path order) into partitions; returns the new keys.
 
         A batch is sealed when it is full; a partial batch only when ``seal_partial`` is

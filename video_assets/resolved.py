@@ -98,7 +98,9 @@ def resolve(settings: Settings, embedders: Sequence[RegisteredEmbedder] | None =
     paths = settings.paths
     if embedders is None:
         embedders = enabled_embedders(settings.enabled_models, ModelHub(paths.model_dir))
-    configured = [FrameSignature(FramePolicy(p), fps) for p in settings.frames.policies for fps in settings.frames.target_fps]
+    configured = [
+        FrameSignature(FramePolicy(p), fps) for p in settings.frames.policies for fps in settings.frames.target_fps
+    ]
     plans: list[ModelPlan] = []
     extra: list[FrameSignature] = []
     clips_v = clips_version(settings)
@@ -124,7 +126,9 @@ def _plan_model(settings: Settings, entry: RegisteredEmbedder) -> ModelPlan:
         spec=spec,
         options=options,
         target_fps=target_fps,
-        num_gpus_per_worker=spec.num_gpus_per_worker if options.num_gpus_per_worker is None else options.num_gpus_per_worker,
+        num_gpus_per_worker=spec.num_gpus_per_worker
+        if options.num_gpus_per_worker is None
+        else options.num_gpus_per_worker,
         num_cpus=num_cpus,
         gpu_memory_gb=(spec.gpu_memory_gb if options.gpu_memory_gb is None else options.gpu_memory_gb) or None,
         recipe=recipe,

@@ -176,7 +176,9 @@ class RunGuard:
             return status
         if self.signals.poll() is not None:
             # Dagster only defers Ctrl-C outside step code; waiting for a slot must end now.
-            raise dg.DagsterExecutionInterruptedError(f"{signal_name(self.signals.first)} while {step_key} waited for pool {pool}")
+            raise dg.DagsterExecutionInterruptedError(
+                f"{signal_name(self.signals.first)} while {step_key} waited for pool {pool}"
+            )
         now = time.monotonic()
         wait = self._waits.setdefault(key, _Wait(started=now, reported=now))
         holders = [h for h in _slot_holders(self.instance, pool) if h != run_id]
@@ -268,7 +270,9 @@ def reap_dead_runs(instance: dg.DagsterInstance, run_ids: list[str], progress: C
         instance.report_run_failed(run, reason)
         instance.event_log_storage.free_concurrency_slots_for_run(run_id)
         partition = run.tags.get("dagster/partition", "?")
-        progress(f"recovered: run {run_id} (partition {partition}) died with {owner.describe()}; marked failed, slots freed")
+        progress(
+            f"recovered: run {run_id} (partition {partition}) died with {owner.describe()}; marked failed, slots freed"
+        )
         reaped.append(run_id)
     return reaped
 
@@ -311,4 +315,3 @@ def _slot_holders(instance: dg.DagsterInstance, pool: str) -> list[str]:
 def _unfinished_run_ids(instance: dg.DagsterInstance) -> list[str]:
     records = instance.get_run_records(filters=dg.RunsFilter(statuses=UNFINISHED))
     return [r.dagster_run.run_id for r in records]
-

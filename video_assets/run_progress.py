@@ -47,7 +47,9 @@ class RunProgress:
         self.seconds += outcome.seconds
         if self.bar is not None:
             rate = self.clips / self.seconds if self.seconds else 0.0
-            self.bar.set_postfix_str(f"videos done {self.done}, failed {self.failed}, {rate:.1f} clips/s", refresh=False)
+            self.bar.set_postfix_str(
+                f"videos done {self.done}, failed {self.failed}, {rate:.1f} clips/s", refresh=False
+            )
             self.bar.update(1)
 
     def close(self) -> None:

@@ -111,7 +111,9 @@ def run_folder(
     """
     from video_assets.definitions import EMBED_JOB, build_definitions
 
-    settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve(), "input_dir": settings.input_dir.resolve()})
+    settings = settings.model_copy(
+        update={"data_dir": settings.data_dir.resolve(), "input_dir": settings.input_dir.resolve()}
+    )
     # Once, before any partition: absent weights would otherwise fail every partition in turn.
     problems = preflight_weights(settings)
     if problems:
@@ -137,7 +139,10 @@ def run_folder(
     keys = sorted({v.partition_key for v in videos if rerun_all or v.status != "done"})
     # guarded_runs: dead runs' slots freed first, no endless wait on a pool slot, and
     # SIGINT/SIGTERM stop the loop with RunInterrupted (the CLI exits 128 + signal).
-    with dg.DagsterInstance.get() as instance, guarded_runs(instance, pool_wait_s=pool_wait_s, progress=progress) as guard:
+    with (
+        dg.DagsterInstance.get() as instance,
+        guarded_runs(instance, pool_wait_s=pool_wait_s, progress=progress) as guard,
+    ):
         known = set(instance.get_dynamic_partitions(videos_partitions.name))
         for chunk in chunked([k for k in registry.partition_keys() if k not in known]):
             instance.add_dynamic_partitions(videos_partitions.name, chunk)

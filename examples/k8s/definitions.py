@@ -44,7 +44,9 @@ def with_executor(defs: dg.Definitions, job_name: str, executor: dg.ExecutorDefi
     with warnings.catch_warnings():  # dagster's own copy passes its beta `owners` field on
         warnings.simplefilter("ignore", dg.BetaWarning)
         sensors = [
-            sensor.with_updated_job(new) if sensor.has_jobs and any(t.job_name == job_name for t in sensor.targets) else sensor
+            sensor.with_updated_job(new)
+            if sensor.has_jobs and any(t.job_name == job_name for t in sensor.targets)
+            else sensor
             for sensor in defs.sensors
         ]
     return dg.Definitions(

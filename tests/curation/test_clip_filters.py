@@ -104,8 +104,12 @@ def test_every_reason_applies_together_and_alone() -> None:
     # Unknown duplicate state or a text the clip was not scored for is not a reason.
     assert reasons_for(_facts(**{**_kwargs(good), "duplicate": None, "scores": {"a cat": 0.0}}), settings) == []
     black_still = np.zeros((3, H, W, 3), np.uint8)
-    worst = _facts(duration_s=1.0, pixels=pixel_stats(black_still, np.array([0.0, 1.0, 2.0]), settings),
-                   scores={"a dog": 0.1}, duplicate=True)  # fmt: skip
+    worst = _facts(
+        duration_s=1.0,
+        pixels=pixel_stats(black_still, np.array([0.0, 1.0, 2.0]), settings),
+        scores={"a dog": 0.1},
+        duplicate=True,
+    )
     assert reasons_for(worst, settings) == [r for r in REASONS if r != "too_long"]
 
 
@@ -124,8 +128,12 @@ def _facts(*, duration_s: float = 5.0, pixels: PixelStats | None = None, scores=
 
 
 def _kwargs(facts: ClipFacts) -> dict:
-    return {"duration_s": facts.duration_s, "pixels": facts.pixels, "scores": facts.text_scores,
-            "duplicate": facts.duplicate}  # fmt: skip
+    return {
+        "duration_s": facts.duration_s,
+        "pixels": facts.pixels,
+        "scores": facts.text_scores,
+        "duplicate": facts.duplicate,
+    }
 
 
 def test_filter_settings_version_only_the_filters_asset(tmp_path) -> None:
@@ -155,19 +163,31 @@ def test_partition_run_reads_text_scores_frames_and_duplicate_flags(tmp_path) ->
     from video_assets.parquet_parts import array_to_fields
     from video_assets.stages.frames import FRAMES_SCHEMA
 
-    rows = pa.table({
-        "clip_id": ["c1", "c2", "c3"], "video_id": ["v"] * 3, "duration_s": [4.0, 4.0, 4.0],
-        "text_scores": [json.dumps({"a dog": 0.9}), json.dumps({"a dog": 0.1}), None],
-    })  # fmt: skip
+    rows = pa.table(
+        {
+            "clip_id": ["c1", "c2", "c3"],
+            "video_id": ["v"] * 3,
+            "duration_s": [4.0, 4.0, 4.0],
+            "text_scores": [json.dumps({"a dog": 0.9}), json.dumps({"a dog": 0.1}), None],
+        }
+    )
 
     def group(clip_id: str, frames: np.ndarray, signature: str) -> pa.Table:
-        row = {"clip_id": clip_id, "video_id": "v", "signature": signature, "timestamps": times(len(frames)).tolist(),
-               **array_to_fields(frames), "jpeg": None}  # fmt: skip
+        row = {
+            "clip_id": clip_id,
+            "video_id": "v",
+            "signature": signature,
+            "timestamps": times(len(frames)).tolist(),
+            **array_to_fields(frames),
+            "jpeg": None,
+        }
         return pa.Table.from_pylist([row], schema=FRAMES_SCHEMA)
 
     # c1: a 'middle' row (1 frame) beside its 'sequence' one, which is what motion is read from; c3: no frames.
-    groups = [pa.concat_tables([group("c1", moving(1), "middle-2.0"), group("c1", moving(8), "sequence-2.0")]),
-              group("c2", still(8), "sequence-2.0")]  # fmt: skip
+    groups = [
+        pa.concat_tables([group("c1", moving(1), "middle-2.0"), group("c1", moving(8), "sequence-2.0")]),
+        group("c2", still(8), "sequence-2.0"),
+    ]
     settings = FilterSettings(min_text_score={"a dog": 0.5, "a cat": 0.5})
     curation = tmp_path / "curation"
     run = filter_partition(rows, groups, curation_dir=curation, model="m", settings=settings)

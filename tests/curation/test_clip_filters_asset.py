@@ -64,8 +64,12 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory):
     make_video(folder / "moving.mp4", duration_s=4.0, fps=12, size=(128, 96), seed=3)
     make_near_copy(folder / "moving.mp4", folder / "copy.mp4", crf=23)
     make_still(folder / "still.mp4")
-    settings = Settings(input_dir=folder, data_dir=root / "data", enabled_models=(MODEL,),
-                        clipping=ClippingSettings(clip_len_s=2.0, stride_s=2.0, min_clip_len_s=1.0))  # fmt: skip
+    settings = Settings(
+        input_dir=folder,
+        data_dir=root / "data",
+        enabled_models=(MODEL,),
+        clipping=ClippingSettings(clip_len_s=2.0, stride_s=2.0, min_clip_len_s=1.0),
+    )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
         for name in ("VIDEO_ASSETS_SETTINGS", "VIDEO_ASSETS_DATA_DIR"):
@@ -99,8 +103,9 @@ def _tick(sensor: dg.SensorDefinition, instance, resources, cursor: str | None) 
 def _run(request: dg.RunRequest, instance, resources, config: dict | None = None) -> dg.ExecuteInProcessResult:
     (key,) = request.asset_selection
     assets = {a.key: a for a in [*duplicates_assets([MODEL]), *clip_filters_assets([MODEL], FILTERS)]}
-    result = dg.materialize([assets[key]], instance=instance, resources=resources,
-                            partition_key=request.partition_key, run_config=config)  # fmt: skip
+    result = dg.materialize(
+        [assets[key]], instance=instance, resources=resources, partition_key=request.partition_key, run_config=config
+    )
     assert result.success
     return result
 
@@ -164,8 +169,11 @@ def test_clips_and_export_read_the_filter_decisions(pipeline, tmp_path: Path, ca
     data, instance, resources, keys = pipeline
     _run(dg.RunRequest(asset_selection=[dg.AssetKey(f"{MODEL}_duplicates")]), instance, resources, DUPS_070)
     for partition in keys.values():
-        _run(dg.RunRequest(partition_key=partition, asset_selection=[dg.AssetKey(f"{MODEL}_clip_filters")]),
-             instance, resources)  # fmt: skip
+        _run(
+            dg.RunRequest(partition_key=partition, asset_selection=[dg.AssetKey(f"{MODEL}_clip_filters")]),
+            instance,
+            resources,
+        )
     base = ["--model", MODEL, "--output", str(data)]
 
     def listed(where: str) -> set[str]:
@@ -200,8 +208,7 @@ def test_filters_command_runs_stale_videos_or_all(pipeline, capsys) -> None:
     everything = json.loads(capsys.readouterr().out)
     rows = _decisions(data).values()
     assert everything["videos_run"] == len(keys) and everything["clips"] == len(rows) == 6
-    assert everything["reasons"] == {r: sum(r in row["filter_reasons"] for row in rows)
-                                     for r in everything["reasons"]}  # fmt: skip
+    assert everything["reasons"] == {r: sum(r in row["filter_reasons"] for row in rows) for r in everything["reasons"]}
     assert everything["reasons"]["static"] == 2 and everything["reasons"]["duplicate"] == 3
     assert everything["kept"] == 2 and stale["kept"] == 2
 

@@ -105,13 +105,16 @@ def test_a_text_nobody_scored_is_named(data_dir):
     assert sorted(scored_texts(db, MODEL)) == sorted(TEXTS)
 
 
-@pytest.mark.parametrize(("kwargs", "error"), [
-    ({"where": "duration_s > 3; DROP TABLE clips_tiny"}, InvalidFilterError),
-    ({"where": "text_score(video_id) > 1"}, InvalidFilterError),
-    ({"limit": 0}, InvalidSearchError),
-    ({"limit": 1001}, InvalidSearchError),
-    ({"offset": -1}, InvalidSearchError),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"where": "duration_s > 3; DROP TABLE clips_tiny"}, InvalidFilterError),
+        ({"where": "text_score(video_id) > 1"}, InvalidFilterError),
+        ({"limit": 0}, InvalidSearchError),
+        ({"limit": 1001}, InvalidSearchError),
+        ({"offset": -1}, InvalidSearchError),
+    ],
+)
 def test_bad_requests_are_refused(data_dir, kwargs, error):
     with pytest.raises(error):
         list_clips(connect(str(data_dir / "lancedb")), MODEL, **kwargs)

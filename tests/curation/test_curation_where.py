@@ -46,18 +46,37 @@ def data(tmp_path: Path) -> Path:
         for i in range(4):
             vector = np.zeros(DIM, np.float32)
             vector[0 if i == 0 else i + (3 if video == "b" else 0)] = 1.0
-            rows.append({
-                "clip_id": _clip(video, i), "video_id": video, "partition_key": f"p-{video}",
-                "source_path": f"/videos/{video}.mp4", "span_start_s": 10.0 * i, "span_end_s": 10.0 * i + i + 1,
-                "vector": vector, "model_id": "test/tiny", "model_revision": "r1",
-                "text_scores": {"a dog": 0.1 * (i + 1)} if i % 2 == 0 else None,
-                "created_at": datetime(2024, 5, 1 + i, tzinfo=timezone.utc),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "clip_id": _clip(video, i),
+                    "video_id": video,
+                    "partition_key": f"p-{video}",
+                    "source_path": f"/videos/{video}.mp4",
+                    "span_start_s": 10.0 * i,
+                    "span_end_s": 10.0 * i + i + 1,
+                    "vector": vector,
+                    "model_id": "test/tiny",
+                    "model_revision": "r1",
+                    "text_scores": {"a dog": 0.1 * (i + 1)} if i % 2 == 0 else None,
+                    "created_at": datetime(2024, 5, 1 + i, tzinfo=timezone.utc),
+                }
+            )
         commit_partition(db, MODEL, rows_to_table(rows, DIM), [video])
     reasons = [[], ["static"], ["black", "frozen"], []]
-    stored = [{"clip_id": _clip("a", i), "video_id": "a", "filter_keep": not r, "filter_reasons": r,
-               "motion": 0.001 if r else 0.05, "frames": 4, "black_frames": 0, "frozen_s": 0.0, "duplicate": None}
-              for i, r in enumerate(reasons)]  # fmt: skip
+    stored = [
+        {
+            "clip_id": _clip("a", i),
+            "video_id": "a",
+            "filter_keep": not r,
+            "filter_reasons": r,
+            "motion": 0.001 if r else 0.05,
+            "frames": 4,
+            "black_frames": 0,
+            "frozen_s": 0.0,
+            "duplicate": None,
+        }
+        for i, r in enumerate(reasons)
+    ]
     path = filters_dir(data / "assets", MODEL) / "p-a.parquet"
     write_table_atomic(pa.Table.from_pylist(stored, schema=FILTER_SCHEMA), path)
     return data
@@ -67,37 +86,46 @@ def test_the_reason_names_are_the_filters_reasons() -> None:
     assert FILTER_REASONS == REASONS
 
 
-@pytest.mark.parametrize(("text", "problem"), [
-    ("keep = false", "curation columns and reason('...') are filtered with"),  # search: not an index column
-    ("reason('static')", "function calls other than text_score"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("keep = false", "curation columns and reason('...') are filtered with"),  # search: not an index column
+        ("reason('static')", "function calls other than text_score"),
+    ],
+)
 def test_search_filters_refuse_curation_terms(text: str, problem: str) -> None:
     with pytest.raises(InvalidFilterError, match=re.escape(problem)):
         compile_where(text)
 
 
-@pytest.mark.parametrize(("text", "problem"), [
-    ("keep = 1", "expected true or false"),
-    ("keep < true", "compare it with = or !="),
-    ("reason('dull')", "reason takes one of"),
-    ("reason(static)", "reason takes one of"),
-    ("reason('static') > 0", "compare it with = or !="),
-    ("motion > 'x'", "numeric"),
-    ("dup_group = 3", "quoted"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("keep = 1", "expected true or false"),
+        ("keep < true", "compare it with = or !="),
+        ("reason('dull')", "reason takes one of"),
+        ("reason(static)", "reason takes one of"),
+        ("reason('static') > 0", "compare it with = or !="),
+        ("motion > 'x'", "numeric"),
+        ("dup_group = 3", "quoted"),
+    ],
+)
 def test_bad_curation_filters_name_the_problem(text: str, problem: str) -> None:
     with pytest.raises(InvalidFilterError, match=re.escape(problem)):
         parse_where(text, curation=True)
 
 
-@pytest.mark.parametrize("text", [
-    "duration_s > 2",
-    "video_id = 'a' OR duration_s <= 1",
-    "text_score('a dog') > 0.15",
-    "text_score('a dog') IS NULL AND video_id != 'b'",
-    "video_id NOT IN ('b') OR created_at >= '2024-05-03T00:00:00Z'",
-    "text_match IS NULL AND span_start_s IN (10, 20)",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text",
+    [
+        "duration_s > 2",
+        "video_id = 'a' OR duration_s <= 1",
+        "text_score('a dog') > 0.15",
+        "text_score('a dog') IS NULL AND video_id != 'b'",
+        "video_id NOT IN ('b') OR created_at >= '2024-05-03T00:00:00Z'",
+        "text_match IS NULL AND span_start_s IN (10, 20)",
+    ],
+)
 def test_arrow_evaluation_selects_what_lancedb_sql_selects(data: Path, text: str) -> None:
     table = open_clip_table(connect(str(data / "lancedb")), MODEL)
     selected = table.search().where(compile_where(text)).select(["clip_id"]).limit(None).to_arrow()
@@ -164,8 +192,9 @@ def test_export_kept_only_with_filters_alone_and_refused_with_neither(data: Path
 
 
 def test_split_sends_index_only_and_terms_to_sql() -> None:
-    index, rest = split(parse_where("duration_s > 1 AND (keep = false OR video_id = 'a') AND motion < 0.1",
-                                    curation=True))  # fmt: skip
+    index, rest = split(
+        parse_where("duration_s > 1 AND (keep = false OR video_id = 'a') AND motion < 0.1", curation=True)
+    )
     assert compile_where("duration_s > 1")  # renders
     assert index == parse_where("duration_s > 1")
     assert rest == parse_where("(keep = false OR video_id = 'a') AND motion < 0.1", curation=True)

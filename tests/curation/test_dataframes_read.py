@@ -34,13 +34,24 @@ def _rows(video: str, count: int, rng: np.random.Generator) -> list[dict]:
     rows = []
     for n in range(count):
         vector = rng.normal(size=DIM).astype(np.float32)
-        rows.append({
-            "clip_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video}:{n}")), "video_id": video,
-            "partition_key": video, "source_path": f"/videos/{video}.mp4", "span_start_s": 2.0 * n,
-            "span_end_s": 2.0 * n + 2.0, "clip_path": None, "vector": vector / np.linalg.norm(vector),
-            "model_id": "video-assets/fingerprint", "model_revision": "test", "text_match": None,
-            "text_match_prob": None, "text_scores": None, "created_at": datetime(2024, 5, 1, tzinfo=timezone.utc),
-        })  # fmt: skip
+        rows.append(
+            {
+                "clip_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video}:{n}")),
+                "video_id": video,
+                "partition_key": video,
+                "source_path": f"/videos/{video}.mp4",
+                "span_start_s": 2.0 * n,
+                "span_end_s": 2.0 * n + 2.0,
+                "clip_path": None,
+                "vector": vector / np.linalg.norm(vector),
+                "model_id": "video-assets/fingerprint",
+                "model_revision": "test",
+                "text_match": None,
+                "text_match_prob": None,
+                "text_scores": None,
+                "created_at": datetime(2024, 5, 1, tzinfo=timezone.utc),
+            }
+        )
     return rows
 
 

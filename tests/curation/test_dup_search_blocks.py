@@ -17,7 +17,9 @@ def planted(seed: int, n: int = 1200, *, topics: int = 6, spread: float = 0.5, c
     """Clustered unit vectors with `copies` rows rewritten as near copies (cosine 0.9-0.999) of others."""
     rng = np.random.default_rng(seed)
     centres = clustering.normalize(rng.standard_normal((topics, DIM)))
-    x = clustering.normalize(centres[rng.integers(0, topics, n)] + spread * rng.standard_normal((n, DIM))).astype(np.float64)
+    x = clustering.normalize(centres[rng.integers(0, topics, n)] + spread * rng.standard_normal((n, DIM))).astype(
+        np.float64
+    )
     for a in rng.choice(n, copies, replace=False):
         w = rng.standard_normal(DIM)
         w -= (w @ x[a]) * x[a]

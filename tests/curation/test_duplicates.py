@@ -106,12 +106,20 @@ def video_rows(video: str, vectors: np.ndarray) -> list[dict]:
     rows = []
     for n, v in enumerate(vectors):
         start = 10.0 * n
-        rows.append({
-            "clip_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video}:{start}")), "video_id": video,
-            "partition_key": f"p-{video}", "source_path": f"/videos/{video}.mp4", "span_start_s": start,
-            "span_end_s": start + 8.0 - (n % 3), "vector": v.astype(np.float32), "model_id": "test/tiny",
-            "model_revision": "r1", "created_at": datetime(2024, 5, 1, tzinfo=timezone.utc),
-        })  # fmt: skip
+        rows.append(
+            {
+                "clip_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video}:{start}")),
+                "video_id": video,
+                "partition_key": f"p-{video}",
+                "source_path": f"/videos/{video}.mp4",
+                "span_start_s": start,
+                "span_end_s": start + 8.0 - (n % 3),
+                "vector": v.astype(np.float32),
+                "model_id": "test/tiny",
+                "model_revision": "r1",
+                "created_at": datetime(2024, 5, 1, tzinfo=timezone.utc),
+            }
+        )
     return rows
 
 

@@ -43,10 +43,17 @@ EDITS = {
 
 def _clip(video: str, n: int, frames: np.ndarray, vector: np.ndarray, start: float, end: float) -> dict:
     return {
-        "clip_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video}:{n}")), "video_id": video, "partition_key": video,
-        "source_path": f"/videos/{video}.mp4", "span_start_s": start, "span_end_s": end, "vector": vector,
-        "model_id": "fingerprint", "model_revision": "test", "created_at": datetime(2024, 5, 1, tzinfo=timezone.utc),
-    }  # fmt: skip
+        "clip_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video}:{n}")),
+        "video_id": video,
+        "partition_key": video,
+        "source_path": f"/videos/{video}.mp4",
+        "span_start_s": start,
+        "span_end_s": end,
+        "vector": vector,
+        "model_id": "fingerprint",
+        "model_revision": "test",
+        "created_at": datetime(2024, 5, 1, tzinfo=timezone.utc),
+    }
 
 
 @pytest.fixture(scope="module")

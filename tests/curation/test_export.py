@@ -61,14 +61,21 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dic
             vector = np.zeros(DIM, np.float32)
             vector[axis] = 1.0
             row = {
-                "clip_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video}:{n}")), "video_id": video,
-                "partition_key": f"p-{video}", "source_path": str(source), "span_start_s": span.start_s,
-                "span_end_s": span.end_s, "clip_path": clip_path, "vector": vector, "model_id": "test/tiny",
-                "model_revision": "r1", "text_match": "a dog" if n == 0 else None,
+                "clip_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video}:{n}")),
+                "video_id": video,
+                "partition_key": f"p-{video}",
+                "source_path": str(source),
+                "span_start_s": span.start_s,
+                "span_end_s": span.end_s,
+                "clip_path": clip_path,
+                "vector": vector,
+                "model_id": "test/tiny",
+                "model_revision": "r1",
+                "text_match": "a dog" if n == 0 else None,
                 "text_match_prob": 0.8 if n == 0 else None,
                 "text_scores": {"a dog": 0.8, "a bike": 0.2} if n == 0 else None,
                 "created_at": datetime(2024, 5, 1, tzinfo=timezone.utc),
-            }  # fmt: skip
+            }
             video_rows.append(row)
             rows[row["clip_id"]] = row
         commit_partition(db, MODEL, rows_to_table(video_rows, DIM), [video])

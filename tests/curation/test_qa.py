@@ -45,12 +45,20 @@ def _rows(video: str, vectors: np.ndarray, model_id: str) -> list[dict]:
     created = datetime(2024, 5, 1, tzinfo=timezone.utc)
     rows = []
     for i, v in enumerate(vectors):
-        rows.append({
-            "clip_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video}:{i}")), "video_id": video,
-            "partition_key": f"p-{video}", "source_path": f"/videos/{video}.mp4",
-            "span_start_s": 10.0 * i, "span_end_s": 10.0 * i + 8, "vector": v,
-            "model_id": model_id, "model_revision": "tiny", "created_at": created,
-        })  # fmt: skip
+        rows.append(
+            {
+                "clip_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video}:{i}")),
+                "video_id": video,
+                "partition_key": f"p-{video}",
+                "source_path": f"/videos/{video}.mp4",
+                "span_start_s": 10.0 * i,
+                "span_end_s": 10.0 * i + 8,
+                "vector": v,
+                "model_id": model_id,
+                "model_revision": "tiny",
+                "created_at": created,
+            }
+        )
     return rows
 
 
@@ -75,8 +83,9 @@ def cosmos(tmp_path_factory: pytest.TempPathFactory):
     """Settings and a data dir whose index holds red, green and blue clips embedded by the tiny model."""
     root = tmp_path_factory.mktemp("cosmos")
     snapshot = build_cosmos_tiny(root / "models")
-    settings = Settings(data_dir=root / "data",
-                        models={COSMOS_TINY: ModelSettings(trust_snapshot_sha256=snapshot_manifest(snapshot))})  # fmt: skip
+    settings = Settings(
+        data_dir=root / "data", models={COSMOS_TINY: ModelSettings(trust_snapshot_sha256=snapshot_manifest(snapshot))}
+    )
     with registered([cosmos_tiny_entry(snapshot)], device=torch.device("cpu"), dtype=torch.float32):
         embedder = load_embedder(settings, COSMOS_TINY)
         videos = {}
@@ -184,12 +193,15 @@ def test_cli_prints_the_ranked_answers_with_their_clips(iv2, capsys, monkeypatch
         assert "between 2 and 64 --choices" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("choices", "template", "problem"), [
-    (["a cup"], "{answer}", "between 2 and"),
-    (["a cup", " "], "{answer}", "blank"),
-    (["a cup", "a cup"], "{answer}", "repeat"),
-    (["a cup", "a dog"], "{question}", "must contain {answer}"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("choices", "template", "problem"),
+    [
+        (["a cup"], "{answer}", "between 2 and"),
+        (["a cup", " "], "{answer}", "blank"),
+        (["a cup", "a cup"], "{answer}", "repeat"),
+        (["a cup", "a dog"], "{question}", "must contain {answer}"),
+    ],
+)
 def test_check_question_refuses_unusable_input(choices, template, problem):
     with pytest.raises(ValueError, match=problem):
         check_question("what?", choices, template=template)
@@ -228,7 +240,8 @@ def test_ask_job_attaches_the_ranked_answers(iv2):
     with registered([internvideo2_tiny_entry()], device=torch.device("cpu"), dtype=torch.float32):
         result = build_ask_job(settings).execute_in_process(run_config={"ops": {"ask_question": {"config": config}}})
         bad = build_ask_job(settings).execute_in_process(
-            run_config={"ops": {"ask_question": {"config": {**config, "choices": ["a dog"]}}}}, raise_on_error=False)
+            run_config={"ops": {"ask_question": {"config": {**config, "choices": ["a dog"]}}}}, raise_on_error=False
+        )
     assert result.success and not bad.success
     failure = bad.get_step_failure_events()[0].event_specific_data.user_failure_data
     assert "between 2 and 64 --choices" in failure.description

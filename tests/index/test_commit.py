@@ -136,7 +136,10 @@ def test_commits_from_two_threads_serialised_by_a_lock(db_uri, clips):
     commit_partition(connect(db_uri), clips.model, clips.video("seed", range(1)), ["seed"])
     lock = threading.Lock()
     errors: list[BaseException] = []
-    tables = {"t1": [clips.video("t1", range(n)) for n in (4, 2, 3)], "t2": [clips.video("t2", range(n)) for n in (1, 5, 2)]}
+    tables = {
+        "t1": [clips.video("t1", range(n)) for n in (4, 2, 3)],
+        "t2": [clips.video("t2", range(n)) for n in (1, 5, 2)],
+    }
 
     def committer(video_id: str) -> None:
         db = connect(db_uri)  # a fresh connection per worker, as in separate runs

@@ -60,7 +60,7 @@ REJECTED = {
     "video_id = 'a'' OR 1=1": "unbalanced quote",
     "duration_s > '3'": "numeric",
     "video_id = 3": "quoted",
-    "video_id = \"a\"": "unexpected character '\"'",
+    'video_id = "a"': "unexpected character '\"'",
     "`video_id` = 'a'": "unexpected character '`'",
     "(duration_s > 3": "')'",
     "duration_s > 3)": "end of the filter",
@@ -147,8 +147,10 @@ def filter_db(db, clips):
             row["text_scores"] = SCORES[len(rows) % len(SCORES)]
             rows.append(row)
     table = rows_to_table(rows, clips.dim)  # writes non-ASCII as is
-    scores = [json.dumps(SCORES[i % len(SCORES)]) if i % len(SCORES) == ESCAPED else s
-              for i, s in enumerate(table.column("text_scores").to_pylist())]  # fmt: skip
+    scores = [
+        json.dumps(SCORES[i % len(SCORES)]) if i % len(SCORES) == ESCAPED else s
+        for i, s in enumerate(table.column("text_scores").to_pylist())
+    ]
     assert "\\u00e9" in scores[ESCAPED] and "é" in scores[0]
     index = table.schema.get_field_index("text_scores")
     table = validate_clip_table(table.set_column(index, "text_scores", pa.array(scores, pa.string())))

@@ -100,9 +100,21 @@ def worker_main(db_uri: str) -> None:
         staged = staged_rows(cmd["clips"], cmd["partition_key"], cmd["angle0"])
         print(json.dumps({"event": "start"}), flush=True)  # the kill test waits for this line
         result, lock = commit_partition_locked(db, MODEL, staged, list(cmd["clips"]))
-        print(json.dumps({"event": "done", "operation": result.operation, "version": result.table_version,
-                          "inserted": result.inserted, "updated": result.updated, "deleted": result.deleted,
-                          "attempts": result.attempts, "lock": lock.kind}), flush=True)  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "event": "done",
+                    "operation": result.operation,
+                    "version": result.table_version,
+                    "inserted": result.inserted,
+                    "updated": result.updated,
+                    "deleted": result.deleted,
+                    "attempts": result.attempts,
+                    "lock": lock.kind,
+                }
+            ),
+            flush=True,
+        )
 
 
 class Worker:
@@ -286,9 +298,13 @@ def test_fresh_process_sees_a_committed_partition_at_once(pool):
         "print(json.dumps(sorted(rows.column('clip_id').to_pylist())))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script, db_uri, MODEL], capture_output=True, text=True, timeout=60,
-        cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-    )  # fmt: skip
+        [sys.executable, "-c", script, db_uri, MODEL],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == sorted(clip_id("fresh-video", i) for i in range(4))
 

@@ -59,7 +59,9 @@ def test_merge_counts_stay_right_with_scalar_indexes_on_the_merge_key_and_filter
     assert "video_id_btree" in plan
     # ... and so do the merge's key matches and --like-clip's lookup on clip_id.
     some_id = next(iter(_ids(clips.video("a", [0]))))
-    assert "clip_id_btree" in open_clip_table(db, clips.model).search().where(f"clip_id = '{some_id}'").explain_plan(True)
+    assert "clip_id_btree" in open_clip_table(db, clips.model).search().where(f"clip_id = '{some_id}'").explain_plan(
+        True
+    )
 
     # Re-clip "a": 0,1 kept (changed), 2,3 vanish, 6 new -> exact counts through the indexed table.
     result = commit_partition(db, clips.model, clips.video("a", [0, 1, 6], angle0=1.0), ["a"])
@@ -107,7 +109,9 @@ def test_filter_columns_get_scalar_indexes_that_filtered_searches_use(db, clips)
     plan = table.search(clips.unit_at(0.0)).where(where, prefilter=True).explain_plan(True)
     assert "ScalarIndexQuery" in plan or "text_match_bitmap" in plan, plan
     hits = search_vector(db, clips.model, clips.unit_at(0.3), SearchRequest(k=20, where=where))
-    assert sorted(h.clip_id for h in hits) == sorted(_ids(clips.video("a", range(6))) | _ids(clips.video("b", range(6))))
+    assert sorted(h.clip_id for h in hits) == sorted(
+        _ids(clips.video("a", range(6))) | _ids(clips.video("b", range(6)))
+    )
 
 
 def test_compaction_and_cleanup_reduce_fragments_and_versions_keep_rows(db, clips):
@@ -179,7 +183,9 @@ def test_searches_during_optimize_never_fail_or_change(db_uri, clips):
 def test_auto_builds_an_index_above_the_exact_threshold_and_finds_rows_added_after_it(db, clips, monkeypatch):
     """The automatic kind above the exact-search threshold (lowered here so a small table crosses
     it) is IVF_SQ; rows committed after the build are searched flat until the next pass."""
-    monkeypatch.setattr(maintenance, "plan_vector_index", lambda *a, **kw: plan_vector_index(*a, **kw, exact_max_values=1000))
+    monkeypatch.setattr(
+        maintenance, "plan_vector_index", lambda *a, **kw: plan_vector_index(*a, **kw, exact_max_values=1000)
+    )
     rng = np.random.default_rng(3)
     vectors = rng.standard_normal((400, clips.dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -343,7 +349,9 @@ def test_the_sensor_optimizes_once_more_when_commits_stop(db_uri, clips):
 
     [asset] = optimized_index_assets([clips.model])
     upstream = dg.AssetSpec(f"{clips.model}_clip_index")
-    assert dg.materialize([asset, upstream], selection=[asset], resources={"lancedb": resource}, instance=instance).success
+    assert dg.materialize(
+        [asset, upstream], selection=[asset], resources={"lancedb": resource}, instance=instance
+    ).success
     after_optimize = tick(settled, first.cursor)
     assert not after_optimize.run_requests  # the table is at the version the optimize left
 

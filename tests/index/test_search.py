@@ -22,8 +22,14 @@ ANGLES = {("a", i): 0.25 * i for i in range(6)} | {("b", i): 1.6 + 0.25 * i for 
 @pytest.fixture
 def search_db(db, clips):
     rows = [
-        clips.row(video, i, angle=angle, span_end_s=10.0 * i + 2 + i, text_match="a dog" if i == 0 else None,
-                  text_match_prob=0.9 if i == 0 else None)
+        clips.row(
+            video,
+            i,
+            angle=angle,
+            span_end_s=10.0 * i + 2 + i,
+            text_match="a dog" if i == 0 else None,
+            text_match_prob=0.9 if i == 0 else None,
+        )
         for (video, i), angle in ANGLES.items()
     ]
     table = rows_to_table(rows, clips.dim)
@@ -45,7 +51,9 @@ def test_identical_vector_comes_first_with_score_one(search_db, clips):
 def test_hits_are_ordered_by_cosine_similarity(search_db, clips):
     db, by_key = search_db
     query_angle = 0.97  # no two clips equally far from it
-    hits = search_vector(db, clips.model, 3.0 * clips.unit_at(query_angle), SearchRequest(k=len(ANGLES)))  # norm does not matter
+    hits = search_vector(
+        db, clips.model, 3.0 * clips.unit_at(query_angle), SearchRequest(k=len(ANGLES))
+    )  # norm does not matter
     expected = sorted(ANGLES, key=lambda key: -math.cos(ANGLES[key] - query_angle))
     assert [h.clip_id for h in hits] == [by_key[key]["clip_id"] for key in expected]
     for hit, key in zip(hits, expected):
@@ -66,7 +74,9 @@ def test_where_filter_restricts_results(search_db, clips):
 def test_excluded_clips_are_skipped(search_db, clips):
     db, by_key = search_db
     query_clip = by_key[("b", 1)]["clip_id"]
-    hits = search_vector(db, clips.model, get_vector(db, clips.model, query_clip), SearchRequest(k=3, exclude_clip_ids=[query_clip]))
+    hits = search_vector(
+        db, clips.model, get_vector(db, clips.model, query_clip), SearchRequest(k=3, exclude_clip_ids=[query_clip])
+    )
     assert query_clip not in {h.clip_id for h in hits}
     assert hits[0].clip_id in {by_key[("b", 0)]["clip_id"], by_key[("b", 2)]["clip_id"]}
 
@@ -85,7 +95,10 @@ def test_unknown_clip_id_is_a_clear_key_error(search_db, clips):
     assert isinstance(err.value, KeyError)
     table = f"clips_{clips.model}"
     rows = db.open_table(table).count_rows()
-    assert str(err.value) == f"clip 'no-such-clip' is not in the {clips.model!r} index (table {table} in {db.uri}, {rows} clips)"
+    assert (
+        str(err.value)
+        == f"clip 'no-such-clip' is not in the {clips.model!r} index (table {table} in {db.uri}, {rows} clips)"
+    )
     assert err.value.args[0] == str(err.value)  # what the CLI prints for a KeyError
 
 

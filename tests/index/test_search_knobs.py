@@ -85,8 +85,11 @@ def test_offset_pages_concatenate_to_the_full_ranking(indexed):
     db, model, ids, _, vectors, query = indexed
     for exact in (True, False):
         full = [h.clip_id for h in search_vector(db, model, query, SearchRequest(k=12, exact=exact))]
-        pages = [h.clip_id for page in range(3)
-                 for h in search_vector(db, model, query, SearchRequest(k=4, offset=4 * page, exact=exact))]  # fmt: skip
+        pages = [
+            h.clip_id
+            for page in range(3)
+            for h in search_vector(db, model, query, SearchRequest(k=4, offset=4 * page, exact=exact))
+        ]
         assert pages == full
         if exact:
             assert full == list(ids[_exact_order(vectors, query)[:12]])
@@ -107,7 +110,10 @@ def test_wider_search_never_loses_recall(indexed):
     def recall(request: SearchRequest) -> int:
         return len(truth & {h.clip_id for h in search_vector(db, model, query, request)})
 
-    narrow, wide = recall(SearchRequest(nprobes=1, ef=10, refine_factor=1)), recall(SearchRequest(nprobes=45, ef=500, refine_factor=5))
+    narrow, wide = (
+        recall(SearchRequest(nprobes=1, ef=10, refine_factor=1)),
+        recall(SearchRequest(nprobes=45, ef=500, refine_factor=5)),
+    )
     assert wide == 10 and narrow <= wide
 
 

@@ -74,11 +74,17 @@ def test_optimize_publishes_a_sidecar_of_the_version_it_leaves(table):
     db, result, _, _, query = table
     side = result.sidecar
     assert side is not None and side.version == result.after.version and side.rows == ROWS and side.dim == DIM
-    assert side.kind == f"IVF{round(ROWS ** 0.5)},SQ8" and not side.trained_reused
+    assert side.kind == f"IVF{round(ROWS**0.5)},SQ8" and not side.trained_reused
     root = Path(db.uri) / SIDECAR_DIR_NAME
     current = root / TABLE / (root / TABLE / POINTER).read_text()
     assert {p.name for p in current.iterdir()} == {
-        "index.faiss", "trained.faiss", "vectors.npy", "rows.arrow", "meta.json", "clip_ids.npy", "clip_rows.npy"
+        "index.faiss",
+        "trained.faiss",
+        "vectors.npy",
+        "rows.arrow",
+        "meta.json",
+        "clip_ids.npy",
+        "clip_rows.npy",
     }
     assert db.list_tables().tables == [TABLE]  # LanceDB does not take the sidecar dir for a table
     meta = result.metadata()
@@ -261,8 +267,9 @@ def test_commits_land_while_the_sidecar_builds(table, monkeypatch):
     committed = []
 
     def copy_then_commit(table_, work, rows, dim):
-        result = commit_partition_locked(db, MODEL, rows_to_table([_row("mid", 0, query)], DIM), ["mid"],
-                                         timeout_s=5)  # fmt: skip  # would time out under the commit lock
+        result = commit_partition_locked(
+            db, MODEL, rows_to_table([_row("mid", 0, query)], DIM), ["mid"], timeout_s=5
+        )  # would time out under the commit lock
         committed.append(result)
         return copy(table_, work, rows, dim)
 
@@ -279,8 +286,11 @@ def test_offset_pages_on_the_sidecar_concatenate_to_its_full_ranking(table):
     nlist = result.sidecar.nlist
     assert _uses_sidecar(db, query, offset=4)
     full = [h.clip_id for h in search_vector(db, MODEL, query, SearchRequest(k=12, nprobes=nlist))]
-    pages = [h.clip_id for page in range(3)
-             for h in search_vector(db, MODEL, query, SearchRequest(k=4, offset=4 * page, nprobes=nlist))]  # fmt: skip
+    pages = [
+        h.clip_id
+        for page in range(3)
+        for h in search_vector(db, MODEL, query, SearchRequest(k=4, offset=4 * page, nprobes=nlist))
+    ]
     assert pages == full
 
 

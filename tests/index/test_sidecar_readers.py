@@ -75,7 +75,9 @@ def test_readers_survive_commits_deletes_and_sidecar_rebuilds(tmp_path, monkeypa
                 # Every list probed and an exact re-rank: the clip itself is found, with cosine 1.
                 assert hits[0].video_id == video and abs(hits[0].score - 1.0) < 1e-4, hits[0]
                 gone = {v for v, when in dict(deleted_at).items() if when < started}
-                assert not gone & {h.video_id for h in hits}, f"deleted videos came back: {gone & {h.video_id for h in hits}}"
+                assert not gone & {h.video_id for h in hits}, (
+                    f"deleted videos came back: {gone & {h.video_id for h in hits}}"
+                )
                 searches[0] += 1
             except BaseException as error:  # noqa: BLE001 - handed to the main thread's assertion
                 errors.append(error)
@@ -90,8 +92,12 @@ def test_readers_survive_commits_deletes_and_sidecar_rebuilds(tmp_path, monkeypa
                 delete_videos(db, MODEL, [video])
                 deleted_at[video] = time.monotonic()
             block = rng.standard_normal((PER_VIDEO, DIM)).astype(np.float32)
-            commit_partition(db, MODEL, _video(f"new{round_}", block / np.linalg.norm(block, axis=1, keepdims=True)),
-                             [f"new{round_}"])  # fmt: skip
+            commit_partition(
+                db,
+                MODEL,
+                _video(f"new{round_}", block / np.linalg.norm(block, axis=1, keepdims=True)),
+                [f"new{round_}"],
+            )
             before = served["sidecar"]
             assert optimize_clip_table(db, MODEL, retention=timedelta(hours=1), index_kind="ivf_sq").sidecar is not None
             deadline = time.monotonic() + 10  # let the readers hit the freshly published sidecar

@@ -147,7 +147,10 @@ def test_a_stretch_without_pictures_still_fails_its_clip_only(made, tmp_path):
 def test_mp4_cut_before_its_index_fails_naming_the_file(tmp_path):
     src = make_codec_case("h264_mp4", tmp_path / "clean", duration_s=1.0)  # moov at the end
     cut = make_truncated(src, tmp_path / "cut at 60%.mp4", keep_fraction=0.6)
-    with pytest.raises(VideoReadError, match=r"cut at 60%.mp4: (cannot open as a video container|no video stream): the MP4 index \(moov box\)"):
+    with pytest.raises(
+        VideoReadError,
+        match=r"cut at 60%.mp4: (cannot open as a video container|no video stream): the MP4 index \(moov box\)",
+    ):
         extract_frames(cut, [ClipSpan(0.0, 1.0)], [FrameSignature("sequence", 2.0)])
 
 

@@ -30,15 +30,31 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-VOCAB = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "red", "green", "blue",
-         "a", "video", "of", "person", "riding", "bike", "the", "dog")  # fmt: skip
+VOCAB = (
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "red",
+    "green",
+    "blue",
+    "a",
+    "video",
+    "of",
+    "person",
+    "riding",
+    "bike",
+    "the",
+    "dog",
+)
 COLOUR_WORDS = ("red", "green", "blue")  # word i embeds to vision channel i (R, G, B)
 WIDTH = 8  # feature width of both towers
 PATCH = 16
 MAX_TXT_LEN = 16
 NUM_VIDEO_FRAMES = 8
 
-CONFIGURATION_PY = '''
+CONFIGURATION_PY = """
 from transformers import PretrainedConfig
 
 
@@ -58,9 +74,9 @@ class CosmosEmbed1Config(PretrainedConfig):
         self.chunk_size = chunk_size
         self.normalize_embeddings = normalize_embeddings
         super().__init__(**kwargs)
-'''
+"""
 
-MODELING_PY = '''
+MODELING_PY = """
 from dataclasses import dataclass
 from typing import Optional
 
@@ -115,9 +131,9 @@ class CosmosEmbed1(PreTrainedModel):
         mask = attention_mask.unsqueeze(-1).to(projected.dtype)  # (B, L, 1)
         pooled = (projected * mask).sum(1) / mask.sum(1).clamp(min=1)  # (B, D)
         return TextEmbedderOutput(text_proj=self._finish(pooled))
-'''
+"""
 
-PREPROCESSING_PY = '''
+PREPROCESSING_PY = """
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -145,7 +161,7 @@ class CosmosEmbed1Processor(ProcessorMixin):
             out.update(self.tokenizer(text, padding="max_length", truncation=True,
                                       max_length=self.max_txt_len, return_tensors="pt"))
         return BatchFeature(out, tensor_type=return_tensors)
-'''
+"""
 
 REMOTE_CODE = {
     "configuration_embed1.py": CONFIGURATION_PY,
@@ -206,36 +222,45 @@ def build_cosmos_snapshot(
     for name, source in REMOTE_CODE.items():
         (snap / name).write_text(source.lstrip())
 
-    _write_json(snap / "config.json", {
-        "architectures": ["CosmosEmbed1"],
-        "auto_map": {
-            "AutoConfig": "configuration_embed1.CosmosEmbed1Config",
-            "AutoModel": "modeling_embed1.CosmosEmbed1",
+    _write_json(
+        snap / "config.json",
+        {
+            "architectures": ["CosmosEmbed1"],
+            "auto_map": {
+                "AutoConfig": "configuration_embed1.CosmosEmbed1Config",
+                "AutoModel": "modeling_embed1.CosmosEmbed1",
+            },
+            "model_type": "cosmos-embed1",
+            "embed_dim": embed_dim,
+            "num_video_frames": NUM_VIDEO_FRAMES,
+            "resolution": resolution,
+            "max_txt_len": MAX_TXT_LEN,
+            "vocab_size": len(VOCAB),
+            "width": WIDTH,
+            "patch_size": PATCH,
+            "chunk_size": 4,
+            "normalize_embeddings": normalize_embeddings,
         },
-        "model_type": "cosmos-embed1",
-        "embed_dim": embed_dim,
-        "num_video_frames": NUM_VIDEO_FRAMES,
-        "resolution": resolution,
-        "max_txt_len": MAX_TXT_LEN,
-        "vocab_size": len(VOCAB),
-        "width": WIDTH,
-        "patch_size": PATCH,
-        "chunk_size": 4,
-        "normalize_embeddings": normalize_embeddings,
-    })  # fmt: skip
-    _write_json(snap / "processor_config.json", {
-        "processor_class": "CosmosEmbed1Processor",
-        "auto_map": {"AutoProcessor": "preprocessing_embed1.CosmosEmbed1Processor"},
-        "resolution": resolution,
-        "num_video_frames": NUM_VIDEO_FRAMES,
-        "max_txt_len": MAX_TXT_LEN,
-    })  # fmt: skip
+    )
+    _write_json(
+        snap / "processor_config.json",
+        {
+            "processor_class": "CosmosEmbed1Processor",
+            "auto_map": {"AutoProcessor": "preprocessing_embed1.CosmosEmbed1Processor"},
+            "resolution": resolution,
+            "num_video_frames": NUM_VIDEO_FRAMES,
+            "max_txt_len": MAX_TXT_LEN,
+        },
+    )
     (snap / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
-    _write_json(snap / "tokenizer_config.json", {
-        "tokenizer_class": "BertTokenizer",
-        "do_lower_case": True,
-        "model_max_length": MAX_TXT_LEN,
-    })  # fmt: skip
+    _write_json(
+        snap / "tokenizer_config.json",
+        {
+            "tokenizer_class": "BertTokenizer",
+            "do_lower_case": True,
+            "model_max_length": MAX_TXT_LEN,
+        },
+    )
 
     weight_map: dict[str, str] = {}
     total = 0
@@ -243,6 +268,5 @@ def build_cosmos_snapshot(
         save_file(tensors, str(snap / shard), metadata={"format": "pt"})
         weight_map.update({key: shard for key in tensors})
         total += sum(t.numel() * t.element_size() for t in tensors.values())
-    _write_json(snap / "model.safetensors.index.json",
-                {"metadata": {"total_size": total}, "weight_map": weight_map})  # fmt: skip
+    _write_json(snap / "model.safetensors.index.json", {"metadata": {"total_size": total}, "weight_map": weight_map})
     return snap

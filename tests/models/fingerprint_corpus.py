@@ -189,8 +189,9 @@ def letterbox(frames: np.ndarray, *, width: int = 214) -> np.ndarray:
     return out
 
 
-def picture_in_picture(frames: np.ndarray, *, scale: float = 0.6, top: float = 0.1, left: float = 0.3,
-                       background: str = "grey") -> np.ndarray:  # fmt: skip
+def picture_in_picture(
+    frames: np.ndarray, *, scale: float = 0.6, top: float = 0.1, left: float = 0.3, background: str = "grey"
+) -> np.ndarray:
     """The picture scaled to ``scale`` and placed off-centre at (top, left) fractions of the
     frame, over plain grey or over a blurred, darkened copy of itself (a common re-upload)."""
     h, w = frames.shape[1:3]
@@ -223,7 +224,9 @@ COPIES: dict[str, Copy] = {
     "crop_10pct_top_left": Copy(lambda f: crop(f, top=0.10, left=0.10)),
     "letterbox_16x9": Copy(letterbox),
     "crop_resize_brighten_reencode": Copy(
-        lambda f: reencode_h264(resize_swscale(shift_brightness(crop(f, top=0.06, left=0.08, right=0.02), 20), 72, 96), 36)
+        lambda f: reencode_h264(
+            resize_swscale(shift_brightness(crop(f, top=0.06, left=0.08, right=0.02), 20), 72, 96), 36
+        )
     ),
     # The ones it missed or found only sometimes.
     "mirror": Copy(mirror),

@@ -119,8 +119,9 @@ def test_trust_snapshot_sha256_approves_only_that_exact_code(
 ) -> None:
     manifest = manifest_sha256(code_files(snap))
     with caplog.at_level(logging.WARNING, logger="video_assets.models.snapshot_pin"):
-        ok = verify_snapshot(snap, repo_id=SPEC.model_id, revision=SPEC.revision, pins=(),
-                             trust_snapshot_sha256=manifest)  # fmt: skip
+        ok = verify_snapshot(
+            snap, repo_id=SPEC.model_id, revision=SPEC.revision, pins=(), trust_snapshot_sha256=manifest
+        )
     assert ok.approved_by == "trust_snapshot_sha256" and ok.manifest_sha256 == manifest
     assert manifest in caplog.text  # every load by opt-in leaves a trace
 
@@ -128,8 +129,7 @@ def test_trust_snapshot_sha256_approves_only_that_exact_code(
     with (changed / "preprocessing_embed1.py").open("a") as f:
         f.write("# edited after review\n")
     with pytest.raises(UntrustedSnapshotError, match="changed since it was reviewed"):
-        verify_snapshot(changed, repo_id=SPEC.model_id, revision=SPEC.revision, pins=(),
-                        trust_snapshot_sha256=manifest)  # fmt: skip
+        verify_snapshot(changed, repo_id=SPEC.model_id, revision=SPEC.revision, pins=(), trust_snapshot_sha256=manifest)
 
 
 def test_changed_or_extra_code_file_is_refused_by_name(snap: Path, tmp_path: Path) -> None:
@@ -221,8 +221,7 @@ def test_shim_adds_only_the_missing_name(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_variant_specs() -> None:
-    expected = {"cosmos_embed1_224p": (224, 256), "cosmos_embed1_336p": (336, 768),
-                "cosmos_embed1_448p": (448, 768)}  # fmt: skip
+    expected = {"cosmos_embed1_224p": (224, 256), "cosmos_embed1_336p": (336, 768), "cosmos_embed1_448p": (448, 768)}
     assert DEFAULT_VARIANT == "cosmos_embed1_336p"
     for name, (res, dim) in expected.items():
         spec = VARIANTS[name]
@@ -326,8 +325,9 @@ DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
 def test_bfloat16_model_gives_unit_float32_close_to_float32(
     embedder: CosmosEmbed1Embedder, snap: Path, device: str
 ) -> None:
-    half = CosmosEmbed1Embedder.from_snapshot(snap, DEFAULT_VARIANT, device=device, dtype=torch.bfloat16,
-                                              pins=own_pins(snap))  # fmt: skip
+    half = CosmosEmbed1Embedder.from_snapshot(
+        snap, DEFAULT_VARIANT, device=device, dtype=torch.bfloat16, pins=own_pins(snap)
+    )
     assert next(half.model.parameters()).dtype == torch.bfloat16
     assert next(half.model.parameters()).device.type == device
     clips = torch.stack([embedder.prepare(random_clip(seed)) for seed in range(2)])
@@ -427,8 +427,9 @@ def test_short_clip_is_reextracted_at_doubled_fps(embedder: CosmosEmbed1Embedder
     extract_at = fake_extract_at(2.0)
     first = extract_at(spec.target_fps)
     assert len(first) == 5
-    got = ensure_enough_frames(first, spec.frames_per_clip, fps=spec.target_fps,
-                               max_fps=spec.max_fps, extract_at=extract_at)  # fmt: skip
+    got = ensure_enough_frames(
+        first, spec.frames_per_clip, fps=spec.target_fps, max_fps=spec.max_fps, extract_at=extract_at
+    )
     assert (got.fps, got.reextracted, got.skip_reason) == (4.0, True, None)
     assert got.frames is not None and len(got.frames) == 9
     assert embedder.prepare(got.frames).shape == (3, 8, 336, 336)
@@ -437,7 +438,12 @@ def test_short_clip_is_reextracted_at_doubled_fps(embedder: CosmosEmbed1Embedder
 def test_too_short_clip_is_skipped(embedder: CosmosEmbed1Embedder) -> None:
     spec = embedder.spec
     extract_at = fake_extract_at(0.3)
-    got = ensure_enough_frames(extract_at(spec.target_fps), spec.frames_per_clip, fps=spec.target_fps,
-                               max_fps=spec.max_fps, extract_at=extract_at)  # fmt: skip
+    got = ensure_enough_frames(
+        extract_at(spec.target_fps),
+        spec.frames_per_clip,
+        fps=spec.target_fps,
+        max_fps=spec.max_fps,
+        extract_at=extract_at,
+    )
     assert got.frames is None and got.skip_reason == TOO_FEW_FRAMES
     assert got.fps == 16.0 and got.fps * 2 > spec.max_fps

@@ -106,9 +106,7 @@ def assert_complete_and_clean(tmp_path: Path) -> None:
         assert (final / name).read_bytes() == HUB_FILES[name], name
     lock = json.loads((final / LOCK_FILE).read_text())
     assert sorted(lock["files"]) == WANTED and lock["commit"] == COMMIT_B
-    verification = FakeApi(crash_repos()).verify_repo_checksums(
-        SHARDED.repo_id, revision=COMMIT_B, local_dir=final
-    )
+    verification = FakeApi(crash_repos()).verify_repo_checksums(SHARDED.repo_id, revision=COMMIT_B, local_dir=final)
     assert verification.mismatches == []
     assert sorted(verification.missing_paths) == sorted(set(HUB_FILES) - set(WANTED))  # examples/
     leftovers = [p.name for p in models.rglob("*") if p.name.endswith((".incomplete", ".download", ".tmp"))]

@@ -60,9 +60,7 @@ def synthetic_clip(seed: int, *, static: bool = False) -> np.ndarray:
     return frames
 
 
-def crop(
-    frames: np.ndarray, *, top: float = 0, bottom: float = 0, left: float = 0, right: float = 0
-) -> np.ndarray:
+def crop(frames: np.ndarray, *, top: float = 0, bottom: float = 0, left: float = 0, right: float = 0) -> np.ndarray:
     """Cut the given fraction of height / width from each side."""
     h, w = frames.shape[1:3]
     rows = slice(int(h * top), h - int(h * bottom))
@@ -157,9 +155,7 @@ def test_global_gain_and_offset_leave_the_fingerprint_unchanged(
     assert float(own.min()) > 0.995, own.tolist()
 
 
-def test_output_is_unit_float32_of_the_declared_shape(
-    embedder: FingerprintEmbedder, corpus: list[np.ndarray]
-) -> None:
+def test_output_is_unit_float32_of_the_declared_shape(embedder: FingerprintEmbedder, corpus: list[np.ndarray]) -> None:
     prepared = embedder.prepare(corpus[0])
     assert prepared.shape == (embedder.spec.frames_per_clip, *embedder.spec.resolution)
     assert prepared.dtype == torch.float32
@@ -183,9 +179,7 @@ def test_a_clip_embeds_the_same_alone_or_in_a_batch(
     torch.testing.assert_close(alone, corpus_vectors, atol=1e-6, rtol=0)
 
 
-def test_fp16_stored_tensors_give_the_same_fingerprint(
-    embedder: FingerprintEmbedder, corpus: list[np.ndarray]
-) -> None:
+def test_fp16_stored_tensors_give_the_same_fingerprint(embedder: FingerprintEmbedder, corpus: list[np.ndarray]) -> None:
     # The tensors asset may store prepared clips in half precision.
     prepared = torch.stack([embedder.prepare(c) for c in corpus[:4]])
     full = embedder.embed_video(prepared)
@@ -206,9 +200,7 @@ def test_featureless_clips_share_one_vector_orthogonal_to_textured_ones(
     assert float((flat @ corpus_vectors.T).abs().max()) < 1e-6
 
 
-def test_frames_are_chosen_over_the_whole_clip(
-    embedder: FingerprintEmbedder, corpus: list[np.ndarray]
-) -> None:
+def test_frames_are_chosen_over_the_whole_clip(embedder: FingerprintEmbedder, corpus: list[np.ndarray]) -> None:
     # Changing only the last frames must change the fingerprint: the tail is sampled.
     clip = corpus[0].copy()
     clip[-2:] = 255 - clip[-2:]

@@ -51,7 +51,9 @@ def test_one_threshold_nearly_separates_all_true_pairs_from_all_false_ones(resul
     scores, unrelated = results
     worst_true = min(float(s.true_best.min()) for s in scores.values())
     best_false = max(max(float(s.false_best.max()) for s in scores.values()), float(unrelated.max()))
-    print(f"all copies: worst true {worst_true:.3f}, best false {best_false:.3f}, margin {worst_true - best_false:+.3f}")
+    print(
+        f"all copies: worst true {worst_true:.3f}, best false {best_false:.3f}, margin {worst_true - best_false:+.3f}"
+    )
     assert worst_true - best_false > OVERALL_MARGIN_FLOOR, (worst_true, best_false)
 
 

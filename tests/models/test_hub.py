@@ -139,9 +139,7 @@ class FakeDownloader:
     crash_after: int | None = None
     corrupt: set[str] = field(default_factory=set)
 
-    def __call__(
-        self, repo_id, *, revision, local_dir, allow_patterns=None, ignore_patterns=None, token=None, **kw
-    ):
+    def __call__(self, repo_id, *, revision, local_dir, allow_patterns=None, ignore_patterns=None, token=None, **kw):
         local_dir = Path(local_dir)
         leftovers = sorted(p.name for p in local_dir.rglob("*.incomplete"))
         self.calls.append(
@@ -159,9 +157,7 @@ class FakeDownloader:
         metadata = local_dir / ".cache" / "huggingface" / "download"
         metadata.mkdir(parents=True, exist_ok=True)
         done = 0
-        for name in sorted(
-            filter_repo_objects(files, allow_patterns=allow_patterns, ignore_patterns=ignore_patterns)
-        ):
+        for name in sorted(filter_repo_objects(files, allow_patterns=allow_patterns, ignore_patterns=ignore_patterns)):
             target = local_dir / name
             if target.exists():  # huggingface_hub reuses a completed file of the same commit
                 continue
@@ -207,12 +203,8 @@ def test_download_expands_short_pin_and_writes_the_layout(tmp_path, api, downloa
     assert [c["revision"] for c in downloader.calls] == [COMMIT_A, COMMIT_B]
     assert {c["token"] for c in downloader.calls} == {"hf_test"}
     assert (tmp_path / "acme/tiny-gated/abc1234/weights.pt").read_bytes() == b"w" * 1000
-    sharded = sorted(
-        p.relative_to(dirs[SHARDED.repo_id]).as_posix() for p in dirs[SHARDED.repo_id].rglob("*")
-    )
-    assert sharded == sorted(
-        [LOCK_FILE, "config.json", "model.safetensors.index.json", *SHARDS, "modeling.py"]
-    )
+    sharded = sorted(p.relative_to(dirs[SHARDED.repo_id]).as_posix() for p in dirs[SHARDED.repo_id].rglob("*"))
+    assert sharded == sorted([LOCK_FILE, "config.json", "model.safetensors.index.json", *SHARDS, "modeling.py"])
     assert not list(tmp_path.rglob("*.download"))  # staging dirs are renamed away
     lock = json.loads((dirs[GATED.repo_id] / LOCK_FILE).read_text())
     assert (lock["revision"], lock["commit"], lock["files"]) == ("abc1234", COMMIT_A, {"weights.pt": 1000})
@@ -363,9 +355,7 @@ def test_status_list_and_rows_for_absent_partial_present(tmp_path, api):
     ]
 
     place(tmp_path, GATED, {"weights.pt": b"w" * 1000})
-    place(
-        tmp_path, SHARDED, {"config.json": b"{}", "model.safetensors.index.json": INDEX, SHARDS[0]: b"x" * 50}
-    )
+    place(tmp_path, SHARDED, {"config.json": b"{}", "model.safetensors.index.json": INDEX, SHARDS[0]: b"x" * 50})
     partial = hub.status(SPEC)
     assert [r.state for r in partial.repos] == ["present", "partial"]
     assert partial.state == "partial"
@@ -432,12 +422,13 @@ def test_pinned_specs_match_models_md():
         "flax_model.msgpack",
         "coreml/model.mlmodel",
     ]
-    assert sorted(
-        filter_repo_objects(bert_listing, allow_patterns=list(internvideo2.repos[1].allow_patterns))
-    ) == ["config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt"]
-    revisions = {
-        name: spec.repos[0].revision for name, spec in WEIGHT_SPECS.items() if name.startswith("cosmos")
-    }
+    assert sorted(filter_repo_objects(bert_listing, allow_patterns=list(internvideo2.repos[1].allow_patterns))) == [
+        "config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "vocab.txt",
+    ]
+    revisions = {name: spec.repos[0].revision for name, spec in WEIGHT_SPECS.items() if name.startswith("cosmos")}
     assert revisions == {
         "cosmos_embed1_224p": "787e0b9",
         "cosmos_embed1_336p": "0e8a28f",

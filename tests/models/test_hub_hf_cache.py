@@ -19,7 +19,9 @@ from video_assets.models.weight_specs import WEIGHT_SPECS
 from video_assets.models.weights import HubRepo, WeightSpec
 
 COMMIT = "abc1234" + "9" * 33
-REPO = HubRepo(repo_id="acme/tiny", revision="abc1234", allow_patterns=("*",), required_files=("weights.pt", "config.json"))
+REPO = HubRepo(
+    repo_id="acme/tiny", revision="abc1234", allow_patterns=("*",), required_files=("weights.pt", "config.json")
+)
 SPEC = WeightSpec(name="tiny", repos=(REPO,))
 
 
@@ -34,8 +36,15 @@ class NoNetwork:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
-                 "VIDEO_ASSETS_SETTINGS", "VIDEO_ASSETS_DATA_DIR"):  # fmt: skip
+    for name in (
+        "HF_HOME",
+        "HF_HUB_CACHE",
+        "HUGGINGFACE_HUB_CACHE",
+        "HF_HUB_OFFLINE",
+        "TRANSFORMERS_OFFLINE",
+        "VIDEO_ASSETS_SETTINGS",
+        "VIDEO_ASSETS_DATA_DIR",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -56,7 +65,9 @@ def cache_snapshot(hub_cache: Path, repo_id: str, commit: str, files: dict[str, 
 
 
 def test_hf_home_cache_serves_weights_offline_without_copying(tmp_path, monkeypatch):
-    snapshot = cache_snapshot(tmp_path / "hf" / "hub", REPO.repo_id, COMMIT, {"weights.pt": b"w" * 100, "config.json": b"{}"})
+    snapshot = cache_snapshot(
+        tmp_path / "hf" / "hub", REPO.repo_id, COMMIT, {"weights.pt": b"w" * 100, "config.json": b"{}"}
+    )
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     hub = ModelHub(tmp_path / "models", api=NoNetwork())
@@ -113,8 +124,9 @@ def test_models_list_json_shows_where_each_model_lives(tmp_path, monkeypatch, ca
     snapshots = {}
     for repo in spec.repos:
         commit = repo.revision + "0" * (40 - len(repo.revision))
-        snapshots[repo.repo_id] = cache_snapshot(tmp_path / "hf" / "hub", repo.repo_id, commit,
-                                                 {name: b"x" for name in repo.required_files})  # fmt: skip
+        snapshots[repo.repo_id] = cache_snapshot(
+            tmp_path / "hf" / "hub", repo.repo_id, commit, {name: b"x" for name in repo.required_files}
+        )
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     assert main(["models", "list", "--json", "--output", str(tmp_path / "data")]) == 0
     rows = {row["model"]: row for row in json.loads(capsys.readouterr().out)["models"]}

@@ -105,7 +105,9 @@ def test_wrong_shape_names_key_and_both_shapes(tmp_path: Path, source: InternVid
     sd = official_state_dict(source)
     sd["text_proj.weight"] = torch.randn(CFG.embed_dim + 1, CFG.text.hidden_size)
     torch.save({"model": sd}, tmp_path / "ckpt.pt")
-    with pytest.raises(CheckpointMismatchError, match=r"wrong shapes: text_proj\.weight: checkpoint \(17, 16\), model \(16, 16\)"):
+    with pytest.raises(
+        CheckpointMismatchError, match=r"wrong shapes: text_proj\.weight: checkpoint \(17, 16\), model \(16, 16\)"
+    ):
         load_internvideo2_checkpoint(tmp_path / "ckpt.pt", InternVideo2Model(CFG))
 
 

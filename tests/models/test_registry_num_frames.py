@@ -27,8 +27,9 @@ def test_fixed_frame_embedders_refuse_another_count():
 def test_the_graph_refuses_a_frame_count_the_model_cannot_take(tmp_path: Path):
     from video_assets.definitions import build_definitions
 
-    settings = Settings(data_dir=tmp_path, enabled_models=("fingerprint",),
-                        models={"fingerprint": ModelSettings(num_frames=3)})  # fmt: skip
+    settings = Settings(
+        data_dir=tmp_path, enabled_models=("fingerprint",), models={"fingerprint": ModelSettings(num_frames=3)}
+    )
     with pytest.raises(ValueError, match="fingerprint.num_frames"):
         build_definitions(settings)
 
@@ -61,8 +62,12 @@ def test_internvideo2_loader_builds_the_model_for_num_frames(tmp_path: Path, mon
 
 
 def test_each_frame_count_is_its_own_cached_model(tmp_path: Path):
-    entry = RegisteredEmbedder(replace(FingerprintEmbedder.spec, name="frames-test"), None,
-                               lambda hub, device, dtype, options: FingerprintEmbedder(), variable_frames=True)  # fmt: skip
+    entry = RegisteredEmbedder(
+        replace(FingerprintEmbedder.spec, name="frames-test"),
+        None,
+        lambda hub, device, dtype, options: FingerprintEmbedder(),
+        variable_frames=True,
+    )
     hub, cpu = ModelHub(tmp_path / "models"), torch.device("cpu")
     four = entry.load_cached(hub, cpu, torch.float32, ModelSettings(num_frames=4))
     assert entry.load_cached(hub, cpu, torch.float32, ModelSettings(num_frames=4)) is four

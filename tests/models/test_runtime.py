@@ -70,9 +70,7 @@ def test_ragged_batches_keep_input_order():
 def test_oom_halves_the_batch_and_keeps_it_small(message):
     embed, seen = oom_above(3, message)
     events: list[BatchEvent] = []
-    report = embed_batches(
-        embed, items(11), batch_size=8, device=CPU, dtype=torch.float32, on_event=events.append
-    )
+    report = embed_batches(embed, items(11), batch_size=8, device=CPU, dtype=torch.float32, on_event=events.append)
     assert seen[:3] == [8, 4, 2]  # 8 and 4 fail, 2 fits
     assert report.batch_sizes == (2, 2, 2, 2, 2, 1)  # the smaller size sticks; ragged tail
     assert report.oom_backoffs == 2
@@ -89,9 +87,7 @@ def test_item_that_never_fits_is_named():
 
     ids = [f"clip-{i}" for i in range(6)]
     with pytest.raises(GpuOutOfMemoryError) as info:
-        embed_batches(
-            embed, items(6), batch_size=4, device=CPU, dtype=torch.float32, item_ids=ids, gpu_memory_gb=10
-        )
+        embed_batches(embed, items(6), batch_size=4, device=CPU, dtype=torch.float32, item_ids=ids, gpu_memory_gb=10)
     error = info.value
     assert (error.indices, error.ids, error.gpu_memory_gb) == ((3,), ("clip-3",), 10)
     for words in ("clip-3", "index 3", "gpu_memory_gb=10", "lower-resolution", "device='cpu'"):
@@ -122,9 +118,7 @@ def test_floats_are_cast_to_dtype_and_integers_keep_theirs():
 
 def test_bad_inputs_and_outputs_are_reported():
     with pytest.raises(ValueError, match="differ in shape"):
-        embed_batches(
-            encode, [torch.zeros(2, 3), torch.zeros(3, 3)], batch_size=2, device=CPU, dtype=torch.float32
-        )
+        embed_batches(encode, [torch.zeros(2, 3), torch.zeros(3, 3)], batch_size=2, device=CPU, dtype=torch.float32)
     with pytest.raises(ValueError, match=r"\(batch, dim\)"):
         embed_batches(lambda b: b, items(2), batch_size=2, device=CPU, dtype=torch.float32)
     with pytest.raises(ValueError, match="item_ids"):
@@ -174,9 +168,7 @@ def test_resolve_dtype(monkeypatch):
 
 def test_memory_cap_sets_the_fraction_of_the_card(monkeypatch):
     calls = []
-    monkeypatch.setattr(
-        torch.cuda, "get_device_properties", lambda d: type("P", (), {"total_memory": 80 * GIB})
-    )
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda d: type("P", (), {"total_memory": 80 * GIB}))
     monkeypatch.setattr(torch.cuda, "set_per_process_memory_fraction", lambda f, d: calls.append((f, d)))
     cuda = torch.device("cuda", 0)
     assert apply_memory_cap(cuda, 20) == pytest.approx(0.25)
@@ -227,9 +219,7 @@ def test_model_cache_loads_once_per_key_even_from_many_threads(tmp_path):
         return object()
 
     results = []
-    threads = [
-        threading.Thread(target=lambda: results.append(cache.get_or_load(key, loader))) for _ in range(8)
-    ]
+    threads = [threading.Thread(target=lambda: results.append(cache.get_or_load(key, loader))) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:

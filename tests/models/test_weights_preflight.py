@@ -122,7 +122,9 @@ def silent_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.getsockname()[1]}"
 
 
-def test_a_hub_that_never_answers_times_out(tmp_path: Path, silent_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_hub_that_never_answers_times_out(
+    tmp_path: Path, silent_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # huggingface_hub's session has no timeout of its own: without the probe's, this hangs.
     monkeypatch.setattr(hub_reach, "PROBE_TIMEOUT_S", 1.0)
     settings = _settings(tmp_path, "internvideo2")

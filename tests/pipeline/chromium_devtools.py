@@ -62,8 +62,10 @@ class DevToolsPage:
     def attach(self) -> None:
         target = self._send("Target.createTarget", {"url": "about:blank"})["targetId"]
         self._session = self._send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        self._send("Emulation.setDeviceMetricsOverride",
-                   {"width": WINDOW[0], "height": WINDOW[1], "deviceScaleFactor": 1, "mobile": False})  # fmt: skip
+        self._send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": WINDOW[0], "height": WINDOW[1], "deviceScaleFactor": 1, "mobile": False},
+        )
 
     def goto(self, url: str) -> None:
         self._send("Page.navigate", {"url": url})
@@ -107,14 +109,29 @@ def open_page(executable: str, workdir: Path, *, timeout_s: float = 60.0) -> Ite
     # Chromium's singleton socket lives under TMPDIR, and a Unix socket path has ~100 bytes at most:
     # a test's tmp dir can be longer, so the socket gets a short folder of its own.
     short_tmp = Path(tempfile.mkdtemp(prefix="cdp"))
-    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
-           "XDG_CACHE_HOME": str(home / ".cache"), "TMPDIR": str(short_tmp)}  # fmt: skip
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "TMPDIR": str(short_tmp),
+    }
     flags = [
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-        "--disable-dev-shm-usage", "--disable-quic", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--remote-debugging-pipe",
-        f"--user-data-dir={workdir / 'profile'}", f"--window-size={WINDOW[0]},{WINDOW[1]}", "about:blank",
-    ]  # fmt: skip
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-extensions",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--remote-debugging-pipe",
+        f"--user-data-dir={workdir / 'profile'}",
+        f"--window-size={WINDOW[0]},{WINDOW[1]}",
+        "about:blank",
+    ]
     # The protocol wants its pipe ends as fds 3 and 4: bash places them there and execs the browser.
     # The child's ends move above 9 first, so placing one never overwrites the other.
     to_browser_r, from_browser_w = (_above_nine(fd) for fd in (to_browser_r, from_browser_w))
@@ -122,9 +139,13 @@ def open_page(executable: str, workdir: Path, *, timeout_s: float = 60.0) -> Ite
     log = workdir / "chromium.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            ["bash", "-c", placed, executable, *flags], env=env, pass_fds=(to_browser_r, from_browser_w),
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            ["bash", "-c", placed, executable, *flags],
+            env=env,
+            pass_fds=(to_browser_r, from_browser_w),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     os.close(to_browser_r)
     os.close(from_browser_w)
     with os.fdopen(to_browser_w, "wb") as commands, os.fdopen(from_browser_r, "rb") as replies:

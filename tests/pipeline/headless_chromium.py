@@ -42,10 +42,7 @@ def chromium_or_skip() -> str:
     path = find_chromium()
     if path:
         return path
-    message = (
-        f"no headless browser on PATH (looked for {', '.join(EXECUTABLES)}); "
-        "install Debian's `chromium` package"
-    )
+    message = f"no headless browser on PATH (looked for {', '.join(EXECUTABLES)}); install Debian's `chromium` package"
     if browser_required():
         pytest.fail(f"{message} (required because CI or {REQUIRE_ENV}=1 is set)", pytrace=False)
     pytest.skip(message)
@@ -76,16 +73,31 @@ class Chromium:
     def _run(self, args: list[str]) -> str:
         home = self.workdir / "home"
         home.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
-               "XDG_CACHE_HOME": str(home / ".cache"), "TMPDIR": str(home)}  # fmt: skip
+        env = {
+            **os.environ,
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_CACHE_HOME": str(home / ".cache"),
+            "TMPDIR": str(home),
+        }
         command = [
-            self.executable, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-            "--disable-extensions", "--disable-dev-shm-usage",
+            self.executable,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-extensions",
+            "--disable-dev-shm-usage",
             # No background traffic: on a closed network Chromium's own connections fail by the dozen.
-            "--disable-quic", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-quic",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
             f"--user-data-dir={self.workdir / 'profile'}",
-            f"--window-size={WINDOW[0]},{WINDOW[1]}", f"--virtual-time-budget={self.budget_ms}", *args,
-        ]  # fmt: skip
+            f"--window-size={WINDOW[0]},{WINDOW[1]}",
+            f"--virtual-time-budget={self.budget_ms}",
+            *args,
+        ]
         # Own process group: the renderer and GPU helpers go down with the browser on any exit path.
         process = subprocess.Popen(
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True

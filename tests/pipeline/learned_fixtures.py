@@ -92,9 +92,12 @@ def cosmos_tiny_entry(snapshot_dir: Path) -> RegisteredEmbedder:
 
     def load(hub: ModelHub, device: torch.device, dtype: torch.dtype, options: ModelSettings) -> CosmosEmbed1Embedder:
         return CosmosEmbed1Embedder.from_snapshot(
-            snapshot_dir, COSMOS_VARIANT, device=device, dtype=dtype,
+            snapshot_dir,
+            COSMOS_VARIANT,
+            device=device,
+            dtype=dtype,
             trust_snapshot_sha256=options.trust_snapshot_sha256,
-        )  # fmt: skip
+        )
 
     def make_preprocessor(hub: ModelHub, options: ModelSettings) -> CosmosEmbed1Preprocessor:
         return CosmosEmbed1Preprocessor.from_snapshot(

@@ -75,8 +75,16 @@ def _build(root: Path) -> list[Row]:
     add(Row("one_frame.mp4", "failed", "minimum clip"))
     make_codec_case("half_second", root / "half.mp4", size=(96, 64))
     add(Row("half.mp4", "failed", "0.50 s of video, shorter than the 1.0 s minimum clip"))
-    for case, suffix in (("vfr_mkv", ".mkv"), ("rotated_90", ".mp4"), ("hevc_10bit", ".mp4"), ("h264_10bit", ".mp4"),
-                         ("mjpeg_avi", ".avi"), ("h264_avi", ".avi"), ("vp9_webm", ".webm"), ("odd_17x13", ".mp4")):
+    for case, suffix in (
+        ("vfr_mkv", ".mkv"),
+        ("rotated_90", ".mp4"),
+        ("hevc_10bit", ".mp4"),
+        ("h264_10bit", ".mp4"),
+        ("mjpeg_avi", ".avi"),
+        ("h264_avi", ".avi"),
+        ("vp9_webm", ".webm"),
+        ("odd_17x13", ".mp4"),
+    ):
         make_codec_case(case, root / f"{case}{suffix}", duration_s=2.0, fps=12.0, size=(96, 64))
         add(Row(f"{case}{suffix}", "done"))
     make_video(root / "huge_8000.avi", codec="mjpeg", size=(8000, 8000), fps=2.0, duration_s=2.0)
@@ -86,7 +94,7 @@ def _build(root: Path) -> list[Row]:
     garbage_src = make_video(root.parent / "long.mp4", seed=4, duration_s=6.0, fps=12.0, size=(96, 64))
     make_garbage_middle(garbage_src, root / "garbage_mid.mp4")
     add(Row("garbage_mid.mp4", "done_or_failed"))
-    for name in ("with space.mp4", "ünïcödé 映像.mp4", "quote's \"double\".mp4", "$(touch pwned).mp4"):
+    for name in ("with space.mp4", "ünïcödé 映像.mp4", 'quote\'s "double".mp4', "$(touch pwned).mp4"):
         make_video(root / name, seed=5, **small)
         add(Row(name, "done"))
     # MPEG-4 Part 2 in AVI as Xvid/DivX write it (issue 12, point 2).
@@ -94,7 +102,9 @@ def _build(root: Path) -> list[Row]:
     add(Row("xvid_bframes.avi", "done"))
     make_mpeg4_avi(root / "divx_packed.avi", bframes=1, packed=True, fps=12, duration_s=2.0, size=(96, 64))
     add(Row("divx_packed.avi", "done"))
-    make_mpeg4_avi(root / "xvid_not_coded.avi", drop_every=4, dropped="not_coded", fps=12, duration_s=2.0, size=(96, 64))
+    make_mpeg4_avi(
+        root / "xvid_not_coded.avi", drop_every=4, dropped="not_coded", fps=12, duration_s=2.0, size=(96, 64)
+    )
     add(Row("xvid_not_coded.avi", "done"))
     make_mpeg4_avi(root / "xvid_empty_chunks.avi", drop_every=4, dropped="empty", fps=12, duration_s=2.0, size=(96, 64))
     add(Row("xvid_empty_chunks.avi", "done"))
@@ -141,13 +151,40 @@ def _index(settings: Settings) -> dict[str, int]:
 
 
 ROW_NAMES = [
-    "good.mp4", "zero.mp4", "text.mp4", "random.mkv", "truncated.mp4", "truncated.mkv", "no_moov.mp4", "audio.mp4",
-    "audio.m4a", "one_frame.mp4", "half.mp4", "vfr_mkv.mkv", "rotated_90.mp4", "hevc_10bit.mp4", "h264_10bit.mp4",
-    "mjpeg_avi.avi", "h264_avi.avi", "vp9_webm.webm", "odd_17x13.mp4", "huge_8000.avi", "wide_16000x200.avi",
-    "garbage_mid.mp4", "with space.mp4", "ünïcödé 映像.mp4", "quote's \"double\".mp4", "$(touch pwned).mp4",
-    "xvid_bframes.avi", "divx_packed.avi", "xvid_not_coded.avi", "xvid_empty_chunks.avi", "loop/self", "ping.mp4",
+    "good.mp4",
+    "zero.mp4",
+    "text.mp4",
+    "random.mkv",
+    "truncated.mp4",
+    "truncated.mkv",
+    "no_moov.mp4",
+    "audio.mp4",
+    "audio.m4a",
+    "one_frame.mp4",
+    "half.mp4",
+    "vfr_mkv.mkv",
+    "rotated_90.mp4",
+    "hevc_10bit.mp4",
+    "h264_10bit.mp4",
+    "mjpeg_avi.avi",
+    "h264_avi.avi",
+    "vp9_webm.webm",
+    "odd_17x13.mp4",
+    "huge_8000.avi",
+    "wide_16000x200.avi",
+    "garbage_mid.mp4",
+    "with space.mp4",
+    "ünïcödé 映像.mp4",
+    'quote\'s "double".mp4',
+    "$(touch pwned).mp4",
+    "xvid_bframes.avi",
+    "divx_packed.avi",
+    "xvid_not_coded.avi",
+    "xvid_empty_chunks.avi",
+    "loop/self",
+    "ping.mp4",
     "dangling.mp4",
-]  # fmt: skip
+]
 
 
 def test_every_row_of_the_matrix_is_built(matrix):
@@ -195,7 +232,10 @@ def test_nothing_else_changed_and_no_name_reached_a_shell(matrix, tmp_path):
         assert run_folder(single, progress=lambda _: None).complete
     table = open_clip_table(connect(str(settings.data_dir / "lancedb")), "fingerprint").to_arrow()
     mine = {r["clip_id"]: r["vector"] for r in table.to_pylist() if r["video_id"] == video_id_for("good.mp4")}
-    theirs = {r["clip_id"]: r["vector"] for r in open_clip_table(connect(str(tmp_path / "data" / "lancedb")), "fingerprint").to_arrow().to_pylist()}
+    theirs = {
+        r["clip_id"]: r["vector"]
+        for r in open_clip_table(connect(str(tmp_path / "data" / "lancedb")), "fingerprint").to_arrow().to_pylist()
+    }
     assert mine.keys() == theirs.keys() and all(mine[k] == pytest.approx(theirs[k], abs=1e-6) for k in mine)
     # The exit code a CLI run would give: non-zero, since some rows fail.
     assert not summary.complete

@@ -32,7 +32,9 @@ class WallAt(FingerprintEmbedder):
         return super().embed_video(batch)
 
 
-def test_the_smaller_batch_after_an_oom_is_kept_for_later_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_smaller_batch_after_an_oom_is_kept_for_later_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(embeddings_stage, "CHUNK_CLIPS", 6)  # 3 chunks of 6 clips instead of 256-clip chunks
     rng = np.random.default_rng(0)
     model = WallAt(limit=3)
@@ -42,12 +44,23 @@ def test_the_smaller_batch_after_an_oom_is_kept_for_later_chunks(tmp_path: Path,
         clips.append(clip)
         frames = rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
         tensor = model.prepare(frames).numpy()
-        rows.append({"clip_id": clip["clip_id"], "video_id": "v", "fps": 2.0, "num_frames": 8, "reextracted": False,
-                     "skip_reason": None, **array_to_fields(tensor)})  # fmt: skip
+        rows.append(
+            {
+                "clip_id": clip["clip_id"],
+                "video_id": "v",
+                "fps": 2.0,
+                "num_frames": 8,
+                "reextracted": False,
+                "skip_reason": None,
+                **array_to_fields(tensor),
+            }
+        )
     with StreamingParquetWriter(tmp_path / "t.parquet", TENSOR_SCHEMA) as writer:
         writer.write(pa.Table.from_pylist(rows, schema=TENSOR_SCHEMA))
         tensors = ParquetPart(writer.commit(), "v")
-    table, report = embeddings_stage.embed_partition(model, tensors, pa.Table.from_pylist(clips, schema=CLIP_SCHEMA), batch_size=8)
+    table, report = embeddings_stage.embed_partition(
+        model, tensors, pa.Table.from_pylist(clips, schema=CLIP_SCHEMA), batch_size=8
+    )
     assert table.num_rows == 18
     # First chunk: 6 fails, then 3 + 3. Later chunks start at 3: no further OOM (before,
     # each chunk started at 6 again: 3 back-offs).

@@ -36,7 +36,9 @@ def test_folder_runs_bad_files_fail_alone_and_rerun_is_idempotent(video_folder, 
     good = [o for o in summary.partitions if o.success]
     assert all(o.metadata["clips"]["clips"] == 2 for o in good)
     frames_meta = [o.metadata["frames"] for o in good]
-    assert all(m["storage"] == "raw" and 0 < m["file_bytes"] < m["payload_bytes"] for m in frames_meta)  # zstd shrinks raw
+    assert all(
+        m["storage"] == "raw" and 0 < m["file_bytes"] < m["payload_bytes"] for m in frames_meta
+    )  # zstd shrinks raw
 
     rows = _rows(data)
     assert len(rows) == 8  # 4 good videos x 2 clips
@@ -70,13 +72,32 @@ def test_cli_search_finds_the_near_copy_first(video_folder, dagster_home, tmp_pa
     assert hits[0]["score"] > hits[1]["score"]
 
     # Paging and the query plan: offset 1 is the same ranking shifted; explain shows the KNN.
-    assert main(["search", "--like-clip", first_clip["clip_id"], "--output", str(data), "--json", "-k", "2",
-                 "--offset", "1", "--exact"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "search",
+                "--like-clip",
+                first_clip["clip_id"],
+                "--output",
+                str(data),
+                "--json",
+                "-k",
+                "2",
+                "--offset",
+                "1",
+                "--exact",
+            ]
+        )
+        == 0
+    )
     assert [h["clip_id"] for h in json.loads(capsys.readouterr().out)] == [h["clip_id"] for h in hits[1:3]]
     assert main(["search", "--like-clip", first_clip["clip_id"], "--output", str(data), "--explain"]) == 0
     assert "KNNVectorDistance" in capsys.readouterr().out
 
-    assert main(["search", "--like-file", str(video_folder / "scene 2.mp4"), "--output", str(data), "--json", "-k", "1"]) == 0
+    assert (
+        main(["search", "--like-file", str(video_folder / "scene 2.mp4"), "--output", str(data), "--json", "-k", "1"])
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)[0]["video_id"] == video_id_for("scene 2.mp4")
 
     assert main(["search", "a person riding a bike", "--model", "fingerprint", "--output", str(data)]) == 2

@@ -63,9 +63,12 @@ def _walk_as_nobody(root: Path, module_dir: Path) -> dict:
     )
     out = subprocess.run(
         [str(SYSTEM_PYTHON), "-c", script, str(module_dir), str(root)],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
         preexec_fn=lambda: (os.setgid(NOBODY), os.setuid(NOBODY)),
-    )  # fmt: skip
+    )
     return json.loads(out.stdout)
 
 

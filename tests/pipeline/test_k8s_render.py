@@ -71,11 +71,20 @@ def _render_job(job, step_key: str, launcher: K8sRunLauncher):
     run = DagsterRun(job_name=job.name, run_id="0" * 36)
     context = (
         K8sContainerContext.create_for_run(run, launcher, include_run_tags=False)
-        .merge(K8sContainerContext(run_k8s_config=UserDefinedDagsterK8sConfig.from_dict(executor_config["step_k8s_config"])))
+        .merge(
+            K8sContainerContext(
+                run_k8s_config=UserDefinedDagsterK8sConfig.from_dict(executor_config["step_k8s_config"])
+            )
+        )
         .merge(K8sContainerContext(run_k8s_config=get_user_defined_k8s_config(step.tags)))
-        .merge(K8sContainerContext(run_k8s_config=UserDefinedDagsterK8sConfig.from_dict(
-            executor_config["per_step_k8s_config"].get(step.op_name, {}))))
-    )  # fmt: skip
+        .merge(
+            K8sContainerContext(
+                run_k8s_config=UserDefinedDagsterK8sConfig.from_dict(
+                    executor_config["per_step_k8s_config"].get(step.op_name, {})
+                )
+            )
+        )
+    )
     k8s_job = construct_dagster_k8s_job(
         context.get_k8s_job_config("video-assets:test", launcher),
         args=["dagster", "api", "execute_step"],
@@ -111,14 +120,18 @@ def test_gpu_and_cpu_steps_request_their_resources(monkeypatch, tmp_path, launch
     assert "nvidia.com/gpu" not in cpu_step["limits"]
 
     # Two GPUs where the settings ask for 1.5; and a per-step override wins over the executor default.
-    monkeypatch.setitem(example.PER_STEP_K8S_CONFIG, "fingerprint_embeddings",
-                        {"container_config": {"resources": {"limits": {"memory": "24Gi"}}}})  # fmt: skip
+    monkeypatch.setitem(
+        example.PER_STEP_K8S_CONFIG,
+        "fingerprint_embeddings",
+        {"container_config": {"resources": {"limits": {"memory": "24Gi"}}}},
+    )
     example.step_pods_executor = example.k8s_job_executor.configured(
         {"step_k8s_config": example.STEP_K8S_CONFIG, "per_step_k8s_config": example.PER_STEP_K8S_CONFIG},
         name="k8s_step_pods",
     )
-    bigger = settings_for(tmp_path / "videos", tmp_path / "data",
-                          models={"fingerprint": ModelSettings(num_gpus_per_worker=1.5)})  # fmt: skip
+    bigger = settings_for(
+        tmp_path / "videos", tmp_path / "data", models={"fingerprint": ModelSettings(num_gpus_per_worker=1.5)}
+    )
     job = example.k8s_definitions(bigger).resolve_job_def(EMBED_JOB)
     resources = _render(job, "fingerprint_embeddings", launcher)
     assert resources["limits"]["nvidia.com/gpu"] == "2"

@@ -106,8 +106,11 @@ def test_each_model_fills_its_own_table_side_by_side(learned_run: LearnedRun) ->
         assert learned_run.outcome(video).metadata["clips"]["clips"] == clips, video
 
     db = connect(learned_run.settings.paths.lancedb_uri)
-    dims = {"fingerprint": FINGERPRINT_SPEC.dim, INTERNVIDEO2_TINY: internvideo2_tiny_config().embed_dim,
-            COSMOS_TINY: VARIANTS[COSMOS_VARIANT].dim}  # fmt: skip
+    dims = {
+        "fingerprint": FINGERPRINT_SPEC.dim,
+        INTERNVIDEO2_TINY: internvideo2_tiny_config().embed_dim,
+        COSMOS_TINY: VARIANTS[COSMOS_VARIANT].dim,
+    }
     assert len(set(dims.values())) == 3  # a vector in the wrong table could not pass
     for model in MODELS:
         assert clip_table_exists(db, model) and table_name(model) == f"clips_{model}"

@@ -147,7 +147,9 @@ def test_a_failed_ui_run_reaches_the_ledger_through_the_failure_sensor(folder, t
     defs = build_definitions(settings)
     with dg.DagsterInstance.get() as instance:  # a run as the UI launches it: no runner around it
         instance.add_dynamic_partitions("videos", registry.partition_keys())
-        run = defs.resolve_job_def(EMBED_JOB).execute_in_process(partition_key=key, instance=instance, raise_on_error=False)
+        run = defs.resolve_job_def(EMBED_JOB).execute_in_process(
+            partition_key=key, instance=instance, raise_on_error=False
+        )
         assert not run.success
         assert registry.get(key).status == "pending"  # nobody settled it yet
         sensor = next(s for s in defs.sensors if s.name == "failed_videos_to_ledger")

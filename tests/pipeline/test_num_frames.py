@@ -29,10 +29,14 @@ def test_a_larger_num_frames_runs_end_to_end(tmp_path: Path, monkeypatch):
     frames = checkpoint_frames * 2
     make_video(tmp_path / "videos" / "walk.mp4", duration_s=4.0, fps=24, size=(64, 48), seed=3)
     settings = Settings(
-        input_dir=tmp_path / "videos", data_dir=tmp_path / "data", enabled_models=(INTERNVIDEO2_TINY,),
+        input_dir=tmp_path / "videos",
+        data_dir=tmp_path / "data",
+        enabled_models=(INTERNVIDEO2_TINY,),
         clipping=ClippingSettings(clip_len_s=2.0, stride_s=2.0, min_clip_len_s=0.5),
-        models={INTERNVIDEO2_TINY: ModelSettings(num_frames=frames)}, device="cpu", dtype="fp32",
-    )  # fmt: skip
+        models={INTERNVIDEO2_TINY: ModelSettings(num_frames=frames)},
+        device="cpu",
+        dtype="fp32",
+    )
     (tmp_path / "home").mkdir()
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     entry = internvideo2_tiny_entry()
@@ -44,8 +48,9 @@ def test_a_larger_num_frames_runs_end_to_end(tmp_path: Path, monkeypatch):
             MODEL_CACHE.evict(entry.cache_key(cpu, torch.float32, options=settings.model(INTERNVIDEO2_TINY)))
     assert outcome.success, outcome.errors
     assert outcome.metadata[f"{INTERNVIDEO2_TINY}_tensors"]["frames_per_clip"] == frames
-    tensors = ParquetPart(tmp_path / "data" / "assets" / f"{INTERNVIDEO2_TINY}_tensors" / f"{outcome.key}.parquet",
-                          outcome.key).read()  # fmt: skip
+    tensors = ParquetPart(
+        tmp_path / "data" / "assets" / f"{INTERNVIDEO2_TINY}_tensors" / f"{outcome.key}.parquet", outcome.key
+    ).read()
     assert tensors.num_rows == 2 and list(tensors.column("shape")[0].as_py())[0] == frames
     rows = open_clip_table(connect(settings.paths.lancedb_uri), INTERNVIDEO2_TINY).to_arrow().to_pylist()
     vectors = np.array([r["vector"] for r in rows], dtype=np.float32)

@@ -102,10 +102,35 @@ def postgres_server() -> Iterator[Server]:
         shutil.chown(pwfile, "postgres")
     port = _free_port()
     try:
-        _run_as_server_user([str(bindir / "initdb"), "-D", str(data), "-U", USER, f"--pwfile={pwfile}",
-             "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8"])  # fmt: skip
-        _run_as_server_user([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "30", "start",
-             "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"])  # fmt: skip
+        _run_as_server_user(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                USER,
+                f"--pwfile={pwfile}",
+                "--auth-host=scram-sha-256",
+                "--auth-local=trust",
+                "-E",
+                "UTF8",
+            ]
+        )
+        _run_as_server_user(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "30",
+                "start",
+                "-o",
+                f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
+            ]
+        )
     except subprocess.CalledProcessError as err:
         shutil.rmtree(root, ignore_errors=True)
         raise RuntimeError(f"could not start PostgreSQL: {err.stderr or err.stdout}") from err
@@ -117,8 +142,9 @@ def postgres_server() -> Iterator[Server]:
         conn.close()
         yield Server(port)
     finally:
-        subprocess.run(_as_server_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            _as_server_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]), capture_output=True
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -153,7 +179,10 @@ def test_example_config_runs_the_graph_on_postgres(postgres_server, tmp_path, mo
         assert done == {key}
     # The run and its events are rows on the server, not files under DAGSTER_HOME.
     assert postgres_server.query("SELECT count(*) FROM runs WHERE status = 'SUCCESS'") == [(1,)]
-    assert postgres_server.query(
-        "SELECT count(*) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'"
-    )[0][0] >= 6  # source_videos, clips, frames, and the fingerprint tensors/embeddings/index
+    assert (
+        postgres_server.query("SELECT count(*) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'")[0][
+            0
+        ]
+        >= 6
+    )  # source_videos, clips, frames, and the fingerprint tensors/embeddings/index
     assert not (home / "history").exists()

@@ -38,13 +38,19 @@ def test_query_file_is_reextracted_within_the_pixel_budget(tmp_path: Path) -> No
     (seen,) = embedder.seen
     assert seen.shape == (13, 55, 73, 3)  # 120x160 within 4096 pixels, 4:3 kept
     pipeline = extract_clip_frames(
-        video, ClipSpan(0.0, 3.0), FrameSignature(FramePolicy.SEQUENCE, 4.0),
-        backend=frames.backend, num_threads=frames.num_threads, max_pixels=frames.max_pixels,
-    )  # fmt: skip
+        video,
+        ClipSpan(0.0, 3.0),
+        FrameSignature(FramePolicy.SEQUENCE, 4.0),
+        backend=frames.backend,
+        num_threads=frames.num_threads,
+        max_pixels=frames.max_pixels,
+    )
     np.testing.assert_array_equal(seen, pipeline.frames)
 
 
-def test_a_query_file_embeds_to_the_vectors_the_pipeline_indexed_under_jpeg_storage(tmp_path: Path, dagster_home) -> None:
+def test_a_query_file_embeds_to_the_vectors_the_pipeline_indexed_under_jpeg_storage(
+    tmp_path: Path, dagster_home
+) -> None:
     from tests.pipeline.conftest import settings_for
     from video_assets.index.connection import connect, open_clip_table
     from video_assets.runner import run_folder

@@ -88,9 +88,7 @@ def test_removing_one_video_leaves_the_other_intact(tmp_path: Path, instance: dg
     assert [r.partition_key for r in tick.run_requests] == [drop]
 
 
-def test_removing_from_a_batch_keeps_the_partition_of_the_others(
-    tmp_path: Path, instance: dg.DagsterInstance
-) -> None:
+def test_removing_from_a_batch_keeps_the_partition_of_the_others(tmp_path: Path, instance: dg.DagsterInstance) -> None:
     folder = tmp_path / "in"
     small_video(folder / "a.mp4", seed=7)
     small_video(folder / "b.mp4", seed=8)

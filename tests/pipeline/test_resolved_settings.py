@@ -41,7 +41,9 @@ def test_the_tensors_stage_decodes_nothing_when_the_frames_asset_holds_the_model
 ) -> None:
     video = make_video(tmp_path / "v.mp4", duration_s=4.0, fps=24, size=(96, 64), seed=5, pattern="moving")
     spans = [ClipSpan(0.0, 2.0), ClipSpan(2.0, 4.0)]
-    clips = pa.Table.from_pylist([clip_row("v", "v", str(video), i, s) for i, s in enumerate(spans)], schema=CLIP_SCHEMA)
+    clips = pa.Table.from_pylist(
+        [clip_row("v", "v", str(video), i, s) for i, s in enumerate(spans)], schema=CLIP_SCHEMA
+    )
     # frames.target_fps says 2, the model asks for 5: before resolve, every clip was decoded again.
     settings = settings_for(tmp_path, tmp_path / "data", models={"fingerprint": ModelSettings(target_fps=5.0)})
     resolved = resolve(settings)
@@ -50,19 +52,29 @@ def test_the_tensors_stage_decodes_nothing_when_the_frames_asset_holds_the_model
         frames = ParquetPart(writer.commit(), "v")
     decodes: list[float] = []
     real = frame_creation.extract_clip_frames
-    monkeypatch.setattr(frame_creation, "extract_clip_frames", lambda *a, **k: decodes.append(a[2].fps) or real(*a, **k))
+    monkeypatch.setattr(
+        frame_creation, "extract_clip_frames", lambda *a, **k: decodes.append(a[2].fps) or real(*a, **k)
+    )
     plan = resolved.model("fingerprint")
     with StreamingParquetWriter(tmp_path / "tensors.parquet", TENSOR_SCHEMA) as writer:
-        summary = build_tensors(FingerprintEmbedder().prepare, plan.name, plan.recipe, clips, frames,
-                                tensor_dtype="float32", writer=writer)  # fmt: skip
+        summary = build_tensors(
+            FingerprintEmbedder().prepare, plan.name, plan.recipe, clips, frames, tensor_dtype="float32", writer=writer
+        )
     assert summary.clips == 2 and decodes == []
     # Without the model's rate in the frames file (one written before), the stage decodes it.
     with StreamingParquetWriter(tmp_path / "frames2.parquet", FRAMES_SCHEMA) as writer:
         extract_partition_frames(clips, settings.frames, writer)
         old_frames = ParquetPart(writer.commit(), "v")
     with StreamingParquetWriter(tmp_path / "tensors2.parquet", TENSOR_SCHEMA) as writer:
-        build_tensors(FingerprintEmbedder().prepare, plan.name, plan.recipe, clips, old_frames, tensor_dtype="float32",
-                      writer=writer)  # fmt: skip
+        build_tensors(
+            FingerprintEmbedder().prepare,
+            plan.name,
+            plan.recipe,
+            clips,
+            old_frames,
+            tensor_dtype="float32",
+            writer=writer,
+        )
     assert decodes == [5.0, 5.0]
 
 
@@ -86,9 +98,11 @@ def test_per_model_overrides_are_resolved_into_one_plan(tmp_path: Path) -> None:
 
 def test_the_graph_is_built_from_the_resolved_values(tmp_path: Path) -> None:
     settings = settings_for(
-        tmp_path, tmp_path / "data", lancedb_uri=str(tmp_path / "elsewhere"),
+        tmp_path,
+        tmp_path / "data",
+        lancedb_uri=str(tmp_path / "elsewhere"),
         models={"fingerprint": ModelSettings(num_gpus_per_worker=1.5, target_fps=3.0)},
-    )  # fmt: skip
+    )
     resolved = resolve(settings)
     definitions = build_definitions(settings)
     graph = definitions.resolve_asset_graph()

@@ -19,7 +19,9 @@ def test_run_json_lists_each_video_with_its_reason(tmp_path: Path, dagster_home,
     videos = tmp_path / "videos"
     make_video(videos / "good.mp4", duration_s=3.0, fps=12, size=(96, 64), seed=1)
     make_text_file_as_video(videos / "notes.mp4")
-    code = main(["run", "--input", str(videos), "--output", str(tmp_path / "data"), "--models", "fingerprint", "--json"])
+    code = main(
+        ["run", "--input", str(videos), "--output", str(tmp_path / "data"), "--models", "fingerprint", "--json"]
+    )
     captured = capsys.readouterr()
     report = json.loads(captured.out)  # stdout is the JSON alone: no progress lines mixed in
     assert code == 1 and report["complete"] is False

@@ -115,7 +115,9 @@ def foreign_live_run(instance: dg.DagsterInstance, pid: int) -> str:
     """A STARTED run owned by the live process `pid` that holds the pool's only slot."""
     run_id = str(uuid.uuid4())
     owner = RunOwner(socket.gethostname(), pid, process_start_time(pid) or "")
-    instance.add_run(dg.DagsterRun(job_name="elsewhere", run_id=run_id, status=dg.DagsterRunStatus.STARTED, tags=owner_tags(owner)))
+    instance.add_run(
+        dg.DagsterRun(job_name="elsewhere", run_id=run_id, status=dg.DagsterRunStatus.STARTED, tags=owner_tags(owner))
+    )
     instance.event_log_storage.initialize_concurrency_limit_to_default(POOL)
     assert instance.event_log_storage.claim_concurrency_slot(POOL, run_id, "writer", 0).is_claimed
     return run_id
@@ -125,7 +127,9 @@ def index_rows(summary) -> int:
     return summary.total("fingerprint_clip_index", "rows_for_videos")
 
 
-def test_kill_9_while_holding_the_index_slot_then_a_plain_run_completes(tmp_path: Path, folder: Path, dagster_home: Path):
+def test_kill_9_while_holding_the_index_slot_then_a_plain_run_completes(
+    tmp_path: Path, folder: Path, dagster_home: Path
+):
     data, marker = tmp_path / "data", tmp_path / "holding"
     with child_run(folder, data, marker) as proc:
         wait_for("the index step holding its slot", marker.exists, proc)
@@ -149,7 +153,9 @@ def test_kill_9_while_holding_the_index_slot_then_a_plain_run_completes(tmp_path
         assert slot_holders(instance) == set() and waiting_runs(instance) == set()
 
 
-def test_a_slot_held_by_a_live_run_fails_the_wait_naming_the_holder(tmp_path: Path, folder: Path, dagster_home: Path, monkeypatch):
+def test_a_slot_held_by_a_live_run_fails_the_wait_naming_the_holder(
+    tmp_path: Path, folder: Path, dagster_home: Path, monkeypatch
+):
     monkeypatch.setattr(run_guard, "DEFAULT_POOL_WAIT_S", 2.0)
     prepare_dagster_home()  # the project's dagster.yaml: every pool admits one step
     sleeper = subprocess.Popen(["sleep", "120"])

@@ -51,9 +51,7 @@ class Folder:
 
     def tick(self, *, apply: bool = True) -> dg.SensorResult:
         """Evaluate once; with ``apply``, add the requested partitions as the daemon would."""
-        context = dg.build_sensor_context(
-            instance=self.instance, cursor=self.cursor, resources=self.defs.resources
-        )
+        context = dg.build_sensor_context(instance=self.instance, cursor=self.cursor, resources=self.defs.resources)
         result = self.sensor(context)
         assert isinstance(result, dg.SensorResult)
         self.cursor = result.cursor

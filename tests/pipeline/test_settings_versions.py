@@ -62,6 +62,7 @@ def test_a_settings_change_makes_the_materialized_partition_stale(tmp_path, dags
     assert partition.success
     changed = settings.model_copy(update={"frames": settings.frames.model_copy(update={"target_fps": (4.0,)})})
     with dg.DagsterInstance.get() as instance:
+
         def status(defs: dg.Definitions, asset: str):
             resolver = CachingStaleStatusResolver(instance, defs.resolve_asset_graph(), LoadingContextForTest(instance))
             return resolver.get_status(dg.AssetKey(asset), partition.key)

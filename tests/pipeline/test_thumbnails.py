@@ -37,7 +37,9 @@ def test_a_strip_never_upscales_and_copes_with_fewer_frames_than_asked() -> None
 
 def test_strips_pick_the_richest_signature_and_decode_as_jpeg() -> None:
     strips = ThumbnailStrips(count=3, height=60)
-    strips.add("c0", {"middle-0": ClipFrames(_frames(1), np.zeros(1)), "sequence-2.0": ClipFrames(_frames(5), np.arange(5.0))})
+    strips.add(
+        "c0", {"middle-0": ClipFrames(_frames(1), np.zeros(1)), "sequence-2.0": ClipFrames(_frames(5), np.arange(5.0))}
+    )
     (jpeg,) = strips.jpegs.values()
     decoded = decode_jpeg([jpeg], [1, 60, 240, 3])[0]
     assert abs(int(decoded[30, 200, 0]) - 80) <= 3  # the sequence's last frame (grey 80), not the middle one
@@ -69,8 +71,20 @@ def test_written_strips_replace_the_earlier_set(tmp_path: Path) -> None:
 
 
 def _clips(n: int) -> pa.Table:
-    rows = [{"clip_id": f"c{i}", "video_id": "v", "partition_key": "v", "source_path": "/x.mp4", "clip_index": i,
-             "span_start_s": float(i), "span_end_s": i + 1.0, "duration_s": 1.0, "clip_path": None} for i in range(n)]  # fmt: skip
+    rows = [
+        {
+            "clip_id": f"c{i}",
+            "video_id": "v",
+            "partition_key": "v",
+            "source_path": "/x.mp4",
+            "clip_index": i,
+            "span_start_s": float(i),
+            "span_end_s": i + 1.0,
+            "duration_s": 1.0,
+            "clip_path": None,
+        }
+        for i in range(n)
+    ]
     return pa.Table.from_pylist(rows, schema=CLIP_SCHEMA)
 
 
@@ -78,7 +92,10 @@ def test_frames_rows_count_every_signature_and_name_drops() -> None:
     stored = pa.table({"clip_id": ["c0", "c0", "c2"], "timestamps": [[0.0, 0.5], [0.5], [2.0, 2.5, 3.0]]})
     rows = frames_clip_rows(_clips(3), stored, {"c1": "decode error"})
     assert [(r["span"], r["frames"], r["status"], r["reason"]) for r in rows] == [
-        ("0.00–1.00 s", 3, "kept", ""), ("1.00–2.00 s", 0, "dropped", "decode error"), ("2.00–3.00 s", 3, "kept", "")]  # fmt: skip
+        ("0.00–1.00 s", 3, "kept", ""),
+        ("1.00–2.00 s", 0, "dropped", "decode error"),
+        ("2.00–3.00 s", 3, "kept", ""),
+    ]
     assert len(frames_clip_rows(_clips(MAX_ROWS + 5), stored, {})) == MAX_ROWS
 
 
@@ -86,4 +103,7 @@ def test_tensor_rows_tell_kept_reextracted_and_skipped_apart() -> None:
     made = pa.table({"clip_id": ["c0", "c1"], "num_frames": [8, 12], "fps": [2.0, 6.0], "reextracted": [False, True]})
     rows = tensor_clip_rows(_clips(3), made, {"c2": "no decoded frames"})
     assert [(r["status"], r["frames"], r["fps"], r["reason"]) for r in rows] == [
-        ("kept", 8, 2.0, ""), ("re-extracted", 12, 6.0, ""), ("skipped", 0, 0.0, "no decoded frames")]  # fmt: skip
+        ("kept", 8, 2.0, ""),
+        ("re-extracted", 12, 6.0, ""),
+        ("skipped", 0, 0.0, "no decoded frames"),
+    ]

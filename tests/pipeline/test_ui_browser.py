@@ -161,8 +161,11 @@ def test_a_frames_partition_shows_its_clip_table_and_thumbnail_strips(ui: LiveUI
     with open_page(ui.browser.executable, tmp_path / "devtools") as page:
         page.goto(f"{ui.base_url}/assets/frames?view=partitions&partition={key}")
         # The clip table is drawn inline: a cell per clip span.
-        page.wait_for(f"(() => {{ const cells = [...document.querySelectorAll('td')].map(td => td.innerText.trim());"
-                      f" return {json.dumps(spans)}.every(s => cells.includes(s)); }})()", "the clip table's spans")  # fmt: skip
+        page.wait_for(
+            f"(() => {{ const cells = [...document.querySelectorAll('td')].map(td => td.innerText.trim());"
+            f" return {json.dumps(spans)}.every(s => cells.includes(s)); }})()",
+            "the clip table's spans",
+        )
         assert page.wait_for(OPEN_THUMBNAILS, "the thumbnails row and its link")
         drawn = page.wait_for(DRAWN_THUMBNAILS, "the thumbnail strips")
         png = page.screenshot(tmp_path / "frames_partition_thumbnails.png")

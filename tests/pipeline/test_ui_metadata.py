@@ -27,7 +27,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[PartitionOutcome, Pat
     # 2.3 s in 1 s clips: the last one (0.3 s, ~4 frames at 12 fps) is too short for the fingerprint's 8.
     make_video(root / "videos" / "walk.mp4", duration_s=2.3, fps=12, size=(96, 64), seed=5)
     settings = settings_for(root / "videos", root / "data").model_copy(
-        update={"clipping": ClippingSettings(clip_len_s=1.0, stride_s=1.0, min_clip_len_s=0.25)})  # fmt: skip
+        update={"clipping": ClippingSettings(clip_len_s=1.0, stride_s=1.0, min_clip_len_s=0.25)}
+    )
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DAGSTER_HOME", str(root / "home"))
         (root / "home").mkdir()
@@ -82,7 +83,9 @@ def test_source_videos_show_path_codec_size_and_plain_values(run) -> None:
     (video,) = _records(meta["video_table"])
     size = (root / "videos" / "walk.mp4").stat().st_size
     assert (video["path"], video["codec"], video["resolution"]) == ("walk.mp4", "h264", "96x64")
-    assert video["size_mb"] == pytest.approx(size / 1e6, abs=0.005) and video["duration_s"] == pytest.approx(2.3, abs=0.1)
+    assert video["size_mb"] == pytest.approx(size / 1e6, abs=0.005) and video["duration_s"] == pytest.approx(
+        2.3, abs=0.1
+    )
     # One video: its values, not one-element lists; rounded.
     assert meta["fps"] == pytest.approx(12.0) and meta["resolution"] == "96x64" and isinstance(meta["sha256"], str)
     assert meta["seconds"] == round(meta["seconds"], 2) and meta["dagster/row_count"] == 1
@@ -99,6 +102,7 @@ def test_every_check_sensor_and_job_has_a_description(tmp_path: Path) -> None:
     assert all(job.description for job in jobs)
     for key in graph.get_all_asset_keys():
         assert graph.get(key).description, key
-    schemas = {k.to_user_string() for k in graph.get_all_asset_keys()
-               if "dagster/column_schema" in graph.get(k).metadata}  # fmt: skip
+    schemas = {
+        k.to_user_string() for k in graph.get_all_asset_keys() if "dagster/column_schema" in graph.get(k).metadata
+    }
     assert {"source_videos", "clips", "frames", "fingerprint_tensors", "fingerprint_embeddings"} <= schemas

@@ -18,7 +18,8 @@ def test_graph_keeps_its_lineage_without_input_events(tmp_path: Path) -> None:
     settings = settings_for(tmp_path / "videos", tmp_path / "data")
     graph = build_definitions(settings).resolve_asset_graph()
     parents = {
-        key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in graph.get_all_asset_keys()
+        key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
+        for key in graph.get_all_asset_keys()
     }
     # The asset graph (docs/architecture.md): each step depends on what it reads, so staleness and ordering hold.
     assert parents["source_videos"] == set()

@@ -73,8 +73,11 @@ def _wait_until_loaded(server: subprocess.Popen, base_url: str, log: Path, deadl
             entries = graphql(base_url, WORKSPACE_QUERY, timeout_s=10)["workspaceOrError"]["locationEntries"]
         except OSError:
             entries = []  # not listening yet
-        errors = [e["locationOrLoadError"]["message"] for e in entries
-                  if (e["locationOrLoadError"] or {}).get("__typename") == "PythonError"]  # fmt: skip
+        errors = [
+            e["locationOrLoadError"]["message"]
+            for e in entries
+            if (e["locationOrLoadError"] or {}).get("__typename") == "PythonError"
+        ]
         if errors:
             raise RuntimeError(f"the code location failed to load: {errors[0]}")
         if entries and all(e["loadStatus"] == "LOADED" for e in entries):
@@ -97,12 +100,21 @@ def running_webserver(dagster_home: Path, settings_path: Path, *, deadline_s: fl
     log = dagster_home.parent / f"webserver-{port}.log"
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "dagster_webserver", "-m", "video_assets.definitions",
-             "-h", "127.0.0.1", "-p", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "dagster_webserver",
+                "-m",
+                "video_assets.definitions",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        )
         try:
             _wait_until_loaded(server, base_url, log, deadline_s)
             yield base_url

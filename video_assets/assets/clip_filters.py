@@ -50,14 +50,19 @@ def _clip_filters_asset(name: str, settings: FilterSettings, version: str) -> dg
         video_ids = [v.video_id for v in storage.registry().videos_in(context.partition_key)]
         rows = indexed_rows(lancedb.connect(), name, video_ids)
         frames = storage.upstream(context, "frames")
-        run = filter_partition(rows, frames.iter_row_groups(), curation_dir=storage.root / "curation",
-                               model=name, settings=settings)  # fmt: skip
+        run = filter_partition(
+            rows, frames.iter_row_groups(), curation_dir=storage.root / "curation", model=name, settings=settings
+        )
         if run.duplicates == "absent":
-            context.log.warning(f"no duplicates file for {name} ({run.duplicates_path}): no clip is marked duplicate; "
-                                f"materialize {name}_duplicates, then this partition again")  # fmt: skip
+            context.log.warning(
+                f"no duplicates file for {name} ({run.duplicates_path}): no clip is marked duplicate; "
+                f"materialize {name}_duplicates, then this partition again"
+            )
         for text in run.texts_not_scored:
-            context.log.warning(f"filters.min_text_score names {text!r}, which {name} did not score for these clips "
-                                f"(not in models.{name}.texts_to_verify): that threshold was not applied")  # fmt: skip
+            context.log.warning(
+                f"filters.min_text_score names {text!r}, which {name} did not score for these clips "
+                f"(not in models.{name}.texts_to_verify): that threshold was not applied"
+            )
         for clip_id in run.clips_without_frames:
             context.log.warning(f"clip {clip_id}: no frames in the frames partition")
         return dg.MaterializeResult(

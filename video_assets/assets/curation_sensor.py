@@ -79,8 +79,9 @@ def build_curation_sensor(
                 state["seen"], state["seen_at"] = version, now
             settled = now - state["seen_at"] >= settle_after_seconds
             if version != dup_version and version != state.get("requested") and settled:
-                requests.append(dg.RunRequest(run_key=f"{model}-duplicates-v{version}",
-                                              asset_selection=[duplicates_key(model)]))  # fmt: skip
+                requests.append(
+                    dg.RunRequest(run_key=f"{model}-duplicates-v{version}", asset_selection=[duplicates_key(model)])
+                )
                 state["requested"] = version
             if dup_id is None:
                 continue  # filters wait for a first duplicates run
@@ -90,13 +91,18 @@ def build_curation_sensor(
                 due |= flags_changed(storage, model, live)
                 state["dups_checked"] = dup_id
             for partition in sorted(due):
-                requests.append(dg.RunRequest(
-                    run_key=f"{model}-filters-{partition}@{landed.get(partition)}/{dup_id}", partition_key=partition,
-                    asset_selection=[clip_filters_key(model)],
-                ))  # fmt: skip
+                requests.append(
+                    dg.RunRequest(
+                        run_key=f"{model}-filters-{partition}@{landed.get(partition)}/{dup_id}",
+                        partition_key=partition,
+                        asset_selection=[clip_filters_key(model)],
+                    )
+                )
         if not requests:
-            return dg.SensorResult(skip_reason="duplicates and clip filters are up to date (or new clips are still "
-                                   "arriving)", cursor=json.dumps(cursor))  # fmt: skip
+            return dg.SensorResult(
+                skip_reason="duplicates and clip filters are up to date (or new clips are still arriving)",
+                cursor=json.dumps(cursor),
+            )
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))
 
     return curation_sensor

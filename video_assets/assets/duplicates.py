@@ -51,17 +51,24 @@ def _duplicates_asset(name: str) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, config: DuplicatesConfig, lancedb: LanceDBResource, storage: StorageResource
     ) -> dg.MaterializeResult:
         result = update_duplicates(
-            lancedb.connect(), name, storage.root / "curation", threshold=config.threshold,
-            sources=read_source_facts(storage.root), full=config.full, max_probes=config.max_probes,
+            lancedb.connect(),
+            name,
+            storage.root / "curation",
+            threshold=config.threshold,
+            sources=read_source_facts(storage.root),
+            full=config.full,
+            max_probes=config.max_probes,
             n_clusters=config.n_clusters,
-        )  # fmt: skip
+        )
         context.log.info(
             f"{name}: {result.mode} run over {result.clips} clips ({result.new_clips} compared, "
             f"{result.removed_clips} gone or changed): {result.groups} groups, {result.clips_marked} clips marked"
         )
         if result.capped_clips:
-            context.log.warning(f"{result.capped_clips} clips lie near more than max_probes={config.max_probes} "
-                                "cluster boundaries: their pairs across the farther ones may be missed")  # fmt: skip
+            context.log.warning(
+                f"{result.capped_clips} clips lie near more than max_probes={config.max_probes} "
+                "cluster boundaries: their pairs across the farther ones may be missed"
+            )
         meta = result.metadata()
         meta["histogram"] = dg.MetadataValue.md(meta["histogram"])
         meta["path"] = dg.MetadataValue.path(result.path)

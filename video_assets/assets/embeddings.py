@@ -53,7 +53,11 @@ def k8s_op_tags(num_gpus_per_worker: float, num_cpus: int) -> dict:
     limits: dict = {"cpu": str(num_cpus)}
     if gpus := gpus_requested(num_gpus_per_worker):
         limits["nvidia.com/gpu"] = str(gpus)
-    return {"dagster-k8s/config": {"container_config": {"resources": {"requests": {"cpu": str(num_cpus)}, "limits": limits}}}}
+    return {
+        "dagster-k8s/config": {
+            "container_config": {"resources": {"requests": {"cpu": str(num_cpus)}, "limits": limits}}
+        }
+    }
 
 
 def model_assets(plan: ModelPlan, required: Mapping[str, str], tensor_dtype: str) -> list[dg.AssetsDefinition]:
@@ -84,8 +88,12 @@ def tensors_asset(plan: ModelPlan, tensor_dtype: str) -> dg.AssetsDefinition:
         op_tags=k8s_op_tags(0, plan.num_cpus),
         deps=["clips", "frames"],
         check_specs=[
-            _check("frames_per_tensor", f"{name}_tensors", f"Every kept clip has {spec.frames_per_clip} frames (the "
-                   "model's count); skipped clips carry their reason; no clip id twice.")  # fmt: skip
+            _check(
+                "frames_per_tensor",
+                f"{name}_tensors",
+                f"Every kept clip has {spec.frames_per_clip} frames (the "
+                "model's count); skipped clips carry their reason; no clip id twice.",
+            )
         ],
         description=f"Model-ready tensors for {name}: {spec.frames_per_clip} frames per clip at "
         f"{plan.target_fps} fps (re-extracted at a higher fps when a clip has too few).",
@@ -97,8 +105,16 @@ def tensors_asset(plan: ModelPlan, tensor_dtype: str) -> dg.AssetsDefinition:
         prepare = plan.entry.preprocessor(model_hub.hub(), plan.options)
         clips = storage.upstream(context, "clips").read()
         with storage.writer(context, TENSOR_SCHEMA) as writer:
-            summary = build_tensors(prepare, name, plan.recipe, clips, storage.upstream(context, "frames"),
-                                    tensor_dtype=tensor_dtype, writer=writer, log=_log(plan, context))  # fmt: skip
+            summary = build_tensors(
+                prepare,
+                name,
+                plan.recipe,
+                clips,
+                storage.upstream(context, "frames"),
+                tensor_dtype=tensor_dtype,
+                writer=writer,
+                log=_log(plan, context),
+            )
             path = writer.commit()
         # Clips the frames step dropped are already in the ledger under "frames".
         video_of = dict(zip(clips.column("clip_id").to_pylist(), clips.column("video_id").to_pylist()))
@@ -109,10 +125,15 @@ def tensors_asset(plan: ModelPlan, tensor_dtype: str) -> dg.AssetsDefinition:
         problems = check_tensor_rows(made, spec.frames_per_clip)
         return dg.MaterializeResult(
             value=stored,
-            check_results=[dg.AssetCheckResult(check_name="frames_per_tensor", passed=not problems, metadata={"problems": problems})],
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="frames_per_tensor", passed=not problems, metadata={"problems": problems}
+                )
+            ],
             metadata={
-                **clip_table_entries("clip_table", tensor_clip_rows(clips, made, summary.skipped), clips.num_rows,
-                                     TENSOR_CLIP_COLUMNS),
+                **clip_table_entries(
+                    "clip_table", tensor_clip_rows(clips, made, summary.skipped), clips.num_rows, TENSOR_CLIP_COLUMNS
+                ),
                 "dagster/row_count": made.num_rows,
                 "clips": summary.clips,
                 "reextracted_clips": len(summary.reextracted),
@@ -142,7 +163,13 @@ def embeddings_asset(plan: ModelPlan) -> dg.AssetsDefinition:
         pool=plan.pool,
         op_tags=k8s_op_tags(plan.num_gpus_per_worker, plan.num_cpus),
         retry_policy=dg.RetryPolicy(max_retries=1),
-        check_specs=[_check("vectors_valid", f"{name}_embeddings", f"Vectors are {spec.dim}-d, finite and unit norm; no clip id twice.")],
+        check_specs=[
+            _check(
+                "vectors_valid",
+                f"{name}_embeddings",
+                f"Vectors are {spec.dim}-d, finite and unit norm; no clip id twice.",
+            )
+        ],
         description=f"Clip embeddings from {name} ({spec.dim}-d, {spec.model_id}@{spec.revision}).",
     )
     def embeddings(
@@ -169,7 +196,9 @@ def embeddings_asset(plan: ModelPlan) -> dg.AssetsDefinition:
             context.log.warning(f"{name}: CUDA out of memory {report.oom_backoffs} time(s); batch halved and retried")
         return dg.MaterializeResult(
             value=table,
-            check_results=[dg.AssetCheckResult(check_name="vectors_valid", passed=not problems, metadata={"problems": problems})],
+            check_results=[
+                dg.AssetCheckResult(check_name="vectors_valid", passed=not problems, metadata={"problems": problems})
+            ],
             metadata={
                 "dagster/row_count": table.num_rows,
                 "clips": report.clips,
@@ -208,9 +237,13 @@ def clip_index_asset(plan: ModelPlan, required: Mapping[str, str]) -> dg.AssetsD
         pool=f"lancedb_{name}",
         retry_policy=dg.RetryPolicy(max_retries=2, delay=1.0),
         check_specs=[
-            _check("index_rows_match", f"{name}_clip_index", "After the commit, each video has as many index rows as "
-                   "embedding rows and no clip id appears twice; a video is recorded done only when this holds.",
-                   blocking=False)  # fmt: skip
+            _check(
+                "index_rows_match",
+                f"{name}_clip_index",
+                "After the commit, each video has as many index rows as "
+                "embedding rows and no clip id appears twice; a video is recorded done only when this holds.",
+                blocking=False,
+            )
         ],
         description=f"This partition's clips in the LanceDB table of {name}: one commit per partition.",
     )
@@ -234,7 +267,9 @@ def clip_index_asset(plan: ModelPlan, required: Mapping[str, str]) -> dg.AssetsD
         for account in ledger.accounts([v for v, s in statuses.items() if s == "failed"]):
             context.log.warning(f"{account.abs_path}: {account.error}")
         return dg.MaterializeResult(
-            check_results=[dg.AssetCheckResult(check_name="index_rows_match", passed=not problems, metadata={"problems": problems})],
+            check_results=[
+                dg.AssetCheckResult(check_name="index_rows_match", passed=not problems, metadata={"problems": problems})
+            ],
             metadata={
                 "dagster/row_count": result.rows_for_videos,
                 "table": result.table,

@@ -48,10 +48,15 @@ def _export_asset(name: str) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         check_format(config.format, config.shard_size)
         result = export_clips(
-            lancedb.connect(), name, storage.root / "exports" / name / config.format, fmt=config.format,
-            data_dir=storage.root, kept_only=config.kept_only, where=config.where,
+            lancedb.connect(),
+            name,
+            storage.root / "exports" / name / config.format,
+            fmt=config.format,
+            data_dir=storage.root,
+            kept_only=config.kept_only,
+            where=config.where,
             shard_size=config.shard_size,
-        )  # fmt: skip
+        )
         context.log.info(f"{name}: {result.rows} clips -> {result.path} ({len(result.files)} files)")
         (context.log.warning if result.incomplete else context.log.info)(result.note())
         return dg.MaterializeResult(

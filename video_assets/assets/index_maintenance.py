@@ -136,11 +136,15 @@ def optimize_index_sensor(
                 and version != _last_optimized_version(context.instance, model)
             )
             if due or settled:
-                requests.append(dg.RunRequest(run_key=f"{model}-v{version}", asset_selection=[optimized_index_key(model)]))
+                requests.append(
+                    dg.RunRequest(run_key=f"{model}-v{version}", asset_selection=[optimized_index_key(model)])
+                )
                 state["requested"] = version
         if not requests:
-            return dg.SensorResult(skip_reason=f"fewer than {every_k_commits} commits since the last optimize, "
-                                   "or commits still arriving", cursor=json.dumps(cursor))  # fmt: skip
+            return dg.SensorResult(
+                skip_reason=f"fewer than {every_k_commits} commits since the last optimize, or commits still arriving",
+                cursor=json.dumps(cursor),
+            )
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))
 
     return sensor

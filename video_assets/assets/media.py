@@ -5,7 +5,6 @@ partition through ``deps`` + `StorageResource.upstream` (same files, same lineag
 two fewer instance events per input: see `StorageResource.upstream`).
 """
 
-
 import time
 from functools import partial
 
@@ -194,12 +193,17 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
         sources = storage.upstream(context, "source_videos").read(columns=["video_id", "avg_fps"])
         source_fps = dict(zip(sources.column("video_id").to_pylist(), sources.column("avg_fps").to_pylist()))
         counts = stored.read(columns=["clip_id", "signature", "timestamps"])
-        signed_ids = [f"{c}/{s}" for c, s in zip(counts.column("clip_id").to_pylist(), counts.column("signature").to_pylist())]
+        signed_ids = [
+            f"{c}/{s}" for c, s in zip(counts.column("clip_id").to_pylist(), counts.column("signature").to_pylist())
+        ]
         problems = check_frame_counts(counts, clip_table, source_fps) + check_unique_ids(signed_ids, "the frames")
         thumbs = write_strips(strips.jpegs, storage.paths.thumbs_dir / context.partition_key)
         span_of = {c["clip_id"]: c for c in clip_table.to_pylist()}
         sheet = strips_markdown(
-            [(f"{span_of[c]['span_start_s']:.2f}–{span_of[c]['span_end_s']:.2f} s", j) for c, j in strips.jpegs.items()],
+            [
+                (f"{span_of[c]['span_start_s']:.2f}–{span_of[c]['span_end_s']:.2f} s", j)
+                for c, j in strips.jpegs.items()
+            ],
             folder=thumbs,
         )
         elapsed = time.perf_counter() - started
@@ -210,8 +214,12 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
             ],
             metadata={
                 "thumbnails": dg.MetadataValue.md(sheet.text),
-                **clip_table_entries("clip_table", frames_clip_rows(clip_table, counts, summary.dropped),
-                                     clip_table.num_rows, FRAMES_CLIP_COLUMNS),
+                **clip_table_entries(
+                    "clip_table",
+                    frames_clip_rows(clip_table, counts, summary.dropped),
+                    clip_table.num_rows,
+                    FRAMES_CLIP_COLUMNS,
+                ),
                 "dagster/row_count": counts.num_rows,  # a row per clip and signature
                 "clips": summary.clips,
                 "frames": summary.frames,
@@ -223,7 +231,9 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
                 "repeated_samples": summary.repeated_samples,
                 "scaled_down_clips": len(summary.scaled_from),
                 "signatures": one_or_list([sig.key for sig in resolved.frame_signatures]),
-                "target_res": "native" if tuple(cfg.target_res) == (-1, -1) else "x".join(map(str, cfg.target_res[::-1])),
+                "target_res": "native"
+                if tuple(cfg.target_res) == (-1, -1)
+                else "x".join(map(str, cfg.target_res[::-1])),
                 "backend": cfg.backend,
                 "storage": cfg.storage,
                 **({"jpeg_quality": cfg.jpeg_quality} if cfg.storage == "jpeg" else {}),

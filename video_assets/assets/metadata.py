@@ -65,8 +65,9 @@ def rows_table(rows: Sequence[Mapping[str, Any]], descriptions: Mapping[str, str
     return dg.MetadataValue.table(records, schema=dg.TableSchema(columns=columns))
 
 
-def clip_table_entries(key: str, rows: Sequence[Mapping[str, Any]], total: int,
-                       descriptions: Mapping[str, str]) -> dict[str, dg.MetadataValue]:  # fmt: skip
+def clip_table_entries(
+    key: str, rows: Sequence[Mapping[str, Any]], total: int, descriptions: Mapping[str, str]
+) -> dict[str, dg.MetadataValue]:
     """`key` as a table of the rows, and `<key>_rows_shown` when the stage capped them."""
     entries: dict[str, dg.MetadataValue] = {key: rows_table(rows, descriptions)}
     if total > len(rows):

@@ -39,31 +39,48 @@ class AskConfig(dg.Config):
 def build_ask_job(settings: Settings) -> dg.JobDefinition:
     """The job, answering from the index of `settings` (those the definitions were loaded with)."""
 
-    @dg.op(name="ask_question", out=dg.Out(dg.Nothing), description="Rank the choices over the clips the question retrieves")
+    @dg.op(
+        name="ask_question",
+        out=dg.Out(dg.Nothing),
+        description="Rank the choices over the clips the question retrieves",
+    )
     def ask_op(context: dg.OpExecutionContext, config: AskConfig):  # yields the output with its metadata
         if config.scale not in (None, "reference", "model"):
             raise dg.Failure(description=f"scale must be 'reference' or 'model', got {config.scale!r}")
         try:
-            result = ask(settings, config.question, list(config.choices), model=config.model, k=config.k,
-                         scale=config.scale,  # type: ignore[arg-type]  # checked above
-                         template=config.template, where=config.where)  # fmt: skip
+            result = ask(
+                settings,
+                config.question,
+                list(config.choices),
+                model=config.model,
+                k=config.k,
+                scale=config.scale,  # type: ignore[arg-type]  # checked above
+                template=config.template,
+                where=config.where,
+            )
         except (ValueError, LookupError) as err:  # bad config or an unknown model/table: one line in the UI
             raise dg.Failure(description=str(err)) from err
         table = answers_markdown(result)
         context.log.info(f"{config.question!r} ({result.model}):\n{table}")
         best = result.answers[0] if result.answers else None
-        yield dg.Output(None, metadata={
-            "answers": dg.MetadataValue.md(table),
-            "best_answer": best.answer if best else "",
-            "best_probability": best.prob if best else 0.0,
-            "model": result.model,
-            "scale": result.scale,
-            "scale_source": result.scale_source,
-            "clips": len(result.clips),
-        })  # fmt: skip
+        yield dg.Output(
+            None,
+            metadata={
+                "answers": dg.MetadataValue.md(table),
+                "best_answer": best.answer if best else "",
+                "best_probability": best.prob if best else 0.0,
+                "model": result.model,
+                "scale": result.scale,
+                "scale_source": result.scale_source,
+                "clips": len(result.clips),
+            },
+        )
 
-    @dg.job(name=ASK_JOB, description="Multiple-choice video QA over the clip index: set question and choices "
-            "in the launchpad; the answers are in the run's output metadata.")  # fmt: skip
+    @dg.job(
+        name=ASK_JOB,
+        description="Multiple-choice video QA over the clip index: set question and choices "
+        "in the launchpad; the answers are in the run's output metadata.",
+    )
     def ask_job():
         ask_op()
 

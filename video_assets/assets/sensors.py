@@ -52,7 +52,9 @@ def build_video_sensor(job, settings: Settings) -> dg.SensorDefinition:  # an as
         to_add = [k for k in registry.partition_keys() if k not in known]
         cursor = json.dumps({"seq": latest})
         if not to_add and not changed:
-            gone = f"; {len(result.missing)} video(s) gone from the input folder (see the log)" if result.missing else ""
+            gone = (
+                f"; {len(result.missing)} video(s) gone from the input folder (see the log)" if result.missing else ""
+            )
             return dg.SensorResult(skip_reason=f"no new or changed videos{gone}", cursor=cursor)
         return dg.SensorResult(
             run_requests=[dg.RunRequest(partition_key=k, run_key=f"{k}@{n}") for k, n in changed.items()],

@@ -121,4 +121,3 @@ def _readable(row: dict[str, Any]) -> dict[str, Any]:
     if row.get("text_scores") is not None:
         row["text_scores"] = json.loads(row["text_scores"])
     return row
-

@@ -86,8 +86,16 @@ def train_centroids(
     if k == 1:
         mean = vectors.mean(axis=0, keepdims=True) if n else np.ones((1, dim), np.float32)
         return normalize(mean if np.any(mean) else np.ones((1, dim), np.float32))
-    kmeans = faiss.Kmeans(dim, k, niter=niter, seed=seed, spherical=True, verbose=False,
-                          max_points_per_centroid=points_per_centroid, min_points_per_centroid=1)  # fmt: skip
+    kmeans = faiss.Kmeans(
+        dim,
+        k,
+        niter=niter,
+        seed=seed,
+        spherical=True,
+        verbose=False,
+        max_points_per_centroid=points_per_centroid,
+        min_points_per_centroid=1,
+    )
     sample = min(n, k * points_per_centroid)
     rows = np.sort(np.random.default_rng(seed).choice(n, size=sample, replace=False)) if sample < n else slice(None)
     kmeans.train(np.ascontiguousarray(vectors[rows], dtype=np.float32))
@@ -95,9 +103,14 @@ def train_centroids(
 
 
 def fit_centroids(
-    vectors: np.ndarray, priority: np.ndarray, *, threshold: float, max_probes: int = DEFAULT_MAX_PROBES,
-    k: int | None = None, points_per_centroid: int = 64,
-) -> np.ndarray:  # fmt: skip
+    vectors: np.ndarray,
+    priority: np.ndarray,
+    *,
+    threshold: float,
+    max_probes: int = DEFAULT_MAX_PROBES,
+    k: int | None = None,
+    points_per_centroid: int = 64,
+) -> np.ndarray:
     """Centroids for the duplicate search: k-means with `k` clusters, or (k None) with the cluster
     count whose search costs the fewest products. Each k-means is trained on the first
     `points_per_centroid * k` rows of `priority` (a pseudo-random order of the rows, so the

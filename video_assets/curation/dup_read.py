@@ -31,8 +31,10 @@ def read_duplicates(curation_dir: Path, model: str) -> pa.Table:
     """The stored result; FileNotFoundError naming the command that makes it."""
     path = output_path(curation_dir, model)
     if not path.exists():
-        raise FileNotFoundError(f"no duplicates for {model} at {path}: run `video-assets duplicates --model {model}` "
-                                f"or materialize {model}_duplicates")  # fmt: skip
+        raise FileNotFoundError(
+            f"no duplicates for {model} at {path}: run `video-assets duplicates --model {model}` "
+            f"or materialize {model}_duplicates"
+        )
     return pq.read_table(path)
 
 
@@ -47,8 +49,10 @@ def groups(table: pa.Table) -> list[DupGroup]:
     by_group: dict[str, list[dict[str, Any]]] = {}
     for row in grouped:
         by_group.setdefault(row["dup_group"], []).append(row)
-    out = [DupGroup(g, sorted(rows, key=lambda r: (not r["keep"], -r["sim_to_kept"], r["clip_id"])))
-           for g, rows in by_group.items()]  # fmt: skip
+    out = [
+        DupGroup(g, sorted(rows, key=lambda r: (not r["keep"], -r["sim_to_kept"], r["clip_id"])))
+        for g, rows in by_group.items()
+    ]
     return sorted(out, key=lambda g: (-len(g.clips), g.group))
 
 

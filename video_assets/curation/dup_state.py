@@ -75,11 +75,22 @@ def save_state(root: Path, state: DupState) -> None:
     gen.mkdir()
     width = state.probes.shape[1]
     probes = pa.FixedSizeListArray.from_arrays(pa.array(state.probes.ravel(), pa.int32()), width)
-    pq.write_table(pa.table({"clip_id": state.clip_id, "vec_hash": pa.array(state.vec_hash, pa.uint64()),
-                             "cluster": pa.array(state.cluster, pa.int32()), "probes": probes,
-                             "capped": pa.array(state.capped, pa.bool_())}), gen / "clips.parquet")  # fmt: skip
-    pq.write_table(pa.table({"clip_a": state.edge_a, "clip_b": state.edge_b,
-                             "sim": pa.array(state.edge_sim, pa.float64())}), gen / "edges.parquet")  # fmt: skip
+    pq.write_table(
+        pa.table(
+            {
+                "clip_id": state.clip_id,
+                "vec_hash": pa.array(state.vec_hash, pa.uint64()),
+                "cluster": pa.array(state.cluster, pa.int32()),
+                "probes": probes,
+                "capped": pa.array(state.capped, pa.bool_()),
+            }
+        ),
+        gen / "clips.parquet",
+    )
+    pq.write_table(
+        pa.table({"clip_a": state.edge_a, "clip_b": state.edge_b, "sim": pa.array(state.edge_sim, pa.float64())}),
+        gen / "edges.parquet",
+    )
     np.save(gen / "centroids.npy", state.centroids)
     (gen / "meta.json").write_text(json.dumps({**state.meta, "format": FORMAT}, indent=1))
     tmp = root / f"CURRENT.tmp-{os.getpid()}"

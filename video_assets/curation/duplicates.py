@@ -113,8 +113,14 @@ def update_duplicates(
             same, at = np.zeros(len(x), bool), np.zeros(len(x), np.int64)
             # k-means samples the rows with the smallest vector hashes: independent of LanceDB's row order.
             priority = np.argsort(hashes, kind="stable")
-            centroids = clustering.fit_centroids(x, priority, threshold=threshold, max_probes=max_probes,
-                                                 k=n_clusters, points_per_centroid=POINTS_PER_CENTROID)  # fmt: skip
+            centroids = clustering.fit_centroids(
+                x,
+                priority,
+                threshold=threshold,
+                max_probes=max_probes,
+                k=n_clusters,
+                points_per_centroid=POINTS_PER_CENTROID,
+            )
             trained = len(x)
         fresh = clustering.assign(x[~same], centroids, threshold=threshold, max_probes=max_probes)
         assignment = _merge_assignment(previous if reuse else None, same, at, fresh, max_probes)
@@ -130,27 +136,49 @@ def update_duplicates(
         table = _output_table(scan.columns, assignment.cluster, groups, model, scan.version, threshold)
         write_table_atomic(table, output_path(curation_dir, model))
         removed = len(previous.clip_id) - int(same.sum()) if reuse and previous is not None else 0
-        dup_state.save_state(root, dup_state.DupState(
-            meta={**meta, "trained_rows": trained, "table_version": scan.version, "model": model},
-            centroids=centroids, clip_id=ids, vec_hash=hashes, cluster=assignment.cluster,
-            probes=assignment.probes, capped=assignment.capped,
-            edge_a=ids.take(pa.array(edge_i)), edge_b=ids.take(pa.array(edge_j)), edge_sim=edge_sim,
-        ))  # fmt: skip
+        dup_state.save_state(
+            root,
+            dup_state.DupState(
+                meta={**meta, "trained_rows": trained, "table_version": scan.version, "model": model},
+                centroids=centroids,
+                clip_id=ids,
+                vec_hash=hashes,
+                cluster=assignment.cluster,
+                probes=assignment.probes,
+                capped=assignment.capped,
+                edge_a=ids.take(pa.array(edge_i)),
+                edge_b=ids.take(pa.array(edge_j)),
+                edge_sim=edge_sim,
+            ),
+        )
     kept = groups.keep
     return DuplicatesResult(
-        model=model, path=str(output_path(curation_dir, model)), table_version=scan.version, threshold=threshold,
-        mode="incremental" if reuse else "full", clips=len(x), new_clips=int((~same).sum()), removed_clips=removed,
-        pairs=len(edge_i), groups=int((groups.in_group & kept).sum()), clips_in_groups=int(groups.in_group.sum()),
-        clips_marked=int((~kept).sum()), clusters=len(centroids), capped_clips=int(assignment.capped.sum()),
-        comparisons=stats.comparisons, seconds=round(time.perf_counter() - started, 3),
+        model=model,
+        path=str(output_path(curation_dir, model)),
+        table_version=scan.version,
+        threshold=threshold,
+        mode="incremental" if reuse else "full",
+        clips=len(x),
+        new_clips=int((~same).sum()),
+        removed_clips=removed,
+        pairs=len(edge_i),
+        groups=int((groups.in_group & kept).sum()),
+        clips_in_groups=int(groups.in_group.sum()),
+        clips_marked=int((~kept).sum()),
+        clusters=len(centroids),
+        capped_clips=int(assignment.capped.sum()),
+        comparisons=stats.comparisons,
+        seconds=round(time.perf_counter() - started, 3),
         histogram=similarity_histogram(edge_sim, threshold),
-    )  # fmt: skip
+    )
 
 
 def vector_hashes(vectors: np.ndarray) -> np.ndarray:
     """A 64-bit digest per stored vector: a clip whose vector changed is compared again."""
-    return np.array([int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little")
-                     for row in vectors], dtype=np.uint64)  # fmt: skip
+    return np.array(
+        [int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little") for row in vectors],
+        dtype=np.uint64,
+    )
 
 
 def similarity_histogram(sims: np.ndarray, threshold: float, bins: int = 10) -> list[tuple[float, float, int]]:
@@ -174,9 +202,12 @@ def _compatible(previous: dup_state.DupState, meta: dict, rows: int, n_clusters:
 
 
 def _merge_assignment(
-    previous: dup_state.DupState | None, same: np.ndarray, at: np.ndarray,
-    fresh: clustering.Assignment, max_probes: int,
-) -> clustering.Assignment:  # fmt: skip
+    previous: dup_state.DupState | None,
+    same: np.ndarray,
+    at: np.ndarray,
+    fresh: clustering.Assignment,
+    max_probes: int,
+) -> clustering.Assignment:
     n = len(same)
     cluster, probes, capped = np.empty(n, np.int32), np.empty((n, max_probes), np.int32), np.empty(n, bool)
     cluster[~same], probes[~same], capped[~same] = fresh.cluster, fresh.probes, fresh.capped

@@ -72,20 +72,28 @@ class ExportResult:
         """One line on the duplicate and filter columns, for the CLI and the asset's log."""
         kept = " and were kept" if self.kept_only else ""
         if self.duplicates == "absent":
-            note = (f"no duplicates file for {self.model} ({self.duplicates_path}): dup_group, keep, sim_to_kept, "
-                    f"group_size and cluster_id are null; run `video-assets duplicates --model {self.model}` "
-                    "to fill them")  # fmt: skip
+            note = (
+                f"no duplicates file for {self.model} ({self.duplicates_path}): dup_group, keep, sim_to_kept, "
+                f"group_size and cluster_id are null; run `video-assets duplicates --model {self.model}` "
+                "to fill them"
+            )
         else:
             note = f"duplicate columns from {self.duplicates_path} (table v{self.duplicates_table_version})"
             if self.clips_without_dup_info:
-                note += (f"; {self.clips_without_dup_info} clip(s) indexed after it have null duplicate columns"
-                         f"{kept}: rerun `video-assets duplicates --model {self.model}`")  # fmt: skip
+                note += (
+                    f"; {self.clips_without_dup_info} clip(s) indexed after it have null duplicate columns"
+                    f"{kept}: rerun `video-assets duplicates --model {self.model}`"
+                )
         if self.filters == "absent":
-            note += (f"; no clip filters for {self.model}: filter_keep, filter_reasons and motion are null "
-                     f"(materialize {self.model}_clip_filters)")  # fmt: skip
+            note += (
+                f"; no clip filters for {self.model}: filter_keep, filter_reasons and motion are null "
+                f"(materialize {self.model}_clip_filters)"
+            )
         elif self.clips_without_filters:
-            note += (f"; {self.clips_without_filters} clip(s) have no filter decision{kept} "
-                     f"(materialize their {self.model}_clip_filters partitions)")  # fmt: skip
+            note += (
+                f"; {self.clips_without_filters} clip(s) have no filter decision{kept} "
+                f"(materialize their {self.model}_clip_filters partitions)"
+            )
         return note
 
 
@@ -156,14 +164,25 @@ def export_clips(
         written = export_formats.write(fmt, rows, tmp, shard_size=shard_size, crf=crf)
         version = dup_info.get("table_version")
         result = ExportResult(
-            model=model, format=fmt, path=str(out_dir), table_version=table.version, rows=rows.num_rows,
-            files=written.files, where=where, kept_only=kept_only, duplicates="joined" if dup_info else "absent",
-            duplicates_path=str(dup_path), duplicates_table_version=int(version) if version is not None else None,
-            clips_without_dup_info=unknown, filters="joined" if info.filters else "absent",
-            clips_without_filters=no_filters, dropped_by_kept_only=before - rows.num_rows,
+            model=model,
+            format=fmt,
+            path=str(out_dir),
+            table_version=table.version,
+            rows=rows.num_rows,
+            files=written.files,
+            where=where,
+            kept_only=kept_only,
+            duplicates="joined" if dup_info else "absent",
+            duplicates_path=str(dup_path),
+            duplicates_table_version=int(version) if version is not None else None,
+            clips_without_dup_info=unknown,
+            filters="joined" if info.filters else "absent",
+            clips_without_filters=no_filters,
+            dropped_by_kept_only=before - rows.num_rows,
             mp4_from_clip_file=written.mp4_from_clip_file,
-            mp4_cut_from_source=written.mp4_cut_from_source, seconds=round(time.perf_counter() - started, 3),
-        )  # fmt: skip
+            mp4_cut_from_source=written.mp4_cut_from_source,
+            seconds=round(time.perf_counter() - started, 3),
+        )
         manifest = {**asdict(result), "created_at": datetime.now(timezone.utc).isoformat(), "note": result.note()}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         _swap_into_place(tmp, out_dir)
@@ -176,8 +195,10 @@ def _check_out_dir(out_dir: Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise FileExistsError(f"export destination {out_dir} is a file: give a directory")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).exists():
-        raise FileExistsError(f"export destination {out_dir} is not empty and holds no earlier export "
-                              f"({MANIFEST}): give a new or empty directory")  # fmt: skip
+        raise FileExistsError(
+            f"export destination {out_dir} is not empty and holds no earlier export "
+            f"({MANIFEST}): give a new or empty directory"
+        )
 
 
 def _swap_into_place(tmp: Path, out_dir: Path) -> None:

@@ -102,8 +102,10 @@ def _clip_bytes(row: dict[str, Any], scratch: Path, *, crf: int) -> tuple[bytes,
         return Path(clip_path).read_bytes(), True
     source = Path(row["source_path"])
     if not source.is_file():
-        raise FileNotFoundError(f"clip {row['clip_id']}: no clip file and its source {source} is gone; "
-                                "`video-assets remove` drops removed videos, or exclude it with --where")  # fmt: skip
+        raise FileNotFoundError(
+            f"clip {row['clip_id']}: no clip file and its source {source} is gone; "
+            "`video-assets remove` drops removed videos, or exclude it with --where"
+        )
     cut = scratch / f"{row['clip_id']}.mp4"
     transcode_clip(source, ClipSpan(row["span_start_s"], row["span_end_s"]), cut, crf=crf)
     try:

@@ -73,16 +73,20 @@ def curation_columns(data_dir: Path, model: str, clip_ids: Iterable[str] | pa.Ar
     columns: dict[str, pa.Array] = {}
     at = _positions(ids, dups)
     for name, type_ in DUP_TYPES.items():
-        columns[name] = (dups.column(name).combine_chunks().take(at).cast(type_) if dups is not None
-                         else pa.nulls(len(ids), type_))  # fmt: skip
+        columns[name] = (
+            dups.column(name).combine_chunks().take(at).cast(type_) if dups is not None else pa.nulls(len(ids), type_)
+        )
     reasons = _stored_reasons(ids, filters)
     if dups is not None:  # the duplicate reason follows the duplicates file as it is now
         reasons = [_with_duplicate(r, keep) for r, keep in zip(reasons, columns["keep"].to_pylist())]
     columns["filter_reasons"] = pa.array(reasons, FILTER_TYPES["filter_reasons"])
     columns["filter_keep"] = pa.array([None if r is None else not r for r in reasons], pa.bool_())
     f_at = _positions(ids, filters)
-    columns["motion"] = (filters.column("motion").combine_chunks().take(f_at) if filters is not None
-                         else pa.nulls(len(ids), pa.float64()))  # fmt: skip
+    columns["motion"] = (
+        filters.column("motion").combine_chunks().take(f_at)
+        if filters is not None
+        else pa.nulls(len(ids), pa.float64())
+    )
     table = pa.table({name: columns[name] for name in CURATION_TYPES})
     info = CurationInfo(
         duplicates=dups is not None,

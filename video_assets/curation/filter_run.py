@@ -116,11 +116,19 @@ def filter_partition(
         stats = pixels.get(row["clip_id"], _NO_PIXELS)
         duplicate = dup.get(row["clip_id"]) if dup is not None else None
         reasons = reasons_for(ClipFacts(row["clip_id"], row["duration_s"], stats, scores, duplicate), settings)
-        out.append({
-            "clip_id": row["clip_id"], "video_id": row["video_id"], "filter_keep": not reasons,
-            "filter_reasons": reasons, "motion": stats.motion, "frames": stats.frames,
-            "black_frames": stats.black_frames, "frozen_s": stats.frozen_s, "duplicate": duplicate,
-        })  # fmt: skip
+        out.append(
+            {
+                "clip_id": row["clip_id"],
+                "video_id": row["video_id"],
+                "filter_keep": not reasons,
+                "filter_reasons": reasons,
+                "motion": stats.motion,
+                "frames": stats.frames,
+                "black_frames": stats.black_frames,
+                "frozen_s": stats.frozen_s,
+                "duplicate": duplicate,
+            }
+        )
     table = pa.Table.from_pylist(sorted(out, key=lambda r: r["clip_id"]), schema=FILTER_SCHEMA)
     counts = {reason: sum(reason in r["filter_reasons"] for r in out) for reason in REASONS}
     return FilterRun(

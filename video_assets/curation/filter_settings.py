@@ -49,6 +49,8 @@ class FilterSettings(BaseModel):
     @model_validator(mode="after")
     def _bounds(self) -> FilterSettings:
         if self.max_duration_s is not None and self.max_duration_s < self.min_duration_s:
-            raise ValueError(f"max_duration_s ({self.max_duration_s}) is under min_duration_s "
-                             f"({self.min_duration_s}): every clip would be dropped")  # fmt: skip
+            raise ValueError(
+                f"max_duration_s ({self.max_duration_s}) is under min_duration_s "
+                f"({self.min_duration_s}): every clip would be dropped"
+            )
         return self

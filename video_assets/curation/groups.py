@@ -73,10 +73,15 @@ def build_groups(vectors: np.ndarray, i: np.ndarray, j: np.ndarray, keys: KeepKe
     grouped = np.nonzero(size > 1)[0]
     if len(grouped):
         # One sort puts each group's best clip first: group, then the keep rule's keys in order.
-        order = np.lexsort((
-            keys.clip_id[grouped].astype(str), keys.registered_at[grouped], -keys.pixels[grouped],
-            -keys.duration_s[grouped], labels[grouped],
-        ))  # fmt: skip
+        order = np.lexsort(
+            (
+                keys.clip_id[grouped].astype(str),
+                keys.registered_at[grouped],
+                -keys.pixels[grouped],
+                -keys.duration_s[grouped],
+                labels[grouped],
+            )
+        )
         rows = grouped[order]
         first = np.concatenate([[True], labels[rows][1:] != labels[rows][:-1]])
         best_of_label = dict(zip(labels[rows][first].tolist(), rows[first].tolist()))

@@ -89,9 +89,7 @@ def score_clips(
 ) -> list[ClipAnswers]:
     """clip_vectors (N, D) and answer_vectors (K, D), unit norm -> each clip's probabilities over the K choices."""
     matches = text_match(torch.from_numpy(clip_vectors), torch.from_numpy(answer_vectors), choices, scale=scale)
-    return [
-        ClipAnswers(hit, dict(zip(choices, match.probs)), match.best_text) for hit, match in zip(hits, matches)
-    ]
+    return [ClipAnswers(hit, dict(zip(choices, match.probs)), match.best_text) for hit, match in zip(hits, matches)]
 
 
 def rank_answers(choices: list[str], clips: list[ClipAnswers]) -> list[RankedAnswer]:
@@ -183,13 +181,18 @@ def answers_markdown(result: QAResult) -> str:
     lines = ["| rank | answer | probability | best for |", "|---:|---|---:|---:|"]
     for rank, answer in enumerate(result.answers, 1):
         lines.append(f"| {rank} | {cell(answer.answer)} | {answer.prob:.4f} | {answer.votes} of {len(result.clips)} |")
-    lines += ["", "| clip | video | span | question cosine | best answer | its probability |",
-              "|---|---|---|---:|---|---:|"]  # fmt: skip
+    lines += [
+        "",
+        "| clip | video | span | question cosine | best answer | its probability |",
+        "|---|---|---|---:|---|---:|",
+    ]
     for clip in result.clips:
         hit = clip.hit
         span = f"{hit.span_start_s:.2f}-{hit.span_end_s:.2f} s"
-        lines.append(f"| {hit.clip_id} | {cell(hit.source_path)} | {span} | {hit.score:.4f} | {cell(clip.best)} "
-                     f"| {clip.probs[clip.best]:.4f} |")  # fmt: skip
+        lines.append(
+            f"| {hit.clip_id} | {cell(hit.source_path)} | {span} | {hit.score:.4f} | {cell(clip.best)} "
+            f"| {clip.probs[clip.best]:.4f} |"
+        )
     return "\n".join(lines)
 
 

@@ -31,8 +31,14 @@ from video_assets.index.filters import (
     uses_curation,
 )
 
-_COMPARE = {"<": pc.less, "<=": pc.less_equal, ">": pc.greater, ">=": pc.greater_equal, "=": pc.equal,
-            "!=": pc.not_equal}  # fmt: skip
+_COMPARE = {
+    "<": pc.less,
+    "<=": pc.less_equal,
+    ">": pc.greater,
+    ">=": pc.greater_equal,
+    "=": pc.equal,
+    "!=": pc.not_equal,
+}
 
 
 def split(node: Node) -> tuple[Node | None, Node | None]:

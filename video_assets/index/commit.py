@@ -56,9 +56,7 @@ def videos_filter(video_ids: Sequence[str]) -> Expr:
     return col("video_id").isin([lit(v) for v in video_ids])
 
 
-def commit_partition(
-    db: lancedb.DBConnection, model: str, staged: pa.Table, video_ids: Sequence[str]
-) -> CommitResult:
+def commit_partition(db: lancedb.DBConnection, model: str, staged: pa.Table, video_ids: Sequence[str]) -> CommitResult:
     """Make the model's table hold exactly `staged` for `video_ids`, in one commit.
 
     `video_ids` are all videos of the partition, including those with no clips

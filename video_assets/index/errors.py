@@ -30,25 +30,34 @@ class ClipTableNotFoundError(LookupError):
         self.table = table
         super().__init__(
             f"no clip table {table!r} for model {model!r} in {uri}: "
-            "materialize that model's clip_index for at least one video first"
-            + (f" ({detail})" if detail else "")
+            "materialize that model's clip_index for at least one video first" + (f" ({detail})" if detail else "")
         )
 
 
 class UnknownClipError(KeyError):
     """A clip id is not in the model's table; the message names the table, its size and `hint`."""
 
-    def __init__(self, model: str, clip_id: str, *, table: str | None = None, rows: int | None = None,
-                 uri: str | None = None, hint: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: str,
+        clip_id: str,
+        *,
+        table: str | None = None,
+        rows: int | None = None,
+        uri: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         self.model = model
         self.clip_id = clip_id
         self.table, self.rows, self.uri, self.hint = table, rows, uri, hint
         where = ", ".join(
-            part for part in (
+            part
+            for part in (
                 f"table {table}" + (f" in {uri}" if uri else "") if table else None,
                 f"{rows} clips" if rows is not None else None,
-            ) if part
-        )  # fmt: skip
+            )
+            if part
+        )
         message = f"clip {clip_id!r} is not in the {model!r} index" + (f" ({where})" if where else "")
         # The whole message is args[0]: callers that print a KeyError's first argument say it all.
         super().__init__(message + (f"; {hint}" if hint else ""))

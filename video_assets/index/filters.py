@@ -85,9 +85,14 @@ FILTER_COLUMNS: dict[str, str] = _column_kinds()
 # reasons `reason('...')` knows (curation/clip_filters.REASONS; kept here so the parser
 # stays free of the curation package).
 CURATION_COLUMNS: dict[str, str] = {
-    "dup_group": "string", "keep": "bool", "sim_to_kept": "number", "group_size": "number",
-    "cluster_id": "number", "filter_keep": "bool", "motion": "number",
-}  # fmt: skip
+    "dup_group": "string",
+    "keep": "bool",
+    "sim_to_kept": "number",
+    "group_size": "number",
+    "cluster_id": "number",
+    "filter_keep": "bool",
+    "motion": "number",
+}
 FILTER_REASONS = ("too_short", "too_long", "too_few_frames", "duplicate", "low_text_score", "static", "black", "frozen")
 
 Value = float | str | datetime | bool
@@ -276,7 +281,9 @@ class _Parser:
             raise self.fail(self.peek(), f"expected IN after NOT, got {_shown(self.peek())}")
         op = self.take()
         if op.kind != "op":
-            raise self.fail(op, f"expected one of {' '.join(COMPARISON_OPS)}, IN or IS after {column}, got {_shown(op)}")
+            raise self.fail(
+                op, f"expected one of {' '.join(COMPARISON_OPS)}, IN or IS after {column}, got {_shown(op)}"
+            )
         if self.columns[column] == "bool" and op.text not in ("=", "!="):
             raise self.fail(op, f"{column} is true or false: compare it with = or !=, got {op.text!r}")
         return Comparison(column, op.text, self.literal(column))
@@ -319,7 +326,9 @@ class _Parser:
             return NullCheck(score, negated)
         op = self.take()
         if op.kind != "op":
-            raise self.fail(op, f"expected one of {' '.join(COMPARISON_OPS)} or IS after {TEXT_SCORE}(...), got {_shown(op)}")
+            raise self.fail(
+                op, f"expected one of {' '.join(COMPARISON_OPS)} or IS after {TEXT_SCORE}(...), got {_shown(op)}"
+            )
         value = self.take()
         if value.kind != "number" or not math.isfinite(float(value.text)):
             raise self.fail(value, f"{TEXT_SCORE} is a probability: expected a number, got {_shown(value)}")
@@ -362,7 +371,9 @@ def _timestamp(parser: _Parser, token: Token, text: str) -> datetime:
     try:
         value = datetime.fromisoformat(iso)
     except ValueError as err:
-        raise parser.fail(token, f"expected an ISO-8601 timestamp such as '2024-05-01T12:00:00Z', got {text!r}") from err
+        raise parser.fail(
+            token, f"expected an ISO-8601 timestamp such as '2024-05-01T12:00:00Z', got {text!r}"
+        ) from err
     # The column is UTC; LanceDB renders datetime literals without a zone, so hand it naive UTC.
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
@@ -380,7 +391,9 @@ def parse_where(text: str, *, curation: bool = False) -> Node:
     if not isinstance(text, str):
         raise TypeError(f"filter must be a string, got {type(text).__name__}")
     if len(text) > MAX_FILTER_CHARS:
-        raise InvalidFilterError(text[:80] + "...", MAX_FILTER_CHARS, f"filter longer than {MAX_FILTER_CHARS} characters")
+        raise InvalidFilterError(
+            text[:80] + "...", MAX_FILTER_CHARS, f"filter longer than {MAX_FILTER_CHARS} characters"
+        )
     if not text.strip():
         raise InvalidFilterError(text, 0, "empty filter")
     return _Parser(text, curation=curation).parse()
@@ -407,8 +420,10 @@ _OPS = {
 def render_sql(node: Node) -> str:
     """SQL for a parsed filter; literals and columns are rendered by lancedb.expr."""
     if uses_curation(node):
-        raise ValueError("curation columns and reason(...) live beside the index, not in it: "
-                         "split them off first (curation/where_eval.py)")  # fmt: skip
+        raise ValueError(
+            "curation columns and reason(...) live beside the index, not in it: "
+            "split them off first (curation/where_eval.py)"
+        )
     if isinstance(node, Comparison):
         if isinstance(node.column, TextScore):
             # node.op is one of COMPARISON_OPS (the tokenizer admits nothing else).

@@ -114,8 +114,9 @@ class OptimizeResult:
             "vector_index_built": self.vector_index_built,
             "vector_index_build_s": round(self.vector_index_build_s, 3),
             "scalar_indexes": list(self.scalar_indexes),
-            "sidecar": self.sidecar_note if self.sidecar is None else
-            f"{self.sidecar.kind} at v{self.sidecar.version}, {self.sidecar.rows} rows",
+            "sidecar": self.sidecar_note
+            if self.sidecar is None
+            else f"{self.sidecar.kind} at v{self.sidecar.version}, {self.sidecar.rows} rows",
             "sidecar_build_s": self.sidecar.build_s if self.sidecar else 0.0,
             "sidecar_bytes": self.sidecar.bytes_on_disk if self.sidecar else 0,
             "sidecar_trained_reused": bool(self.sidecar and self.sidecar.trained_reused),
@@ -189,9 +190,14 @@ def optimize_clip_table(
     # Outside the commit lock: the sidecar reads the version this pass left (time travel; the
     # retention keeps it), so commits go on during its build and only make it stale sooner.
     side, side_note = _refresh_sidecar(
-        db, model, table, after, wanted=sidecar and plan.kind != "none", memory_bytes=memory_bytes,
+        db,
+        model,
+        table,
+        after,
+        wanted=sidecar and plan.kind != "none",
+        memory_bytes=memory_bytes,
         lock_timeout_s=lock_timeout_s,
-    )  # fmt: skip
+    )
     return OptimizeResult(
         table=table.name,
         before=before,
@@ -233,8 +239,14 @@ def _refresh_sidecar(
     with commit_lock(db, model, timeout_s=lock_timeout_s, lock_dir=root / SIDECAR_LOCK_DIR):
         if not wanted or too_big:
             dropped = drop_sidecar(root, table.name)  # a stale one would never match the table again
-            why = (f"SQ8 codes {codes / 2**30:.2f} GiB exceed {MEMORY_SHARE:.0%} of the {budget / 2**30:.1f} GiB "
-                   "budget: LanceDB answers") if too_big else "no ANN index wanted"  # fmt: skip
+            why = (
+                (
+                    f"SQ8 codes {codes / 2**30:.2f} GiB exceed {MEMORY_SHARE:.0%} of the {budget / 2**30:.1f} GiB "
+                    "budget: LanceDB answers"
+                )
+                if too_big
+                else "no ANN index wanted"
+            )
             return None, f"dropped ({why})" if dropped else f"none ({why})"
         if not faiss_available():
             return None, "none: faiss-cpu is not installed"

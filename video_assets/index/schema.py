@@ -73,8 +73,7 @@ def table_name(model: str) -> str:
     """LanceDB table of one embedder, e.g. `clips_internvideo2`."""
     if not isinstance(model, str) or not _MODEL_NAME.match(model):
         raise ValueError(
-            f"model name {model!r} must be lowercase letters, digits and '_' "
-            "(it becomes part of a table name)"
+            f"model name {model!r} must be lowercase letters, digits and '_' (it becomes part of a table name)"
         )
     return f"clips_{model}"
 

@@ -116,8 +116,11 @@ class SearchRequest:
                 raise InvalidSearchError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.where is not None and (not isinstance(self.where, str) or not self.where.strip()):
             raise InvalidSearchError(f"where must be a non-empty filter string or None, got {self.where!r}")
-        knobs = {"nprobes": (self.nprobes, MAX_NPROBES), "ef": (self.ef, MAX_EF),
-                 "refine_factor": (self.refine_factor, MAX_REFINE_FACTOR)}  # fmt: skip
+        knobs = {
+            "nprobes": (self.nprobes, MAX_NPROBES),
+            "ef": (self.ef, MAX_EF),
+            "refine_factor": (self.refine_factor, MAX_REFINE_FACTOR),
+        }
         given = sorted(name for name, (value, _) in knobs.items() if value is not None)
         if self.exact and given:
             raise InvalidSearchError(f"exact search scans every vector; {', '.join(given)} would be ignored")
@@ -168,9 +171,13 @@ def _route(
     if request.sidecar and not request.exact and request.where is None:
         current = _current_sidecar(db, table)
         if current is not None:
-            knobs = {"k": request.k, "offset": request.offset, "nprobes": request.nprobes or DEFAULT_NPROBES,
-                     "refine_factor": request.refine_factor or DEFAULT_REFINE_FACTOR,
-                     "exclude": frozenset(request.exclude_clip_ids)}  # fmt: skip
+            knobs = {
+                "k": request.k,
+                "offset": request.offset,
+                "nprobes": request.nprobes or DEFAULT_NPROBES,
+                "refine_factor": request.refine_factor or DEFAULT_REFINE_FACTOR,
+                "exclude": frozenset(request.exclude_clip_ids),
+            }
             return _SidecarRoute(current, _query_vector(vector, current.info.dim), knobs)
     query = _query_vector(vector, vector_dim(table.schema))
     filters = [compile_where(request.where)] if request.where is not None else []

@@ -162,10 +162,16 @@ def _build(
         faiss.write_index(index, str(work / "index.faiss"))
         del vectors
         info = SidecarInfo(
-            table=table.name, version=version, rows=rows, dim=dim, nlist=nlist, kind=kind,
+            table=table.name,
+            version=version,
+            rows=rows,
+            dim=dim,
+            nlist=nlist,
+            kind=kind,
             build_s=round(time.perf_counter() - started, 3),
-            bytes_on_disk=sum(f.stat().st_size for f in work.iterdir()), trained_reused=trained is not None,
-        )  # fmt: skip
+            bytes_on_disk=sum(f.stat().st_size for f in work.iterdir()),
+            trained_reused=trained is not None,
+        )
         (work / "meta.json").write_text(json.dumps(asdict(info)))
         final = table_dir / f"v{version}-{work.name[5:]}"
         work.rename(final)
@@ -291,9 +297,7 @@ class Sidecar:
             batch = batch.select(list(columns))
         return batch.slice(int(i - self._starts[chunk]), 1).to_pylist()[0]
 
-    def describe(
-        self, *, k: int, offset: int, nprobes: int, refine_factor: int, exclude: frozenset[str]
-    ) -> str:
+    def describe(self, *, k: int, offset: int, nprobes: int, refine_factor: int, exclude: frozenset[str]) -> str:
         """The steps `search` with the same knobs takes, as text (`explain_search`)."""
         excluded = len(exclude)
         wanted = min(self.info.rows, (k + offset + excluded) * refine_factor)

@@ -128,7 +128,11 @@ def plan_vector_index(
         raise ValueError(f"index kind must be 'auto' or one of {INDEX_KINDS}, got {kind!r}")
     budget = memory_bytes if memory_bytes is not None else memory_budget_bytes()
     if kind == "none" or (kind == "auto" and num_rows * dim <= exact_max_values):
-        why = "asked for" if kind == "none" else f"{num_rows} x {dim} <= {exact_max_values:,} values: flat search is exact and fast"
+        why = (
+            "asked for"
+            if kind == "none"
+            else f"{num_rows} x {dim} <= {exact_max_values:,} values: flat search is exact and fast"
+        )
         return VectorIndexPlan("none", num_rows, dim, reason=f"no ANN index ({why})")
     if num_rows < 256:
         # IVF k-means needs rows to train on; a forced kind on a tiny table stays flat.

@@ -221,9 +221,14 @@ def extract_clip_frames(
 ) -> ClipFrames:
     """One clip, one signature (e.g. re-extraction at a higher fps); raises `VideoReadError`."""
     (extraction,) = extract_frames(
-        path, [span], [signature], target_res=target_res, backend=backend, num_threads=num_threads,
+        path,
+        [span],
+        [signature],
+        target_res=target_res,
+        backend=backend,
+        num_threads=num_threads,
         max_pixels=max_pixels,
-    )  # fmt: skip
+    )
     if extraction.error:
         raise VideoReadError(path, f"clip {span.start_s:.3f}-{span.end_s:.3f} s: {extraction.error}")
     return extraction.frames[signature.key]

@@ -19,11 +19,15 @@ from video_assets.models.registry import Loader, Preprocessor, RegisteredEmbedde
 from video_assets.models.weight_specs import BERT_LARGE_TOKENIZER_REPO, INTERNVIDEO2_REPO, WEIGHT_SPECS
 
 
-def _load_fingerprint(hub: ModelHub, device: torch.device, dtype: torch.dtype, options: ModelSettings) -> FingerprintEmbedder:
+def _load_fingerprint(
+    hub: ModelHub, device: torch.device, dtype: torch.dtype, options: ModelSettings
+) -> FingerprintEmbedder:
     return FingerprintEmbedder()
 
 
-def _load_internvideo2(hub: ModelHub, device: torch.device, dtype: torch.dtype, options: ModelSettings) -> InternVideo2Embedder:
+def _load_internvideo2(
+    hub: ModelHub, device: torch.device, dtype: torch.dtype, options: ModelSettings
+) -> InternVideo2Embedder:
     dirs = hub.ensure(WEIGHT_SPECS["internvideo2"])
     checkpoint = dirs[INTERNVIDEO2_REPO.repo_id] / INTERNVIDEO2_REPO.required_files[0]
     vocab = dirs[BERT_LARGE_TOKENIZER_REPO.repo_id] / "vocab.txt"
@@ -38,9 +42,12 @@ def _cosmos_snapshot(hub: ModelHub, name: str) -> Path:
 def _cosmos_loader(name: str) -> Loader:
     def load(hub: ModelHub, device: torch.device, dtype: torch.dtype, options: ModelSettings) -> CosmosEmbed1Embedder:
         return CosmosEmbed1Embedder.from_snapshot(
-            _cosmos_snapshot(hub, name), name, device=device, dtype=dtype,
+            _cosmos_snapshot(hub, name),
+            name,
+            device=device,
+            dtype=dtype,
             trust_snapshot_sha256=options.trust_snapshot_sha256,
-        )  # fmt: skip
+        )
 
     return load
 

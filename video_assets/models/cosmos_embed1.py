@@ -75,9 +75,7 @@ def variant_spec(variant: str) -> EmbedderSpec:
     try:
         return VARIANTS[variant]
     except KeyError:
-        raise ValueError(
-            f"unknown Cosmos-Embed1 variant {variant!r}; choose one of {', '.join(VARIANTS)}"
-        ) from None
+        raise ValueError(f"unknown Cosmos-Embed1 variant {variant!r}; choose one of {', '.join(VARIANTS)}") from None
 
 
 def _as_hw(resolution: Any) -> tuple[int, int] | None:
@@ -104,9 +102,7 @@ def _load_processor(snapshot: VerifiedSnapshot) -> Any:
     try:
         from transformers import AutoProcessor
     except ImportError as e:
-        raise ImportError(
-            "Cosmos-Embed1 runs through transformers: pip install 'video-assets[cosmos]'"
-        ) from e
+        raise ImportError("Cosmos-Embed1 runs through transformers: pip install 'video-assets[cosmos]'") from e
     install_remote_code_shims()
     return AutoProcessor.from_pretrained(str(snapshot.path), trust_remote_code=True, local_files_only=True)
 
@@ -175,9 +171,7 @@ class CosmosEmbed1Preprocessor:
     def __call__(self, frames: np.ndarray) -> torch.Tensor:
         """RGB uint8 (N, H, W, 3), N >= 8 -> the processor's (C, T, R, R) float tensor."""
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise ValueError(
-                f"expected RGB uint8 frames (N, H, W, 3), got {frames.dtype} {frames.shape}"
-            )
+            raise ValueError(f"expected RGB uint8 frames (N, H, W, 3), got {frames.dtype} {frames.shape}")
         t = self.spec.frames_per_clip
         if len(frames) < t:
             raise ValueError(
@@ -239,9 +233,12 @@ class CosmosEmbed1Embedder(Embedder):
 
         where = str(snapshot.path)
         model, info = AutoModel.from_pretrained(
-            where, trust_remote_code=True, local_files_only=True, dtype=dtype,
+            where,
+            trust_remote_code=True,
+            local_files_only=True,
+            dtype=dtype,
             output_loading_info=True,
-        )  # fmt: skip
+        )
         # transformers fills missing weights with random values; that must never pass silently.
         missing = sorted(info.get("missing_keys") or [])
         mismatched = sorted(str(k) for k in info.get("mismatched_keys") or [])
@@ -251,17 +248,25 @@ class CosmosEmbed1Embedder(Embedder):
                 f"mismatched {mismatched[:10]}; re-download the snapshot"
             )
         if info.get("unexpected_keys"):
-            logger.warning("%s: ignored %d checkpoint keys not used by the model",
-                           spec.name, len(info["unexpected_keys"]))  # fmt: skip
+            logger.warning(
+                "%s: ignored %d checkpoint keys not used by the model", spec.name, len(info["unexpected_keys"])
+            )
         # the model config fills defaults (the 336p config.json may omit embed_dim: 768)
         found = {"embed_dim": getattr(model.config, "embed_dim", None)}
         _refuse_if_other_variant(spec, snapshot.path, found, {"embed_dim": spec.dim})
 
         device = torch.device(device)
         model = model.to(device=device, dtype=dtype).eval()
-        logger.info("loaded %s from %s (%s, code approved by %s, manifest %s) on %s in %s",
-                    spec.name, where, spec.revision, snapshot.approved_by,
-                    snapshot.manifest_sha256, device, dtype)  # fmt: skip
+        logger.info(
+            "loaded %s from %s (%s, code approved by %s, manifest %s) on %s in %s",
+            spec.name,
+            where,
+            spec.revision,
+            snapshot.approved_by,
+            snapshot.manifest_sha256,
+            device,
+            dtype,
+        )
         return cls(model, preprocessor, device=device, dtype=dtype)
 
     @property
@@ -278,8 +283,7 @@ class CosmosEmbed1Embedder(Embedder):
         """(B, C, T, R, R) prepared clips -> unit float32 (B, dim) on the CPU."""
         expected = (3, self.spec.frames_per_clip, *self.spec.resolution)
         if batch.ndim != 5 or tuple(batch.shape[1:]) != expected:
-            raise ValueError(f"expected a batch (B, {', '.join(map(str, expected))}), "
-                             f"got {tuple(batch.shape)}")  # fmt: skip
+            raise ValueError(f"expected a batch (B, {', '.join(map(str, expected))}), got {tuple(batch.shape)}")
         with torch.inference_mode():
             out = self.model.get_video_embeddings(videos=batch.to(self.device, self.dtype))
         return _unit_rows(out.visual_proj, self.spec.dim, f"{self.spec.name} visual_proj")

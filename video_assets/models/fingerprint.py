@@ -157,9 +157,7 @@ class FingerprintEmbedder(Embedder):
         """RGB uint8 (N, H, W, 3), N >= 8 -> luma (8, 64, 64) float32 in [0, 1] of the
         active picture (bars and picture-in-picture background cut away)."""
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise ValueError(
-                f"fingerprint expects RGB uint8 frames (N, H, W, 3), got {frames.dtype} {frames.shape}"
-            )
+            raise ValueError(f"fingerprint expects RGB uint8 frames (N, H, W, 3), got {frames.dtype} {frames.shape}")
         chosen = np.ascontiguousarray(select_uniform(frames, FRAMES_PER_CLIP))  # (T, H, W, 3)
         h, w = chosen.shape[1:3]
         grid = (min(h, DETECT_SIZE), min(w, DETECT_SIZE))  # never upsample: it is slow and adds nothing
@@ -171,12 +169,15 @@ class FingerprintEmbedder(Embedder):
         # from 720p one frame at a time: several large float copies at once were 2x
         # slower (out of cache), and a 4K frame's copy stays ~100 MB.
         step = max(1, LUMA_CHUNK_PIXELS // (h * w))
-        luma = torch.cat(
-            [
-                _area((torch.from_numpy(chosen[i : i + step]).to(torch.float32) @ _LUMA)[:, None], grid)[:, 0]
-                for i in range(0, len(chosen), step)
-            ]
-        ) / 255.0  # (T, h', w') with h', w' <= 128
+        luma = (
+            torch.cat(
+                [
+                    _area((torch.from_numpy(chosen[i : i + step]).to(torch.float32) @ _LUMA)[:, None], grid)[:, 0]
+                    for i in range(0, len(chosen), step)
+                ]
+            )
+            / 255.0
+        )  # (T, h', w') with h', w' <= 128
         top, bottom, left, right = active_box(luma)
         picture = luma[:, None, top:bottom, left:right]  # (T, 1, h, w)
         small = _area(picture, (WORK_SIZE, WORK_SIZE))[:, 0]
@@ -187,8 +188,7 @@ class FingerprintEmbedder(Embedder):
         expected = (FRAMES_PER_CLIP, WORK_SIZE, WORK_SIZE)
         if batch.ndim != 4 or tuple(batch.shape[1:]) != expected:
             raise ValueError(
-                f"fingerprint expects prepared clips (B, {', '.join(map(str, expected))}), "
-                f"got {tuple(batch.shape)}"
+                f"fingerprint expects prepared clips (B, {', '.join(map(str, expected))}), got {tuple(batch.shape)}"
             )
         frames = batch.detach().to(device="cpu", dtype=torch.float32)
         ac = windowed_ac(frames, self._by, self._bx)  # (B, T, W, 63)

@@ -46,9 +46,7 @@ def dct2_matrix(n: int, k: int) -> torch.Tensor:
     return m
 
 
-def window_bases(
-    n: int, k: int, windows: tuple[tuple[int, int, int], ...]
-) -> tuple[torch.Tensor, torch.Tensor]:
+def window_bases(n: int, k: int, windows: tuple[tuple[int, int, int], ...]) -> tuple[torch.Tensor, torch.Tensor]:
     """Row (y) and column (x) bases of a k x k DCT inside each window: two (W, k, n) float32.
 
     Each basis is a DCT-II over the window's pixels, zero outside it, divided by

@@ -316,9 +316,7 @@ class ModelHub:
         # Not in the default branch's history (another branch, or rewritten): ask the hub.
         sha = self._api.repo_info(repo.repo_id, revision=pin, token=self.token).sha
         if sha is None or not sha.startswith(pin):
-            raise self.not_found_error(
-                spec, "revision_not_found", f"no commit of {repo.repo_id} starts with {pin}"
-            )
+            raise self.not_found_error(spec, "revision_not_found", f"no commit of {repo.repo_id} starts with {pin}")
         return sha
 
     def _verify_in_place(self, spec: WeightSpec, repo: HubRepo) -> None:
@@ -351,8 +349,15 @@ class ModelHub:
         missing = tuple(name for name in required_files(repo, (snapshot,)) if name not in files)
         if missing:  # an incomplete snapshot (e.g. another library took other files): ours decides
             return own
-        return replace(own, commit=snapshot.name, path=snapshot, state="present", missing_files=(),
-                       size_bytes=sum(files.values()), source="hf_cache")  # fmt: skip
+        return replace(
+            own,
+            commit=snapshot.name,
+            path=snapshot,
+            state="present",
+            missing_files=(),
+            size_bytes=sum(files.values()),
+            source="hf_cache",
+        )
 
     def _own_status(self, repo: HubRepo) -> RepoStatus:
         path = self.own_dir(repo)
@@ -384,9 +389,7 @@ class ModelHub:
         for repo in spec.repos:
             status = self._repo_status(repo)
             if status.state != "present":
-                missing.append(
-                    MissingRepo(repo.repo_id, repo.revision, status.path, status.missing_files, repo.gated)
-                )
+                missing.append(MissingRepo(repo.repo_id, repo.revision, status.path, status.missing_files, repo.gated))
         return WeightsNotFoundError(model=spec.name, repos=missing, reason=reason, detail=detail)
 
 
@@ -402,9 +405,7 @@ def status_rows(statuses: Sequence[ModelStatus]) -> list[dict[str, str]]:
             "model": status.name,
             "status": status.state,
             "size": human_size(status.size_bytes),
-            "repos": ", ".join(
-                f"{r.repo_id}@{r.revision}" + (" (gated)" if r.gated else "") for r in status.repos
-            ),
+            "repos": ", ".join(f"{r.repo_id}@{r.revision}" + (" (gated)" if r.gated else "") for r in status.repos),
             "missing": f"{len(status.missing_files)} files" if status.missing_files else "-",
             "path": ", ".join(str(r.path) for r in status.repos),
             "source": ", ".join(dict.fromkeys(r.source for r in status.repos)),  # model_dir / hf_cache

@@ -121,8 +121,7 @@ def describe_hub_error(
         )
     if isinstance(error, RevisionNotFoundError):
         return "revision_not_found", (
-            f"revision {revision} does not exist in {repo_id}: "
-            "the pin is wrong or the repo history was rewritten"
+            f"revision {revision} does not exist in {repo_id}: the pin is wrong or the repo history was rewritten"
         )
     if isinstance(error, RemoteEntryNotFoundError):
         return "file_not_found", f"a file was not found in {repo_id}@{revision}: {error}"
@@ -144,8 +143,7 @@ def _not_found_message(model: str, repos: tuple[MissingRepo, ...], reason: str, 
     for repo in repos:
         if repo.gated or reason == "gated":
             lines.append(
-                f"  {step}. accept the licence on {HUB_URL}/{repo.repo_id} and set HF_TOKEN "
-                "to a token of that account"
+                f"  {step}. accept the licence on {HUB_URL}/{repo.repo_id} and set HF_TOKEN to a token of that account"
             )
             step += 1
     if reason == "offline":

@@ -15,6 +15,7 @@ from video_assets.models.weights import HubRepo
 
 LOCK_FILE = ".weights-lock.json"
 
+
 def repo_files(root: Path) -> dict[str, int]:
     """Repo-relative path -> size, without our lock file and huggingface_hub's metadata."""
     if not root.is_dir():
@@ -42,9 +43,7 @@ def shards_named_by(index: Path) -> list[str]:
     try:
         weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map")
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as error:
-        raise ValueError(
-            f"{index} is not a valid shard index ({error}); delete it and download again"
-        ) from error
+        raise ValueError(f"{index} is not a valid shard index ({error}); delete it and download again") from error
     if not isinstance(weight_map, dict):
         raise ValueError(f"{index} has no weight_map; delete it and download again")
     return sorted(set(weight_map.values()))
@@ -100,9 +99,7 @@ def read_lock(directory: Path) -> dict[str, object] | None:
     try:
         lock = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise ValueError(
-            f"{path} is not valid JSON ({error}); delete it and run the download again"
-        ) from error
+        raise ValueError(f"{path} is not valid JSON ({error}); delete it and run the download again") from error
     if not isinstance(lock, dict) or not {"revision", "commit"} <= lock.keys():
         raise ValueError(f"{path} lacks revision/commit; delete it and run the download again")
     return lock

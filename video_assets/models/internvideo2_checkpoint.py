@@ -123,7 +123,11 @@ def load_internvideo2_checkpoint(path: Path, model: InternVideo2Model, *, assign
     interpolated = resize_pos_embeds(state_dict, model_shapes, vision)
     if interpolated:
         logger.info(
-            "%s: interpolated %s to %d frames at %dpx", path, ", ".join(interpolated), vision.num_frames, vision.img_size
+            "%s: interpolated %s to %d frames at %dpx",
+            path,
+            ", ".join(interpolated),
+            vision.num_frames,
+            vision.img_size,
         )
     ignored = check_state_dict(state_dict, model)
     kept = {k: v for k, v in state_dict.items() if not is_ignored(k)}

@@ -97,8 +97,7 @@ class InternVideo2Config:
             )
         if self.max_txt_len > self.text.max_position_embeddings:
             raise ValueError(
-                f"max_txt_len {self.max_txt_len} exceeds max_position_embeddings "
-                f"{self.text.max_position_embeddings}"
+                f"max_txt_len {self.max_txt_len} exceeds max_position_embeddings {self.text.max_position_embeddings}"
             )
 
     def with_num_frames(self, num_frames: int) -> InternVideo2Config:

@@ -39,9 +39,7 @@ class GpuOutOfMemoryError(RuntimeError):
         self.device = device
         self.gpu_memory_gb = gpu_memory_gb
         cap = (
-            f"the cap is gpu_memory_gb={gpu_memory_gb}"
-            if gpu_memory_gb is not None
-            else "no gpu_memory_gb cap is set"
+            f"the cap is gpu_memory_gb={gpu_memory_gb}" if gpu_memory_gb is not None else "no gpu_memory_gb cap is set"
         )
         super().__init__(
             f"out of memory on {device} with a batch of 1: item(s) {', '.join(self.ids)} "

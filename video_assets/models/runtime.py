@@ -39,11 +39,7 @@ def resolve_device(name: str) -> torch.device:
     """ "auto" (cuda if available, else cpu), "cpu", "cuda" (the current GPU) or "cuda:N"."""
     key = name.strip().lower()
     if key == "auto":
-        return (
-            torch.device("cuda", torch.cuda.current_device())
-            if torch.cuda.is_available()
-            else torch.device("cpu")
-        )
+        return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
     if key == "cpu":
         return torch.device("cpu")
     if key == "cuda" or key.startswith("cuda:"):

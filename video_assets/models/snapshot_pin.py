@@ -221,8 +221,11 @@ def verify_snapshot(
         approvals.append("trust_snapshot_sha256")
         logger.warning(
             "running remote code of %s@%s from %s, approved by trust_snapshot_sha256=%s",
-            repo_id, revision, snapshot_dir, manifest,
-        )  # fmt: skip
+            repo_id,
+            revision,
+            snapshot_dir,
+            manifest,
+        )
     if not approvals:
         raise UntrustedSnapshotError(_not_recorded_message(snapshot_dir, repo_id, revision, manifest))
     return VerifiedSnapshot(snapshot_dir, repo_id, revision, manifest, " and ".join(approvals))
@@ -244,9 +247,7 @@ def format_pin(pin: Pin) -> str:
     if pin.code_sha256 is None:
         return f"Pin({pin.repo_id!r}, {pin.revision!r}),"
     lines = [f"        {path!r}: {sha!r}," for path, sha in sorted(pin.code_sha256.items())]
-    return "\n".join(
-        [f"Pin({pin.repo_id!r}, {pin.revision!r}, {{", *lines, "}),"]
-    )
+    return "\n".join([f"Pin({pin.repo_id!r}, {pin.revision!r}, {{", *lines, "}),"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

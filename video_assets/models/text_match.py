@@ -30,6 +30,4 @@ def text_match(
         raise ValueError(f"video dim {video_vectors.shape[1]} != text dim {text_vectors.shape[1]}")
     probs = torch.softmax(scale * video_vectors.float() @ text_vectors.float().T, dim=-1)  # (B, K)
     best = probs.argmax(dim=-1)
-    return [
-        TextMatch(texts[int(j)], float(row[j]), [float(p) for p in row]) for row, j in zip(probs, best)
-    ]
+    return [TextMatch(texts[int(j)], float(row[j]), [float(p) for p in row]) for row, j in zip(probs, best)]

@@ -35,6 +35,5 @@ def install_remote_code_shims() -> list[str]:
         value = getattr(importlib.import_module(new_module_name), name)
         setattr(old_module, name, value)
         added.append(f"{old_module_name}.{name}")
-        logger.info("re-exported %s.%s as %s.%s for pinned remote code",
-                    new_module_name, name, old_module_name, name)  # fmt: skip
+        logger.info("re-exported %s.%s as %s.%s for pinned remote code", new_module_name, name, old_module_name, name)
     return added

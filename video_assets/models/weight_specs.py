@@ -79,10 +79,7 @@ def _cosmos_repo(variant: str) -> HubRepo:
 WEIGHT_SPECS: dict[str, WeightSpec] = {
     "internvideo2": WeightSpec(name="internvideo2", repos=(INTERNVIDEO2_REPO, BERT_LARGE_TOKENIZER_REPO)),
     **{
-        f"cosmos_embed1_{variant}": WeightSpec(
-            name=f"cosmos_embed1_{variant}", repos=(_cosmos_repo(variant),)
-        )
+        f"cosmos_embed1_{variant}": WeightSpec(name=f"cosmos_embed1_{variant}", repos=(_cosmos_repo(variant),))
         for variant in pins.COSMOS_EMBED1
     },
 }
-

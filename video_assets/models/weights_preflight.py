@@ -32,7 +32,9 @@ class WeightsProblem:
         return self.message
 
 
-def preflight_weights(settings: Settings, *, hub: ModelHub | None = None, download: bool = True) -> list[WeightsProblem]:
+def preflight_weights(
+    settings: Settings, *, hub: ModelHub | None = None, download: bool = True
+) -> list[WeightsProblem]:
     """Problems of the models `settings` enables, in their order; [] when all can run.
 
     Settings under `models` for a name that is not registered are problems too.

@@ -37,7 +37,10 @@ class Runtime:
             per_item = measure_item_bytes(embedder.embed_video, sample, device=self.device, dtype=self.dtype)
             reserved = torch.cuda.memory_allocated(self.device)  # the weights already loaded
             return pick_batch_size(
-                per_item_bytes=per_item, gpu_memory_gb=self.gpu_memory_gb, max_batch=MAX_GPU_BATCH, reserved_bytes=reserved
+                per_item_bytes=per_item,
+                gpu_memory_gb=self.gpu_memory_gb,
+                max_batch=MAX_GPU_BATCH,
+                reserved_bytes=reserved,
             )
 
         return size

@@ -35,7 +35,9 @@ def stored_part(base_dir: str | Path, asset_key: dg.AssetKey, partition_key: str
     path = part_path(base_dir, asset_key, partition_key)
     if not path.exists():
         which = f"partition {partition_key!r}" if partition_key is not None else "output"
-        raise FileNotFoundError(f"{asset_key.to_user_string()} {which} has no stored data at {path}: materialize it first")
+        raise FileNotFoundError(
+            f"{asset_key.to_user_string()} {which} has no stored data at {path}: materialize it first"
+        )
     return ParquetPart(path, partition_key)
 
 

@@ -17,8 +17,10 @@ def check_clips(clips: pa.Table, durations: dict[str, float]) -> list[str]:
     for clip in clips.to_pylist():
         end_limit = durations[clip["video_id"]] + 1e-3
         if not 0 <= clip["span_start_s"] < clip["span_end_s"] <= end_limit:
-            problems.append(f"clip {clip['clip_id']}: span {clip['span_start_s']}-{clip['span_end_s']} s "
-                            f"outside 0-{durations[clip['video_id']]} s")
+            problems.append(
+                f"clip {clip['clip_id']}: span {clip['span_start_s']}-{clip['span_end_s']} s "
+                f"outside 0-{durations[clip['video_id']]} s"
+            )
     return problems
 
 

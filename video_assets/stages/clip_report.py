@@ -45,15 +45,17 @@ def frames_clip_rows(clips: pa.Table, stored: pa.Table, dropped: Mapping[str, st
     rows = []
     for clip in clips.to_pylist()[:MAX_ROWS]:
         reason = dropped.get(clip["clip_id"], "")
-        rows.append({
-            "clip": clip["clip_index"],
-            "span": span_label(clip["span_start_s"], clip["span_end_s"]),
-            "duration_s": round(clip["duration_s"], 2),
-            "frames": frames[clip["clip_id"]],
-            "status": "dropped" if reason else "kept",
-            "reason": reason,
-            "clip_id": clip["clip_id"],
-        })  # fmt: skip
+        rows.append(
+            {
+                "clip": clip["clip_index"],
+                "span": span_label(clip["span_start_s"], clip["span_end_s"]),
+                "duration_s": round(clip["duration_s"], 2),
+                "frames": frames[clip["clip_id"]],
+                "status": "dropped" if reason else "kept",
+                "reason": reason,
+                "clip_id": clip["clip_id"],
+            }
+        )
     return rows
 
 
@@ -68,13 +70,15 @@ def tensor_clip_rows(clips: pa.Table, tensors: pa.Table, skipped: Mapping[str, s
         row = made.get(clip["clip_id"], {})
         reason = skipped.get(clip["clip_id"], "")
         status = "skipped" if reason else "re-extracted" if row.get("reextracted") else "kept"
-        rows.append({
-            "clip": clip["clip_index"],
-            "span": span_label(clip["span_start_s"], clip["span_end_s"]),
-            "frames": row.get("num_frames") or 0,
-            "fps": round(row.get("fps") or 0.0, 2),
-            "status": status,
-            "reason": reason,
-            "clip_id": clip["clip_id"],
-        })  # fmt: skip
+        rows.append(
+            {
+                "clip": clip["clip_index"],
+                "span": span_label(clip["span_start_s"], clip["span_end_s"]),
+                "frames": row.get("num_frames") or 0,
+                "fps": round(row.get("fps") or 0.0, 2),
+                "status": status,
+                "reason": reason,
+                "clip_id": clip["clip_id"],
+            }
+        )
     return rows

@@ -78,7 +78,9 @@ def embed_partition(
             dtype=embedder.dtype,
             item_ids=[clip_id for clip_id, _ in pending],
             gpu_memory_gb=gpu_memory_gb,
-            on_event=lambda e: log(f"{spec.name}: {e.kind} at item {e.start}, size {e.size} -> next {e.next_batch_size}"),
+            on_event=lambda e: log(
+                f"{spec.name}: {e.kind} at item {e.start}, size {e.size} -> next {e.next_batch_size}"
+            ),
         )
         report.batch_sizes.extend(run.batch_sizes)
         report.oom_backoffs += run.oom_backoffs
@@ -89,7 +91,11 @@ def embed_partition(
         batch_size = run.final_batch_size
         report.batch_size = batch_size
         vectors = run.vectors
-        matches = text_match(vectors, text_vectors, list(texts_to_verify), scale=text_scale) if text_vectors is not None else None
+        matches = (
+            text_match(vectors, text_vectors, list(texts_to_verify), scale=text_scale)
+            if text_vectors is not None
+            else None
+        )
         for i, (clip_id, _) in enumerate(pending):
             clip = by_id[clip_id]
             match = matches[i] if matches else None

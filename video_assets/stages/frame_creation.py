@@ -70,11 +70,15 @@ class CreatedFrames:
         """Why the clip gets no tensor, with the counts a user needs to act on it."""
         if self.made.frames is not None:
             return None
-        return (f"{self.made.skip_reason}: {self.initial} at {self.recipe.target_fps} fps, fewer than "
-                f"{self.recipe.frames_per_clip} even at {self.made.fps} fps")  # fmt: skip
+        return (
+            f"{self.made.skip_reason}: {self.initial} at {self.recipe.target_fps} fps, fewer than "
+            f"{self.recipe.frames_per_clip} even at {self.made.fps} fps"
+        )
 
 
-def create_clip_frames(path: str, span: ClipSpan, recipe: FrameRecipe, stored: np.ndarray | None = None) -> CreatedFrames:
+def create_clip_frames(
+    path: str, span: ClipSpan, recipe: FrameRecipe, stored: np.ndarray | None = None
+) -> CreatedFrames:
     """Enough frames for the model, or the reason there are not.
 
     `stored`: the clip's frames at the model's rate from the frames asset, when it has them;

@@ -81,7 +81,9 @@ def remove_from_index_and_disk(
             shutil.rmtree(clip_files)
         registry.mark(video.video_id, "missing", error=REMOVED)
     live = set(registry.partition_keys())
-    done.emptied_partitions = sorted({v.partition_key for v in videos if v.partition_key and v.partition_key not in live})
+    done.emptied_partitions = sorted(
+        {v.partition_key for v in videos if v.partition_key and v.partition_key not in live}
+    )
     for key in done.emptied_partitions:
         if paths.assets_dir.exists():
             for path in paths.assets_dir.rglob(f"{key}.parquet"):
