@@ -140,7 +140,9 @@ def bench_lancedb(
         started = time.perf_counter()
         db.create_table(table_name(MODEL), clip_batches(vectors), schema=clip_schema(dim))
         write_s = time.perf_counter() - started
-        result = optimize_clip_table(db, MODEL, scalar_indexes=False, index_kind=kind)  # type: ignore[arg-type]
+        # sidecar=False: LanceDB's own index. The sidecar's RESULTS.md figures came from this script before
+        # 327b3b5 (git show 327b3b5^:benchmarks/search_ann.py), which swept both paths.
+        result = optimize_clip_table(db, MODEL, scalar_indexes=False, index_kind=kind, sidecar=False)  # type: ignore[arg-type]
         out.append(
             {
                 "engine": engine,

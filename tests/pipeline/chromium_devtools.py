@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.pipeline.headless_chromium import WINDOW
+from tests.pipeline.headless_chromium import BROWSER_FLAGS, WINDOW, browser_env
 
 
 class DevToolsPage:
@@ -109,29 +109,8 @@ def open_page(executable: str, workdir: Path, *, timeout_s: float = 60.0) -> Ite
     # Chromium's singleton socket lives under TMPDIR, and a Unix socket path has ~100 bytes at most:
     # a test's tmp dir can be longer, so the socket gets a short folder of its own.
     short_tmp = Path(tempfile.mkdtemp(prefix="cdp"))
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "TMPDIR": str(short_tmp),
-    }
-    flags = [
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-extensions",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--remote-debugging-pipe",
-        f"--user-data-dir={workdir / 'profile'}",
-        f"--window-size={WINDOW[0]},{WINDOW[1]}",
-        "about:blank",
-    ]
+    env = browser_env(home, short_tmp)
+    flags = [*BROWSER_FLAGS, "--remote-debugging-pipe", f"--user-data-dir={workdir / 'profile'}", "about:blank"]
     # The protocol wants its pipe ends as fds 3 and 4: bash places them there and execs the browser.
     # The child's ends move above 9 first, so placing one never overwrites the other.
     to_browser_r, from_browser_w = (_above_nine(fd) for fd in (to_browser_r, from_browser_w))

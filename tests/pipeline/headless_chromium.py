@@ -22,6 +22,32 @@ import pytest
 EXECUTABLES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 REQUIRE_ENV = "VIDEO_ASSETS_REQUIRE_BROWSER"
 WINDOW = (1600, 1000)
+# Headless, no sandbox (containers), no GPU, a clean profile and no background traffic: on a
+# closed network Chromium's own connections fail by the dozen.
+BROWSER_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-extensions",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    f"--window-size={WINDOW[0]},{WINDOW[1]}",
+)
+
+
+def browser_env(home: Path, tmp: Path) -> dict[str, str]:
+    """A private HOME and config/cache dirs for one browser, and its TMPDIR (singleton socket)."""
+    return {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "TMPDIR": str(tmp),
+    }
 
 
 def find_chromium() -> str | None:
@@ -73,28 +99,11 @@ class Chromium:
     def _run(self, args: list[str]) -> str:
         home = self.workdir / "home"
         home.mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
-            "HOME": str(home),
-            "XDG_CONFIG_HOME": str(home / ".config"),
-            "XDG_CACHE_HOME": str(home / ".cache"),
-            "TMPDIR": str(home),
-        }
+        env = browser_env(home, home)
         command = [
             self.executable,
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-extensions",
-            "--disable-dev-shm-usage",
-            # No background traffic: on a closed network Chromium's own connections fail by the dozen.
-            "--disable-quic",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *BROWSER_FLAGS,
             f"--user-data-dir={self.workdir / 'profile'}",
-            f"--window-size={WINDOW[0]},{WINDOW[1]}",
             f"--virtual-time-budget={self.budget_ms}",
             *args,
         ]
