@@ -14,7 +14,7 @@ and LanceDB alone does not make that safe:
 
 So every commit, delete and maintenance pass on a table holds one exclusive
 lock for that table. For a local (or mounted) database directory it is a
-`flock` on `<db>/_locks/clips_<model>.lock`: the kernel releases it when the
+`flock` (through filelock) on `<db>/_locks/clips_<model>.lock`: the kernel releases it when the
 holder dies, even by `kill -9`, so a crash never leaves a stale lock.
 
 Limits: object storage (`s3://`, `gs://`, `az://`, ...) has no lock we can
@@ -33,10 +33,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Literal
+from typing import Literal
 
 import lancedb
 import pyarrow as pa
+from filelock import FileLock, Timeout
 
 from video_assets.index.commit import CommitResult, DeleteResult, commit_partition, delete_videos
 from video_assets.index.connection import local_db_dir
@@ -46,34 +47,6 @@ from video_assets.index.schema import table_name
 DEFAULT_LOCK_TIMEOUT_S = 600.0
 LOCK_DIR_NAME = "_locks"  # not a `.lance` dir, so LanceDB never lists it as a table
 _POLL_S = 0.02
-
-try:  # POSIX
-    import fcntl
-
-    def _try_lock(handle: IO[bytes]) -> bool:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-    def _unlock(handle: IO[bytes]) -> None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-except ImportError:  # Windows: a byte-range lock on the first byte, also released when the process dies
-    import msvcrt
-
-    def _try_lock(handle: IO[bytes]) -> bool:
-        handle.seek(0)
-        try:
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-
-    def _unlock(handle: IO[bytes]) -> None:
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
 
 
 class CommitLockTimeout(TimeoutError):
@@ -123,20 +96,23 @@ def commit_lock(
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    # Opened without truncation and never deleted: deleting a lock file lets a
-    # waiter lock the old inode while a newcomer locks a new one.
-    with open(path, "a+b") as handle:
-        while not _try_lock(handle):
-            if time.monotonic() - started > timeout_s:
-                raise CommitLockTimeout(
-                    f"waited {timeout_s:.0f}s for {path}: another committer of {table_name(model)} holds it "
-                    "(a live process; a dead one releases it)"
-                )
-            time.sleep(_POLL_S)
-        try:
-            yield CommitLock(kind="file", path=str(path), waited_s=time.monotonic() - started, note="flock")
-        finally:
-            _unlock(handle)
+    # filelock takes flock on POSIX (a byte-range lock on Windows), released by the kernel when the
+    # holder dies. preserve_lock_file: the file is never deleted (a waiter could lock the old inode
+    # while a newcomer locks a new one), and no fallback to a soft lock where flock is missing (a
+    # killed holder would leave it stale): such a filesystem raises instead. A FileLock object per
+    # call, so two callers in one process exclude each other too.
+    lock = FileLock(path, timeout=timeout_s, preserve_lock_file=True)
+    try:
+        lock.acquire(poll_interval=_POLL_S)
+    except Timeout:
+        raise CommitLockTimeout(
+            f"waited {timeout_s:.0f}s for {path}: another committer of {table_name(model)} holds it "
+            "(a live process; a dead one releases it)"
+        ) from None
+    try:
+        yield CommitLock(kind="file", path=str(path), waited_s=time.monotonic() - started, note="flock")
+    finally:
+        lock.release()
 
 
 def commit_partition_locked(
