@@ -7,6 +7,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from video_assets.index.commit import commit_partition, delete_videos
@@ -161,12 +163,13 @@ def test_commits_from_two_threads_serialised_by_a_lock(db_uri, clips):
 
 
 def _commit_in_child(db_uri: str, model: str, staged_file: Path, video_id: str) -> set[str]:
-    """Commit a staged file from a separate Python process; returns the video ids it then sees."""
+    """Commit a Parquet file of rows from a separate Python process; returns the video ids it then sees."""
     script = (
         "import json, sys\n"
-        "from video_assets.index import commit_partition, connect, read_staged\n"
+        "import pyarrow.parquet as pq\n"
+        "from video_assets.index import commit_partition, connect\n"
         "db = connect(sys.argv[1])\n"
-        "commit_partition(db, sys.argv[2], read_staged(sys.argv[3]), [sys.argv[4]])\n"
+        "commit_partition(db, sys.argv[2], pq.read_table(sys.argv[3]), [sys.argv[4]])\n"
         "rows = db.open_table('clips_' + sys.argv[2]).search().select(['video_id']).to_arrow()\n"
         "print(json.dumps(sorted(set(rows.column('video_id').to_pylist()))))\n"
     )
@@ -182,15 +185,18 @@ def _commit_in_child(db_uri: str, model: str, staged_file: Path, video_id: str) 
     return set(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def test_processes_see_each_others_commits(tmp_path: Path, db_uri, clips):
-    from video_assets.index.staging import stage_rows
+def _rows_file(path: Path, rows: pa.Table) -> Path:
+    pq.write_table(rows, path)
+    return path
 
+
+def test_processes_see_each_others_commits(tmp_path: Path, db_uri, clips):
     reader = connect(db_uri)  # opened before anything exists, kept across the other processes' writes
-    first = stage_rows(tmp_path / "staging", clips.model, "p-x", clips.video("x", range(3)))
+    first = _rows_file(tmp_path / "x.parquet", clips.video("x", range(3)))
     assert _commit_in_child(db_uri, clips.model, first, "x") == {"x"}
     table = open_clip_table(reader, clips.model)
 
-    second = stage_rows(tmp_path / "staging", clips.model, "p-y", clips.video("y", range(2)))
+    second = _rows_file(tmp_path / "y.parquet", clips.video("y", range(2)))
     assert _commit_in_child(db_uri, clips.model, second, "y") == {"x", "y"}
 
     # The table handle opened before the second write sees it (read consistency interval 0).

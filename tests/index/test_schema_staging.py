@@ -2,17 +2,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from video_assets.index import staging
 from video_assets.index.errors import InvalidRowsError
 from video_assets.index.schema import clip_schema, rows_to_table, table_name, validate_clip_table
-from video_assets.index.staging import read_staged, stage_rows, staged_path
 
 
 def test_rows_to_table_fills_derived_columns(clips):
@@ -98,58 +94,3 @@ def test_table_name_rejects_unsafe_model_names():
     for bad in ("", "Cosmos", "a/b", "x; drop", "../up"):
         with pytest.raises(ValueError):
             table_name(bad)
-
-
-def test_stage_and_read_back(tmp_path: Path, clips):
-    table = clips.video("v1", range(4), partition_key="p1")
-    path = stage_rows(tmp_path, clips.model, "p1", table)
-    assert path == staged_path(tmp_path, clips.model, "p1")
-    assert read_staged(path).equals(table)
-    # Exactly one file per (model, partition): nothing else left in the folder.
-    assert sorted(p.name for p in path.parent.iterdir()) == ["p1.parquet"]
-
-
-def test_restaging_replaces_the_file(tmp_path: Path, clips):
-    stage_rows(tmp_path, clips.model, "p1", clips.video("v1", range(4), partition_key="p1"))
-    smaller = clips.video("v1", [0, 7], partition_key="p1")
-    path = stage_rows(tmp_path, clips.model, "p1", smaller)
-    assert read_staged(path).column("clip_id").to_pylist() == smaller.column("clip_id").to_pylist()
-
-
-def test_empty_partition_can_be_staged(tmp_path: Path, clips):
-    path = stage_rows(tmp_path, clips.model, "p1", rows_to_table([], clips.dim))
-    assert read_staged(path).num_rows == 0
-
-
-def test_failed_write_keeps_the_previous_file(tmp_path: Path, clips, monkeypatch):
-    first = clips.video("v1", range(2), partition_key="p1")
-    path = stage_rows(tmp_path, clips.model, "p1", first)
-
-    def crash_midway(table, sink, **kwargs):
-        sink.write(b"PAR1 half a file")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(staging.pq, "write_table", crash_midway)
-    with pytest.raises(OSError, match="disk full"):
-        stage_rows(tmp_path, clips.model, "p1", clips.video("v1", range(5), partition_key="p1"))
-    monkeypatch.undo()
-    assert read_staged(path).equals(first)
-    assert sorted(p.name for p in path.parent.iterdir()) == ["p1.parquet"]
-
-
-def test_staging_rejects_rows_of_another_partition(tmp_path: Path, clips):
-    with pytest.raises(InvalidRowsError, match="p-other"):
-        stage_rows(tmp_path, clips.model, "p1", clips.video("v1", range(2), partition_key="p-other"))
-
-
-@pytest.mark.parametrize("key", ["../escape", "a/b", ".hidden", "", "x" * 201])
-def test_staged_path_rejects_unsafe_partition_keys(tmp_path: Path, clips, key):
-    with pytest.raises(ValueError):
-        staged_path(tmp_path, clips.model, key)
-
-
-def test_read_staged_rejects_a_foreign_parquet(tmp_path: Path):
-    path = tmp_path / "foreign.parquet"
-    pq.write_table(pa.table({"clip_id": ["a"], "vector": pa.array([[1.0, 0.0]], pa.list_(pa.float32(), 2))}), path)
-    with pytest.raises(InvalidRowsError, match="missing"):
-        read_staged(path)

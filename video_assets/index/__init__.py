@@ -1,7 +1,6 @@
 """The clip index: pure LanceDB code (no Dagster).
 
 - `schema`: the clip table's columns and row validation.
-- `staging`: a partition run's rows as one immutable Parquet file.
 - `commit`: the single committer's one-commit-per-partition upsert.
 - `committer`: the per-table commit lock around commits and deletes.
 - `recovery`: clearing what a committer killed during the first write left behind.
@@ -57,7 +56,6 @@ from video_assets.index.search import (
     search_vector,
 )
 from video_assets.index.sidecar import SidecarInfo, build_sidecar, load_sidecar, sidecar_root
-from video_assets.index.staging import read_staged, stage_rows, staged_path
 from video_assets.index.vector_index import VectorIndexPlan, plan_vector_index
 
 __all__ = [
@@ -97,11 +95,8 @@ __all__ = [
     "get_vector",
     "open_clip_table",
     "parse_where",
-    "read_staged",
     "rows_to_table",
     "search_vector",
-    "stage_rows",
-    "staged_path",
     "table_name",
     "validate_clip_table",
 ]
