@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from video_assets.assets.metadata import clip_table_entries, column_schema, one_or_list, seconds
+from video_assets.assets.metadata import check_result, clip_table_entries, column_schema, one_or_list, seconds
 from video_assets.assets.partitions import videos_partitions
 from video_assets.index.committer import commit_partition_locked
 from video_assets.index.readback import rows_of_videos
@@ -125,11 +125,7 @@ def tensors_asset(plan: ModelPlan, tensor_dtype: str) -> dg.AssetsDefinition:
         problems = check_tensor_rows(made, spec.frames_per_clip)
         return dg.MaterializeResult(
             value=stored,
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name="frames_per_tensor", passed=not problems, metadata={"problems": problems}
-                )
-            ],
+            check_results=[check_result("frames_per_tensor", problems)],
             metadata={
                 **clip_table_entries(
                     "clip_table", tensor_clip_rows(clips, made, summary.skipped), clips.num_rows, TENSOR_CLIP_COLUMNS
@@ -196,9 +192,7 @@ def embeddings_asset(plan: ModelPlan) -> dg.AssetsDefinition:
             context.log.warning(f"{name}: CUDA out of memory {report.oom_backoffs} time(s); batch halved and retried")
         return dg.MaterializeResult(
             value=table,
-            check_results=[
-                dg.AssetCheckResult(check_name="vectors_valid", passed=not problems, metadata={"problems": problems})
-            ],
+            check_results=[check_result("vectors_valid", problems)],
             metadata={
                 "dagster/row_count": table.num_rows,
                 "clips": report.clips,
@@ -267,9 +261,7 @@ def clip_index_asset(plan: ModelPlan, required: Mapping[str, str]) -> dg.AssetsD
         for account in ledger.accounts([v for v, s in statuses.items() if s == "failed"]):
             context.log.warning(f"{account.abs_path}: {account.error}")
         return dg.MaterializeResult(
-            check_results=[
-                dg.AssetCheckResult(check_name="index_rows_match", passed=not problems, metadata={"problems": problems})
-            ],
+            check_results=[check_result("index_rows_match", problems)],
             metadata={
                 "dagster/row_count": result.rows_for_videos,
                 "table": result.table,

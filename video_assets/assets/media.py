@@ -11,7 +11,15 @@ from functools import partial
 import dagster as dg
 import pyarrow as pa
 
-from video_assets.assets.metadata import clip_table_entries, column_schema, megabytes, one_or_list, rows_table, seconds
+from video_assets.assets.metadata import (
+    check_result,
+    clip_table_entries,
+    column_schema,
+    megabytes,
+    one_or_list,
+    rows_table,
+    seconds,
+)
 from video_assets.assets.partitions import videos_partitions
 from video_assets.ledger import VideoLedger
 from video_assets.parquet_parts import ParquetPart
@@ -77,9 +85,7 @@ def source_videos(
     return dg.MaterializeResult(
         value=outcome.table,
         data_version=dg.DataVersion(outcome.data_version),
-        check_results=[
-            dg.AssetCheckResult(check_name="probe_complete", passed=not problems, metadata={"problems": problems})
-        ],
+        check_results=[check_result("probe_complete", problems)],
         metadata={
             "dagster/row_count": len(rows),
             "videos": len(rows),
@@ -133,9 +139,7 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
         problems = check_clips(table, video_durations)
         return dg.MaterializeResult(
             value=table,
-            check_results=[
-                dg.AssetCheckResult(check_name="clip_spans_valid", passed=not problems, metadata={"problems": problems})
-            ],
+            check_results=[check_result("clip_spans_valid", problems)],
             metadata={
                 "dagster/row_count": table.num_rows,
                 "clips": table.num_rows,
@@ -209,9 +213,7 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
         elapsed = time.perf_counter() - started
         return dg.MaterializeResult(
             value=stored,
-            check_results=[
-                dg.AssetCheckResult(check_name="frames_per_clip", passed=not problems, metadata={"problems": problems})
-            ],
+            check_results=[check_result("frames_per_clip", problems)],
             metadata={
                 "thumbnails": dg.MetadataValue.md(sheet.text),
                 **clip_table_entries(

@@ -19,6 +19,12 @@ import pyarrow as pa
 from video_assets.stages.clip_report import MAX_ROWS
 
 
+def check_result(name: str, problems: list[str]) -> dg.AssetCheckResult:
+    """An asset check's outcome from the problems a `stages.checks` function found (none = passed);
+    runner.py prints the first of them when a check fails."""
+    return dg.AssetCheckResult(check_name=name, passed=not problems, metadata={"problems": problems})
+
+
 def seconds(value: float, digits: int = 2) -> dg.FloatMetadataValue:
     return dg.MetadataValue.float(round(float(value), digits))
 
