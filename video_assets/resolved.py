@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from video_assets.config import ModelSettings, Settings
 from video_assets.data_paths import DataPaths
@@ -32,6 +32,7 @@ from video_assets.settings_versions import (
     tensors_version,
 )
 from video_assets.stages.frame_creation import FrameRecipe
+from video_assets.stages.frames import signatures
 
 
 @dataclass(frozen=True)
@@ -98,29 +99,29 @@ def resolve(settings: Settings, embedders: Sequence[RegisteredEmbedder] | None =
     paths = settings.paths
     if embedders is None:
         embedders = enabled_embedders(settings.enabled_models, ModelHub(paths.model_dir))
-    configured = [
-        FrameSignature(FramePolicy(p), fps) for p in settings.frames.policies for fps in settings.frames.target_fps
-    ]
-    plans: list[ModelPlan] = []
-    extra: list[FrameSignature] = []
+    # The frames asset extracts what the settings name plus every model's own rate, so the frames
+    # version (part of each model's index version) is known before the plans are made.
+    configured = signatures(settings.frames)
+    model_rates = [FrameSignature(FramePolicy.SEQUENCE, _target_fps(settings, e)) for e in embedders]
+    extra = [sig for sig in dict.fromkeys(model_rates) if sig not in configured]
     clips_v = clips_version(settings)
-    for entry in embedders:
-        plan = _plan_model(settings, entry)
-        if plan.frame_signature not in configured and plan.frame_signature not in extra:
-            extra.append(plan.frame_signature)
-        plans.append(plan)
     frames_v = frames_version(settings, tuple(s.key for s in extra))
-    plans = [_with_versions(p, settings, clips_v, frames_v) for p in plans]
-    return Resolved(settings, paths, tuple(configured + extra), clips_v, frames_v, tuple(plans))
+    plans = tuple(_plan_model(settings, entry, clips_v, frames_v) for entry in embedders)
+    return Resolved(settings, paths, tuple(configured + extra), clips_v, frames_v, plans)
 
 
-def _plan_model(settings: Settings, entry: RegisteredEmbedder) -> ModelPlan:
+def _target_fps(settings: Settings, entry: RegisteredEmbedder) -> float:
+    return settings.model(entry.spec.name).target_fps or entry.spec.target_fps
+
+
+def _plan_model(settings: Settings, entry: RegisteredEmbedder, clips_v: str, frames_v: str) -> ModelPlan:
     name = entry.spec.name
     options = settings.model(name)
     spec = entry.spec_for(options)
-    target_fps = options.target_fps or spec.target_fps
+    target_fps = _target_fps(settings, entry)
     num_cpus = options.num_cpus or spec.num_cpus
-    recipe = FrameRecipe.for_spec(spec, settings.frames, target_fps, num_threads=num_cpus)
+    tensors_v = tensors_version(settings, name, spec.revision)
+    embeddings_v = embeddings_version(settings, name, spec.revision)
     return ModelPlan(
         entry=entry,
         spec=spec,
@@ -131,18 +132,11 @@ def _plan_model(settings: Settings, entry: RegisteredEmbedder) -> ModelPlan:
         else options.num_gpus_per_worker,
         num_cpus=num_cpus,
         gpu_memory_gb=(spec.gpu_memory_gb if options.gpu_memory_gb is None else options.gpu_memory_gb) or None,
-        recipe=recipe,
-        tensors_version="",
-        embeddings_version="",
-        index_version="",
+        recipe=FrameRecipe.for_spec(spec, settings.frames, target_fps, num_threads=num_cpus),
+        tensors_version=tensors_v,
+        embeddings_version=embeddings_v,
+        index_version=index_version(clips_v, frames_v, tensors_v, embeddings_v),
     )
-
-
-def _with_versions(plan: ModelPlan, settings: Settings, clips_v: str, frames_v: str) -> ModelPlan:
-    tensors_v = tensors_version(settings, plan.name, plan.spec.revision)
-    embeddings_v = embeddings_version(settings, plan.name, plan.spec.revision)
-    index_v = index_version(clips_v, frames_v, tensors_v, embeddings_v)
-    return replace(plan, tensors_version=tensors_v, embeddings_version=embeddings_v, index_version=index_v)
 
 
 def gpus_requested(num_gpus_per_worker: float) -> int:
