@@ -25,8 +25,8 @@ from dagster_scale_queued import QueuedResult, run_queued_backfill, write_queued
 from video_assets.config import ClippingSettings, Settings
 from video_assets.discovery import chunked, scan
 from video_assets.media.synthetic import make_video
-from video_assets.registry import VideoRegistry
 from video_assets.runner import run_folder
+from video_assets.video_registry import VideoRegistry
 
 DEFS_FILE = Path(__file__).resolve().parent / "dagster_scale_defs.py"
 EXECUTORS = ("in_process", "multiprocess")

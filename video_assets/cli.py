@@ -170,8 +170,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from video_assets.models.embedder_registry import get, registered
     from video_assets.models.hub import ModelHub, status_rows
-    from video_assets.models.registry import get, registered
 
     settings = _settings(args)
     hub = ModelHub(settings.paths.model_dir)

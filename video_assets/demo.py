@@ -9,12 +9,12 @@ from video_assets.index.connection import connect, open_clip_table
 from video_assets.index.search import SearchRequest
 from video_assets.media.synthetic import make_video
 from video_assets.media.synthetic_damaged import make_near_copy
+from video_assets.models.embedder_registry import default_skipped
 from video_assets.models.hub import ModelHub
-from video_assets.models.registry import default_skipped
 from video_assets.query import search
-from video_assets.registry import video_id_for
 from video_assets.runner import run_folder
 from video_assets.summary import print_summary
+from video_assets.video_registry import video_id_for
 
 SAMPLES = (("city.mp4", 11), ("forest.mp4", 22), ("harbour.mp4", 33), ("parade.mp4", 44))
 NEAR_COPY = "reuploads/city_small.mp4"

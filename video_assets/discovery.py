@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from video_assets.config import Settings
 from video_assets.input_walk import SkippedInput, walk_inputs
-from video_assets.registry import VideoRecord, VideoRegistry
+from video_assets.video_registry import VideoRecord, VideoRegistry
 
 # SQLite instances fail on large single add_dynamic_partitions calls (dagster-io/dagster#16260).
 MAX_KEYS_PER_REQUEST = 500

@@ -236,8 +236,8 @@ def _device(settings: Settings) -> list[Check]:
 
 
 def _models(settings: Settings) -> list[Check]:
+    from video_assets.models.embedder_registry import registered
     from video_assets.models.hub import ModelHub
-    from video_assets.models.registry import registered
 
     hub = ModelHub(settings.paths.model_dir)
     enabled = settings.enabled_models

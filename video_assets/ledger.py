@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from video_assets.registry import VideoRegistry
+from video_assets.video_registry import VideoRegistry
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS clip_plan (

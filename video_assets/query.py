@@ -33,8 +33,8 @@ if TYPE_CHECKING:  # torch and the models load only for text and file queries, n
 
 def default_model(settings: Settings, *, needs_text: bool) -> str:
     from video_assets.models.base import TextNotSupportedError
+    from video_assets.models.embedder_registry import enabled_embedders
     from video_assets.models.hub import ModelHub
-    from video_assets.models.registry import enabled_embedders
 
     enabled = enabled_embedders(settings.enabled_models, ModelHub(settings.paths.model_dir))
     for entry in enabled:
@@ -44,8 +44,8 @@ def default_model(settings: Settings, *, needs_text: bool) -> str:
 
 
 def load_embedder(settings: Settings, model: str) -> Embedder:
+    from video_assets.models.embedder_registry import get
     from video_assets.models.hub import ModelHub
-    from video_assets.models.registry import get
     from video_assets.models.runtime import resolve_device, resolve_dtype
 
     device = resolve_device(settings.device)
@@ -63,7 +63,7 @@ def embed_file(settings: Settings, embedder: Embedder, path: str | Path, *, mode
     """
     import torch
 
-    from video_assets.models.registry import get
+    from video_assets.models.embedder_registry import get
     from video_assets.resolved import resolve
     from video_assets.stages.frame_creation import create_clip_frames
     from video_assets.stages.tensors import stored_tensor

@@ -23,7 +23,7 @@ from video_assets.config import Settings
 from video_assets.index.commit import videos_filter
 from video_assets.index.connection import clip_table_exists, connect, local_db_dir, open_clip_table
 from video_assets.input_walk import walk_inputs
-from video_assets.registry import VideoRecord, VideoRegistry
+from video_assets.video_registry import VideoRecord, VideoRegistry
 
 MAX_REMOVE_SHARE = 0.5  # removing more than this share of the registered videos at once needs --force
 REMOVED = "removed by remove_videos"  # the registry error of a video the job removed

@@ -22,8 +22,8 @@ from video_assets.config import ModelSettings, Settings
 from video_assets.data_paths import DataPaths
 from video_assets.media.frames import FramePolicy, FrameSignature
 from video_assets.models.base import EmbedderSpec
+from video_assets.models.embedder_registry import RegisteredEmbedder, enabled_embedders
 from video_assets.models.hub import ModelHub
-from video_assets.models.registry import RegisteredEmbedder, enabled_embedders
 from video_assets.settings_versions import (
     clips_version,
     embeddings_version,

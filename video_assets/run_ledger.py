@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from video_assets.ledger import VideoAccount, VideoLedger
 from video_assets.media.probe import sha256_file
-from video_assets.registry import VideoRecord, VideoRegistry
+from video_assets.video_registry import VideoRecord, VideoRegistry
 
 if TYPE_CHECKING:
     from video_assets.runner import PartitionOutcome

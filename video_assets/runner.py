@@ -22,10 +22,10 @@ from video_assets.discovery import chunked, scan
 from video_assets.input_walk import SkippedInput
 from video_assets.ledger import VideoAccount, VideoLedger
 from video_assets.models.weights_preflight import preflight_weights
-from video_assets.registry import VideoRecord, VideoRegistry
 from video_assets.resolved import resolve
 from video_assets.run_guard import guarded_runs
 from video_assets.run_ledger import close_partition, open_partition, partition_lines, rehash_videos
+from video_assets.video_registry import VideoRecord, VideoRegistry
 
 # The single-machine instance settings (pools of one, run monitoring), shipped with the package.
 PROJECT_DAGSTER_YAML = Path(__file__).resolve().parent / "dagster_instance.yaml"

@@ -27,10 +27,10 @@ from video_assets.config import ClippingSettings, Settings
 from video_assets.curation.filter_settings import FilterSettings
 from video_assets.media.synthetic import make_video
 from video_assets.media.synthetic_damaged import make_near_copy
-from video_assets.registry import video_id_for
 from video_assets.resources.lancedb import LanceDBResource
 from video_assets.resources.storage import PartitionedParquetIOManager, StorageResource
 from video_assets.runner import run_folder
+from video_assets.video_registry import video_id_for
 
 pytestmark = pytest.mark.slow
 MODEL = "fingerprint"
@@ -88,7 +88,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _partition_of(data: Path, name: str) -> str:
-    from video_assets.registry import VideoRegistry
+    from video_assets.video_registry import VideoRegistry
 
     registry = VideoRegistry(data / "registry.sqlite")
     wanted = video_id_for(name)

@@ -301,7 +301,7 @@ def test_a_one_shot_like_clip_search_on_the_sidecar_loads_neither_torch_nor_dags
         "import sys; from video_assets.cli import main; "
         f"code = main(['search', '--like-clip', {str(ids[7])!r}, '--model', {MODEL!r}, '--output', {data!r}, "
         "'-k', '2', '--explain']); "
-        "heavy = sorted(m for m in ('torch', 'dagster', 'video_assets.models.registry') if m in sys.modules); "
+        "heavy = sorted(m for m in ('torch', 'dagster', 'video_assets.models.embedder_registry') if m in sys.modules); "
         "print('HEAVY', heavy); sys.exit(code)"
     )
     env = {k: v for k, v in os.environ.items() if k != "VIDEO_ASSETS_SETTINGS"}

@@ -14,7 +14,7 @@ from cosmos_fixture import MODELING_PY, SHARD_NAMES, build_cosmos_snapshot
 from safetensors.torch import load_file, save_file
 
 from video_assets.config import ModelSettings
-from video_assets.models import registry
+from video_assets.models import embedder_registry
 from video_assets.models.cosmos_embed1 import (
     DEFAULT_VARIANT,
     VARIANTS,
@@ -398,7 +398,7 @@ def test_builtin_entry_makes_the_processor_only_with_trust_from_settings(
         # The tiny model has fewer code files than the real one; the hub checks for all of them.
         (snap / missing).write_text("{}\n" if missing.endswith(".json") else "# not used by the tiny model\n")
     hub = ModelHub(tmp_path, offline=True)
-    entry = registry.get(name)
+    entry = embedder_registry.get(name)
     assert entry.weights_present(hub)
     with pytest.raises(UntrustedSnapshotError, match="no code hashes are recorded"):
         entry.preprocessor(hub, ModelSettings())  # no pin recorded for the real code yet

@@ -23,8 +23,9 @@ import torch
 
 from tests.models.cosmos_fixture import build_cosmos_snapshot
 from video_assets.config import ModelSettings
-from video_assets.models import registry
+from video_assets.models import embedder_registry
 from video_assets.models.cosmos_embed1 import VARIANTS, CosmosEmbed1Embedder, CosmosEmbed1Preprocessor
+from video_assets.models.embedder_registry import RegisteredEmbedder
 from video_assets.models.hub import ModelHub
 from video_assets.models.internvideo2 import InternVideo2Embedder, prepare_frames, spec_for
 from video_assets.models.internvideo2_config import (
@@ -32,7 +33,6 @@ from video_assets.models.internvideo2_config import (
     InternVideo2TextConfig,
     InternVideo2VisionConfig,
 )
-from video_assets.models.registry import RegisteredEmbedder
 from video_assets.models.runtime import MODEL_CACHE
 from video_assets.models.snapshot_pin import code_files, manifest_sha256
 
@@ -115,10 +115,10 @@ def registered(
     they loaded on ``device``/``dtype`` (weights-free entries are cached by name only, so a
     stale model would otherwise outlive its snapshot)."""
     for entry in entries:
-        registry.register(entry)
+        embedder_registry.register(entry)
     try:
         yield entries
     finally:
         for entry in entries:
-            registry.unregister(entry.spec.name)
+            embedder_registry.unregister(entry.spec.name)
             MODEL_CACHE.evict(entry.cache_key(device, dtype))

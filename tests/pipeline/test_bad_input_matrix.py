@@ -21,9 +21,9 @@ from video_assets.media.synthetic_damaged import (
     make_truncated,
     make_zero_byte,
 )
-from video_assets.registry import VideoRegistry, video_id_for
 from video_assets.runner import RunSummary, run_folder
 from video_assets.summary import summary_lines
+from video_assets.video_registry import VideoRegistry, video_id_for
 
 pytestmark = pytest.mark.slow
 

@@ -20,8 +20,8 @@ from video_assets.discovery import scan
 from video_assets.index.connection import clip_table_exists, connect, open_clip_table
 from video_assets.media.synthetic import make_video
 from video_assets.media.synthetic_damaged import make_text_file_as_video, make_zero_byte
-from video_assets.registry import VideoRegistry, video_id_for
 from video_assets.resources.storage import PartitionedParquetIOManager, StorageResource
+from video_assets.video_registry import VideoRegistry, video_id_for
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ import pytest
 from video_assets.cli import main
 from video_assets.index.connection import connect, open_clip_table
 from video_assets.media.synthetic import make_video
-from video_assets.registry import VideoRegistry
+from video_assets.video_registry import VideoRegistry
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

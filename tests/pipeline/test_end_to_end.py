@@ -11,8 +11,8 @@ import pytest
 from tests.pipeline.conftest import settings_for
 from video_assets.cli import main
 from video_assets.index.connection import connect, open_clip_table
-from video_assets.registry import video_id_for
 from video_assets.runner import run_folder
+from video_assets.video_registry import video_id_for
 
 pytestmark = pytest.mark.slow
 

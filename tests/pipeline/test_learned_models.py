@@ -33,13 +33,13 @@ from video_assets.index.connection import clip_table_exists, connect, open_clip_
 from video_assets.index.schema import table_name
 from video_assets.index.search import SearchRequest
 from video_assets.media.synthetic import make_video
-from video_assets.models import registry
+from video_assets.models import embedder_registry
 from video_assets.models.cosmos_embed1 import VARIANTS
 from video_assets.models.fingerprint import FINGERPRINT_SPEC
 from video_assets.models.frame_selection import TOO_FEW_FRAMES
 from video_assets.query import embed_file, load_embedder, search
-from video_assets.registry import video_id_for
 from video_assets.runner import PartitionOutcome, RunSummary, run_folder
+from video_assets.video_registry import video_id_for
 
 pytestmark = pytest.mark.slow
 
@@ -122,9 +122,9 @@ def test_each_model_fills_its_own_table_side_by_side(learned_run: LearnedRun) ->
         vectors = np.array([r["vector"] for r in rows])
         assert vectors.shape == (len(rows), dims[model])
         np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-        spec = registry.get(model).spec
+        spec = embedder_registry.get(model).spec
         assert {(r["model_id"], r["model_revision"]) for r in rows} == {(spec.model_id, spec.revision)}
-    assert registry.get(COSMOS_TINY).spec.model_id == "nvidia/Cosmos-Embed1-224p"
+    assert embedder_registry.get(COSMOS_TINY).spec.model_id == "nvidia/Cosmos-Embed1-224p"
 
 
 @pytest.mark.parametrize("model", [INTERNVIDEO2_TINY, COSMOS_TINY])

@@ -14,8 +14,8 @@ from video_assets.cli import main
 from video_assets.config import FrameSettings
 from video_assets.index.connection import connect, open_clip_table
 from video_assets.media.synthetic import make_video
-from video_assets.registry import VideoRegistry, video_id_for
 from video_assets.runner import run_folder
+from video_assets.video_registry import VideoRegistry, video_id_for
 
 pytestmark = pytest.mark.slow
 

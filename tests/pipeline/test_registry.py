@@ -16,7 +16,7 @@ import pytest
 from video_assets.config import Settings
 from video_assets.discovery import scan
 from video_assets.input_walk import walk_inputs
-from video_assets.registry import VideoRegistry, video_id_for
+from video_assets.video_registry import VideoRegistry, video_id_for
 
 EXT = (".mp4", ".mov")
 

@@ -12,7 +12,7 @@ from tests.pipeline.test_batches import QUIET, fast_settings, index_rows, run_pa
 from video_assets.config import Settings
 from video_assets.definitions import build_definitions
 from video_assets.discovery import scan
-from video_assets.registry import VideoRegistry, video_id_for
+from video_assets.video_registry import VideoRegistry, video_id_for
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,7 @@ import pytest
 from tests.pipeline.test_batches import fast_settings, index_rows, run_partitions, small_video
 from video_assets.cli import main
 from video_assets.media.synthetic_damaged import make_text_file_as_video, make_truncated
-from video_assets.registry import VideoRegistry, video_id_for
+from video_assets.video_registry import VideoRegistry, video_id_for
 
 pytestmark = pytest.mark.slow
 
@@ -222,7 +222,7 @@ def test_a_one_shot_like_clip_search_loads_neither_torch_nor_a_model(shared: tup
     script = (
         "import sys; from video_assets.cli import main; "
         f"code = main(['search', '--like-clip', {known!r}, '--model', 'fingerprint', '--output', {str(data)!r}, '-k', '2']); "
-        "heavy = sorted(m for m in ('torch', 'dagster', 'video_assets.models.registry') if m in sys.modules); "
+        "heavy = sorted(m for m in ('torch', 'dagster', 'video_assets.models.embedder_registry') if m in sys.modules); "
         "print('HEAVY', heavy); sys.exit(code)"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)

@@ -15,7 +15,7 @@ import pytest
 from tests.pipeline.conftest import settings_for
 from video_assets.assets import sensors
 from video_assets.definitions import build_definitions
-from video_assets.registry import VideoRegistry, video_id_for
+from video_assets.video_registry import VideoRegistry, video_id_for
 
 
 @pytest.fixture(scope="module")

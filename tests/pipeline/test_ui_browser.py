@@ -22,8 +22,8 @@ from tests.pipeline.headless_chromium import WINDOW, Chromium, chromium_or_skip,
 from tests.pipeline.ui_server import materialize_tiny_videos, running_webserver
 from video_assets.definitions import EMBED_JOB
 from video_assets.media.synthetic_damaged import make_text_file_as_video
-from video_assets.registry import video_id_for
 from video_assets.runner import RunSummary
+from video_assets.video_registry import video_id_for
 
 pytestmark = pytest.mark.slow
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from video_assets.config import Settings
+from video_assets.models.embedder_registry import registered
 from video_assets.models.hub import ModelHub
 from video_assets.models.hub_errors import ChecksumMismatchError, WeightsNotFoundError
-from video_assets.models.registry import registered
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from video_assets.data_paths import DataPaths
 from video_assets.parquet_parts import ParquetPart, StreamingParquetWriter, write_table_atomic
-from video_assets.registry import VideoRegistry
+from video_assets.video_registry import VideoRegistry
 
 
 def part_path(base_dir: str | Path, asset_key: dg.AssetKey, partition_key: str | None) -> Path:

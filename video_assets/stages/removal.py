@@ -18,8 +18,8 @@ import lancedb
 from video_assets.data_paths import DataPaths
 from video_assets.index.committer import delete_videos_locked
 from video_assets.index.connection import clip_table_exists
-from video_assets.registry import VideoRecord, VideoRegistry
 from video_assets.remove import REMOVED, RemovalRefused, is_removed, share_refusal
+from video_assets.video_registry import VideoRecord, VideoRegistry
 
 
 def videos_to_remove(

@@ -11,9 +11,9 @@ import torch
 
 from video_assets.config import ModelSettings, Settings
 from video_assets.models import builtin_embedders
+from video_assets.models.embedder_registry import RegisteredEmbedder, get
 from video_assets.models.fingerprint import FingerprintEmbedder
 from video_assets.models.hub import ModelHub
-from video_assets.models.registry import RegisteredEmbedder, get
 
 
 def test_fixed_frame_embedders_refuse_another_count():
