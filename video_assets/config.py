@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from video_assets.config_errors import SettingsError, describe_validation_error, read_settings_json
 from video_assets.curation.filter_settings import FilterSettings
@@ -122,19 +122,12 @@ class FrameSettings(_Strict):
     # video would otherwise hold 192 MB per RGB frame. An explicit target_res always wins.
     max_pixels: int = Field(3840 * 2160, ge=64 * 64)
 
-    @field_validator("policies")
+    @field_validator("policies", "target_fps")
     @classmethod
-    def _distinct_policies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _some_distinct(cls, value: tuple, info: ValidationInfo) -> tuple:
         if not value:
-            raise ValueError("must name at least one policy ('sequence' or 'middle'), got []")
-        _refuse_repeats(value)
-        return value
-
-    @field_validator("target_fps")
-    @classmethod
-    def _some_fps(cls, value: tuple[float, ...]) -> tuple[float, ...]:
-        if not value:
-            raise ValueError("must name at least one frame rate, got []")
+            what = "policy ('sequence' or 'middle')" if info.field_name == "policies" else "frame rate"
+            raise ValueError(f"must name at least one {what}, got []")
         _refuse_repeats(value)
         return value
 

@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from video_assets.input_walk import DiscoveredFile
@@ -262,15 +262,4 @@ def _batch_key(video_ids: Sequence[str]) -> str:
 
 
 def _record(row: sqlite3.Row) -> VideoRecord:
-    return VideoRecord(
-        video_id=row["video_id"],
-        rel_path=row["rel_path"],
-        abs_path=row["abs_path"],
-        size_bytes=row["size_bytes"],
-        mtime=row["mtime"],
-        partition_key=row["partition_key"],
-        status=row["status"],
-        error=row["error"],
-        sha256=row["sha256"],
-        updated_at=row["updated_at"],
-    )
+    return VideoRecord(**{f.name: row[f.name] for f in fields(VideoRecord)})

@@ -23,13 +23,4 @@ class SearchHit:
 
 def hit_from_row(row: dict, score: float) -> SearchHit:
     """A hit from a row holding `HIT_COLUMNS`."""
-    return SearchHit(
-        clip_id=row["clip_id"],
-        video_id=row["video_id"],
-        source_path=row["source_path"],
-        span_start_s=row["span_start_s"],
-        span_end_s=row["span_end_s"],
-        clip_path=row["clip_path"],
-        score=float(score),
-        text_match=row["text_match"],
-    )
+    return SearchHit(**{name: row[name] for name in HIT_COLUMNS}, score=float(score))

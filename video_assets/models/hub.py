@@ -255,13 +255,7 @@ class ModelHub:
             if verification.mismatches:
                 for mismatch in verification.mismatches:
                     (staging / mismatch["path"]).unlink(missing_ok=True)
-                raise ChecksumMismatchError(
-                    model=spec.name,
-                    repo_id=repo.repo_id,
-                    commit=commit,
-                    mismatches=[(m["path"], m["expected"], m["actual"]) for m in verification.mismatches],
-                    removed=True,
-                )
+                raise _mismatch_error(spec, repo, commit, verification.mismatches, removed=True)
             staged = repo_files(staging)
             files = {**on_disk, **staged}
             lacking = [name for name in required_files(repo, (staging, final)) if name not in files]
@@ -327,13 +321,7 @@ class ModelHub:
                 repo.repo_id, revision=commit, local_dir=final, token=self.token
             )
             if verification.mismatches:  # the user's own files: report, never delete
-                raise ChecksumMismatchError(
-                    model=spec.name,
-                    repo_id=repo.repo_id,
-                    commit=commit,
-                    mismatches=[(m["path"], m["expected"], m["actual"]) for m in verification.mismatches],
-                    removed=False,
-                )
+                raise _mismatch_error(spec, repo, commit, verification.mismatches, removed=False)
             write_lock(final, repo, commit, repo_files(final), verification.checked_count)
 
     # -- status -------------------------------------------------------------------------
@@ -421,3 +409,13 @@ def human_size(num_bytes: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")
+
+
+def _mismatch_error(
+    spec: WeightSpec, repo: HubRepo, commit: str, mismatches: list[dict], *, removed: bool
+) -> ChecksumMismatchError:
+    """`verify_repo_checksums`' mismatch records as our error (removed: the staged copies were deleted)."""
+    found = [(m["path"], m["expected"], m["actual"]) for m in mismatches]
+    return ChecksumMismatchError(
+        model=spec.name, repo_id=repo.repo_id, commit=commit, mismatches=found, removed=removed
+    )
