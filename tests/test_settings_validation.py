@@ -36,6 +36,7 @@ BAD = [
     ('{"frames": {"target_fps": []}}', ["frames.target_fps:", "at least one"]),
     ('{"frames": {"target_fps": [2, 2.0]}}', ["frames.target_fps:", "listed twice"]),
     ('{"frames": {"policies": ["sequence", "sequence"]}}', ["frames.policies:", "listed twice"]),
+    ('{"frames": {"policies": []}}', ["frames.policies:", "at least one policy ('sequence' or 'middle')"]),
     ('{"models": {"internvideo2": {"target_fps": NaN}}}', ["models.internvideo2.target_fps: must be finite"]),
     ('{"models": {"internvideo2": {"target_fps": 100000}}}', ["models.internvideo2.target_fps:", "120"]),
     ('{"clipping": {"min_clip_len_s": 20}}', ["clipping:", "min_clip_len_s (20.0)", "clip_len_s (10.0)"]),
