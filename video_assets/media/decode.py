@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar
 
 import numpy as np
 
@@ -67,14 +67,38 @@ class DecodeStats:
     restarts: int = 0  # a seek failed or landed past its target: decoded again from the start
 
 
-class Decoder(Protocol):
-    name: str
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How frames are decoded, the same for every clip of a pass: the frame functions take
+    one of these instead of each repeating the keyword arguments."""
+
+    backend: str = "pyav"  # one of BACKENDS
+    num_threads: int = 0  # decoder threads; 0 lets the library pick (all cores)
+    # Upright (H, W); (-1, -1) or any non-positive value keeps the native size.
+    target_res: tuple[int, int] = (-1, -1)
+    # Without target_res, pictures above this many pixels are scaled down keeping the
+    # aspect ratio (None: no limit).
+    max_pixels: int | None = None
+
+
+# The default of every function that takes DecodeOptions (frozen: safe to share).
+DEFAULT_DECODE = DecodeOptions()
+
+
+@dataclass
+class Decoder:
+    """An open video stream. Backends subclass it, fill `index` in their constructor and
+    implement `_read_checked`; `read` checks the request once for all of them."""
+
+    name: ClassVar[str]
     path: str
-    index: FrameIndex
-    errors: list[str]
-    stats: DecodeStats
-    substitutes: dict[int, int]
-    scaled_from: tuple[int, int] | None
+    num_threads: int = 0
+    index: FrameIndex = field(init=False)
+    errors: list[str] = field(default_factory=list)
+    stats: DecodeStats = field(default_factory=DecodeStats)
+    # wanted frame -> frame whose picture was shown instead (it gave no picture of its own)
+    substitutes: dict[int, int] = field(default_factory=dict)
+    scaled_from: tuple[int, int] | None = None  # native upright (H, W) when max_pixels scaled it
 
     def read(
         self,
@@ -82,28 +106,22 @@ class Decoder(Protocol):
         size: tuple[int, int] | None = None,
         max_pixels: int | None = None,
         edges: np.ndarray | None = None,
-    ) -> Iterator[tuple[int, np.ndarray]]: ...
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """``(i, rgb)`` for the wanted frame indices, in increasing ``i`` (see the module notes)."""
+        wanted = np.unique(np.asarray(wanted, dtype=np.int64))
+        if len(wanted) == 0:
+            return
+        if wanted[0] < 0 or wanted[-1] >= len(self.index):
+            raise IndexError(f"frame indices must be in [0, {len(self.index)})")
+        yield from self._read_checked(wanted, normalize_size(size), max_pixels, edges)
 
-    def close(self) -> None: ...
+    def _read_checked(
+        self, wanted: np.ndarray, size: tuple[int, int] | None, max_pixels: int | None, edges: np.ndarray | None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """`read` with ``wanted`` sorted, unique and in range, ``size`` normalized."""
+        raise NotImplementedError
 
-    def __enter__(self) -> Decoder: ...
-
-    def __exit__(self, *exc: object) -> None: ...
-
-
-@dataclass
-class _DecoderBase:
-    """Shared bookkeeping; backends fill `index` in their constructor."""
-
-    path: str
-    num_threads: int = 0
-    errors: list[str] = field(default_factory=list)
-    stats: DecodeStats = field(default_factory=DecodeStats)
-    # wanted frame -> frame whose picture was shown instead (it gave no picture of its own)
-    substitutes: dict[int, int] = field(default_factory=dict)
-    scaled_from: tuple[int, int] | None = None  # native upright (H, W) when max_pixels scaled it
-
-    def __enter__(self) -> _DecoderBase:
+    def __enter__(self) -> Decoder:
         return self
 
     def __exit__(self, *exc: object) -> None:

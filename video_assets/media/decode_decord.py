@@ -23,7 +23,7 @@ from collections.abc import Iterator
 import decord
 import numpy as np
 
-from video_assets.media.decode import FrameIndex, _DecoderBase, fit_pixels, normalize_size
+from video_assets.media.decode import Decoder, FrameIndex, fit_pixels
 from video_assets.media.decode_pyav import stamps_in_decode_order
 from video_assets.media.errors import VideoReadError
 from video_assets.media.pyav_container import first_frame_rotation, index_stream, open_container, video_stream
@@ -35,7 +35,7 @@ BATCH_FRAMES = 16
 USE_PYAV = "use backend='pyav'"
 
 
-class DecordDecoder(_DecoderBase):
+class DecordDecoder(Decoder):
     name = "decord"
 
     def __init__(self, path: str, num_threads: int = 0) -> None:
@@ -69,17 +69,10 @@ class DecordDecoder(_DecoderBase):
     def close(self) -> None:
         self._reader = None
 
-    def read(
-        self,
-        wanted: np.ndarray,
-        size: tuple[int, int] | None = None,
-        max_pixels: int | None = None,
-        edges: np.ndarray | None = None,  # no substitutes here: a batch that fails is missing
+    def _read_checked(
+        self, wanted: np.ndarray, size: tuple[int, int] | None, max_pixels: int | None, edges: np.ndarray | None
     ) -> Iterator[tuple[int, np.ndarray]]:
-        wanted = np.unique(np.asarray(wanted, dtype=np.int64))
-        if len(wanted) and (wanted[0] < 0 or wanted[-1] >= len(self.index)):
-            raise IndexError(f"frame indices must be in [0, {len(self.index)})")
-        size = normalize_size(size)
+        # `edges` unused: no substitutes here, a batch that fails is missing.
         for start in range(0, len(wanted), BATCH_FRAMES):
             batch = wanted[start : start + BATCH_FRAMES]
             try:

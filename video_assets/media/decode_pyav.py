@@ -33,7 +33,7 @@ from collections.abc import Iterator
 import av
 import numpy as np
 
-from video_assets.media.decode import FrameIndex, _DecoderBase, normalize_size
+from video_assets.media.decode import Decoder, FrameIndex
 from video_assets.media.pyav_container import index_stream, open_container, video_stream
 from video_assets.media.pyav_pictures import PictureServing, SortedLabels
 
@@ -101,7 +101,7 @@ def _in_order(pts: int | None, last: int | None, raw: np.ndarray) -> bool:
     return i < len(raw) and raw[i] == pts
 
 
-class PyAVDecoder(_DecoderBase):
+class PyAVDecoder(Decoder):
     name = "pyav"
 
     def __init__(self, path: str, num_threads: int = 0) -> None:
@@ -179,19 +179,10 @@ class PyAVDecoder(_DecoderBase):
         self.stats.frames_decoded += len(frames)
         return frames
 
-    def read(
-        self,
-        wanted: np.ndarray,
-        size: tuple[int, int] | None = None,
-        max_pixels: int | None = None,
-        edges: np.ndarray | None = None,
+    def _read_checked(
+        self, wanted: np.ndarray, size: tuple[int, int] | None, max_pixels: int | None, edges: np.ndarray | None
     ) -> Iterator[tuple[int, np.ndarray]]:
-        wanted = np.unique(np.asarray(wanted, dtype=np.int64))
-        if len(wanted) == 0:
-            return
-        if wanted[0] < 0 or wanted[-1] >= len(self._pts):
-            raise IndexError(f"frame indices must be in [0, {len(self._pts)})")
-        serving = PictureServing(self, wanted, normalize_size(size), max_pixels, edges)
+        serving = PictureServing(self, wanted, size, max_pixels, edges)
         yield from self._read(serving)
         yield from serving.end()
 
