@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from video_assets.media.clipping import ClipSpan
+from video_assets.media.decode import DecodeOptions
 from video_assets.media.frames import FramePolicy, FrameSignature, extract_clip_frames, extract_frames
 from video_assets.media.synthetic import make_video
 from video_assets.models.base import Embedder
@@ -149,13 +150,14 @@ def decode_clips(embedder: Embedder, video: Path, spans: Sequence[ClipSpan], bac
     """Frames per clip as the tensors step gets them: one pass at target fps, then doubling."""
     spec = embedder.spec
     signature = FrameSignature(FramePolicy.SEQUENCE, spec.target_fps)
+    options = DecodeOptions(backend=backend)
     out = []
-    for span, extraction in zip(spans, extract_frames(video, spans, [signature], backend=backend)):
+    for span, extraction in zip(spans, extract_frames(video, spans, [signature], options=options)):
         if extraction.error:
             raise RuntimeError(f"clip {span}: {extraction.error}")
 
         def extract_at(fps: float, span: ClipSpan = span) -> np.ndarray:
-            return extract_clip_frames(video, span, FrameSignature(FramePolicy.SEQUENCE, fps), backend=backend).frames
+            return extract_clip_frames(video, span, FrameSignature(FramePolicy.SEQUENCE, fps), options=options).frames
 
         made = ensure_enough_frames(
             extraction.frames[signature.key].frames,

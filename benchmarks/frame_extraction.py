@@ -41,7 +41,7 @@ import numpy as np
 from bench_inputs import make_720p
 
 from video_assets.media.clipping import ClipSpan, fixed_stride_spans
-from video_assets.media.decode import available_backends, open_decoder
+from video_assets.media.decode import DecodeOptions, available_backends, open_decoder
 from video_assets.media.frames import FramePolicy, FrameSignature, iter_extract_frames
 from video_assets.media.probe import probe
 from video_assets.media.sampling import frames_in_span, sequence_indices
@@ -87,7 +87,8 @@ def ours(
     target_res: tuple[int, int] = (-1, -1),
 ) -> int:
     frames = 0
-    for _, clip in iter_extract_frames(path, spans, [sig], target_res=target_res, backend=backend, num_threads=threads):
+    options = DecodeOptions(backend=backend, num_threads=threads, target_res=target_res)
+    for _, clip in iter_extract_frames(path, spans, [sig], options=options):
         if clip.error:
             raise RuntimeError(clip.error)
         frames += len(clip.frames[sig.key].frames)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from video_assets.media.clipping import ClipSpan
-from video_assets.media.decode import available_backends, open_decoder
+from video_assets.media.decode import DecodeOptions, available_backends, open_decoder
 from video_assets.media.errors import VideoReadError
 from video_assets.media.frames import FrameSignature, extract_frames
 from video_assets.media.synthetic import read_frame_index
@@ -19,8 +19,22 @@ def test_pyav_is_always_available_and_unknown_backends_are_refused(synthetic_vid
         open_decoder(synthetic_video(duration_s=0.5), backend="opencv")
 
 
+@pytest.mark.parametrize("backend", available_backends())
+def test_every_backend_reads_wanted_frames_sorted_once_and_refuses_ones_out_of_range(synthetic_video, backend):
+    path = synthetic_video(duration_s=0.5, pattern="index", bframes=False)
+    with open_decoder(path, backend=backend) as decoder:
+        assert list(decoder.read(np.array([], dtype=np.int64))) == []
+        got = [(i, read_frame_index(rgb)) for i, rgb in decoder.read(np.array([7, 2, 7]))]
+        assert got == [(2, 2), (7, 7)]
+        with pytest.raises(IndexError, match="frame indices must be in"):
+            list(decoder.read(np.array([len(decoder.index)])))
+
+
 def _frames(path, backend, **kwargs):
-    return [c.frames[SIG.key].frames for c in extract_frames(path, SPANS, [SIG], backend=backend, **kwargs)]
+    return [
+        c.frames[SIG.key].frames
+        for c in extract_frames(path, SPANS, [SIG], options=DecodeOptions(backend=backend, **kwargs))
+    ]
 
 
 @pytest.mark.parametrize(
@@ -55,15 +69,15 @@ def test_decord_refuses_what_it_gets_wrong(synthetic_video, suffix, kwargs, reas
     pytest.importorskip("decord")
     path = synthetic_video(suffix, duration_s=1.0, **kwargs)
     with pytest.raises(VideoReadError, match=reason):
-        extract_frames(path, SPANS[:1], [SIG], backend="decord")
+        extract_frames(path, SPANS[:1], [SIG], options=DecodeOptions(backend="decord"))
 
 
 def test_decord_refuses_mpeg4_with_b_frames(synthetic_video):
     pytest.importorskip("decord")
     path = synthetic_video(codec="mpeg4", duration_s=1.0, pattern="index", bframes=True)
     with pytest.raises(VideoReadError, match="use backend='pyav'"):
-        extract_frames(path, SPANS[:1], [SIG], backend="decord")
+        extract_frames(path, SPANS[:1], [SIG], options=DecodeOptions(backend="decord"))
     # Without B-frames decord's answer is right.
     plain = synthetic_video(codec="mpeg4", duration_s=1.0, pattern="index", bframes=False)
-    (clip,) = extract_frames(plain, [ClipSpan(0.0, 1.0)], [SIG], backend="decord")
+    (clip,) = extract_frames(plain, [ClipSpan(0.0, 1.0)], [SIG], options=DecodeOptions(backend="decord"))
     assert [read_frame_index(f) for f in clip.frames[SIG.key].frames] == [0, 4, 9, 13, 17, 21, 26, 29]

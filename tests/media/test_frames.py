@@ -7,6 +7,7 @@ import pytest
 import video_assets.media.decode_pyav as decode_pyav
 import video_assets.media.frames as frames_module
 from video_assets.media.clipping import ClipSpan
+from video_assets.media.decode import DecodeOptions
 from video_assets.media.errors import VideoReadError
 from video_assets.media.frames import (
     FramePolicy,
@@ -65,7 +66,7 @@ def test_middle_is_the_real_middle_frame(numbered):
 
 @pytest.mark.parametrize("target_res, shape", [((32, 40), (32, 40)), ((-1, -1), (48, 64)), ((0, 40), (48, 64))])
 def test_target_res_is_height_width_and_nonpositive_means_native(numbered, target_res, shape):
-    (clip,) = extract_frames(numbered, [ClipSpan(0.0, 2.0)], [SEQ2], target_res=target_res)
+    (clip,) = extract_frames(numbered, [ClipSpan(0.0, 2.0)], [SEQ2], options=DecodeOptions(target_res=target_res))
     assert clip.frames["sequence-2.0"].frames.shape == (5, *shape, 3)
 
 
@@ -123,7 +124,8 @@ def test_frames_are_bit_identical_to_a_plain_full_decode(synthetic_video, decode
 @pytest.mark.parametrize("rotation, undo", [(90, 1), (180, 2), (270, 3)])
 def test_frames_are_turned_upright(synthetic_video, rotation, undo):
     path = synthetic_video(duration_s=1.0, size=(64, 48), pattern="index", rotation=rotation)
-    (clip,) = extract_frames(path, [ClipSpan(0.0, 1.0)], [SEQ2, FrameSignature("sequence", 30.0)], target_res=(40, 30))
+    sigs = [SEQ2, FrameSignature("sequence", 30.0)]
+    (clip,) = extract_frames(path, [ClipSpan(0.0, 1.0)], sigs, options=DecodeOptions(target_res=(40, 30)))
     upright = clip.frames["sequence-30.0"]
     assert upright.frames.shape[1:3] == (40, 30)  # target_res is the upright (H, W)
     (native,) = extract_frames(path, [ClipSpan(0.0, 1.0)], [SEQ2])

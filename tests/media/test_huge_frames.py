@@ -10,7 +10,7 @@ import pytest
 
 from video_assets.config import FrameSettings
 from video_assets.media.clipping import ClipSpan
-from video_assets.media.decode import fit_pixels
+from video_assets.media.decode import DecodeOptions, fit_pixels
 from video_assets.media.frames import FrameSignature, extract_frames
 from video_assets.media.synthetic import make_video, read_frame_index
 
@@ -25,9 +25,10 @@ import re, resource, sys
 from pathlib import Path
 from video_assets.config import FrameSettings
 from video_assets.media.clipping import ClipSpan
+from video_assets.media.decode import DecodeOptions
 from video_assets.media.frames import FrameSignature, extract_frames
 (clip,) = extract_frames(sys.argv[1], [ClipSpan(0.0, 3.0)], [FrameSignature("sequence", 2.0)],
-                         max_pixels=FrameSettings().max_pixels)
+                         options=DecodeOptions(max_pixels=FrameSettings().max_pixels))
 frames = clip.frames["sequence-2.0"].frames
 status = Path("/proc/self/status")
 if status.exists():
@@ -50,18 +51,22 @@ def test_fit_pixels_keeps_the_aspect_ratio_within_the_budget():
 def test_frames_over_max_pixels_are_scaled_at_decode_and_target_res_wins(synthetic_video, rotation):
     path = synthetic_video(duration_s=1.0, size=(320, 160), pattern="index", rotation=rotation)
     native = (320, 160) if rotation else (160, 320)  # upright (H, W)
-    (scaled,) = extract_frames(path, [ClipSpan(0.0, 1.0)], [SIG], max_pixels=12_800)
+    (scaled,) = extract_frames(path, [ClipSpan(0.0, 1.0)], [SIG], options=DecodeOptions(max_pixels=12_800))
     frames = scaled.frames[SIG.key].frames
     assert frames.shape[1:3] == fit_pixels(*native, 12_800) and scaled.scaled_from == native
     if not rotation:
         assert [read_frame_index(f) for f in frames] == [0, 15, 29]
-    (explicit,) = extract_frames(path, [ClipSpan(0.0, 1.0)], [SIG], max_pixels=12_800, target_res=(120, 200))
+    (explicit,) = extract_frames(
+        path, [ClipSpan(0.0, 1.0)], [SIG], options=DecodeOptions(max_pixels=12_800, target_res=(120, 200))
+    )
     assert explicit.frames[SIG.key].frames.shape[1:3] == (120, 200) and explicit.scaled_from is None
 
 
 def test_very_wide_frames_fit_the_default_budget_natively(tmp_path):
     path = make_video(tmp_path / "wide.avi", codec="mjpeg", size=(16000, 200), fps=2.0, duration_s=1.0)
-    (clip,) = extract_frames(path, [ClipSpan(0.0, 1.0)], [SIG], max_pixels=FrameSettings().max_pixels)
+    (clip,) = extract_frames(
+        path, [ClipSpan(0.0, 1.0)], [SIG], options=DecodeOptions(max_pixels=FrameSettings().max_pixels)
+    )
     assert clip.frames[SIG.key].frames.shape == (2, 200, 16000, 3) and clip.scaled_from is None
 
 

@@ -10,6 +10,7 @@ import torch
 
 from video_assets.config import FrameSettings, Settings
 from video_assets.media.clipping import ClipSpan
+from video_assets.media.decode import DecodeOptions
 from video_assets.media.frames import FramePolicy, FrameSignature, extract_clip_frames
 from video_assets.media.synthetic import make_video
 from video_assets.models.fingerprint import FingerprintEmbedder
@@ -41,9 +42,7 @@ def test_query_file_is_reextracted_within_the_pixel_budget(tmp_path: Path) -> No
         video,
         ClipSpan(0.0, 3.0),
         FrameSignature(FramePolicy.SEQUENCE, 4.0),
-        backend=frames.backend,
-        num_threads=frames.num_threads,
-        max_pixels=frames.max_pixels,
+        options=DecodeOptions(backend=frames.backend, num_threads=frames.num_threads, max_pixels=frames.max_pixels),
     )
     np.testing.assert_array_equal(seen, pipeline.frames)
 

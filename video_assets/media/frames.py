@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from video_assets.media.clipping import ClipSpan
-from video_assets.media.decode import Decoder, FrameIndex, open_decoder
+from video_assets.media.decode import DEFAULT_DECODE, DecodeOptions, Decoder, FrameIndex, open_decoder
 from video_assets.media.errors import VideoReadError
 from video_assets.media.sampling import frames_in_span, middle_index, sequence_indices
 
@@ -143,10 +143,7 @@ def iter_extract_frames(
     spans: Sequence[ClipSpan],
     signatures: Sequence[FrameSignature],
     *,
-    target_res: tuple[int, int] = (-1, -1),
-    backend: str = "pyav",
-    num_threads: int = 0,
-    max_pixels: int | None = None,
+    options: DecodeOptions = DEFAULT_DECODE,
 ) -> Iterator[tuple[int, ClipExtraction]]:
     """Streaming `extract_frames`: yields ``(position in spans, extraction)`` as soon as the
     decoder has passed each clip, so memory holds only the clips still being filled."""
@@ -155,7 +152,7 @@ def iter_extract_frames(
         raise ValueError("need at least one FrameSignature")
     if not spans:
         return
-    with open_decoder(path, backend=backend, num_threads=num_threads) as decoder:
+    with open_decoder(path, backend=options.backend, num_threads=options.num_threads) as decoder:
         plans = [_plan(decoder.index, k, span, signatures) for k, span in enumerate(spans)]
         for plan in plans:
             if plan.error:
@@ -167,7 +164,7 @@ def iter_extract_frames(
         done = 0
         wanted = np.fromiter(users, dtype=np.int64, count=len(users))
         edges = np.array([e for p in pending for e in (p.lo, p.hi)], dtype=np.int64)
-        for i, rgb in decoder.read(wanted, size=target_res, max_pixels=max_pixels, edges=edges):
+        for i, rgb in decoder.read(wanted, size=options.target_res, max_pixels=options.max_pixels, edges=edges):
             held[i] = rgb
             while done < len(pending) and pending[done].last <= i:
                 yield pending[done].position, _finish(pending[done], held, decoder)
@@ -189,22 +186,16 @@ def extract_frames(
     spans: Sequence[ClipSpan],
     signatures: Sequence[FrameSignature],
     *,
-    target_res: tuple[int, int] = (-1, -1),
-    backend: str = "pyav",
-    num_threads: int = 0,
-    max_pixels: int | None = None,
+    options: DecodeOptions = DEFAULT_DECODE,
 ) -> list[ClipExtraction]:
     """Frames of every clip for every signature, in the order of ``spans``.
 
-    ``target_res`` is (H, W); (-1, -1) or any non-positive value keeps the native size,
-    scaled down to at most ``max_pixels`` (None: no limit) keeping the aspect ratio.
+    ``options`` chooses the backend, threads and frame size (see `DecodeOptions`).
     A clip that cannot be decoded gets ``error`` set and no frames; the others keep theirs.
     Raises `VideoReadError` only when the file cannot be opened at all.
     """
     out: list[ClipExtraction | None] = [None] * len(spans)
-    for position, extraction in iter_extract_frames(
-        path, spans, signatures, target_res=target_res, backend=backend, num_threads=num_threads, max_pixels=max_pixels
-    ):
+    for position, extraction in iter_extract_frames(path, spans, signatures, options=options):
         out[position] = extraction
     return out  # type: ignore[return-value]  # every position is filled by the iterator
 
@@ -214,21 +205,10 @@ def extract_clip_frames(
     span: ClipSpan,
     signature: FrameSignature,
     *,
-    target_res: tuple[int, int] = (-1, -1),
-    backend: str = "pyav",
-    num_threads: int = 0,
-    max_pixels: int | None = None,
+    options: DecodeOptions = DEFAULT_DECODE,
 ) -> ClipFrames:
     """One clip, one signature (e.g. re-extraction at a higher fps); raises `VideoReadError`."""
-    (extraction,) = extract_frames(
-        path,
-        [span],
-        [signature],
-        target_res=target_res,
-        backend=backend,
-        num_threads=num_threads,
-        max_pixels=max_pixels,
-    )
+    (extraction,) = extract_frames(path, [span], [signature], options=options)
     if extraction.error:
         raise VideoReadError(path, f"clip {span.start_s:.3f}-{span.end_s:.3f} s: {extraction.error}")
     return extraction.frames[signature.key]

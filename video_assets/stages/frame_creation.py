@@ -15,6 +15,7 @@ import numpy as np
 
 from video_assets.config import FrameSettings
 from video_assets.media.clipping import ClipSpan
+from video_assets.media.decode import DecodeOptions
 from video_assets.media.frame_codec import decode_jpeg, encode_jpeg
 from video_assets.media.frames import FramePolicy, FrameSignature, extract_clip_frames
 from video_assets.models.base import EmbedderSpec
@@ -44,10 +45,12 @@ class FrameRecipe:
             path,
             span,
             FrameSignature(FramePolicy.SEQUENCE, fps),
-            target_res=self.frames.target_res,
-            backend=self.frames.backend,
-            num_threads=self.num_threads,
-            max_pixels=self.frames.max_pixels,
+            options=DecodeOptions(
+                backend=self.frames.backend,
+                num_threads=self.num_threads,
+                target_res=self.frames.target_res,
+                max_pixels=self.frames.max_pixels,
+            ),
         ).frames
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from video_assets.config import FrameSettings
+from video_assets.media.decode import DecodeOptions
 from video_assets.media.errors import VideoReadError
 from video_assets.media.frame_codec import decode_jpeg, encode_jpeg
 from video_assets.media.frames import ClipExtraction, ClipFrames, FramePolicy, FrameSignature, iter_extract_frames
@@ -76,10 +77,12 @@ def extract_partition_frames(
                 path,
                 [span_of(c) for c in video_clips],
                 sigs,
-                target_res=settings.target_res,
-                backend=settings.backend,
-                num_threads=settings.num_threads,
-                max_pixels=settings.max_pixels,
+                options=DecodeOptions(
+                    backend=settings.backend,
+                    num_threads=settings.num_threads,
+                    target_res=settings.target_res,
+                    max_pixels=settings.max_pixels,
+                ),
             ):
                 _write_clip(video_clips[position], result, settings, writer, summary, thumbnails)
         except VideoReadError as err:
