@@ -12,6 +12,7 @@ import dagster as dg
 from pydantic import Field
 
 from video_assets.assets.metadata import seconds
+from video_assets.assets.model_table import model_table_asset
 from video_assets.curation.clustering import DEFAULT_MAX_PROBES
 from video_assets.curation.duplicates import default_threshold, update_duplicates
 from video_assets.curation.sources import read_source_facts
@@ -37,10 +38,9 @@ def duplicates_assets(model_names: Sequence[str]) -> list[dg.AssetsDefinition]:
 
 
 def _duplicates_asset(name: str) -> dg.AssetsDefinition:
-    @dg.asset(
-        name=f"{name}_duplicates",
-        group_name=name,
-        deps=[dg.AssetKey(f"{name}_clip_index")],
+    @model_table_asset(
+        name,
+        "duplicates",
         kinds={"parquet"},
         code_version="1",
         description=f"Near-duplicate groups of {name}'s clips (cosine >= {default_threshold(name)} by default), "

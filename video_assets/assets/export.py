@@ -12,6 +12,7 @@ import dagster as dg
 from pydantic import Field
 
 from video_assets.assets.metadata import seconds
+from video_assets.assets.model_table import model_table_asset
 from video_assets.curation.export import DEFAULT_SHARD_SIZE, FORMATS, check_format, export_clips
 from video_assets.resources.lancedb import LanceDBResource
 from video_assets.resources.storage import StorageResource
@@ -34,10 +35,10 @@ def export_assets(model_names: Sequence[str]) -> list[dg.AssetsDefinition]:
 
 
 def _export_asset(name: str) -> dg.AssetsDefinition:
-    @dg.asset(
-        name=f"{name}_export",
-        group_name=name,
-        deps=[dg.AssetKey(f"{name}_{upstream}") for upstream in ("clip_index", "duplicates", "clip_filters")],
+    @model_table_asset(
+        name,
+        "export",
+        also_after=("duplicates", "clip_filters"),
         kinds={"parquet"},
         code_version="1",
         description=f"{name}'s clips with embeddings, text matches, duplicate and filter columns as "

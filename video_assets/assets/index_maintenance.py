@@ -21,6 +21,7 @@ from datetime import timedelta
 import dagster as dg
 from pydantic import Field
 
+from video_assets.assets.model_table import model_table_asset
 from video_assets.index.connection import clip_table_exists, open_clip_table
 from video_assets.index.maintenance import (
     DEFAULT_OPTIMIZE_EVERY,
@@ -56,10 +57,9 @@ def optimized_index_assets(model_names: Sequence[str]) -> list[dg.AssetsDefiniti
 
 
 def _optimized_index_asset(name: str) -> dg.AssetsDefinition:
-    @dg.asset(
-        name=f"{name}_clip_index_optimized",
-        group_name=name,
-        deps=[dg.AssetKey(f"{name}_clip_index")],
+    @model_table_asset(
+        name,
+        "clip_index_optimized",
         pool=f"lancedb_{name}",
         kinds={"lancedb"},
         code_version="1",
