@@ -32,8 +32,6 @@ vector, orthogonal to textured content, instead of dividing by zero.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -52,6 +50,7 @@ from video_assets.models.fingerprint_dct import (
 from video_assets.models.fingerprint_grid import PER_FRAME_DIM as GRID_PER_FRAME_DIM
 from video_assets.models.fingerprint_grid import grid_descriptor
 from video_assets.models.fingerprint_mirror import mirror_invariant
+from video_assets.models.fingerprint_resample import area
 from video_assets.models.frame_selection import select_uniform
 
 # Bump whenever any step below changes: stored fingerprints of another revision
@@ -88,8 +87,10 @@ FINGERPRINT_DIM = GLOBAL_DIM + len(GRID_TEMPORAL_WEIGHTS) * GRID_PER_FRAME_DIM  
 # The active picture is searched for at up to twice the work size: borders found to
 # within 1/128 of the frame, and one pass over the full-resolution frames, as before.
 DETECT_SIZE = 2 * WORK_SIZE
-MATRIX_AREA_MAX = 256
-LUMA_CHUNK_PIXELS = 1_000_000  # frames area-pooled per call: all 8 up to ~350x350, 1 from 720p
+# Frames up to this size a side are luma-mixed in one call and area-resampled by taps
+# (fingerprint_resample); larger ones by torch's pooling, which wins from 720p.
+SMALL_FRAME_MAX = 256
+LUMA_CHUNK_PIXELS = 1_000_000  # larger frames area-pooled per call: 1 from 720p
 
 # Low-pass RMS contrast (luma in [0, 1]) of a window: at or below a quarter grey
 # level it is flat (this also swallows float rounding on uniform frames, which the
@@ -114,30 +115,6 @@ FINGERPRINT_SPEC = EmbedderSpec(
     num_gpus_per_worker=0,
     num_cpus=1,
 )
-
-
-@lru_cache(maxsize=512)
-def _area_matrix(n_in: int, n_out: int) -> torch.Tensor:
-    """(n_in, n_out): column i averages the input pixels of output i's window, the
-    windows of torch's adaptive average pooling (F.interpolate mode="area")."""
-    m = torch.zeros(n_in, n_out)
-    for i in range(n_out):
-        start, stop = (i * n_in) // n_out, -(-(i + 1) * n_in // n_out)
-        m[start:stop, i] = 1.0 / (stop - start)
-    return m
-
-
-def _area(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Area resampling of (N, 1, H, W) to ``size``, as F.interpolate(mode="area").
-
-    Up to MATRIX_AREA_MAX pixels a side it is two small matrix products, ~2x faster
-    than torch's pooling there (160x120 frames); larger frames use the pooling, which
-    wins from 720p."""
-    h, w = images.shape[-2:]
-    if max(h, w) > MATRIX_AREA_MAX:
-        return F.interpolate(images, size=size, mode="area")
-    out = images if w == size[1] else images @ _area_matrix(w, size[1])
-    return out if h == size[0] else _area_matrix(h, size[0]).T @ out
 
 
 class FingerprintEmbedder(Embedder):
@@ -165,23 +142,26 @@ class FingerprintEmbedder(Embedder):
         # it covers, so the result hardly depends on resolution or codec noise). Both
         # are linear, so the order does not change the image; mixing the contiguous
         # (H, W, 3) frames first is 1.2-2x faster than pooling a channels-last view.
-        # Small frames go in one call (the luma step ~25 % faster than frame by frame);
-        # from 720p one frame at a time: several large float copies at once were 2x
-        # slower (out of cache), and a 4K frame's copy stays ~100 MB.
-        step = max(1, LUMA_CHUNK_PIXELS // (h * w))
-        luma = (
-            torch.cat(
+        if max(h, w) <= SMALL_FRAME_MAX:
+            # One luma mix for all 8 frames, then area taps in numpy (fingerprint_resample).
+            luma = (torch.from_numpy(chosen).to(torch.float32) @ _LUMA).numpy()
+            luma = area(luma, grid)
+        else:
+            # From 720p one frame at a time: several large float copies at once were 2x
+            # slower (out of cache), and a 4K frame's copy stays ~100 MB.
+            step = max(1, LUMA_CHUNK_PIXELS // (h * w))
+            luma = torch.cat(
                 [
-                    _area((torch.from_numpy(chosen[i : i + step]).to(torch.float32) @ _LUMA)[:, None], grid)[:, 0]
+                    F.interpolate(
+                        (torch.from_numpy(chosen[i : i + step]).to(torch.float32) @ _LUMA)[:, None], grid, mode="area"
+                    )[:, 0]
                     for i in range(0, len(chosen), step)
                 ]
-            )
-            / 255.0
-        )  # (T, h', w') with h', w' <= 128
+            ).numpy()  # (T, h', w') with h', w' <= 128
+        luma /= 255.0
         top, bottom, left, right = active_box(luma)
-        picture = luma[:, None, top:bottom, left:right]  # (T, 1, h, w)
-        small = _area(picture, (WORK_SIZE, WORK_SIZE))[:, 0]
-        return small.clamp(0.0, 1.0).contiguous()  # (T, 64, 64), in [0, 1]
+        small = area(luma[:, top:bottom, left:right], (WORK_SIZE, WORK_SIZE))
+        return torch.from_numpy(np.ascontiguousarray(np.clip(small, 0.0, 1.0)))  # (T, 64, 64), in [0, 1]
 
     def embed_video(self, batch: torch.Tensor) -> torch.Tensor:
         """Prepared clips (B, 8, 64, 64) -> unit fingerprints (B, 208), float32 on CPU."""

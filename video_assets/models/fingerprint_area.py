@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 # A side is trimmed where its detail is below BORDER_RATIO of the REFERENCE_QUANTILE
 # of the profile: the 75th percentile is picture even when the picture covers only
@@ -33,22 +32,36 @@ MIN_TRIM = 3
 MIN_RUN = 5
 
 
-def detail_map(luma: torch.Tensor) -> torch.Tensor:
-    """Mean |Laplacian| over time: (T, H, W) -> (H, W). Replicate padding, so the
-    frame edge itself is no detail."""
-    padded = F.pad(luma[:, None], (1, 1, 1, 1), mode="replicate")[:, 0]  # (T, H+2, W+2)
-    centre = padded[:, 1:-1, 1:-1]
-    lap = 4 * centre - padded[:, :-2, 1:-1] - padded[:, 2:, 1:-1] - padded[:, 1:-1, :-2] - padded[:, 1:-1, 2:]
-    return lap.abs().mean(dim=0)
+def detail_map(luma: np.ndarray) -> np.ndarray:
+    """Mean |Laplacian| over time: (T, H, W) float32 -> (H, W). Replicate padding (each
+    edge pixel its own outside neighbour), so the frame edge itself is no detail."""
+    lap = 4.0 * luma
+    lap[:, 1:] -= luma[:, :-1]
+    lap[:, :-1] -= luma[:, 1:]
+    lap[:, :, 1:] -= luma[:, :, :-1]
+    lap[:, :, :-1] -= luma[:, :, 1:]
+    lap[:, 0] -= luma[:, 0]
+    lap[:, -1] -= luma[:, -1]
+    lap[:, :, 0] -= luma[:, :, 0]
+    lap[:, :, -1] -= luma[:, :, -1]
+    return np.abs(lap, out=lap).mean(axis=0)
 
 
-def _active_span(profile: torch.Tensor) -> tuple[int, int]:
+def _quantile(values: np.ndarray, q: float) -> float:
+    """np.quantile's default (linear) estimate through a partial sort: ~10x cheaper on
+    the <= 128 values of a profile."""
+    position = q * (values.size - 1)
+    low = int(position)
+    high = min(low + 1, values.size - 1)
+    part = np.partition(values, (low, high))
+    return float(part[low] + (part[high] - part[low]) * (position - low))
+
+
+def _active_span(values: np.ndarray) -> tuple[int, int]:
     """[start, stop) of the profile once the low-detail ends are trimmed; the whole
     range when there is nothing to trim or what is left would be too small."""
-    # numpy: a profile is <= 128 values, where torch's per-call overhead dominated.
-    values = profile.numpy()
     n = values.size
-    reference = float(np.quantile(values, REFERENCE_QUANTILE))
+    reference = _quantile(values, REFERENCE_QUANTILE)
     if reference <= 0.0:
         return 0, n
     detailed = (values >= BORDER_RATIO * reference).astype(np.int32)
@@ -69,13 +82,14 @@ def _active_span(profile: torch.Tensor) -> tuple[int, int]:
     return start, stop
 
 
-def active_box(luma: torch.Tensor) -> tuple[int, int, int, int]:
+def active_box(luma: np.ndarray | torch.Tensor) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) of the active picture, bottom/right exclusive, in
-    pixels of the (T, H, W) luma clip it was found on."""
-    detail = detail_map(luma)  # (H, W)
-    top, bottom = _active_span(detail.mean(dim=1))
+    pixels of the (T, H, W) luma clip it was found on. numpy throughout: on a <= 128 x
+    128 grid torch's per-call overhead cost more than the arithmetic."""
+    detail = detail_map(np.asarray(luma, dtype=np.float32))  # (H, W)
+    top, bottom = _active_span(detail.mean(axis=1))
     # Columns measured only over the picture's rows (and then rows over its columns):
     # the background above and below an inset would otherwise dilute its columns.
-    left, right = _active_span(detail[top:bottom].mean(dim=0))
-    top, bottom = _active_span(detail[:, left:right].mean(dim=1))
+    left, right = _active_span(detail[top:bottom].mean(axis=0))
+    top, bottom = _active_span(detail[:, left:right].mean(axis=1))
     return top, bottom, left, right
