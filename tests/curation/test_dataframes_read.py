@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.clip_rows import clip_row
 from video_assets.curation.export import export_clips
 from video_assets.index.commit import commit_partition
 from video_assets.index.connection import connect
@@ -31,28 +31,22 @@ def _readme_block() -> str:
 
 
 def _rows(video: str, count: int, rng: np.random.Generator) -> list[dict]:
-    rows = []
-    for n in range(count):
-        vector = rng.normal(size=DIM).astype(np.float32)
-        rows.append(
-            {
-                "clip_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video}:{n}")),
-                "video_id": video,
-                "partition_key": video,
-                "source_path": f"/videos/{video}.mp4",
-                "span_start_s": 2.0 * n,
-                "span_end_s": 2.0 * n + 2.0,
-                "clip_path": None,
-                "vector": vector / np.linalg.norm(vector),
-                "model_id": "video-assets/fingerprint",
-                "model_revision": "test",
-                "text_match": None,
-                "text_match_prob": None,
-                "text_scores": None,
-                "created_at": datetime(2024, 5, 1, tzinfo=timezone.utc),
-            }
+    """`count` 2 s clips of `video` with random unit vectors; no clip files nor text matches."""
+    vectors = rng.normal(size=(count, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    created = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    return [
+        clip_row(
+            video,
+            2.0 * n,
+            2.0 * n + 2.0,
+            v,
+            model_id="video-assets/fingerprint",
+            model_revision="test",
+            created_at=created,
         )
-    return rows
+        for n, v in enumerate(vectors)
+    ]
 
 
 def test_readme_reads_export_and_clip_table_with_pandas_polars_duckdb(tmp_path, monkeypatch):

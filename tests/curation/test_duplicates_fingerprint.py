@@ -10,7 +10,6 @@ distinct clips. Vectors go through the real fingerprint into a real LanceDB tabl
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.clip_rows import clip_row
 from tests.models import fingerprint_corpus as corpus
 from video_assets.assets.duplicates import duplicates_assets
 from video_assets.cli import main
@@ -41,19 +41,9 @@ EDITS = {
 }
 
 
-def _clip(video: str, n: int, frames: np.ndarray, vector: np.ndarray, start: float, end: float) -> dict:
-    return {
-        "clip_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video}:{n}")),
-        "video_id": video,
-        "partition_key": video,
-        "source_path": f"/videos/{video}.mp4",
-        "span_start_s": start,
-        "span_end_s": end,
-        "vector": vector,
-        "model_id": "fingerprint",
-        "model_revision": "test",
-        "created_at": datetime(2024, 5, 1, tzinfo=timezone.utc),
-    }
+def _clip(video: str, vector: np.ndarray, start: float, end: float) -> dict:
+    created = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    return clip_row(video, start, end, vector, model_id="fingerprint", model_revision="test", created_at=created)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +72,7 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[frozens
     members: dict[str, set[str]] = {}
     for video, clips in videos.items():
         vectors = corpus.embed_clips(embedder, [c[0] for c in clips]).numpy()
-        rows = [_clip(video, n, f, vec, a, b) for n, ((f, a, b, _), vec) in enumerate(zip(clips, vectors))]
+        rows = [_clip(video, vec, a, b) for (_, a, b, _), vec in zip(clips, vectors)]
         commit_partition(db, MODEL, rows_to_table(rows, vectors.shape[1]), [video])
         for row, (_, _, _, key) in zip(rows, clips):
             members.setdefault(key, set()).add(row["clip_id"])

@@ -8,7 +8,6 @@ expected scores and order from geometry instead of from a previous run.
 from __future__ import annotations
 
 import math
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from tests import clip_rows
 from video_assets.index.connection import connect
 from video_assets.index.schema import rows_to_table
 
@@ -33,21 +33,16 @@ def unit_at(angle: float, dim: int = DIM) -> np.ndarray:
 
 
 def clip_row(video_id: str, index: int, *, angle: float | None = None, **overrides: Any) -> dict[str, Any]:
-    """Clip `index` of a video: 10 s stride, clip id as the pipeline makes it (uuid5 of video + span)."""
-    start, end = 10.0 * index, 10.0 * index + 8.0
-    row = {
-        "clip_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video_id}:{start}:{end}")),
-        "video_id": video_id,
-        "partition_key": f"p-{video_id}",
-        "source_path": f"/videos/{video_id}.mp4",
-        "span_start_s": start,
-        "span_end_s": end,
-        "clip_path": f"/clips/{video_id}/{index}.mp4" if index % 2 == 0 else None,
-        "vector": unit_at(angle if angle is not None else 0.1 * index),
-        "model_id": "test/tiny",
-        "model_revision": "r1",
-        "created_at": CREATED,
-    }
+    """Clip `index` of a video on the 10 s grid, at `angle` (default 0.1 index); even clips have a clip file."""
+    row = clip_rows.grid_row(
+        video_id,
+        index,
+        unit_at(angle if angle is not None else 0.1 * index),
+        model_id="test/tiny",
+        partition_key=f"p-{video_id}",
+        clip_path=f"/clips/{video_id}/{index}.mp4" if index % 2 == 0 else None,
+        created_at=CREATED,
+    )
     row.update(overrides)
     return row
 

@@ -1,9 +1,5 @@
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -11,12 +7,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.index.helpers import run_python_json
 from video_assets.index.commit import commit_partition, delete_videos
 from video_assets.index.connection import connect, open_clip_table
 from video_assets.index.errors import ClipTableNotFoundError, IndexCommitError, InvalidRowsError
 from video_assets.index.schema import rows_to_table
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _ids(table) -> set[str]:
@@ -173,16 +168,7 @@ def _commit_in_child(db_uri: str, model: str, staged_file: Path, video_id: str) 
         "rows = db.open_table('clips_' + sys.argv[2]).search().select(['video_id']).to_arrow()\n"
         "print(json.dumps(sorted(set(rows.column('video_id').to_pylist()))))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script, db_uri, model, str(staged_file), video_id],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-    )
-    assert done.returncode == 0, done.stderr
-    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+    return set(run_python_json(script, db_uri, model, str(staged_file), video_id, timeout=120))
 
 
 def _rows_file(path: Path, rows: pa.Table) -> Path:

@@ -38,6 +38,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:  # when run as a worker script
     sys.path.insert(0, str(REPO_ROOT))
 
+from tests.index.helpers import run_python_json  # noqa: E402
 from video_assets.index.committer import commit_partition_locked  # noqa: E402
 from video_assets.index.connection import connect, open_clip_table  # noqa: E402
 from video_assets.index.schema import clip_schema, validate_clip_table  # noqa: E402
@@ -297,16 +298,7 @@ def test_fresh_process_sees_a_committed_partition_at_once(pool):
         "rows = t.search().where(\"video_id = 'fresh-video'\").select(['clip_id']).to_arrow()\n"
         "print(json.dumps(sorted(rows.column('clip_id').to_pylist())))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script, db_uri, MODEL],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == sorted(clip_id("fresh-video", i) for i in range(4))
+    assert run_python_json(script, db_uri, MODEL, timeout=60) == sorted(clip_id("fresh-video", i) for i in range(4))
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--worker"]:

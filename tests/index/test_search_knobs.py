@@ -7,12 +7,13 @@ Expected results come from numpy brute force over the same stored vectors.
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import numpy as np
 import pytest
 
+from tests.clip_rows import grid_row
+from tests.index.helpers import full_and_paged
 from video_assets.index.commit import commit_partition, delete_videos
 from video_assets.index.connection import connect
 from video_assets.index.errors import InvalidSearchError
@@ -24,18 +25,7 @@ ROWS, VIDEOS, DIM, MODEL = 2000, 40, 16, "knobs"
 
 
 def _row(video_id: str, index: int, vector: np.ndarray) -> dict:
-    start = 10.0 * index
-    return {
-        "clip_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video_id}:{start}:{start + 8}")),
-        "video_id": video_id,
-        "partition_key": "all",
-        "source_path": f"/videos/{video_id}.mp4",
-        "span_start_s": start,
-        "span_end_s": start + 8.0,
-        "vector": vector,
-        "model_id": "test/knobs",
-        "model_revision": "r1",
-    }
+    return grid_row(video_id, index, vector, model_id="test/knobs", partition_key="all")
 
 
 @pytest.fixture(scope="module", params=["ivf_hnsw_sq", "ivf_sq"])
@@ -84,12 +74,7 @@ def test_exact_mode_is_brute_force(indexed):
 def test_offset_pages_concatenate_to_the_full_ranking(indexed):
     db, model, ids, _, vectors, query = indexed
     for exact in (True, False):
-        full = [h.clip_id for h in search_vector(db, model, query, SearchRequest(k=12, exact=exact))]
-        pages = [
-            h.clip_id
-            for page in range(3)
-            for h in search_vector(db, model, query, SearchRequest(k=4, offset=4 * page, exact=exact))
-        ]
+        full, pages = full_and_paged(db, model, query, exact=exact)
         assert pages == full
         if exact:
             assert full == list(ids[_exact_order(vectors, query)[:12]])

@@ -9,13 +9,14 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.clip_rows import grid_row
+from tests.index.helpers import full_and_paged
 from video_assets.index import sidecar as sidecar_mod
 from video_assets.index.commit import commit_partition, delete_videos
 from video_assets.index.committer import commit_partition_locked
@@ -30,19 +31,7 @@ TABLE = f"clips_{MODEL}"
 
 
 def _row(video_id: str, index: int, vector: np.ndarray) -> dict:
-    start = 10.0 * index
-    return {
-        "clip_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video_id}:{start}:{start + 8}")),
-        "video_id": video_id,
-        "partition_key": video_id,
-        "source_path": f"/videos/{video_id}.mp4",
-        "span_start_s": start,
-        "span_end_s": start + 8.0,
-        "clip_path": f"/clips/{video_id}/{index}.mp4",
-        "vector": vector,
-        "model_id": "test/side",
-        "model_revision": "r1",
-    }
+    return grid_row(video_id, index, vector, model_id="test/side", clip_path=f"/clips/{video_id}/{index}.mp4")
 
 
 def _optimize(db, **kwargs):
@@ -285,12 +274,7 @@ def test_offset_pages_on_the_sidecar_concatenate_to_its_full_ranking(table):
     db, result, _, _, query = table
     nlist = result.sidecar.nlist
     assert _uses_sidecar(db, query, offset=4)
-    full = [h.clip_id for h in search_vector(db, MODEL, query, SearchRequest(k=12, nprobes=nlist))]
-    pages = [
-        h.clip_id
-        for page in range(3)
-        for h in search_vector(db, MODEL, query, SearchRequest(k=4, offset=4 * page, nprobes=nlist))
-    ]
+    full, pages = full_and_paged(db, MODEL, query, nprobes=nlist)
     assert pages == full
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from datetime import timedelta
 
 import numpy as np
+import pyarrow as pa
 
+from tests.clip_rows import grid_row
 from video_assets.index.commit import commit_partition, delete_videos
 from video_assets.index.connection import connect
 from video_assets.index.maintenance import optimize_clip_table
@@ -19,22 +20,8 @@ from video_assets.index.sidecar import Sidecar
 DIM, MODEL, PER_VIDEO = 16, "readers", 30
 
 
-def _video(video_id: str, vectors: np.ndarray) -> object:
-    rows = [
-        {
-            "clip_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video_id}:{i}")),
-            "video_id": video_id,
-            "partition_key": video_id,
-            "source_path": f"/videos/{video_id}.mp4",
-            "span_start_s": 10.0 * i,
-            "span_end_s": 10.0 * i + 8.0,
-            "vector": vector,
-            "model_id": "test/readers",
-            "model_revision": "r1",
-        }
-        for i, vector in enumerate(vectors)
-    ]
-    return rows_to_table(rows, DIM)
+def _video(video_id: str, vectors: np.ndarray) -> pa.Table:
+    return rows_to_table([grid_row(video_id, i, v, model_id="test/readers") for i, v in enumerate(vectors)], DIM)
 
 
 def test_readers_survive_commits_deletes_and_sidecar_rebuilds(tmp_path, monkeypatch):
