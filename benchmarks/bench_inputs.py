@@ -1,9 +1,11 @@
-"""Benchmark inputs made once with the ffmpeg CLI and kept under /tmp between runs."""
+"""What the benchmarks share: inputs made once with the ffmpeg CLI and kept under /tmp between runs,
+synthetic clip rows, and the JSON-lines file that collects results across runs."""
 
 from __future__ import annotations
 
+import json
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -81,3 +83,12 @@ def clip_batch(
     }
     schema = clip_schema(dim)
     return pa.record_batch([cols[name] for name in schema.names], schema=schema)
+
+
+def append_json_lines(path: str | None, rows: Iterable[dict]) -> None:
+    """Append one JSON line per row to `path` (the scripts' ``--out``; None: nothing), so runs accumulate."""
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as sink:
+        for row in rows:
+            sink.write(json.dumps(row) + "\n")

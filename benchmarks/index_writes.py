@@ -47,7 +47,7 @@ os.environ.setdefault("LANCE_LOG", "error")
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
-from bench_inputs import clip_batch  # noqa: E402
+from bench_inputs import append_json_lines, clip_batch  # noqa: E402
 from lancedb.index import BTree  # noqa: E402
 
 from video_assets.index.commit import commit_partition, delete_videos  # noqa: E402
@@ -342,10 +342,7 @@ def main() -> None:
     for section, fn in (("merge", bench_merge), ("writers", bench_writers), ("versions", bench_versions)):
         if args.section in ("all", section):
             rows += fn(args)
-    if args.out:
-        with open(args.out, "a", encoding="utf-8") as sink:
-            for row in rows:
-                sink.write(json.dumps(row) + "\n")
+    append_json_lines(args.out, rows)
 
 
 if __name__ == "__main__":

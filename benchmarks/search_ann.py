@@ -43,7 +43,7 @@ os.environ.setdefault("LANCE_LOG", "error")  # lance's k-means warnings on synth
 
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
-from bench_inputs import clip_batch  # noqa: E402
+from bench_inputs import append_json_lines, clip_batch  # noqa: E402
 
 from video_assets.index.connection import clip_table_exists, connect, open_clip_table  # noqa: E402
 from video_assets.index.maintenance import optimize_clip_table  # noqa: E402
@@ -285,9 +285,7 @@ def main() -> None:
         for engine in sorted({r["engine"] for r in results}):
             summary[engine] = best([r for r in results if r["engine"] == engine])
         print("SUMMARY " + json.dumps(summary), flush=True)
-        if args.out:
-            with open(args.out, "a", encoding="utf-8") as sink:
-                sink.write(json.dumps({"summary": summary, "results": results}) + "\n")
+        append_json_lines(args.out, [{"summary": summary, "results": results}])
         del vectors
 
 

@@ -43,7 +43,7 @@ os.environ.setdefault("LANCE_LOG", "error")
 import lancedb  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
-from bench_inputs import clip_batch  # noqa: E402
+from bench_inputs import append_json_lines, clip_batch  # noqa: E402
 from lancedb.index import Bitmap, BTree, IvfHnswSq, IvfSq  # noqa: E402
 from search_ann import MODEL, K, clustered, exact_top_k, timed_queries  # noqa: E402
 
@@ -186,18 +186,22 @@ def library(db: lancedb.DBConnection, queries: np.ndarray, truth: np.ndarray, ki
     return out
 
 
-def ours(db: lancedb.DBConnection, queries: np.ndarray, truth: np.ndarray, kind: str) -> list[dict]:
-    """Through `search_vector`: the defaults, then the knobs it exposes."""
+def searcher(db: lancedb.DBConnection, **knobs: object) -> Callable[[np.ndarray], list[int]]:
+    """A query's top `K` row numbers through `search_vector` with `knobs`, as `timed_queries` wants them."""
     from video_assets.index.search import SearchRequest, search_vector
 
-    def run_with(**knobs: object) -> Callable:
-        request = SearchRequest(k=K, **knobs)  # type: ignore[arg-type]
-        return lambda q: [uuid.UUID(h.clip_id).int for h in search_vector(db, MODEL, q, request)]
+    request = SearchRequest(k=K, **knobs)  # type: ignore[arg-type]
+    return lambda q: [uuid.UUID(h.clip_id).int for h in search_vector(db, MODEL, q, request)]
 
-    out = [emit({"phase": "ours", "kind": kind, "defaults": True, **timed_queries(run_with(), queries, truth)})]
+
+def ours(db: lancedb.DBConnection, queries: np.ndarray, truth: np.ndarray, kind: str) -> list[dict]:
+    """Through `search_vector`: the defaults, then the knobs it exposes."""
+    out = [emit({"phase": "ours", "kind": kind, "defaults": True, **timed_queries(searcher(db), queries, truth)})]
     sweep = [{"ef": 40}, {"ef": 80}, {"ef": 160}] if kind.startswith("ivf_hnsw") else [{"nprobes": 5}, {"nprobes": 10}]
     for knobs in sweep + [{"refine_factor": 2}]:
-        out.append(emit({"phase": "ours", "kind": kind, **knobs, **timed_queries(run_with(**knobs), queries, truth)}))
+        out.append(
+            emit({"phase": "ours", "kind": kind, **knobs, **timed_queries(searcher(db, **knobs), queries, truth)})
+        )
     return out
 
 
@@ -219,8 +223,6 @@ def exact_within(vectors: np.ndarray, rows: np.ndarray, queries: np.ndarray) -> 
 def filtered(db: lancedb.DBConnection, vectors: np.ndarray, queries: np.ndarray, kind: str) -> list[dict]:
     """Prefiltered searches through `search_vector`, before and after scalar indexes on the filter columns.
     Recall is against numpy exact over the rows the filter keeps (read back from the table)."""
-    from video_assets.index.search import SearchRequest, search_vector
-
     table = db.open_table(table_name(MODEL))
     out = []
     for state in ("no scalar index", "scalar indexes"):
@@ -236,11 +238,6 @@ def filtered(db: lancedb.DBConnection, vectors: np.ndarray, queries: np.ndarray,
             rows = np.array([uuid.UUID(c).int for c in kept], dtype=np.int64)
             few = queries[:60]
             truth = exact_within(vectors, rows, few)
-            request = SearchRequest(k=K, where=where)
-
-            def run(q: np.ndarray, request: SearchRequest = request) -> list[int]:
-                return [uuid.UUID(h.clip_id).int for h in search_vector(db, MODEL, q, request)]
-
             out.append(
                 emit(
                     {
@@ -249,7 +246,7 @@ def filtered(db: lancedb.DBConnection, vectors: np.ndarray, queries: np.ndarray,
                         "state": state,
                         "filter": label,
                         "rows_kept": len(rows),
-                        **timed_queries(run, few, truth),
+                        **timed_queries(searcher(db, where=where), few, truth),
                     }
                 )
             )
@@ -327,8 +324,6 @@ def lookup(db: lancedb.DBConnection, rows: int, kind: str) -> list[dict]:
 def appended(db: lancedb.DBConnection, vectors: np.ndarray, queries: np.ndarray, kind: str, extra: int) -> list[dict]:
     """Add `extra` rows from new cluster centres after the index; queries from those centres must
     find them (their exact top 10 lies wholly in the new rows). Then restore the indexed version."""
-    from video_assets.index.search import SearchRequest, search_vector
-
     table = db.open_table(table_name(MODEL))
     version, rows, dim = table.version, *vectors.shape
     new, centres = clustered(extra, dim, seed=7)
@@ -338,11 +333,6 @@ def appended(db: lancedb.DBConnection, vectors: np.ndarray, queries: np.ndarray,
     out = []
     for label, qs in (("queries from the new rows' clusters", new_queries), ("earlier queries", queries[:110])):
         truth = exact_top_k(both, qs)
-        request = SearchRequest(k=K)
-
-        def run(q: np.ndarray, request: SearchRequest = request) -> list[int]:
-            return [uuid.UUID(h.clip_id).int for h in search_vector(db, MODEL, q, request)]
-
         out.append(
             emit(
                 {
@@ -351,7 +341,7 @@ def appended(db: lancedb.DBConnection, vectors: np.ndarray, queries: np.ndarray,
                     "added_rows": extra,
                     "queries": label,
                     "truth_in_new_rows": round(float(np.mean(truth >= rows)), 3),
-                    **timed_queries(run, qs, truth),
+                    **timed_queries(searcher(db), qs, truth),
                 }
             )
         )
@@ -398,10 +388,7 @@ def main() -> None:
             results += lookup(db, args.rows, kind)
         if "append" in phases:
             results += appended(db, vectors, queries, kind, args.append_rows)
-    if args.out:
-        with open(args.out, "a", encoding="utf-8") as sink:
-            for row in results:
-                sink.write(json.dumps(row) + "\n")
+    append_json_lines(args.out, results)
 
 
 if __name__ == "__main__":
