@@ -11,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from video_assets import cli_duplicates, cli_export, cli_query
+from video_assets.cli_options import add_output, add_output_and_json
 from video_assets.config import Settings
 
 
@@ -224,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="materialize the whole graph for a folder of videos")
     p.add_argument("--input", required=True, help="folder of videos (searched recursively)")
-    p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
+    add_output(p)
     p.add_argument("--models", help="comma-separated embedders (default: those with weights + fingerprint)")
     p.add_argument("--videos-per-partition", type=int, help="videos per partition (default 1)")
     p.add_argument("--all", action="store_true", help="rerun every partition, also those whose videos are done")
@@ -254,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("remove", help="drop removed videos from the index (the remove_videos job)")
     p.add_argument("video_ids", nargs="*", help="video ids (default: every video whose file is gone)")
     p.add_argument("--input", help="folder of videos (default: ./videos or $VIDEO_ASSETS_INPUT_DIR)")
-    p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
+    add_output(p)
     p.add_argument("--models", help="comma-separated embedders whose tables to clean (default: the enabled ones)")
     p.add_argument(
         "--dry-run", action="store_true", help="list what would be removed (id, path, clip rows); change nothing"
@@ -275,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ui", help="open the Dagster UI on this data directory (dagster dev)")
     p.add_argument("--input", help="folder of videos the sensor watches")
-    p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
+    add_output(p)
     p.add_argument("--port", type=int, default=3000, help="port of the web UI (default 3000)")
     p.set_defaults(func=cmd_ui)
 
@@ -298,8 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sidecar", action="store_true", help="ask LanceDB even when a current faiss sidecar exists")
     p.add_argument("--offset", type=int, default=0, help="skip this many results (paging)")
     p.add_argument("--explain", action="store_true", help="print the query plan instead of results")
-    p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
-    p.add_argument("--json", action="store_true", help="print the hits as JSON")
+    add_output_and_json(p, "print the hits as JSON")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("models", help="list or download model weights")
@@ -314,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="check this machine: Python, torch/CUDA, PyAV/FFmpeg codecs, "
         "LanceDB, Dagster, weights, disk; exit 1 when the main job cannot run",
     )
-    p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
+    add_output(p)
     p.add_argument("--models", help="comma-separated embedders to require (default: the enabled ones)")
     p.add_argument("--json", action="store_true", help="the checks as JSON")
     p.set_defaults(func=cmd_doctor)

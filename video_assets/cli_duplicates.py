@@ -7,6 +7,8 @@ import argparse
 import json
 from dataclasses import asdict
 
+from video_assets.cli_options import add_output_and_json
+
 # The console shows the summary; every event is still in the instance (UI), as with `run`.
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
@@ -24,8 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--limit", type=int, default=100, help="groups printed, largest first (default 100; --json prints all)"
     )
-    p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
-    p.add_argument("--json", action="store_true", help="print the groups as JSON")
+    add_output_and_json(p, "print the groups as JSON")
     p.set_defaults(func=cmd_duplicates)
 
     p = sub.add_parser("filters", help="keep/drop each clip with its reasons (<model>_clip_filters, per video)")
@@ -36,8 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="every video (default: videos indexed since their last filters run, and videos whose "
         "duplicate flags changed with the last `duplicates`)",
     )
-    p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
-    p.add_argument("--json", action="store_true", help="print the filter run as JSON")
+    add_output_and_json(p, "print the filter run as JSON")
     p.set_defaults(func=cmd_filters)
 
 

@@ -7,6 +7,7 @@ import json
 import sys
 from dataclasses import asdict
 
+from video_assets.cli_options import add_output_and_json
 from video_assets.cli_query import CURATION_HELP, WHERE_HELP
 
 
@@ -26,8 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--where", help="export only matching clips; " + WHERE_HELP + CURATION_HELP)
     p.add_argument("--shard-size", type=int, default=1000, help="samples per webdataset shard (default 1000)")
     p.add_argument("--crf", type=int, default=23, help="x264 CRF of spans cut from sources (webdataset; default 23)")
-    p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
-    p.add_argument("--json", action="store_true", help="print the export's manifest as JSON")
+    add_output_and_json(p, "print the export's manifest as JSON")
     p.set_defaults(func=cmd_export)
 
 

@@ -8,6 +8,8 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
+from video_assets.cli_options import add_output_and_json
+
 WHERE_HELP = (
     "filter, as in search: columns (duration_s, video_id, source_path, span_start_s, text_match, "
     "text_match_prob, created_at, ...), text_score('TEXT') for one of texts_to_verify, AND/OR, "
@@ -27,8 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="embedder whose table to list (default: the first enabled one)")
     p.add_argument("--limit", type=int, default=100, help="clips per page (default 100, at most 1000)")
     p.add_argument("--offset", type=int, default=0, help="skip this many clips (paging)")
-    p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
-    p.add_argument("--json", action="store_true", help="print the clips as JSON")
+    add_output_and_json(p, "print the clips as JSON")
     p.set_defaults(func=cmd_clips)
 
     p = sub.add_parser("ask", help="multiple-choice QA: rank candidate answers over the clips a question retrieves")
@@ -51,8 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(default: the choice as given)",
     )
     p.add_argument("--where", help="restrict the clips retrieved; " + WHERE_HELP)
-    p.add_argument("--output", help="data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)")
-    p.add_argument("--json", action="store_true", help="print the ranked answers and their clips as JSON")
+    add_output_and_json(p, "print the ranked answers and their clips as JSON")
     p.set_defaults(func=cmd_ask)
 
 

@@ -1,0 +1,20 @@
+"""Options several `video-assets` subcommands share, each added by one function so their help reads the same."""
+
+from __future__ import annotations
+
+import argparse
+
+# `cli._settings` turns --output into the data directory every command reads (and `run` writes).
+DATA_DIR_HELP = "data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)"
+
+
+def add_output(parser: argparse.ArgumentParser) -> None:
+    """`--output`: the data directory."""
+    parser.add_argument("--output", help=DATA_DIR_HELP)
+
+
+def add_output_and_json(parser: argparse.ArgumentParser, json_help: str) -> None:
+    """`--output`, then `--json` (what it prints is the command's own): the last options of the commands
+    that read a data directory and can answer in JSON."""
+    add_output(parser)
+    parser.add_argument("--json", action="store_true", help=json_help)
