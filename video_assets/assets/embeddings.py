@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import dagster as dg
 
 from video_assets.assets.metadata import check_result, clip_table_entries, column_schema, one_or_list, seconds
-from video_assets.assets.partitions import videos_partitions
+from video_assets.assets.partitions import partitioned_asset
 from video_assets.index.committer import commit_partition_locked
 from video_assets.index.readback import rows_of_videos
 from video_assets.index.schema import clip_schema
@@ -65,10 +65,6 @@ def model_assets(plan: ModelPlan, required: Mapping[str, str], tensor_dtype: str
     return [tensors_asset(plan, tensor_dtype), embeddings_asset(plan), clip_index_asset(plan, required)]
 
 
-def _check(name: str, asset: str, description: str, blocking: bool = True) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(name, asset=asset, blocking=blocking, description=description)
-
-
 def _log(plan: ModelPlan, context: dg.AssetExecutionContext):
     # Per-clip/per-batch lines are events in the instance only when asked for (verbose):
     # each one is a storage write.
@@ -78,23 +74,18 @@ def _log(plan: ModelPlan, context: dg.AssetExecutionContext):
 def tensors_asset(plan: ModelPlan, tensor_dtype: str) -> dg.AssetsDefinition:
     name, spec = plan.name, plan.spec
 
-    @dg.asset(
-        name=f"{name}_tensors",
-        partitions_def=videos_partitions,
-        group_name=name,
+    @partitioned_asset(
+        f"{name}_tensors",
+        name,
+        check="frames_per_tensor",
+        check_description=f"Every kept clip has {spec.frames_per_clip} frames (the "
+        "model's count); skipped clips carry their reason; no clip id twice.",
+        blocking=True,
         code_version=plan.tensors_version,
         kinds={"pytorch"},
         metadata={"dagster/column_schema": column_schema(TENSOR_SCHEMA)},
         op_tags=k8s_op_tags(0, plan.num_cpus),
         deps=["clips", "frames"],
-        check_specs=[
-            _check(
-                "frames_per_tensor",
-                f"{name}_tensors",
-                f"Every kept clip has {spec.frames_per_clip} frames (the "
-                "model's count); skipped clips carry their reason; no clip id twice.",
-            )
-        ],
         description=f"Model-ready tensors for {name}: {spec.frames_per_clip} frames per clip at "
         f"{plan.target_fps} fps (re-extracted at a higher fps when a clip has too few).",
     )
@@ -148,10 +139,12 @@ def tensors_asset(plan: ModelPlan, tensor_dtype: str) -> dg.AssetsDefinition:
 def embeddings_asset(plan: ModelPlan) -> dg.AssetsDefinition:
     name, spec, options = plan.name, plan.spec, plan.options
 
-    @dg.asset(
-        name=f"{name}_embeddings",
-        partitions_def=videos_partitions,
-        group_name=name,
+    @partitioned_asset(
+        f"{name}_embeddings",
+        name,
+        check="vectors_valid",
+        check_description=f"Vectors are {spec.dim}-d, finite and unit norm; no clip id twice.",
+        blocking=True,
         code_version=plan.embeddings_version,
         kinds={"pytorch"},
         metadata={"dagster/column_schema": column_schema(clip_schema(spec.dim))},
@@ -159,13 +152,6 @@ def embeddings_asset(plan: ModelPlan) -> dg.AssetsDefinition:
         pool=plan.pool,
         op_tags=k8s_op_tags(plan.num_gpus_per_worker, plan.num_cpus),
         retry_policy=dg.RetryPolicy(max_retries=1),
-        check_specs=[
-            _check(
-                "vectors_valid",
-                f"{name}_embeddings",
-                f"Vectors are {spec.dim}-d, finite and unit norm; no clip id twice.",
-            )
-        ],
         description=f"Clip embeddings from {name} ({spec.dim}-d, {spec.model_id}@{spec.revision}).",
     )
     def embeddings(
@@ -219,10 +205,13 @@ def embeddings_asset(plan: ModelPlan) -> dg.AssetsDefinition:
 def clip_index_asset(plan: ModelPlan, required: Mapping[str, str]) -> dg.AssetsDefinition:
     name = plan.name
 
-    @dg.asset(
-        name=f"{name}_clip_index",
-        partitions_def=videos_partitions,
-        group_name=name,
+    @partitioned_asset(
+        f"{name}_clip_index",
+        name,
+        check="index_rows_match",
+        check_description="After the commit, each video has as many index rows as "
+        "embedding rows and no clip id appears twice; a video is recorded done only when this holds.",
+        blocking=False,
         code_version="1",
         kinds={"lancedb"},
         metadata={"dagster/column_schema": column_schema(clip_schema(plan.spec.dim))},
@@ -230,15 +219,6 @@ def clip_index_asset(plan: ModelPlan, required: Mapping[str, str]) -> dg.AssetsD
         # One committer per table: concurrent merges thrash and can duplicate keys.
         pool=f"lancedb_{name}",
         retry_policy=dg.RetryPolicy(max_retries=2, delay=1.0),
-        check_specs=[
-            _check(
-                "index_rows_match",
-                f"{name}_clip_index",
-                "After the commit, each video has as many index rows as "
-                "embedding rows and no clip id appears twice; a video is recorded done only when this holds.",
-                blocking=False,
-            )
-        ],
         description=f"This partition's clips in the LanceDB table of {name}: one commit per partition.",
     )
     def clip_index(

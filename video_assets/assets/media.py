@@ -20,7 +20,7 @@ from video_assets.assets.metadata import (
     rows_table,
     seconds,
 )
-from video_assets.assets.partitions import videos_partitions
+from video_assets.assets.partitions import partitioned_asset
 from video_assets.ledger import VideoLedger
 from video_assets.parquet_parts import ParquetPart
 from video_assets.resolved import Resolved
@@ -33,7 +33,7 @@ from video_assets.stages.sources import SOURCE_SCHEMA, probe_partition
 from video_assets.stages.thumbnails import ThumbnailStrips, strips_markdown, write_strips
 
 # Shared by the three media assets: one partition per video (or batch), one group.
-media_asset = partial(dg.asset, partitions_def=videos_partitions, group_name="media", code_version="1", kinds={"video"})
+media_asset = partial(partitioned_asset, group="media", code_version="1", kinds={"video"})
 
 # Column descriptions of the tables the UI shows per partition.
 VIDEO_COLUMNS = {
@@ -56,16 +56,12 @@ FRAMES_CLIP_COLUMNS = {
 
 
 @media_asset(
+    "source_videos",
+    check="probe_complete",
+    check_description="Every probed video has a duration, a frame rate, a picture size and a content hash.",
+    blocking=False,  # one odd probe must not hold back the batch it is in
     description="Probe of each video in the partition (codec, fps, frames, duration, size, sha256).",
     metadata={"dagster/column_schema": column_schema(SOURCE_SCHEMA)},
-    check_specs=[
-        dg.AssetCheckSpec(
-            "probe_complete",
-            asset="source_videos",
-            blocking=False,  # one odd probe must not hold back the batch it is in
-            description="Every probed video has a duration, a frame rate, a picture size and a content hash.",
-        )
-    ],
 )
 def source_videos(
     context: dg.AssetExecutionContext, storage: StorageResource
@@ -109,18 +105,14 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
     clipping, frame_settings = resolved.settings.clipping, resolved.settings.frames
 
     @media_asset(
+        "clips",
+        check="clip_spans_valid",
+        check_description="Clip ids are unique and every span is non-empty and inside its video.",
+        blocking=True,
         description="Clip spans (fixed stride or scene cuts) with stable ids; optional H.264 clip files.",
         code_version=resolved.clips_version,
         deps=[source_videos],
         metadata={"dagster/column_schema": column_schema(CLIP_SCHEMA)},
-        check_specs=[
-            dg.AssetCheckSpec(
-                "clip_spans_valid",
-                asset="clips",
-                blocking=True,
-                description="Clip ids are unique and every span is non-empty and inside its video.",
-            )
-        ],
     )
     def clips(
         context: dg.AssetExecutionContext, storage: StorageResource
@@ -152,19 +144,16 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
         )
 
     @media_asset(
+        "frames",
+        check="frames_per_clip",
+        check_description="Each clip has its policy's frame count within 1 (middle: 1; sequence: one per "
+        "1/fps from its first frame to its last) and no clip id twice per signature.",
+        blocking=False,
         description="Frames per clip by policy and fps (keys like 'sequence-2.0'), RGB uint8: "
         "frames.policies x frames.target_fps, plus each model's own sequence rate.",
         code_version=resolved.frames_version,
         deps=[clips],
         metadata={"dagster/column_schema": column_schema(FRAMES_SCHEMA)},
-        check_specs=[
-            dg.AssetCheckSpec(
-                "frames_per_clip",
-                asset="frames",
-                description="Each clip has its policy's frame count within 1 (middle: 1; sequence: one per "
-                "1/fps from its first frame to its last) and no clip id twice per signature.",
-            )
-        ],
     )
     def frames(
         context: dg.AssetExecutionContext, storage: StorageResource
