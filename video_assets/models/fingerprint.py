@@ -13,7 +13,8 @@ In the spirit of PDQ (low-frequency DCT of a downsampled luma image) and TMK
    signed square root, L2 normalised; then made mirror-invariant
    (`fingerprint_mirror`: 32 even-u values + 32 products of odd-u pairs), L2
    normalised. Averaging over the windows is what makes light crops tolerable.
-3. over time: mean and linear trend (Legendre, weights 1, 0.8), 2 x 64 = 128.
+3. over time: mean and linear trend (weights 1, 1.2), 2 x 64 = 128; the trend leaves
+   out the steps across scene cuts (`fingerprint_cuts`).
 4. signed square root and L2 normalisation.
 5. beside it, a local part (`fingerprint_grid`: 8 x 8 cells, static overlays masked,
    mirror-invariant, temporal mean only, 80) at weight 0.8; the concatenation (208)
@@ -38,12 +39,12 @@ import torch.nn.functional as F
 
 from video_assets.models.base import Embedder, EmbedderSpec
 from video_assets.models.fingerprint_area import active_box
+from video_assets.models.fingerprint_cuts import cut_blind_trend
 from video_assets.models.fingerprint_dct import (
     WINDOWS,
     WORK_SIZE,
     frequency_weights,
     signed_sqrt,
-    temporal_legendre,
     window_bases,
     windowed_ac,
 )
@@ -60,7 +61,8 @@ from video_assets.models.frame_selection import select_uniform
 #     temporal weights 1, 0.25, 0.25.
 # v4: DCT coefficients weighted by |f|^1.5; no curvature, trend 0.8 (global part),
 #     grid part mean only with product weight 0.5; 208-d.
-FINGERPRINT_REVISION = "fingerprint-v4"
+# v5: the global trend blind to scene cuts (`fingerprint_cuts`), weight 1.2; 208-d.
+FINGERPRINT_REVISION = "fingerprint-v5"
 
 # 8 frames: one every ~1.25 s of a 10 s clip at 2 fps, enough to average out
 # per-frame noise and to resolve the first temporal harmonic; 2 s clips reach 8
@@ -75,9 +77,11 @@ FREQUENCY_EXPONENT = 1.5
 # trend separates unrelated clips that look alike on average (and a reversed clip).
 # Curvature is dropped: when a copy's span is shifted against the original's, its
 # curvature is often *anti*-correlated (-0.6), which pulled the half-overlapping
-# copies below unrelated pairs.
-TEMPORAL_WEIGHTS = (1.0, 0.8)
-GLOBAL_DIM = len(TEMPORAL_WEIGHTS) * PER_FRAME_DIM  # 128
+# copies below unrelated pairs. v5: the trend leaves out steps across scene cuts
+# (fingerprint_cuts), which let it weigh more (1.2, v4 0.8).
+MEAN_WEIGHT = 1.0
+TREND_WEIGHT = 1.2
+GLOBAL_DIM = 2 * PER_FRAME_DIM  # 128
 # The grid part (fingerprint_grid) weighs 0.8 of the global part in the cosine. Its
 # trend is dropped too: grid cells shift under crops and a trend of misaligned cells
 # adds more noise to true pairs than it separates false ones.
@@ -182,7 +186,9 @@ class FingerprintEmbedder(Embedder):
         per_window = F.normalize(signed_sqrt(per_window), dim=-1)
         per_window = F.normalize(mirror_invariant(per_window), dim=-1)  # (B, T, W, 64)
         per_frame = per_window.mean(dim=2)  # (B, T, 64); windows come in mirror pairs
-        moments = temporal_legendre(per_frame, TEMPORAL_WEIGHTS)  # (B, 2, 64)
-        global_part = F.normalize(signed_sqrt(moments.flatten(1)), dim=-1)  # (B, 128)
+        mean = per_frame.mean(dim=1)  # (B, 64)
+        trend = cut_blind_trend(per_frame)  # (B, 64): motion within scenes, cuts left out
+        moments = torch.cat([MEAN_WEIGHT * mean, TREND_WEIGHT * trend], dim=-1)
+        global_part = F.normalize(signed_sqrt(moments), dim=-1)  # (B, 128)
         grid_part = grid_descriptor(frames, GRID_TEMPORAL_WEIGHTS)  # (B, 80)
         return F.normalize(torch.cat([global_part, GRID_WEIGHT * grid_part], dim=-1), dim=-1)  # (B, 208)
