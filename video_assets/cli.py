@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from video_assets import cli_duplicates, cli_export, cli_query
-from video_assets.cli_options import add_output, add_output_and_json
+from video_assets.cli_options import add_output, add_output_and_json, picked
 from video_assets.config import Settings
 
 
@@ -141,21 +141,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     from video_assets.index.search import SearchRequest
     from video_assets.query import explain, search
 
-    request = SearchRequest(
-        k=args.k,
-        where=args.where,
-        nprobes=args.nprobes,
-        ef=args.ef,
-        refine_factor=args.refine_factor,
-        exact=args.exact,
-        offset=args.offset,
-        sidecar=not args.no_sidecar,
-    )
-    query = dict(text=args.text, like_clip=args.like_clip, like_file=args.like_file, model=args.model, request=request)
+    knobs = picked(args, "k", "where", "nprobes", "ef", "refine_factor", "exact", "offset")
+    request = SearchRequest(**knobs, sidecar=not args.no_sidecar)
+    query = picked(args, "text", "like_clip", "like_file", "model")
     if args.explain:
-        print(explain(_settings(args), **query))
+        print(explain(_settings(args), request=request, **query))
         return 0
-    hits = search(_settings(args), **query)
+    hits = search(_settings(args), request=request, **query)
     if args.json:
         print(json.dumps([asdict(h) for h in hits], indent=2))
         return 0

@@ -7,7 +7,7 @@ import json
 import sys
 from dataclasses import asdict
 
-from video_assets.cli_options import add_output_and_json
+from video_assets.cli_options import add_output_and_json, picked
 from video_assets.cli_query import CURATION_HELP, WHERE_HELP
 
 
@@ -49,10 +49,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         args.out,
         fmt=args.format,
         data_dir=settings.data_dir,
-        kept_only=args.kept_only,
-        where=args.where,
-        shard_size=args.shard_size,
-        crf=args.crf,
+        **picked(args, "kept_only", "where", "shard_size", "crf"),
     )
     if args.json:
         print(json.dumps({**asdict(result), "note": result.note()}, indent=2, ensure_ascii=False))

@@ -18,3 +18,8 @@ def add_output_and_json(parser: argparse.ArgumentParser, json_help: str) -> None
     that read a data directory and can answer in JSON."""
     add_output(parser)
     parser.add_argument("--json", action="store_true", help=json_help)
+
+
+def picked(args: argparse.Namespace, *names: str) -> dict[str, object]:
+    """`{name: args.name}` for options a command passes on unchanged under their own names."""
+    return {name: getattr(args, name) for name in names}

@@ -8,7 +8,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from video_assets.cli_options import add_output_and_json
+from video_assets.cli_options import add_output_and_json, picked
 
 WHERE_HELP = (
     "filter, as in search: columns (duration_s, video_id, source_path, span_start_s, text_match, "
@@ -96,14 +96,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from video_assets.curation.qa import ask
 
     result = ask(
-        _settings(args),
-        args.question,
-        args.choices,
-        model=args.model,
-        k=args.k,
-        scale=args.scale,
-        template=args.template,
-        where=args.where,
+        _settings(args), args.question, args.choices, **picked(args, "model", "k", "scale", "template", "where")
     )
     if args.json:
         print(json.dumps(asdict(result), indent=2, ensure_ascii=False))

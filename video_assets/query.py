@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
@@ -28,6 +28,8 @@ from video_assets.media.probe import probe
 from video_assets.stages.clips import spans_for
 
 if TYPE_CHECKING:  # torch and the models load only for text and file queries, not --like-clip
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11; annotations only
+
     from video_assets.models.base import Embedder
 
 
@@ -122,7 +124,13 @@ class _Resolved:
     exclude: list[str]  # the query clip itself, for --like-clip
 
 
-def _resolve(settings: Settings, text, like_clip, like_file, model: str | None) -> _Resolved:
+def _resolve(
+    settings: Settings,
+    text: str | None = None,
+    like_clip: str | None = None,
+    like_file: str | Path | None = None,
+    model: str | None = None,
+) -> _Resolved:
     if sum(x is not None for x in (text, like_clip, like_file)) != 1:
         raise ValueError("give exactly one of: a text query, --like-clip ID, --like-file PATH")
     model = model or default_model(settings, needs_text=text is not None)
@@ -144,18 +152,20 @@ def _resolve(settings: Settings, text, like_clip, like_file, model: str | None) 
     return _Resolved(db, model, list(embed_file(settings, embedder, like_file, model=model)), [])
 
 
-def search(
-    settings: Settings,
-    *,
-    text: str | None = None,
-    like_clip: str | None = None,
-    like_file: str | Path | None = None,
-    model: str | None = None,
-    request: SearchRequest = DEFAULT_REQUEST,
-) -> list[SearchHit]:
-    """Exactly one of text / like_clip / like_file, searched as `request` says (k, filter, knobs).
-    Results best first, cosine scores; `--like-clip`'s own clip is never among them."""
-    q = _resolve(settings, text, like_clip, like_file, model)
+class Query(TypedDict, total=False):
+    """What `search` and `explain` look for: exactly one of text / like_clip / like_file, and
+    the model whose table is searched (None: the default model)."""
+
+    text: str | None
+    like_clip: str | None
+    like_file: str | Path | None
+    model: str | None
+
+
+def search(settings: Settings, *, request: SearchRequest = DEFAULT_REQUEST, **query: Unpack[Query]) -> list[SearchHit]:
+    """The query searched as `request` says (k, filter, knobs). Results best first, cosine
+    scores; `--like-clip`'s own clip is never among them."""
+    q = _resolve(settings, **query)
     request = _excluding(request, q.exclude)
     # A file may hold several clips: search with each, keep each hit's best score.
     best: dict[str, SearchHit] = {}
@@ -166,17 +176,9 @@ def search(
     return sorted(best.values(), key=lambda h: -h.score)[: request.k]
 
 
-def explain(
-    settings: Settings,
-    *,
-    text: str | None = None,
-    like_clip: str | None = None,
-    like_file: str | Path | None = None,
-    model: str | None = None,
-    request: SearchRequest = DEFAULT_REQUEST,
-) -> str:
+def explain(settings: Settings, *, request: SearchRequest = DEFAULT_REQUEST, **query: Unpack[Query]) -> str:
     """How `search` answers its (first) query vector: the faiss sidecar's steps or LanceDB's plan."""
-    q = _resolve(settings, text, like_clip, like_file, model)
+    q = _resolve(settings, **query)
     return explain_search(q.db, q.model, q.vectors[0], _excluding(request, q.exclude))
 
 
