@@ -6,10 +6,10 @@ import dagster as dg
 
 from video_assets.assets.clip_filters import clip_filters_assets
 from video_assets.assets.curation_sensor import build_curation_sensor
-from video_assets.assets.duplicates import duplicates_assets
+from video_assets.assets.duplicates import duplicates_asset
 from video_assets.assets.embeddings import model_assets
-from video_assets.assets.export import export_assets
-from video_assets.assets.index_maintenance import optimize_index_sensor, optimized_index_assets
+from video_assets.assets.export import export_asset
+from video_assets.assets.index_maintenance import optimize_index_sensor, optimized_index_asset
 from video_assets.assets.ledger_sensor import build_failed_run_sensor
 from video_assets.assets.media import media_assets
 from video_assets.assets.qa_job import build_ask_job
@@ -47,12 +47,12 @@ def build_definitions(settings: Settings | Resolved) -> dg.Definitions:
     )
     # Curation assets (issue 13) downstream of the index: one factory call per module.
     curation: list[dg.AssetsDefinition] = [
-        *duplicates_assets(names),
+        *map(duplicates_asset, names),
         *clip_filters_assets(names, settings.filters),
-        *export_assets(names),
+        *map(export_asset, names),
     ]
     return dg.Definitions(
-        assets=[*media, *model_defs, *optimized_index_assets(names), *curation],
+        assets=[*media, *model_defs, *map(optimized_index_asset, names), *curation],
         jobs=[embed_job, build_removal_job(names), build_ask_job(settings)],
         sensors=[
             build_video_sensor(embed_job, settings),

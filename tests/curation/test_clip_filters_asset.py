@@ -21,7 +21,7 @@ import pytest
 
 from video_assets.assets.clip_filters import clip_filters_assets
 from video_assets.assets.curation_sensor import build_curation_sensor
-from video_assets.assets.duplicates import duplicates_assets
+from video_assets.assets.duplicates import duplicates_asset
 from video_assets.cli import main
 from video_assets.config import ClippingSettings, Settings
 from video_assets.curation.filter_settings import FilterSettings
@@ -102,7 +102,7 @@ def _tick(sensor: dg.SensorDefinition, instance, resources, cursor: str | None) 
 
 def _run(request: dg.RunRequest, instance, resources, config: dict | None = None) -> dg.ExecuteInProcessResult:
     (key,) = request.asset_selection
-    assets = {a.key: a for a in [*duplicates_assets([MODEL]), *clip_filters_assets([MODEL], FILTERS)]}
+    assets = {a.key: a for a in [duplicates_asset(MODEL), *clip_filters_assets([MODEL], FILTERS)]}
     result = dg.materialize(
         [assets[key]], instance=instance, resources=resources, partition_key=request.partition_key, run_config=config
     )

@@ -20,7 +20,7 @@ import torch
 
 from tests.clip_rows import clip_row
 from tests.models import fingerprint_corpus as corpus
-from video_assets.assets.duplicates import duplicates_assets
+from video_assets.assets.duplicates import duplicates_asset
 from video_assets.cli import main
 from video_assets.curation.dup_read import groups, read_duplicates
 from video_assets.curation.duplicates import default_threshold, update_duplicates
@@ -106,7 +106,7 @@ def test_cli_prints_groups_kept_first(planted, capsys: pytest.CaptureFixture[str
 
 def test_asset_materializes_with_metadata(planted) -> None:
     data, truth, _ = planted
-    (asset,) = duplicates_assets([MODEL])
+    asset = duplicates_asset(MODEL)
     resources = {"lancedb": LanceDBResource(uri=str(data / "lancedb")), "storage": StorageResource(data_dir=str(data))}
     result = dg.materialize([asset], resources=resources, selection=[asset])
     assert result.success

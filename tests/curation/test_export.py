@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from video_assets.assets.export import export_assets
+from video_assets.assets.export import export_asset
 from video_assets.cli import main
 from video_assets.curation import export_formats
 from video_assets.curation.dup_read import DUP_COLUMNS
@@ -184,7 +184,7 @@ def test_bad_arguments_give_one_line_and_exit_2(index, tmp_path: Path, capsys: p
 
 def test_asset_materializes_with_metadata(index) -> None:
     data, rows = index
-    (asset,) = export_assets([MODEL])
+    asset = export_asset(MODEL)
     resources = {"lancedb": LanceDBResource(uri=str(data / "lancedb")), "storage": StorageResource(data_dir=str(data))}
     config = {"ops": {f"{MODEL}_export": {"config": {"format": "jsonl"}}}}
     result = dg.materialize([asset], resources=resources, selection=[asset], run_config=config)

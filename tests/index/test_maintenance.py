@@ -284,7 +284,7 @@ def test_optimized_asset_reports_metadata_and_the_sensor_requests_every_k_commit
 
     from video_assets.assets.index_maintenance import (
         optimize_index_sensor,
-        optimized_index_assets,
+        optimized_index_asset,
     )
     from video_assets.resources.lancedb import LanceDBResource
 
@@ -305,7 +305,7 @@ def test_optimized_asset_reports_metadata_and_the_sensor_requests_every_k_commit
     assert [r.asset_selection for r in result.run_requests] == [[dg.AssetKey(f"{clips.model}_clip_index_optimized")]]
     assert not tick(result.cursor)[0].run_requests  # no new commit since the request
 
-    [asset] = optimized_index_assets([clips.model])
+    asset = optimized_index_asset(clips.model)
     assert asset.keys == {dg.AssetKey(f"{clips.model}_clip_index_optimized")}
     assert dg.AssetKey(f"{clips.model}_clip_index") in asset.dependency_keys
     upstream = dg.AssetSpec(f"{clips.model}_clip_index")
@@ -326,7 +326,7 @@ def test_the_sensor_optimizes_once_more_when_commits_stop(db_uri, clips):
 
     from video_assets.assets.index_maintenance import (
         optimize_index_sensor,
-        optimized_index_assets,
+        optimized_index_asset,
     )
     from video_assets.resources.lancedb import LanceDBResource
 
@@ -347,7 +347,7 @@ def test_the_sensor_optimizes_once_more_when_commits_stop(db_uri, clips):
     assert [r.run_key for r in first.run_requests] == [f"{clips.model}-v{open_clip_table(db, clips.model).version}"]
     assert not tick(settled, first.cursor).run_requests  # that version was requested already
 
-    [asset] = optimized_index_assets([clips.model])
+    asset = optimized_index_asset(clips.model)
     upstream = dg.AssetSpec(f"{clips.model}_clip_index")
     assert dg.materialize(
         [asset, upstream], selection=[asset], resources={"lancedb": resource}, instance=instance

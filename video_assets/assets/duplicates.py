@@ -6,7 +6,6 @@ compares only the clips added or changed since the last one (curation/duplicates
 """
 
 # No `from __future__ import annotations`: Dagster resolves Config and resource types from real annotations.
-from collections.abc import Sequence
 
 import dagster as dg
 from pydantic import Field
@@ -32,12 +31,9 @@ class DuplicatesConfig(dg.Config):
     max_probes: int = Field(DEFAULT_MAX_PROBES, ge=0)
 
 
-def duplicates_assets(model_names: Sequence[str]) -> list[dg.AssetsDefinition]:
-    """One `<model>_duplicates` asset per model."""
-    return [_duplicates_asset(name) for name in model_names]
+def duplicates_asset(name: str) -> dg.AssetsDefinition:
+    """The `<model>_duplicates` asset for model `name`."""
 
-
-def _duplicates_asset(name: str) -> dg.AssetsDefinition:
     @model_table_asset(
         name,
         "duplicates",

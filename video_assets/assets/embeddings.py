@@ -17,7 +17,14 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from video_assets.assets.metadata import check_result, clip_table_entries, column_schema, one_or_list, seconds
+from video_assets.assets.metadata import (
+    check_result,
+    checked_result,
+    clip_table_entries,
+    column_schema,
+    one_or_list,
+    seconds,
+)
 from video_assets.assets.partitions import partitioned_asset
 from video_assets.index.committer import commit_partition_locked
 from video_assets.index.readback import rows_of_videos
@@ -114,14 +121,15 @@ def tensors_asset(plan: ModelPlan, tensor_dtype: str) -> dg.AssetsDefinition:
         stored = ParquetPart(path, context.partition_key)
         made = stored.read(columns=["clip_id", "num_frames", "skip_reason", "shape", "fps", "reextracted"])
         problems = check_tensor_rows(made, spec.frames_per_clip)
-        return dg.MaterializeResult(
-            value=stored,
-            check_results=[check_result("frames_per_tensor", problems)],
-            metadata={
+        return checked_result(
+            stored,
+            "frames_per_tensor",
+            problems,
+            made.num_rows,
+            {
                 **clip_table_entries(
                     "clip_table", tensor_clip_rows(clips, made, summary.skipped), clips.num_rows, TENSOR_CLIP_COLUMNS
                 ),
-                "dagster/row_count": made.num_rows,
                 "clips": summary.clips,
                 "reextracted_clips": len(summary.reextracted),
                 "skipped_clips": len(summary.skipped),
@@ -176,11 +184,12 @@ def embeddings_asset(plan: ModelPlan) -> dg.AssetsDefinition:
         problems = check_embedding_rows(table, dim=spec.dim)
         if report.oom_backoffs:
             context.log.warning(f"{name}: CUDA out of memory {report.oom_backoffs} time(s); batch halved and retried")
-        return dg.MaterializeResult(
-            value=table,
-            check_results=[check_result("vectors_valid", problems)],
-            metadata={
-                "dagster/row_count": table.num_rows,
+        return checked_result(
+            table,
+            "vectors_valid",
+            problems,
+            table.num_rows,
+            {
                 "clips": report.clips,
                 "skipped_clips": len(report.skipped),
                 "dim": spec.dim,

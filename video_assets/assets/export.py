@@ -6,7 +6,6 @@ so a run never loads a partition; it reads the table at one version and writes
 """
 
 # No `from __future__ import annotations`: Dagster resolves Config and resource types from real annotations.
-from collections.abc import Sequence
 
 import dagster as dg
 from pydantic import Field
@@ -29,12 +28,9 @@ class ExportConfig(dg.Config):
     shard_size: int = Field(DEFAULT_SHARD_SIZE, ge=1)
 
 
-def export_assets(model_names: Sequence[str]) -> list[dg.AssetsDefinition]:
-    """One `<model>_export` asset per model."""
-    return [_export_asset(name) for name in model_names]
+def export_asset(name: str) -> dg.AssetsDefinition:
+    """The `<model>_export` asset for model `name`."""
 
-
-def _export_asset(name: str) -> dg.AssetsDefinition:
     @model_table_asset(
         name,
         "export",

@@ -51,12 +51,9 @@ def optimized_index_key(model: str) -> dg.AssetKey:
     return dg.AssetKey(f"{model}_clip_index_optimized")
 
 
-def optimized_index_assets(model_names: Sequence[str]) -> list[dg.AssetsDefinition]:
-    """One `<model>_clip_index_optimized` asset per model."""
-    return [_optimized_index_asset(name) for name in model_names]
+def optimized_index_asset(name: str) -> dg.AssetsDefinition:
+    """The `<model>_clip_index_optimized` asset for model `name`."""
 
-
-def _optimized_index_asset(name: str) -> dg.AssetsDefinition:
     @model_table_asset(
         name,
         "clip_index_optimized",

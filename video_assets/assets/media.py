@@ -12,7 +12,7 @@ import dagster as dg
 import pyarrow as pa
 
 from video_assets.assets.metadata import (
-    check_result,
+    checked_result,
     clip_table_entries,
     column_schema,
     megabytes,
@@ -78,12 +78,12 @@ def source_videos(
         context.log.warning(f"skipping bad video {failure}")
     rows = outcome.table.to_pylist()
     problems = check_probes(outcome.table)
-    return dg.MaterializeResult(
-        value=outcome.table,
-        data_version=dg.DataVersion(outcome.data_version),
-        check_results=[check_result("probe_complete", problems)],
-        metadata={
-            "dagster/row_count": len(rows),
+    return checked_result(
+        outcome.table,
+        "probe_complete",
+        problems,
+        len(rows),
+        {
             "videos": len(rows),
             "failed_videos": len(failures),
             "failures": failures,
@@ -96,6 +96,7 @@ def source_videos(
             "sha256": one_or_list([r["sha256"] for r in rows]),
             "seconds": seconds(time.perf_counter() - started),
         },
+        data_version=outcome.data_version,
     )
 
 
@@ -129,11 +130,12 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
         durations = table.column("duration_s").to_pylist()
         video_durations = dict(zip(sources.column("video_id").to_pylist(), sources.column("duration_s").to_pylist()))
         problems = check_clips(table, video_durations)
-        return dg.MaterializeResult(
-            value=table,
-            check_results=[check_result("clip_spans_valid", problems)],
-            metadata={
-                "dagster/row_count": table.num_rows,
+        return checked_result(
+            table,
+            "clip_spans_valid",
+            problems,
+            table.num_rows,
+            {
                 "clips": table.num_rows,
                 "method": cfg.method,
                 "clip_len_s": seconds(cfg.clip_len_s),
@@ -200,10 +202,12 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
             folder=thumbs,
         )
         elapsed = time.perf_counter() - started
-        return dg.MaterializeResult(
-            value=stored,
-            check_results=[check_result("frames_per_clip", problems)],
-            metadata={
+        return checked_result(
+            stored,
+            "frames_per_clip",
+            problems,
+            counts.num_rows,  # a row per clip and signature
+            {
                 "thumbnails": dg.MetadataValue.md(sheet.text),
                 **clip_table_entries(
                     "clip_table",
@@ -211,7 +215,6 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
                     clip_table.num_rows,
                     FRAMES_CLIP_COLUMNS,
                 ),
-                "dagster/row_count": counts.num_rows,  # a row per clip and signature
                 "clips": summary.clips,
                 "frames": summary.frames,
                 "dropped_clips": len(summary.dropped),

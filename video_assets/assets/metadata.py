@@ -25,6 +25,25 @@ def check_result(name: str, problems: list[str]) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(check_name=name, passed=not problems, metadata={"problems": problems})
 
 
+def checked_result(
+    value: Any,
+    check: str,
+    problems: list[str],
+    rows: int,
+    metadata: Mapping[str, Any],
+    *,
+    data_version: str | None = None,
+) -> dg.MaterializeResult:
+    """A video-partitioned asset's result: its stored value, the outcome of its one check, its
+    row count (`dagster/row_count`, what the UI shows beside the partition) and its other metadata."""
+    return dg.MaterializeResult(
+        value=value,
+        data_version=dg.DataVersion(data_version) if data_version is not None else None,
+        check_results=[check_result(check, problems)],
+        metadata={"dagster/row_count": rows, **metadata},
+    )
+
+
 def seconds(value: float, digits: int = 2) -> dg.FloatMetadataValue:
     return dg.MetadataValue.float(round(float(value), digits))
 
