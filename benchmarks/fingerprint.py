@@ -1,7 +1,7 @@
 """Fingerprint quality and speed, earlier versions beside the current one, in one run.
 
     .venv/bin/python benchmarks/fingerprint.py [--seeds 8] [--first-seed 0]
-        [--previous e765037 dec3376] [--repeats 5] [--no-speed]
+        [--previous e765037 2a21e47] [--repeats 5] [--clock cpu|wall] [--no-speed]
 
 Quality: the generated near-copy set of tests/models/fingerprint_corpus.py (25 s videos
 of scenes, 10 s clips; each copy split on its own grid). Seeds 0-7 are the tests' set;
@@ -12,10 +12,12 @@ counting the false pairs among the originals too); then the true / false
 distributions. Speed: clips/s on one core (torch threads = 1) for ``prepare`` (20 RGB
 frames of a 10 s clip at 2 fps, at 1280x720 and at 160x120), for ``embed_video`` in
 batches of 64, and per clip (both); best of ``--repeats``, the versions taking turns.
+The clock is the process's CPU time by default (``--clock cpu``): on a shared machine
+wall time also counts the time other jobs hold the core; ``--clock wall`` for an idle one.
 
 Earlier versions are read from git (``--previous``: v1 = e765037, the figure issue 16
-was filed against; v3 = dec3376) into throwaway modules, so the library keeps one
-fingerprint.
+was filed against; v3 = dec3376; v4 = 2a21e47) into throwaway modules, so the library
+keeps one fingerprint.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from tests.models import fingerprint_corpus as corpus
 from video_assets.models.base import Embedder
 from video_assets.models.fingerprint import FingerprintEmbedder
 
-PREVIOUS = ("e765037", "dec3376")  # fingerprint-v1 (issue 16's baseline), fingerprint-v3
+PREVIOUS = ("e765037", "2a21e47")  # fingerprint-v1 (issue 16's baseline), fingerprint-v4
 MODELS_DIR = "video_assets/models"
 
 
@@ -83,17 +85,17 @@ def workloads(embedder: Embedder) -> dict[str, tuple[int, Callable[[], object]]]
     return out
 
 
-def speed(models: dict[str, Embedder], repeats: int) -> dict[str, dict[str, float]]:
-    """Clips/s per model and workload, best of ``repeats``. The models take turns within
-    each repeat, so a busy machine slows them alike."""
+def speed(models: dict[str, Embedder], repeats: int, clock: Callable[[], float]) -> dict[str, dict[str, float]]:
+    """Clips/s per model and workload, best of ``repeats`` on ``clock``. The models take
+    turns within each repeat, so a busy machine slows them alike."""
     loads = {name: workloads(m) for name, m in models.items()}
     best = {name: {label: float("inf") for label in load} for name, load in loads.items()}
     for _ in range(repeats):
         for label in next(iter(loads.values())):
             for name, load in loads.items():
-                start = time.perf_counter()
+                start = clock()
                 load[label][1]()
-                best[name][label] = min(best[name][label], time.perf_counter() - start)
+                best[name][label] = min(best[name][label], clock() - start)
     out = {}
     for name, load in loads.items():
         rates = {label: load[label][0] / best[name][label] for label in load}
@@ -113,6 +115,7 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--previous", nargs="*", default=list(PREVIOUS))
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
     parser.add_argument("--no-speed", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -168,8 +171,8 @@ def main() -> None:
 
     if args.no_speed:
         return
-    print("\nclips/s on one core (best of repeats)")
-    timings = speed(models, args.repeats)
+    print(f"\nclips/s on one core (best of repeats, {args.clock} time)")
+    timings = speed(models, args.repeats, time.process_time if args.clock == "cpu" else time.perf_counter)
     current = names[-1]
     for label in timings[current]:
         row = "  ".join(f"{n} {timings[n][label]:8.1f}" for n in names)
