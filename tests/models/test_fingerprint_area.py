@@ -7,6 +7,7 @@ import torch
 
 from tests.models import fingerprint_corpus as corpus
 from video_assets.models.fingerprint_area import active_box
+from video_assets.models.frame_selection import select_uniform
 
 
 def _luma(frames: np.ndarray) -> torch.Tensor:
@@ -60,3 +61,21 @@ def test_faint_ridges_in_a_blurred_background_do_not_stop_the_trim() -> None:
     frames[:, ridges & outside] = 150
     box = np.array(active_box(_luma(frames)))
     assert np.abs(box - np.array([30, 102, 8, 104])).max() <= 2, box.tolist()
+
+
+def test_a_re_encoded_blurred_background_is_cut_at_the_inset_edge() -> None:
+    # Codec noise lifts a blurred background to 0.2-0.4 of a soft picture's detail, over
+    # the ratio test's threshold; the inset's straight edge with quiet rows beyond it ends
+    # the box there (this clip kept rows 12-113 before, the inset is rows 12-84).
+    clip = corpus.SyntheticVideo(115).frames(corpus.clip_times(0.0, 10.0))
+    frames = corpus.reencode_h264(corpus.picture_in_picture(corpus.mirror(clip), background="blurred"), 32)
+    chosen = select_uniform(frames, 8).astype(np.float32)  # the embedder's 8 frames and BT.601 luma
+    box = np.array(active_box(chosen @ np.array([0.299, 0.587, 0.114], np.float32) / 255.0))
+    assert np.abs(box - np.array([12, 84, 48, 144])).max() <= 2, box.tolist()
+
+
+def test_a_strong_line_across_textured_content_cuts_nothing() -> None:
+    frames = _clip()
+    frames[:, 90:92] = 255  # a bright full-width line, textured picture on both sides
+    frames[:, :, 120:122] = 0
+    assert active_box(_luma(frames)) == (0, 120, 0, 160)

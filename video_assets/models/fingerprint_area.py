@@ -30,6 +30,14 @@ MIN_TRIM = 3
 # upscaled from a small copy keeps faint ridges on its coarse sampling grid (and codecs
 # add block edges), isolated lines that must not stop the trim.
 MIN_RUN = 5
+# An inset's edge is a straight step across the whole picture: a row / column of at
+# least EDGE_RATIO x the typical detail. When everything beyond the outermost such line
+# averages under QUIET_RATIO of it, that is a background the ratio test kept (a
+# re-encoded blurred background: codec noise at 0.2-0.4 of a soft picture's detail)
+# and the box ends at the edge. Content edges are shorter (a shape's) or have texture
+# beyond them, so over the generated corpus this moves only the boxes it should.
+EDGE_RATIO = 3.0
+QUIET_RATIO = 0.35
 
 
 def detail_map(luma: np.ndarray) -> np.ndarray:
@@ -79,6 +87,24 @@ def _active_span(values: np.ndarray) -> tuple[int, int]:
     stop = stop - 1 if n - stop >= MIN_TRIM else n
     if stop - start < MIN_KEEP * n:
         return 0, n
+    return _snap_to_edges(values, start, stop, reference)
+
+
+def _snap_to_edges(values: np.ndarray, start: int, stop: int, reference: float) -> tuple[int, int]:
+    """[start, stop) trimmed further to the outermost strong edge on each side when
+    what lies beyond it is quiet (module constants EDGE_RATIO, QUIET_RATIO)."""
+    strong = np.flatnonzero(values[start:stop] >= EDGE_RATIO * reference) + start
+    if strong.size == 0:
+        return start, stop
+    keep = MIN_KEEP * values.size
+    last, first = int(strong[-1]), int(strong[0])
+    # The step lights the Laplacian on both of its sides: skip one row beyond it.
+    tail = values[last + 2 : stop]
+    if tail.size >= MIN_TRIM and last - start >= keep and tail.mean() < QUIET_RATIO * reference:
+        stop = last
+    head = values[start : max(first - 1, start)]
+    if head.size >= MIN_TRIM and stop - first - 1 >= keep and head.mean() < QUIET_RATIO * reference:
+        start = first + 1
     return start, stop
 
 
