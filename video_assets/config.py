@@ -41,6 +41,9 @@ MIN_SIDE, MAX_SIDE = 16, 8192
 # Overlapping fixed-stride clips multiply the work: each moment of a video may be in at
 # most this many clips (clip_len_s / stride_s).
 MAX_CLIP_OVERLAP = 10
+# The builtin scene splitter's cut threshold (change score in [0, 1]): hard cuts scored 0.23
+# and up on the generated videos, fast pans 0.10 at most (benchmarks/RESULTS.md, "Scene cuts").
+SCENE_THRESHOLD = 0.2
 # A batch is one tensor in memory: 1024 clips of 8x448x448 fp16 frames are ~9.6 GiB.
 MAX_BATCH_SIZE = 1024
 # What models.runtime.resolve_device accepts (it has no "mps" branch, so neither do we).
@@ -64,7 +67,10 @@ class ClippingSettings(_Strict):
     stride_s: float = Field(10.0, gt=0)
     min_clip_len_s: float = Field(2.0, ge=0)
     max_clip_len_s: float = Field(10.0, gt=0)  # scene_cut: longer scenes are split
-    scene_threshold: float = Field(0.35, gt=0, lt=1)
+    # scene_cut: "builtin" (media/scenes.py, weights-free) or "adaptive" (PySceneDetect's
+    # AdaptiveDetector on our decoder's frames; extra `scenes`). benchmarks/RESULTS.md compares them.
+    scene_detector: Literal["builtin", "adaptive"] = "builtin"
+    scene_threshold: float = Field(SCENE_THRESHOLD, gt=0, lt=1)  # builtin only
     transcode: bool = False  # write each clip as its own H.264 MP4
 
     @property

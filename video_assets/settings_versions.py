@@ -14,7 +14,7 @@ import hashlib
 import json
 from typing import Any
 
-from video_assets.config import Settings
+from video_assets.config import SCENE_THRESHOLD, Settings
 
 # ModelSettings fields that change speed or logging, never a stored value.
 _MODEL_THROUGHPUT = frozenset({"gpu_memory_gb", "num_gpus_per_worker", "num_cpus", "batch_size", "verbose"})
@@ -28,8 +28,25 @@ def settings_hash(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
+# fixed_stride never reads scene_threshold, whose default moved from 0.35 to SCENE_THRESHOLD:
+# the new default is hashed as the old one, so a settings file that leaves it unset, or holds
+# 0.35 as the runner wrote it, keeps the clips version it had (an explicit SCENE_THRESHOLD moves).
+_V1_SCENE_THRESHOLD = 0.35
+# Revision of each scene detector's cuts at the same settings; bump one when its output
+# changes, so only the videos it split are reopened. builtin 2: flashes are not cuts.
+SCENE_DETECTOR_REVISIONS = {"builtin": 2, "adaptive": 1}
+
+
 def clips_version(settings: Settings) -> str:
-    return f"1-{settings_hash(settings.clipping.model_dump(mode='json'))}"
+    clipping = settings.clipping
+    if clipping.method == "fixed_stride":  # hashed exactly as version 1 did
+        fields = clipping.model_dump(mode="json", exclude={"scene_detector"})
+        if fields["scene_threshold"] == SCENE_THRESHOLD:
+            fields["scene_threshold"] = _V1_SCENE_THRESHOLD
+        return f"1-{settings_hash(fields)}"
+    unread = {"scene_threshold"} if clipping.scene_detector != "builtin" else set()
+    fields = clipping.model_dump(mode="json", exclude=unread)
+    return f"1-{settings_hash([fields, SCENE_DETECTOR_REVISIONS[clipping.scene_detector]])}"
 
 
 def frames_version(settings: Settings, extra_signatures: tuple[str, ...] = ()) -> str:

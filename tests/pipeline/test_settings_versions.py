@@ -8,8 +8,9 @@ import dagster as dg
 import pytest
 
 from tests.pipeline.conftest import settings_for
-from video_assets.config import Settings
+from video_assets.config import ClippingSettings, Settings
 from video_assets.definitions import build_definitions
+from video_assets.settings_versions import clips_version, settings_hash
 
 
 def _versions(settings: Settings) -> dict[str, str | None]:
@@ -32,6 +33,47 @@ def test_clip_and_frame_settings_version_only_their_asset(base):
     for frames in ({"target_fps": (4.0,)}, {"policies": ("middle",)}, {"storage": "jpeg"}, {"target_res": (224, 224)}):
         assert _changed(base, frames=base.frames.model_copy(update=frames)) == {"frames"}, frames
     assert _changed(base, frames=base.frames.model_copy(update={"num_threads": 4})) == set()  # speed only
+
+
+def _v1_clips_version(clipping: ClippingSettings) -> str:
+    """What clips version 1 hashed: the clipping settings as they were before scene_detector."""
+    return f"1-{settings_hash(clipping.model_dump(mode='json', exclude={'scene_detector'}))}"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{}, {"clip_len_s": 4.0, "stride_s": 2.0}, {"scene_threshold": 0.3}, {"max_clip_len_s": 20.0, "transcode": True}],
+)
+def test_fixed_stride_keeps_its_clips_version(base, fields):
+    """A settings file for fixed_stride, written before or after the scene-detector work, keeps
+    the version it had: one that leaves scene_threshold out (default then 0.35) or holds it as
+    the runner wrote it (0.35) hashes as before; so does one with any other value."""
+    unset = base.clipping.model_copy(update=fields)
+    written = ClippingSettings(**{**unset.model_dump(), "scene_threshold": fields.get("scene_threshold", 0.35)})
+    assert clips_version(base.model_copy(update={"clipping": unset})) == _v1_clips_version(written)
+    assert clips_version(base.model_copy(update={"clipping": written})) == _v1_clips_version(written)
+    # fixed_stride never reads the detector, so choosing one changes nothing.
+    adaptive = unset.model_copy(update={"scene_detector": "adaptive"})
+    assert clips_version(base.model_copy(update={"clipping": adaptive})) == _v1_clips_version(written)
+
+
+def test_scene_cut_versions_follow_the_detector(base):
+    scene_cut = ClippingSettings(method="scene_cut", min_clip_len_s=1.0, max_clip_len_s=10.0)
+    scene_base = base.model_copy(update={"clipping": scene_cut})
+    # The builtin splitter's cuts changed (flashes), so its videos are reopened once.
+    assert clips_version(scene_base) != _v1_clips_version(scene_cut)
+    adaptive = scene_cut.model_copy(update={"scene_detector": "adaptive"})
+    assert _changed(scene_base, clipping=adaptive) == {"clips"}
+    assert _changed(base, clipping=base.clipping.model_copy(update={"scene_detector": "adaptive"})) == set()
+    # The adaptive detector does not read the builtin threshold; the builtin splitter does.
+    assert (
+        _changed(
+            scene_base.model_copy(update={"clipping": adaptive}),
+            clipping=adaptive.model_copy(update={"scene_threshold": 0.3}),
+        )
+        == set()
+    )
+    assert _changed(scene_base, clipping=scene_cut.model_copy(update={"scene_threshold": 0.3})) == {"clips"}
 
 
 def test_model_settings_version_tensors_or_embeddings(base):

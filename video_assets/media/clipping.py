@@ -7,6 +7,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from video_assets.config import SCENE_THRESHOLD
+
 # Span edges are kept to the microsecond: enough for any frame rate, and it stops
 # float noise (29.999999999) from leaking into stored spans.
 _DIGITS = 6
@@ -80,31 +82,45 @@ def split_long_span(start_s: float, end_s: float, *, min_clip_len_s: float, max_
 def scene_cut_spans(
     path: str | Path,
     *,
-    threshold: float = 0.2,
+    threshold: float = SCENE_THRESHOLD,
     min_clip_len_s: float = 2.0,
     max_clip_len_s: float = 10.0,
     analysis_size: tuple[int, int] = (27, 48),
+    detector: str = "builtin",
     backend: str = "pyav",
     num_threads: int = 0,
 ) -> list[ClipSpan]:
-    """Clips that follow the scenes of a video, found without model weights.
+    """Clips that follow the scenes of a video.
 
-    Every frame is decoded and scaled by the backend (libswscale for PyAV) to the tiny
-    ``analysis_size`` (H, W) (TransNetV2's 27x48 input size); a cut is where the change
-    score between consecutive frames (mean of colour-histogram distance and mean absolute
-    pixel difference, both in [0, 1]) exceeds ``threshold``. Scenes longer than
-    ``max_clip_len_s`` are split into max-length pieces (a tail under the minimum is
-    dropped), then scenes shorter than ``min_clip_len_s`` are dropped. This is a
-    heuristic, not TransNetV2: it finds hard cuts well and gradual transitions poorly.
+    ``detector="builtin"`` finds them without model weights: every frame is decoded and
+    scaled by the backend (libswscale for PyAV) to the tiny ``analysis_size`` (H, W)
+    (TransNetV2's 27x48 input size); a cut is where the change score between consecutive
+    frames (mean of colour-histogram distance and mean absolute pixel difference, both in
+    [0, 1]) exceeds ``threshold``, except around a flash of a few frames after which the
+    picture is back to what it was. This is a heuristic, not TransNetV2: it finds hard cuts
+    well and gradual transitions poorly. ``detector="adaptive"`` runs PySceneDetect's
+    AdaptiveDetector, with its default settings, on the same decoder's frames at
+    ``analysis_size`` (optional extra ``scenes``; ``threshold`` is not used).
+
+    Scenes longer than ``max_clip_len_s`` are split into max-length pieces (a tail under
+    the minimum is dropped), then scenes shorter than ``min_clip_len_s`` are dropped.
     """
-    from video_assets.media.scenes import scene_boundaries
-
     if not 0 < min_clip_len_s <= max_clip_len_s:
         raise ValueError(f"need 0 < min_clip_len_s <= max_clip_len_s, got {min_clip_len_s}, {max_clip_len_s}")
+    if detector == "adaptive":
+        from video_assets.media.scene_detectors import adaptive_scene_boundaries
+
+        scenes = adaptive_scene_boundaries(path, analysis_size=analysis_size, backend=backend, num_threads=num_threads)
+    elif detector == "builtin":
+        from video_assets.media.scenes import scene_boundaries
+
+        scenes = scene_boundaries(
+            path, threshold=threshold, analysis_size=analysis_size, backend=backend, num_threads=num_threads
+        )
+    else:
+        raise ValueError(f"unknown scene detector {detector!r}; choose builtin or adaptive")
     spans: list[ClipSpan] = []
-    for start, end in scene_boundaries(
-        path, threshold=threshold, analysis_size=analysis_size, backend=backend, num_threads=num_threads
-    ):
+    for start, end in scenes:
         # A scene shorter than the minimum is a single piece under it, so this drops it too.
         spans.extend(split_long_span(start, end, min_clip_len_s=min_clip_len_s, max_clip_len_s=max_clip_len_s))
     return spans

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,9 @@ from video_assets.media.decode import open_decoder
 from video_assets.media.errors import VideoReadError
 
 HIST_BINS = 8  # per channel; coarse bins keep the histogram blind to small motion
+# A run of at most this many frames that ends where it began (a camera flash, a flash
+# frame, a glitch) is not a scene: see `boundaries_from_scores`.
+FLASH_MAX_FRAMES = 3
 
 
 def _histogram(rgb: np.ndarray) -> np.ndarray:
@@ -19,6 +23,17 @@ def _histogram(rgb: np.ndarray) -> np.ndarray:
     return counts / bins.shape[0]
 
 
+def _score(prev: tuple[np.ndarray, np.ndarray], cur: tuple[np.ndarray, np.ndarray]) -> float:
+    """`change_score` of two (frame as int16, histogram) pairs, so each frame is prepared once."""
+    hist = float(np.abs(prev[1] - cur[1]).sum(axis=1).mean() / 2.0)
+    pixels = float(np.abs(prev[0] - cur[0]).mean() / 255.0)
+    return (hist + pixels) / 2.0
+
+
+def _prepared(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return rgb.astype(np.int16), _histogram(rgb)
+
+
 def change_score(prev: np.ndarray, cur: np.ndarray) -> float:
     """How different two small RGB frames are, in [0, 1].
 
@@ -26,47 +41,74 @@ def change_score(prev: np.ndarray, cur: np.ndarray) -> float:
     channels), which ignores motion, and (b) the mean absolute pixel difference / 255,
     which sees a cut between two scenes of similar colours.
     """
-    hist = float(np.abs(_histogram(prev) - _histogram(cur)).sum(axis=1).mean() / 2.0)
-    pixels = float(np.abs(prev.astype(np.int16) - cur.astype(np.int16)).mean() / 255.0)
-    return (hist + pixels) / 2.0
+    return _score(_prepared(prev), _prepared(cur))
+
+
+@dataclass(frozen=True)
+class FrameChanges:
+    """Per decoded frame: its time, its change score against the frame before (0 for the
+    first) and, in ``skips[i, k - 1]``, its score against frame ``i - k - 1`` (the frame
+    before a ``k``-frame run that ends at ``i - 1``; NaN where there is none)."""
+
+    times: np.ndarray  # (N,) seconds from the first frame
+    scores: np.ndarray  # (N,)
+    skips: np.ndarray  # (N, FLASH_MAX_FRAMES)
+    end_s: float  # the video's end
 
 
 def change_scores(
     path: str | Path, *, analysis_size: tuple[int, int], backend: str = "pyav", num_threads: int = 0
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Decode every frame at ``analysis_size`` (H, W), streaming.
-
-    Returns (times, scores, end_s): the timestamps of the frames that decoded, the change
-    score of each against the previous decoded frame (0 for the first), and the video's end.
-    """
-    times, scores = [], []
+) -> FrameChanges:
+    """Decode every frame at ``analysis_size`` (H, W), streaming, and score the changes."""
+    times, scores, skips = [], [], []
+    recent: list[tuple[np.ndarray, np.ndarray]] = []  # the last FLASH_MAX_FRAMES + 1 frames, newest last
     with open_decoder(path, backend=backend, num_threads=num_threads) as decoder:
-        prev = None
         for i, rgb in decoder.read(np.arange(len(decoder.index)), size=analysis_size):
-            scores.append(0.0 if prev is None else change_score(prev, rgb))
+            cur = _prepared(rgb)
+            scores.append(_score(recent[-1], cur) if recent else 0.0)
+            skips.append(
+                [_score(recent[-k - 1], cur) if k < len(recent) else np.nan for k in range(1, FLASH_MAX_FRAMES + 1)]
+            )
             times.append(float(decoder.index.times[i]))
-            prev = rgb
+            recent = [*recent[-FLASH_MAX_FRAMES:], cur]
         end_s = decoder.index.end_s
         if not times:
             raise VideoReadError(path, f"no frame could be decoded ({'; '.join(decoder.errors[:3])})")
-    return np.asarray(times), np.asarray(scores), end_s
+    return FrameChanges(np.asarray(times), np.asarray(scores), np.asarray(skips).reshape(-1, FLASH_MAX_FRAMES), end_s)
 
 
-def boundaries_from_scores(
-    times: np.ndarray, scores: np.ndarray, end_s: float, threshold: float
-) -> list[tuple[float, float]]:
+def flash_frames(changes: FrameChanges, threshold: float) -> np.ndarray:
+    """(N,) bool: frames of a flash and the frame after it.
+
+    A flash is a run of at most FLASH_MAX_FRAMES frames that starts with a change over the
+    threshold and after which the picture is back to the one before it (the frame after
+    the run scores under the threshold against the frame before it). Cuts on these frames
+    would split one shot in two around a run too short to keep, so they are not cuts.
+    """
+    flash = np.zeros(len(changes.scores), dtype=bool)
+    for start in np.flatnonzero(changes.scores > threshold):
+        for k in range(1, FLASH_MAX_FRAMES + 1):
+            after = start + k
+            if after < len(flash) and changes.skips[after, k - 1] <= threshold:
+                flash[start : after + 1] = True
+                break
+    return flash
+
+
+def boundaries_from_scores(changes: FrameChanges, threshold: float) -> list[tuple[float, float]]:
     """Scenes as (start_s, end_s) from per-frame change scores.
 
     A run of consecutive frames over the threshold is one transition; the new scene starts
     at its last frame (the first frame that looks like what follows), so a dissolve
-    belongs to the scene before it, as in NeMo's TransNetV2 stage.
+    belongs to the scene before it, as in NeMo's TransNetV2 stage. Flashes
+    (`flash_frames`) make no cut.
     """
-    cut = scores > threshold
+    cut = (changes.scores > threshold) & ~flash_frames(changes, threshold)
     starts = [0]
     for i in range(1, len(cut)):
         if cut[i] and not (i + 1 < len(cut) and cut[i + 1]):
             starts.append(i)
-    edges = [float(times[s]) for s in starts] + [float(end_s)]
+    edges = [float(changes.times[s]) for s in starts] + [float(changes.end_s)]
     return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
@@ -81,5 +123,5 @@ def scene_boundaries(
     """Scenes of the video at ``path`` as (start_s, end_s), covering it from 0 to its end."""
     if not 0 < threshold < 1:
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
-    times, scores, end_s = change_scores(path, analysis_size=analysis_size, backend=backend, num_threads=num_threads)
-    return boundaries_from_scores(times, scores, end_s, threshold)
+    changes = change_scores(path, analysis_size=analysis_size, backend=backend, num_threads=num_threads)
+    return boundaries_from_scores(changes, threshold)

@@ -30,6 +30,7 @@ def spans_for(path: str, duration_s: float, settings: ClippingSettings) -> list[
         return scene_cut_spans(
             path,
             threshold=settings.scene_threshold,
+            detector=settings.scene_detector,
             min_clip_len_s=settings.min_clip_len_s,
             max_clip_len_s=settings.max_clip_len_s,
         )
