@@ -1,8 +1,8 @@
 """Scene cuts: our weights-free splitter beside PySceneDetect, on videos with known cuts.
 
-    .venv/bin/pip install scenedetect opencv-python-headless   # not a project dependency
+    .venv/bin/pip install -e ".[scenes]"   # PySceneDetect: the optional extra (in .[dev])
     .venv/bin/python benchmarks/scene_cuts.py [--quick] [--videos NAME ...] [--tolerance 0.5]
-        [--our-thresholds 0.2 ...] [--repeats 2] [--opencv] [--scores] [--keep DIR]
+        [--our-thresholds 0.25 ...] [--repeats 2] [--opencv] [--scores] [--keep DIR]
 
 Exits 2 with the pip command above when scenedetect is not installed. The default run
 (four videos, generation included) takes about 2 minutes on 2 busy cores; ``--quick``
@@ -22,9 +22,12 @@ Detectors, each timed on its own full decode of the file (best of ``--repeats``,
 - ours: `clipping.scene_cut_spans`, the pipeline's function and decode path (PyAV, every
   frame scaled to 27x48), at the pipeline's threshold (`ClippingSettings().scene_threshold`),
   with min/max clip lengths opened up so every scene comes back as one span and its start
-  is a cut. ``--our-thresholds`` (default 0.2, the function's own default) are scored from
-  one untimed `scenes.change_scores` pass through `boundaries_from_scores`, which is what
-  `scene_cut_spans` runs, so they cost the same as the timed one;
+  is a cut. ``--our-thresholds`` (default 0.15 0.25 0.3, beside the pipeline's 0.2) are
+  scored from one untimed `scenes.change_scores` pass through `boundaries_from_scores`,
+  which is what `scene_cut_spans` runs, so they cost the same as the timed one;
+- ours+adaptive via our decoder: `scene_cut_spans(detector="adaptive")`, what
+  `clipping.scene_detector = "adaptive"` runs: PySceneDetect's AdaptiveDetector (default
+  settings) fed our decoder's 27x48 frames, its cuts stamped with our timestamps;
 - PySceneDetect `ContentDetector` and `AdaptiveDetector` with their default settings, on
   its PyAV backend (`open_video(path, backend="pyav", threading_mode="AUTO")`, the same
   library-picked decoder threads as ours); ``--opencv`` adds ContentDetector on OpenCV.
@@ -58,10 +61,10 @@ sys.path.insert(0, str(ROOT))
 
 from video_assets.config import ClippingSettings
 from video_assets.media.clipping import scene_cut_spans
-from video_assets.media.scenes import boundaries_from_scores, change_scores
+from video_assets.media.scenes import FrameChanges, boundaries_from_scores, change_scores
 from video_assets.media.synthetic import DEFAULT_PIX_FMT, ENCODER_OPTIONS, _MovingScene
 
-INSTALL = ".venv/bin/pip install scenedetect opencv-python-headless"
+INSTALL = '.venv/bin/pip install -e ".[scenes]"'
 
 # Seconds. Scenes follow each other; "cut" / "dissolve" / "fade" is how a scene begins.
 # A scene is ("moving", seed) or ("pan", texture, start_x (frame widths), [(t0, t1, speed
@@ -214,6 +217,12 @@ def ours(threshold: float) -> Callable[[Path], list[float]]:
     return detect
 
 
+def ours_adaptive(path: Path) -> list[float]:
+    """PySceneDetect's AdaptiveDetector fed by our decoder: `scene_cut_spans(detector="adaptive")`."""
+    spans = scene_cut_spans(path, detector="adaptive", min_clip_len_s=1e-3, max_clip_len_s=1e9)
+    return [s.start_s for s in spans if s.start_s > 0]
+
+
 def pyscenedetect(detector: str, backend: str) -> Callable[[Path], list[float]]:
     from scenedetect import AdaptiveDetector, ContentDetector, SceneManager, open_video
 
@@ -253,8 +262,9 @@ def bait_of(t: float, tolerance: float) -> str:
     return "other"
 
 
-def print_scores(times: np.ndarray, scores: np.ndarray, tolerance: float) -> None:
+def print_scores(changes: FrameChanges, tolerance: float) -> None:
     """Our change score (`scenes.change_scores`) at its highest near each true cut and bait."""
+    times, scores = changes.times, changes.scores
     events = [(t, cls) for t, cls in true_cuts()] + [(a, name) for name, spans in BAITS.items() for a, _ in spans]
     parts = []
     for t, what in sorted(events):
@@ -303,7 +313,7 @@ def main() -> int:
         "--our-thresholds",
         type=float,
         nargs="*",
-        default=[0.2],
+        default=[0.15, 0.25, 0.3],
         help="more thresholds for ours, from one untimed `change_scores` pass (the pipeline's is always timed)",
     )
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per detector and video; the fastest counts")
@@ -322,6 +332,7 @@ def main() -> int:
     cases = [v for v in VIDEOS if v.name in names]
     ours_name = f"ours t={pipeline:g} (pipeline)"
     timed: dict[str, Callable[[Path], list[float]]] = {ours_name: ours(pipeline)}
+    timed["ours+adaptive via our decoder"] = ours_adaptive
     timed["PySceneDetect Content (pyav)"] = pyscenedetect("content", "pyav")
     timed["PySceneDetect Adaptive (pyav)"] = pyscenedetect("adaptive", "pyav")
     if args.opencv:
@@ -356,13 +367,13 @@ def main() -> int:
                         found[name] = None
                     best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)
             if extra or args.scores:
-                times, scores, end_s = change_scores(path, analysis_size=(27, 48))
+                changes = change_scores(path, analysis_size=(27, 48))
                 if args.scores:
-                    print_scores(times, scores, args.tolerance)
+                    print_scores(changes, args.tolerance)
             for name in totals:
                 if name in extra:
                     threshold = args.our_thresholds[extra.index(name)]
-                    cuts = [a for a, _ in boundaries_from_scores(times, scores, end_s, threshold) if a > 0]
+                    cuts = [a for a, _ in boundaries_from_scores(changes, threshold) if a > 0]
                     score(totals[name], name, cuts, None, case, args.tolerance)
                 elif found[name] is not None:
                     score(totals[name], name, found[name], best[name], case, args.tolerance)
