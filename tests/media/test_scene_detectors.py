@@ -51,6 +51,7 @@ def test_adaptive_without_scenedetect_names_the_setting_and_the_extra(synthetic_
     with pytest.raises(SceneDetectorUnavailable) as error:
         scene_cut_spans(path, detector="adaptive")
     assert "clipping.scene_detector" in str(error.value)
+    assert "not installed" in str(error.value)
     assert INSTALL_HINT == 'pip install "video-assets[scenes]"'
     assert INSTALL_HINT in str(error.value)
 
