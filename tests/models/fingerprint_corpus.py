@@ -36,17 +36,21 @@ def pink_noise(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return (img - img.mean()) / img.std()
 
 
+def textured_gradient(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """(h, w, 3) float: a two-colour gradient at a random angle under pink-noise texture."""
+    texture = pink_noise(rng, h, w)[..., None] * rng.uniform(15, 40, 3)
+    angle = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:h, 0:w]
+    ramp = (np.cos(angle) * xx / w + np.sin(angle) * yy / h)[..., None]
+    c0, c1 = rng.uniform(30, 220, 3), rng.uniform(30, 220, 3)
+    return c0 + (c1 - c0) * ramp + texture
+
+
 class Scene:
     """A textured gradient panning at constant speed under 3-5 shapes that move and wrap."""
 
     def __init__(self, rng: np.random.Generator) -> None:
-        big_h, big_w = HEIGHT + 2 * PAD, WIDTH + 2 * PAD
-        texture = pink_noise(rng, big_h, big_w)[..., None] * rng.uniform(15, 40, 3)
-        angle = rng.uniform(0, 2 * np.pi)
-        yy, xx = np.mgrid[0:big_h, 0:big_w]
-        ramp = (np.cos(angle) * xx / big_w + np.sin(angle) * yy / big_h)[..., None]
-        c0, c1 = rng.uniform(30, 220, 3), rng.uniform(30, 220, 3)
-        self.background = (c0 + (c1 - c0) * ramp + texture).astype(np.float32)
+        self.background = textured_gradient(rng, HEIGHT + 2 * PAD, WIDTH + 2 * PAD).astype(np.float32)
         self.pan = rng.uniform(-1.5, 1.5, 2)  # px/s: stays inside PAD for 16 s
         self.shapes = []
         for _ in range(rng.integers(3, 6)):

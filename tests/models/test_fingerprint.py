@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.models.fingerprint_corpus import pink_noise, reencode_h264, resize_swscale
+from tests.models.fingerprint_corpus import reencode_h264, resize_swscale, textured_gradient
 from video_assets.models.base import TextNotSupportedError
 from video_assets.models.fingerprint import FingerprintEmbedder
 from video_assets.models.fingerprint_dct import (
@@ -32,13 +32,7 @@ def synthetic_clip(seed: int, *, static: bool = False) -> np.ndarray:
     """(16, 120, 160, 3) uint8: a panning textured gradient with 3-5 moving shapes."""
     rng = np.random.default_rng(seed)
     pad = 20
-    big_h, big_w = HEIGHT + 2 * pad, WIDTH + 2 * pad
-    texture = pink_noise(rng, big_h, big_w)[..., None] * rng.uniform(15, 40, 3)
-    angle = rng.uniform(0, 2 * np.pi)
-    yy, xx = np.mgrid[0:big_h, 0:big_w]
-    ramp = (np.cos(angle) * xx / big_w + np.sin(angle) * yy / big_h)[..., None]
-    c0, c1 = rng.uniform(30, 220, 3), rng.uniform(30, 220, 3)
-    background = c0 + (c1 - c0) * ramp + texture
+    background = textured_gradient(rng, HEIGHT + 2 * pad, WIDTH + 2 * pad)
     pan = np.zeros(2) if static else rng.uniform(-1.2, 1.2, 2)
     py, px = np.mgrid[0:HEIGHT, 0:WIDTH]
     shapes = []
