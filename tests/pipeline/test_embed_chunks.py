@@ -67,7 +67,7 @@ def test_the_smaller_batch_after_an_oom_is_kept_for_later_chunks(
     assert report.oom_backoffs == 1 and model.batches == [6, 3, 3, 3, 3, 3, 3]
     assert report.batch_size == 3
     # The vectors are the model's own, in clip order.
-    stacked = torch.stack([torch.from_numpy(fields_to_array(r)) for r in rows])
+    stacked = torch.stack([torch.from_numpy(fields_to_array(r).copy()) for r in rows])
     expected = FingerprintEmbedder().embed_video(stacked).numpy()
     got = np.asarray(table.column("vector").to_pylist(), dtype=np.float32)
     assert table.column("clip_id").to_pylist() == [c["clip_id"] for c in clips]
