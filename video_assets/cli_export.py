@@ -38,7 +38,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from video_assets.index.filters import parse_where
     from video_assets.query import default_model, existing_index
 
-    check_format(args.format, args.shard_size)  # bad arguments are reported before any table is opened
+    check_format(args.format, args.shard_size, args.crf)  # bad arguments are reported before any table is opened
     if args.where is not None:
         parse_where(args.where, curation=True)
     settings = _settings(args)

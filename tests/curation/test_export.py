@@ -169,11 +169,15 @@ def test_bad_arguments_give_one_line_and_exit_2(index, tmp_path: Path, capsys: p
         (["--model", "nosuch"], "no clip table 'clips_nosuch'"),
         (["--where", "nonsense ="], "error:"),
         (["--shard-size", "0"], "shard size must be a positive integer"),
+        # libx264 would fail mid-export with a traceback (negative) or clamp to 51 silently (above).
+        (["--format", "webdataset", "--crf", "-5"], "crf must be an integer in 0..51"),
+        (["--format", "webdataset", "--crf", "99"], "crf must be an integer in 0..51"),
     ]
     for extra, message in cases:
         argv = ["export", "--model", MODEL, "--output", str(data), "--out", str(tmp_path / "x"), *extra]
         assert main(argv) == 2, extra
         err = capsys.readouterr().err.strip()
+        assert not (tmp_path / "x").exists(), extra  # refused before anything is written
         assert message in err and "\n" not in err, err
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "mine.txt").write_text("keep me")

@@ -36,6 +36,8 @@ from video_assets.index.filters import parse_where, render_sql
 
 FORMATS = ("parquet", "webdataset", "jsonl")
 DEFAULT_SHARD_SIZE = 1000
+DEFAULT_CRF = 23  # x264 CRF of spans cut from sources (webdataset)
+MAX_CRF = 51  # the top of libx264's 8-bit scale
 MANIFEST = "export.json"
 SORT_KEYS = ("source_path", "span_start_s", "clip_id")
 __all__ = ["DUP_TYPES", "ExportResult", "check_format", "export_clips"]  # DUP_TYPES: dup_read.DUP_COLUMNS typed
@@ -97,11 +99,14 @@ class ExportResult:
         return note
 
 
-def check_format(fmt: str, shard_size: int = DEFAULT_SHARD_SIZE) -> None:
+def check_format(fmt: str, shard_size: int = DEFAULT_SHARD_SIZE, crf: int = DEFAULT_CRF) -> None:
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
         raise ValueError(f"shard size must be a positive integer, got {shard_size!r}")
+    # libx264 clamps a CRF above 51 silently and fails mid-export on a negative one (av.error.OverflowError).
+    if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= MAX_CRF:
+        raise ValueError(f"crf must be an integer in 0..{MAX_CRF} (x264; lower is better quality), got {crf!r}")
 
 
 def export_clips(
@@ -114,7 +119,7 @@ def export_clips(
     kept_only: bool = False,
     where: str | None = None,
     shard_size: int = DEFAULT_SHARD_SIZE,
-    crf: int = 23,
+    crf: int = DEFAULT_CRF,
 ) -> ExportResult:
     """Write the model's clips matching `where` (all when None) to `out_dir` in `fmt` (see the module doc).
 
@@ -125,7 +130,7 @@ def export_clips(
     `out_dir` is replaced when it holds an earlier export; any other non-empty directory is refused.
     """
     started = time.perf_counter()
-    check_format(fmt, shard_size)
+    check_format(fmt, shard_size, crf)
     node = parse_where(where, curation=True) if where is not None else None  # a bad filter fails before any read
     index_part, rest = split(node) if node is not None else (None, None)
     sql = render_sql(index_part) if index_part is not None else None
