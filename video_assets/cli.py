@@ -317,6 +317,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unknown_model_message(err: Exception) -> str | None:
+    """For a missing clip table of a model that is not registered (a typo in --model): say so and list the
+    registered ones, instead of advising to materialize a model that does not exist."""
+    from video_assets.index.errors import ClipTableNotFoundError
+    from video_assets.models.embedder_registry import registered
+
+    if not isinstance(err, ClipTableNotFoundError):
+        return None
+    names = registered()
+    if err.model in names:
+        return None
+    known = ", ".join(sorted(names))
+    return f"unknown embedder {err.model!r} (no clip table {err.table!r} in the index); registered: {known}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "models" and args.action == "download" and not args.name:
@@ -327,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, KeyError, OSError, LookupError) as err:
         # Bad input and missing weights/tables: one clear line, no traceback.
         message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        message = _unknown_model_message(err) or message
         print(f"video-assets {args.command}: error: {message}", file=sys.stderr)
         return 2
 

@@ -139,7 +139,14 @@ def test_cli_errors_are_one_line(data_dir, capsys):
     assert main(["clips", "--where", "video_id = 'a' OR 1=1", "--model", MODEL, "--output", str(data_dir)]) == 2
     assert "invalid filter at character 18" in capsys.readouterr().err
     assert main(["clips", "--model", "nope", "--output", str(data_dir)]) == 2
-    assert "no clip table 'clips_nope'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    # A --model typo is named as such, with the registered models, not "materialize that model's clip_index".
+    assert "no clip table 'clips_nope'" in err and "unknown embedder 'nope'" in err and "fingerprint" in err, err
+    assert "materialize" not in err and "\n" not in err.strip(), err
+    # A registered model without a table yet keeps the advice to materialize it.
+    assert main(["clips", "--model", "fingerprint", "--output", str(data_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "no clip table 'clips_fingerprint'" in err and "materialize" in err and "unknown" not in err, err
     assert main(["clips", "--where", "text_score('a cat') > 0", "--model", MODEL, "--output", str(data_dir)]) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith("0 clip(s)") and "no clip of tiny has a score for 'a cat'" in captured.err
