@@ -7,10 +7,12 @@ import argparse
 import json
 from dataclasses import asdict
 
-from video_assets.cli_options import add_output_and_json
+from video_assets.cli_options import add_output_and_json, add_quiet
 
 # The console shows the summary; every event is still in the instance (UI), as with `run`.
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+# What each phase of `update_duplicates` counts, for its bar.
+DUPLICATES_UNITS = {"assign": "clip", "compare": "pair"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--limit", type=int, default=100, help="groups printed, largest first (default 100; --json prints all)"
     )
+    add_quiet(p)
     add_output_and_json(p, "print the groups as JSON")
     p.set_defaults(func=cmd_duplicates)
 
@@ -37,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="every video (default: videos indexed since their last filters run, and videos whose "
         "duplicate flags changed with the last `duplicates`)",
     )
+    add_quiet(p)
     add_output_and_json(p, "print the filter run as JSON")
     p.set_defaults(func=cmd_filters)
 
@@ -48,18 +52,21 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     from video_assets.curation.sources import read_source_facts
     from video_assets.index.connection import connect
     from video_assets.query import default_model, existing_index
+    from video_assets.run_progress import phase_bars
 
     settings = _settings(args)
     model = args.model or default_model(settings, needs_text=False)
     curation_dir = settings.data_dir / "curation"
-    result = update_duplicates(
-        connect(existing_index(settings)),
-        model,
-        curation_dir,
-        threshold=args.threshold,
-        sources=read_source_facts(settings.data_dir),
-        full=args.full,
-    )
+    with phase_bars(quiet=args.quiet or args.json, units=DUPLICATES_UNITS) as bars:
+        result = update_duplicates(
+            connect(existing_index(settings)),
+            model,
+            curation_dir,
+            threshold=args.threshold,
+            sources=read_source_facts(settings.data_dir),
+            full=args.full,
+            on_progress=bars,
+        )
     found = groups(read_duplicates(curation_dir, model))
     if args.json:
         stats = {k: v for k, v in asdict(result).items() if k != "histogram"}
@@ -88,10 +95,12 @@ def cmd_filters(args: argparse.Namespace) -> int:
     from video_assets.assets.partitions import videos_partitions
     from video_assets.cli import _settings
     from video_assets.curation.filter_read import read_filters
+    from video_assets.curation.progress import no_progress
     from video_assets.index.connection import connect, open_clip_table
     from video_assets.query import default_model, existing_index
     from video_assets.resources.lancedb import LanceDBResource
     from video_assets.resources.storage import PartitionedParquetIOManager, StorageResource
+    from video_assets.run_progress import phase_bars
     from video_assets.runner import dagster_home
 
     settings = _settings(args)
@@ -114,18 +123,23 @@ def cmd_filters(args: argparse.Namespace) -> int:
         if indexed - known:
             instance.add_dynamic_partitions(videos_partitions.name, sorted(indexed - known))
         due = indexed if args.all else newly_indexed(instance, model, indexed) | flags_changed(storage, model, indexed)
-        for key in sorted(due):
-            run = dg.materialize(
-                [asset],
-                instance=instance,
-                resources=resources,
-                partition_key=key,
-                raise_on_error=False,
-                run_config=QUIET,
-            )
-            if not run.success:
-                errors = [_root_message(e.event_specific_data.error) for e in run.get_step_failure_events()]
-                failed[key] = "; ".join(errors)
+        # One Dagster run per partition: the bar counts them (filter_partition's own work is a video's clips).
+        with phase_bars(quiet=args.quiet or args.json, units={"filter": "partition"}) as bars:
+            report = no_progress if bars is None else bars
+            for done, key in enumerate(sorted(due)):
+                report("filter", done, len(due))
+                run = dg.materialize(
+                    [asset],
+                    instance=instance,
+                    resources=resources,
+                    partition_key=key,
+                    raise_on_error=False,
+                    run_config=QUIET,
+                )
+                if not run.success:
+                    errors = [_root_message(e.event_specific_data.error) for e in run.get_step_failure_events()]
+                    failed[key] = "; ".join(errors)
+            report("filter", len(due), len(due))
     table = read_filters(data / "assets", model, ["clip_id", "filter_reasons"])
     reasons = table.column("filter_reasons").to_pylist() if table is not None else []
     counts = {r: sum(r in rs for rs in reasons) for r in dict.fromkeys(x for rs in reasons for x in rs)}

@@ -7,7 +7,7 @@ import json
 import sys
 from dataclasses import asdict
 
-from video_assets.cli_options import add_output_and_json, picked
+from video_assets.cli_options import add_output_and_json, add_quiet, picked
 from video_assets.cli_query import CURATION_HELP, WHERE_HELP
 
 
@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--where", help="export only matching clips; " + WHERE_HELP + CURATION_HELP)
     p.add_argument("--shard-size", type=int, default=1000, help="samples per webdataset shard (default 1000)")
     p.add_argument("--crf", type=int, default=23, help="x264 CRF of spans cut from sources (webdataset; default 23)")
+    add_quiet(p)
     add_output_and_json(p, "print the export's manifest as JSON")
     p.set_defaults(func=cmd_export)
 
@@ -37,20 +38,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     from video_assets.index.connection import connect
     from video_assets.index.filters import parse_where
     from video_assets.query import default_model, existing_index
+    from video_assets.run_progress import phase_bars
 
     check_format(args.format, args.shard_size, args.crf)  # bad arguments are reported before any table is opened
     if args.where is not None:
         parse_where(args.where, curation=True)
     settings = _settings(args)
     model = args.model or default_model(settings, needs_text=False)
-    result = export_clips(
-        connect(existing_index(settings)),
-        model,
-        args.out,
-        fmt=args.format,
-        data_dir=settings.data_dir,
-        **picked(args, "kept_only", "where", "shard_size", "crf"),
-    )
+    with phase_bars(quiet=args.quiet or args.json, units={"write": "clip"}) as bars:
+        result = export_clips(
+            connect(existing_index(settings)),
+            model,
+            args.out,
+            fmt=args.format,
+            data_dir=settings.data_dir,
+            on_progress=bars,
+            **picked(args, "kept_only", "where", "shard_size", "crf"),
+        )
     if args.json:
         print(json.dumps({**asdict(result), "note": result.note()}, indent=2, ensure_ascii=False))
         return 0

@@ -13,6 +13,11 @@ def add_output(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", help=DATA_DIR_HELP)
 
 
+def add_quiet(parser: argparse.ArgumentParser) -> None:
+    """`--quiet`: no progress bar (`run_progress.phase_bars`; `--json` implies it)."""
+    parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr; the summary only")
+
+
 def add_output_and_json(parser: argparse.ArgumentParser, json_help: str) -> None:
     """`--output`, then `--json` (what it prints is the command's own): the last options of the commands
     that read a data directory and can answer in JSON."""

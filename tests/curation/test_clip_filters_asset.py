@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from tests.progress_calls import on_terminal
 from video_assets.assets.clip_filters import clip_filters_assets
 from video_assets.assets.curation_sensor import build_curation_sensor
 from video_assets.assets.duplicates import duplicates_asset
@@ -199,8 +200,11 @@ def test_filters_command_runs_stale_videos_or_all(pipeline, capsys) -> None:
     data, instance, resources, keys = pipeline
     base = ["filters", "--model", MODEL, "--output", str(data), "--json"]
     _run(dg.RunRequest(asset_selection=[dg.AssetKey(f"{MODEL}_duplicates")]), instance, resources, DUPS_070)
+    capsys.readouterr()  # that run's Dagster log
     assert main(base) == 0
-    stale = json.loads(capsys.readouterr().out)  # whatever the earlier tests left: flags now follow DUPS_070
+    captured = capsys.readouterr()
+    stale = json.loads(captured.out)  # whatever the earlier tests left: flags now follow DUPS_070
+    assert captured.err == ""  # --json: no bar
     assert main(base) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["videos_run"] == 0 and again["failed"] == {}  # nothing stale after a run
@@ -211,6 +215,17 @@ def test_filters_command_runs_stale_videos_or_all(pipeline, capsys) -> None:
     assert everything["reasons"] == {r: sum(r in row["filter_reasons"] for row in rows) for r in everything["reasons"]}
     assert everything["reasons"]["static"] == 2 and everything["reasons"]["duplicate"] == 3
     assert everything["kept"] == 2 and stale["kept"] == 2
+
+
+def test_filters_command_draws_a_bar_on_a_terminal_only(pipeline, monkeypatch, capsys) -> None:
+    data, _, _, keys = pipeline
+    base = ["filters", "--model", MODEL, "--output", str(data), "--all"]
+    assert main(base) == 0
+    assert capsys.readouterr().err == ""  # pytest's stderr is no terminal
+    for extra, drawn in (([], True), (["--quiet"], False)):
+        code, err = on_terminal(monkeypatch, [*base, *extra])
+        assert code == 0
+        assert ("filter: 100%" in err and f"{len(keys)}/{len(keys)}" in err) is drawn and (err == "") is not drawn, err
 
 
 def test_filters_command_names_a_partition_it_could_not_filter(pipeline, capsys) -> None:

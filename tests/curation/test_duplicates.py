@@ -11,7 +11,9 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 
-from video_assets.curation import clustering
+from tests.progress_calls import ProgressCalls, on_terminal
+from video_assets.cli import main
+from video_assets.curation import clustering, pairs
 from video_assets.curation.dup_read import duplicate_columns, groups, read_duplicates
 from video_assets.curation.duplicates import update_duplicates
 from video_assets.curation.groups import KeepKeys, build_groups, components
@@ -201,3 +203,34 @@ def test_output_columns_and_readers(tmp_path: Path) -> None:
     singles = table.filter(pc.is_null(table.column("dup_group"))).to_pylist()
     assert len(singles) == 4 and all(r["keep"] and r["sim_to_kept"] is None and r["group_size"] == 1 for r in singles)
     assert sum(c for _, _, c in result.histogram) == result.pairs == 1
+
+
+def test_progress_follows_each_phase_and_the_cli_draws_it_on_a_terminal_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("VIDEO_ASSETS_SETTINGS", "VIDEO_ASSETS_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    db = connect(str(tmp_path / "lancedb"))
+    videos = corpus(5, videos=6)
+    for name in sorted(videos):
+        commit_video(db, name, videos[name])
+    # Small chunks and tasks: many reports, from worker threads, must still only count up.
+    monkeypatch.setattr(clustering, "_CHUNK_ROWS", 8)
+    monkeypatch.setattr(pairs, "_TASK_CELLS", 1)
+    calls = ProgressCalls()
+    full = update_duplicates(db, MODEL, tmp_path / "curation", threshold=0.95, on_progress=calls)
+    assert calls.phases() == ["read", "k-means", "assign", "compare"]
+    assert calls.total("assign") == full.clips and calls.total("compare") == full.comparisons
+    assert sum(p == "compare" for p, _, _ in calls) > 3
+    calls.clear()
+    again = update_duplicates(db, MODEL, tmp_path / "curation", threshold=0.95, on_progress=calls)
+    assert again.mode == "incremental" and calls.phases() == ["read", "assign", "compare"]  # no k-means
+    assert calls.total("assign") == calls.total("compare") == 0  # nothing new to compare
+    # The CLI: bars on a terminal's stderr only, and none with --quiet or --json.
+    base = ["duplicates", "--model", MODEL, "--output", str(tmp_path), "--threshold", "0.95", "--full"]
+    assert main(base) == 0
+    assert capsys.readouterr().err == ""  # pytest's stderr is no terminal
+    for extra, drawn in (([], True), (["--quiet"], False), (["--json"], False)):
+        code, out = on_terminal(monkeypatch, [*base, *extra])
+        assert code == 0
+        assert ("compare: 100%" in out and "assign: 100%" in out) is drawn and (out == "") is not drawn, out

@@ -17,12 +17,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from tests.progress_calls import ProgressCalls, on_terminal
 from video_assets.assets.export import export_asset
 from video_assets.cli import main
 from video_assets.curation import export_formats
 from video_assets.curation.dup_read import DUP_COLUMNS
 from video_assets.curation.duplicates import update_duplicates
-from video_assets.curation.export import DUP_TYPES
+from video_assets.curation.export import DUP_TYPES, export_clips
 from video_assets.index.commit import commit_partition
 from video_assets.index.connection import connect
 from video_assets.index.schema import rows_to_table
@@ -217,3 +218,26 @@ def test_a_failed_export_leaves_the_earlier_one(index, tmp_path: Path, monkeypat
     assert _export(data, out, "--format", "webdataset", "--shard-size", "1") == 2
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before and len(before) == 2  # 00000.tar + manifest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temp dir, no half shard left beside it
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl", "webdataset"])
+def test_progress_reads_then_writes_every_clip(index, tmp_path: Path, fmt: str) -> None:
+    data, rows = index
+    calls = ProgressCalls()
+    db = connect(str(data / "lancedb"))
+    result = export_clips(db, MODEL, tmp_path / fmt, fmt=fmt, data_dir=data, shard_size=3, on_progress=calls)
+    assert calls.phases() == ["read", "write"] and calls.total("write") == result.rows == len(rows)
+    if fmt == "webdataset":  # a step per sample: cutting a span from its source is the slow part
+        assert [d for p, d, _ in calls if p == "write"] == list(range(len(rows) + 1))
+
+
+def test_the_cli_draws_bars_on_a_terminal_only(index, tmp_path: Path, monkeypatch, capsys) -> None:
+    data, _ = index
+    base = ["export", "--model", MODEL, "--output", str(data), "--out", str(tmp_path / "out"), "--format", "jsonl"]
+    assert main(base) == 0
+    assert "%|" not in capsys.readouterr().err  # pytest's stderr is no terminal: the note line only
+    for extra, drawn in (([], True), (["--quiet"], False), (["--json"], False)):
+        code, err = on_terminal(monkeypatch, [*base, *extra])
+        assert code == 0
+        assert ("read: 100%" in err and "write: 100%" in err and "4/4" in err) is drawn, err
+        assert ("%|" in err) is drawn and ("--json" not in extra or err == ""), err  # --json: the JSON alone

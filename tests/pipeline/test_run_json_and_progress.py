@@ -1,4 +1,4 @@
-"""`run --json` reports every video with its status and reason; the progress bar only on a terminal."""
+"""`run --json` reports every video with its status and reason; the progress bars only on a terminal."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.progress_calls import Terminal
 from video_assets.cli import main
 from video_assets.media.synthetic import make_video
 from video_assets.media.synthetic_damaged import make_text_file_as_video
-from video_assets.run_progress import RunProgress
+from video_assets.run_progress import PhaseBars, RunProgress, phase_bars
 from video_assets.runner import PartitionOutcome
 
 
@@ -33,12 +34,7 @@ def test_run_json_lists_each_video_with_its_reason(tmp_path: Path, dagster_home,
     assert str(videos / "notes.mp4") not in bad["reason"]  # the path is its own field
 
 
-class _Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-@pytest.mark.parametrize("stream_cls, bar", [(_Terminal, True), (io.StringIO, False)])
+@pytest.mark.parametrize("stream_cls, bar", [(Terminal, True), (io.StringIO, False)])
 def test_the_bar_is_drawn_only_on_a_terminal(stream_cls, bar, capsys) -> None:
     stream = stream_cls()
     progress = RunProgress(stream=stream)
@@ -54,8 +50,27 @@ def test_the_bar_is_drawn_only_on_a_terminal(stream_cls, bar, capsys) -> None:
 
 
 def test_quiet_prints_nothing(capsys) -> None:
-    progress = RunProgress(quiet=True, stream=_Terminal())
+    progress = RunProgress(quiet=True, stream=Terminal())
     progress.start(3)
     progress("a line")
     progress.close()
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("stream_cls, drawn", [(Terminal, True), (io.StringIO, False)])
+def test_phase_bars_draw_one_bar_per_phase_on_a_terminal_only(stream_cls, drawn) -> None:
+    stream = stream_cls()
+    bars = PhaseBars(units={"write": "clip"}, stream=stream)
+    for phase, done, total in [("read", 0, 1), ("read", 1, 1), ("empty", 0, 0), ("write", 0, 3), ("write", 3, 3)]:
+        bars(phase, done, total)
+    bars.close()
+    out = stream.getvalue()
+    assert ("read: 100%" in out and "write: 100%" in out and "3/3" in out and "clip/s" in out) is drawn, out
+    assert "empty" not in out and (out == "") is not drawn  # a phase with nothing to do gets no bar
+
+
+def test_phase_bars_are_none_when_quiet() -> None:
+    with phase_bars(quiet=True) as bars:
+        assert bars is None
+    with phase_bars() as bars:
+        assert isinstance(bars, PhaseBars)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -30,6 +31,8 @@ from typing import TypeVar
 import faiss
 import numpy as np
 from threadpoolctl import threadpool_limits
+
+from video_assets.curation.progress import Progress, no_progress
 
 DEFAULT_MAX_PROBES = 8
 MAX_CLUSTERS = 4096
@@ -110,6 +113,7 @@ def fit_centroids(
     max_probes: int = DEFAULT_MAX_PROBES,
     k: int | None = None,
     points_per_centroid: int = 64,
+    on_progress: Progress | None = None,
 ) -> np.ndarray:
     """Centroids for the duplicate search: k-means with `k` clusters, or (k None) with the cluster
     count whose search costs the fewest products. Each k-means is trained on the first
@@ -123,23 +127,29 @@ def fit_centroids(
     plus the k-means and assignment products. Candidates rise sqrt(N)/4, /2, /1 (past sqrt(N) the
     k-means grows as k^2 and outweighs what the blocks save) and stop once a k-means and
     assignment alone would cost more than the best so far; the best one's centroids are kept,
-    so choosing costs at most the smaller candidates' training (1/16 + 1/4 of the largest)."""
+    so choosing costs at most the smaller candidates' training (1/16 + 1/4 of the largest).
+    `on_progress("k-means", tried, candidates)` follows the candidates."""
     n = len(priority)
     candidates = [k] if k is not None else sorted({max(1, auto_clusters(n) // d) for d in (4, 2, 1)})
+    report = no_progress if on_progress is None else on_progress
+    report("k-means", 0, len(candidates))
     best, best_cost = None, math.inf
-    for kk in candidates:
+    for tried, kk in enumerate(candidates):
         fixed = _kmeans_cells(kk, n, points_per_centroid, _NITER) + n * kk
         if best is not None and fixed >= best_cost:
+            report("k-means", len(candidates), len(candidates))  # the larger ones cost more still: skipped
             break
         sample = np.sort(priority[: min(n, kk * points_per_centroid)])
         rows = np.ascontiguousarray(vectors[sample], dtype=np.float32)
         centroids = train_centroids(rows, kk, points_per_centroid=points_per_centroid)
         if len(candidates) == 1:
-            return centroids
-        assignment = assign(rows, centroids, threshold=threshold, max_probes=max_probes)
-        cost = fixed + search_cells(assignment) * (n / len(sample)) ** 2
-        if cost < best_cost:
-            best, best_cost = centroids, cost
+            best = centroids
+        else:
+            assignment = assign(rows, centroids, threshold=threshold, max_probes=max_probes)
+            cost = fixed + search_cells(assignment) * (n / len(sample)) ** 2
+            if cost < best_cost:
+                best, best_cost = centroids, cost
+        report("k-means", tried + 1, len(candidates))
     assert best is not None
     return best
 
@@ -168,10 +178,15 @@ def _kmeans_cells(k: int, n: int, points_per_centroid: int, niter: int) -> float
 
 
 def assign(
-    vectors: np.ndarray, centroids: np.ndarray, *, threshold: float, max_probes: int = DEFAULT_MAX_PROBES
+    vectors: np.ndarray,
+    centroids: np.ndarray,
+    *,
+    threshold: float,
+    max_probes: int = DEFAULT_MAX_PROBES,
+    on_progress: Progress | None = None,
 ) -> Assignment:
     """Nearest centroid of each (unit) vector, and the clusters whose boundary lies within
-    `pair_radius(threshold)` of it (see the module doc)."""
+    `pair_radius(threshold)` of it (see the module doc). `on_progress("assign", rows, n)` as chunks finish."""
     n, k = len(vectors), len(centroids)
     radius = pair_radius(threshold)
     gram = centroids @ centroids.T
@@ -189,19 +204,38 @@ def assign(
             chunk = slice(start, start + len(sims))
             probes[chunk], capped[chunk] = _near_boundaries(sims, own, gaps, radius, max_probes)
 
-    parallel_map(one_chunk, list(range(0, n, _CHUNK_ROWS)))
+    report = no_progress if on_progress is None else on_progress
+    done = 0
+    report("assign", done, n)
+
+    def chunk_done(start: int) -> None:
+        nonlocal done
+        done += min(_CHUNK_ROWS, n - start)
+        report("assign", done, n)
+
+    parallel_map(one_chunk, list(range(0, n, _CHUNK_ROWS)), on_done=chunk_done)
     return Assignment(cluster, probes, capped)
 
 
-def parallel_map(fn: Callable[[T], R], items: list[T]) -> list[R]:
+def parallel_map(fn: Callable[[T], R], items: list[T], *, on_done: Callable[[T], None] | None = None) -> list[R]:
     """fn over items on a thread per core with numpy's BLAS at one thread each (numpy releases
-    the GIL in products), else serially with the BLAS's own threads."""
+    the GIL in products), else serially with the BLAS's own threads. `on_done(item)` runs after
+    each item, one call at a time (under a lock), so a progress count it keeps only rises."""
     workers = os.cpu_count() or 1
+    lock = threading.Lock()
+
+    def run(item: T) -> R:
+        result = fn(item)
+        if on_done is not None:
+            with lock:
+                on_done(item)
+        return result
+
     with single_threaded_blas() as limited:
         if not limited or workers == 1 or len(items) < 2:
-            return [fn(item) for item in items]
+            return [run(item) for item in items]
         with ThreadPoolExecutor(workers) as pool:
-            return list(pool.map(fn, items))
+            return list(pool.map(run, items))
 
 
 def _near_boundaries(

@@ -27,6 +27,7 @@ from filelock import FileLock
 from video_assets.curation import clustering, dup_state
 from video_assets.curation.groups import KeepKeys, build_groups
 from video_assets.curation.pairs import find_pairs
+from video_assets.curation.progress import Progress, no_progress
 from video_assets.curation.sources import SourceFacts
 from video_assets.index.scan import scan_clip_table
 from video_assets.parquet_parts import write_table_atomic
@@ -86,8 +87,12 @@ def update_duplicates(
     full: bool = False,
     max_probes: int = clustering.DEFAULT_MAX_PROBES,
     n_clusters: int | None = None,
+    on_progress: Progress | None = None,
 ) -> DuplicatesResult:
-    """Bring `<model>_duplicates.parquet` up to date with the model's table (see the module doc)."""
+    """Bring `<model>_duplicates.parquet` up to date with the model's table (see the module doc).
+
+    `on_progress(phase, done, total)` follows the long steps in order: "read" (the table, 0 then 1),
+    "k-means" (full runs: the cluster counts tried), "assign" (clips) and "compare" (vector pairs)."""
     threshold = default_threshold(model) if threshold is None else float(threshold)
     if not (math.isfinite(threshold) and -1.0 <= threshold <= 1.0):
         raise ValueError(f"threshold must be a cosine in [-1, 1], got {threshold!r}")
@@ -97,9 +102,12 @@ def update_duplicates(
     root = dup_state.state_dir(curation_dir, model)
     # One writer per model's state; a second run waits rather than interleaving generations.
     with FileLock(str(root) + ".lock"):
+        report = no_progress if on_progress is None else on_progress
+        report("read", 0, 1)
         scan = scan_clip_table(db, model, SCAN_COLUMNS)
         hashes = vector_hashes(scan.vectors)  # of the stored bytes, before normalising
         x = clustering.normalize(scan.vectors, in_place=True)  # a 1M x 768 table is 3 GB: no second copy
+        report("read", 1, 1)
         ids = scan.columns.column("clip_id").combine_chunks()
         previous = dup_state.load_state(root)
         meta = {"threshold": threshold, "dim": int(x.shape[1]), "max_probes": int(max_probes)}
@@ -120,11 +128,14 @@ def update_duplicates(
                 max_probes=max_probes,
                 k=n_clusters,
                 points_per_centroid=POINTS_PER_CENTROID,
+                on_progress=on_progress,
             )
             trained = len(x)
-        fresh = clustering.assign(x[~same], centroids, threshold=threshold, max_probes=max_probes)
+        fresh = clustering.assign(
+            x[~same], centroids, threshold=threshold, max_probes=max_probes, on_progress=on_progress
+        )
         assignment = _merge_assignment(previous if reuse else None, same, at, fresh, max_probes)
-        pairs, stats = find_pairs(x, assignment, ~same, threshold)
+        pairs, stats = find_pairs(x, assignment, ~same, threshold, on_progress=on_progress)
         edge_i, edge_j, edge_sim = pairs.i, pairs.j, pairs.sim
         if reuse:
             assert previous is not None

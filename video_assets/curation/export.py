@@ -30,6 +30,7 @@ from video_assets.curation import export_formats
 from video_assets.curation.dup_read import read_duplicates, result_info
 from video_assets.curation.duplicates import output_path
 from video_assets.curation.filter_read import DUP_TYPES, curation_columns, filters_dir
+from video_assets.curation.progress import Progress, no_progress
 from video_assets.curation.where_eval import evaluate, split
 from video_assets.index.connection import open_clip_table
 from video_assets.index.filters import parse_where, render_sql
@@ -120,6 +121,7 @@ def export_clips(
     where: str | None = None,
     shard_size: int = DEFAULT_SHARD_SIZE,
     crf: int = DEFAULT_CRF,
+    on_progress: Progress | None = None,
 ) -> ExportResult:
     """Write the model's clips matching `where` (all when None) to `out_dir` in `fmt` (see the module doc).
 
@@ -128,6 +130,8 @@ def export_clips(
     either does not know is kept, and counted in `clips_without_dup_info` / `clips_without_filters`);
     it refuses when there is neither a duplicates file nor a clip filters partition.
     `out_dir` is replaced when it holds an earlier export; any other non-empty directory is refused.
+    `on_progress(phase, done, total)`: "read" (the table and curation columns, 0 then 1), then "write"
+    (clips written; webdataset cuts spans from sources here, the slow part).
     """
     started = time.perf_counter()
     check_format(fmt, shard_size, crf)
@@ -144,6 +148,8 @@ def export_clips(
             f"(or materialize {model}_duplicates / {model}_clip_filters) first"
         )
 
+    report = no_progress if on_progress is None else on_progress
+    report("read", 0, 1)
     table = open_clip_table(db, model)
     table.checkout(table.version)  # one version for the whole read
     query = table.search().limit(None)
@@ -161,12 +167,13 @@ def export_clips(
     if kept_only:
         keep = pc.and_(pc.fill_null(rows.column("keep"), True), pc.fill_null(rows.column("filter_keep"), True))
         rows = rows.filter(keep)
+    report("read", 1, 1)
 
     tmp = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        written = export_formats.write(fmt, rows, tmp, shard_size=shard_size, crf=crf)
+        written = export_formats.write(fmt, rows, tmp, shard_size=shard_size, crf=crf, on_progress=report)
         version = dup_info.get("table_version")
         result = ExportResult(
             model=model,

@@ -26,12 +26,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from video_assets.curation.progress import Progress, no_progress
 from video_assets.media.clipping import ClipSpan
 from video_assets.media.transcode import transcode_clip
 
 PARQUET_FILE = "clips.parquet"
 JSONL_FILE = "clips.jsonl"
 BATCH_ROWS = 4096
+PARQUET_ROWS = 65_536  # per row group: ~200 MB of 768-d float32 vectors
 # A WebDataset key is everything before the first dot of a member's name: no dots, no slashes.
 _KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -43,18 +45,33 @@ class Written:
     mp4_cut_from_source: int = 0
 
 
-def write(fmt: str, rows: pa.Table, out: Path, *, shard_size: int, crf: int) -> Written:
+def write(
+    fmt: str, rows: pa.Table, out: Path, *, shard_size: int, crf: int, on_progress: Progress | None = None
+) -> Written:
+    """Write `rows` in `fmt` into `out`; `on_progress("write", rows written, rows)` along the way."""
+    report = no_progress if on_progress is None else on_progress
+    report("write", 0, rows.num_rows)
     if fmt == "parquet":
-        pq.write_table(rows, out / PARQUET_FILE, compression="zstd")
+        # Slice by slice (a row group each) rather than one write_table: a bar needs steps.
+        with pq.ParquetWriter(out / PARQUET_FILE, rows.schema, compression="zstd") as writer:
+            for part in _slices(rows, PARQUET_ROWS, report):
+                writer.write_table(part)
         return Written([PARQUET_FILE])
     if fmt == "jsonl":
         with open(out / JSONL_FILE, "w", encoding="utf-8") as f:
-            for row in _dict_rows(rows):
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            for part in _slices(rows, BATCH_ROWS, report):
+                f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in _dict_rows(part))
         return Written([JSONL_FILE])
     if fmt == "webdataset":
-        return _write_shards(rows, out, shard_size=shard_size, crf=crf)
+        return _write_shards(rows, out, shard_size=shard_size, crf=crf, report=report)
     raise ValueError(f"unknown export format {fmt!r}")
+
+
+def _slices(rows: pa.Table, size: int, report: Progress) -> Iterator[pa.Table]:
+    """`rows` in slices of `size`, each reported written once the caller asks for the next."""
+    for start in range(0, rows.num_rows, size):
+        yield rows.slice(start, size)
+        report("write", min(start + size, rows.num_rows), rows.num_rows)
 
 
 def _dict_rows(rows: pa.Table) -> Iterator[dict[str, Any]]:
@@ -68,9 +85,11 @@ def _dict_rows(rows: pa.Table) -> Iterator[dict[str, Any]]:
             yield row
 
 
-def _write_shards(rows: pa.Table, out: Path, *, shard_size: int, crf: int) -> Written:
+def _write_shards(rows: pa.Table, out: Path, *, shard_size: int, crf: int, report: Progress) -> Written:
+    """Progress per sample: a span cut from its source (transcoded) takes a second or more."""
     written = Written()
     now = time.time()
+    done = 0
     with tempfile.TemporaryDirectory(prefix=".cut-", dir=out) as scratch:
         for start in range(0, rows.num_rows, shard_size):
             name = f"{start // shard_size:05d}.tar"
@@ -90,6 +109,8 @@ def _write_shards(rows: pa.Table, out: Path, *, shard_size: int, crf: int) -> Wr
                     meta = json.dumps(row, ensure_ascii=False).encode()
                     for suffix, data in (("mp4", mp4), ("json", meta), ("npy", npy.getvalue())):
                         _add(tar, f"{key}.{suffix}", data, now)
+                    done += 1
+                    report("write", done, rows.num_rows)
             part.rename(out / name)
             written.files.append(name)
     return written

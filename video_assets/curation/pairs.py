@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from video_assets.curation.clustering import Assignment, parallel_map
+from video_assets.curation.progress import Progress, no_progress
 
 _BLOCK_CELLS = 1 << 23  # rows x cols per product and worker: 32 MB of float32
 _TASK_CELLS = 1 << 20  # cells per thread task, at least
@@ -65,14 +66,20 @@ class Block:
 
 
 def find_pairs(
-    vectors: np.ndarray, assignment: Assignment, is_new: np.ndarray, threshold: float
+    vectors: np.ndarray,
+    assignment: Assignment,
+    is_new: np.ndarray,
+    threshold: float,
+    *,
+    on_progress: Progress | None = None,
 ) -> tuple[Pairs, SearchStats]:
-    """Pairs with cosine >= `threshold` among unit `vectors` with at least one clip where `is_new`."""
+    """Pairs with cosine >= `threshold` among unit `vectors` with at least one clip where `is_new`.
+    `on_progress("compare", pairs scored, pairs to score)` as the blocks finish."""
     n = len(vectors)
     is_new = np.asarray(is_new, bool)
     blocks = [b for b in plan_blocks(assignment, is_new) if len(b.rows) and len(b.cols) and b.cells]
     cut = threshold - _CANDIDATE_SLACK
-    found = _score_blocks(vectors, blocks, cut)
+    found = _score_blocks(vectors, blocks, cut, on_progress)
     comparisons = sum(b.cells for b in blocks)
     if not found:
         return Pairs.empty(), SearchStats(comparisons, 0)
@@ -145,12 +152,24 @@ def _groups(keys: np.ndarray, values: np.ndarray) -> dict[int, np.ndarray]:
     return {int(keys[s]): chunk for s, chunk in zip(starts, np.split(values, bounds))} if len(keys) else {}
 
 
-def _score_blocks(vectors: np.ndarray, blocks: list[Block], cut: float) -> list[tuple[np.ndarray, np.ndarray]]:
+def _score_blocks(
+    vectors: np.ndarray, blocks: list[Block], cut: float, on_progress: Progress | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Candidates (i, j) with float32 cosine >= cut from every block. Blocks run on a thread per
     core with single-threaded BLAS where the BLAS allows it: most blocks are small, and a
-    multi-threaded BLAS pays a fork/join per product (measured 5-10x slower on a loaded 2-core VM)."""
+    multi-threaded BLAS pays a fork/join per product (measured 5-10x slower on a loaded 2-core VM).
+    Progress counts cells (vector pairs), the measure of the work, not blocks (a few rows to millions)."""
     blocks = sorted(blocks, key=lambda b: -b.cells)  # big ones first: the threads finish together
-    found = parallel_map(lambda batch: [_score(vectors, b, cut) for b in batch], _batches(blocks))
+    report = no_progress if on_progress is None else on_progress
+    total, done = sum(b.cells for b in blocks), 0
+    report("compare", done, total)
+
+    def batch_done(batch: list[Block]) -> None:
+        nonlocal done
+        done += sum(b.cells for b in batch)
+        report("compare", done, total)
+
+    found = parallel_map(lambda batch: [_score(vectors, b, cut) for b in batch], _batches(blocks), on_done=batch_done)
     return [f for batch in found for f in batch if len(f[0])]
 
 
