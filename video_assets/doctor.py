@@ -241,8 +241,19 @@ def _models(settings: Settings) -> list[Check]:
 
     hub = ModelHub(settings.paths.model_dir)
     enabled = settings.enabled_models
-    checks = []
-    for name, entry in sorted(registered().items()):
+    entries = registered()
+    checks = [
+        # `run` refuses such a name (weights_preflight): a typo in --models must not read "the main job can run".
+        Check(
+            f"model {name}",
+            False,
+            f"not a registered model; registered: {', '.join(sorted(entries))}",
+            "fix the name in --models (or enabled_models in the settings)",
+        )
+        for name in enabled or ()
+        if name not in entries
+    ]
+    for name, entry in sorted(entries.items()):
         if entry.weights is None:
             checks.append(Check(f"model {name}", True, f"weights-free ({entry.spec.revision})"))
             continue

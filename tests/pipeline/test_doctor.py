@@ -43,6 +43,15 @@ def test_an_enabled_model_without_weights_fails_with_the_download_hint(tmp_path:
     assert out.rstrip().endswith("the main job cannot run: fix the FAIL lines above")
 
 
+def test_an_unknown_model_in_models_fails_as_run_would(tmp_path: Path, capsys) -> None:
+    # `run --models fingerprint,fingerprnt` refuses the typo; doctor must not say the main job can run.
+    code, out = _doctor(capsys, "--output", str(tmp_path / "data"), "--models", "fingerprint,fingerprnt")
+    assert code == 1
+    line = next(line for line in out.splitlines() if "fingerprnt" in line)
+    assert line.startswith("[FAIL] model fingerprnt: not a registered model; registered: ") and "fingerprint" in line
+    assert out.rstrip().endswith("the main job cannot run: fix the FAIL lines above")
+
+
 def test_a_data_dir_that_cannot_be_created_fails(tmp_path: Path, capsys) -> None:
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
