@@ -173,6 +173,27 @@ def test_a_model_without_a_logit_scale_refuses_it(iv2):
         ask(settings, QUESTION, CHOICES, model=INTERNVIDEO2_TINY, scale="model")
 
 
+def test_a_model_without_text_is_refused_with_advice_for_ask(iv2, capsys, monkeypatch):
+    settings, _, _ = iv2
+    for name in ("VIDEO_ASSETS_SETTINGS", "VIDEO_ASSETS_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    # Named, or the default when only the weights-free fingerprint is enabled: both before any index is read.
+    for extra in (["--model", "fingerprint"], []):
+        argv = ["ask", QUESTION, "--choices", *CHOICES, "--output", str(settings.data_dir), *extra]
+        monkeypatch.setenv("VIDEO_ASSETS_SETTINGS", str(_fingerprint_only(settings)))
+        assert main(argv) == 2, extra
+        err = capsys.readouterr().err.strip()
+        assert "ask needs a model with a text tower" in err and "fingerprint has none" in err, err
+        # search's advice (--like-clip / --like-file) does not apply to ask
+        assert "--like-clip" not in err and "\n" not in err, err
+
+
+def _fingerprint_only(settings: Settings) -> Path:
+    path = settings.data_dir.parent / "fingerprint_only.json"
+    path.write_text(json.dumps({"data_dir": str(settings.data_dir), "enabled_models": ["fingerprint"]}))
+    return path
+
+
 def test_cli_prints_the_ranked_answers_with_their_clips(iv2, capsys, monkeypatch):
     settings, planted, answers = iv2
     for name in ("VIDEO_ASSETS_SETTINGS", "VIDEO_ASSETS_DATA_DIR"):

@@ -142,10 +142,22 @@ def ask(
     `scale` None takes the model's configured `text_match_scale`, as its `texts_to_verify` scores do.
     """
     # The query module loads models and torch; imported here so the library above stays light.
+    from video_assets.models.base import TextNotSupportedError
+    from video_assets.models.embedder_registry import get
     from video_assets.query import default_model, existing_index, load_embedder
 
     texts = check_question(question, choices, template=template)
-    model = model or default_model(settings, needs_text=True)
+    try:
+        model = model or default_model(settings, needs_text=True)
+        if not get(model).spec.has_text:
+            raise TextNotSupportedError(model)
+    except TextNotSupportedError as err:
+        # Its own advice (--like-clip / --like-file) is for search: ask has only text to go on.
+        raise ValueError(
+            f"ask needs a model with a text tower (it embeds the question and the choices as text); {err.name} has "
+            "none: pick one with --model (e.g. internvideo2: `video-assets models download internvideo2`, then "
+            "`video-assets run` to index with it)"
+        ) from None
     source: ScaleSource = scale or settings.model(model).text_match_scale
     db = connect(existing_index(settings))
     embedder = load_embedder(settings, model)

@@ -18,6 +18,7 @@ class TextNotSupportedError(ValueError):
     """Raised when text is asked of an embedder that has no text tower."""
 
     def __init__(self, name: str) -> None:
+        self.name = name  # the embedder, or the enabled ones joined by ", " (query.default_model)
         super().__init__(
             f"embedder {name!r} has no text tower: search it by example clip or file "
             "(--like-clip / --like-file), or pick a model with text (e.g. --model internvideo2)"
