@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
+import socket
+import subprocess
 import tarfile
 import uuid
 from datetime import datetime, timezone
@@ -32,6 +35,7 @@ from video_assets.media.synthetic import make_video
 from video_assets.media.transcode import transcode_clip
 from video_assets.resources.lancedb import LanceDBResource
 from video_assets.resources.storage import StorageResource
+from video_assets.run_owner import process_start_time
 
 MODEL = "tiny"
 DIM = 8
@@ -241,3 +245,30 @@ def test_the_cli_draws_bars_on_a_terminal_only(index, tmp_path: Path, monkeypatc
         assert code == 0
         assert ("read: 100%" in err and "write: 100%" in err and "4/4" in err) is drawn, err
         assert ("%|" in err) is drawn and ("--json" not in extra or err == ""), err  # --json: the JSON alone
+
+
+def test_a_killed_exports_temp_dir_is_removed_by_the_next_export(index, tmp_path: Path) -> None:
+    data, _ = index
+    out = tmp_path / "out"
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that no longer runs (reaped)
+
+    def leftover(pid: int, host: str, pid_start: str = "") -> Path:
+        tmp = tmp_path / f".out.{pid}.tmp"
+        tmp.mkdir()
+        (tmp / "00000.mp4").write_bytes(b"partial")
+        (tmp / ".owner.json").write_text(json.dumps({"host": host, "pid": pid, "pid_start": pid_start}))
+        return tmp
+
+    dead = leftover(gone.pid, socket.gethostname())
+    alive = leftover(os.getppid(), socket.gethostname(), process_start_time(os.getppid()) or "")
+    elsewhere = leftover(gone.pid + 1, "another-host")
+    no_owner = tmp_path / f".out.{gone.pid + 2}.tmp"
+    no_owner.mkdir()
+    other_out = tmp_path / f".other.{gone.pid}.tmp"
+    shutil.copytree(dead, other_out)
+
+    assert _export(data, out, "--format", "jsonl") == 0
+    assert not dead.exists()  # its owner is gone: removed
+    assert alive.exists() and elsewhere.exists() and no_owner.exists() and other_out.exists()
+    assert not (out / ".owner.json").exists()  # the owner file does not travel into the export

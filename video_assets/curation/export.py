@@ -7,6 +7,9 @@ clip filters' filter_keep, filter_reasons, motion; null where unknown), orders t
 source path, span start and clip id,
 and writes them into a temporary directory beside `out_dir` that is renamed into place at
 the end: a crash leaves the previous export or none, never a half file or a half shard.
+The temporary directory (`.<out>.<pid>.tmp`) holds its owner (host, pid, start time) until the rename;
+one left by a killed export is removed by the next export to the same `out_dir` on the same host
+once that process is gone (`run_owner`, as for runs); one whose owner is alive, or elsewhere, stays.
 Every export holds `export.json`, its manifest (model, table version, filter, rows, files,
 whether the duplicate and filter columns are present and which table version the duplicates describe).
 The formats themselves live in `export_formats.py`.
@@ -34,12 +37,14 @@ from video_assets.curation.progress import Progress, no_progress
 from video_assets.curation.where_eval import evaluate, split
 from video_assets.index.connection import open_clip_table
 from video_assets.index.filters import parse_where, render_sql
+from video_assets.run_owner import Liveness, RunOwner, this_process
 
 FORMATS = ("parquet", "webdataset", "jsonl")
 DEFAULT_SHARD_SIZE = 1000
 DEFAULT_CRF = 23  # x264 CRF of spans cut from sources (webdataset)
 MAX_CRF = 51  # the top of libx264's 8-bit scale
 MANIFEST = "export.json"
+OWNER = ".owner.json"  # in the temporary directory only: who is writing it (removed before the rename)
 SORT_KEYS = ("source_path", "span_start_s", "clip_id")
 __all__ = ["DUP_TYPES", "ExportResult", "check_format", "export_clips"]  # DUP_TYPES: dup_read.DUP_COLUMNS typed
 
@@ -169,10 +174,13 @@ def export_clips(
         rows = rows.filter(keep)
     report("read", 1, 1)
 
+    remove_dead_temp_dirs(out_dir)
     tmp = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
+        owner = this_process()
+        (tmp / OWNER).write_text(json.dumps({"host": owner.host, "pid": owner.pid, "pid_start": owner.pid_start}))
         written = export_formats.write(fmt, rows, tmp, shard_size=shard_size, crf=crf, on_progress=report)
         version = dup_info.get("table_version")
         result = ExportResult(
@@ -197,10 +205,34 @@ def export_clips(
         )
         manifest = {**asdict(result), "created_at": datetime.now(timezone.utc).isoformat(), "note": result.note()}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        (tmp / OWNER).unlink()
         _swap_into_place(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return result
+
+
+def remove_dead_temp_dirs(out_dir: Path) -> list[Path]:
+    """Delete the `.<out>.<pid>.tmp` directories beside `out_dir` left by exports that are gone; return them.
+
+    Only a directory whose owner file names this host and a process that is gone (or a pid now
+    reused by another process) is removed: an export still writing, one on another host sharing
+    the folder, and a directory without a readable owner file are left alone.
+    """
+    removed = []
+    for tmp in out_dir.parent.glob(f".{out_dir.name}.*.tmp"):
+        pid = tmp.name[len(out_dir.name) + 2 : -len(".tmp")]
+        if not pid.isdigit() or not tmp.is_dir():
+            continue
+        try:
+            recorded = json.loads((tmp / OWNER).read_text())
+            owner = RunOwner(str(recorded["host"]), int(recorded["pid"]), str(recorded.get("pid_start", "")))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if owner.pid == int(pid) and owner.liveness() is Liveness.GONE:
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed.append(tmp)
+    return removed
 
 
 def _check_out_dir(out_dir: Path) -> None:
