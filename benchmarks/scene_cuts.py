@@ -5,8 +5,9 @@
         [--our-thresholds 0.25 ...] [--repeats 2] [--opencv] [--scores] [--keep DIR]
 
 Exits 2 with the pip command above when scenedetect is not installed. The default run
-(four videos, generation included) takes about 2 minutes on 2 busy cores; ``--quick``
-(the two smaller videos) about 40 s.
+(four videos, generation included) takes about 2.5 minutes on 2 busy cores; ``--quick``
+(the two smaller videos) about 50 s. ``--scores`` prints our change scores at each event
+with both analysis scalings (ours and bicubic, below).
 
 Each test video plays one script (34 s, `SCRIPT`): seven true cuts of four classes (hard
 cuts between unrelated scenes, a hard cut between two views of the same texture, so the
@@ -20,11 +21,15 @@ MPEG-4 Part 2 AVI with B-frames 160x120 and 640x360, VP9 WebM 1280x720.
 
 Detectors, each timed on its own full decode of the file (best of ``--repeats``, taking turns):
 - ours: `clipping.scene_cut_spans`, the pipeline's function and decode path (PyAV, every
-  frame scaled to 27x48), at the pipeline's threshold (`ClippingSettings().scene_threshold`),
-  with min/max clip lengths opened up so every scene comes back as one span and its start
-  is a cut. ``--our-thresholds`` (default 0.15 0.25 0.3, beside the pipeline's 0.2) are
-  scored from one untimed `scenes.change_scores` pass through `boundaries_from_scores`,
-  which is what `scene_cut_spans` runs, so they cost the same as the timed one;
+  frame scaled to 27x48 as `scenes.ANALYSIS_SCALING` says), at the pipeline's threshold
+  (`ClippingSettings().scene_threshold`), with min/max clip lengths opened up so every
+  scene comes back as one span and its start is a cut. ``--our-thresholds`` (default 0.15
+  0.25 0.3, beside the pipeline's 0.2) are scored from one untimed `scenes.change_scores`
+  pass through `boundaries_from_scores`, which is what `scene_cut_spans` runs, so they
+  cost the same as the timed one;
+- ours, bicubic analysis: the same splitter at the same threshold on frames scaled as the
+  models' frames are (`decode.Scaling()`: bicubic, libswscale's own threads), the
+  analysis scaling before `ANALYSIS_SCALING`, timed in the same run for the speed ratio;
 - ours+adaptive via our decoder: `scene_cut_spans(detector="adaptive")`, what
   `clipping.scene_detector = "adaptive"` runs: PySceneDetect's AdaptiveDetector (default
   settings) fed our decoder's 27x48 frames, its cuts stamped with our timestamps;
@@ -36,7 +41,8 @@ A detected cut matches a true cut within ``--tolerance`` seconds (default 0.5 s:
 whole 1 s dissolve or fade lies within it of its midpoint, which is the true time, and
 half a second is a quarter of the shortest clip the pipeline keeps); matching is one to
 one, nearest first. Speed is wall seconds per minute of video (decode included, the
-generation not), and its ratio to ours at the pipeline threshold in the same run.
+generation not), and its ratio to ours at the pipeline threshold in the same run (for
+"ours, bicubic analysis", the speed-up of `ANALYSIS_SCALING`).
 """
 
 from __future__ import annotations
@@ -61,7 +67,14 @@ sys.path.insert(0, str(ROOT))
 
 from video_assets.config import ClippingSettings
 from video_assets.media.clipping import scene_cut_spans
-from video_assets.media.scenes import FrameChanges, boundaries_from_scores, change_scores
+from video_assets.media.decode import Scaling
+from video_assets.media.scenes import (
+    ANALYSIS_SCALING,
+    FrameChanges,
+    boundaries_from_scores,
+    change_scores,
+    scene_boundaries,
+)
 from video_assets.media.synthetic import DEFAULT_PIX_FMT, ENCODER_OPTIONS, _MovingScene
 
 INSTALL = '.venv/bin/pip install -e ".[scenes]"'
@@ -217,6 +230,15 @@ def ours(threshold: float) -> Callable[[Path], list[float]]:
     return detect
 
 
+def ours_scaled(threshold: float, scaling: Scaling) -> Callable[[Path], list[float]]:
+    """Ours with another analysis scaling: `scene_boundaries`, which `scene_cut_spans` runs."""
+
+    def detect(path: Path) -> list[float]:
+        return [a for a, _ in scene_boundaries(path, threshold=threshold, scaling=scaling) if a > 0]
+
+    return detect
+
+
 def ours_adaptive(path: Path) -> list[float]:
     """PySceneDetect's AdaptiveDetector fed by our decoder: `scene_cut_spans(detector="adaptive")`."""
     spans = scene_cut_spans(path, detector="adaptive", min_clip_len_s=1e-3, max_clip_len_s=1e9)
@@ -262,7 +284,7 @@ def bait_of(t: float, tolerance: float) -> str:
     return "other"
 
 
-def print_scores(changes: FrameChanges, tolerance: float) -> None:
+def print_scores(changes: FrameChanges, tolerance: float, label: str) -> None:
     """Our change score (`scenes.change_scores`) at its highest near each true cut and bait."""
     times, scores = changes.times, changes.scores
     events = [(t, cls) for t, cls in true_cuts()] + [(a, name) for name, spans in BAITS.items() for a, _ in spans]
@@ -270,7 +292,7 @@ def print_scores(changes: FrameChanges, tolerance: float) -> None:
     for t, what in sorted(events):
         near = (times >= t - tolerance) & (times <= t + tolerance)
         parts.append(f"{t:g} {what} {scores[near].max() if near.any() else float('nan'):.3f}")
-    print("  ours, highest change score within the tolerance: " + "; ".join(parts))
+    print(f"  {label}, highest change score within the tolerance: " + "; ".join(parts))
 
 
 def new_totals() -> dict:
@@ -331,7 +353,9 @@ def main() -> int:
     names = args.videos or (QUICK if args.quick else [v.name for v in VIDEOS])
     cases = [v for v in VIDEOS if v.name in names]
     ours_name = f"ours t={pipeline:g} (pipeline)"
+    bicubic = Scaling()
     timed: dict[str, Callable[[Path], list[float]]] = {ours_name: ours(pipeline)}
+    timed[f"ours t={pipeline:g}, bicubic analysis"] = ours_scaled(pipeline, bicubic)
     timed["ours+adaptive via our decoder"] = ours_adaptive
     timed["PySceneDetect Content (pyav)"] = pyscenedetect("content", "pyav")
     timed["PySceneDetect Adaptive (pyav)"] = pyscenedetect("adaptive", "pyav")
@@ -367,9 +391,11 @@ def main() -> int:
                         found[name] = None
                     best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)
             if extra or args.scores:
-                changes = change_scores(path, analysis_size=(27, 48))
+                changes = change_scores(path, analysis_size=(27, 48), scaling=ANALYSIS_SCALING)
                 if args.scores:
-                    print_scores(changes, args.tolerance)
+                    print_scores(changes, args.tolerance, f"ours ({ANALYSIS_SCALING.interpolation})")
+                    bicubic_changes = change_scores(path, analysis_size=(27, 48), scaling=bicubic)
+                    print_scores(bicubic_changes, args.tolerance, "ours (bicubic)")
             for name in totals:
                 if name in extra:
                     threshold = args.our_thresholds[extra.index(name)]

@@ -4,7 +4,10 @@ import uuid
 
 import pytest
 
+from video_assets.config import SCENE_THRESHOLD
 from video_assets.media.clipping import ClipSpan, clip_id, fixed_stride_spans, scene_cut_spans, split_long_span
+from video_assets.media.decode import Scaling, available_backends
+from video_assets.media.scenes import scene_boundaries
 
 
 def _pairs(spans: list[ClipSpan]) -> list[tuple[float, float]]:
@@ -59,13 +62,26 @@ def test_clip_id_is_uuid5_of_video_and_milliseconds():
     assert clip_id("videos/b.mp4", ClipSpan(10.0, 20.0)) != expected
 
 
-def test_scene_cuts_find_three_scenes(synthetic_video):
-    path = synthetic_video(duration_s=9.0, fps=30.0, size=(96, 72), scene_cuts_s=[3.0, 6.0], seed=5)
-    spans = scene_cut_spans(path, min_clip_len_s=1.0, max_clip_len_s=10.0)
-    assert len(spans) == 3
-    for span, (start, end) in zip(spans, [(0, 3), (3, 6), (6, 9)]):
-        assert span.start_s == pytest.approx(start, abs=1 / 30 + 1e-6)
-        assert span.end_s == pytest.approx(end, abs=1 / 30 + 1e-6)
+@pytest.mark.parametrize(
+    ("suffix", "codec", "backend"),
+    [
+        (".mp4", "libx264", "pyav"),
+        (".avi", "mpeg4", "pyav"),  # MPEG-4 Part 2 with B-frames in AVI: pts in decode order
+        (".mp4", "libx264", "decord"),  # decord's frames go through `resize_rgb`
+    ],
+)
+def test_scene_cuts_find_three_scenes_on_their_exact_frame(synthetic_video, suffix, codec, backend):
+    if backend not in available_backends():
+        pytest.skip("decord is not installed")
+    path = synthetic_video(
+        suffix, duration_s=9.0, fps=30.0, size=(96, 72), codec=codec, scene_cuts_s=[3.0, 6.0], seed=5
+    )
+    # The splitter as the pipeline runs it (`ANALYSIS_SCALING`), and at the models' bicubic scaling.
+    spans = scene_cut_spans(path, min_clip_len_s=1.0, max_clip_len_s=10.0, backend=backend)
+    scenes = scene_boundaries(path, threshold=SCENE_THRESHOLD, backend=backend, scaling=Scaling())
+    expected = [0.0, 3.0, 3.0, 6.0, 6.0, 9.0]
+    assert [t for s in spans for t in (s.start_s, s.end_s)] == pytest.approx(expected, abs=1e-6)
+    assert [t for scene in scenes for t in scene] == pytest.approx(expected, abs=1e-6)
 
 
 def test_scene_cuts_split_long_scenes_and_drop_short_ones(synthetic_video):

@@ -7,12 +7,13 @@ by an environment switch.
 Conventions every backend follows:
 - `Decoder.index.times` are presentation timestamps in seconds *from the first frame*,
   sorted, one per frame; frame ``i`` below means ``index.times[i]``.
-- `Decoder.read(wanted, size, max_pixels)` yields ``(i, rgb)`` for the wanted frames, in
-  increasing ``i``. ``rgb`` is ``(H, W, 3)`` uint8, already turned upright by the
-  display rotation (see `upright`), and resized to ``size=(H, W)`` (upright shape) by
-  the backend's scaler when ``size`` is given; without ``size``, pictures larger than
-  ``max_pixels`` are scaled down keeping their aspect ratio (`fit_pixels`) and
-  ``Decoder.scaled_from`` records the native upright (H, W).
+- `Decoder.read(wanted, size, max_pixels, edges, scaling)` yields ``(i, rgb)`` for the
+  wanted frames, in increasing ``i``. ``rgb`` is ``(H, W, 3)`` uint8, already turned
+  upright by the display rotation (see `upright`), and resized to ``size=(H, W)``
+  (upright shape) by libswscale, as ``scaling`` says (`Scaling`), when ``size`` is
+  given; without ``size``, pictures larger than ``max_pixels`` are scaled down keeping
+  their aspect ratio (`fit_pixels`) and ``Decoder.scaled_from`` records the native
+  upright (H, W).
 - A wanted frame whose packet gives no picture (MPEG-4 "not coded" frames, a corrupt
   packet) is served with the nearest picture the pass decoded, as ffmpeg's fps filter
   repeats a frame, never one across ``edges`` (frame indices where clips start or end);
@@ -85,6 +86,19 @@ class DecodeOptions:
 DEFAULT_DECODE = DecodeOptions()
 
 
+@dataclass(frozen=True)
+class Scaling:
+    """How libswscale resizes pictures (both backends). The default is what the models see:
+    bicubic (NeMo Curator's cv2.INTER_CUBIC), threads picked by libswscale; scene analysis
+    asks for a cheaper one (`scenes.ANALYSIS_SCALING`)."""
+
+    interpolation: str = "BICUBIC"  # a name of av.video.reformatter.Interpolation
+    threads: int = 0  # 0: libswscale picks (all cores)
+
+
+DEFAULT_SCALING = Scaling()
+
+
 @dataclass
 class Decoder:
     """An open video stream. Backends subclass it, fill `index` in their constructor and
@@ -106,6 +120,7 @@ class Decoder:
         size: tuple[int, int] | None = None,
         max_pixels: int | None = None,
         edges: np.ndarray | None = None,
+        scaling: Scaling = DEFAULT_SCALING,
     ) -> Iterator[tuple[int, np.ndarray]]:
         """``(i, rgb)`` for the wanted frame indices, in increasing ``i`` (see the module notes)."""
         wanted = np.unique(np.asarray(wanted, dtype=np.int64))
@@ -113,10 +128,15 @@ class Decoder:
             return
         if wanted[0] < 0 or wanted[-1] >= len(self.index):
             raise IndexError(f"frame indices must be in [0, {len(self.index)})")
-        yield from self._read_checked(wanted, normalize_size(size), max_pixels, edges)
+        yield from self._read_checked(wanted, normalize_size(size), max_pixels, edges, scaling)
 
     def _read_checked(
-        self, wanted: np.ndarray, size: tuple[int, int] | None, max_pixels: int | None, edges: np.ndarray | None
+        self,
+        wanted: np.ndarray,
+        size: tuple[int, int] | None,
+        max_pixels: int | None,
+        edges: np.ndarray | None,
+        scaling: Scaling,
     ) -> Iterator[tuple[int, np.ndarray]]:
         """`read` with ``wanted`` sorted, unique and in range, ``size`` normalized."""
         raise NotImplementedError

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 import decord
 import numpy as np
 
-from video_assets.media.decode import Decoder, FrameIndex, fit_pixels
+from video_assets.media.decode import Decoder, FrameIndex, Scaling, fit_pixels
 from video_assets.media.decode_pyav import stamps_in_decode_order
 from video_assets.media.errors import VideoReadError
 from video_assets.media.pyav_container import first_frame_rotation, index_stream, open_container, video_stream
@@ -70,7 +70,12 @@ class DecordDecoder(Decoder):
         self._reader = None
 
     def _read_checked(
-        self, wanted: np.ndarray, size: tuple[int, int] | None, max_pixels: int | None, edges: np.ndarray | None
+        self,
+        wanted: np.ndarray,
+        size: tuple[int, int] | None,
+        max_pixels: int | None,
+        edges: np.ndarray | None,
+        scaling: Scaling,
     ) -> Iterator[tuple[int, np.ndarray]]:
         # `edges` unused: no substitutes here, a batch that fails is missing.
         for start in range(0, len(wanted), BATCH_FRAMES):
@@ -85,4 +90,4 @@ class DecordDecoder(Decoder):
                 fitted = size or fit_pixels(rgb.shape[0], rgb.shape[1], max_pixels)
                 if fitted is not None and size is None:
                     self.scaled_from = (rgb.shape[0], rgb.shape[1])
-                yield int(i), rgb if fitted is None else resize_rgb(rgb, fitted)
+                yield int(i), rgb if fitted is None else resize_rgb(rgb, fitted, scaling)

@@ -17,13 +17,19 @@ from collections.abc import Iterator
 import av
 import numpy as np
 
-from video_assets.media.decode import Decoder, clockwise_rotation, coded_size, fit_pixels, upright
+from video_assets.media.decode import (
+    DEFAULT_SCALING,
+    Decoder,
+    Scaling,
+    clockwise_rotation,
+    coded_size,
+    fit_pixels,
+    upright,
+)
 from video_assets.media.sampling import TIE_EPS_S
 
 # Pictures held to sort shuffled stamps; packed B-frames shuffle 2-3, x264 in AVI up to ~5.
 REORDER_WINDOW = 8
-# libswscale filter for resizing; bicubic matches NeMo Curator's cv2.INTER_CUBIC.
-RESIZE_INTERPOLATION = "BICUBIC"
 
 
 def upright_shape(frame: av.VideoFrame) -> tuple[int, int]:
@@ -33,21 +39,23 @@ def upright_shape(frame: av.VideoFrame) -> tuple[int, int]:
     return frame.height, frame.width
 
 
-def frame_to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None) -> np.ndarray:
-    """Upright RGB (H, W, 3) uint8; resized by libswscale when ``size=(H, W)`` is given."""
+def _scaled(frame: av.VideoFrame, size: tuple[int, int], scaling: Scaling) -> np.ndarray:
+    return frame.to_ndarray(
+        format="rgb24", height=size[0], width=size[1], interpolation=scaling.interpolation, threads=scaling.threads
+    )
+
+
+def frame_to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None, scaling: Scaling = DEFAULT_SCALING) -> np.ndarray:
+    """Upright RGB (H, W, 3) uint8; resized by libswscale as ``scaling`` says when ``size=(H, W)`` is given."""
     rotation = clockwise_rotation(getattr(frame, "rotation", 0))
     scaled = coded_size(size, rotation)
-    if scaled is None:
-        rgb = frame.to_ndarray(format="rgb24")
-    else:
-        rgb = frame.to_ndarray(format="rgb24", height=scaled[0], width=scaled[1], interpolation=RESIZE_INTERPOLATION)
+    rgb = frame.to_ndarray(format="rgb24") if scaled is None else _scaled(frame, scaled, scaling)
     return upright(rgb, rotation)
 
 
-def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def resize_rgb(rgb: np.ndarray, size: tuple[int, int], scaling: Scaling = DEFAULT_SCALING) -> np.ndarray:
     """Resize an (H, W, 3) uint8 RGB array to ``size=(H, W)`` with libswscale."""
-    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-    return frame.to_ndarray(height=size[0], width=size[1], interpolation=RESIZE_INTERPOLATION)
+    return _scaled(av.VideoFrame.from_ndarray(rgb, format="rgb24"), size, scaling)
 
 
 class SortedLabels:
@@ -86,9 +94,10 @@ class PictureServing:
         size: tuple[int, int] | None,
         max_pixels: int | None,
         edges: np.ndarray | None,
+        scaling: Scaling = DEFAULT_SCALING,
     ) -> None:
         self.decoder, self.wanted, self.w = decoder, wanted, 0
-        self.size, self.max_pixels = size, max_pixels
+        self.size, self.max_pixels, self.scaling = size, max_pixels, scaling
         self.edges = np.zeros(0, dtype=np.int64) if edges is None else np.unique(edges)
         self.times = decoder.index.times
         self.prev: tuple[int, av.VideoFrame] | None = None
@@ -118,7 +127,7 @@ class PictureServing:
                 size = fit_pixels(*native, self.max_pixels)
                 if size is not None:
                     self.decoder.scaled_from = native
-            self._converted = (i, frame_to_rgb(frame, size))
+            self._converted = (i, frame_to_rgb(frame, size, self.scaling))
         return self._converted[1]
 
     def picture(self, i: int, frame: av.VideoFrame) -> Iterator[tuple[int, np.ndarray]]:
