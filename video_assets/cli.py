@@ -236,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--json",
         action="store_true",
-        help="print the summary as JSON (every video with its status and reason); implies --quiet",
+        help="print the summary as JSON: the videos this run processed plus every failed or not-done one, each with "
+        "its status and reason; skipped inputs; missing files; 'registered': done/failed/pending/missing counts over "
+        "the whole registry; implies --quiet",
     )
     p.set_defaults(func=cmd_run)
 

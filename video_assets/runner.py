@@ -25,7 +25,7 @@ from video_assets.models.weights_preflight import preflight_weights
 from video_assets.resolved import resolve
 from video_assets.run_guard import guarded_runs
 from video_assets.run_ledger import close_partition, open_partition, partition_lines, rehash_videos
-from video_assets.video_registry import VideoRecord, VideoRegistry
+from video_assets.video_registry import STATUSES, VideoRecord, VideoRegistry
 
 # The single-machine instance settings (pools of one, run monitoring), shipped with the package.
 PROJECT_DAGSTER_YAML = Path(__file__).resolve().parent / "dagster_instance.yaml"
@@ -55,6 +55,13 @@ class RunSummary:
     skipped_inputs: list[SkippedInput] = field(default_factory=list)
     other_extensions: dict[str, int] = field(default_factory=dict)
     missing: list[VideoRecord] = field(default_factory=list)
+    registered: dict[str, int] = field(default_factory=dict)  # the whole registry after the run: status -> videos
+    input_dir: Path | None = None
+
+    @property
+    def no_videos(self) -> bool:
+        """The input folder holds no video file (every registered one, if any, is missing)."""
+        return not any(n for status, n in self.registered.items() if status != "missing")
 
     @property
     def failed(self) -> list[PartitionOutcome]:
@@ -189,6 +196,8 @@ def run_folder(
         skipped_inputs=result.skipped,
         other_extensions=result.other_extensions,
         missing=[v for v in everyone if v.status == "missing"],
+        registered={status: sum(v.status == status for v in everyone) for status in STATUSES},
+        input_dir=settings.input_dir,
     )
 
 

@@ -19,6 +19,7 @@ def summary_lines(summary: RunSummary) -> list[str]:
         f"partitions run: {len(summary.partitions)}, failed: {len(summary.failed)}",
         f"videos run: {len(videos)}, done: {len(done)}, failed: {sum(v.status == 'failed' for v in videos)}",
         f"clips indexed: {indexed} of {planned} planned ({dropped} dropped), frames: {summary.total('frames', 'frames')}",
+        "registered videos: " + ", ".join(f"{status}: {n}" for status, n in summary.registered.items()),
     ]
     tables: dict[str, tuple[int, int]] = {}  # table -> (latest version, rows committed in this run)
     for outcome in summary.partitions:
@@ -39,7 +40,9 @@ def summary_lines(summary: RunSummary) -> list[str]:
         lines.append(f"ignored files with other extensions ({counts})")
     for video in summary.missing:
         lines.append(f"MISSING {video.abs_path}: gone from the input folder (`video-assets remove` drops it)")
-    if summary.complete:
+    if summary.no_videos:
+        lines.append(f"no video files found in {summary.input_dir}")
+    elif summary.complete:
         lines.append("every video is in the index")
     else:
         lines.append(
@@ -56,7 +59,8 @@ def summary_lines(summary: RunSummary) -> list[str]:
 
 
 def summary_dict(summary: RunSummary) -> dict:
-    """The run's outcome for `run --json`: every video with its status and reason, skipped inputs."""
+    """The run's outcome for `run --json`: the videos this run processed and every failed or not-done one
+    (status and reason), skipped inputs, missing files, and the whole registry's counts per status."""
     videos = {v.video_id: v for v in summary.videos}
     for record in summary.failed_videos + summary.pending_videos:  # failed or not done before this run, too
         videos.setdefault(record.video_id, record)
@@ -77,6 +81,8 @@ def summary_dict(summary: RunSummary) -> dict:
         ],
         "skipped_inputs": [{"path": s.path, "reason": s.reason} for s in summary.skipped_inputs],
         "missing": [v.abs_path for v in summary.missing],
+        "registered": summary.registered,
+        "no_videos": summary.no_videos,
         "dagster_home": str(summary.dagster_home),
         "settings": str(summary.settings_path),
     }

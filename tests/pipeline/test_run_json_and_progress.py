@@ -1,4 +1,5 @@
-"""`run --json` reports every video with its status and reason; the progress bars only on a terminal."""
+"""`run --json` reports the videos run and the failed ones with their reason, and the registry's totals;
+the progress bars only on a terminal."""
 
 from __future__ import annotations
 
@@ -32,6 +33,25 @@ def test_run_json_lists_each_video_with_its_reason(tmp_path: Path, dagster_home,
     bad = by_path["notes.mp4"]
     assert bad["status"] == "failed" and bad["reason"].startswith("cannot open as a video container")
     assert str(videos / "notes.mp4") not in bad["reason"]  # the path is its own field
+    assert report["registered"] == {"pending": 0, "done": 1, "failed": 1, "missing": 0}
+
+    # A rerun lists the videos it ran and the failed ones, not the done ones; the totals cover the registry.
+    assert main(["run", "--input", str(videos), "--output", str(tmp_path / "data"), "--models", "fingerprint"]) == 1
+    out = capsys.readouterr().out
+    assert "registered videos: pending: 0, done: 1, failed: 1, missing: 0" in out
+
+
+def test_an_input_folder_without_videos_says_so(tmp_path: Path, dagster_home, capsys) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("no videos here")
+    args = ["run", "--input", str(empty), "--output", str(tmp_path / "data"), "--models", "fingerprint"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"no video files found in {empty}" in out and "every video is in the index" not in out
+    assert main([*args, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["no_videos"] is True and report["videos"] == []
 
 
 @pytest.mark.parametrize("stream_cls, bar", [(Terminal, True), (io.StringIO, False)])
