@@ -41,3 +41,13 @@ def test_only_scene_analysis_scales_another_way(synthetic_video, backend):
     np.testing.assert_array_equal(models, _scaled(pictures, Scaling("BICUBIC")))
     np.testing.assert_array_equal(analysis, _scaled(pictures, ANALYSIS_SCALING))
     assert not np.array_equal(models, analysis)
+
+
+@pytest.mark.parametrize("backend", available_backends())
+def test_the_adaptive_detector_sees_the_default_pictures_on_one_thread(synthetic_video, backend):
+    from video_assets.media.scene_detectors import ONE_THREAD_BICUBIC
+
+    path = synthetic_video(duration_s=1.0, size=(642, 362), seed=5)  # odd size, several scaler slices
+    np.testing.assert_array_equal(
+        _read(path, backend, size=SIZE, scaling=ONE_THREAD_BICUBIC), _read(path, backend, size=SIZE)
+    )
