@@ -33,7 +33,7 @@ def settings_hash(value: Any) -> str:
 # 0.35 as the runner wrote it, keeps the clips version it had (an explicit SCENE_THRESHOLD moves).
 _V1_SCENE_THRESHOLD = 0.35
 # Revision of each scene detector's cuts at the same settings; bump one when its output
-# changes, so only the videos it split are reopened. builtin 2: flashes are not cuts.
+# changes, so only the videos it split are reopened. builtin 2: flashes are not cuts, area-scaled analysis frames.
 SCENE_DETECTOR_REVISIONS = {"builtin": 2, "adaptive": 1}
 
 
