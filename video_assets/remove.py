@@ -81,6 +81,12 @@ class RemovalPlan:
         return out
 
 
+def _registry_counts(registered: int, removed: int) -> str:
+    """``22 registered videos, 1 already removed``: what the registry holds, counted as the dry run counts."""
+    text = f"{registered} registered video{'' if registered == 1 else 's'}"
+    return text + (f", {removed} already removed" if removed else "")
+
+
 def is_removed(video: VideoRecord) -> bool:
     """Whether the job already took this video out (it stays in the registry, marked missing)."""
     return video.status == "missing" and video.error == REMOVED
@@ -128,14 +134,24 @@ def plan_removal(
         if unknown:
             raise RemovalRefused(
                 f"unknown video id(s) {', '.join(unknown)}: not in the video registry {registry_path} "
-                f"({len(everyone)} videos; `video-assets remove --dry-run` lists those whose files are gone)"
+                f"({_registry_counts(len(live), len(everyone) - len(live))}; "
+                "`video-assets remove --dry-run` lists those whose files are gone)"
             )
         chosen = [(everyone[v], "named") for v in dict.fromkeys(video_ids)]
         present = [v for v, _ in chosen if Path(v.abs_path).exists()]
         if present:
+            if len(chosen) == 1:
+                which = "this video still has its file, so the next scan would add it back"
+            elif len(present) == 1:
+                which = f"1 of these {len(chosen)} videos still has its file, so the next scan would add it back"
+            else:
+                which = (
+                    f"{len(present)} of these {len(chosen)} videos still have their file, "
+                    "so the next scan would add them back"
+                )
             refusals.append(
-                f"{len(present)} of these videos still have their file, so the next scan would add them back "
-                f"(delete or move them first, or --force): {', '.join(v.abs_path for v in present[:5])}"
+                f"{which} (delete or move {'it' if len(present) == 1 else 'them'} first, or --force): "
+                f"{', '.join(v.abs_path for v in present[:5])}"
             )
     else:
         try:

@@ -139,9 +139,14 @@ def test_remove_unknown_id_is_one_line_naming_the_registry(
     assert code == 2
     [line] = err.splitlines()
     assert "no-such-video" in line and str(data / "registry.sqlite") in line
+    assert "(3 registered videos;" in line  # counted as the dry run counts ("0 of 3 registered video(s)")
     # A named video whose file is still there: the next scan would add it back.
     code, out, err = cli(capsys, "remove", video_id_for("a.mp4"), "--input", str(folder), "--output", str(data))
     assert code == 2 and str(folder / "a.mp4") in err and len(err.splitlines()) == 1
+    assert "this video still has its file, so the next scan would add it back (delete or move it first" in err
+    ids = [video_id_for(name) for name in ("a.mp4", "b.mp4")]
+    code, out, err = cli(capsys, "remove", *ids, "--input", str(folder), "--output", str(data), "--dry-run")
+    assert code == 2 and "2 of these 2 videos still have their file" in err
     assert state(data) == before
 
 
