@@ -47,6 +47,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 rerun_all=args.all,
                 rehash=args.rehash,
                 pool_wait_s=args.pool_wait,
+                models_option="--models" if args.models else None,
                 progress=progress,
                 on_start=progress.start,
                 on_partition=progress.partition_done,

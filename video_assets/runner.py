@@ -104,6 +104,7 @@ def run_folder(
     rerun_all: bool = False,
     rehash: bool = False,
     pool_wait_s: float | None = None,
+    models_option: str | None = None,
     log_level: str = "CRITICAL",
     progress: Callable[[str], None] = print,
     on_start: Callable[[int], None] | None = None,
@@ -114,7 +115,8 @@ def run_folder(
 
     A video is done only when every enabled model's index rows for its current content
     and settings landed (ledger.py); failed, killed and interrupted videos are not, so
-    a plain rerun finishes the job.
+    a plain rerun finishes the job. `models_option`: the command-line option that chose the
+    enabled models, if one did (named in the refusal for absent weights).
     """
     from video_assets.definitions import EMBED_JOB, build_definitions
 
@@ -122,7 +124,7 @@ def run_folder(
         update={"data_dir": settings.data_dir.resolve(), "input_dir": settings.input_dir.resolve()}
     )
     # Once, before any partition: absent weights would otherwise fail every partition in turn.
-    problems = preflight_weights(settings)
+    problems = preflight_weights(settings, models_option=models_option)
     if problems:
         raise RunRefused("\n".join(str(p) for p in problems))
     home = dagster_home()

@@ -170,6 +170,10 @@ def test_no_download_and_unknown_models(tmp_path: Path, requests: list[str]) -> 
     assert absent.reason == "absent" and "no download was tried" in absent.message
     assert unknown.reason == "unknown_model" and "'internvideo3'" in unknown.message
     assert "fingerprint" in unknown.message  # the registered names are listed
+    # Chosen with --models (the CLI says so): the messages point there, not at enabled_models.
+    absent, unknown = preflight_weights(settings, hub=hub, download=False, models_option="--models")
+    assert "drop 'internvideo2' from --models" in absent.message and "enabled_models" not in absent.message
+    assert unknown.message.startswith("--models names 'internvideo3', which is not a registered model")
     typo = Settings(data_dir=tmp_path, models={"internvido2": {"verbose": True}, "fingerprint": {}})
     [problem] = preflight_weights(typo, hub=hub)
     assert problem.reason == "unknown_model" and problem.message.startswith("models.internvido2: ")

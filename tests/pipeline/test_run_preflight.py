@@ -25,6 +25,8 @@ def test_absent_weights_stop_the_run_before_any_partition(tmp_path, dagster_home
     err = capsys.readouterr().err
     assert code == 2
     assert "internvideo2" in err and "video-assets models download internvideo2" in err
+    # The model came from --models: the way out is there, not in a settings key the user never wrote.
+    assert "drop 'internvideo2' from --models" in err and "enabled_models" not in err
     assert elapsed < 30  # one check, not one hub timeout per partition
     with dg.DagsterInstance.get() as instance:
         assert instance.get_runs() == []  # no partition started

@@ -33,7 +33,7 @@ class WeightsProblem:
 
 
 def preflight_weights(
-    settings: Settings, *, hub: ModelHub | None = None, download: bool = True
+    settings: Settings, *, hub: ModelHub | None = None, download: bool = True, models_option: str | None = None
 ) -> list[WeightsProblem]:
     """Problems of the models `settings` enables, in their order; [] when all can run.
 
@@ -42,7 +42,9 @@ def preflight_weights(
     `enabled_models` None enables only the models whose weights are present (plus the
     weights-free ones), so there is nothing to check. With `download`, absent weights are
     fetched now, once, instead of in each partition; offline (HF_HUB_OFFLINE=1, or a hub
-    made with offline=True) the hub is never contacted.
+    made with offline=True) the hub is never contacted. `models_option` names the command-line
+    option that chose the models (``--models``), None when they came from the settings: the
+    messages say where to leave a model out.
     """
     entries = registered()
     # Settings for a model that does not exist would be accepted and ignored (a typo).
@@ -66,7 +68,7 @@ def preflight_weights(
                 WeightsProblem(
                     name,
                     "unknown_model",
-                    f"enabled_models names {name!r}, which is not a registered model; "
+                    f"{models_option or 'enabled_models'} names {name!r}, which is not a registered model; "
                     f"registered: {', '.join(sorted(entries))}",
                 )
             )
@@ -75,18 +77,23 @@ def preflight_weights(
             continue
         if not download:
             error = hub.not_found_error(entry.weights, "absent", "the files are not on disk (no download was tried)")
-            problems.append(WeightsProblem(name, error.reason, _with_way_out(str(error), name)))
+            problems.append(WeightsProblem(name, error.reason, _with_way_out(str(error), name, models_option)))
             continue
         try:
             hub.ensure(entry.weights)
         except WeightsNotFoundError as error:
-            problems.append(WeightsProblem(name, error.reason, _with_way_out(str(error), name)))
+            problems.append(WeightsProblem(name, error.reason, _with_way_out(str(error), name, models_option)))
         except ChecksumMismatchError as error:
-            problems.append(WeightsProblem(name, "checksum", _with_way_out(str(error), name)))
+            problems.append(WeightsProblem(name, "checksum", _with_way_out(str(error), name, models_option)))
     return problems
 
 
-def _with_way_out(message: str, model: str) -> str:
+def _with_way_out(message: str, model: str, models_option: str | None) -> str:
+    if models_option is not None:
+        return (
+            f"{message}\nOr leave the model out: drop {model!r} from {models_option} "
+            f"(or leave {models_option} out: then only the models whose weights are present run)."
+        )
     return (
         f"{message}\nOr leave the model out: remove {model!r} from enabled_models in the settings "
         "(or drop enabled_models: then only the models whose weights are present run)."
