@@ -109,6 +109,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     from video_assets.runner import dagster_home, write_settings
+    from video_assets.ui_process import run_process_group
 
     env = {
         **os.environ,
@@ -123,7 +124,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
     print(
         f"DAGSTER_HOME={env['DAGSTER_HOME']} VIDEO_ASSETS_SETTINGS={env['VIDEO_ASSETS_SETTINGS']} {' '.join(command)}"
     )
-    os.execve(command[0], command, env)
+    print(f"Dagster UI at http://127.0.0.1:{args.port} (press Ctrl-C to stop it)", flush=True)
+    # A child, not exec: `dg dev` alone ignores SIGINT/SIGTERM without a terminal and leaves its
+    # webserver, daemon and code servers running; ui_process stops the whole group.
+    return run_process_group(command, env)
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
