@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict
+from pathlib import Path
+from typing import Any
 
 from video_assets.cli_options import add_output_and_json, add_quiet
 
@@ -37,8 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--all",
         action="store_true",
-        help="every video (default: videos indexed since their last filters run, and videos whose "
-        "duplicate flags changed with the last `duplicates`)",
+        help="every video (default: videos indexed since their last filters run, videos with clips that "
+        "have no filter result in this data directory, and videos whose duplicate flags changed with the "
+        "last `duplicates`)",
     )
     add_quiet(p)
     add_output_and_json(p, "print the filter run as JSON")
@@ -90,13 +94,14 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
 def cmd_filters(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from video_assets.assets.clip_filters import clip_filters_assets
+    from video_assets.assets.clip_filters import clip_filters_assets, clip_filters_key
     from video_assets.assets.curation_sensor import flags_changed, newly_indexed
     from video_assets.assets.partitions import videos_partitions
     from video_assets.cli import _settings
-    from video_assets.curation.filter_read import read_filters
+    from video_assets.curation.filter_read import curation_columns
+    from video_assets.curation.filter_run import indexed_clips
     from video_assets.curation.progress import no_progress
-    from video_assets.index.connection import connect, open_clip_table
+    from video_assets.index.connection import connect
     from video_assets.query import default_model, existing_index
     from video_assets.resources.lancedb import LanceDBResource
     from video_assets.resources.storage import PartitionedParquetIOManager, StorageResource
@@ -106,8 +111,8 @@ def cmd_filters(args: argparse.Namespace) -> int:
     settings = _settings(args)
     model = args.model or default_model(settings, needs_text=False)
     uri = existing_index(settings)
-    rows = open_clip_table(connect(uri), model).search().select(["partition_key"]).limit(None).to_arrow()
-    indexed = set(rows.column("partition_key").to_pylist())
+    clips = indexed_clips(connect(uri), model)
+    indexed = set(clips)
     data = settings.data_dir.resolve()
     storage = StorageResource(data_dir=str(data))
     resources = {
@@ -116,13 +121,20 @@ def cmd_filters(args: argparse.Namespace) -> int:
         "io_manager": PartitionedParquetIOManager(base_dir=str(data / "assets")),
     }
     (asset,) = clip_filters_assets([model], settings.filters)
-    dagster_home()  # the instance `run` and the UI use
+    home = dagster_home()  # the instance `run` and the UI use
     failed: dict[str, str] = {}
     with dg.DagsterInstance.get() as instance:
         known = set(instance.get_dynamic_partitions(videos_partitions.name))
         if indexed - known:
             instance.add_dynamic_partitions(videos_partitions.name, sorted(indexed - known))
-        due = indexed if args.all else newly_indexed(instance, model, indexed) | flags_changed(storage, model, indexed)
+        # Due from this data directory's files too: the instance may record filters runs of another one.
+        due = (
+            indexed
+            if args.all
+            else newly_indexed(instance, model, indexed, storage=storage, clips=clips)
+            | flags_changed(storage, model, indexed)
+        )
+        _warn_foreign_records(instance, home, data, model, clip_filters_key(model), clips)
         # One Dagster run per partition: the bar counts them (filter_partition's own work is a video's clips).
         with phase_bars(quiet=args.quiet or args.json, units={"filter": "partition"}) as bars:
             report = no_progress if bars is None else bars
@@ -140,27 +152,59 @@ def cmd_filters(args: argparse.Namespace) -> int:
                     errors = [_root_message(e.event_specific_data.error) for e in run.get_step_failure_events()]
                     failed[key] = "; ".join(errors)
             report("filter", len(due), len(due))
-    table = read_filters(data / "assets", model, ["clip_id", "filter_reasons"])
-    reasons = table.column("filter_reasons").to_pylist() if table is not None else []
-    counts = {r: sum(r in rs for rs in reasons) for r in dict.fromkeys(x for rs in reasons for x in rs)}
+    # The table's clips as `clips --where` reads them (the duplicate reason as the duplicates file is now).
+    ids = sorted(c for ids in clips.values() for c in ids)
+    reasons = curation_columns(data, model, ids)[0].column("filter_reasons").to_pylist()
+    decided = [rs for rs in reasons if rs is not None]
+    counts = {r: sum(r in rs for rs in decided) for r in dict.fromkeys(x for rs in decided for x in rs)}
+    missing = [c for c, rs in zip(ids, reasons) if rs is None]
     summary = {
         "model": model,
         "videos_run": len(due),
         "failed": failed,
-        "clips": len(reasons),
-        "kept": sum(not rs for rs in reasons),
+        "clips": len(ids),
+        "kept": sum(not rs for rs in decided),
         "reasons": counts,
+        "without_filter_result": missing,
     }
     if args.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
         print(
             f"{model}: filters run for {len(due)} of {len(indexed)} partition(s); {summary['kept']} of "
-            f"{len(reasons)} clips kept" + "".join(f"; {r} {n}" for r, n in counts.items())
+            f"{len(ids)} clips kept" + "".join(f"; {r} {n}" for r, n in counts.items()) + _gap_note(missing)
         )
         for key, error in failed.items():
             print(f"failed: partition {key}: {error}")
     return 1 if failed else 0
+
+
+def _warn_foreign_records(instance: Any, home: Path, data: Path, model: str, key: Any, clips: dict) -> None:
+    """Say on stderr when the instance records filters runs whose files are not in this data directory:
+    one instance used for two data directories (DAGSTER_HOME defaults to ./.dagster of the current folder)."""
+    import dagster as dg
+
+    from video_assets.curation.filter_read import filters_dir
+
+    recorded = instance.get_latest_storage_id_by_partition(key, dg.DagsterEventType.ASSET_MATERIALIZATION)
+    folder = filters_dir(data / "assets", model)
+    foreign = sorted(p for p in clips if p in recorded and not (folder / f"{p}.parquet").exists())
+    if foreign:
+        print(
+            f"note: the Dagster instance {home} records {model}_clip_filters runs for {len(foreign)} partition(s) "
+            f"with no filters file in {data} (e.g. {foreign[0]}): is it used for another data directory too? "
+            "DAGSTER_HOME defaults to ./.dagster of the current folder; set it per data directory. "
+            "Those partitions are filtered here anyway.",
+            file=sys.stderr,
+        )
+
+
+def _gap_note(missing: list[str]) -> str:
+    """'; N clip(s) have no filter result yet ...' for the summary line (named when few); '' when none."""
+    if not missing:
+        return ""
+    named = f" ({', '.join(missing)})" if len(missing) <= 3 else ""
+    return f"; {len(missing)} clip(s) have no filter result yet{named}: run `video-assets filters` (--all to redo all)"
 
 
 def _root_message(error: object) -> str:

@@ -150,6 +150,11 @@ def _curation_notes(listing: Any, where: str | None) -> list[str]:
             f"no clip filters for {model} yet: filter_keep, motion and reason(...) are null "
             f"(materialize {model}_clip_filters)"
         )
+    elif info.without_filters and used & {"filter_keep", "motion", "reason"}:
+        notes.append(
+            f"{info.without_filters} clip(s) have no filter result yet: filter_keep, motion and reason(...) are "
+            f"null for them, so this filter cannot decide on them (run `video-assets filters --model {model}`)"
+        )
     return notes
 
 

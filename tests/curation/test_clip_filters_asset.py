@@ -11,6 +11,7 @@ filters of each video, then only the videos whose duplicate flags a new duplicat
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import av
@@ -25,7 +26,9 @@ from video_assets.assets.curation_sensor import build_curation_sensor
 from video_assets.assets.duplicates import duplicates_asset
 from video_assets.cli import main
 from video_assets.config import ClippingSettings, Settings
+from video_assets.curation.filter_run import indexed_clips
 from video_assets.curation.filter_settings import FilterSettings
+from video_assets.index.connection import connect
 from video_assets.media.synthetic import make_video
 from video_assets.media.synthetic_damaged import make_near_copy
 from video_assets.resources.lancedb import LanceDBResource
@@ -241,3 +244,74 @@ def test_filters_command_names_a_partition_it_could_not_filter(pipeline, capsys)
     failed = [line for line in out if line.startswith("failed:")]
     assert len(failed) == 1 and keys["still.mp4"] in failed[0] and str(frames) in failed[0]
     assert out[0].startswith(f"{MODEL}: filters run for 3 of 3 partition(s)")
+
+
+def test_a_second_data_dir_on_one_instance_filters_what_its_files_lack(pipeline, tmp_path: Path, capsys) -> None:
+    """The user trial: `filters --output data2` recorded the partitions' filters in the shared instance, then
+    `filters --output data` (no file for them) ran none of them and a `filter_keep` where-clause silently left
+    their clips out. Due is read from this data directory's files, and a gap is named, not silent."""
+    data, _, _, keys = pipeline
+    assert main(["filters", "--model", MODEL, "--output", str(data), "--all", "--json"]) == 0  # instance: all filtered
+    kept = json.loads(capsys.readouterr().out)["kept"]  # the still video's clips are all dropped (static)
+    other = tmp_path / "data2"
+    shutil.copytree(data, other)
+    shutil.rmtree(other / "assets" / f"{MODEL}_clip_filters")  # data2: indexed, never filtered here
+    frames = other / "assets" / "frames" / f"{keys['still.mp4']}.parquet"
+    frames.rename(frames.with_name("aside.bin"))  # the still video's filters fail: its clips stay without a result
+    capsys.readouterr()
+    base = ["--model", MODEL, "--output", str(other)]
+    assert main(["filters", *base]) == 1
+    captured = capsys.readouterr()
+    out = captured.out.splitlines()
+    assert "records fingerprint_clip_filters runs for 3 partition(s) with no filters file in" in captured.err
+    still = sorted(indexed_clips(connect(str(other / "lancedb")), MODEL)[keys["still.mp4"]])
+    assert out[0].startswith(f"{MODEL}: filters run for 3 of 3 partition(s); {kept} of 6 clips kept")
+    gap = f"; 2 clip(s) have no filter result yet ({', '.join(still)}): run `video-assets filters` (--all to redo all)"
+    assert out[0].endswith(gap), out[0]
+
+    assert main(["clips", "--where", "filter_keep = false", *base]) == 0
+    err = capsys.readouterr().err
+    assert "note: 2 clip(s) have no filter result yet" in err, err
+
+    frames.with_name("aside.bin").rename(frames)
+    assert main(["filters", *base, "--json"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert "runs for 1 partition(s) with no filters file" in captured.err  # the still video's, before this run
+    assert (
+        summary["videos_run"] == 1
+        and summary["kept"] == kept
+        and summary["without_filter_result"] == []
+        and summary["clips"] == 6
+    )
+    assert main(["filters", *base]) == 0
+    captured = capsys.readouterr()
+    line = captured.out.splitlines()[0]
+    assert captured.err == ""  # every file is here now: no note
+    assert (
+        line.startswith(f"{MODEL}: filters run for 0 of 3 partition(s); {kept} of 6 clips kept")
+        and "no filter" not in line
+    )
+    assert main(["clips", "--where", "filter_keep = false", *base]) == 0
+    assert "no filter result" not in capsys.readouterr().err
+
+
+def test_sensor_runs_a_partition_whose_filters_file_is_not_in_its_data_dir(pipeline, capsys) -> None:
+    """The instance records the partition's filters (as after a run for another data dir); the file is not here."""
+    data, instance, resources, keys = pipeline
+    sensor = build_curation_sensor([MODEL], settle_after_seconds=0)
+    lancedb = {"lancedb": resources["lancedb"], "storage": resources["storage"]}
+    _run(dg.RunRequest(asset_selection=[dg.AssetKey(f"{MODEL}_duplicates")]), instance, resources, DUPS_070)
+    assert main(["filters", "--model", MODEL, "--output", str(data), "--all", "--json"]) == 0
+    capsys.readouterr()
+    settled = _tick(sensor, instance, lancedb, None)
+    assert settled.run_requests == []
+    (data / "assets" / f"{MODEL}_clip_filters" / f"{keys['copy.mp4']}.parquet").unlink()
+    assert _tick(sensor, instance, lancedb, settled.cursor).run_requests == []  # nothing moved: files not re-read
+    # A filters run recorded in the instance (as `filters --output data2` records one) makes the sensor look again.
+    filters = dg.RunRequest(partition_key=keys["moving.mp4"], asset_selection=[dg.AssetKey(f"{MODEL}_clip_filters")])
+    _run(filters, instance, resources)
+    gap = _tick(sensor, instance, lancedb, settled.cursor)
+    assert [r.partition_key for r in gap.run_requests] == [keys["copy.mp4"]]
+    _run(gap.run_requests[0], instance, resources)
+    assert _tick(sensor, instance, lancedb, gap.cursor).run_requests == []

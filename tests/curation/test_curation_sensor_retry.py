@@ -38,8 +38,10 @@ class Clock:
 
 @pytest.fixture
 def world(tmp_path: Path):
-    """(instance, resources, clip table) with a one-row clip table and partitions a, b."""
-    table = lancedb.connect(tmp_path / "lancedb").create_table(table_name(MODEL), data=[{"clip_id": "c0"}])
+    """(instance, resources, clip table) with a one-row clip table and partitions a, b. The row is of no live
+    partition: the stand-in filters write no file, and a live partition's clips without one would be due."""
+    row = {"clip_id": "c0", "partition_key": "gone"}
+    table = lancedb.connect(tmp_path / "lancedb").create_table(table_name(MODEL), data=[row])
     resources = {
         "lancedb": LanceDBResource(uri=str(tmp_path / "lancedb")),
         "storage": StorageResource(data_dir=str(tmp_path)),

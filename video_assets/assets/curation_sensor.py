@@ -7,8 +7,10 @@ Per model and tick, three rules:
    its end, not after every video) -> one run of `<model>_duplicates` (incremental:
    only the new clips are compared with the rest).
 2. new videos: a partition whose `<model>_clip_index` landed after its latest filters
-   run, once a duplicates run newer than that landing exists -> that partition's
-   `<model>_clip_filters` (so a new video's filters see its duplicates the first time).
+   run, or whose clips have no decision in its filters file in this data directory (the
+   instance may record runs of another one), once a duplicates run newer than that landing
+   exists -> that partition's `<model>_clip_filters` (so a new video's filters see its
+   duplicates the first time).
 3. changed duplicates: after a new duplicates run, the partitions whose stored duplicate
    flags differ from the new file's -> those partitions' filters again. Only the videos
    whose clips changed group or kept clip rerun, never the whole collection.
@@ -47,8 +49,8 @@ from video_assets.assets.curation_retry import (
     split_key,
 )
 from video_assets.assets.partitions import videos_partitions
-from video_assets.curation.filter_read import partition_duplicate_flags
-from video_assets.curation.filter_run import duplicate_flags
+from video_assets.curation.filter_read import partition_duplicate_flags, unfiltered_clips
+from video_assets.curation.filter_run import duplicate_flags, indexed_clips
 from video_assets.index.connection import clip_table_exists, open_clip_table
 from video_assets.resources.lancedb import LanceDBResource
 from video_assets.resources.storage import StorageResource
@@ -144,7 +146,13 @@ def build_curation_sensor(
                 and e["key"] == _filters_key(model, p, landed.get(p), dup_id)
                 and e["filtered"] == filtered.get(p)
             }
-            due = newly_indexed(instance, model, live, landed_before=dup_id) | set(retries)
+            # Clips without a filters file here: read (table and files) only when the table, the duplicates run
+            # or the instance's latest filters run moved, not every tick.
+            stamp = [version, dup_id, max(filtered.values(), default=None)]
+            clips = indexed_clips(db, model) if stamp != state.get("gaps_checked") else {}
+            state["gaps_checked"] = stamp
+            due = newly_indexed(instance, model, live, storage=storage, clips=clips, landed_before=dup_id)
+            due |= set(retries)
             if dup_id != state.get("dups_checked"):
                 due |= flags_changed(storage, model, live)
                 state["dups_checked"] = dup_id
@@ -225,12 +233,25 @@ def _landings(instance: dg.DagsterInstance, model: str) -> Mapping[str, int]:
 
 
 def newly_indexed(
-    instance: dg.DagsterInstance, model: str, live: set[str], *, landed_before: int | None = None
+    instance: dg.DagsterInstance,
+    model: str,
+    live: set[str],
+    *,
+    storage: StorageResource,
+    clips: Mapping[str, Sequence[str]],
+    landed_before: int | None = None,
 ) -> set[str]:
-    """Live partitions whose index landed after their latest filters run (before `landed_before` if given)."""
+    """Live partitions whose filters are due: their index landed after their latest filters run, or some of
+    their clips in the table (`clips`: {partition: clip ids}) have no decision in the partition's filters file
+    under `storage`, whatever the instance records (an instance shared with a second data directory records
+    filters runs whose files are not in this one). Both only for a landing before `landed_before` if given
+    (a partition the instance saw no landing for counts as landed before)."""
     filtered = instance.get_latest_storage_id_by_partition(clip_filters_key(model), MATERIALIZED)
+    landings = _landings(instance, model)
     limit = landed_before if landed_before is not None else float("inf")
-    return {p for p, at in _landings(instance, model).items() if p in live and filtered.get(p, -1) < at < limit}
+    due = {p for p, at in landings.items() if p in live and filtered.get(p, -1) < at < limit}
+    gaps = unfiltered_clips(storage.assets_dir, model, {p: c for p, c in clips.items() if p in live})
+    return due | {p for p in gaps if landings.get(p, -1) < limit}
 
 
 def flags_changed(storage: StorageResource, model: str, live: set[str]) -> set[str]:

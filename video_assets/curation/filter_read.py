@@ -11,7 +11,7 @@ curation sensor reruns that partition.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +51,22 @@ def read_filters(assets_dir: Path, model: str, columns: list[str] | None = None)
     parts = sorted(filters_dir(assets_dir, model).glob("*.parquet"))
     tables = [pq.read_table(p, columns=columns) for p in parts if not p.name.startswith(".")]
     return pa.concat_tables(tables) if tables else None
+
+
+def unfiltered_clips(assets_dir: Path, model: str, clips: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
+    """{partition: its clips (of `clips`, the table's clips per partition) that the partition's stored filters
+    file does not decide on}, for the partitions with any: no file, or one written before some of its clips.
+
+    Read from the data directory, not from Dagster's materialization records: an instance shared with
+    another data directory records filters runs whose files are not here."""
+    out: dict[str, list[str]] = {}
+    folder = filters_dir(assets_dir, model)
+    for partition, ids in clips.items():
+        path = folder / f"{partition}.parquet"
+        stored = set(pq.read_table(path, columns=["clip_id"]).column("clip_id").to_pylist()) if path.exists() else set()
+        if missing := sorted(c for c in ids if c not in stored):
+            out[partition] = missing
+    return out
 
 
 def partition_duplicate_flags(assets_dir: Path, model: str) -> dict[str, dict[str, bool | None]]:

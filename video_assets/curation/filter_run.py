@@ -73,6 +73,15 @@ def indexed_rows(db: lancedb.DBConnection, model: str, video_ids: Sequence[str])
     return table.search().where(videos_filter(list(video_ids))).select(INDEX_COLUMNS).limit(None).to_arrow()
 
 
+def indexed_clips(db: lancedb.DBConnection, model: str) -> dict[str, list[str]]:
+    """{partition key: clip ids} of every row in the model's table."""
+    rows = open_clip_table(db, model).search().select(["partition_key", "clip_id"]).limit(None).to_arrow()
+    out: dict[str, list[str]] = {}
+    for partition, clip_id in zip(rows.column("partition_key").to_pylist(), rows.column("clip_id").to_pylist()):
+        out.setdefault(partition, []).append(clip_id)
+    return out
+
+
 def duplicate_flags(curation_dir: Path, model: str) -> dict[str, bool] | None:
     """{clip_id: not kept} from the duplicates file; None when there is none."""
     path = output_path(curation_dir, model)
