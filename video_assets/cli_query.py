@@ -132,6 +132,7 @@ def _curation(row: dict[str, Any]) -> str:
 
 def _curation_notes(listing: Any, where: str | None) -> list[str]:
     """Why a filter on curation columns may match nothing: the file it reads is not there yet."""
+    from video_assets.curation.filter_read import FILTER_TERMS
     from video_assets.curation.where_eval import curation_names
     from video_assets.index.filters import parse_where
 
@@ -150,7 +151,7 @@ def _curation_notes(listing: Any, where: str | None) -> list[str]:
             f"no clip filters for {model} yet: filter_keep, motion and reason(...) are null "
             f"(materialize {model}_clip_filters)"
         )
-    elif info.without_filters and used & {"filter_keep", "motion", "reason"}:
+    elif info.without_filters and used & FILTER_TERMS:
         notes.append(
             f"{info.without_filters} clip(s) have no filter result yet: filter_keep, motion and reason(...) are "
             f"null for them, so this filter cannot decide on them (run `video-assets filters --model {model}`)"

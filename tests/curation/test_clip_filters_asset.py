@@ -272,6 +272,19 @@ def test_a_second_data_dir_on_one_instance_filters_what_its_files_lack(pipeline,
     assert main(["clips", "--where", "filter_keep = false", *base]) == 0
     err = capsys.readouterr().err
     assert "note: 2 clip(s) have no filter result yet" in err, err
+    export = [
+        "export",
+        *base,
+        "--out",
+        str(tmp_path / "dropped"),
+        "--format",
+        "jsonl",
+        "--where",
+        "filter_keep = false",
+    ]
+    assert main(export) == 0
+    err = capsys.readouterr().err
+    assert "; 2 clip(s) have no filter result, so --where could not decide on them" in err, err
 
     frames.with_name("aside.bin").rename(frames)
     assert main(["filters", *base, "--json"]) == 0

@@ -32,9 +32,9 @@ import pyarrow.compute as pc
 from video_assets.curation import export_formats
 from video_assets.curation.dup_read import read_duplicates, result_info
 from video_assets.curation.duplicates import output_path
-from video_assets.curation.filter_read import DUP_TYPES, curation_columns, filters_dir
+from video_assets.curation.filter_read import DUP_TYPES, FILTER_TERMS, curation_columns, filters_dir
 from video_assets.curation.progress import Progress, no_progress
-from video_assets.curation.where_eval import evaluate, split
+from video_assets.curation.where_eval import curation_names, evaluate, split
 from video_assets.index.connection import open_clip_table
 from video_assets.index.filters import parse_where, render_sql
 from video_assets.run_owner import Liveness, RunOwner, this_process
@@ -69,12 +69,16 @@ class ExportResult:
     mp4_from_clip_file: int  # webdataset: samples whose .mp4 is the transcoded clip file
     mp4_cut_from_source: int  # webdataset: samples whose span was cut from the source video
     seconds: float
+    # clips with no filter result when --where reads filter_keep / motion / reason(...): null there, undecided
+    clips_undecided_by_where: int = 0
 
     @property
     def incomplete(self) -> bool:
         """Some curation column is null for some clip (no file yet, or clips newer than it)."""
         absent = self.duplicates == "absent" or self.filters == "absent"
-        return absent or bool(self.clips_without_dup_info or self.clips_without_filters)
+        return absent or bool(
+            self.clips_without_dup_info or self.clips_without_filters or self.clips_undecided_by_where
+        )
 
     def note(self) -> str:
         """One line on the duplicate and filter columns, for the CLI and the asset's log."""
@@ -101,6 +105,11 @@ class ExportResult:
             note += (
                 f"; {self.clips_without_filters} clip(s) have no filter decision{kept} "
                 f"(materialize their {self.model}_clip_filters partitions)"
+            )
+        if self.clips_undecided_by_where:
+            note += (
+                f"; {self.clips_undecided_by_where} clip(s) have no filter result, so --where could not decide on "
+                f"them (run `video-assets filters --model {self.model}`)"
             )
         return note
 
@@ -163,6 +172,8 @@ def export_clips(
     extra, info = curation_columns(data_dir, model, rows.column("clip_id").combine_chunks())
     for name in extra.column_names:
         rows = rows.append_column(extra.schema.field(name), extra.column(name))
+    # Clips the where's filter terms cannot decide on (null filter columns), before they are left out.
+    undecided = info.without_filters if info.filters and curation_names(rest) & FILTER_TERMS else 0
     if rest is not None:
         rows = rows.filter(evaluate(rest, rows))
     dup_info: dict[str, Any] = result_info(read_duplicates(data_dir / "curation", model)) if info.duplicates else {}
@@ -199,6 +210,7 @@ def export_clips(
             filters="joined" if info.filters else "absent",
             clips_without_filters=no_filters,
             dropped_by_kept_only=before - rows.num_rows,
+            clips_undecided_by_where=undecided,
             mp4_from_clip_file=written.mp4_from_clip_file,
             mp4_cut_from_source=written.mp4_cut_from_source,
             seconds=round(time.perf_counter() - started, 3),

@@ -32,6 +32,8 @@ DUP_TYPES = {
 }
 FILTER_TYPES = {"filter_keep": pa.bool_(), "filter_reasons": pa.list_(pa.string()), "motion": pa.float64()}
 CURATION_TYPES = {**DUP_TYPES, **FILTER_TYPES}
+# The names `where_eval.curation_names` gives a filter's terms on these columns ("reason": reason(...)).
+FILTER_TERMS = frozenset({*FILTER_TYPES, "reason"})
 
 
 @dataclass(frozen=True)
