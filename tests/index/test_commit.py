@@ -29,12 +29,32 @@ def test_first_commit_creates_then_recommit_updates_in_place(db, clips):
     assert (first.operation, first.inserted, first.updated, first.deleted) == ("create", 12, 0, 0)
     assert first.rows_for_videos == 12
 
-    again = commit_partition(db, clips.model, staged, ["a"])
+    changed = clips.video("a", range(12), angle0=1.0)  # the same clips with new vectors
+    again = commit_partition(db, clips.model, changed, ["a"])
     assert again.operation == "merge"
     assert (again.inserted, again.updated, again.deleted) == (0, 12, 0)
     assert again.table_version == first.table_version + 1  # one commit per call
     assert again.attempts >= 1
     assert set(clips.rows_by_clip(db)) == _ids(staged)
+
+
+def test_a_rerun_with_the_same_rows_writes_nothing(db, clips):
+    staged = clips.video("a", range(12))
+    commit_partition(db, clips.model, staged, ["a"])
+    commit_partition(db, clips.model, rows_to_table([], clips.dim), ["b"])  # a video without clips
+    version, rows = _version(db, clips), clips.rows_by_clip(db)
+
+    # The same rows (in another order), and again no rows for "b": the version does not move.
+    same = commit_partition(db, clips.model, staged.take(list(range(11, -1, -1))), ["a"])
+    assert (same.operation, same.inserted, same.updated, same.deleted, same.attempts) == ("unchanged", 0, 0, 0, 0)
+    assert same.table_version == version and same.rows_for_videos == 12
+    empty = commit_partition(db, clips.model, rows_to_table([], clips.dim), ["b"])
+    assert (empty.operation, empty.table_version, empty.rows_for_videos) == ("unchanged", version, 0)
+    assert _version(db, clips) == version and clips.rows_by_clip(db) == rows
+
+    # One column differs (a clip re-embedded with another text match): a real commit.
+    other = clips.video("a", range(12), text_match="a dog", text_match_prob=0.9)
+    assert commit_partition(db, clips.model, other, ["a"]).table_version == version + 1
 
 
 def test_changed_clips_replace_stale_rows_and_leave_other_videos_alone(db, clips):

@@ -1,4 +1,4 @@
-"""Committing a partition's staged rows: exactly one table commit per call.
+"""Committing a partition's staged rows: one table commit per call, none when nothing changes.
 
 The committer is single per table (a Dagster pool of size 1): concurrent
 merges into one LanceDB table conflict, retry and can duplicate keys. The
@@ -6,6 +6,9 @@ first rows of a video are appended (or create the table); afterwards one
 `merge_insert` on `clip_id` updates kept clips, inserts new ones and deletes
 the partition's vanished clips in the same commit, so a reader never sees a
 video half-replaced. Never delete-then-add: that is two commits with a gap.
+When the table already holds exactly the staged rows for the partition's videos
+(a rerun of a partition that indexes nothing new), nothing is written and the
+table version stays: operation "unchanged".
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ class CommitResult:
     """What one commit did; goes to the asset's metadata."""
 
     table: str
-    operation: Literal["create", "append", "merge"]
+    operation: Literal["create", "append", "merge", "unchanged"]
     table_version: int
     inserted: int
     updated: int
@@ -57,7 +60,7 @@ def videos_filter(video_ids: Sequence[str]) -> Expr:
 
 
 def commit_partition(db: lancedb.DBConnection, model: str, staged: pa.Table, video_ids: Sequence[str]) -> CommitResult:
-    """Make the model's table hold exactly `staged` for `video_ids`, in one commit.
+    """Make the model's table hold exactly `staged` for `video_ids`, in one commit (none if it already does).
 
     `video_ids` are all videos of the partition, including those with no clips
     left (their rows are deleted). Rows of other videos are never touched.
@@ -76,7 +79,10 @@ def commit_partition(db: lancedb.DBConnection, model: str, staged: pa.Table, vid
         _check_same_schema(table, staged)
         version_before = table.version
         existing = table.count_rows(videos_filter(ids).to_sql())
-        if existing == 0 and staged.num_rows > 0:
+        if existing == staged.num_rows and _holds_exactly(table, staged, ids):
+            # Nothing to write: a commit would only move the version (and wake readers, sensors).
+            operation, inserted, updated, deleted, attempts = "unchanged", 0, 0, 0, 0
+        elif existing == 0 and staged.num_rows > 0:
             # New videos: an append avoids the merge's join over the whole table.
             table.add(staged)
             operation, inserted, updated, deleted, attempts = "append", staged.num_rows, 0, 0, 1
@@ -91,7 +97,8 @@ def commit_partition(db: lancedb.DBConnection, model: str, staged: pa.Table, vid
             operation = "merge"
             inserted, updated = merged.num_inserted_rows, merged.num_updated_rows
             deleted, attempts = merged.num_deleted_rows, merged.num_attempts
-    rows_for_videos = _verify(table, staged, ids, inserted + updated, version_before)
+    written = staged.num_rows if operation == "unchanged" else inserted + updated
+    rows_for_videos = _verify(table, staged, ids, written, version_before)
     return CommitResult(
         table=name,
         operation=operation,
@@ -152,6 +159,15 @@ def _check_same_schema(table: Table, staged: pa.Table) -> None:
 def _dim_or_none(schema: pa.Schema) -> int | None:
     vtype = schema.field("vector").type if "vector" in schema.names else None
     return vtype.list_size if vtype is not None and pa.types.is_fixed_size_list(vtype) else None
+
+
+def _holds_exactly(table: Table, staged: pa.Table, ids: list[str]) -> bool:
+    """Whether the table's rows for `ids` are `staged`, every column equal (same schema checked before)."""
+    if staged.num_rows == 0:
+        return True  # the caller counted no rows for `ids` either
+    rows = table.search().where(videos_filter(ids)).limit(None).to_arrow().select(staged.schema.names)
+    order = [("clip_id", "ascending")]
+    return rows.sort_by(order).equals(staged.sort_by(order))
 
 
 def _verify(table: Table, staged: pa.Table, ids: list[str], written: int, version_before: int) -> int:
