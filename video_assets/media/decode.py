@@ -99,6 +99,18 @@ class Scaling:
 DEFAULT_SCALING = Scaling()
 
 
+@dataclass(frozen=True)
+class ReadRequest:
+    """A `Decoder.read` request once checked: ``wanted`` sorted, unique and in range, ``size``
+    normalized; what each backend's `_read_checked` serves."""
+
+    wanted: np.ndarray
+    size: tuple[int, int] | None
+    max_pixels: int | None
+    edges: np.ndarray | None
+    scaling: Scaling
+
+
 @dataclass
 class Decoder:
     """An open video stream. Backends subclass it, fill `index` in their constructor and
@@ -128,17 +140,10 @@ class Decoder:
             return
         if wanted[0] < 0 or wanted[-1] >= len(self.index):
             raise IndexError(f"frame indices must be in [0, {len(self.index)})")
-        yield from self._read_checked(wanted, normalize_size(size), max_pixels, edges, scaling)
+        yield from self._read_checked(ReadRequest(wanted, normalize_size(size), max_pixels, edges, scaling))
 
-    def _read_checked(
-        self,
-        wanted: np.ndarray,
-        size: tuple[int, int] | None,
-        max_pixels: int | None,
-        edges: np.ndarray | None,
-        scaling: Scaling,
-    ) -> Iterator[tuple[int, np.ndarray]]:
-        """`read` with ``wanted`` sorted, unique and in range, ``size`` normalized."""
+    def _read_checked(self, request: ReadRequest) -> Iterator[tuple[int, np.ndarray]]:
+        """`read` once its request is checked."""
         raise NotImplementedError
 
     def __enter__(self) -> Decoder:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 import decord
 import numpy as np
 
-from video_assets.media.decode import Decoder, FrameIndex, Scaling, fit_pixels
+from video_assets.media.decode import Decoder, FrameIndex, ReadRequest, fit_pixels
 from video_assets.media.decode_pyav import stamps_in_decode_order
 from video_assets.media.errors import VideoReadError
 from video_assets.media.pyav_container import first_frame_rotation, index_stream, open_container, video_stream
@@ -69,15 +69,9 @@ class DecordDecoder(Decoder):
     def close(self) -> None:
         self._reader = None
 
-    def _read_checked(
-        self,
-        wanted: np.ndarray,
-        size: tuple[int, int] | None,
-        max_pixels: int | None,
-        edges: np.ndarray | None,
-        scaling: Scaling,
-    ) -> Iterator[tuple[int, np.ndarray]]:
-        # `edges` unused: no substitutes here, a batch that fails is missing.
+    def _read_checked(self, request: ReadRequest) -> Iterator[tuple[int, np.ndarray]]:
+        # `request.edges` unused: no substitutes here, a batch that fails is missing.
+        wanted, size, max_pixels, scaling = request.wanted, request.size, request.max_pixels, request.scaling
         for start in range(0, len(wanted), BATCH_FRAMES):
             batch = wanted[start : start + BATCH_FRAMES]
             try:

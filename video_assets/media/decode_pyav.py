@@ -33,7 +33,7 @@ from collections.abc import Iterator
 import av
 import numpy as np
 
-from video_assets.media.decode import Decoder, FrameIndex, Scaling
+from video_assets.media.decode import Decoder, FrameIndex, ReadRequest
 from video_assets.media.pyav_container import index_stream, open_container, video_stream
 from video_assets.media.pyav_pictures import PictureServing, SortedLabels
 
@@ -179,15 +179,8 @@ class PyAVDecoder(Decoder):
         self.stats.frames_decoded += len(frames)
         return frames
 
-    def _read_checked(
-        self,
-        wanted: np.ndarray,
-        size: tuple[int, int] | None,
-        max_pixels: int | None,
-        edges: np.ndarray | None,
-        scaling: Scaling,
-    ) -> Iterator[tuple[int, np.ndarray]]:
-        serving = PictureServing(self, wanted, size, max_pixels, edges, scaling)
+    def _read_checked(self, request: ReadRequest) -> Iterator[tuple[int, np.ndarray]]:
+        serving = PictureServing(self, request)
         yield from self._read(serving)
         yield from serving.end()
 

@@ -20,6 +20,7 @@ import numpy as np
 from video_assets.media.decode import (
     DEFAULT_SCALING,
     Decoder,
+    ReadRequest,
     Scaling,
     clockwise_rotation,
     coded_size,
@@ -87,18 +88,10 @@ class PictureServing:
     frame or its end): a clip shows only its own frames.
     """
 
-    def __init__(
-        self,
-        decoder: Decoder,
-        wanted: np.ndarray,
-        size: tuple[int, int] | None,
-        max_pixels: int | None,
-        edges: np.ndarray | None,
-        scaling: Scaling = DEFAULT_SCALING,
-    ) -> None:
-        self.decoder, self.wanted, self.w = decoder, wanted, 0
-        self.size, self.max_pixels, self.scaling = size, max_pixels, scaling
-        self.edges = np.zeros(0, dtype=np.int64) if edges is None else np.unique(edges)
+    def __init__(self, decoder: Decoder, request: ReadRequest) -> None:
+        self.decoder, self.wanted, self.w = decoder, request.wanted, 0
+        self.size, self.max_pixels, self.scaling = request.size, request.max_pixels, request.scaling
+        self.edges = np.zeros(0, dtype=np.int64) if request.edges is None else np.unique(request.edges)
         self.times = decoder.index.times
         self.prev: tuple[int, av.VideoFrame] | None = None
         self._converted: tuple[int, np.ndarray] | None = None
