@@ -26,7 +26,7 @@ from video_assets.parquet_parts import ParquetPart
 from video_assets.resolved import Resolved
 from video_assets.resources.storage import StorageResource
 from video_assets.stages.checks import check_clips, check_frame_counts, check_probes, check_unique_ids
-from video_assets.stages.clip_report import frames_clip_rows, source_rows
+from video_assets.stages.clip_report import frames_clip_rows, source_rows, span_label
 from video_assets.stages.clips import CLIP_SCHEMA, clip_plans, plan_clips
 from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames
 from video_assets.stages.sources import SOURCE_SCHEMA, probe_partition
@@ -193,14 +193,8 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
         ]
         problems = check_frame_counts(counts, clip_table, source_fps) + check_unique_ids(signed_ids, "the frames")
         thumbs = write_strips(strips.jpegs, storage.paths.thumbs_dir / context.partition_key)
-        span_of = {c["clip_id"]: c for c in clip_table.to_pylist()}
-        sheet = strips_markdown(
-            [
-                (f"{span_of[c]['span_start_s']:.2f}–{span_of[c]['span_end_s']:.2f} s", j)
-                for c, j in strips.jpegs.items()
-            ],
-            folder=thumbs,
-        )
+        span_of = {c["clip_id"]: span_label(c["span_start_s"], c["span_end_s"]) for c in clip_table.to_pylist()}
+        sheet = strips_markdown([(span_of[c], j) for c, j in strips.jpegs.items()], folder=thumbs)
         elapsed = time.perf_counter() - started
         return checked_result(
             stored,
