@@ -100,7 +100,6 @@ def cmd_filters(args: argparse.Namespace) -> int:
     from video_assets.cli import _settings
     from video_assets.curation.filter_read import curation_columns
     from video_assets.curation.filter_run import indexed_clips
-    from video_assets.curation.progress import no_progress
     from video_assets.index.connection import connect
     from video_assets.query import default_model, existing_index
     from video_assets.resources.lancedb import LanceDBResource
@@ -136,8 +135,7 @@ def cmd_filters(args: argparse.Namespace) -> int:
         )
         _warn_foreign_records(instance, home, data, model, clip_filters_key(model), clips)
         # One Dagster run per partition: the bar counts them (filter_partition's own work is a video's clips).
-        with phase_bars(quiet=args.quiet or args.json, units={"filter": "partition"}) as bars:
-            report = no_progress if bars is None else bars
+        with phase_bars(quiet=args.quiet or args.json, units={"filter": "partition"}) as report:
             for done, key in enumerate(sorted(due)):
                 report("filter", done, len(due))
                 run = dg.materialize(

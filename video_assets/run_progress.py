@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from tqdm import tqdm
 
+from video_assets.curation.progress import Progress, no_progress
+
 if TYPE_CHECKING:  # runner imports Dagster: export and duplicates draw their bars without it
     from video_assets.runner import PartitionOutcome
 
@@ -105,10 +107,11 @@ class PhaseBars:
 
 
 @contextmanager
-def phase_bars(*, quiet: bool = False, units: Mapping[str, str] | None = None) -> Iterator[PhaseBars | None]:
-    """`PhaseBars` for a command's `on_progress`, closed at the end; None with `quiet` (`--quiet`, `--json`)."""
+def phase_bars(*, quiet: bool = False, units: Mapping[str, str] | None = None) -> Iterator[Progress]:
+    """`PhaseBars` for a command's `on_progress`, closed at the end; `no_progress` with `quiet` (`--quiet`,
+    `--json`)."""
     if quiet:
-        yield None
+        yield no_progress
         return
     bars = PhaseBars(units=units)
     try:

@@ -11,6 +11,7 @@ import pytest
 
 from tests.progress_calls import Terminal
 from video_assets.cli import main
+from video_assets.curation.progress import no_progress
 from video_assets.media.synthetic import make_video
 from video_assets.media.synthetic_damaged import make_text_file_as_video
 from video_assets.run_progress import PhaseBars, RunProgress, phase_bars
@@ -89,8 +90,8 @@ def test_phase_bars_draw_one_bar_per_phase_on_a_terminal_only(stream_cls, drawn)
     assert "empty" not in out and (out == "") is not drawn  # a phase with nothing to do gets no bar
 
 
-def test_phase_bars_are_none_when_quiet() -> None:
+def test_phase_bars_draw_nothing_when_quiet() -> None:
     with phase_bars(quiet=True) as bars:
-        assert bars is None
+        assert bars is no_progress
     with phase_bars() as bars:
         assert isinstance(bars, PhaseBars)

@@ -113,7 +113,7 @@ def fit_centroids(
     max_probes: int = DEFAULT_MAX_PROBES,
     k: int | None = None,
     points_per_centroid: int = 64,
-    on_progress: Progress | None = None,
+    on_progress: Progress = no_progress,
 ) -> np.ndarray:
     """Centroids for the duplicate search: k-means with `k` clusters, or (k None) with the cluster
     count whose search costs the fewest products. Each k-means is trained on the first
@@ -131,13 +131,12 @@ def fit_centroids(
     `on_progress("k-means", tried, candidates)` follows the candidates."""
     n = len(priority)
     candidates = [k] if k is not None else sorted({max(1, auto_clusters(n) // d) for d in (4, 2, 1)})
-    report = no_progress if on_progress is None else on_progress
-    report("k-means", 0, len(candidates))
+    on_progress("k-means", 0, len(candidates))
     best, best_cost = None, math.inf
     for tried, kk in enumerate(candidates):
         fixed = _kmeans_cells(kk, n, points_per_centroid, _NITER) + n * kk
         if best is not None and fixed >= best_cost:
-            report("k-means", len(candidates), len(candidates))  # the larger ones cost more still: skipped
+            on_progress("k-means", len(candidates), len(candidates))  # the larger ones cost more still: skipped
             break
         sample = np.sort(priority[: min(n, kk * points_per_centroid)])
         rows = np.ascontiguousarray(vectors[sample], dtype=np.float32)
@@ -149,7 +148,7 @@ def fit_centroids(
             cost = fixed + search_cells(assignment) * (n / len(sample)) ** 2
             if cost < best_cost:
                 best, best_cost = centroids, cost
-        report("k-means", tried + 1, len(candidates))
+        on_progress("k-means", tried + 1, len(candidates))
     assert best is not None
     return best
 
@@ -183,7 +182,7 @@ def assign(
     *,
     threshold: float,
     max_probes: int = DEFAULT_MAX_PROBES,
-    on_progress: Progress | None = None,
+    on_progress: Progress = no_progress,
 ) -> Assignment:
     """Nearest centroid of each (unit) vector, and the clusters whose boundary lies within
     `pair_radius(threshold)` of it (see the module doc). `on_progress("assign", rows, n)` as chunks finish."""
@@ -204,14 +203,13 @@ def assign(
             chunk = slice(start, start + len(sims))
             probes[chunk], capped[chunk] = _near_boundaries(sims, own, gaps, radius, max_probes)
 
-    report = no_progress if on_progress is None else on_progress
     done = 0
-    report("assign", done, n)
+    on_progress("assign", done, n)
 
     def chunk_done(start: int) -> None:
         nonlocal done
         done += min(_CHUNK_ROWS, n - start)
-        report("assign", done, n)
+        on_progress("assign", done, n)
 
     parallel_map(one_chunk, list(range(0, n, _CHUNK_ROWS)), on_done=chunk_done)
     return Assignment(cluster, probes, capped)

@@ -128,14 +128,12 @@ def update_duplicates(
                 max_probes=max_probes,
                 k=n_clusters,
                 points_per_centroid=POINTS_PER_CENTROID,
-                on_progress=on_progress,
+                on_progress=report,
             )
             trained = len(x)
-        fresh = clustering.assign(
-            x[~same], centroids, threshold=threshold, max_probes=max_probes, on_progress=on_progress
-        )
+        fresh = clustering.assign(x[~same], centroids, threshold=threshold, max_probes=max_probes, on_progress=report)
         assignment = _merge_assignment(previous if reuse else None, same, at, fresh, max_probes)
-        pairs, stats = find_pairs(x, assignment, ~same, threshold, on_progress=on_progress)
+        pairs, stats = find_pairs(x, assignment, ~same, threshold, on_progress=report)
         edge_i, edge_j, edge_sim = pairs.i, pairs.j, pairs.sim
         if reuse:
             assert previous is not None

@@ -46,24 +46,23 @@ class Written:
 
 
 def write(
-    fmt: str, rows: pa.Table, out: Path, *, shard_size: int, crf: int, on_progress: Progress | None = None
+    fmt: str, rows: pa.Table, out: Path, *, shard_size: int, crf: int, on_progress: Progress = no_progress
 ) -> Written:
     """Write `rows` in `fmt` into `out`; `on_progress("write", rows written, rows)` along the way."""
-    report = no_progress if on_progress is None else on_progress
-    report("write", 0, rows.num_rows)
+    on_progress("write", 0, rows.num_rows)
     if fmt == "parquet":
         # Slice by slice (a row group each) rather than one write_table: a bar needs steps.
         with pq.ParquetWriter(out / PARQUET_FILE, rows.schema, compression="zstd") as writer:
-            for part in _slices(rows, PARQUET_ROWS, report):
+            for part in _slices(rows, PARQUET_ROWS, on_progress):
                 writer.write_table(part)
         return Written([PARQUET_FILE])
     if fmt == "jsonl":
         with open(out / JSONL_FILE, "w", encoding="utf-8") as f:
-            for part in _slices(rows, BATCH_ROWS, report):
+            for part in _slices(rows, BATCH_ROWS, on_progress):
                 f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in _dict_rows(part))
         return Written([JSONL_FILE])
     if fmt == "webdataset":
-        return _write_shards(rows, out, shard_size=shard_size, crf=crf, report=report)
+        return _write_shards(rows, out, shard_size=shard_size, crf=crf, report=on_progress)
     raise ValueError(f"unknown export format {fmt!r}")
 
 

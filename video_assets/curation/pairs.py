@@ -71,7 +71,7 @@ def find_pairs(
     is_new: np.ndarray,
     threshold: float,
     *,
-    on_progress: Progress | None = None,
+    on_progress: Progress = no_progress,
 ) -> tuple[Pairs, SearchStats]:
     """Pairs with cosine >= `threshold` among unit `vectors` with at least one clip where `is_new`.
     `on_progress("compare", pairs scored, pairs to score)` as the blocks finish."""
@@ -153,21 +153,20 @@ def _groups(keys: np.ndarray, values: np.ndarray) -> dict[int, np.ndarray]:
 
 
 def _score_blocks(
-    vectors: np.ndarray, blocks: list[Block], cut: float, on_progress: Progress | None = None
+    vectors: np.ndarray, blocks: list[Block], cut: float, on_progress: Progress = no_progress
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Candidates (i, j) with float32 cosine >= cut from every block. Blocks run on a thread per
     core with single-threaded BLAS where the BLAS allows it: most blocks are small, and a
     multi-threaded BLAS pays a fork/join per product (measured 5-10x slower on a loaded 2-core VM).
     Progress counts cells (vector pairs), the measure of the work, not blocks (a few rows to millions)."""
     blocks = sorted(blocks, key=lambda b: -b.cells)  # big ones first: the threads finish together
-    report = no_progress if on_progress is None else on_progress
     total, done = sum(b.cells for b in blocks), 0
-    report("compare", done, total)
+    on_progress("compare", done, total)
 
     def batch_done(batch: list[Block]) -> None:
         nonlocal done
         done += sum(b.cells for b in batch)
-        report("compare", done, total)
+        on_progress("compare", done, total)
 
     found = parallel_map(lambda batch: [_score(vectors, b, cut) for b in batch], _batches(blocks), on_done=batch_done)
     return [f for batch in found for f in batch if len(f[0])]
