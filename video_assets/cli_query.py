@@ -141,12 +141,12 @@ def _curation_notes(listing: Any, where: str | None) -> list[str]:
         return []
     used = curation_names(parse_where(where, curation=True))
     model, notes = listing.model, []
-    if not info.duplicates and used - {"filter_keep", "motion", "reason"}:
+    if not info.duplicates and used - FILTER_TERMS:
         notes.append(
             f"no duplicates for {model} yet: dup_group, keep, sim_to_kept, group_size and cluster_id "
             f"are null (run `video-assets duplicates --model {model}`)"
         )
-    if not info.filters and used & {"filter_keep", "motion", "reason"}:
+    if not info.filters and used & FILTER_TERMS:
         notes.append(
             f"no clip filters for {model} yet: filter_keep, motion and reason(...) are null "
             f"(materialize {model}_clip_filters)"
