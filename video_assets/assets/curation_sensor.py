@@ -151,7 +151,7 @@ def build_curation_sensor(
             stamp = [version, dup_id, max(filtered.values(), default=None)]
             clips = indexed_clips(db, model) if stamp != state.get("gaps_checked") else {}
             state["gaps_checked"] = stamp
-            due = newly_indexed(instance, model, live, storage=storage, clips=clips, landed_before=dup_id)
+            due = _due_filters(model, live, landed, filtered, storage, clips, landed_before=dup_id)
             due |= set(retries)
             if dup_id != state.get("dups_checked"):
                 due |= flags_changed(storage, model, live)
@@ -247,7 +247,19 @@ def newly_indexed(
     filters runs whose files are not in this one). Both only for a landing before `landed_before` if given
     (a partition the instance saw no landing for counts as landed before)."""
     filtered = instance.get_latest_storage_id_by_partition(clip_filters_key(model), MATERIALIZED)
-    landings = _landings(instance, model)
+    return _due_filters(model, live, _landings(instance, model), filtered, storage, clips, landed_before)
+
+
+def _due_filters(
+    model: str,
+    live: set[str],
+    landings: Mapping[str, int],
+    filtered: Mapping[str, int],
+    storage: StorageResource,
+    clips: Mapping[str, Sequence[str]],
+    landed_before: int | None,
+) -> set[str]:
+    """`newly_indexed` from the landings and latest filters runs the caller already read."""
     limit = landed_before if landed_before is not None else float("inf")
     due = {p for p, at in landings.items() if p in live and filtered.get(p, -1) < at < limit}
     gaps = unfiltered_clips(storage.assets_dir, model, {p: c for p, c in clips.items() if p in live})
