@@ -35,7 +35,7 @@ from video_assets.media.synthetic import make_video
 from video_assets.media.transcode import transcode_clip
 from video_assets.resources.lancedb import LanceDBResource
 from video_assets.resources.storage import StorageResource
-from video_assets.run_owner import process_start_time
+from video_assets.run_owner import RunOwner, owner_tags, process_start_time
 
 MODEL = "tiny"
 DIM = 8
@@ -257,7 +257,7 @@ def test_a_killed_exports_temp_dir_is_removed_by_the_next_export(index, tmp_path
         tmp = tmp_path / f".out.{pid}.tmp"
         tmp.mkdir()
         (tmp / "00000.mp4").write_bytes(b"partial")
-        (tmp / ".owner.json").write_text(json.dumps({"host": host, "pid": pid, "pid_start": pid_start}))
+        (tmp / ".owner.json").write_text(json.dumps(owner_tags(RunOwner(host, pid, pid_start))))
         return tmp
 
     dead = leftover(gone.pid, socket.gethostname())

@@ -37,7 +37,7 @@ from video_assets.curation.progress import Progress, no_progress
 from video_assets.curation.where_eval import curation_names, evaluate, split
 from video_assets.index.connection import open_clip_table
 from video_assets.index.filters import parse_where, render_sql
-from video_assets.run_owner import Liveness, RunOwner, this_process
+from video_assets.run_owner import Liveness, owner_from_tags, owner_tags
 
 FORMATS = ("parquet", "webdataset", "jsonl")
 DEFAULT_SHARD_SIZE = 1000
@@ -190,8 +190,7 @@ def export_clips(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        owner = this_process()
-        (tmp / OWNER).write_text(json.dumps({"host": owner.host, "pid": owner.pid, "pid_start": owner.pid_start}))
+        (tmp / OWNER).write_text(json.dumps(owner_tags()))  # the tags `video-assets run` puts on its runs
         written = export_formats.write(fmt, rows, tmp, shard_size=shard_size, crf=crf, on_progress=report)
         version = dup_info.get("table_version")
         result = ExportResult(
@@ -237,11 +236,10 @@ def remove_dead_temp_dirs(out_dir: Path) -> list[Path]:
         if not pid.isdigit() or not tmp.is_dir():
             continue
         try:
-            recorded = json.loads((tmp / OWNER).read_text())
-            owner = RunOwner(str(recorded["host"]), int(recorded["pid"]), str(recorded.get("pid_start", "")))
-        except (OSError, ValueError, KeyError, TypeError):
+            owner = owner_from_tags(json.loads((tmp / OWNER).read_text()))
+        except (OSError, ValueError, TypeError):
             continue
-        if owner.pid == int(pid) and owner.liveness() is Liveness.GONE:
+        if owner is not None and owner.pid == int(pid) and owner.liveness() is Liveness.GONE:
             shutil.rmtree(tmp, ignore_errors=True)
             removed.append(tmp)
     return removed
