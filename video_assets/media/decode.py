@@ -26,6 +26,7 @@ Conventions every backend follows:
 from __future__ import annotations
 
 import importlib
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -112,7 +113,7 @@ class ReadRequest:
 
 
 @dataclass
-class Decoder:
+class Decoder(ABC):
     """An open video stream. Backends subclass it, fill `index` in their constructor and
     implement `_read_checked`; `read` checks the request once for all of them."""
 
@@ -142,9 +143,9 @@ class Decoder:
             raise IndexError(f"frame indices must be in [0, {len(self.index)})")
         yield from self._read_checked(ReadRequest(wanted, normalize_size(size), max_pixels, edges, scaling))
 
+    @abstractmethod
     def _read_checked(self, request: ReadRequest) -> Iterator[tuple[int, np.ndarray]]:
         """`read` once its request is checked."""
-        raise NotImplementedError
 
     def __enter__(self) -> Decoder:
         return self
