@@ -60,7 +60,7 @@ from dagster_scale_instance import (
 )
 from dagster_scale_queued import run_queued_backfill, write_queued_home, write_workspace
 
-from video_assets.config import ClippingSettings
+from video_assets.settings.config import ClippingSettings
 
 DEFAULT_CLIP_LEN_S = ClippingSettings().clip_len_s  # the project's default (10 s)
 SECTIONS = ("keys", "cache", "noop", "backfill", "queued", "real")

@@ -22,11 +22,11 @@ import dagster as dg
 from dagster_scale_loop import run_plain_loop
 from dagster_scale_queued import QueuedResult, run_queued_backfill, write_queued_home, write_workspace
 
-from video_assets.config import ClippingSettings, Settings
-from video_assets.discovery import chunked, scan
+from video_assets.app.runner import run_folder
+from video_assets.catalog.discovery import chunked, scan
+from video_assets.catalog.registry import VideoRegistry
 from video_assets.media.synthetic import make_video
-from video_assets.runner import run_folder
-from video_assets.video_registry import VideoRegistry
+from video_assets.settings.config import ClippingSettings, Settings
 
 DEFS_FILE = Path(__file__).resolve().parent / "dagster_scale_defs.py"
 EXECUTORS = ("in_process", "multiprocess")

@@ -8,8 +8,8 @@ compare that default with all steps of a run in its one process.
 
 import dagster as dg
 
-from video_assets.config import Settings
-from video_assets.definitions import build_definitions
+from video_assets.orchestration.definitions import build_definitions
+from video_assets.settings.config import Settings
 
 
 def _with_executor(executor: dg.ExecutorDefinition) -> dg.Definitions:

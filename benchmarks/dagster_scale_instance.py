@@ -27,7 +27,7 @@ from dagster._core.storage.partition_status_cache import get_and_update_asset_st
 from dagster_scale_noop import NOOP_PARTITIONS
 from dagster_scale_noop import defs as noop_defs
 
-from video_assets.discovery import MAX_KEYS_PER_REQUEST, chunked
+from video_assets.catalog.discovery import MAX_KEYS_PER_REQUEST, chunked
 
 # Events still go to the instance; only the console stays quiet (as in the CLI runner).
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

@@ -14,21 +14,21 @@ from pathlib import Path
 
 import numpy as np
 
-from video_assets.config import Settings
-from video_assets.discovery import scan
+from video_assets.catalog.discovery import scan
+from video_assets.catalog.registry import VideoRegistry
 from video_assets.index.commit import commit_partition
 from video_assets.index.connection import connect
 from video_assets.models.hub import ModelHub
 from video_assets.models.runtime import apply_memory_cap, resolve_device, resolve_dtype
-from video_assets.parquet_parts import ParquetPart, StreamingParquetWriter, write_table_atomic
-from video_assets.resolved import resolve
+from video_assets.settings.config import Settings
 from video_assets.stages.checks import check_clips, check_vectors
 from video_assets.stages.clips import plan_clips
 from video_assets.stages.embeddings import embed_partition
 from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames
+from video_assets.stages.parquet_parts import ParquetPart, StreamingParquetWriter, write_table_atomic
+from video_assets.stages.resolved import resolve
 from video_assets.stages.sources import probe_partition
 from video_assets.stages.tensors import TENSOR_SCHEMA, build_tensors
-from video_assets.video_registry import VideoRegistry
 
 CPU_BATCH = 8  # what GpuResource picks on a CPU (resources/gpu.py)
 

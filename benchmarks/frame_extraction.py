@@ -41,7 +41,8 @@ import numpy as np
 from bench_inputs import make_720p
 
 from video_assets.media.clipping import ClipSpan, fixed_stride_spans
-from video_assets.media.decode import DecodeOptions, available_backends, open_decoder
+from video_assets.media.decode import DecodeOptions
+from video_assets.media.decoders import available_backends, open_decoder
 from video_assets.media.frames import FramePolicy, FrameSignature, iter_extract_frames
 from video_assets.media.probe import probe
 from video_assets.media.sampling import frames_in_span, sequence_indices

@@ -29,14 +29,14 @@ import numpy as np
 import pyarrow as pa
 from bench_inputs import make_720p
 
-from video_assets.config import ClippingSettings, FrameSettings
 from video_assets.media.probe import probe
 from video_assets.models.builtin_embedders import INTERNVIDEO2_SPEC
 from video_assets.models.fingerprint import FingerprintEmbedder
 from video_assets.models.internvideo2 import IMAGENET_STD, prepare_frames
-from video_assets.parquet_parts import ParquetPart, StreamingParquetWriter
+from video_assets.settings.config import ClippingSettings, FrameSettings
 from video_assets.stages.clips import plan_clips
 from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames, rows_to_clip_frames
+from video_assets.stages.parquet_parts import ParquetPart, StreamingParquetWriter
 
 
 def make_grainy_720p(duration_s: int = 60) -> Path:

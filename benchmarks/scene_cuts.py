@@ -14,7 +14,7 @@ cuts between unrelated scenes, a hard cut between two views of the same texture,
 colours barely change, a 1 s cross-dissolve, a 1 s fade through black) and three
 false-positive baits with no cut (two fast pans, 10 % of the frame width per frame, over
 a detailed texture, and a two-frame camera flash). Scenes are drawn with the project's
-generator (`synthetic._MovingScene`: a gradient and bouncing boxes) and a smooth-noise
+generator (`synthetic.MovingScene`: a gradient and bouncing boxes) and a smooth-noise
 texture seen through a moving window; frames are encoded with PyAV using the project's
 encoder settings (`synthetic.ENCODER_OPTIONS`). Videos (`VIDEOS`): H.264 MP4 640x360,
 MPEG-4 Part 2 AVI with B-frames 160x120 and 640x360, VP9 WebM 1280x720.
@@ -65,7 +65,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from video_assets.config import ClippingSettings
 from video_assets.media.clipping import scene_cut_spans
 from video_assets.media.decode import Scaling
 from video_assets.media.scenes import (
@@ -75,7 +74,8 @@ from video_assets.media.scenes import (
     change_scores,
     scene_boundaries,
 )
-from video_assets.media.synthetic import DEFAULT_PIX_FMT, ENCODER_OPTIONS, _MovingScene
+from video_assets.media.synthetic import DEFAULT_PIX_FMT, ENCODER_OPTIONS, MovingScene
+from video_assets.settings.config import ClippingSettings
 
 INSTALL = '.venv/bin/pip install -e ".[scenes]"'
 
@@ -173,7 +173,7 @@ def render_script(case: VideoCase) -> Callable[[float], np.ndarray]:
     scenes = []
     for start, kind, spec in SCRIPT:
         if spec[0] == "moving":
-            scene = _MovingScene(width, height, case.seed * 1009 + spec[1])
+            scene = MovingScene(width, height, case.seed * 1009 + spec[1])
         else:
             _, tex, start_x, bursts, base = spec
             scene = PanScene(textures[tex], width, start_x, bursts, base)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from video_assets.cli import main
+from video_assets.cli.main import main
 
 
 class Terminal(io.StringIO):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from video_assets.config import (
+from video_assets.settings.config import (
     ClippingSettings,
     FrameSettings,
     ModelSettings,

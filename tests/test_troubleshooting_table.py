@@ -10,13 +10,13 @@ import pyarrow as pa
 import pytest
 import torch
 
-from video_assets.config import ClippingSettings, Settings
-from video_assets.ledger import VideoAccount, no_clip_reason
+from video_assets.catalog.ledger import VideoAccount, no_clip_reason
 from video_assets.media.errors import VideoReadError
 from video_assets.media.probe import probe
 from video_assets.media.synthetic_damaged import make_audio_only
 from video_assets.models.oom import GpuOutOfMemoryError
 from video_assets.models.weights_preflight import preflight_weights
+from video_assets.settings.config import ClippingSettings, Settings
 from video_assets.stages.clips import CLIP_SCHEMA, clip_plans
 
 README = Path(__file__).resolve().parents[1] / "README.md"

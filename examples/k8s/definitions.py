@@ -20,8 +20,8 @@ import dagster as dg
 from dagster_k8s import k8s_job_executor
 from dagster_shared.record import copy
 
-from video_assets.config import Settings
-from video_assets.definitions import EMBED_JOB, build_definitions
+from video_assets.orchestration.definitions import EMBED_JOB, build_definitions
+from video_assets.settings.config import Settings
 
 # Merged under each step's own `dagster-k8s/config` op tag (the tag wins where both set a key).
 STEP_K8S_CONFIG = {

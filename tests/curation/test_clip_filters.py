@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from video_assets.config import Settings
-from video_assets.config_errors import SettingsError
 from video_assets.curation.clip_filters import (
     REASONS,
     ClipFacts,
@@ -14,7 +12,9 @@ from video_assets.curation.clip_filters import (
     pixel_stats,
     reasons_for,
 )
-from video_assets.curation.filter_settings import FilterSettings
+from video_assets.settings.config import Settings
+from video_assets.settings.errors import SettingsError
+from video_assets.settings.filters import FilterSettings
 
 H, W = 96, 128
 FPS = 2.0
@@ -139,7 +139,7 @@ def _kwargs(facts: ClipFacts) -> dict:
 def test_filter_settings_version_only_the_filters_asset(tmp_path) -> None:
     import dagster as dg
 
-    from video_assets.definitions import build_definitions
+    from video_assets.orchestration.definitions import build_definitions
 
     def versions(settings: Settings) -> dict[str, str | None]:
         graph = build_definitions(settings).resolve_asset_graph()
@@ -160,8 +160,8 @@ def test_partition_run_reads_text_scores_frames_and_duplicate_flags(tmp_path) ->
     import pyarrow.parquet as pq
 
     from video_assets.curation.filter_run import filter_partition
-    from video_assets.parquet_parts import array_to_fields
     from video_assets.stages.frames import FRAMES_SCHEMA
+    from video_assets.stages.parquet_parts import array_to_fields
 
     rows = pa.table(
         {

@@ -21,20 +21,20 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.progress_calls import on_terminal
-from video_assets.assets.clip_filters import clip_filters_assets
-from video_assets.assets.curation_sensor import build_curation_sensor
-from video_assets.assets.duplicates import duplicates_asset
-from video_assets.cli import main
-from video_assets.config import ClippingSettings, Settings
+from video_assets.app.runner import run_folder
+from video_assets.catalog.registry import video_id_for
+from video_assets.cli.main import main
 from video_assets.curation.filter_run import indexed_clips
-from video_assets.curation.filter_settings import FilterSettings
 from video_assets.index.connection import connect
 from video_assets.media.synthetic import make_video
 from video_assets.media.synthetic_damaged import make_near_copy
-from video_assets.resources.lancedb import LanceDBResource
-from video_assets.resources.storage import PartitionedParquetIOManager, StorageResource
-from video_assets.runner import run_folder
-from video_assets.video_registry import video_id_for
+from video_assets.orchestration.assets.clip_filters import clip_filters_assets
+from video_assets.orchestration.assets.curation_sensor import build_curation_sensor
+from video_assets.orchestration.assets.duplicates import duplicates_asset
+from video_assets.orchestration.resources.lancedb import LanceDBResource
+from video_assets.orchestration.resources.storage import PartitionedParquetIOManager, StorageResource
+from video_assets.settings.config import ClippingSettings, Settings
+from video_assets.settings.filters import FilterSettings
 
 pytestmark = pytest.mark.slow
 MODEL = "fingerprint"
@@ -92,7 +92,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _partition_of(data: Path, name: str) -> str:
-    from video_assets.video_registry import VideoRegistry
+    from video_assets.catalog.registry import VideoRegistry
 
     registry = VideoRegistry(data / "registry.sqlite")
     wanted = video_id_for(name)

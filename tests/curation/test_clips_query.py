@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from video_assets.cli import main
+from video_assets.cli.main import main
 from video_assets.curation.clip_list import list_clips, scored_texts
 from video_assets.index.commit import commit_partition
 from video_assets.index.connection import connect

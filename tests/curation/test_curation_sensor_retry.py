@@ -15,13 +15,13 @@ import dagster as dg
 import lancedb
 import pytest
 
-from video_assets.assets.clip_filters import clip_filters_key
-from video_assets.assets.curation_retry import RUN_KEY_TAG, SENSOR_NAME_TAG, RetryPolicy, split_key
-from video_assets.assets.curation_sensor import SENSOR_NAME, build_curation_sensor, duplicates_key
-from video_assets.assets.partitions import videos_partitions
 from video_assets.index.schema import table_name
-from video_assets.resources.lancedb import LanceDBResource
-from video_assets.resources.storage import StorageResource
+from video_assets.orchestration.assets.clip_filters import clip_filters_key
+from video_assets.orchestration.assets.curation_retry import RUN_KEY_TAG, SENSOR_NAME_TAG, RetryPolicy, split_key
+from video_assets.orchestration.assets.curation_sensor import SENSOR_NAME, build_curation_sensor, duplicates_key
+from video_assets.orchestration.assets.partitions import videos_partitions
+from video_assets.orchestration.resources.lancedb import LanceDBResource
+from video_assets.orchestration.resources.storage import StorageResource
 
 MODEL = "fingerprint"
 POLICY = RetryPolicy(first_delay_s=300, max_delay_s=600, max_failures=4)  # retries after 300, 600, 600 s

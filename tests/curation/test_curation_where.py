@@ -25,7 +25,7 @@ from video_assets.index.connection import connect, open_clip_table
 from video_assets.index.errors import InvalidFilterError
 from video_assets.index.filters import FILTER_REASONS, compile_where, parse_where
 from video_assets.index.schema import rows_to_table
-from video_assets.parquet_parts import write_table_atomic
+from video_assets.stages.parquet_parts import write_table_atomic
 
 MODEL = "tiny"
 DIM = 8

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pytest
 
 from tests.progress_calls import ProgressCalls, on_terminal
-from video_assets.cli import main
+from video_assets.cli.main import main
 from video_assets.curation import clustering, pairs
 from video_assets.curation.dup_read import duplicate_columns, groups, read_duplicates
 from video_assets.curation.duplicates import update_duplicates

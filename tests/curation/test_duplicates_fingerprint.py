@@ -20,16 +20,16 @@ import torch
 
 from tests.clip_rows import clip_row
 from tests.models import fingerprint_corpus as corpus
-from video_assets.assets.duplicates import duplicates_asset
-from video_assets.cli import main
+from video_assets.cli.main import main
 from video_assets.curation.dup_read import groups, read_duplicates
 from video_assets.curation.duplicates import default_threshold, update_duplicates
 from video_assets.index.commit import commit_partition
 from video_assets.index.connection import connect
 from video_assets.index.schema import rows_to_table
 from video_assets.models.fingerprint import FingerprintEmbedder
-from video_assets.resources.lancedb import LanceDBResource
-from video_assets.resources.storage import StorageResource
+from video_assets.orchestration.assets.duplicates import duplicates_asset
+from video_assets.orchestration.resources.lancedb import LanceDBResource
+from video_assets.orchestration.resources.storage import StorageResource
 
 MODEL = "fingerprint"
 EDITS = {

@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.progress_calls import ProgressCalls, on_terminal
-from video_assets.assets.export import export_asset
-from video_assets.cli import main
+from video_assets.catalog.run_owner import RunOwner, owner_tags, process_start_time
+from video_assets.cli.main import main
 from video_assets.curation import export_formats
 from video_assets.curation.dup_read import DUP_COLUMNS
 from video_assets.curation.duplicates import update_duplicates
@@ -33,9 +33,9 @@ from video_assets.index.schema import rows_to_table
 from video_assets.media.clipping import ClipSpan
 from video_assets.media.synthetic import make_video
 from video_assets.media.transcode import transcode_clip
-from video_assets.resources.lancedb import LanceDBResource
-from video_assets.resources.storage import StorageResource
-from video_assets.run_owner import RunOwner, owner_tags, process_start_time
+from video_assets.orchestration.assets.export import export_asset
+from video_assets.orchestration.resources.lancedb import LanceDBResource
+from video_assets.orchestration.resources.storage import StorageResource
 
 MODEL = "tiny"
 DIM = 8

@@ -27,13 +27,13 @@ from tests.pipeline.learned_fixtures import (
     registered,
     snapshot_manifest,
 )
-from video_assets.cli import main
-from video_assets.config import ModelSettings, Settings
+from video_assets.cli.main import main
 from video_assets.curation.qa import ask, check_question, rank_answers, score_clips
+from video_assets.curation.query import load_embedder
 from video_assets.index.commit import commit_partition
 from video_assets.index.connection import connect
 from video_assets.index.schema import rows_to_table
-from video_assets.query import load_embedder
+from video_assets.settings.config import ModelSettings, Settings
 
 COLOURS = {"red": (230, 20, 20), "green": (20, 230, 20), "blue": (20, 20, 230)}
 # Words of the InternVideo2 tiny vocab (others are [UNK] and would embed alike).
@@ -254,7 +254,7 @@ def test_rank_answers_mean_then_votes_then_given_order():
 def test_ask_job_attaches_the_ranked_answers(iv2):
     import dagster as dg
 
-    from video_assets.assets.qa_job import build_ask_job
+    from video_assets.orchestration.assets.qa_job import build_ask_job
 
     settings, planted, answers = iv2
     config = {"question": QUESTION, "choices": CHOICES, "model": INTERNVIDEO2_TINY, "k": 3}

@@ -282,11 +282,8 @@ def test_should_optimize_every_k_commits():
 def test_optimized_asset_reports_metadata_and_the_sensor_requests_every_k_commits(db_uri, clips):
     import dagster as dg
 
-    from video_assets.assets.index_maintenance import (
-        optimize_index_sensor,
-        optimized_index_asset,
-    )
-    from video_assets.resources.lancedb import LanceDBResource
+    from video_assets.orchestration.assets.index_maintenance import optimize_index_sensor, optimized_index_asset
+    from video_assets.orchestration.resources.lancedb import LanceDBResource
 
     resource = LanceDBResource(uri=db_uri)
     sensor = optimize_index_sensor([clips.model, "other"], every_k_commits=3)
@@ -324,11 +321,8 @@ def test_the_sensor_optimizes_once_more_when_commits_stop(db_uri, clips):
     and the versions optimize itself makes never trigger another pass."""
     import dagster as dg
 
-    from video_assets.assets.index_maintenance import (
-        optimize_index_sensor,
-        optimized_index_asset,
-    )
-    from video_assets.resources.lancedb import LanceDBResource
+    from video_assets.orchestration.assets.index_maintenance import optimize_index_sensor, optimized_index_asset
+    from video_assets.orchestration.resources.lancedb import LanceDBResource
 
     resource = LanceDBResource(uri=db_uri)
     instance = dg.DagsterInstance.ephemeral()

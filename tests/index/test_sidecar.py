@@ -189,7 +189,7 @@ def test_a_damaged_sidecar_is_ignored_with_a_warning(table, caplog):
 
 
 def test_cli_search_uses_the_sidecar_unless_told_not_to(table, tmp_path, capsys, monkeypatch):
-    from video_assets.cli import main
+    from video_assets.cli.main import main
 
     db, _, ids, vectors, _ = table
     monkeypatch.delenv("VIDEO_ASSETS_SETTINGS", raising=False)

@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from video_assets.media.synthetic import DEFAULT_PIX_FMT, ENCODER_OPTIONS, _MovingScene
+from video_assets.media.synthetic import DEFAULT_PIX_FMT, ENCODER_OPTIONS, MovingScene
 
 
 def write_shots(
@@ -21,10 +21,10 @@ def write_shots(
     size: tuple[int, int] = (64, 48),
     codec: str = "libx264",
 ) -> Path:
-    """Frame ``i`` shows shot ``shots[i]`` (a `_MovingScene` seeded by it) at time i / fps;
+    """Frame ``i`` shows shot ``shots[i]`` (a `MovingScene` seeded by it) at time i / fps;
     frames listed in ``flashes`` are blended 80 % toward white (a camera flash)."""
     width, height = size
-    scenes = {s: _MovingScene(width, height, 7919 * s + 1) for s in set(shots)}
+    scenes = {s: MovingScene(width, height, 7919 * s + 1) for s in set(shots)}
     rate = Fraction(fps)
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=rate, options=dict(ENCODER_OPTIONS[codec]))

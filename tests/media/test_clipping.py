@@ -4,10 +4,11 @@ import uuid
 
 import pytest
 
-from video_assets.config import SCENE_THRESHOLD
 from video_assets.media.clipping import ClipSpan, clip_id, fixed_stride_spans, scene_cut_spans, split_long_span
-from video_assets.media.decode import Scaling, available_backends
+from video_assets.media.decode import Scaling
+from video_assets.media.decoders import available_backends
 from video_assets.media.scenes import scene_boundaries
+from video_assets.settings.config import SCENE_THRESHOLD
 
 
 def _pairs(spans: list[ClipSpan]) -> list[tuple[float, float]]:

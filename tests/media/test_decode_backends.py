@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from video_assets.media.clipping import ClipSpan
-from video_assets.media.decode import DecodeOptions, available_backends, open_decoder
+from video_assets.media.decode import DecodeOptions
+from video_assets.media.decoders import available_backends, open_decoder
 from video_assets.media.errors import VideoReadError
 from video_assets.media.frames import FrameSignature, extract_frames
 from video_assets.media.synthetic import read_frame_index

@@ -14,7 +14,6 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from video_assets.config import FrameSettings
 from video_assets.media.clipping import ClipSpan
 from video_assets.media.errors import VideoReadError
 from video_assets.media.frames import FrameSignature, extract_frames
@@ -27,9 +26,10 @@ from video_assets.media.synthetic_codecs import (
     make_garbage_middle,
     make_mpeg4_avi,
 )
-from video_assets.parquet_parts import StreamingParquetWriter
+from video_assets.settings.config import FrameSettings
 from video_assets.stages.clips import CLIP_SCHEMA, clip_row
 from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames
+from video_assets.stages.parquet_parts import StreamingParquetWriter
 
 AVI_CASES = {
     "xvid_bframes": dict(bframes=2),

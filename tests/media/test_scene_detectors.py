@@ -8,9 +8,9 @@ import sys
 import av
 import pytest
 
-from video_assets.config import ClippingSettings
 from video_assets.media.clipping import scene_cut_spans
 from video_assets.media.scene_detectors import INSTALL_HINT, SceneDetectorUnavailable
+from video_assets.settings.config import ClippingSettings
 from video_assets.stages.clips import spans_for
 
 FPS = 25

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.media.scene_videos import write_shots
-from video_assets.config import SCENE_THRESHOLD
 from video_assets.media.clipping import scene_cut_spans
 from video_assets.media.scenes import FLASH_MAX_FRAMES, boundaries_from_scores, change_scores
+from video_assets.settings.config import SCENE_THRESHOLD
 
 FPS = 25
 

@@ -7,7 +7,8 @@ import av
 import numpy as np
 import pytest
 
-from video_assets.media.decode import Scaling, available_backends, open_decoder
+from video_assets.media.decode import Scaling
+from video_assets.media.decoders import available_backends, open_decoder
 from video_assets.media.scenes import ANALYSIS_SCALING
 
 SIZE = (27, 48)

@@ -13,7 +13,6 @@ import torch
 from cosmos_fixture import MODELING_PY, SHARD_NAMES, build_cosmos_snapshot
 from safetensors.torch import load_file, save_file
 
-from video_assets.config import ModelSettings
 from video_assets.models import embedder_registry
 from video_assets.models.cosmos_embed1 import (
     DEFAULT_VARIANT,
@@ -40,6 +39,7 @@ from video_assets.models.snapshot_pin import (
 )
 from video_assets.models.transformers_compat import install_remote_code_shims
 from video_assets.models.weight_specs import WEIGHT_SPECS
+from video_assets.settings.config import ModelSettings
 
 SPEC = VARIANTS[DEFAULT_VARIANT]
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from video_assets.config import ModelSettings, Settings
 from video_assets.models import builtin_embedders
 from video_assets.models.embedder_registry import RegisteredEmbedder, get
 from video_assets.models.fingerprint import FingerprintEmbedder
 from video_assets.models.hub import ModelHub
+from video_assets.settings.config import ModelSettings, Settings
 
 
 def test_fixed_frame_embedders_refuse_another_count():
@@ -25,7 +25,7 @@ def test_fixed_frame_embedders_refuse_another_count():
 
 
 def test_the_graph_refuses_a_frame_count_the_model_cannot_take(tmp_path: Path):
-    from video_assets.definitions import build_definitions
+    from video_assets.orchestration.definitions import build_definitions
 
     settings = Settings(
         data_dir=tmp_path, enabled_models=("fingerprint",), models={"fingerprint": ModelSettings(num_frames=3)}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from video_assets.cli import main
+from video_assets.cli.main import main
 from video_assets.models.hub import ModelHub, status_rows
 from video_assets.models.hub_errors import WeightsNotFoundError
 from video_assets.models.weight_specs import WEIGHT_SPECS

@@ -17,13 +17,13 @@ import pytest
 from huggingface_hub import HfApi
 
 from tests.pipeline.learned_fixtures import INTERNVIDEO2_DATA
-from video_assets.config import Settings
 from video_assets.models import hub as hub_module
 from video_assets.models import hub_reach
 from video_assets.models.hub import ModelHub
 from video_assets.models.hub_reach import UnavailableRepos
 from video_assets.models.weight_specs import BERT_LARGE_TOKENIZER_REPO, INTERNVIDEO2_REPO
 from video_assets.models.weights_preflight import preflight_weights
+from video_assets.settings.config import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens, the connection is refused
@@ -183,7 +183,7 @@ def test_hf_endpoint_from_the_environment_is_honoured(tmp_path: Path) -> None:
     """In a fresh process, as a run starts: HF_ENDPOINT decides where the one probe goes."""
     script = (
         "import json, sys, time\n"
-        "from video_assets.config import Settings\n"
+        "from video_assets.settings.config import Settings\n"
         "from video_assets.models.weights_preflight import preflight_weights\n"
         "settings = Settings(data_dir=sys.argv[1], enabled_models=('internvideo2',))\n"
         "started = time.monotonic()\n"

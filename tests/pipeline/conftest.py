@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from video_assets.config import ClippingSettings, Settings
 from video_assets.media.synthetic import make_video
 from video_assets.media.synthetic_damaged import make_near_copy, make_text_file_as_video, make_zero_byte
+from video_assets.settings.config import ClippingSettings, Settings
 
 
 @pytest.fixture

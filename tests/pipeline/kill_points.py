@@ -22,7 +22,7 @@ def _die() -> None:
 
 def _patch_frames_write() -> None:
     """Kill after the first clip's frames went into the partition's temp file."""
-    from video_assets import parquet_parts
+    from video_assets.stages import parquet_parts
 
     original = parquet_parts.StreamingParquetWriter.write
 
@@ -36,7 +36,7 @@ def _patch_frames_write() -> None:
 
 def _patch_embeddings_write() -> None:
     """Kill with the embeddings half written: the temp file exists, the rename never happens."""
-    from video_assets.resources import storage
+    from video_assets.orchestration.resources import storage
 
     original = storage.write_table_atomic
 
@@ -80,7 +80,7 @@ def main() -> None:
     point, sep, *cli_args = sys.argv[1:]
     assert sep == "--", "usage: kill_points POINT -- <cli args>"
     POINTS[point]()
-    from video_assets.cli import main as cli_main
+    from video_assets.cli.main import main as cli_main
 
     sys.exit(cli_main(cli_args))
 

@@ -22,7 +22,6 @@ from pathlib import Path
 import torch
 
 from tests.models.cosmos_fixture import build_cosmos_snapshot
-from video_assets.config import ModelSettings
 from video_assets.models import embedder_registry
 from video_assets.models.cosmos_embed1 import VARIANTS, CosmosEmbed1Embedder, CosmosEmbed1Preprocessor
 from video_assets.models.embedder_registry import RegisteredEmbedder
@@ -35,6 +34,7 @@ from video_assets.models.internvideo2_config import (
 )
 from video_assets.models.runtime import MODEL_CACHE
 from video_assets.models.snapshot_pin import code_files, manifest_sha256
+from video_assets.settings.config import ModelSettings
 
 INTERNVIDEO2_DATA = Path(__file__).resolve().parents[1] / "data" / "internvideo2_tiny"
 INTERNVIDEO2_TINY = "internvideo2_tiny"

@@ -16,9 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-import video_assets.assets.embeddings as embedding_assets
-from video_assets.cli import main as cli_main
-from video_assets.config import ClippingSettings, Settings
+import video_assets.orchestration.assets.embeddings as embedding_assets
+from video_assets.cli.main import main as cli_main
+from video_assets.settings.config import ClippingSettings, Settings
 
 
 def hold_index(marker: Path):

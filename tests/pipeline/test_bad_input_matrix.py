@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from video_assets.config import ClippingSettings, Settings
+from video_assets.app.outcome import RunSummary
+from video_assets.app.runner import run_folder
+from video_assets.app.summary import summary_lines
+from video_assets.catalog.registry import VideoRegistry, video_id_for
 from video_assets.index.connection import connect, open_clip_table
 from video_assets.media.synthetic import make_video
 from video_assets.media.synthetic_codecs import make_codec_case, make_garbage_middle, make_mpeg4_avi
@@ -21,9 +24,7 @@ from video_assets.media.synthetic_damaged import (
     make_truncated,
     make_zero_byte,
 )
-from video_assets.runner import RunSummary, run_folder
-from video_assets.summary import summary_lines
-from video_assets.video_registry import VideoRegistry, video_id_for
+from video_assets.settings.config import ClippingSettings, Settings
 
 pytestmark = pytest.mark.slow
 

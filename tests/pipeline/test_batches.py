@@ -13,15 +13,15 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from video_assets.assets.media import source_videos
-from video_assets.config import ClippingSettings, Settings
-from video_assets.definitions import EMBED_JOB, build_definitions
-from video_assets.discovery import scan
+from video_assets.catalog.discovery import scan
+from video_assets.catalog.registry import VideoRegistry, video_id_for
 from video_assets.index.connection import clip_table_exists, connect, open_clip_table
 from video_assets.media.synthetic import make_video
 from video_assets.media.synthetic_damaged import make_text_file_as_video, make_zero_byte
-from video_assets.resources.storage import PartitionedParquetIOManager, StorageResource
-from video_assets.video_registry import VideoRegistry, video_id_for
+from video_assets.orchestration.assets.media import source_videos
+from video_assets.orchestration.definitions import EMBED_JOB, build_definitions
+from video_assets.orchestration.resources.storage import PartitionedParquetIOManager, StorageResource
+from video_assets.settings.config import ClippingSettings, Settings
 
 pytestmark = pytest.mark.slow
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from video_assets.cli import main
+from video_assets.catalog.registry import VideoRegistry
+from video_assets.cli.main import main
 from video_assets.index.connection import connect, open_clip_table
 from video_assets.media.synthetic import make_video
-from video_assets.video_registry import VideoRegistry
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from tests.pipeline.ui_server import free_port
-from video_assets import cli, ui_process
+from video_assets.app import ui_process
+from video_assets.cli import main as cli
 
 
 def test_ui_runs_dagster_dev_with_this_interpreter(tmp_path, dagster_home, monkeypatch, capsys):
     calls = []
-    monkeypatch.setattr(ui_process, "run_process_group", lambda argv, env: calls.append((argv, env)) or 0)
+    monkeypatch.setattr(ui_process, "run_process_group", lambda argv, env, cwd=None: calls.append((argv, env)) or 0)
     monkeypatch.setenv("PATH", "/nonexistent")  # a bare `dagster` would not be found
     assert cli.main(["ui", "--output", str(tmp_path / "data"), "--port", "3999"]) == 0
     [(argv, env)] = calls
@@ -81,7 +82,7 @@ def _wait_gone(pgid: int, timeout_s: float) -> list[str]:
 def _stop_script(body: str, *, grace_s: float) -> str:
     return (
         "import os, sys\n"
-        "from video_assets.ui_process import run_process_group\n"
+        "from video_assets.app.ui_process import run_process_group\n"
         f"sys.exit(run_process_group([sys.executable, '-c', {STUBBORN!r}, {body!r}], os.environ, "
         f"interrupt_grace_s={grace_s}, terminate_grace_s={grace_s}))\n"
     )
@@ -172,6 +173,9 @@ def test_sigterm_to_ui_stops_dagster_and_every_process_it_started(tmp_path):
         for group in [ui.pid, *dagster_groups]:
             assert _wait_gone(group, 5) == [], log.read_text()[-4000:]
         assert "press Ctrl-C to stop it" in log.read_text()
+        # Started inside its home, Dagster sees no dagster.yaml other than the home's copy.
+        assert "will not be used" not in log.read_text()
+        assert (home / "dagster.yaml").read_text() == REPO_DAGSTER_YAML.read_text()
     finally:
         dagster_groups = dagster_groups or _children(ui.pid)
         for group in [*dagster_groups, ui.pid]:
@@ -179,15 +183,40 @@ def test_sigterm_to_ui_stops_dagster_and_every_process_it_started(tmp_path):
         ui.wait(timeout=10)
 
 
-def test_a_new_dagster_home_gets_the_packaged_instance_settings(tmp_path, monkeypatch):
-    from video_assets.runner import PROJECT_DAGSTER_YAML, dagster_home
+REPO_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
+
+
+def test_a_new_dagster_home_gets_the_repository_instance_settings(tmp_path, monkeypatch):
+    from video_assets.app.instance_home import PROJECT_DAGSTER_YAML, dagster_home
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     home = dagster_home()
-    # Shipped inside the package, so a non-editable install has it too.
-    assert PROJECT_DAGSTER_YAML.parent.name == "video_assets"
-    assert (home / "dagster.yaml").read_text() == PROJECT_DAGSTER_YAML.read_text()
-    assert "default_limit: 1" in PROJECT_DAGSTER_YAML.read_text()
+    # One source: the package's copy (shipped inside it, so an installed wheel has it) is the
+    # repository root's dagster.yaml, which `dagster dev` run there reads.
+    assert PROJECT_DAGSTER_YAML.parent.name == "app"
+    assert os.path.samefile(PROJECT_DAGSTER_YAML, REPO_DAGSTER_YAML)
+    assert (home / "dagster.yaml").read_text() == REPO_DAGSTER_YAML.read_text()
+    assert "default_limit: 1" in REPO_DAGSTER_YAML.read_text()
+
+
+def test_dagster_dev_in_the_repository_root_reads_its_dagster_yaml_without_warning(tmp_path):
+    """`dagster dev` here without DAGSTER_HOME: Dagster's own instance loading takes the root's file."""
+    from dagster._cli.utils import get_possibly_temporary_instance_for_cli
+
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    script = (
+        "import logging, sys\n"
+        "from dagster._cli.utils import get_possibly_temporary_instance_for_cli\n"
+        "with get_possibly_temporary_instance_for_cli('dagster dev') as instance:\n"
+        "    print('POOL_LIMIT', instance.get_concurrency_config().pool_config.default_pool_limit)\n"
+    )
+    assert get_possibly_temporary_instance_for_cli  # the function the script uses exists in this Dagster
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_DAGSTER_YAML.parent, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert "POOL_LIMIT 1" in out.stdout
+    assert "will not be used" not in out.stdout + out.stderr
 
 
 def test_version(capsys):

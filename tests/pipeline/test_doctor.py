@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from video_assets import doctor
-from video_assets.cli import main
-from video_assets.config import Settings
+from video_assets.app import doctor
+from video_assets.cli.main import main
+from video_assets.settings.config import Settings
 
 
 def _doctor(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

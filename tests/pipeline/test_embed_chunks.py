@@ -12,9 +12,9 @@ import torch
 
 from video_assets.media.clipping import ClipSpan
 from video_assets.models.fingerprint import FingerprintEmbedder
-from video_assets.parquet_parts import ParquetPart, StreamingParquetWriter, array_to_fields, fields_to_array
 from video_assets.stages import embeddings as embeddings_stage
 from video_assets.stages.clips import CLIP_SCHEMA, clip_row
+from video_assets.stages.parquet_parts import ParquetPart, StreamingParquetWriter, array_to_fields, fields_to_array
 from video_assets.stages.tensors import TENSOR_SCHEMA
 
 

@@ -9,10 +9,10 @@ import dagster as dg
 import pytest
 
 from tests.pipeline.conftest import settings_for
-from video_assets.cli import main
+from video_assets.app.runner import run_folder
+from video_assets.catalog.registry import video_id_for
+from video_assets.cli.main import main
 from video_assets.index.connection import connect, open_clip_table
-from video_assets.runner import run_folder
-from video_assets.video_registry import video_id_for
 
 pytestmark = pytest.mark.slow
 
@@ -121,9 +121,9 @@ def test_cli_remove_drops_a_deleted_video_from_the_index(tmp_path, dagster_home,
 
 
 def test_transcoded_clip_files_are_indexed(tmp_path, dagster_home):
-    from video_assets.config import ClippingSettings, Settings
     from video_assets.media.probe import probe
     from video_assets.media.synthetic import make_video
+    from video_assets.settings.config import ClippingSettings, Settings
 
     folder = tmp_path / "videos"
     make_video(folder / "talk.mp4", duration_s=3.0, fps=12, size=(96, 64), seed=9, audio=True)

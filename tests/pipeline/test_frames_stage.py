@@ -12,16 +12,16 @@ import pyarrow as pa
 import pytest
 import torch
 
-from video_assets.config import FrameSettings
 from video_assets.media.clipping import ClipSpan
 from video_assets.media.frames import iter_extract_frames
 from video_assets.models.builtin_embedders import INTERNVIDEO2_SPEC
 from video_assets.models.fingerprint import FingerprintEmbedder
 from video_assets.models.internvideo2 import IMAGENET_STD, prepare_frames
-from video_assets.parquet_parts import ParquetPart, StreamingParquetWriter, fields_to_array
+from video_assets.settings.config import FrameSettings
 from video_assets.stages.clips import CLIP_SCHEMA, clip_row
 from video_assets.stages.frame_creation import FrameRecipe
 from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames, rows_to_clip_frames, signatures
+from video_assets.stages.parquet_parts import ParquetPart, StreamingParquetWriter, fields_to_array
 from video_assets.stages.tensors import TENSOR_SCHEMA, build_tensors
 
 SPANS = [ClipSpan(0.0, 4.0), ClipSpan(4.0, 8.0)]  # 9 frames each at 2 fps: enough for both models

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import video_assets.input_walk as input_walk
-from video_assets.config import VIDEO_EXTENSIONS
-from video_assets.input_walk import walk_inputs
+import video_assets.catalog.input_walk as input_walk
+from video_assets.catalog.input_walk import walk_inputs
+from video_assets.settings.config import VIDEO_EXTENSIONS
 
 NOBODY = 65534
 SYSTEM_PYTHON = Path("/usr/bin/python3")

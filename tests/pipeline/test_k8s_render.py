@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from tests.pipeline.conftest import settings_for
-from video_assets.config import ModelSettings
-from video_assets.definitions import EMBED_JOB, build_definitions
+from video_assets.orchestration.definitions import EMBED_JOB, build_definitions
+from video_assets.settings.config import ModelSettings
 
 dagster_k8s = pytest.importorskip("dagster_k8s", reason="dagster-k8s is the k8s extra")
 

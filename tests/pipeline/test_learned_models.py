@@ -27,8 +27,10 @@ from tests.pipeline.learned_fixtures import (
     registered,
     snapshot_manifest,
 )
-from video_assets.config import ClippingSettings, ModelSettings, Settings
-from video_assets.definitions import EMBED_JOB, build_definitions
+from video_assets.app.outcome import PartitionOutcome, RunSummary
+from video_assets.app.runner import run_folder
+from video_assets.catalog.registry import video_id_for
+from video_assets.curation.query import embed_file, load_embedder, search
 from video_assets.index.connection import clip_table_exists, connect, open_clip_table
 from video_assets.index.schema import table_name
 from video_assets.index.search import SearchRequest
@@ -37,9 +39,8 @@ from video_assets.models import embedder_registry
 from video_assets.models.cosmos_embed1 import VARIANTS
 from video_assets.models.fingerprint import FINGERPRINT_SPEC
 from video_assets.models.frame_selection import TOO_FEW_FRAMES
-from video_assets.query import embed_file, load_embedder, search
-from video_assets.runner import PartitionOutcome, RunSummary, run_folder
-from video_assets.video_registry import video_id_for
+from video_assets.orchestration.definitions import EMBED_JOB, build_definitions
+from video_assets.settings.config import ClippingSettings, ModelSettings, Settings
 
 pytestmark = pytest.mark.slow
 

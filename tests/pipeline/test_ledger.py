@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.pipeline.conftest import settings_for
-from video_assets.assets import media as media_assets
-from video_assets.cli import main
-from video_assets.config import FrameSettings
+from video_assets.app.runner import run_folder
+from video_assets.catalog.registry import VideoRegistry, video_id_for
+from video_assets.cli.main import main
 from video_assets.index.connection import connect, open_clip_table
 from video_assets.media.synthetic import make_video
-from video_assets.runner import run_folder
-from video_assets.video_registry import VideoRegistry, video_id_for
+from video_assets.orchestration.assets import media as media_assets
+from video_assets.settings.config import FrameSettings
 
 pytestmark = pytest.mark.slow
 
@@ -130,9 +130,9 @@ def test_rehash_finds_content_changed_under_the_same_size_and_mtime(folder, tmp_
 def test_a_failed_ui_run_reaches_the_ledger_through_the_failure_sensor(folder, tmp_path, dagster_home, monkeypatch):
     import dagster as dg
 
-    from video_assets.definitions import EMBED_JOB, build_definitions
-    from video_assets.discovery import scan
-    from video_assets.resources.storage import StorageResource
+    from video_assets.catalog.discovery import scan
+    from video_assets.orchestration.definitions import EMBED_JOB, build_definitions
+    from video_assets.orchestration.resources.storage import StorageResource
 
     data = tmp_path / "data"
     settings = settings_for(folder, data)

@@ -14,12 +14,12 @@ from tests.pipeline.learned_fixtures import (
     internvideo2_tiny_entry,
     registered,
 )
-from video_assets.config import ClippingSettings, ModelSettings, Settings
+from video_assets.app.runner import run_folder
 from video_assets.index.connection import connect, open_clip_table
 from video_assets.media.synthetic import make_video
 from video_assets.models.runtime import MODEL_CACHE
-from video_assets.parquet_parts import ParquetPart
-from video_assets.runner import run_folder
+from video_assets.settings.config import ClippingSettings, ModelSettings, Settings
+from video_assets.stages.parquet_parts import ParquetPart
 
 pytestmark = pytest.mark.slow
 

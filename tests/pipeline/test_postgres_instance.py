@@ -22,9 +22,9 @@ import dagster as dg
 import pytest
 
 from tests.pipeline.conftest import settings_for
-from video_assets.discovery import chunked
+from video_assets.app.runner import run_folder
+from video_assets.catalog.discovery import chunked
 from video_assets.media.synthetic import make_video
-from video_assets.runner import run_folder
 
 pytestmark = pytest.mark.slow
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from video_assets.config import FrameSettings, Settings
+from video_assets.curation.query import embed_file
 from video_assets.media.clipping import ClipSpan
 from video_assets.media.decode import DecodeOptions
 from video_assets.media.frames import FramePolicy, FrameSignature, extract_clip_frames
 from video_assets.media.synthetic import make_video
 from video_assets.models.fingerprint import FingerprintEmbedder
-from video_assets.query import embed_file
+from video_assets.settings.config import FrameSettings, Settings
 
 
 class _RecordingFingerprint(FingerprintEmbedder):
@@ -51,8 +51,8 @@ def test_a_query_file_embeds_to_the_vectors_the_pipeline_indexed_under_jpeg_stor
     tmp_path: Path, dagster_home
 ) -> None:
     from tests.pipeline.conftest import settings_for
+    from video_assets.app.runner import run_folder
     from video_assets.index.connection import connect, open_clip_table
-    from video_assets.runner import run_folder
 
     folder = tmp_path / "videos"
     video = make_video(folder / "a.mp4", duration_s=4.0, fps=12.0, size=(160, 120), seed=4, pattern="moving")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from video_assets.config import Settings
-from video_assets.discovery import scan
-from video_assets.input_walk import walk_inputs
-from video_assets.video_registry import VideoRegistry, video_id_for
+from video_assets.catalog.discovery import scan
+from video_assets.catalog.input_walk import walk_inputs
+from video_assets.catalog.registry import VideoRegistry, video_id_for
+from video_assets.settings.config import Settings
 
 EXT = (".mp4", ".mov")
 

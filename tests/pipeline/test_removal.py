@@ -9,10 +9,10 @@ import dagster as dg
 import pytest
 
 from tests.pipeline.test_batches import QUIET, fast_settings, index_rows, run_partitions, small_video
-from video_assets.config import Settings
-from video_assets.definitions import build_definitions
-from video_assets.discovery import scan
-from video_assets.video_registry import VideoRegistry, video_id_for
+from video_assets.catalog.discovery import scan
+from video_assets.catalog.registry import VideoRegistry, video_id_for
+from video_assets.orchestration.definitions import build_definitions
+from video_assets.settings.config import Settings
 
 pytestmark = pytest.mark.slow
 

@@ -20,9 +20,9 @@ import dagster as dg
 import pytest
 
 from tests.pipeline.test_batches import fast_settings, index_rows, run_partitions, small_video
-from video_assets.cli import main
+from video_assets.catalog.registry import VideoRegistry, video_id_for
+from video_assets.cli.main import main
 from video_assets.media.synthetic_damaged import make_text_file_as_video, make_truncated
-from video_assets.video_registry import VideoRegistry, video_id_for
 
 pytestmark = pytest.mark.slow
 

@@ -10,17 +10,17 @@ import pyarrow as pa
 import pytest
 
 from tests.pipeline.conftest import settings_for
-from video_assets.assets.embeddings import k8s_op_tags
-from video_assets.config import FrameSettings, ModelSettings
-from video_assets.definitions import build_definitions
 from video_assets.media.clipping import ClipSpan
 from video_assets.media.synthetic import make_video
 from video_assets.models.fingerprint import FingerprintEmbedder
-from video_assets.parquet_parts import ParquetPart, StreamingParquetWriter
-from video_assets.resolved import gpus_requested, resolve
+from video_assets.orchestration.assets.embeddings import k8s_op_tags
+from video_assets.orchestration.definitions import build_definitions
+from video_assets.settings.config import FrameSettings, ModelSettings
 from video_assets.stages import frame_creation
 from video_assets.stages.clips import CLIP_SCHEMA, clip_row
 from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames
+from video_assets.stages.parquet_parts import ParquetPart, StreamingParquetWriter
+from video_assets.stages.resolved import gpus_requested, resolve
 from video_assets.stages.tensors import TENSOR_SCHEMA, build_tensors
 
 
@@ -123,7 +123,7 @@ def test_the_graph_is_built_from_the_resolved_values(tmp_path: Path) -> None:
 def test_frames_version_is_unchanged_when_the_models_ask_for_nothing_new(tmp_path: Path) -> None:
     # Upgrading must not reopen every done video: with the model's rate among frames.target_fps
     # the frames version is the settings' hash alone, as before resolve existed.
-    from video_assets.settings_versions import frames_version
+    from video_assets.settings.versions import frames_version
 
     settings = settings_for(tmp_path, tmp_path / "data", frames=FrameSettings(target_fps=(1.0, 2.0)))
     assert resolve(settings).frames_version == frames_version(settings)

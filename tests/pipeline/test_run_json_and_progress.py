@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from tests.progress_calls import Terminal
-from video_assets.cli import main
+from video_assets.app.outcome import PartitionOutcome
+from video_assets.app.progress import PhaseBars, RunProgress, phase_bars
+from video_assets.cli.main import main
 from video_assets.curation.progress import no_progress
 from video_assets.media.synthetic import make_video
 from video_assets.media.synthetic_damaged import make_text_file_as_video
-from video_assets.run_progress import PhaseBars, RunProgress, phase_bars
-from video_assets.runner import PartitionOutcome
 
 
 def test_run_json_lists_each_video_with_its_reason(tmp_path: Path, dagster_home, capsys) -> None:

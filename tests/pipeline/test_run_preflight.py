@@ -7,7 +7,7 @@ import time
 import dagster as dg
 import pytest
 
-from video_assets.cli import main
+from video_assets.cli.main import main
 from video_assets.media.synthetic import make_video
 
 pytestmark = pytest.mark.slow

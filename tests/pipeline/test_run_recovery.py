@@ -25,13 +25,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from video_assets import run_guard
-from video_assets.config import ClippingSettings, Settings
+from video_assets.app import guard as run_guard
+from video_assets.app.guard import PoolSlotTimeout, RunInterrupted
+from video_assets.app.instance_home import dagster_home as prepare_dagster_home
+from video_assets.app.runner import run_folder
+from video_assets.catalog.run_owner import Liveness, RunOwner, owner_tags, process_start_time, this_process
 from video_assets.media.synthetic import make_video
-from video_assets.run_guard import PoolSlotTimeout, RunInterrupted
-from video_assets.run_owner import Liveness, RunOwner, owner_tags, process_start_time, this_process
-from video_assets.runner import dagster_home as prepare_dagster_home
-from video_assets.runner import run_folder
+from video_assets.settings.config import ClippingSettings, Settings
 
 POOL = "lancedb_fingerprint"
 CHILD = Path(__file__).with_name("run_recovery_child.py")

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from tests.pipeline.conftest import settings_for
+from video_assets.app.runner import run_folder
+from video_assets.catalog.registry import video_id_for
+from video_assets.curation.query import search
 from video_assets.index.connection import connect, open_clip_table
 from video_assets.media.synthetic import make_video
-from video_assets.query import search
-from video_assets.runner import run_folder
-from video_assets.video_registry import video_id_for
 
 moto_server = pytest.importorskip("moto.server", reason="moto[server] is in the test extra")
 boto3 = pytest.importorskip("boto3")

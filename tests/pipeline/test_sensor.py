@@ -13,9 +13,9 @@ import dagster as dg
 import pytest
 
 from tests.pipeline.conftest import settings_for
-from video_assets.assets import sensors
-from video_assets.definitions import build_definitions
-from video_assets.video_registry import VideoRegistry, video_id_for
+from video_assets.catalog.registry import VideoRegistry, video_id_for
+from video_assets.orchestration.assets import sensors
+from video_assets.orchestration.definitions import build_definitions
 
 
 @pytest.fixture(scope="module")

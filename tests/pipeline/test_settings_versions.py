@@ -8,9 +8,9 @@ import dagster as dg
 import pytest
 
 from tests.pipeline.conftest import settings_for
-from video_assets.config import ClippingSettings, Settings
-from video_assets.definitions import build_definitions
-from video_assets.settings_versions import clips_version, settings_hash
+from video_assets.orchestration.definitions import build_definitions
+from video_assets.settings.config import ClippingSettings, Settings
+from video_assets.settings.versions import clips_version, settings_hash
 
 
 def _versions(settings: Settings) -> dict[str, str | None]:
@@ -77,7 +77,7 @@ def test_scene_cut_versions_follow_the_detector(base):
 
 
 def test_model_settings_version_tensors_or_embeddings(base):
-    from video_assets.config import ModelSettings
+    from video_assets.settings.config import ModelSettings
 
     def with_model(**fields) -> dict:
         return {"models": {"fingerprint": ModelSettings(**fields)}}
@@ -95,8 +95,8 @@ def test_a_settings_change_makes_the_materialized_partition_stale(tmp_path, dags
     from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
     from dagster._core.loader import LoadingContextForTest
 
+    from video_assets.app.runner import run_folder
     from video_assets.media.synthetic import make_video
-    from video_assets.runner import run_folder
 
     make_video(tmp_path / "videos" / "a.mp4", duration_s=2.0, fps=12, size=(96, 64), seed=1)
     settings = settings_for(tmp_path / "videos", tmp_path / "data")  # fingerprint only

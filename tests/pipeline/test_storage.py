@@ -9,9 +9,9 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from video_assets import parquet_parts
-from video_assets.parquet_parts import ParquetPart, StreamingParquetWriter, write_table_atomic
-from video_assets.resources.storage import PartitionedParquetIOManager, part_path
+from video_assets.orchestration.resources.storage import PartitionedParquetIOManager, part_path
+from video_assets.stages import parquet_parts
+from video_assets.stages.parquet_parts import ParquetPart, StreamingParquetWriter, write_table_atomic
 
 SCHEMA = pa.schema([("clip_id", pa.string()), ("value", pa.int64())])
 

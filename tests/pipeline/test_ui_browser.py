@@ -20,10 +20,10 @@ import pytest
 from tests.pipeline.chromium_devtools import open_page
 from tests.pipeline.headless_chromium import WINDOW, Chromium, chromium_or_skip, visible_text
 from tests.pipeline.ui_server import materialize_tiny_videos, running_webserver
-from video_assets.definitions import EMBED_JOB
+from video_assets.app.outcome import RunSummary
+from video_assets.catalog.registry import video_id_for
 from video_assets.media.synthetic_damaged import make_text_file_as_video
-from video_assets.runner import RunSummary
-from video_assets.video_registry import video_id_for
+from video_assets.orchestration.definitions import EMBED_JOB
 
 pytestmark = pytest.mark.slow
 

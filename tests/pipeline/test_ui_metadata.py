@@ -11,11 +11,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.pipeline.conftest import settings_for
-from video_assets.config import ClippingSettings
-from video_assets.definitions import build_definitions
+from video_assets.app.outcome import PartitionOutcome
+from video_assets.app.runner import run_folder
 from video_assets.media.frame_codec import decode_jpeg
 from video_assets.media.synthetic import make_video
-from video_assets.runner import PartitionOutcome, run_folder
+from video_assets.orchestration.definitions import build_definitions
+from video_assets.settings.config import ClippingSettings
 from video_assets.stages.clip_report import span_label
 
 DATA_URI = re.compile(r"!\[([^\]]*)\]\(data:image/jpeg;base64,([A-Za-z0-9+/=]+)\)")

@@ -8,10 +8,10 @@ import dagster as dg
 import pytest
 
 from tests.pipeline.conftest import settings_for
-from video_assets.assets.media import media_assets
-from video_assets.definitions import EMBED_JOB, build_definitions
-from video_assets.resolved import resolve
-from video_assets.resources.storage import PartitionedParquetIOManager, StorageResource
+from video_assets.orchestration.assets.media import media_assets
+from video_assets.orchestration.definitions import EMBED_JOB, build_definitions
+from video_assets.orchestration.resources.storage import PartitionedParquetIOManager, StorageResource
+from video_assets.stages.resolved import resolve
 
 
 def test_graph_keeps_its_lineage_without_input_events(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.pipeline.ui_server import graphql, materialize_tiny_videos, running_webserver
-from video_assets.video_registry import video_id_for
+from video_assets.catalog.registry import video_id_for
 
 pytestmark = pytest.mark.slow
 

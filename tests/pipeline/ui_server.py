@@ -14,8 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.pipeline.conftest import settings_for
+from video_assets.app.outcome import RunSummary
+from video_assets.app.runner import run_folder
 from video_assets.media.synthetic import make_video
-from video_assets.runner import RunSummary, run_folder
 
 WORKSPACE_QUERY = """
 {

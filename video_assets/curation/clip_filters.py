@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from video_assets.curation.filter_settings import FilterSettings
+from video_assets.settings.filters import FilterSettings
 
 # Every reason a clip can be dropped for; `reason('...')` in a filter accepts only these.
 REASONS = ("too_short", "too_long", "too_few_frames", "duplicate", "low_text_score", "static", "black", "frozen")

@@ -30,7 +30,7 @@ from video_assets.curation.pairs import find_pairs
 from video_assets.curation.progress import Progress, no_progress
 from video_assets.curation.sources import SourceFacts
 from video_assets.index.scan import scan_clip_table
-from video_assets.parquet_parts import write_table_atomic
+from video_assets.stages.parquet_parts import write_table_atomic
 
 # Learned models: cosine 0.99, cosmos-curate's eps 0.01. The fingerprint (measured on fingerprint-v2 and
 # -v3): true pairs of mild edits (re-encode, half size, 15 % area crop, brightness, letterbox, 0.5-1 s

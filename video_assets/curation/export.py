@@ -29,6 +29,7 @@ from typing import Any
 import lancedb
 import pyarrow.compute as pc
 
+from video_assets.catalog.run_owner import Liveness, owner_from_tags, owner_tags
 from video_assets.curation import export_formats
 from video_assets.curation.dup_read import read_duplicates, result_info
 from video_assets.curation.duplicates import output_path
@@ -37,7 +38,6 @@ from video_assets.curation.progress import Progress, no_progress
 from video_assets.curation.where_eval import curation_names, evaluate, split
 from video_assets.index.connection import open_clip_table
 from video_assets.index.filters import parse_where, render_sql
-from video_assets.run_owner import Liveness, owner_from_tags, owner_tags
 
 FORMATS = ("parquet", "webdataset", "jsonl")
 DEFAULT_SHARD_SIZE = 1000

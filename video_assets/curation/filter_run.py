@@ -26,9 +26,9 @@ from video_assets.curation.clip_filters import (
     reasons_for,
 )
 from video_assets.curation.duplicates import output_path
-from video_assets.curation.filter_settings import FilterSettings
 from video_assets.index.commit import videos_filter
 from video_assets.index.connection import open_clip_table
+from video_assets.settings.filters import FilterSettings
 from video_assets.stages.frames import row_frames
 
 FILTER_SCHEMA = pa.schema(

@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from lancedb.expr import col, lit
 
-from video_assets.config import Settings
 from video_assets.index.connection import connect, open_clip_table
 from video_assets.index.errors import IndexIntegrityError
 from video_assets.index.search import SearchHit, SearchRequest, search_vector
 from video_assets.models.text_match import REFERENCE_SCALE, text_match
+from video_assets.settings.config import Settings
 
 MAX_CHOICES = 64
 MAX_K = 100
@@ -142,9 +142,9 @@ def ask(
     `scale` None takes the model's configured `text_match_scale`, as its `texts_to_verify` scores do.
     """
     # The query module loads models and torch; imported here so the library above stays light.
+    from video_assets.curation.query import default_model, existing_index, load_embedder
     from video_assets.models.base import TextNotSupportedError
     from video_assets.models.embedder_registry import get
-    from video_assets.query import default_model, existing_index, load_embedder
 
     texts = check_question(question, choices, template=template)
     try:

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from video_assets.config import SCENE_THRESHOLD
+from video_assets.settings.config import SCENE_THRESHOLD
 
 # Span edges are kept to the microsecond: enough for any frame rate, and it stops
 # float noise (29.999999999) from leaking into stored spans.

@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from video_assets.media.clipping import ClipSpan
-from video_assets.media.decode import DEFAULT_DECODE, DecodeOptions, Decoder, FrameIndex, open_decoder
+from video_assets.media.decode import DEFAULT_DECODE, DecodeOptions, Decoder, FrameIndex
+from video_assets.media.decoders import open_decoder
 from video_assets.media.errors import VideoReadError
 from video_assets.media.sampling import frames_in_span, middle_index, sequence_indices
 

@@ -13,7 +13,8 @@ from types import ModuleType
 
 import numpy as np
 
-from video_assets.media.decode import Scaling, open_decoder
+from video_assets.media.decode import Scaling
+from video_assets.media.decoders import open_decoder
 from video_assets.media.errors import VideoReadError
 
 INSTALL_HINT = 'pip install "video-assets[scenes]"'

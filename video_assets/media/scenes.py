@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from video_assets.media.decode import Scaling, open_decoder
+from video_assets.media.decode import Scaling
+from video_assets.media.decoders import open_decoder
 from video_assets.media.errors import VideoReadError
 
 HIST_BINS = 8  # per channel; coarse bins keep the histogram blind to small motion

@@ -52,7 +52,7 @@ VFR_TIME_BASE = Fraction(1, 90000)
 AUDIO_RATE = 48000
 
 
-class _MovingScene:
+class MovingScene:
     """A gradient and three boxes with seeded colours, sizes, starts and speeds."""
 
     def __init__(self, width: int, height: int, seed: int) -> None:
@@ -79,7 +79,7 @@ class _MovingScene:
         return img
 
 
-def _index_image(i: int, width: int, height: int) -> np.ndarray:
+def index_image(i: int, width: int, height: int) -> np.ndarray:
     rows, cols = INDEX_GRID
     bits = [(i >> b) & 1 for b in range(rows * cols)]
     cells = np.array(bits, dtype=np.uint8).reshape(rows, cols) * 255
@@ -161,7 +161,7 @@ def make_video(
     rate = Fraction(fps).limit_denominator(1001)
     times = _frame_times(duration_s, fps, vfr, seed)
     cuts = sorted(scene_cuts_s)
-    scenes = [_MovingScene(width, height, seed * 1009 + k) for k in range(len(cuts) + 1)]
+    scenes = [MovingScene(width, height, seed * 1009 + k) for k in range(len(cuts) + 1)]
     with av.open(str(path), "w") as container:
         options = dict(ENCODER_OPTIONS.get(codec, {}))
         if codec in ("libx264", "mpeg4"):
@@ -178,7 +178,7 @@ def make_video(
         audio_done = 0
         for i, t in enumerate(times):
             if pattern == "index":
-                rgb = _index_image(i, width, height)
+                rgb = index_image(i, width, height)
             else:
                 rgb = scenes[int(np.searchsorted(cuts, t, side="right"))].draw(float(t))
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=stream.pix_fmt)

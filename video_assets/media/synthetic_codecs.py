@@ -21,7 +21,7 @@ import av
 import numpy as np
 
 from video_assets.media.pyav_pictures import frame_to_rgb
-from video_assets.media.synthetic import _index_image, _MovingScene, make_video
+from video_assets.media.synthetic import MovingScene, index_image, make_video
 
 VOP_START = b"\x00\x00\x01\xb6"
 # DivX 5 user data whose trailing "p" tells FFmpeg's decoder the B-frames are packed.
@@ -150,8 +150,8 @@ def make_mpeg4_avi(
     width, height = size
     slots = list(range(max(1, round(duration_s * fps))))
     coded = [s for s in slots if not (drop_every and s % drop_every == drop_every - 1)]
-    scene = _MovingScene(width, height, seed) if pattern == "moving" else None
-    pictures = [_index_image(s, width, height) if scene is None else scene.draw(s / fps) for s in coded]
+    scene = MovingScene(width, height, seed) if pattern == "moving" else None
+    pictures = [index_image(s, width, height) if scene is None else scene.draw(s / fps) for s in coded]
     packets = _encode_mpeg4(pictures, coded, fps, bframes)
     if packed:
         chunks = _pack_b_frames(packets, fps)

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import torch
 
-from video_assets.config import ModelSettings
 from video_assets.models.cosmos_embed1 import VARIANTS as COSMOS_VARIANTS
 from video_assets.models.cosmos_embed1 import CosmosEmbed1Embedder, CosmosEmbed1Preprocessor
-from video_assets.models.embedder_registry import Loader, Preprocessor, RegisteredEmbedder
 from video_assets.models.fingerprint import FingerprintEmbedder
 from video_assets.models.hub import ModelHub
 from video_assets.models.internvideo2 import InternVideo2Embedder, prepare_frames, spec_for
 from video_assets.models.internvideo2_config import InternVideo2Config
+from video_assets.models.registered_embedder import Loader, Preprocessor, RegisteredEmbedder
 from video_assets.models.weight_specs import BERT_LARGE_TOKENIZER_REPO, INTERNVIDEO2_REPO, WEIGHT_SPECS
+from video_assets.settings.config import ModelSettings
 
 
 def _load_fingerprint(

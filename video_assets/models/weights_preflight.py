@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from video_assets.config import Settings
 from video_assets.models.embedder_registry import registered
 from video_assets.models.hub import ModelHub
 from video_assets.models.hub_errors import ChecksumMismatchError, WeightsNotFoundError
+from video_assets.settings.config import Settings
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from video_assets.config import ClippingSettings
 from video_assets.media.clipping import ClipSpan, clip_id, fixed_stride_spans, scene_cut_spans
 from video_assets.media.transcode import transcode_clip
+from video_assets.settings.config import ClippingSettings
 
 CLIP_SCHEMA = pa.schema(
     [

@@ -14,7 +14,7 @@ from video_assets.index.schema import clip_schema
 from video_assets.models.base import Embedder
 from video_assets.models.runtime import embed_batches
 from video_assets.models.text_match import REFERENCE_SCALE, text_match
-from video_assets.parquet_parts import ParquetPart, fields_to_array
+from video_assets.stages.parquet_parts import ParquetPart, fields_to_array
 
 CHUNK_CLIPS = 256  # tensors held in memory at once; bounds memory on long videos
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from video_assets.config import FrameSettings
 from video_assets.media.clipping import ClipSpan
 from video_assets.media.decode import DecodeOptions
 from video_assets.media.frame_codec import decode_jpeg, encode_jpeg
 from video_assets.media.frames import FramePolicy, FrameSignature, extract_clip_frames
 from video_assets.models.base import EmbedderSpec
 from video_assets.models.frame_selection import FrameCreation, ensure_enough_frames
+from video_assets.settings.config import FrameSettings
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from video_assets.config import FrameSettings
 from video_assets.media.decode import DecodeOptions
 from video_assets.media.errors import VideoReadError
 from video_assets.media.frame_codec import decode_jpeg, encode_jpeg
 from video_assets.media.frames import ClipExtraction, ClipFrames, FramePolicy, FrameSignature, iter_extract_frames
-from video_assets.parquet_parts import ARRAY_FIELDS, StreamingParquetWriter, array_to_fields, fields_to_array
+from video_assets.settings.config import FrameSettings
 from video_assets.stages.clips import span_of
+from video_assets.stages.parquet_parts import ARRAY_FIELDS, StreamingParquetWriter, array_to_fields, fields_to_array
 from video_assets.stages.thumbnails import ThumbnailStrips
 
 FRAMES_SCHEMA = pa.schema(

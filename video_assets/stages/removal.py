@@ -1,8 +1,20 @@
-"""The `remove_videos` job's work, without Dagster: which videos go, and taking them out.
+"""Removal without Dagster: which videos may go (plan first, refuse what looks like a mistake), and taking them out.
 
-For each removed video: its rows leave every model's table (one commit per table), its
-clip files are deleted, and it is marked missing in the registry. A partition left with no
-video loses its stored intermediates (the job then deletes its Dagster partition); a batch
+`remove` without ids drops every registered video whose file is gone from the input
+folder. Pointed at the wrong folder (an empty one, a typo, an unmounted disk) that is
+every video, so the plan refuses, unless `--force`, when:
+- the input folder is missing or holds no video file;
+- a video counted as gone still has its file at its registered path (the folder is not
+  the one it was registered from, or the file is unreadable);
+- more than `MAX_REMOVE_SHARE` of the registered videos would go.
+The plan reads the registry, the folder and the index and changes nothing (`--dry-run`
+prints it); only an accepted plan runs the `remove_videos` job.
+
+The `remove_videos` job (orchestration/assets/removal.py) and `video-assets remove`
+(app/removal.py) decide through this module, with the same checks and words. For each
+removed video: its rows leave every model's table (one commit per table), its clip files
+are deleted, and it is marked missing in the registry. A partition left with no video
+loses its stored intermediates (the job then deletes its Dagster partition); a batch
 that keeps other videos keeps its files (its next run drops the removed video from them).
 """
 
@@ -14,12 +26,196 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import lancedb
+import pyarrow.compute as pc
 
-from video_assets.data_paths import DataPaths
+from video_assets.catalog.input_walk import walk_inputs
+from video_assets.catalog.registry import VideoRecord, VideoRegistry
+from video_assets.index.commit import videos_filter
 from video_assets.index.committer import delete_videos_locked
-from video_assets.index.connection import clip_table_exists
-from video_assets.remove import REMOVED, RemovalRefused, is_removed, share_refusal
-from video_assets.video_registry import VideoRecord, VideoRegistry
+from video_assets.index.connection import clip_table_exists, connect, local_db_dir, open_clip_table
+from video_assets.settings.config import Settings
+from video_assets.settings.data_paths import DataPaths
+
+MAX_REMOVE_SHARE = 0.5  # removing more than this share of the registered videos at once needs --force
+REMOVED = "removed by remove_videos"  # the registry error of a video the job removed
+
+
+class RemovalRefused(ValueError):
+    """The removal would be a mistake (or cannot be done); the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class RemovalTarget:
+    video: VideoRecord
+    reason: str  # why it goes: "file gone", "named", ...
+    clip_rows: dict[str, int]  # table -> rows of this video
+
+
+@dataclass(frozen=True)
+class RemovalPlan:
+    registry_path: Path
+    input_dir: Path
+    registered: int  # registered videos not removed yet: the base of the share
+    targets: list[RemovalTarget]
+    refusals: list[str] = field(default_factory=list)  # empty: the plan may run
+    input_missing: bool = False
+
+    @property
+    def video_ids(self) -> list[str]:
+        return [t.video.video_id for t in self.targets]
+
+    def to_dict(self) -> dict:
+        """The plan for `remove --json`: each video with its path, why it goes and its rows per table."""
+        return {
+            "registry": str(self.registry_path),
+            "input_dir": str(self.input_dir),
+            "registered": self.registered,
+            "videos": [
+                {"video_id": t.video.video_id, "path": t.video.abs_path, "reason": t.reason, "clip_rows": t.clip_rows}
+                for t in self.targets
+            ],
+            "refusals": self.refusals,
+        }
+
+    def lines(self) -> list[str]:
+        """What would be removed, one line per video, then the totals."""
+        out = []
+        for t in self.targets:
+            rows = ", ".join(f"{table} {n}" for table, n in t.clip_rows.items()) or "no index table"
+            out.append(f"  {t.video.video_id}  {t.video.abs_path}  ({t.reason}; clip rows: {rows})")
+        totals: dict[str, int] = {}
+        for t in self.targets:
+            for table, n in t.clip_rows.items():
+                totals[table] = totals.get(table, 0) + n
+        rows = ", ".join(f"{table} {n}" for table, n in totals.items()) or "none"
+        out.append(f"{len(self.targets)} of {self.registered} registered video(s); clip rows: {rows}")
+        return out
+
+
+def _registry_counts(registered: int, removed: int) -> str:
+    """``22 registered videos, 1 already removed``: what the registry holds, counted as the dry run counts."""
+    text = f"{registered} registered video{'' if registered == 1 else 's'}"
+    return text + (f", {removed} already removed" if removed else "")
+
+
+def is_removed(video: VideoRecord) -> bool:
+    """Whether the job already took this video out (it stays in the registry, marked missing)."""
+    return video.status == "missing" and video.error == REMOVED
+
+
+def share_refusal(count: int, registered: int, max_share: float, registry_path: Path) -> str | None:
+    """The refusal when `count` of `registered` videos is more than `max_share` of them; else None."""
+    if count == 0 or count <= max_share * registered:
+        return None
+    return (
+        f"this would remove {count} of the {registered} videos registered in {registry_path} "
+        f"({100 * count / registered:.0f}%, more than the {100 * max_share:.0f}% allowed at once); "
+        "check the input folder and the ids, then add --force if it is what you want"
+    )
+
+
+def plan_removal(
+    settings: Settings,
+    video_ids: Sequence[str],
+    models: Sequence[str],
+    *,
+    force: bool = False,
+    max_share: float = MAX_REMOVE_SHARE,
+) -> RemovalPlan:
+    """What `remove` would do for these ids (none: every video whose file is gone). Changes nothing.
+
+    Raises `RemovalRefused` when there is nothing to plan from (no registry, unknown ids);
+    other objections go to `refusals`, which `force` empties.
+    """
+    if not 0 < max_share <= 1:
+        raise RemovalRefused(f"--max-share must be in (0, 1], got {max_share}")
+    registry_path = settings.paths.registry
+    if not registry_path.is_file():
+        raise RemovalRefused(
+            f"no video registry at {registry_path}: {settings.data_dir} is not a data directory "
+            "that `video-assets run` wrote (give it with --output)"
+        )
+    everyone = {v.video_id: v for v in VideoRegistry(registry_path).all()}
+    live = [v for v in everyone.values() if not is_removed(v)]
+    input_dir = Path(settings.input_dir)
+    refusals: list[str] = []
+    input_missing = False
+    if video_ids:
+        unknown = [v for v in dict.fromkeys(video_ids) if v not in everyone]
+        if unknown:
+            raise RemovalRefused(
+                f"unknown video id(s) {', '.join(unknown)}: not in the video registry {registry_path} "
+                f"({_registry_counts(len(live), len(everyone) - len(live))}; "
+                "`video-assets remove --dry-run` lists those whose files are gone)"
+            )
+        chosen = [(everyone[v], "named") for v in dict.fromkeys(video_ids)]
+        present = [v for v, _ in chosen if Path(v.abs_path).exists()]
+        if present:
+            if len(chosen) == 1:
+                which = "this video still has its file, so the next scan would add it back"
+            elif len(present) == 1:
+                which = f"1 of these {len(chosen)} videos still has its file, so the next scan would add it back"
+            else:
+                which = (
+                    f"{len(present)} of these {len(chosen)} videos still have their file, "
+                    "so the next scan would add them back"
+                )
+            refusals.append(
+                f"{which} (delete or move {'it' if len(present) == 1 else 'them'} first, or --force): "
+                f"{', '.join(v.abs_path for v in present[:5])}"
+            )
+    else:
+        try:
+            walk = walk_inputs(input_dir, settings.video_extensions, exclude=[settings.data_dir])
+        except FileNotFoundError:
+            input_missing = True
+            refusals.append(
+                f"the input folder {input_dir} does not exist: every one of the {len(live)} registered video(s) "
+                "would count as gone; give the folder they were registered from (--input), or --force"
+            )
+            found: set[str] = set()
+        else:
+            found = {f.rel_path for f in walk.files}
+            if not found and live:
+                refusals.append(
+                    f"the input folder {input_dir} holds no video file: every one of the {len(live)} registered "
+                    "video(s) would count as gone; give the folder they were registered from (--input), or --force"
+                )
+        # The folder decides, not an earlier scan: a file that came back is not gone.
+        gone = [v for v in live if v.rel_path not in found]
+        elsewhere = [v for v in gone if Path(v.abs_path).exists()]
+        still_there = {v.video_id for v in elsewhere}
+        reasons = {True: "not in the input folder, file still exists", False: "file gone"}
+        chosen = [(v, reasons[v.video_id in still_there]) for v in gone]
+        if elsewhere and not refusals:
+            refusals.append(
+                f"{len(elsewhere)} video(s) are not in {input_dir} but their files still exist "
+                f"({', '.join(v.abs_path for v in elsewhere[:3])}): {input_dir} is not the folder they were "
+                "registered from, or they are unreadable there; nothing of them is removed without --force"
+            )
+    refusal = share_refusal(len(chosen), len(live), max_share, registry_path)
+    if refusal and not refusals:
+        refusals.append(refusal)
+    rows = _clip_rows(settings, models, [v.video_id for v, _ in chosen])
+    targets = [RemovalTarget(v, reason, {t: n.get(v.video_id, 0) for t, n in rows.items()}) for v, reason in chosen]
+    return RemovalPlan(registry_path, input_dir, len(live), targets, [] if force else refusals, input_missing)
+
+
+def _clip_rows(settings: Settings, models: Sequence[str], video_ids: list[str]) -> dict[str, dict[str, int]]:
+    """table -> video id -> rows, for the models whose table exists (read only)."""
+    uri = settings.paths.lancedb_uri
+    local = local_db_dir(uri)
+    if not video_ids or (local is not None and not local.is_dir()):
+        return {}
+    db = connect(uri)
+    counts: dict[str, dict[str, int]] = {}
+    for model in models:
+        if not clip_table_exists(db, model):
+            continue
+        table = open_clip_table(db, model)
+        ids = table.search().where(videos_filter(video_ids)).select(["video_id"]).to_arrow().column("video_id")
+        counts[table.name] = {row["values"]: row["counts"] for row in pc.value_counts(ids).to_pylist()}
+    return counts
 
 
 def videos_to_remove(

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from video_assets.catalog.registry import VideoRecord, VideoRegistry
 from video_assets.media.errors import VideoReadError
 from video_assets.media.probe import probe
-from video_assets.video_registry import VideoRecord, VideoRegistry
 
 SOURCE_SCHEMA = pa.schema(
     [

@@ -1,0 +1,142 @@
+"""Run the graph through Dagster for every partition of an input folder (the CLI's `run`).
+
+The runs go into a real Dagster instance (SQLite under DAGSTER_HOME), with the
+same definitions the UI loads, so everything done here shows in `dagster dev`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+
+from video_assets.app.guard import guarded_runs
+from video_assets.app.instance_home import dagster_home
+from video_assets.app.outcome import PartitionOutcome, RunSummary
+from video_assets.app.report import partition_lines
+from video_assets.catalog.discovery import ScanResult, chunked, scan
+from video_assets.catalog.ledger import VideoLedger
+from video_assets.catalog.partition_ledger import close_partition, open_partition, rehash_videos
+from video_assets.catalog.registry import VideoRegistry
+from video_assets.models.weights_preflight import preflight_weights
+from video_assets.orchestration.assets.partitions import videos_partitions
+from video_assets.orchestration.definitions import EMBED_JOB, build_definitions
+from video_assets.orchestration.errors import step_error_text
+from video_assets.settings.config import Settings
+from video_assets.stages.resolved import resolve
+
+
+class RunRefused(ValueError):
+    """The run cannot start (weights absent, unknown model): nothing was run."""
+
+
+def write_settings(settings: Settings) -> Path:
+    """Persist the settings so `dagster dev` (VIDEO_ASSETS_SETTINGS) loads the same graph."""
+    path = settings.paths.settings_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(settings.model_dump_json(indent=2))
+    return path
+
+
+def run_folder(
+    settings: Settings,
+    *,
+    rerun_all: bool = False,
+    rehash: bool = False,
+    pool_wait_s: float | None = None,
+    models_option: str | None = None,
+    log_level: str = "CRITICAL",
+    progress: Callable[[str], None] = print,
+    on_start: Callable[[int], None] | None = None,
+    on_partition: Callable[[PartitionOutcome], None] | None = None,
+) -> RunSummary:
+    """Register the folder's videos, add their partitions, and materialize every partition
+    holding a video that is not done (all of them with ``rerun_all``).
+
+    A video is done only when every enabled model's index rows for its current content
+    and settings landed (catalog/ledger.py); failed, killed and interrupted videos are not, so
+    a plain rerun finishes the job. `models_option`: the command-line option that chose the
+    enabled models, if one did (named in the refusal for absent weights).
+    """
+    settings = settings.anchored()
+    # Once, before any partition: absent weights would otherwise fail every partition in turn.
+    problems = preflight_weights(settings, models_option=models_option)
+    if problems:
+        raise RunRefused("\n".join(str(p) for p in problems))
+    home = dagster_home()
+    settings_path = write_settings(settings)
+    registry = VideoRegistry(settings.paths.registry)
+    result = scan_and_report(settings, registry, rehash=rehash, progress=progress)
+    resolved = resolve(settings)
+    ledger = VideoLedger(registry)
+    for video_id in ledger.reopen_unfinished(resolved.required_index_versions):
+        progress(f"to redo: {video_id} (a model or setting changed since it was indexed)")
+    videos = [v for v in registry.all() if v.partition_key and v.status != "missing"]
+    keys = sorted({v.partition_key for v in videos if rerun_all or v.status != "done"})
+    # guarded_runs: dead runs' slots freed first, no endless wait on a pool slot, and
+    # SIGINT/SIGTERM stop the loop with RunInterrupted (the CLI exits 128 + signal).
+    with (
+        dg.DagsterInstance.get() as instance,
+        guarded_runs(instance, pool_wait_s=pool_wait_s, progress=progress) as guard,
+    ):
+        add_partitions(instance, registry.partition_keys())
+        job = build_definitions(resolved).resolve_job_def(EMBED_JOB)
+        outcomes = []
+        if on_start is not None:  # e.g. app.progress.RunProgress: a bar over the partitions
+            on_start(len(keys))
+        for n, key in enumerate(keys, 1):
+            open_partition(registry, key)
+            started = time.perf_counter()
+            # The console shows progress lines; every event is still in the instance (UI).
+            run = guard.execute(job, key, run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
+            outcome = partition_outcome(run, key, time.perf_counter() - started)
+            outcome.videos = close_partition(ledger, key, outcome.errors)
+            outcomes.append(outcome)
+            for line in partition_lines(outcome, n, len(keys)):
+                progress(line)
+            if on_partition is not None:
+                on_partition(outcome)
+    return RunSummary.after(outcomes, home, settings_path, registry, result, settings.input_dir)
+
+
+def scan_and_report(
+    settings: Settings, registry: VideoRegistry, *, rehash: bool, progress: Callable[[str], None]
+) -> ScanResult:
+    """Register what is new in the input folder, mark what is gone, and say so (with `rehash`, also
+    what changed under the same size and mtime)."""
+    result = scan(settings, registry, seal_partial=True)
+    for video in result.missing:
+        progress(f"missing: {video.rel_path} is gone from the input folder (run the remove_videos job to drop it)")
+    for skipped in result.skipped:
+        progress(f"skipped: {skipped.path}: {skipped.reason}")
+    if rehash:
+        for video in rehash_videos(registry, progress):
+            progress(f"changed: {video.rel_path} has new content under the same size and mtime; it will be redone")
+    return result
+
+
+def add_partitions(instance: dg.DagsterInstance, keys: list[str]) -> None:
+    """Add the registry's partition keys the instance does not know yet, in chunks."""
+    known = set(instance.get_dynamic_partitions(videos_partitions.name))
+    for chunk in chunked([k for k in keys if k not in known]):
+        instance.add_dynamic_partitions(videos_partitions.name, chunk)
+
+
+def partition_outcome(run: dg.ExecuteInProcessResult, key: str, seconds: float) -> PartitionOutcome:
+    """What one partition's run did: each asset's metadata, and its errors (failed checks first)."""
+    outcome = PartitionOutcome(key, run.success, seconds)
+    for event in run.all_events:
+        if event.is_step_materialization:
+            mat = event.step_materialization_data.materialization
+            outcome.metadata[mat.asset_key.to_user_string()] = {k: v.value for k, v in mat.metadata.items()}
+        elif event.is_step_failure:
+            outcome.errors.append(f"{event.step_key}: {step_error_text(event.step_failure_data.error)}")
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            check = event.event_specific_data
+            if not check.passed:  # its problems, ahead of the bare "check failed"
+                problems = check.metadata.get("problems")
+                detail = "; ".join(problems.value[:3]) if problems is not None else "see the UI"
+                outcome.errors.insert(0, f"check {check.check_name} failed: {detail}")
+    return outcome

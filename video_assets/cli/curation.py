@@ -1,0 +1,210 @@
+"""`video-assets duplicates` (bring a model's duplicate groups up to date and print them) and
+`video-assets filters` (materialize its clip filters per video through Dagster and count the reasons)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from video_assets.cli.common import add_output_and_json, add_quiet, settings_from_args
+
+# The console shows the summary; every event is still in the instance (UI), as with `run`.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+# What each phase of `update_duplicates` counts, for its bar.
+DUPLICATES_UNITS = {"assign": "clip", "compare": "pair"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `duplicates` and `filters` subcommands to the `video-assets` parser."""
+    p = sub.add_parser("duplicates", help="near-duplicate clip groups of a model's index (kept clip first)")
+    p.add_argument("--model", help="embedder whose table to deduplicate (default: the first enabled one)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        help="cosine at or above which two clips are duplicates (default: fingerprint 0.85, others 0.99)",
+    )
+    p.add_argument("--full", action="store_true", help="retrain the clusters and compare every clip, not only new ones")
+    p.add_argument(
+        "--limit", type=int, default=100, help="groups printed, largest first (default 100; --json prints all)"
+    )
+    add_quiet(p)
+    add_output_and_json(p, "print the groups as JSON")
+    p.set_defaults(func=cmd_duplicates)
+
+    p = sub.add_parser("filters", help="keep/drop each clip with its reasons (<model>_clip_filters, per video)")
+    p.add_argument("--model", help="embedder whose clips to filter (default: the first enabled one)")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="every video (default: videos indexed since their last filters run, videos with clips that "
+        "have no filter result in this data directory, and videos whose duplicate flags changed with the "
+        "last `duplicates`)",
+    )
+    add_quiet(p)
+    add_output_and_json(p, "print the filter run as JSON")
+    p.set_defaults(func=cmd_filters)
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    from video_assets.app.progress import phase_bars
+    from video_assets.curation.dup_read import groups, read_duplicates
+    from video_assets.curation.duplicates import update_duplicates
+    from video_assets.curation.query import default_model, existing_index
+    from video_assets.curation.sources import read_source_facts
+    from video_assets.index.connection import connect
+
+    settings = settings_from_args(args)
+    model = args.model or default_model(settings, needs_text=False)
+    curation_dir = settings.data_dir / "curation"
+    with phase_bars(quiet=args.quiet or args.json, units=DUPLICATES_UNITS) as bars:
+        result = update_duplicates(
+            connect(existing_index(settings)),
+            model,
+            curation_dir,
+            threshold=args.threshold,
+            sources=read_source_facts(settings.data_dir),
+            full=args.full,
+            on_progress=bars,
+        )
+    found = groups(read_duplicates(curation_dir, model))
+    if args.json:
+        stats = {k: v for k, v in asdict(result).items() if k != "histogram"}
+        print(json.dumps({**stats, "groups": [asdict(g) for g in found]}, indent=2, default=str, ensure_ascii=False))
+        return 0
+    print(
+        f"{model} (table v{result.table_version}, cosine >= {result.threshold}): {result.groups} group(s), "
+        f"{result.clips_marked} of {result.clips} clips marked as duplicates; {result.mode} run, "
+        f"{result.new_clips} clip(s) compared, {result.seconds:.2f} s; {result.path}"
+    )
+    for n, group in enumerate(found[: max(args.limit, 0)], 1):
+        print(f"group {n} ({len(group.clips)} clips):")
+        for clip in group.clips:
+            where = f"{clip['source_path']}  [{clip['span_start_s']:.2f}s-{clip['span_end_s']:.2f}s]"
+            print(f"  {'keep' if clip['keep'] else 'dup '}  {clip['sim_to_kept']:.4f}  {clip['clip_id']}  {where}")
+    if len(found) > args.limit:
+        print(f"... {len(found) - args.limit} more group(s): --limit, --json, or the Parquet file above")
+    return 0
+
+
+def cmd_filters(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from video_assets.app.instance_home import dagster_home
+    from video_assets.app.progress import phase_bars
+    from video_assets.curation.filter_read import curation_columns
+    from video_assets.curation.filter_run import indexed_clips
+    from video_assets.curation.query import default_model, existing_index
+    from video_assets.index.connection import connect
+    from video_assets.orchestration.assets.clip_filters import clip_filters_assets, clip_filters_key
+    from video_assets.orchestration.assets.curation_sensor import flags_changed, newly_indexed
+    from video_assets.orchestration.assets.partitions import videos_partitions
+    from video_assets.orchestration.resources.lancedb import LanceDBResource
+    from video_assets.orchestration.resources.storage import PartitionedParquetIOManager, StorageResource
+
+    settings = settings_from_args(args)
+    model = args.model or default_model(settings, needs_text=False)
+    uri = existing_index(settings)
+    clips = indexed_clips(connect(uri), model)
+    indexed = set(clips)
+    data = settings.data_dir.resolve()
+    storage = StorageResource(data_dir=str(data))
+    resources = {
+        "storage": storage,
+        "lancedb": LanceDBResource(uri=uri),
+        "io_manager": PartitionedParquetIOManager(base_dir=str(data / "assets")),
+    }
+    (asset,) = clip_filters_assets([model], settings.filters)
+    home = dagster_home()  # the instance `run` and the UI use
+    failed: dict[str, str] = {}
+    with dg.DagsterInstance.get() as instance:
+        known = set(instance.get_dynamic_partitions(videos_partitions.name))
+        if indexed - known:
+            instance.add_dynamic_partitions(videos_partitions.name, sorted(indexed - known))
+        # Due from this data directory's files too: the instance may record filters runs of another one.
+        due = (
+            indexed
+            if args.all
+            else newly_indexed(instance, model, indexed, storage=storage, clips=clips)
+            | flags_changed(storage, model, indexed)
+        )
+        _warn_foreign_records(instance, home, data, model, clip_filters_key(model), clips)
+        # One Dagster run per partition: the bar counts them (filter_partition's own work is a video's clips).
+        with phase_bars(quiet=args.quiet or args.json, units={"filter": "partition"}) as report:
+            for done, key in enumerate(sorted(due)):
+                report("filter", done, len(due))
+                run = dg.materialize(
+                    [asset],
+                    instance=instance,
+                    resources=resources,
+                    partition_key=key,
+                    raise_on_error=False,
+                    run_config=QUIET,
+                )
+                if not run.success:
+                    errors = [_root_message(e.event_specific_data.error) for e in run.get_step_failure_events()]
+                    failed[key] = "; ".join(errors)
+            report("filter", len(due), len(due))
+    # The table's clips as `clips --where` reads them (the duplicate reason as the duplicates file is now).
+    ids = sorted(c for ids in clips.values() for c in ids)
+    reasons = curation_columns(data, model, ids)[0].column("filter_reasons").to_pylist()
+    decided = [rs for rs in reasons if rs is not None]
+    counts = {r: sum(r in rs for rs in decided) for r in dict.fromkeys(x for rs in decided for x in rs)}
+    missing = [c for c, rs in zip(ids, reasons) if rs is None]
+    summary = {
+        "model": model,
+        "videos_run": len(due),
+        "failed": failed,
+        "clips": len(ids),
+        "kept": sum(not rs for rs in decided),
+        "reasons": counts,
+        "without_filter_result": missing,
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        print(
+            f"{model}: filters run for {len(due)} of {len(indexed)} partition(s); {summary['kept']} of "
+            f"{len(ids)} clips kept" + "".join(f"; {r} {n}" for r, n in counts.items()) + _gap_note(missing)
+        )
+        for key, error in failed.items():
+            print(f"failed: partition {key}: {error}")
+    return 1 if failed else 0
+
+
+def _warn_foreign_records(instance: Any, home: Path, data: Path, model: str, key: Any, clips: dict) -> None:
+    """Say on stderr when the instance records filters runs whose files are not in this data directory:
+    one instance used for two data directories (DAGSTER_HOME defaults to ./.dagster of the current folder)."""
+    import dagster as dg
+
+    from video_assets.curation.filter_read import filters_dir
+
+    recorded = instance.get_latest_storage_id_by_partition(key, dg.DagsterEventType.ASSET_MATERIALIZATION)
+    folder = filters_dir(data / "assets", model)
+    foreign = sorted(p for p in clips if p in recorded and not (folder / f"{p}.parquet").exists())
+    if foreign:
+        print(
+            f"note: the Dagster instance {home} records {model}_clip_filters runs for {len(foreign)} partition(s) "
+            f"with no filters file in {data} (e.g. {foreign[0]}): is it used for another data directory too? "
+            "DAGSTER_HOME defaults to ./.dagster of the current folder; set it per data directory. "
+            "Those partitions are filtered here anyway.",
+            file=sys.stderr,
+        )
+
+
+def _gap_note(missing: list[str]) -> str:
+    """'; N clip(s) have no filter result yet ...' for the summary line (named when few); '' when none."""
+    if not missing:
+        return ""
+    named = f" ({', '.join(missing)})" if len(missing) <= 3 else ""
+    return f"; {len(missing)} clip(s) have no filter result yet{named}: run `video-assets filters` (--all to redo all)"
+
+
+def _root_message(error: object) -> str:
+    """The innermost cause's first line: the user error, not Dagster's "error occurred while executing"."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause  # type: ignore[attr-defined]
+    return str(getattr(error, "message", error)).strip().splitlines()[0]

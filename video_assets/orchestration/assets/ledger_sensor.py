@@ -1,0 +1,51 @@
+"""Failed runs started from the UI (or the sensor) reach the ledger too.
+
+`video-assets run` settles each partition itself after its run; a run launched from
+the Dagster UI has no such caller, so this sensor does it: every video of a failed
+partition that its steps did not settle is marked failed with the step's error,
+and shows in the next `run`'s summary (which retries it).
+"""
+
+# No `from __future__ import annotations`: Dagster rejects a `context` annotation it cannot resolve.
+
+import dagster as dg
+
+from video_assets.catalog.ledger import VideoLedger
+from video_assets.catalog.partition_ledger import close_partition
+from video_assets.orchestration.resources.storage import StorageResource
+
+
+def step_errors(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """``step: message`` of each step that failed in the run, in order."""
+    from video_assets.orchestration.errors import step_error_text
+
+    records = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+    return [
+        f"{r.dagster_event.step_key}: {step_error_text(r.dagster_event.step_failure_data.error)}"
+        for r in records
+        if r.dagster_event is not None
+    ]
+
+
+def build_failed_run_sensor(job) -> dg.SensorDefinition:  # the embed job
+    @dg.run_failure_sensor(
+        monitored_jobs=[job],
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Marks the videos of a failed embed_videos partition failed in the video ledger, "
+        "with the failing step's error, so `video-assets run` lists and retries them.",
+    )
+    def failed_videos_to_ledger(context: dg.RunFailureSensorContext, storage: StorageResource) -> None:
+        key = context.dagster_run.tags.get("dagster/partition")
+        if not key:
+            return
+        errors = step_errors(context.instance, context.dagster_run.run_id) or [context.failure_event.message or ""]
+        ledger = VideoLedger(storage.registry())
+        try:
+            accounts = close_partition(ledger, key, errors)
+        except KeyError:  # the partition left the registry (removed) since the run
+            context.log.warning(f"partition {key} is no longer in the registry; nothing to record")
+            return
+        failed = [a.rel_path for a in accounts if a.status == "failed"]
+        context.log.info(f"partition {key}: {len(failed)} video(s) recorded failed: {failed}")
+
+    return failed_videos_to_ledger
