@@ -282,7 +282,7 @@ def test_a_one_shot_like_clip_search_on_the_sidecar_loads_neither_torch_nor_dags
     db, _, ids, _, _ = table
     data = str(Path(db.uri).parent)
     script = (
-        "import sys; from video_assets.cli import main; "
+        "import sys; from video_assets.cli.main import main; "
         f"code = main(['search', '--like-clip', {str(ids[7])!r}, '--model', {MODEL!r}, '--output', {data!r}, "
         "'-k', '2', '--explain']); "
         "heavy = sorted(m for m in ('torch', 'dagster', 'video_assets.models.embedder_registry') if m in sys.modules); "

@@ -225,7 +225,7 @@ def test_a_one_shot_like_clip_search_loads_neither_torch_nor_a_model(shared: tup
     _, data = shared
     known = index_rows(fast_settings(data, data))[0]["clip_id"]
     script = (
-        "import sys; from video_assets.cli import main; "
+        "import sys; from video_assets.cli.main import main; "
         f"code = main(['search', '--like-clip', {known!r}, '--model', 'fingerprint', '--output', {str(data)!r}, '-k', '2']); "
         "heavy = sorted(m for m in ('torch', 'dagster', 'video_assets.models.embedder_registry') if m in sys.modules); "
         "print('HEAVY', heavy); sys.exit(code)"

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from video_assets.settings.config import Settings
+from video_assets.settings.data_paths import DataPaths
 
 # `settings_from_args` turns --output into the data directory every command reads (and `run` writes).
 DATA_DIR_HELP = "data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)"
@@ -38,7 +39,7 @@ def picked(args: argparse.Namespace, *names: str) -> dict[str, object]:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """The settings a command works with: the environment's, the data dir's saved ones (not for `run`), then its options."""
     settings = Settings.from_env()
-    saved = Path(args.output) / "settings.json" if getattr(args, "output", None) else None
+    saved = DataPaths.under(args.output).settings_file if getattr(args, "output", None) else None
     if saved and saved.exists() and args.command != "run" and "VIDEO_ASSETS_SETTINGS" not in os.environ:
         # The settings the data dir was built with (written by `run`): a query file is then
         # cut into clips and framed exactly as the indexed videos were.

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from video_assets.cli.common import add_output_and_json, add_quiet, settings_from_args
+from video_assets.settings.data_paths import DataPaths
 
 # The console shows the summary; every event is still in the instance (UI), as with `run`.
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -59,7 +60,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     model = args.model or default_model(settings, needs_text=False)
-    curation_dir = settings.data_dir / "curation"
+    curation_dir = settings.paths.curation_dir
     with phase_bars(quiet=args.quiet or args.json, units=DUPLICATES_UNITS) as bars:
         result = update_duplicates(
             connect(existing_index(settings)),
@@ -115,7 +116,7 @@ def cmd_filters(args: argparse.Namespace) -> int:
     resources = {
         "storage": storage,
         "lancedb": LanceDBResource(uri=uri),
-        "io_manager": PartitionedParquetIOManager(base_dir=str(data / "assets")),
+        "io_manager": PartitionedParquetIOManager(base_dir=str(DataPaths.under(data).assets_dir)),
     }
     (asset,) = clip_filters_assets([model], settings.filters)
     home = dagster_home()  # the instance `run` and the UI use
@@ -183,7 +184,7 @@ def _warn_foreign_records(instance: Any, home: Path, data: Path, model: str, key
     from video_assets.curation.filter_read import filters_dir
 
     recorded = instance.get_latest_storage_id_by_partition(key, dg.DagsterEventType.ASSET_MATERIALIZATION)
-    folder = filters_dir(data / "assets", model)
+    folder = filters_dir(DataPaths.under(data).assets_dir, model)
     foreign = sorted(p for p in clips if p in recorded and not (folder / f"{p}.parquet").exists())
     if foreign:
         print(

@@ -38,6 +38,7 @@ from video_assets.curation.progress import Progress, no_progress
 from video_assets.curation.where_eval import curation_names, evaluate, split
 from video_assets.index.connection import open_clip_table
 from video_assets.index.filters import parse_where, render_sql
+from video_assets.settings.data_paths import DataPaths
 
 FORMATS = ("parquet", "webdataset", "jsonl")
 DEFAULT_SHARD_SIZE = 1000
@@ -154,8 +155,9 @@ def export_clips(
     sql = render_sql(index_part) if index_part is not None else None
     out_dir, data_dir = Path(out_dir), Path(data_dir)
     _check_out_dir(out_dir)
-    dup_path = output_path(data_dir / "curation", model)
-    if kept_only and not dup_path.exists() and not any(filters_dir(data_dir / "assets", model).glob("*.parquet")):
+    paths = DataPaths.under(data_dir)
+    dup_path = output_path(paths.curation_dir, model)
+    if kept_only and not dup_path.exists() and not any(filters_dir(paths.assets_dir, model).glob("*.parquet")):
         raise FileNotFoundError(
             f"--kept-only needs {model}'s duplicate groups or clip filters, and there are neither {dup_path} nor "
             f"{filters_dir(data_dir / 'assets', model)}: run `video-assets duplicates --model {model}` "
@@ -176,7 +178,9 @@ def export_clips(
     undecided = info.without_filters if info.filters and curation_names(rest) & FILTER_TERMS else 0
     if rest is not None:
         rows = rows.filter(evaluate(rest, rows))
-    dup_info: dict[str, Any] = result_info(read_duplicates(data_dir / "curation", model)) if info.duplicates else {}
+    dup_info: dict[str, Any] = (
+        result_info(read_duplicates(DataPaths.under(data_dir).curation_dir, model)) if info.duplicates else {}
+    )
     unknown = rows.column("keep").null_count if info.duplicates else 0
     no_filters = rows.column("filter_keep").null_count if info.filters else 0
     before = rows.num_rows

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from video_assets.curation.clip_filters import REASONS
 from video_assets.curation.duplicates import output_path
+from video_assets.settings.data_paths import DataPaths
 
 # Name -> type of every curation column, as joined beside index rows (null where unknown).
 DUP_TYPES = {
@@ -85,9 +86,10 @@ def curation_columns(data_dir: Path, model: str, clip_ids: Iterable[str] | pa.Ar
     """CURATION_TYPES columns for `clip_ids`, in their order; null where the clip is unknown."""
     ids = clip_ids if isinstance(clip_ids, (pa.Array, pa.ChunkedArray)) else pa.array(list(clip_ids), pa.string())
     data_dir = Path(data_dir)
-    dup_path = output_path(data_dir / "curation", model)
+    paths = DataPaths.under(data_dir)
+    dup_path = output_path(paths.curation_dir, model)
     dups = pq.read_table(dup_path, columns=["clip_id", *DUP_TYPES]) if dup_path.exists() else None
-    filters = read_filters(data_dir / "assets", model, ["clip_id", "filter_reasons", "motion"])
+    filters = read_filters(paths.assets_dir, model, ["clip_id", "filter_reasons", "motion"])
     columns: dict[str, pa.Array] = {}
     at = _positions(ids, dups)
     for name, type_ in DUP_TYPES.items():

@@ -117,20 +117,22 @@ def existing_index(settings: Settings) -> str:
 
 
 @dataclass(frozen=True)
-class _Resolved:
+class QueryVectors:
     db: object  # lancedb.DBConnection
     model: str
     vectors: list[np.ndarray]  # one per query clip (a file may hold several)
     exclude: list[str]  # the query clip itself, for --like-clip
 
 
-def _resolve(
+def query_vectors(
     settings: Settings,
     text: str | None = None,
     like_clip: str | None = None,
     like_file: str | Path | None = None,
     model: str | None = None,
-) -> _Resolved:
+) -> QueryVectors:
+    """The query as vectors, with the connection and table to search them in (the query side of
+    `search`; `stages.resolved.resolve` is the settings side of the graph)."""
     if sum(x is not None for x in (text, like_clip, like_file)) != 1:
         raise ValueError("give exactly one of: a text query, --like-clip ID, --like-file PATH")
     model = model or default_model(settings, needs_text=text is not None)
@@ -143,13 +145,13 @@ def _resolve(
                 "clip ids are the clip_id of search results (`video-assets search ... --json`); "
                 "--model picks the table searched"
             ) from None
-        return _Resolved(db, model, [vector], [like_clip])
+        return QueryVectors(db, model, [vector], [like_clip])
     embedder = load_embedder(settings, model)
     if text is not None:
         if not text.strip():
             raise ValueError("the text query is empty")
-        return _Resolved(db, model, [embedder.embed_text([text])[0].numpy()], [])
-    return _Resolved(db, model, list(embed_file(settings, embedder, like_file, model=model)), [])
+        return QueryVectors(db, model, [embedder.embed_text([text])[0].numpy()], [])
+    return QueryVectors(db, model, list(embed_file(settings, embedder, like_file, model=model)), [])
 
 
 class Query(TypedDict, total=False):
@@ -165,7 +167,7 @@ class Query(TypedDict, total=False):
 def search(settings: Settings, *, request: SearchRequest = DEFAULT_REQUEST, **query: Unpack[Query]) -> list[SearchHit]:
     """The query searched as `request` says (k, filter, knobs). Results best first, cosine
     scores; `--like-clip`'s own clip is never among them."""
-    q = _resolve(settings, **query)
+    q = query_vectors(settings, **query)
     request = _excluding(request, q.exclude)
     # A file may hold several clips: search with each, keep each hit's best score.
     best: dict[str, SearchHit] = {}
@@ -178,7 +180,7 @@ def search(settings: Settings, *, request: SearchRequest = DEFAULT_REQUEST, **qu
 
 def explain(settings: Settings, *, request: SearchRequest = DEFAULT_REQUEST, **query: Unpack[Query]) -> str:
     """How `search` answers its (first) query vector: the faiss sidecar's steps or LanceDB's plan."""
-    q = _resolve(settings, **query)
+    q = query_vectors(settings, **query)
     return explain_search(q.db, q.model, q.vectors[0], _excluding(request, q.exclude))
 
 

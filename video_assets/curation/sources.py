@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from video_assets.settings.data_paths import DataPaths
+
 
 @dataclass(frozen=True)
 class SourceFacts:
@@ -21,7 +23,8 @@ def read_source_facts(data_dir: Path) -> SourceFacts:
     """From `<data_dir>/registry.sqlite` and the stored `source_videos` partitions; empty where a file is missing
     (a table built without the pipeline, as in the benchmark: then the keep rule falls to duration and clip id)."""
     root = Path(data_dir)
-    return SourceFacts(_pixels(root / "assets" / "source_videos"), _registered(root / "registry.sqlite"))
+    paths = DataPaths.under(root)
+    return SourceFacts(_pixels(paths.assets_dir / "source_videos"), _registered(paths.registry))
 
 
 def _registered(path: Path) -> dict[str, float]:

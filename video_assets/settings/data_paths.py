@@ -34,6 +34,10 @@ class DataPaths:
         return self.data_dir / "curation"
 
     @property
+    def exports_dir(self) -> Path:  # what the export assets write: <exports>/<model>/<format>
+        return self.data_dir / "exports"
+
+    @property
     def registry(self) -> Path:  # the video registry and the ledger (SQLite)
         return self.data_dir / "registry.sqlite"
 

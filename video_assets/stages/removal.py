@@ -114,6 +114,36 @@ def share_refusal(count: int, registered: int, max_share: float, registry_path: 
     )
 
 
+def unknown_ids_refusal(unknown: Sequence[str], registry: VideoRegistry | Path, videos: Sequence[VideoRecord]) -> str:
+    """Why ids the registry does not hold cannot be removed (the words of `remove` and the job alike)."""
+    path = registry.path if isinstance(registry, VideoRegistry) else registry
+    live = sum(not is_removed(v) for v in videos)
+    return (
+        f"unknown video id(s) {', '.join(unknown)}: not in the video registry {path} "
+        f"({_registry_counts(live, len(videos) - live)}; "
+        "`video-assets remove --dry-run` lists those whose files are gone)"
+    )
+
+
+def present_files_refusal(chosen: Sequence[VideoRecord]) -> str | None:
+    """The refusal when named videos still have their files (the next scan would add them back); else None."""
+    present = [v for v in chosen if Path(v.abs_path).exists()]
+    if not present:
+        return None
+    if len(chosen) == 1:
+        which = "this video still has its file, so the next scan would add it back"
+    elif len(present) == 1:
+        which = f"1 of these {len(chosen)} videos still has its file, so the next scan would add it back"
+    else:
+        which = (
+            f"{len(present)} of these {len(chosen)} videos still have their file, so the next scan would add them back"
+        )
+    return (
+        f"{which} (delete or move {'it' if len(present) == 1 else 'them'} first, or --force): "
+        f"{', '.join(v.abs_path for v in present[:5])}"
+    )
+
+
 def plan_removal(
     settings: Settings,
     video_ids: Sequence[str],
@@ -137,68 +167,62 @@ def plan_removal(
         )
     everyone = {v.video_id: v for v in VideoRegistry(registry_path).all()}
     live = [v for v in everyone.values() if not is_removed(v)]
-    input_dir = Path(settings.input_dir)
-    refusals: list[str] = []
-    input_missing = False
     if video_ids:
         unknown = [v for v in dict.fromkeys(video_ids) if v not in everyone]
         if unknown:
-            raise RemovalRefused(
-                f"unknown video id(s) {', '.join(unknown)}: not in the video registry {registry_path} "
-                f"({_registry_counts(len(live), len(everyone) - len(live))}; "
-                "`video-assets remove --dry-run` lists those whose files are gone)"
-            )
-        chosen = [(everyone[v], "named") for v in dict.fromkeys(video_ids)]
-        present = [v for v, _ in chosen if Path(v.abs_path).exists()]
-        if present:
-            if len(chosen) == 1:
-                which = "this video still has its file, so the next scan would add it back"
-            elif len(present) == 1:
-                which = f"1 of these {len(chosen)} videos still has its file, so the next scan would add it back"
-            else:
-                which = (
-                    f"{len(present)} of these {len(chosen)} videos still have their file, "
-                    "so the next scan would add them back"
-                )
-            refusals.append(
-                f"{which} (delete or move {'it' if len(present) == 1 else 'them'} first, or --force): "
-                f"{', '.join(v.abs_path for v in present[:5])}"
-            )
+            raise RemovalRefused(unknown_ids_refusal(unknown, registry_path, list(everyone.values())))
+        named = [everyone[v] for v in dict.fromkeys(video_ids)]
+        chosen = [(v, "named") for v in named]
+        refusals = [r for r in [present_files_refusal(named)] if r]
+        input_missing = False
     else:
-        try:
-            walk = walk_inputs(input_dir, settings.video_extensions, exclude=[settings.data_dir])
-        except FileNotFoundError:
-            input_missing = True
-            refusals.append(
-                f"the input folder {input_dir} does not exist: every one of the {len(live)} registered video(s) "
-                "would count as gone; give the folder they were registered from (--input), or --force"
-            )
-            found: set[str] = set()
-        else:
-            found = {f.rel_path for f in walk.files}
-            if not found and live:
-                refusals.append(
-                    f"the input folder {input_dir} holds no video file: every one of the {len(live)} registered "
-                    "video(s) would count as gone; give the folder they were registered from (--input), or --force"
-                )
-        # The folder decides, not an earlier scan: a file that came back is not gone.
-        gone = [v for v in live if v.rel_path not in found]
-        elsewhere = [v for v in gone if Path(v.abs_path).exists()]
-        still_there = {v.video_id for v in elsewhere}
-        reasons = {True: "not in the input folder, file still exists", False: "file gone"}
-        chosen = [(v, reasons[v.video_id in still_there]) for v in gone]
-        if elsewhere and not refusals:
-            refusals.append(
-                f"{len(elsewhere)} video(s) are not in {input_dir} but their files still exist "
-                f"({', '.join(v.abs_path for v in elsewhere[:3])}): {input_dir} is not the folder they were "
-                "registered from, or they are unreadable there; nothing of them is removed without --force"
-            )
+        chosen, refusals, input_missing = _gone_videos(settings, live)
     refusal = share_refusal(len(chosen), len(live), max_share, registry_path)
     if refusal and not refusals:
         refusals.append(refusal)
     rows = _clip_rows(settings, models, [v.video_id for v, _ in chosen])
     targets = [RemovalTarget(v, reason, {t: n.get(v.video_id, 0) for t, n in rows.items()}) for v, reason in chosen]
-    return RemovalPlan(registry_path, input_dir, len(live), targets, [] if force else refusals, input_missing)
+    return RemovalPlan(
+        registry_path, Path(settings.input_dir), len(live), targets, [] if force else refusals, input_missing
+    )
+
+
+def _gone_videos(
+    settings: Settings, live: Sequence[VideoRecord]
+) -> tuple[list[tuple[VideoRecord, str]], list[str], bool]:
+    """The registered videos the input folder no longer holds, each with why it goes; the refusals of
+    a folder that looks wrong; whether the folder is missing. The folder decides, not an earlier scan:
+    a file that came back is not gone."""
+    input_dir = Path(settings.input_dir)
+    refusals: list[str] = []
+    try:
+        walk = walk_inputs(input_dir, settings.video_extensions, exclude=[settings.data_dir])
+    except FileNotFoundError:
+        refusals.append(
+            f"the input folder {input_dir} does not exist: every one of the {len(live)} registered video(s) "
+            "would count as gone; give the folder they were registered from (--input), or --force"
+        )
+        found: set[str] = set()
+        missing = True
+    else:
+        found = {f.rel_path for f in walk.files}
+        missing = False
+        if not found and live:
+            refusals.append(
+                f"the input folder {input_dir} holds no video file: every one of the {len(live)} registered "
+                "video(s) would count as gone; give the folder they were registered from (--input), or --force"
+            )
+    gone = [v for v in live if v.rel_path not in found]
+    elsewhere = [v for v in gone if Path(v.abs_path).exists()]
+    still_there = {v.video_id for v in elsewhere}
+    reasons = {True: "not in the input folder, file still exists", False: "file gone"}
+    if elsewhere and not refusals:
+        refusals.append(
+            f"{len(elsewhere)} video(s) are not in {input_dir} but their files still exist "
+            f"({', '.join(v.abs_path for v in elsewhere[:3])}): {input_dir} is not the folder they were "
+            "registered from, or they are unreadable there; nothing of them is removed without --force"
+        )
+    return [(v, reasons[v.video_id in still_there]) for v in gone], refusals, missing
 
 
 def _clip_rows(settings: Settings, models: Sequence[str], video_ids: list[str]) -> dict[str, dict[str, int]]:
@@ -232,14 +256,11 @@ def videos_to_remove(
         known = {v.video_id: v for v in everyone}
         unknown = [v for v in video_ids if v not in known]
         if unknown:
-            raise RemovalRefused(f"unknown video id(s) {', '.join(unknown)}: not in the video registry {registry.path}")
+            raise RemovalRefused(unknown_ids_refusal(unknown, registry, everyone))
         chosen = [known[v] for v in dict.fromkeys(video_ids)]
-        present = [v for v in chosen if Path(v.abs_path).exists()]
+        present = present_files_refusal(chosen)
         if present and not force:
-            raise RemovalRefused(
-                "these videos' files are still in the input folder, so the next scan would add them "
-                "back; delete or move the files first: " + ", ".join(f"{v.video_id} ({v.abs_path})" for v in present)
-            )
+            raise RemovalRefused(present)
     refusal = share_refusal(len(chosen), len(live), max_share, registry.path)
     if refusal and not force:
         raise RemovalRefused(refusal)

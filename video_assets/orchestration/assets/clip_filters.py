@@ -51,7 +51,7 @@ def _clip_filters_asset(name: str, settings: FilterSettings, version: str) -> dg
         rows = indexed_rows(lancedb.connect(), name, video_ids)
         frames = storage.upstream(context, "frames")
         run = filter_partition(
-            rows, frames.iter_row_groups(), curation_dir=storage.root / "curation", model=name, settings=settings
+            rows, frames.iter_row_groups(), curation_dir=storage.paths.curation_dir, model=name, settings=settings
         )
         if run.duplicates == "absent":
             context.log.warning(

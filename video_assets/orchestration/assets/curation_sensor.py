@@ -268,6 +268,6 @@ def _due_filters(
 
 def flags_changed(storage: StorageResource, model: str, live: set[str]) -> set[str]:
     """Live partitions whose filters stored a duplicate flag other than the duplicates file's now."""
-    flags = duplicate_flags(storage.root / "curation", model) or {}
+    flags = duplicate_flags(storage.paths.curation_dir, model) or {}
     stored = partition_duplicate_flags(storage.assets_dir, model)
     return {p for p, clips in stored.items() if p in live and any(flags.get(c) != f for c, f in clips.items())}

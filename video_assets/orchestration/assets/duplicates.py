@@ -49,7 +49,7 @@ def duplicates_asset(name: str) -> dg.AssetsDefinition:
         result = update_duplicates(
             lancedb.connect(),
             name,
-            storage.root / "curation",
+            storage.paths.curation_dir,
             threshold=config.threshold,
             sources=read_source_facts(storage.root),
             full=config.full,

@@ -47,7 +47,7 @@ def export_asset(name: str) -> dg.AssetsDefinition:
         result = export_clips(
             lancedb.connect(),
             name,
-            storage.root / "exports" / name / config.format,
+            storage.paths.exports_dir / name / config.format,
             fmt=config.format,
             data_dir=storage.root,
             kept_only=config.kept_only,
