@@ -47,10 +47,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def graphql(base_url: str, query: str, *, timeout_s: float = 30.0) -> dict:
+def graphql(base_url: str, query: str, *, variables: dict | None = None, timeout_s: float = 30.0) -> dict:
     request = urllib.request.Request(
         f"{base_url}/graphql",
-        data=json.dumps({"query": query}).encode(),
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=timeout_s) as response:

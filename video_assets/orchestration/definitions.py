@@ -43,10 +43,6 @@ def build_definitions(settings: Settings | Resolved) -> dg.Definitions:
         EMBED_JOB,
         selection=dg.AssetSelection.assets(*media, *model_defs),
         description="Probe, clip, extract frames, embed and index the videos of one partition.",
-        # One process per run: models load once and stay cached; the multiprocess executor
-        # starts a process per step that re-imports torch and reloads the model
-        # (about 50 s vs 7 s per queued run, benchmarks/RESULTS.md "Dagster scale").
-        executor_def=dg.in_process_executor,
     )
     # Curation assets (issue 13) downstream of the index: one factory call per module.
     curation: list[dg.AssetsDefinition] = [
@@ -55,12 +51,17 @@ def build_definitions(settings: Settings | Resolved) -> dg.Definitions:
         *map(export_asset, names),
     ]
     return dg.Definitions(
+        # Every job's default, the UI's asset materializations and backfills (`__ASSET_JOB`) included:
+        # one process per run, so models load once and stay cached. The multiprocess executor starts
+        # a process per step that re-imports torch and reloads the model (about 50 s vs 7 s per queued
+        # run, benchmarks/RESULTS.md "Dagster scale"; a UI backfill cost 13x `run --all` with it).
+        executor=dg.in_process_executor,
         assets=[*media, *model_defs, *map(optimized_index_asset, names), *curation],
         jobs=[embed_job, build_removal_job(names), build_ask_job(settings)],
         sensors=[
             build_video_sensor(embed_job, settings),
             optimize_index_sensor(names),
-            build_failed_run_sensor(embed_job),
+            build_failed_run_sensor([*media, *model_defs]),
             build_curation_sensor(names),
         ],
         resources={

@@ -8,6 +8,8 @@ and shows in the next `run`'s summary (which retries it).
 
 # No `from __future__ import annotations`: Dagster rejects a `context` annotation it cannot resolve.
 
+from collections.abc import Sequence
+
 import dagster as dg
 
 from video_assets.catalog.ledger import VideoLedger
@@ -27,14 +29,24 @@ def step_errors(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     ]
 
 
-def build_failed_run_sensor(job) -> dg.SensorDefinition:  # the embed job
+def build_failed_run_sensor(pipeline: Sequence[dg.AssetsDefinition]) -> dg.SensorDefinition:
+    """The sensor over every failed run of this code location that ran a step of the pipeline: the
+    embed job's runs (`video-assets run`, the video sensor) and the UI's materializations and
+    backfills (`__ASSET_JOB`) alike; curation-only runs (clip filters, duplicates) are not about
+    indexing and leave the ledger alone."""
+    keys = {key for asset in pipeline for key in asset.keys}
+
     @dg.run_failure_sensor(
-        monitored_jobs=[job],
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Marks the videos of a failed embed_videos partition failed in the video ledger, "
-        "with the failing step's error, so `video-assets run` lists and retries them.",
+        minimum_interval_seconds=10,
+        description="Marks the videos of a failed pipeline partition (embed_videos, or a UI materialization "
+        "or backfill) failed in the video ledger, with the failing step's error, so `video-assets run` "
+        "lists and retries them.",
     )
     def failed_videos_to_ledger(context: dg.RunFailureSensorContext, storage: StorageResource) -> None:
+        selection = context.dagster_run.asset_selection
+        if selection is not None and not (set(selection) & keys):
+            return
         key = context.dagster_run.tags.get("dagster/partition")
         if not key:
             return
