@@ -30,7 +30,7 @@ from video_assets.stages.resolved import resolve
 from video_assets.stages.sources import probe_partition
 from video_assets.stages.tensors import TENSOR_SCHEMA, build_tensors
 
-CPU_BATCH = 8  # what GpuResource picks on a CPU (resources/gpu.py)
+CPU_BATCH = 8  # what GpuResource picks on a CPU (orchestration/resources/gpu.py)
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class LoopResult:
 
 
 def _part(settings: Settings, asset: str, key: str) -> Path:
-    # The IO manager's layout (resources/storage.part_path), so both write the same files.
+    # The IO manager's layout (orchestration/resources/storage.part_path), so both write the same files.
     return settings.data_dir / "assets" / asset / f"{key}.parquet"
 
 

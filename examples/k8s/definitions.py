@@ -40,7 +40,7 @@ step_pods_executor = k8s_job_executor.configured(
 def with_executor(defs: dg.Definitions, job_name: str, executor: dg.ExecutorDefinition) -> dg.Definitions:
     """`defs` with `job_name` run by `executor`; the sensors that start it start the new job."""
     old = next(job for job in defs.jobs if job.name == job_name)
-    new = copy(old, executor_def=executor)  # selection, tags, hooks, ... kept as definitions.py set them
+    new = copy(old, executor_def=executor)  # selection, tags, hooks, ... kept as orchestration/definitions.py set them
     with warnings.catch_warnings():  # dagster's own copy passes its beta `owners` field on
         warnings.simplefilter("ignore", dg.BetaWarning)
         sensors = [

@@ -1,4 +1,4 @@
-"""Settings resolved once (resolved.py): one plan per model, the frame rates the models need
+"""Settings resolved once (stages/resolved.py): one plan per model, the frame rates the models need
 extracted by the frames asset, GPU shares, and the values the graph is built from."""
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ def test_model_settings_version_tensors_or_embeddings(base):
     def with_model(**fields) -> dict:
         return {"models": {"fingerprint": ModelSettings(**fields)}}
 
-    # A model rate the frames settings lack is extracted by the frames asset too (resolved.py).
+    # A model rate the frames settings lack is extracted by the frames asset too (stages/resolved.py).
     assert _changed(base, **with_model(target_fps=4.0)) == {"frames", "fingerprint_tensors"}
     assert _changed(base, tensor_dtype="float32") == {"fingerprint_tensors"}
     assert _changed(base, **with_model(texts_to_verify=("a dog",))) == {"fingerprint_embeddings"}

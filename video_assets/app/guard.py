@@ -5,7 +5,7 @@ things used to go wrong, and `guarded_runs` handles each:
 
 * A run killed with -9 keeps its pool slot (`gpu`, `lancedb_<model>`) for ever,
   and every later run waits for it. Every run started here is tagged with its
-  owner process (run_owner.py); before the first partition, and again while a
+  owner process (catalog/run_owner.py); before the first partition, and again while a
   step waits for a slot, unfinished runs whose owner on this host is gone are
   marked failed with the reason and their slots freed.
 * A step waiting for a slot held by a live run waited without end (and Dagster
@@ -16,7 +16,7 @@ things used to go wrong, and `guarded_runs` handles each:
   `pool_wait_s` fails the run with an error naming the holder.
 * Ctrl-C (SIGINT) or SIGTERM failed the current step and went on with the next
   partition, and was ignored while a step waited for a slot. The signal is now
-  noticed through the wakeup fd (signal_watch.py); a step waiting for a slot is
+  noticed through the wakeup fd (app/signals.py); a step waiting for a slot is
   interrupted at once, the run is left FAILURE with its slots freed, and
   `RunInterrupted` stops the loop.
 

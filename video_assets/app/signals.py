@@ -25,7 +25,7 @@ class SignalWatch:
 
     A reader thread drains the wakeup pipe, so a signal is seen even while the main
     thread sits in a step; once one has arrived it calls `while_signalled` every
-    tick (run_guard uses that to keep Dagster's own interrupt flag raised).
+    tick (app/guard.py uses that to keep Dagster's own interrupt flag raised).
 
     Off the main thread it watches nothing (Python delivers signals to the main
     thread only, and Dagster captures none there either): `first` stays None.

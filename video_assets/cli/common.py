@@ -20,7 +20,7 @@ def add_output(parser: argparse.ArgumentParser) -> None:
 
 
 def add_quiet(parser: argparse.ArgumentParser) -> None:
-    """`--quiet`: no progress bar (`run_progress.phase_bars`; `--json` implies it)."""
+    """`--quiet`: no progress bar (`app.progress.phase_bars`; `--json` implies it)."""
     parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr; the summary only")
 
 

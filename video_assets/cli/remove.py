@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--max-share",
         type=float,
         help="refuse to remove more than this share of the registered videos at once "
-        "(default: MAX_REMOVE_SHARE in video_assets/remove.py, a half)",
+        "(default: MAX_REMOVE_SHARE in video_assets/stages/removal.py, a half)",
     )
     p.add_argument("--json", action="store_true", help="print the plan (and whether it ran) as JSON")
     p.set_defaults(func=cmd_remove)

@@ -1,6 +1,6 @@
 """The progress callback the long curation functions take (export, duplicates): `on_progress(phase, done,
 total)`, called with `done` rising to `total` within each phase. The library stays UI-agnostic: the CLI
-draws it as bars (`run_progress.PhaseBars`), the Dagster assets pass none."""
+draws it as bars (`app.progress.PhaseBars`), the Dagster assets pass none."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ EMBED_JOB = "embed_videos"
 def build_definitions(settings: Settings | Resolved) -> dg.Definitions:
     """Every definition, from settings resolved once (`resolved.resolve`): the assets, their
     code versions and the resources all read the same values, and nothing is re-read at run
-    time (the launchpad has no pipeline settings to edit; see resolved.py)."""
+    time (the launchpad has no pipeline settings to edit; see stages/resolved.py)."""
     resolved = settings if isinstance(settings, Resolved) else resolve(settings)
     settings = resolved.settings
     paths = resolved.paths

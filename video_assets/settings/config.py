@@ -212,7 +212,7 @@ class Settings(_Strict):
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     tensor_dtype: Literal["float16", "float32"] = "float16"  # model tensors on disk
-    filters: FilterSettings = FilterSettings()  # <model>_clip_filters thresholds (curation/filter_settings.py)
+    filters: FilterSettings = FilterSettings()  # <model>_clip_filters thresholds (settings/filters.py)
 
     @field_validator("device")
     @classmethod

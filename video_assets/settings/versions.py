@@ -51,7 +51,7 @@ def clips_version(settings: Settings) -> str:
 
 def frames_version(settings: Settings, extra_signatures: tuple[str, ...] = ()) -> str:
     """`extra_signatures`: what the frames asset extracts beyond frames.policies x target_fps
-    for the models' own rates (resolved.py); without any, the hash is that of the settings alone."""
+    for the models' own rates (stages/resolved.py); without any, the hash is that of the settings alone."""
     fields = settings.frames.model_dump(mode="json", exclude={"num_threads"})
     return f"1-{settings_hash([fields, list(extra_signatures)] if extra_signatures else fields)}"
 

@@ -3,7 +3,7 @@
 The asset names are made from the model name, e.g. for `fingerprint`:
 `fingerprint_tensors`, `fingerprint_embeddings`, `fingerprint_clip_index` (and, from
 other modules, `fingerprint_duplicates`, `fingerprint_export`, ...). Everything a model
-runs with comes from its `resolved.ModelPlan`, fixed when the definitions are built.
+runs with comes from its `stages.resolved.ModelPlan`, fixed when the definitions are built.
 Upstream partitions are read through ``deps`` + `StorageResource.upstream`, as in
 assets/media.py (same files and lineage, fewer instance events per run).
 """
@@ -242,7 +242,7 @@ def clip_index_asset(plan: ModelPlan, required: Mapping[str, str]) -> dg.AssetsD
         result, lock = commit_partition_locked(db, name, staged, video_ids)
         problems = check_index_rows(staged, rows_of_videos(db, name, video_ids))
         # Only now are these rows in the table: the ledger records the landing, and a video
-        # becomes done when every enabled model's landing is there (ledger.py).
+        # becomes done when every enabled model's landing is there (catalog/ledger.py).
         readable = storage.upstream(context, "source_videos").read(columns=["video_id"]).column("video_id").to_pylist()
         ledger = VideoLedger(storage.registry())
         rows = Counter(staged.column("video_id").to_pylist())

@@ -4,7 +4,7 @@ The stages return plain numbers, rows and bytes; these helpers turn them into
 `MetadataValue`s a person reads at a glance: floats rounded, a one-element list shown
 as its element, tables with a schema, the stored Parquet schema as
 `dagster/column_schema`. The `.value` of each stays a plain int/float/str/list, which
-`runner.py` reads back into the run summary.
+`app/runner.py` reads back into the run summary.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from video_assets.stages.clip_report import MAX_ROWS
 
 def check_result(name: str, problems: list[str]) -> dg.AssetCheckResult:
     """An asset check's outcome from the problems a `stages.checks` function found (none = passed);
-    runner.py prints the first of them when a check fails."""
+    app/runner.py prints the first of them when a check fails."""
     return dg.AssetCheckResult(check_name=name, passed=not problems, metadata={"problems": problems})
 
 

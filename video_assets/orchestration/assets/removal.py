@@ -5,7 +5,7 @@ the files of emptied partitions; this job adds the Dagster side (deleting emptie
 partitions) and the metadata. Only videos whose files are gone can be removed (the
 next scan would add a present file straight back), and at most `MAX_REMOVE_SHARE` of
 the registered videos at once, so a wrong input folder cannot wipe the index; `force`
-lifts both (video_assets/remove.py).
+lifts both (stages/removal.py).
 """
 
 # No `from __future__ import annotations`: Dagster rejects a `context` annotation it cannot resolve.
@@ -21,7 +21,7 @@ from video_assets.stages.removal import MAX_REMOVE_SHARE, RemovalRefused, remove
 class RemoveVideosConfig(dg.Config):
     # Empty = every video the sensor (or a scan) reported missing.
     video_ids: list[str] = []
-    # Guards against a wrong input folder (remove.py): refuse to take more than this share of the
+    # Guards against a wrong input folder (stages/removal.py): refuse to take more than this share of the
     # registered videos at once, or videos whose files still exist, unless forced.
     force: bool = False
     max_share: float = MAX_REMOVE_SHARE
