@@ -13,25 +13,18 @@ from pathlib import Path
 from video_assets import cli_duplicates, cli_export, cli_query
 from video_assets.cli_options import add_output, add_output_and_json, picked
 from video_assets.config import Settings
+from video_assets.option_settings import settings_from_options
+from video_assets.user_errors import USER_ERRORS, user_message
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings.from_env()
-    saved = Path(args.output) / "settings.json" if getattr(args, "output", None) else None
-    if saved and saved.exists() and args.command != "run" and "VIDEO_ASSETS_SETTINGS" not in os.environ:
-        # The settings the data dir was built with (written by `run`): a query file is then
-        # cut into clips and framed exactly as the indexed videos were.
-        settings = Settings.load(saved)
-    update = {}
-    if getattr(args, "input", None):
-        update["input_dir"] = Path(args.input)
-    if getattr(args, "output", None):
-        update["data_dir"] = Path(args.output)
-    if getattr(args, "models", None):
-        update["enabled_models"] = tuple(args.models.split(","))
-    if getattr(args, "videos_per_partition", None):
-        update["videos_per_partition"] = args.videos_per_partition
-    return Settings.model_validate({**settings.model_dump(), **update}) if update else settings
+    return settings_from_options(
+        args.command,
+        output=getattr(args, "output", None),
+        input_dir=getattr(args, "input", None),
+        models=getattr(args, "models", None),
+        videos_per_partition=getattr(args, "videos_per_partition", None),
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -324,21 +317,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _unknown_model_message(err: Exception) -> str | None:
-    """For a missing clip table of a model that is not registered (a typo in --model): say so and list the
-    registered ones, instead of advising to materialize a model that does not exist."""
-    from video_assets.index.errors import ClipTableNotFoundError
-    from video_assets.models.embedder_registry import registered
-
-    if not isinstance(err, ClipTableNotFoundError):
-        return None
-    names = registered()
-    if err.model in names:
-        return None
-    known = ", ".join(sorted(names))
-    return f"unknown embedder {err.model!r} (no clip table {err.table!r} in the index); registered: {known}"
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "models" and args.action == "download" and not args.name:
@@ -346,11 +324,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except (ValueError, KeyError, OSError, LookupError) as err:
+    except USER_ERRORS as err:
         # Bad input and missing weights/tables: one clear line, no traceback.
-        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-        message = _unknown_model_message(err) or message
-        print(f"video-assets {args.command}: error: {message}", file=sys.stderr)
+        print(f"video-assets {args.command}: error: {user_message(err)}", file=sys.stderr)
         return 2
 
 
