@@ -11,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from video_assets import cli_duplicates, cli_export, cli_query
+from video_assets.app.browse import command as browse_command
 from video_assets.cli_options import add_output, add_output_and_json, picked
 from video_assets.config import Settings
 from video_assets.option_settings import settings_from_options
@@ -314,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_duplicates.register(sub)  # duplicates
     cli_query.register(sub)  # clips, ask
     cli_export.register(sub)  # export
+    browse_command.register(sub)  # browse (issue 24): the web view, in the application layer
     return parser
 
 
