@@ -51,14 +51,17 @@ function playSpan(media, clip) {
   const end = clip.span_end_s;
   const video = el("video", { muted: true, playsinline: true, preload: "auto", src: `${clip.video_url}#t=${start},${end}` });
   video.muted = true;
+  // The fragment pauses the video at the span's end once; from then on the handlers keep it inside the span.
+  const restart = () => {
+    video.currentTime = start;
+    video.play().catch(() => {});
+  };
   video.addEventListener("timeupdate", () => {
-    if (video.currentTime >= end || video.currentTime < start - 0.25) video.currentTime = start;
+    if (video.currentTime >= end || video.currentTime < start - 0.25) restart();
   });
+  video.addEventListener("ended", restart);
   video.addEventListener("pause", () => {
-    if (video.currentTime >= end - 0.05 && media.contains(video)) {
-      video.currentTime = start;
-      video.play().catch(() => {});
-    }
+    if (media.contains(video) && video.currentTime >= end - 0.05) restart();
   });
   media.append(video);
   video.play().catch(() => {});
