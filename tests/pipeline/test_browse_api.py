@@ -94,6 +94,8 @@ def test_an_unknown_clip_is_404_and_a_missing_data_dir_too(client: TestClient, t
             response = other.get(api)
             assert response.status_code == 404
             assert response.json() == {"error": cli_error(capsys, "clips", "--output", str(missing))}
+    # The command refuses it before taking a port, with the same message.
+    assert cli_error(capsys, "browse", "--output", str(missing)) == response.json()["error"]
     assert not missing.exists()  # browsing never creates a data dir
     assert client.get("/api/nothing").status_code == 404
 

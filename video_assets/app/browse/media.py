@@ -6,6 +6,7 @@ the registry, and a thumbnail must be a plain file name inside that video's part
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
@@ -24,6 +25,13 @@ def open_registry(settings: Settings) -> VideoRegistry:
             f"no video registry at {path}: data directory {settings.data_dir} was not written by "
             f"`video-assets run`; run `video-assets run --input VIDEOS --output {settings.data_dir}` first"
         )
+    return registry_at(path)
+
+
+@lru_cache(maxsize=16)
+def registry_at(path: Path) -> VideoRegistry:
+    """One VideoRegistry per file for the server's life: opening one takes the write lock (it migrates the
+    schema), which a request for each thumbnail must not do; its reads open their own short connections."""
     return VideoRegistry(path)
 
 
