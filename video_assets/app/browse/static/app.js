@@ -272,9 +272,11 @@ function setStatus(status) {
   go(0);
 }
 
+// Over the whole index: the filter box may hold curation columns, which `search --where` does not take.
 function moreLikeThis(clipId) {
-  Object.assign(state, { view: "clips", like: clipId, q: "", offset: 0 });
+  Object.assign(state, { view: "clips", like: clipId, q: "", where: "", offset: 0 });
   $("q").value = "";
+  $("where").value = "";
   render();
   window.scrollTo(0, 0);
 }
