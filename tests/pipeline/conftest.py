@@ -41,8 +41,9 @@ def settings_for(folder: Path, data_dir: Path, **overrides) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def browse_data(video_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The data dir of `run` + `duplicates` over video_folder, shared by the browse API and browser tests."""
+def browse_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data dir of `run` + `duplicates` over tests/pipeline/browse_data.py's videos, shared by the
+    browse API and browser tests."""
     from tests.pipeline.browse_data import build_browse_data
 
-    return build_browse_data(video_folder, tmp_path_factory.mktemp("browse"))
+    return build_browse_data(tmp_path_factory.mktemp("browse"))

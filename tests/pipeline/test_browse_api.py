@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from tests.pipeline.browse_data import MODEL
+from tests.pipeline.browse_data import BROKEN, GOOD, MODEL
 from video_assets.app.browse.server import create_app
 from video_assets.cli import main
 from video_assets.curation.dup_read import groups, read_duplicates
@@ -18,8 +18,8 @@ from video_assets.video_registry import video_id_for
 
 pytestmark = pytest.mark.slow
 
-ORIGINAL, COPY = video_id_for("scene 1.mp4"), video_id_for("copies/scene1_small.mp4")
-BROKEN = {video_id_for("notes.mp4"): "notes.mp4", video_id_for("empty.mp4"): "empty.mp4"}
+ORIGINAL, COPY = video_id_for(GOOD[0]), video_id_for(GOOD[2])
+CLIPS = 2 * len(GOOD)
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +42,12 @@ def cli_error(capsys: pytest.CaptureFixture, *argv: str) -> str:
 
 
 def test_clips_pages_are_the_cli_pages(client: TestClient, browse_data: Path, capsys) -> None:
-    first = client.get("/api/clips", params={"limit": 5}).json()
-    second = client.get("/api/clips", params={"limit": 5, "offset": 5}).json()
-    assert first["total"] == second["total"] == 8  # 4 good videos x 2 clips
+    first = client.get("/api/clips", params={"limit": 4}).json()
+    second = client.get("/api/clips", params={"limit": 4, "offset": 4}).json()
+    assert first["total"] == second["total"] == CLIPS
     ids = [r["clip_id"] for r in first["rows"] + second["rows"]]
-    assert len(ids) == len(set(ids)) == 8
-    cli = cli_json(capsys, "clips", "--output", str(browse_data), "--limit", "5", "--offset", "5", "--json")
+    assert len(first["rows"]) == 4 and len(ids) == len(set(ids)) == CLIPS
+    cli = cli_json(capsys, "clips", "--output", str(browse_data), "--limit", "4", "--offset", "4", "--json")
     assert [r["clip_id"] for r in second["rows"]] == [r["clip_id"] for r in cli["rows"]]
     row = first["rows"][0]
     assert row["thumb_url"] == f"/media/thumb/{row['video_id']}/{row['clip_id']}.jpg"
@@ -127,7 +127,7 @@ def test_duplicate_groups_have_the_kept_clip_first(client: TestClient, browse_da
 def test_clusters_cover_every_clip_and_each_is_a_filter(client: TestClient) -> None:
     answer = client.get("/api/clusters").json()
     sizes = {c["cluster_id"]: c["size"] for c in answer["clusters"]}
-    assert sum(sizes.values()) == 8
+    assert sum(sizes.values()) == CLIPS
     for cluster_id, size in sizes.items():
         listed = client.get("/api/clips", params={"where": f"cluster_id = {cluster_id}"}).json()
         assert listed["total"] == size
@@ -135,13 +135,14 @@ def test_clusters_cover_every_clip_and_each_is_a_filter(client: TestClient) -> N
 
 def test_videos_by_status_with_each_failure_reason_and_file(client: TestClient) -> None:
     failed = client.get("/api/videos", params={"status": "failed"}).json()
-    assert failed["counts"] == {"pending": 0, "done": 4, "failed": 2, "missing": 0}
-    assert {v["video_id"] for v in failed["videos"]} == set(BROKEN)
-    for video in failed["videos"]:
-        assert video["path"].endswith(BROKEN[video["video_id"]]) and video["reason"]
-        assert video["path"] not in video["reason"]  # the reason, as `run` prints it beside the file
-    done = client.get("/api/videos", params={"status": "done", "limit": 3}).json()
-    assert done["total"] == 4 and len(done["videos"]) == 3 and all(v["reason"] is None for v in done["videos"])
+    assert failed["counts"] == {"pending": 0, "done": len(GOOD), "failed": 1, "missing": 0}
+    (video,) = failed["videos"]
+    assert video["video_id"] == video_id_for(BROKEN) and video["path"].endswith(BROKEN)
+    assert "cannot open as a video" in video["reason"]
+    assert video["path"] not in video["reason"]  # the reason, as `run` prints it beside the file
+    done = client.get("/api/videos", params={"status": "done", "limit": 2}).json()
+    assert done["total"] == len(GOOD) and len(done["videos"]) == 2
+    assert all(v["reason"] is None for v in done["videos"])
     bad = client.get("/api/videos", params={"status": "gone"})
     assert bad.status_code == 400 and "unknown status 'gone'" in bad.json()["error"]
 
@@ -154,7 +155,7 @@ def test_media_serves_registered_files_only_with_ranges(client: TestClient, brow
     video = client.get(row["video_url"], headers={"Range": "bytes=100-199"})
     assert video.status_code == 206 and video.headers["content-type"] == "video/mp4"
     assert video.content == Path(row["source_path"]).read_bytes()[100:200]
-    assert client.get(f"/media/video/{next(iter(BROKEN))}").status_code == 200  # registered, if unreadable
+    assert client.get(f"/media/video/{video_id_for(BROKEN)}").status_code == 200  # registered, if unreadable
     assert client.get("/media/video/not-registered").status_code == 404
     dots = client.get(f"/media/thumb/{row['video_id']}/%2e%2e")
     assert dots.status_code == 400 and "not a clip id" in dots.json()["error"]

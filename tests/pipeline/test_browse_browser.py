@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.pipeline.browse_data import GOOD
 from tests.pipeline.chromium_devtools import DevToolsPage, open_page
 from tests.pipeline.headless_chromium import chromium_or_skip
 from tests.pipeline.ui_server import free_port
@@ -27,7 +28,7 @@ from video_assets.video_registry import video_id_for
 
 pytestmark = pytest.mark.slow
 
-ORIGINAL, COPY = video_id_for("scene 1.mp4"), video_id_for("copies/scene1_small.mp4")
+ORIGINAL, COPY = video_id_for(GOOD[0]), video_id_for(GOOD[2])
 README_PICTURE = Path(__file__).resolve().parents[2] / "docs" / "images" / "browse.png"
 DRAWN_THUMBNAILS = """(() => {
   const images = [...document.querySelectorAll('.card img')];
@@ -90,7 +91,7 @@ def test_the_page_shows_clips_finds_the_near_copy_and_the_failed_video(browse_da
         clips = get_json(f"{base}/api/clips")
         page.goto(f"{base}/")
         # One decoded thumbnail per clip of the (first, only) page.
-        assert page.wait_for(DRAWN_THUMBNAILS, "every clip's thumbnail decoded") == clips["total"] == 8
+        assert page.wait_for(DRAWN_THUMBNAILS, "every clip's thumbnail decoded") == clips["total"] == 2 * len(GOOD)
         shot = page.screenshot(tmp_path / "browse_clips.png")
 
         # Hovering a clip plays its span of the source video, served with ranges by the file endpoint.
@@ -112,7 +113,7 @@ def test_the_page_shows_clips_finds_the_near_copy_and_the_failed_video(browse_da
         # The videos tab opens on the failed ones, each with its file and its reason.
         failed = get_json(f"{base}/api/videos?status=failed")["videos"]
         click(page, '#tabs button[data-view="videos"]')
-        page.wait_for("document.querySelectorAll('#view tr[data-video-id]').length === 2", "the failed videos")
+        page.wait_for(f"document.querySelectorAll('#view tr[data-video-id]').length === {len(failed)}", "failed videos")
         rows = page.evaluate(
             "[...document.querySelectorAll('#view tr[data-video-id]')].map(r => [r.dataset.videoId, r.innerText])"
         )
