@@ -38,3 +38,12 @@ def settings_for(folder: Path, data_dir: Path, **overrides) -> Settings:
         clipping=ClippingSettings(clip_len_s=2.0, stride_s=2.0, min_clip_len_s=1.0),
         **overrides,
     )
+
+
+@pytest.fixture(scope="session")
+def browse_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data dir of `run` + `duplicates` over tests/pipeline/browse_data.py's videos, shared by the
+    browse API and browser tests."""
+    from tests.pipeline.browse_data import build_browse_data
+
+    return build_browse_data(tmp_path_factory.mktemp("browse"))

@@ -246,6 +246,23 @@ class VideoRegistry:
         with self._connect() as db:
             return [_record(r) for r in db.execute("SELECT * FROM videos ORDER BY rel_path")]
 
+    def page(self, status: str | None = None, *, limit: int = 100, offset: int = 0) -> list[VideoRecord]:
+        """One page of the videos (of one status when given), by relative path: never every row at once."""
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
+        where, params = ("WHERE status=?", (status,)) if status is not None else ("", ())
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT * FROM videos {where} ORDER BY rel_path LIMIT ? OFFSET ?", (*params, limit, offset)
+            ).fetchall()
+        return [_record(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Videos per status, every status named (0 when none)."""
+        with self._connect() as db:
+            found = dict(db.execute("SELECT status, COUNT(*) FROM videos GROUP BY status").fetchall())
+        return {status: found.get(status, 0) for status in STATUSES}
+
     def partition_keys(self) -> list[str]:
         """Keys of partitions that still hold a video (one whose videos are all missing is gone)."""
         with self._connect() as db:

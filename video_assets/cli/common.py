@@ -4,11 +4,9 @@ by one function so their help reads the same), the version and the unknown-model
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
 from video_assets.settings.config import Settings
-from video_assets.settings.data_paths import DataPaths
+from video_assets.settings.options import settings_from_options
 
 # `settings_from_args` turns --output into the data directory every command reads (and `run` writes).
 DATA_DIR_HELP = "data directory (default: ./data or $VIDEO_ASSETS_DATA_DIR)"
@@ -37,38 +35,15 @@ def picked(args: argparse.Namespace, *names: str) -> dict[str, object]:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    """The settings a command works with: the environment's, the data dir's saved ones (not for `run`), then its options."""
-    settings = Settings.from_env()
-    saved = DataPaths.under(args.output).settings_file if getattr(args, "output", None) else None
-    if saved and saved.exists() and args.command != "run" and "VIDEO_ASSETS_SETTINGS" not in os.environ:
-        # The settings the data dir was built with (written by `run`): a query file is then
-        # cut into clips and framed exactly as the indexed videos were.
-        settings = Settings.load(saved)
-    update = {}
-    if getattr(args, "input", None):
-        update["input_dir"] = Path(args.input)
-    if getattr(args, "output", None):
-        update["data_dir"] = Path(args.output)
-    if getattr(args, "models", None):
-        update["enabled_models"] = tuple(args.models.split(","))
-    if getattr(args, "videos_per_partition", None):
-        update["videos_per_partition"] = args.videos_per_partition
-    return Settings.model_validate({**settings.model_dump(), **update}) if update else settings
-
-
-def unknown_model_message(err: Exception) -> str | None:
-    """For a missing clip table of a model that is not registered (a typo in --model): say so and list the
-    registered ones, instead of advising to materialize a model that does not exist."""
-    from video_assets.index.errors import ClipTableNotFoundError
-    from video_assets.models.embedder_registry import registered
-
-    if not isinstance(err, ClipTableNotFoundError):
-        return None
-    names = registered()
-    if err.model in names:
-        return None
-    known = ", ".join(sorted(names))
-    return f"unknown embedder {err.model!r} (no clip table {err.table!r} in the index); registered: {known}"
+    """The settings a command works with (settings.options: the environment's, the data dir's saved ones
+    except for `run`, then its options); `browse` resolves its own the same way."""
+    return settings_from_options(
+        args.command,
+        output=getattr(args, "output", None),
+        input_dir=getattr(args, "input", None),
+        models=getattr(args, "models", None),
+        videos_per_partition=getattr(args, "videos_per_partition", None),
+    )
 
 
 def version_text() -> str:

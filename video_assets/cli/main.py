@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from video_assets.cli import curation, export, inspect, query, remove, run
-from video_assets.cli.common import unknown_model_message, version_text
+from video_assets.app.user_errors import USER_ERRORS, user_message
+from video_assets.cli import browse, curation, export, inspect, query, remove, run
+from video_assets.cli.common import version_text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,7 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {version_text()}")
     sub = parser.add_subparsers(dest="command", required=True)
     # One `register(sub)` per command group, in the order `--help` lists them.
-    for group in (run, remove, inspect, query, curation, export):
+    for group in (run, remove, inspect, query, curation, export, browse):
         group.register(sub)
     return parser
 
@@ -26,11 +27,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except (ValueError, KeyError, OSError, LookupError) as err:
+    except USER_ERRORS as err:
         # Bad input and missing weights/tables: one clear line, no traceback.
-        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-        message = unknown_model_message(err) or message
-        print(f"video-assets {args.command}: error: {message}", file=sys.stderr)
+        print(f"video-assets {args.command}: error: {user_message(err)}", file=sys.stderr)
         return 2
 
 

@@ -74,34 +74,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_clips(args: argparse.Namespace) -> int:
-    from video_assets.curation.clip_list import list_clips, scored_texts
-    from video_assets.curation.query import default_model, existing_index
-    from video_assets.index.connection import connect
-    from video_assets.index.filters import parse_where, text_score_texts
+    from video_assets.curation.clip_query import query_clips
 
-    settings = settings_from_args(args)
-    if args.where is not None:
-        parse_where(args.where, curation=True)  # a malformed filter is reported before any table is opened
-    model = args.model or default_model(settings, needs_text=False)
-    db = connect(existing_index(settings))
-    listing = list_clips(db, model, where=args.where, limit=args.limit, offset=args.offset, data_dir=settings.data_dir)
-    for note in _curation_notes(listing, args.where):
+    answer = query_clips(
+        settings_from_args(args), where=args.where, model=args.model, limit=args.limit, offset=args.offset
+    )
+    for note in answer.notes:
         print(f"note: {note}", file=sys.stderr)
-    if listing.unscored_texts:
-        known = scored_texts(db, model)
-        print(
-            f"note: no clip of {model} has a score for {', '.join(map(repr, listing.unscored_texts))}; "
-            f"its scored texts (texts_to_verify): {', '.join(map(repr, known)) or 'none'}",
-            file=sys.stderr,
-        )
+    listing = answer.listing
     if args.json:
         print(json.dumps(asdict(listing), indent=2, default=str, ensure_ascii=False))
         return 0
-    shown = text_score_texts(parse_where(args.where, curation=True)) if args.where else []
     end = listing.offset + len(listing.rows)
-    print(f"{listing.total} clip(s) of {model} match" + (f"; {listing.offset + 1}-{end} shown" if listing.rows else ""))
+    print(
+        f"{listing.total} clip(s) of {listing.model} match"
+        + (f"; {listing.offset + 1}-{end} shown" if listing.rows else "")
+    )
     for rank, row in enumerate(listing.rows, listing.offset + 1):
-        print(f"{rank:>4}. {_clip_line(row)}{_scores(row, shown)}{_curation(row)}")
+        print(f"{rank:>4}. {_clip_line(row)}{_scores(row, answer.shown_texts)}{_curation(row)}")
     if end < listing.total:
         print(f"      ... {listing.total - end} more: --offset {end}")
     return 0
@@ -146,35 +136,6 @@ def _curation(row: dict[str, Any]) -> str:
     if row.get("filter_reasons"):
         out += f"  drop: {', '.join(row['filter_reasons'])}"
     return out
-
-
-def _curation_notes(listing: Any, where: str | None) -> list[str]:
-    """Why a filter on curation columns may match nothing: the file it reads is not there yet."""
-    from video_assets.curation.filter_read import FILTER_TERMS
-    from video_assets.curation.where_eval import curation_names
-    from video_assets.index.filters import parse_where
-
-    info = listing.curation
-    if info is None or where is None:
-        return []
-    used = curation_names(parse_where(where, curation=True))
-    model, notes = listing.model, []
-    if not info.duplicates and used - FILTER_TERMS:
-        notes.append(
-            f"no duplicates for {model} yet: dup_group, keep, sim_to_kept, group_size and cluster_id "
-            f"are null (run `video-assets duplicates --model {model}`)"
-        )
-    if not info.filters and used & FILTER_TERMS:
-        notes.append(
-            f"no clip filters for {model} yet: filter_keep, motion and reason(...) are null "
-            f"(materialize {model}_clip_filters)"
-        )
-    elif info.without_filters and used & FILTER_TERMS:
-        notes.append(
-            f"{info.without_filters} clip(s) have no filter result yet: filter_keep, motion and reason(...) are "
-            f"null for them, so this filter cannot decide on them (run `video-assets filters --model {model}`)"
-        )
-    return notes
 
 
 def _scores(row: dict[str, Any], texts: list[str]) -> str:
