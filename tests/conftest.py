@@ -1,13 +1,23 @@
-"""Shared fixtures: synthetic videos made once per test session."""
+"""Shared fixtures: synthetic videos made once per test session; one worker for CLI runs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from video_assets.media.synthetic import make_video
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_worker_unless_a_test_asks() -> Iterator[None]:
+    """`video-assets run` defaults to one worker process per core; the suite's many small CLI runs
+    stay in process (each worker pays torch's import) unless a test sets --workers or this variable."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("VIDEO_ASSETS_WORKERS", "1")
+    yield
+    mp.undo()
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dagster as dg
+
 from video_assets.catalog.discovery import ScanResult
 from video_assets.catalog.input_walk import SkippedInput
 from video_assets.catalog.ledger import VideoAccount
 from video_assets.catalog.registry import STATUSES, VideoRecord, VideoRegistry
+from video_assets.orchestration.errors import step_error_text
 
 
 @dataclass
@@ -19,6 +22,7 @@ class PartitionOutcome:
     metadata: dict[str, dict] = field(default_factory=dict)  # asset -> metadata values
     errors: list[str] = field(default_factory=list)
     videos: list[VideoAccount] = field(default_factory=list)  # the ledger after the run
+    worker: dict | None = None  # where it ran: {"node", "gpu_ids", "pid"} (run --json)
 
 
 @dataclass
@@ -77,5 +81,35 @@ class RunSummary:
         """Every registered video is in the index: what a zero exit code promises."""
         return not self.failed_videos and not self.pending_videos
 
+    @property
+    def workers(self) -> dict[str, dict]:
+        """video id -> where its partition ran this time ({"node", "gpu_ids", "pid"})."""
+        return {v.video_id: p.worker for p in self.partitions if p.worker for v in p.videos}
+
+    @property
+    def videos_per_node(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for place in self.workers.values():
+            counts[place["node"]] = counts.get(place["node"], 0) + 1
+        return counts
+
     def total(self, asset: str, key: str) -> int:
         return sum(int(p.metadata.get(asset, {}).get(key, 0) or 0) for p in self.partitions)
+
+
+def partition_outcome(run: dg.ExecuteInProcessResult, key: str, seconds: float) -> PartitionOutcome:
+    """What one partition's run did: each asset's metadata, and its errors (failed checks first)."""
+    outcome = PartitionOutcome(key, run.success, seconds)
+    for event in run.all_events:
+        if event.is_step_materialization:
+            mat = event.step_materialization_data.materialization
+            outcome.metadata[mat.asset_key.to_user_string()] = {k: v.value for k, v in mat.metadata.items()}
+        elif event.is_step_failure:
+            outcome.errors.append(f"{event.step_key}: {step_error_text(event.step_failure_data.error)}")
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            check = event.event_specific_data
+            if not check.passed:  # its problems, ahead of the bare "check failed"
+                problems = check.metadata.get("problems")
+                detail = "; ".join(problems.value[:3]) if problems is not None else "see the UI"
+                outcome.errors.insert(0, f"check {check.check_name} failed: {detail}")
+    return outcome

@@ -6,6 +6,8 @@ same definitions the UI loads, so everything done here shows in `dagster dev`.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +16,8 @@ import dagster as dg
 
 from video_assets.app.guard import guarded_runs
 from video_assets.app.instance_home import dagster_home
-from video_assets.app.outcome import PartitionOutcome, RunSummary
+from video_assets.app.local_workers import WorkerPool, WorkerSpec
+from video_assets.app.outcome import PartitionOutcome, RunSummary, partition_outcome
 from video_assets.app.report import partition_lines
 from video_assets.catalog.discovery import ScanResult, chunked, scan
 from video_assets.catalog.ledger import VideoLedger
@@ -23,9 +26,9 @@ from video_assets.catalog.registry import VideoRegistry
 from video_assets.models.weights_preflight import preflight_weights
 from video_assets.orchestration.assets.partitions import videos_partitions
 from video_assets.orchestration.definitions import EMBED_JOB, build_definitions
-from video_assets.orchestration.errors import step_error_text
 from video_assets.settings.config import Settings
-from video_assets.stages.resolved import resolve
+from video_assets.stages.resolved import Resolved, resolve
+from video_assets.stages.workers import machine_slots
 
 
 class RunRefused(ValueError):
@@ -45,6 +48,7 @@ def run_folder(
     *,
     rerun_all: bool = False,
     rehash: bool = False,
+    workers: int | None = 1,
     pool_wait_s: float | None = None,
     models_option: str | None = None,
     log_level: str = "CRITICAL",
@@ -53,13 +57,16 @@ def run_folder(
     on_partition: Callable[[PartitionOutcome], None] | None = None,
 ) -> RunSummary:
     """Register the folder's videos, add their partitions, and materialize every partition
-    holding a video that is not done (all of them with ``rerun_all``).
+    holding a video that is not done (all of them with ``rerun_all``), `workers` at once
+    (None: as many as the machine can feed, `stages.workers.machine_slots`).
 
     A video is done only when every enabled model's index rows for its current content
     and settings landed (catalog/ledger.py); failed, killed and interrupted videos are not, so
     a plain rerun finishes the job. `models_option`: the command-line option that chose the
     enabled models, if one did (named in the refusal for absent weights).
     """
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}")
     settings = settings.anchored()
     # Once, before any partition: absent weights would otherwise fail every partition in turn.
     problems = preflight_weights(settings, models_option=models_option)
@@ -75,30 +82,64 @@ def run_folder(
         progress(f"to redo: {video_id} (a model or setting changed since it was indexed)")
     videos = [v for v in registry.all() if v.partition_key and v.status != "missing"]
     keys = sorted({v.partition_key for v in videos if rerun_all or v.status != "done"})
+    outcomes: list[PartitionOutcome] = []
+
+    def settle(outcome: PartitionOutcome) -> None:
+        outcome.videos = close_partition(ledger, outcome.key, outcome.errors)
+        outcomes.append(outcome)
+        for line in partition_lines(outcome, len(outcomes), len(keys)):
+            progress(line)
+        if on_partition is not None:
+            on_partition(outcome)
+
+    with dg.DagsterInstance.get() as instance:
+        add_partitions(instance, registry.partition_keys())
+    if on_start is not None:  # e.g. app.progress.RunProgress: a bar over the partitions
+        on_start(len(keys))
+    # The console shows progress lines; every event is still in the instance (UI).
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    slots = machine_slots(resolved.models)
+    workers = slots.workers if workers is None else workers
+    if workers > 1 and len(keys) > 1:
+        for key in keys:
+            open_partition(registry, key)
+        specs = [
+            WorkerSpec(i, slots.gpu_ids(i), settings.model_dump_json(), str(home), pool_wait_s, log_level)
+            for i in range(min(workers, len(keys)))
+        ]
+        lost = lambda key, why: settle(PartitionOutcome(key, False, 0.0, errors=[why]))  # noqa: E731
+        WorkerPool(specs, keys, progress, settle, lost).run()
+    else:
+        run_in_process(resolved, keys, registry, pool_wait_s, run_config, progress, settle)
+    return RunSummary.after(outcomes, home, settings_path, registry, result, settings.input_dir)
+
+
+def run_in_process(
+    resolved: Resolved,
+    keys: list[str],
+    registry: VideoRegistry,
+    pool_wait_s: float | None,
+    run_config: dict,
+    progress: Callable[[str], None],
+    settle: Callable[[PartitionOutcome], None],
+) -> None:
+    """One partition after another in this process (one worker): models load once and stay cached."""
+    # The GPUs a model that asks for one uses here (`device: auto` is the first); none on CPU.
+    place = {"node": socket.gethostname(), "gpu_ids": machine_slots(resolved.models).gpu_ids(0), "pid": os.getpid()}
     # guarded_runs: dead runs' slots freed first, no endless wait on a pool slot, and
     # SIGINT/SIGTERM stop the loop with RunInterrupted (the CLI exits 128 + signal).
     with (
         dg.DagsterInstance.get() as instance,
         guarded_runs(instance, pool_wait_s=pool_wait_s, progress=progress) as guard,
     ):
-        add_partitions(instance, registry.partition_keys())
         job = build_definitions(resolved).resolve_job_def(EMBED_JOB)
-        outcomes = []
-        if on_start is not None:  # e.g. app.progress.RunProgress: a bar over the partitions
-            on_start(len(keys))
-        for n, key in enumerate(keys, 1):
+        for key in keys:
             open_partition(registry, key)
             started = time.perf_counter()
-            # The console shows progress lines; every event is still in the instance (UI).
-            run = guard.execute(job, key, run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
+            run = guard.execute(job, key, run_config=run_config)
             outcome = partition_outcome(run, key, time.perf_counter() - started)
-            outcome.videos = close_partition(ledger, key, outcome.errors)
-            outcomes.append(outcome)
-            for line in partition_lines(outcome, n, len(keys)):
-                progress(line)
-            if on_partition is not None:
-                on_partition(outcome)
-    return RunSummary.after(outcomes, home, settings_path, registry, result, settings.input_dir)
+            outcome.worker = place
+            settle(outcome)
 
 
 def scan_and_report(
@@ -122,21 +163,3 @@ def add_partitions(instance: dg.DagsterInstance, keys: list[str]) -> None:
     known = set(instance.get_dynamic_partitions(videos_partitions.name))
     for chunk in chunked([k for k in keys if k not in known]):
         instance.add_dynamic_partitions(videos_partitions.name, chunk)
-
-
-def partition_outcome(run: dg.ExecuteInProcessResult, key: str, seconds: float) -> PartitionOutcome:
-    """What one partition's run did: each asset's metadata, and its errors (failed checks first)."""
-    outcome = PartitionOutcome(key, run.success, seconds)
-    for event in run.all_events:
-        if event.is_step_materialization:
-            mat = event.step_materialization_data.materialization
-            outcome.metadata[mat.asset_key.to_user_string()] = {k: v.value for k, v in mat.metadata.items()}
-        elif event.is_step_failure:
-            outcome.errors.append(f"{event.step_key}: {step_error_text(event.step_failure_data.error)}")
-        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
-            check = event.event_specific_data
-            if not check.passed:  # its problems, ahead of the bare "check failed"
-                problems = check.metadata.get("problems")
-                detail = "; ".join(problems.value[:3]) if problems is not None else "see the UI"
-                outcome.errors.insert(0, f"check {check.check_name} failed: {detail}")
-    return outcome

@@ -27,6 +27,10 @@ def summary_lines(summary: RunSummary) -> list[str]:
             if asset.endswith("_clip_index"):
                 version, rows = tables.get(meta["table"], (0, 0))
                 tables[meta["table"]] = (max(version, meta["table_version"]), rows + meta["rows_for_videos"])
+    if summary.videos_per_node:
+        lines.append(
+            "videos run per node: " + ", ".join(f"{n}: {c}" for n, c in sorted(summary.videos_per_node.items()))
+        )
     for table, (version, rows) in sorted(tables.items()):
         lines.append(f"index table {table}: {rows} clip rows committed, now at version {version}")
     for video in summary.failed_videos:
@@ -62,6 +66,7 @@ def summary_dict(summary: RunSummary) -> dict:
     """The run's outcome for `run --json`: the videos this run processed and every failed or not-done one
     (status and reason), skipped inputs, missing files, and the whole registry's counts per status."""
     videos = {v.video_id: v for v in summary.videos}
+    workers = summary.workers
     for record in summary.failed_videos + summary.pending_videos:  # failed or not done before this run, too
         videos.setdefault(record.video_id, record)
     return {
@@ -76,12 +81,14 @@ def summary_dict(summary: RunSummary) -> dict:
                 "clips_planned": getattr(v, "planned", None),
                 "clips_indexed": getattr(v, "indexed", None) or {},
                 "dropped": getattr(v, "drops", None) or {},
+                "worker": workers.get(v.video_id),  # where it ran this time; None if not run now
             }
             for v in videos.values()
         ],
         "skipped_inputs": [{"path": s.path, "reason": s.reason} for s in summary.skipped_inputs],
         "missing": [v.abs_path for v in summary.missing],
         "registered": summary.registered,
+        "videos_per_node": summary.videos_per_node,
         "no_videos": summary.no_videos,
         "dagster_home": str(summary.dagster_home),
         "settings": str(summary.settings_path),

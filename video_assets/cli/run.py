@@ -24,6 +24,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 settings_from_args(args),
                 rerun_all=args.all,
                 rehash=args.rehash,
+                workers=args.workers or env_workers(),
                 pool_wait_s=args.pool_wait,
                 models_option="--models" if args.models else None,
                 progress=progress,
@@ -86,6 +87,16 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return run_process_group(command, env, cwd=str(home))
 
 
+def env_workers() -> int | None:
+    """$VIDEO_ASSETS_WORKERS, the default of `run --workers` where it is set (None: the machine decides)."""
+    value = os.environ.get("VIDEO_ASSETS_WORKERS")
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"VIDEO_ASSETS_WORKERS must be a whole number >= 1, got {value!r}")
+    return int(value)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="materialize the whole graph for a folder of videos")
     p.add_argument("--input", required=True, help="folder of videos (searched recursively)")
@@ -93,6 +104,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", help="comma-separated embedders (default: those with weights + fingerprint)")
     p.add_argument("--videos-per-partition", type=int, help="videos per partition (default 1)")
     p.add_argument("--all", action="store_true", help="rerun every partition, also those whose videos are done")
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="partitions at once, each in a worker process bound to its own GPU share (default: $VIDEO_ASSETS_WORKERS, "
+        "else one per GPU share with CUDA, one per num_cpus of the cores without)",
+    )
     p.add_argument(
         "--rehash",
         action="store_true",
