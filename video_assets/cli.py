@@ -9,10 +9,11 @@ import sqlite3
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import get_args
 
 from video_assets import cli_duplicates, cli_export, cli_query
 from video_assets.cli_options import add_output, add_output_and_json, picked
-from video_assets.config import Settings
+from video_assets.config import SceneDetector, Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -290,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the probe as JSON")
     p.add_argument(
         "--scenes",
-        choices=["builtin", "adaptive", "transnetv2"],
+        choices=get_args(SceneDetector),
         help="also list where this scene detector cuts (scene_cuts: frame, time_s, score; docs/scene_cuts.md)",
     )
     p.set_defaults(func=cmd_probe)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
-from video_assets.config import SCENE_THRESHOLD
+from video_assets.config import SCENE_THRESHOLD, SceneDetector
 from video_assets.media.learned_scenes import (
     LEARNED_THRESHOLD,
     CutProbabilities,
@@ -28,7 +29,7 @@ from video_assets.media.learned_scenes import (
 from video_assets.media.scenes import change_scores
 from video_assets.media.scenes import scene_start_frames as builtin_start_frames
 
-DETECTORS = ("builtin", "adaptive", "transnetv2")
+DETECTORS: tuple[str, ...] = get_args(SceneDetector)
 
 
 @dataclass(frozen=True)
