@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from video_assets.config import SCENE_THRESHOLD
+
+if TYPE_CHECKING:
+    from video_assets.media.learned_scenes import CutProbabilities
 
 # Span edges are kept to the microsecond: enough for any frame rate, and it stops
 # float noise (29.999999999) from leaking into stored spans.
@@ -92,7 +93,7 @@ def scene_cut_spans(
     detector: str = "builtin",
     backend: str = "pyav",
     num_threads: int = 0,
-    cut_probabilities: Callable[[Iterable[np.ndarray]], np.ndarray] | None = None,
+    cut_probabilities: CutProbabilities | None = None,
 ) -> list[ClipSpan]:
     """Clips that follow the scenes of a video.
 
