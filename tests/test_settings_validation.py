@@ -49,7 +49,10 @@ BAD = [
     ('{"clipping": {"method": "scene_cut", "min_clip_len_s": 0}}', ["clipping:", "must be > 0 with method scene_cut"]),
     ('{"clipping": {"clip_len_s": NaN}}', ["clipping.clip_len_s: must be finite"]),
     ('{"clipping": {"scene_threshold": 1.5}}', ["clipping.scene_threshold:", "less than 1"]),
-    ('{"clipping": {"scene_detector": "transnet"}}', ["clipping.scene_detector:", "'builtin' or 'adaptive'"]),
+    (
+        '{"clipping": {"scene_detector": "transnet"}}',
+        ["clipping.scene_detector:", "'builtin', 'adaptive' or 'transnetv2'"],
+    ),
     ('{"frames": {"target_res": [1, 1]}}', ["frames.target_res:", "[-1, -1]", "[16, 8192]", "got [1, 1]"]),
     ('{"frames": {"target_res": [-1, 100]}}', ["frames.target_res:", "got [-1, 100]"]),
     ('{"frames": {"target_res": [100000, 100000]}}', ["frames.target_res:", "got [100000, 100000]"]),

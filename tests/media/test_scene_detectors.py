@@ -68,4 +68,4 @@ def test_adaptive_without_scenedetect_names_the_setting_and_the_extra(synthetic_
 
 def test_an_unknown_detector_is_refused(synthetic_video):
     with pytest.raises(ValueError, match="unknown scene detector"):
-        scene_cut_spans(synthetic_video(duration_s=1.0, fps=FPS, size=(64, 48)), detector="transnet")
+        scene_cut_spans(synthetic_video(duration_s=1.0, fps=FPS, size=(64, 48)), detector="transnet-v3")

@@ -76,6 +76,19 @@ def test_scene_cut_versions_follow_the_detector(base):
     assert _changed(scene_base, clipping=scene_cut.model_copy(update={"scene_threshold": 0.3})) == {"clips"}
 
 
+def test_transnetv2_has_its_own_clips_version_and_the_others_keep_theirs(base):
+    scene_cut = ClippingSettings(method="scene_cut", min_clip_len_s=1.0, max_clip_len_s=10.0)
+    clipping = {d: scene_cut.model_copy(update={"scene_detector": d}) for d in ("builtin", "adaptive", "transnetv2")}
+    versions = {d: clips_version(base.model_copy(update={"clipping": c})) for d, c in clipping.items()}
+    assert len(set(versions.values())) == 3
+    # What the code before "transnetv2" existed gave these settings: no collection is reopened.
+    assert (versions["builtin"], versions["adaptive"]) == ("1-754b29cf", "1-e7e0086c")
+    assert clips_version(base) == "1-6f1ae4db"  # fixed_stride
+    # TransNetV2 cuts at its own 0.5: the builtin threshold is not part of its version.
+    moved = clipping["transnetv2"].model_copy(update={"scene_threshold": 0.3})
+    assert clips_version(base.model_copy(update={"clipping": moved})) == versions["transnetv2"]
+
+
 def test_model_settings_version_tensors_or_embeddings(base):
     from video_assets.settings.config import ModelSettings
 

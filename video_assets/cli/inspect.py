@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import get_args
 
 from video_assets.cli.common import add_output, settings_from_args
+from video_assets.settings.config import SceneDetector
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
     from video_assets.media.probe import probe
 
-    info = probe(args.file)
+    info = probe(args.file).to_dict()
+    if args.scenes:
+        from video_assets.media.scene_cut_report import scene_cuts
+        from video_assets.stages.clips import learned_cut_probabilities
+
+        cuts = scene_cuts(args.file, args.scenes, cut_probabilities=learned_cut_probabilities(args.scenes))
+        info["scene_cuts"] = [cut.to_dict() for cut in cuts]
     if args.json:
-        print(json.dumps(info.to_dict(), indent=2))
+        print(json.dumps(info, indent=2))
     else:
-        for key, value in info.to_dict().items():
+        for key, value in info.items():
             print(f"{key:>12}: {value}")
     return 0
 
@@ -63,6 +71,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("probe", help="probe one video file")
     p.add_argument("file", help="a video file")
     p.add_argument("--json", action="store_true", help="print the probe as JSON")
+    p.add_argument(
+        "--scenes",
+        choices=get_args(SceneDetector),
+        help="also list where this scene detector cuts (scene_cuts: frame, time_s, score; docs/scene_cuts.md)",
+    )
     p.set_defaults(func=cmd_probe)
 
     p = sub.add_parser("models", help="list or download model weights")

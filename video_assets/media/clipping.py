@@ -6,8 +6,12 @@ import math
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from video_assets.settings.config import SCENE_THRESHOLD
+
+if TYPE_CHECKING:
+    from video_assets.media.learned_scenes import CutProbabilities
 
 # Span edges are kept to the microsecond: enough for any frame rate, and it stops
 # float noise (29.999999999) from leaking into stored spans.
@@ -89,6 +93,7 @@ def scene_cut_spans(
     detector: str = "builtin",
     backend: str = "pyav",
     num_threads: int = 0,
+    cut_probabilities: CutProbabilities | None = None,
 ) -> list[ClipSpan]:
     """Clips that follow the scenes of a video.
 
@@ -101,6 +106,10 @@ def scene_cut_spans(
     well and gradual transitions poorly. ``detector="adaptive"`` runs PySceneDetect's
     AdaptiveDetector, with its default settings, on the same decoder's frames at
     ``analysis_size`` (optional extra ``scenes``; ``threshold`` is not used).
+    ``detector="transnetv2"`` cuts after each run of frames whose ``cut_probabilities``
+    (48x27 frames -> per-frame transition probability; the caller passes
+    models.transnetv2_cuts.cut_probabilities, as media/ does not import models/) is over
+    0.5 (media/learned_scenes.py; ``threshold`` and ``analysis_size`` are not used).
 
     Scenes longer than ``max_clip_len_s`` are split into max-length pieces (a tail under
     the minimum is dropped), then scenes shorter than ``min_clip_len_s`` are dropped.
@@ -117,8 +126,14 @@ def scene_cut_spans(
         scenes = scene_boundaries(
             path, threshold=threshold, analysis_size=analysis_size, backend=backend, num_threads=num_threads
         )
+    elif detector == "transnetv2":
+        from video_assets.media.learned_scenes import learned_scene_boundaries
+
+        if cut_probabilities is None:
+            raise ValueError('detector="transnetv2" needs cut_probabilities (models.transnetv2_cuts.cut_probabilities)')
+        scenes = learned_scene_boundaries(path, cut_probabilities, backend=backend, num_threads=num_threads)
     else:
-        raise ValueError(f"unknown scene detector {detector!r}; choose builtin or adaptive")
+        raise ValueError(f"unknown scene detector {detector!r}; choose builtin, adaptive or transnetv2")
     spans: list[ClipSpan] = []
     for start, end in scenes:
         # A scene shorter than the minimum is a single piece under it, so this drops it too.

@@ -8,6 +8,7 @@ lands where the builtin splitter would put it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -44,21 +45,30 @@ def _scenedetect() -> ModuleType:
     return scenedetect
 
 
-def adaptive_scene_boundaries(
+@dataclass(frozen=True)
+class AdaptiveCuts:
+    times: np.ndarray  # (N,) our decoder's time of each picture, in decode order
+    cuts: list[int]  # first picture of each scene after the first, ascending
+    # Per cut: the detector's adaptive ratio at that picture, its content change over the mean
+    # change of the `window_width` (2) pictures either side; it cuts at >= 3.0 (and a content
+    # change >= 15).
+    ratios: list[float]
+    end_s: float
+
+
+def adaptive_scene_cuts(
     path: str | Path,
     *,
     analysis_size: tuple[int, int] = (27, 48),
     backend: str = "pyav",
     num_threads: int = 0,
-) -> list[tuple[float, float]]:
-    """Scenes of the video at ``path`` as (start_s, end_s) found by PySceneDetect's
-    ``AdaptiveDetector`` (its default settings), covering the video from 0 to its end.
-
-    Frames are scaled by our decoder to ``analysis_size`` (H, W), as for the builtin
-    splitter: on benchmarks/scene_cuts.py the detector found as many cuts there as at the
-    ~256 px width PySceneDetect scales to, in less time (benchmarks/RESULTS.md)."""
+) -> AdaptiveCuts:
+    """The cuts PySceneDetect's ``AdaptiveDetector`` (its default settings) finds on our
+    decoder's frames of the video at ``path``, scaled to ``analysis_size`` (H, W)."""
     scenedetect = _scenedetect()
     detector = scenedetect.AdaptiveDetector()
+    # Only read for the ratios: the cuts are what process_frame returns.
+    detector.stats_manager = scenedetect.StatsManager()
     times: list[float] = []
     cuts: list[int] = []
     with open_decoder(path, backend=backend, num_threads=num_threads) as decoder:
@@ -75,5 +85,25 @@ def adaptive_scene_boundaries(
             raise VideoReadError(path, f"no frame could be decoded ({'; '.join(decoder.errors[:3])})")
         cuts.extend(cut.frame_num for cut in detector.post_process(scenedetect.FrameTimecode(len(times) - 1, fps=rate)))
         end_s = index.end_s
-    edges = [0.0] + [times[k] for k in sorted(set(cuts)) if 0 < k < len(times)] + [float(end_s)]
+    kept = [k for k in sorted(set(cuts)) if 0 < k < len(times)]
+    key = detector.get_metrics()[-1]  # "adaptive_ratio (w=2)"
+    ratios = [float(detector.stats_manager.get_metrics(k, [key])[0] or 0.0) for k in kept]
+    return AdaptiveCuts(np.asarray(times), kept, ratios, float(end_s))
+
+
+def adaptive_scene_boundaries(
+    path: str | Path,
+    *,
+    analysis_size: tuple[int, int] = (27, 48),
+    backend: str = "pyav",
+    num_threads: int = 0,
+) -> list[tuple[float, float]]:
+    """Scenes of the video at ``path`` as (start_s, end_s) found by PySceneDetect's
+    ``AdaptiveDetector`` (its default settings), covering the video from 0 to its end.
+
+    Frames are scaled by our decoder to ``analysis_size`` (H, W), as for the builtin
+    splitter: on benchmarks/scene_cuts.py the detector found as many cuts there as at the
+    ~256 px width PySceneDetect scales to, in less time (benchmarks/RESULTS.md)."""
+    found = adaptive_scene_cuts(path, analysis_size=analysis_size, backend=backend, num_threads=num_threads)
+    edges = [0.0] + [float(found.times[k]) for k in found.cuts] + [found.end_s]
     return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]

@@ -108,6 +108,13 @@ def flash_frames(changes: FrameChanges, threshold: float) -> np.ndarray:
     return flash
 
 
+def scene_start_frames(changes: FrameChanges, threshold: float) -> list[int]:
+    """First frame of each scene after the first: the last frame of each run of frames over
+    the threshold that is not a flash (see `boundaries_from_scores`)."""
+    cut = (changes.scores > threshold) & ~flash_frames(changes, threshold)
+    return [i for i in range(1, len(cut)) if cut[i] and not (i + 1 < len(cut) and cut[i + 1])]
+
+
 def boundaries_from_scores(changes: FrameChanges, threshold: float) -> list[tuple[float, float]]:
     """Scenes as (start_s, end_s) from per-frame change scores.
 
@@ -116,11 +123,7 @@ def boundaries_from_scores(changes: FrameChanges, threshold: float) -> list[tupl
     belongs to the scene before it, as in NeMo's TransNetV2 stage. Flashes
     (`flash_frames`) make no cut.
     """
-    cut = (changes.scores > threshold) & ~flash_frames(changes, threshold)
-    starts = [0]
-    for i in range(1, len(cut)):
-        if cut[i] and not (i + 1 < len(cut) and cut[i + 1]):
-            starts.append(i)
+    starts = [0, *scene_start_frames(changes, threshold)]
     edges = [float(changes.times[s]) for s in starts] + [float(changes.end_s)]
     return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from video_assets.models.embedder_registry import registered
 from video_assets.models.hub import ModelHub
 from video_assets.models.hub_errors import ChecksumMismatchError, WeightsNotFoundError
+from video_assets.models.transnetv2_weights import TransNetV2WeightsUnavailable, transnetv2_weights_path
 from video_assets.settings.config import Settings
 
 
@@ -24,7 +25,8 @@ class WeightsProblem:
 
     model: str
     # A WeightsNotFoundError reason ("offline", "network", "gated", "repo_not_found",
-    # "revision_not_found", "file_not_found", "http"), or "checksum" or "unknown_model".
+    # "revision_not_found", "file_not_found", "http"), or "checksum", "unknown_model" or
+    # "scene_detector" (clipping.scene_detector's weights; `model` is the detector).
     reason: str
     message: str
 
@@ -58,6 +60,7 @@ def preflight_weights(
         for name in settings.models
         if name not in entries
     ]
+    problems.extend(scene_detector_problems(settings))
     if settings.enabled_models is None:
         return problems
     hub = hub if hub is not None else ModelHub(settings.paths.model_dir)
@@ -86,6 +89,20 @@ def preflight_weights(
         except ChecksumMismatchError as error:
             problems.append(WeightsProblem(name, "checksum", _with_way_out(str(error), name, models_option)))
     return problems
+
+
+def scene_detector_problems(settings: Settings) -> list[WeightsProblem]:
+    """The weights of a learned scene detector, checked once too: without them the clips
+    step of every partition would fail."""
+    clipping = settings.clipping
+    if clipping.method != "scene_cut" or clipping.scene_detector != "transnetv2":
+        return []
+    try:
+        transnetv2_weights_path()
+    except TransNetV2WeightsUnavailable as error:
+        way_out = 'Or pick another detector: clipping.scene_detector "builtin" or "adaptive".'
+        return [WeightsProblem("transnetv2", "scene_detector", f"{error}\n{way_out}")]
+    return []
 
 
 def _with_way_out(message: str, model: str, models_option: str | None) -> str:

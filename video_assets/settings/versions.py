@@ -34,7 +34,8 @@ def settings_hash(value: Any) -> str:
 _V1_SCENE_THRESHOLD = 0.35
 # Revision of each scene detector's cuts at the same settings; bump one when its output
 # changes, so only the videos it split are reopened. builtin 2: flashes are not cuts, area-scaled analysis frames.
-SCENE_DETECTOR_REVISIONS = {"builtin": 2, "adaptive": 1}
+# A new detector only adds a key: the versions of the others do not move.
+SCENE_DETECTOR_REVISIONS = {"builtin": 2, "adaptive": 1, "transnetv2": 1}
 
 
 def clips_version(settings: Settings) -> str:

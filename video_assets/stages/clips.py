@@ -7,6 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from video_assets.media.clipping import ClipSpan, clip_id, fixed_stride_spans, scene_cut_spans
+from video_assets.media.learned_scenes import CutProbabilities
 from video_assets.media.transcode import transcode_clip
 from video_assets.settings.config import ClippingSettings
 
@@ -33,6 +34,7 @@ def spans_for(path: str, duration_s: float, settings: ClippingSettings) -> list[
             detector=settings.scene_detector,
             min_clip_len_s=settings.min_clip_len_s,
             max_clip_len_s=settings.max_clip_len_s,
+            cut_probabilities=learned_cut_probabilities(settings.scene_detector),
         )
     return fixed_stride_spans(
         duration_s,
@@ -40,6 +42,17 @@ def spans_for(path: str, duration_s: float, settings: ClippingSettings) -> list[
         stride_s=settings.stride_s,
         min_clip_len_s=settings.min_clip_len_s,
     )
+
+
+def learned_cut_probabilities(detector: str) -> CutProbabilities | None:
+    """The network a learned scene detector runs, else None. The wiring is here, in stages/,
+    because media/ (which decodes and post-processes) may not import models/ (the network):
+    media takes the network as a callable. Imported only when asked for, as torch is slow to load."""
+    if detector != "transnetv2":
+        return None
+    from video_assets.models.transnetv2_cuts import cut_probabilities
+
+    return cut_probabilities
 
 
 def plan_clips(sources: pa.Table, settings: ClippingSettings, clips_dir: Path) -> pa.Table:
