@@ -73,3 +73,18 @@ def test_no_function_over_the_limit() -> None:
 def test_cycle_finder_finds_a_cycle() -> None:
     edges = [Import("a", "b", (), 1), Import("b", "c", (), 1), Import("c", "a", (), 1), Import("c", "d", (), 1)]
     assert cycles(edges) == [["a", "b", "c"]]
+
+
+def test_only_the_dagster_layers_import_dagster() -> None:
+    """The libraries, the catalog, the stages and curation run without an orchestrator."""
+    plain = {name for name, layer in LAYERS.items() if layer < LAYERS["orchestration"]}
+    bad = []
+    for name, path in modules().items():
+        if layer_of(name) not in plain:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            bad += [f"{name}:{node.lineno} imports {n}" for n in names if n.split(".")[0].startswith("dagster")]
+    assert not bad, "\n".join(bad)

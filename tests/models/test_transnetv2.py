@@ -17,7 +17,7 @@ import torch
 
 from tests.media.scene_videos import write_shots
 from tests.models.transnetv2_fixture import need_weights
-from video_assets.media.decode import open_decoder
+from video_assets.media.decoders import open_decoder
 from video_assets.media.learned_scenes import LEARNED_SIZE
 from video_assets.media.scene_detectors import ONE_THREAD_BICUBIC
 from video_assets.models import transnetv2_weights

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from video_assets.media.decode import open_decoder
+from video_assets.media.decoders import open_decoder
 from video_assets.media.errors import VideoReadError
 from video_assets.media.scene_detectors import ONE_THREAD_BICUBIC
 
