@@ -95,8 +95,6 @@ def cmd_filters(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from video_assets.app.instance_home import dagster_home
-    from video_assets.app.progress import phase_bars
-    from video_assets.curation.filter_read import curation_columns
     from video_assets.curation.filter_run import indexed_clips
     from video_assets.curation.query import default_model, existing_index
     from video_assets.index.connection import connect
@@ -120,7 +118,6 @@ def cmd_filters(args: argparse.Namespace) -> int:
     }
     (asset,) = clip_filters_assets([model], settings.filters)
     home = dagster_home()  # the instance `run` and the UI use
-    failed: dict[str, str] = {}
     with dg.DagsterInstance.get() as instance:
         known = set(instance.get_dynamic_partitions(videos_partitions.name))
         if indexed - known:
@@ -133,47 +130,70 @@ def cmd_filters(args: argparse.Namespace) -> int:
             | flags_changed(storage, model, indexed)
         )
         _warn_foreign_records(instance, home, data, model, clip_filters_key(model), clips)
-        # One Dagster run per partition: the bar counts them (filter_partition's own work is a video's clips).
-        with phase_bars(quiet=args.quiet or args.json, units={"filter": "partition"}) as report:
-            for done, key in enumerate(sorted(due)):
-                report("filter", done, len(due))
-                run = dg.materialize(
-                    [asset],
-                    instance=instance,
-                    resources=resources,
-                    partition_key=key,
-                    raise_on_error=False,
-                    run_config=QUIET,
-                )
-                if not run.success:
-                    errors = [_root_message(e.event_specific_data.error) for e in run.get_step_failure_events()]
-                    failed[key] = "; ".join(errors)
-            report("filter", len(due), len(due))
-    # The table's clips as `clips --where` reads them (the duplicate reason as the duplicates file is now).
-    ids = sorted(c for ids in clips.values() for c in ids)
-    reasons = curation_columns(data, model, ids)[0].column("filter_reasons").to_pylist()
-    decided = [rs for rs in reasons if rs is not None]
-    counts = {r: sum(r in rs for rs in decided) for r in dict.fromkeys(x for rs in decided for x in rs)}
-    missing = [c for c, rs in zip(ids, reasons) if rs is None]
-    summary = {
-        "model": model,
-        "videos_run": len(due),
-        "failed": failed,
-        "clips": len(ids),
-        "kept": sum(not rs for rs in decided),
-        "reasons": counts,
-        "without_filter_result": missing,
-    }
+        failed = _materialize_partitions(instance, asset, resources, sorted(due), quiet=args.quiet or args.json)
+    summary = _filters_summary(data, model, clips, len(due), failed)
     if args.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
         print(
             f"{model}: filters run for {len(due)} of {len(indexed)} partition(s); {summary['kept']} of "
-            f"{len(ids)} clips kept" + "".join(f"; {r} {n}" for r, n in counts.items()) + _gap_note(missing)
+            f"{summary['clips']} clips kept"
+            + "".join(f"; {r} {n}" for r, n in summary["reasons"].items())
+            + _gap_note(summary["without_filter_result"])
         )
         for key, error in failed.items():
             print(f"failed: partition {key}: {error}")
     return 1 if failed else 0
+
+
+def _materialize_partitions(
+    instance: Any, asset: Any, resources: dict[str, Any], keys: list[str], *, quiet: bool
+) -> dict[str, str]:
+    """Materialize `asset` for each partition in `keys`, one Dagster run each, under a progress bar;
+    returns {partition: root error} of the runs that failed (the others' results are in the instance)."""
+    import dagster as dg
+
+    from video_assets.app.progress import phase_bars
+
+    failed: dict[str, str] = {}
+    # One Dagster run per partition: the bar counts them (filter_partition's own work is a video's clips).
+    with phase_bars(quiet=quiet, units={"filter": "partition"}) as report:
+        for done, key in enumerate(keys):
+            report("filter", done, len(keys))
+            run = dg.materialize(
+                [asset],
+                instance=instance,
+                resources=resources,
+                partition_key=key,
+                raise_on_error=False,
+                run_config=QUIET,
+            )
+            if not run.success:
+                errors = [_root_message(e.event_specific_data.error) for e in run.get_step_failure_events()]
+                failed[key] = "; ".join(errors)
+        report("filter", len(keys), len(keys))
+    return failed
+
+
+def _filters_summary(data: Path, model: str, clips: dict, videos_run: int, failed: dict[str, str]) -> dict[str, Any]:
+    """What `filters` prints (or prints as JSON): the table's clips (`clips`: {partition: clip ids}) as
+    `clips --where` reads them, kept and per reason, and those with no filter result yet."""
+    from video_assets.curation.filter_read import curation_columns
+
+    # The duplicate reason as the duplicates file is now.
+    ids = sorted(c for ids in clips.values() for c in ids)
+    reasons = curation_columns(data, model, ids)[0].column("filter_reasons").to_pylist()
+    decided = [rs for rs in reasons if rs is not None]
+    counts = {r: sum(r in rs for rs in decided) for r in dict.fromkeys(x for rs in decided for x in rs)}
+    return {
+        "model": model,
+        "videos_run": videos_run,
+        "failed": failed,
+        "clips": len(ids),
+        "kept": sum(not rs for rs in decided),
+        "reasons": counts,
+        "without_filter_result": [c for c, rs in zip(ids, reasons) if rs is None],
+    }
 
 
 def _warn_foreign_records(instance: Any, home: Path, data: Path, model: str, key: Any, clips: dict) -> None:

@@ -26,10 +26,10 @@ from filelock import FileLock
 
 from video_assets.curation import clustering, dup_state
 from video_assets.curation.groups import KeepKeys, build_groups
-from video_assets.curation.pairs import find_pairs
+from video_assets.curation.pairs import Pairs, find_pairs
 from video_assets.curation.progress import Progress, no_progress
 from video_assets.curation.sources import SourceFacts
-from video_assets.index.scan import scan_clip_table
+from video_assets.index.scan import TableScan, scan_clip_table
 from video_assets.stages.parquet_parts import write_table_atomic
 
 # Learned models: cosine 0.99, cosmos-curate's eps 0.01. The fingerprint (measured on fingerprint-v2 and
@@ -93,9 +93,7 @@ def update_duplicates(
 
     `on_progress(phase, done, total)` follows the long steps in order: "read" (the table, 0 then 1),
     "k-means" (full runs: the cluster counts tried), "assign" (clips) and "compare" (vector pairs)."""
-    threshold = default_threshold(model) if threshold is None else float(threshold)
-    if not (math.isfinite(threshold) and -1.0 <= threshold <= 1.0):
-        raise ValueError(f"threshold must be a cosine in [-1, 1], got {threshold!r}")
+    threshold = _checked_threshold(model, threshold)
     started = time.perf_counter()
     curation_dir = Path(curation_dir)
     curation_dir.mkdir(parents=True, exist_ok=True)
@@ -103,63 +101,28 @@ def update_duplicates(
     # One writer per model's state; a second run waits rather than interleaving generations.
     with FileLock(str(root) + ".lock"):
         report = no_progress if on_progress is None else on_progress
-        report("read", 0, 1)
-        scan = scan_clip_table(db, model, SCAN_COLUMNS)
-        hashes = vector_hashes(scan.vectors)  # of the stored bytes, before normalising
-        x = clustering.normalize(scan.vectors, in_place=True)  # a 1M x 768 table is 3 GB: no second copy
-        report("read", 1, 1)
+        scan, hashes, x = _read_vectors(db, model, report)
         ids = scan.columns.column("clip_id").combine_chunks()
         previous = dup_state.load_state(root)
         meta = {"threshold": threshold, "dim": int(x.shape[1]), "max_probes": int(max_probes)}
         reuse = previous is not None and not full and _compatible(previous, meta, len(x), n_clusters)
         if reuse:
             assert previous is not None
-            known, at = positions(ids, previous.clip_id)
-            same = known & (previous.vec_hash[at] == hashes)
-            centroids, trained = previous.centroids, int(previous.meta["trained_rows"])
+            same, at, centroids, trained = _unchanged_clips(previous, ids, hashes)
         else:
             same, at = np.zeros(len(x), bool), np.zeros(len(x), np.int64)
-            # k-means samples the rows with the smallest vector hashes: independent of LanceDB's row order.
-            priority = np.argsort(hashes, kind="stable")
-            centroids = clustering.fit_centroids(
-                x,
-                priority,
-                threshold=threshold,
-                max_probes=max_probes,
-                k=n_clusters,
-                points_per_centroid=POINTS_PER_CENTROID,
-                on_progress=report,
-            )
-            trained = len(x)
+            centroids, trained = _train_centroids(x, hashes, threshold, max_probes, n_clusters, report), len(x)
         fresh = clustering.assign(x[~same], centroids, threshold=threshold, max_probes=max_probes, on_progress=report)
         assignment = _merge_assignment(previous if reuse else None, same, at, fresh, max_probes)
         pairs, stats = find_pairs(x, assignment, ~same, threshold, on_progress=report)
-        edge_i, edge_j, edge_sim = pairs.i, pairs.j, pairs.sim
-        if reuse:
-            assert previous is not None
-            oi, oj, osim = _old_edges(previous, ids, same)
-            edge_i, edge_j = np.concatenate([oi, edge_i]), np.concatenate([oj, edge_j])
-            edge_sim = np.concatenate([osim, edge_sim])
+        edge_i, edge_j, edge_sim = _all_edges(pairs, previous if reuse else None, ids, same)
         keys = _keep_keys(scan.columns, sources or SourceFacts())
         groups = build_groups(x, edge_i, edge_j, keys)
         table = _output_table(scan.columns, assignment.cluster, groups, model, scan.version, threshold)
         write_table_atomic(table, output_path(curation_dir, model))
         removed = len(previous.clip_id) - int(same.sum()) if reuse and previous is not None else 0
-        dup_state.save_state(
-            root,
-            dup_state.DupState(
-                meta={**meta, "trained_rows": trained, "table_version": scan.version, "model": model},
-                centroids=centroids,
-                clip_id=ids,
-                vec_hash=hashes,
-                cluster=assignment.cluster,
-                probes=assignment.probes,
-                capped=assignment.capped,
-                edge_a=ids.take(pa.array(edge_i)),
-                edge_b=ids.take(pa.array(edge_j)),
-                edge_sim=edge_sim,
-            ),
-        )
+        state_meta = {**meta, "trained_rows": trained, "table_version": scan.version, "model": model}
+        _save_state(root, state_meta, centroids, ids, hashes, assignment, (edge_i, edge_j, edge_sim))
     kept = groups.keep
     return DuplicatesResult(
         model=model,
@@ -179,6 +142,90 @@ def update_duplicates(
         comparisons=stats.comparisons,
         seconds=round(time.perf_counter() - started, 3),
         histogram=similarity_histogram(edge_sim, threshold),
+    )
+
+
+def _checked_threshold(model: str, threshold: float | None) -> float:
+    """The cosine two clips must reach: the model's default when None; refused unless a finite value in [-1, 1]."""
+    threshold = default_threshold(model) if threshold is None else float(threshold)
+    if not (math.isfinite(threshold) and -1.0 <= threshold <= 1.0):
+        raise ValueError(f"threshold must be a cosine in [-1, 1], got {threshold!r}")
+    return threshold
+
+
+def _read_vectors(db: lancedb.DBConnection, model: str, report: Progress) -> tuple[TableScan, np.ndarray, np.ndarray]:
+    """One pinned scan of the model's table, the hashes of its stored vectors (what tells a changed
+    vector), and the vectors normalised in place (a 1M x 768 table is 3 GB: no second copy)."""
+    report("read", 0, 1)
+    scan = scan_clip_table(db, model, SCAN_COLUMNS)
+    hashes = vector_hashes(scan.vectors)  # of the stored bytes, before normalising
+    x = clustering.normalize(scan.vectors, in_place=True)
+    report("read", 1, 1)
+    return scan, hashes, x
+
+
+def _unchanged_clips(
+    previous: dup_state.DupState, ids: pa.Array, hashes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """For an incremental run: which clips of this scan the last run saw with the same vector, their row in
+    its state, and its centroids and the rows they were trained on (kept, not retrained)."""
+    known, at = positions(ids, previous.clip_id)
+    same = known & (previous.vec_hash[at] == hashes)
+    return same, at, previous.centroids, int(previous.meta["trained_rows"])
+
+
+def _train_centroids(
+    x: np.ndarray, hashes: np.ndarray, threshold: float, max_probes: int, n_clusters: int | None, report: Progress
+) -> np.ndarray:
+    """For a full run: k-means centroids over the whole table."""
+    # k-means samples the rows with the smallest vector hashes: independent of LanceDB's row order.
+    priority = np.argsort(hashes, kind="stable")
+    return clustering.fit_centroids(
+        x,
+        priority,
+        threshold=threshold,
+        max_probes=max_probes,
+        k=n_clusters,
+        points_per_centroid=POINTS_PER_CENTROID,
+        on_progress=report,
+    )
+
+
+def _all_edges(
+    pairs: Pairs, previous: dup_state.DupState | None, ids: pa.Array, same: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair of the table as (i, j, cosine): this run's pairs, after an incremental run's earlier
+    pairs that still hold (`_old_edges`; `previous` None in a full run, which compared everything)."""
+    if previous is None:
+        return pairs.i, pairs.j, pairs.sim
+    oi, oj, osim = _old_edges(previous, ids, same)
+    return np.concatenate([oi, pairs.i]), np.concatenate([oj, pairs.j]), np.concatenate([osim, pairs.sim])
+
+
+def _save_state(
+    root: Path,
+    meta: dict,
+    centroids: np.ndarray,
+    ids: pa.Array,
+    hashes: np.ndarray,
+    assignment: clustering.Assignment,
+    edges: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    """What the next run starts from: centroids, each clip's vector hash and clusters, and the pairs by clip id."""
+    dup_state.save_state(
+        root,
+        dup_state.DupState(
+            meta=meta,
+            centroids=centroids,
+            clip_id=ids,
+            vec_hash=hashes,
+            cluster=assignment.cluster,
+            probes=assignment.probes,
+            capped=assignment.capped,
+            edge_a=ids.take(pa.array(edges[0])),
+            edge_b=ids.take(pa.array(edges[1])),
+            edge_sim=edges[2],
+        ),
     )
 
 

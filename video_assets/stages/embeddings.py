@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -11,9 +11,9 @@ import pyarrow as pa
 import torch
 
 from video_assets.index.schema import clip_schema
-from video_assets.models.base import Embedder
+from video_assets.models.base import Embedder, EmbedderSpec
 from video_assets.models.runtime import embed_batches
-from video_assets.models.text_match import REFERENCE_SCALE, text_match
+from video_assets.models.text_match import REFERENCE_SCALE, TextMatch, text_match
 from video_assets.stages.parquet_parts import ParquetPart, fields_to_array
 
 CHUNK_CLIPS = 256  # tensors held in memory at once; bounds memory on long videos
@@ -62,65 +62,29 @@ def embed_partition(
     created = datetime.now(timezone.utc)
     rows: list[dict] = []
     report = EmbeddingReport()
-    pending: list[tuple[str, torch.Tensor]] = []
-
-    def flush() -> None:
-        nonlocal batch_size
-        if not pending:
-            return
+    for chunk in _chunks(tensors, report):
         if callable(batch_size):  # sized from the first real item (memory probe on CUDA)
-            batch_size = batch_size(pending[0][1])
-        run = embed_batches(
-            embedder.embed_video,
-            [t for _, t in pending],
-            batch_size=batch_size,
-            device=embedder.device,
-            dtype=embedder.dtype,
-            item_ids=[clip_id for clip_id, _ in pending],
-            gpu_memory_gb=gpu_memory_gb,
-            on_event=lambda e: log(
-                f"{spec.name}: {e.kind} at item {e.start}, size {e.size} -> next {e.next_batch_size}"
-            ),
-        )
-        report.batch_sizes.extend(run.batch_sizes)
-        report.oom_backoffs += run.oom_backoffs
-        report.seconds += run.seconds
-        report.peak_memory_bytes = max(report.peak_memory_bytes, run.peak_memory_bytes or 0)
+            batch_size = batch_size(chunk[0][1])
+        vectors = _embed_chunk(embedder, chunk, batch_size, gpu_memory_gb, log, report)
         # A chunk that backed off after an OOM hands its smaller size to the next chunk, so
         # every 256-clip chunk does not hit the same wall again.
-        batch_size = run.final_batch_size
-        report.batch_size = batch_size
-        vectors = run.vectors
+        batch_size = report.batch_size
         matches = (
             text_match(vectors, text_vectors, list(texts_to_verify), scale=text_scale)
             if text_vectors is not None
             else None
         )
-        for i, (clip_id, _) in enumerate(pending):
-            clip = by_id[clip_id]
+        for i, (clip_id, _) in enumerate(chunk):
             match = matches[i] if matches else None
-            rows.append(
-                {
-                    "clip_id": clip_id,
-                    "video_id": clip["video_id"],
-                    "partition_key": clip["partition_key"],
-                    "source_path": clip["source_path"],
-                    "span_start_s": clip["span_start_s"],
-                    "span_end_s": clip["span_end_s"],
-                    "duration_s": clip["duration_s"],
-                    "clip_path": clip["clip_path"],
-                    "vector": vectors[i].tolist(),
-                    "model_id": spec.model_id,
-                    "model_revision": spec.revision,
-                    "text_match": match.best_text if match else None,
-                    "text_match_prob": match.best_prob if match else None,
-                    "text_scores": json.dumps(dict(zip(texts_to_verify, match.probs))) if match else None,
-                    "created_at": created,
-                }
-            )
-        report.clips += len(pending)
-        pending.clear()
+            rows.append(_index_row(by_id[clip_id], vectors[i], spec, match, texts_to_verify, created))
+        report.clips += len(chunk)
+    return pa.Table.from_pylist(rows, schema=clip_schema(spec.dim)), report
 
+
+def _chunks(tensors: ParquetPart, report: EmbeddingReport) -> Iterator[list[tuple[str, torch.Tensor]]]:
+    """The partition's prepared clips as (clip id, tensor), CHUNK_CLIPS at a time, so a long video's
+    tensors are never all in memory; a clip the tensors step skipped goes to `report.skipped` instead."""
+    pending: list[tuple[str, torch.Tensor]] = []
     for group in tensors.iter_row_groups():
         for row in group.to_pylist():
             if row["skip_reason"] is not None:
@@ -129,6 +93,64 @@ def embed_partition(
             # Stored as float16/32 on disk; the runtime casts to the model dtype on device.
             pending.append((row["clip_id"], torch.from_numpy(fields_to_array(row).astype("float32"))))
             if len(pending) >= CHUNK_CLIPS:
-                flush()
-    flush()
-    return pa.Table.from_pylist(rows, schema=clip_schema(spec.dim)), report
+                yield pending
+                pending.clear()  # the caller is done with the chunk: free its tensors before reading on
+    if pending:
+        yield pending
+
+
+def _embed_chunk(
+    embedder: Embedder,
+    chunk: list[tuple[str, torch.Tensor]],
+    batch_size: int,
+    gpu_memory_gb: float | None,
+    log: Callable[[str], None],
+    report: EmbeddingReport,
+) -> torch.Tensor:
+    """One chunk's forward passes (`embed_batches`: OOM back-off, memory cap); its batch sizes, back-offs,
+    time and peak memory are added to `report`, whose `batch_size` becomes the size the run ended with."""
+    spec = embedder.spec
+    run = embed_batches(
+        embedder.embed_video,
+        [t for _, t in chunk],
+        batch_size=batch_size,
+        device=embedder.device,
+        dtype=embedder.dtype,
+        item_ids=[clip_id for clip_id, _ in chunk],
+        gpu_memory_gb=gpu_memory_gb,
+        on_event=lambda e: log(f"{spec.name}: {e.kind} at item {e.start}, size {e.size} -> next {e.next_batch_size}"),
+    )
+    report.batch_sizes.extend(run.batch_sizes)
+    report.oom_backoffs += run.oom_backoffs
+    report.seconds += run.seconds
+    report.peak_memory_bytes = max(report.peak_memory_bytes, run.peak_memory_bytes or 0)
+    report.batch_size = run.final_batch_size
+    return run.vectors
+
+
+def _index_row(
+    clip: dict,
+    vector: torch.Tensor,
+    spec: EmbedderSpec,
+    match: TextMatch | None,
+    texts_to_verify: tuple[str, ...],
+    created: datetime,
+) -> dict:
+    """One clip's row of the index (`clip_schema`): its clip facts, vector, model and text match."""
+    return {
+        "clip_id": clip["clip_id"],
+        "video_id": clip["video_id"],
+        "partition_key": clip["partition_key"],
+        "source_path": clip["source_path"],
+        "span_start_s": clip["span_start_s"],
+        "span_end_s": clip["span_end_s"],
+        "duration_s": clip["duration_s"],
+        "clip_path": clip["clip_path"],
+        "vector": vector.tolist(),
+        "model_id": spec.model_id,
+        "model_revision": spec.revision,
+        "text_match": match.best_text if match else None,
+        "text_match_prob": match.best_prob if match else None,
+        "text_scores": json.dumps(dict(zip(texts_to_verify, match.probs))) if match else None,
+        "created_at": created,
+    }

@@ -34,8 +34,10 @@ for a video) or a successful run by hand starts over (`curation_retry`).
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import dagster as dg
+from lancedb import DBConnection
 
 from video_assets.curation.filter_read import partition_duplicate_flags, unfiltered_clips
 from video_assets.curation.filter_run import duplicate_flags, indexed_clips
@@ -95,8 +97,7 @@ def build_curation_sensor(
         db, now, instance = lancedb.connect(), clock(), context.instance
         live = set(instance.get_dynamic_partitions(videos_partitions.name))
         failed, cursor[FAILURES_SEEN] = new_failures(instance, SENSOR_NAME, cursor.get(FAILURES_SEEN))
-        requests: list[dg.RunRequest] = []
-        notes: list[str] = []
+        tick = _Tick(context, db, storage, live, now, retry)
         for model in model_names:
             if not clip_table_exists(db, model):
                 continue
@@ -107,81 +108,157 @@ def build_curation_sensor(
             if state.get("seen") != version:
                 state["seen"], state["seen_at"] = version, now
             settled = now - state["seen_at"] >= settle_after_seconds
-
-            # Duplicates: one piece of work per table version; a new version (or a run that read it) resets.
-            key = f"{model}-duplicates-v{version}"
-            entry = state.get("duplicates_retry")
-            for record in mine:
-                if split_key(record.dagster_run.tags[RUN_KEY_TAG])[0] == key:
-                    entry = _counted(context, record, entry, f"{model}_duplicates", retry, now)
-            entry = entry if entry is not None and entry["key"] == key and version != dup_version else None
-            if version != dup_version and settled:
-                if entry is None and version != state.get("requested"):
-                    requests.append(_duplicates_request(model, key))
-                    state["requested"] = version
-                elif entry is not None:
-                    if (retry_key := due_retry(entry, retry, now)) is not None:
-                        requests.append(_duplicates_request(model, retry_key))
-                        entry["asked"] = entry["failures"]
-                    notes.append(f"{model}_duplicates (table version {version}): {describe(entry, retry, now)}")
-            _put(state, "duplicates_retry", entry)
+            _duplicates_rule(tick, model, state, mine, version, dup_version, settled)
             if dup_id is None:
                 continue  # filters wait for a first duplicates run
-
-            # Filters: one piece of work per partition, its landing and the duplicates run it answers.
-            landed = _landings(instance, model)
-            filtered = instance.get_latest_storage_id_by_partition(clip_filters_key(model), MATERIALIZED)
-            retries: dict[str, dict] = state.get("filters_retry", {})
-            for record in mine:
-                partition = record.dagster_run.tags.get(PARTITION_TAG)
-                key = _filters_key(model, partition, landed.get(partition), dup_id)
-                if partition is not None and split_key(record.dagster_run.tags[RUN_KEY_TAG])[0] == key:
-                    entry = _counted(context, record, retries.get(partition), f"{model}_clip_filters", retry, now)
-                    retries[partition] = {**entry, "filtered": entry.get("filtered", filtered.get(partition))}
-            # An entry lasts while its work stands: same landing and duplicates run, and no filters run since.
-            retries = {
-                p: e
-                for p, e in retries.items()
-                if p in live
-                and e["key"] == _filters_key(model, p, landed.get(p), dup_id)
-                and e["filtered"] == filtered.get(p)
-            }
-            # Clips without a filters file here: read (table and files) only when the table, the duplicates run
-            # or the instance's latest filters run moved, not every tick.
-            stamp = [version, dup_id, max(filtered.values(), default=None)]
-            clips = indexed_clips(db, model) if stamp != state.get("gaps_checked") else {}
-            state["gaps_checked"] = stamp
-            due = _due_filters(model, live, landed, filtered, storage, clips, landed_before=dup_id)
-            due |= set(retries)
-            if dup_id != state.get("dups_checked"):
-                due |= flags_changed(storage, model, live)
-                state["dups_checked"] = dup_id
-            waiting: list[str] = []
-            for partition in sorted(due):
-                key = _filters_key(model, partition, landed.get(partition), dup_id)
-                entry, run_key = retries.get(partition), key
-                if entry is not None:
-                    if (run_key := due_retry(entry, retry, now)) is not None:
-                        entry["asked"] = entry["failures"]
-                    waiting.append(f"{partition}: {describe(entry, retry, now)}")
-                if run_key is not None:
-                    requests.append(
-                        dg.RunRequest(
-                            run_key=run_key, partition_key=partition, asset_selection=[clip_filters_key(model)]
-                        )
-                    )
-            _put(state, "filters_retry", retries)
-            if waiting:
-                more = f" (and {len(waiting) - 5} more)" if len(waiting) > 5 else ""
-                notes.append(f"{model}_clip_filters, {len(waiting)} failed video(s): {'; '.join(waiting[:5])}{more}")
-        if not requests:
+            _filters_rules(tick, model, state, mine, version, dup_id)
+        if not tick.requests:
             reason = "duplicates and clip filters are up to date (or new clips are still arriving)"
-            return dg.SensorResult(skip_reason="; ".join(notes) if notes else reason, cursor=json.dumps(cursor))
-        for note in notes:  # a tick with requests has no skip reason to carry them
+            return dg.SensorResult(
+                skip_reason="; ".join(tick.notes) if tick.notes else reason, cursor=json.dumps(cursor)
+            )
+        for note in tick.notes:  # a tick with requests has no skip reason to carry them
             context.log.info(note)
-        return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))
+        return dg.SensorResult(run_requests=tick.requests, cursor=json.dumps(cursor))
 
     return curation_sensor
+
+
+@dataclass
+class _Tick:
+    """What one evaluation reads once for every model, and what the models' rules add: the runs to
+    request, and notes on the work waiting for a retry (the skip reason, or log lines)."""
+
+    context: dg.SensorEvaluationContext
+    db: DBConnection
+    storage: StorageResource
+    live: set[str]  # the partitions (videos) the instance has now
+    now: float
+    retry: RetryPolicy
+    requests: list[dg.RunRequest] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _duplicates_rule(
+    tick: _Tick,
+    model: str,
+    state: dict,
+    mine: list[dg.RunRecord],
+    version: int,
+    dup_version: int | None,
+    settled: bool,
+) -> None:
+    """Rule 1 of the module doc: one `<model>_duplicates` run per settled table version that no duplicates
+    run has read; a failed one (in `mine`, the model's failed runs) retried after its back-off."""
+    # One piece of work per table version; a new version (or a run that read it) resets.
+    key = f"{model}-duplicates-v{version}"
+    entry = state.get("duplicates_retry")
+    for record in mine:
+        if split_key(record.dagster_run.tags[RUN_KEY_TAG])[0] == key:
+            entry = _counted(tick.context, record, entry, f"{model}_duplicates", tick.retry, tick.now)
+    entry = entry if entry is not None and entry["key"] == key and version != dup_version else None
+    if version != dup_version and settled:
+        if entry is None and version != state.get("requested"):
+            tick.requests.append(_duplicates_request(model, key))
+            state["requested"] = version
+        elif entry is not None:
+            if (retry_key := due_retry(entry, tick.retry, tick.now)) is not None:
+                tick.requests.append(_duplicates_request(model, retry_key))
+                entry["asked"] = entry["failures"]
+            tick.notes.append(f"{model}_duplicates (table version {version}): {describe(entry, tick.retry, tick.now)}")
+    _put(state, "duplicates_retry", entry)
+
+
+def _filters_rules(tick: _Tick, model: str, state: dict, mine: list[dg.RunRecord], version: int, dup_id: int) -> None:
+    """Rules 2 and 3 of the module doc, once a duplicates run (`dup_id`, its storage id) exists: one piece of
+    work per partition, named by its landing and the duplicates run it answers; failed ones retried."""
+    instance = tick.context.instance
+    landed = _landings(instance, model)
+    filtered = instance.get_latest_storage_id_by_partition(clip_filters_key(model), MATERIALIZED)
+    retries = _filters_retries(tick, model, state.get("filters_retry", {}), mine, landed, filtered, dup_id)
+    due = _due_partitions(tick, model, state, version, dup_id, landed, filtered) | set(retries)
+    waiting = _request_filters(tick, model, sorted(due), retries, landed, dup_id)
+    _put(state, "filters_retry", retries)
+    if waiting:
+        more = f" (and {len(waiting) - 5} more)" if len(waiting) > 5 else ""
+        tick.notes.append(f"{model}_clip_filters, {len(waiting)} failed video(s): {'; '.join(waiting[:5])}{more}")
+
+
+def _filters_retries(
+    tick: _Tick,
+    model: str,
+    retries: dict[str, dict],
+    mine: list[dg.RunRecord],
+    landed: Mapping[str, int],
+    filtered: Mapping[str, int],
+    dup_id: int,
+) -> dict[str, dict]:
+    """The cursor's filters retry entries (`retries`, by partition) with this tick's failed runs counted,
+    less those whose work no longer stands."""
+    for record in mine:
+        partition = record.dagster_run.tags.get(PARTITION_TAG)
+        key = _filters_key(model, partition, landed.get(partition), dup_id)
+        if partition is not None and split_key(record.dagster_run.tags[RUN_KEY_TAG])[0] == key:
+            entry = _counted(
+                tick.context, record, retries.get(partition), f"{model}_clip_filters", tick.retry, tick.now
+            )
+            retries[partition] = {**entry, "filtered": entry.get("filtered", filtered.get(partition))}
+    # An entry lasts while its work stands: same landing and duplicates run, and no filters run since.
+    return {
+        p: e
+        for p, e in retries.items()
+        if p in tick.live
+        and e["key"] == _filters_key(model, p, landed.get(p), dup_id)
+        and e["filtered"] == filtered.get(p)
+    }
+
+
+def _due_partitions(
+    tick: _Tick,
+    model: str,
+    state: dict,
+    version: int,
+    dup_id: int,
+    landed: Mapping[str, int],
+    filtered: Mapping[str, int],
+) -> set[str]:
+    """The partitions whose filters are due by rule 2 (indexed since their last filters run, or clips without
+    a decision) and, after a new duplicates run, by rule 3 (their duplicate flags changed)."""
+    # Clips without a filters file here: read (table and files) only when the table, the duplicates run
+    # or the instance's latest filters run moved, not every tick.
+    stamp = [version, dup_id, max(filtered.values(), default=None)]
+    clips = indexed_clips(tick.db, model) if stamp != state.get("gaps_checked") else {}
+    state["gaps_checked"] = stamp
+    due = _due_filters(model, tick.live, landed, filtered, tick.storage, clips, landed_before=dup_id)
+    if dup_id != state.get("dups_checked"):
+        due |= flags_changed(tick.storage, model, tick.live)
+        state["dups_checked"] = dup_id
+    return due
+
+
+def _request_filters(
+    tick: _Tick,
+    model: str,
+    due: list[str],
+    retries: dict[str, dict],
+    landed: Mapping[str, int],
+    dup_id: int,
+) -> list[str]:
+    """A `<model>_clip_filters` run for each due partition, a failed one's only once its back-off is over;
+    returns a line per partition waiting on a failed run (its retry, or that it gave up)."""
+    waiting: list[str] = []
+    for partition in due:
+        key = _filters_key(model, partition, landed.get(partition), dup_id)
+        entry, run_key = retries.get(partition), key
+        if entry is not None:
+            if (run_key := due_retry(entry, tick.retry, tick.now)) is not None:
+                entry["asked"] = entry["failures"]
+            waiting.append(f"{partition}: {describe(entry, tick.retry, tick.now)}")
+        if run_key is not None:
+            tick.requests.append(
+                dg.RunRequest(run_key=run_key, partition_key=partition, asset_selection=[clip_filters_key(model)])
+            )
+    return waiting
 
 
 def _duplicates_request(model: str, run_key: str) -> dg.RunRequest:

@@ -6,12 +6,16 @@ two fewer instance events per input: see `StorageResource.upstream`).
 """
 
 import time
+from collections.abc import Sequence
 from functools import partial
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pyarrow as pa
 
 from video_assets.catalog.ledger import VideoLedger
+from video_assets.media.frames import FrameSignature
 from video_assets.orchestration.assets.metadata import (
     checked_result,
     clip_table_entries,
@@ -23,10 +27,11 @@ from video_assets.orchestration.assets.metadata import (
 )
 from video_assets.orchestration.assets.partitions import partitioned_asset
 from video_assets.orchestration.resources.storage import StorageResource
+from video_assets.settings.config import FrameSettings
 from video_assets.stages.checks import check_clips, check_frame_counts, check_probes, check_unique_ids
 from video_assets.stages.clip_report import frames_clip_rows, source_rows, span_label
 from video_assets.stages.clips import CLIP_SCHEMA, clip_plans, plan_clips
-from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames
+from video_assets.stages.frames import FRAMES_SCHEMA, FramesSummary, extract_partition_frames
 from video_assets.stages.parquet_parts import ParquetPart
 from video_assets.stages.resolved import Resolved
 from video_assets.stages.sources import SOURCE_SCHEMA, probe_partition
@@ -103,7 +108,12 @@ def source_videos(
 def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
     """source_videos, clips and frames, with the clipping and frame settings of `resolved`
     (and code versions that follow them)."""
-    clipping, frame_settings = resolved.settings.clipping, resolved.settings.frames
+    return [source_videos, clips_asset(resolved), frames_asset(resolved)]
+
+
+def clips_asset(resolved: Resolved) -> dg.AssetsDefinition:
+    """clips, with the clipping settings of `resolved` (`resolved.clips_version` follows them)."""
+    clipping = resolved.settings.clipping
 
     @media_asset(
         "clips",
@@ -145,6 +155,13 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
             },
         )
 
+    return clips
+
+
+def frames_asset(resolved: Resolved) -> dg.AssetsDefinition:
+    """frames, with the frame settings and signatures of `resolved` (`resolved.frames_version` follows them)."""
+    frame_settings = resolved.settings.frames
+
     @media_asset(
         "frames",
         check="frames_per_clip",
@@ -154,7 +171,7 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
         description="Frames per clip by policy and fps (keys like 'sequence-2.0'), RGB uint8: "
         "frames.policies x frames.target_fps, plus each model's own sequence rate.",
         code_version=resolved.frames_version,
-        deps=[clips],
+        deps=["clips"],
         metadata={"dagster/column_schema": column_schema(FRAMES_SCHEMA)},
     )
     def frames(
@@ -163,35 +180,11 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
         started = time.perf_counter()
         cfg = frame_settings
         clip_table: pa.Table = storage.upstream(context, "clips").read()
-        video_of = dict(zip(clip_table.column("clip_id").to_pylist(), clip_table.column("video_id").to_pylist()))
-        with storage.writer(context, FRAMES_SCHEMA) as writer:
-            strips = ThumbnailStrips()
-            summary = extract_partition_frames(clip_table, cfg, writer, resolved.frame_signatures, strips)
-            # Drops land in the ledger before anything can fail, so a video's reason survives.
-            video_ids = set(clip_table.column("video_id").to_pylist())
-            VideoLedger(storage.registry()).record_drops(
-                "frames", video_ids, {c: (video_of[c], r) for c, r in summary.dropped.items()}
-            )
-            if clip_table.num_rows and summary.clips == 0:
-                # Before commit(): a failed rerun keeps the last good frames file.
-                paths = sorted(set(clip_table.column("source_path").to_pylist()))
-                reasons = sorted(set(summary.dropped.values()))
-                raise dg.Failure(description=f"no clip of {', '.join(paths)} decoded: {'; '.join(reasons[:3])}")
-            path = writer.commit()
-        for clip_id, reason in summary.dropped.items():
-            context.log.warning(f"clip {clip_id} dropped: {reason}")
-        for clip_id, count in summary.repeated_by_clip.items():
-            context.log.info(f"clip {clip_id}: {count} sample(s) took the nearest decoded picture (none of their own)")
-        for clip_id, (height, width) in summary.scaled_from.items():
-            context.log.info(f"clip {clip_id}: native {width}x{height} frames scaled down to frames.max_pixels")
+        summary, strips, path = _write_frames(context, storage, clip_table, cfg, resolved.frame_signatures)
+        _log_clip_notes(context, summary)
         stored = ParquetPart(path, context.partition_key)
-        sources = storage.upstream(context, "source_videos").read(columns=["video_id", "avg_fps"])
-        source_fps = dict(zip(sources.column("video_id").to_pylist(), sources.column("avg_fps").to_pylist()))
         counts = stored.read(columns=["clip_id", "signature", "timestamps"])
-        signed_ids = [
-            f"{c}/{s}" for c, s in zip(counts.column("clip_id").to_pylist(), counts.column("signature").to_pylist())
-        ]
-        problems = check_frame_counts(counts, clip_table, source_fps) + check_unique_ids(signed_ids, "the frames")
+        problems = _frame_problems(context, storage, counts, clip_table)
         thumbs = write_strips(strips.jpegs, storage.paths.thumbs_dir / context.partition_key)
         span_of = {c["clip_id"]: span_label(c["span_start_s"], c["span_end_s"]) for c in clip_table.to_pylist()}
         sheet = strips_markdown([(span_of[c], j) for c, j in strips.jpegs.items()], folder=thumbs)
@@ -218,13 +211,7 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
                 # by the nearest decoded one, as ffmpeg's fps filter does.
                 "repeated_samples": summary.repeated_samples,
                 "scaled_down_clips": len(summary.scaled_from),
-                "signatures": one_or_list([sig.key for sig in resolved.frame_signatures]),
-                "target_res": "native"
-                if tuple(cfg.target_res) == (-1, -1)
-                else "x".join(map(str, cfg.target_res[::-1])),
-                "backend": cfg.backend,
-                "storage": cfg.storage,
-                **({"jpeg_quality": cfg.jpeg_quality} if cfg.storage == "jpeg" else {}),
+                **_frame_settings_entries(cfg, resolved.frame_signatures),
                 "payload_bytes": summary.payload_bytes,  # frame bytes before zstd
                 "file_bytes": path.stat().st_size,
                 "file_mb": megabytes(path.stat().st_size),
@@ -235,4 +222,65 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
             },
         )
 
-    return [source_videos, clips, frames]
+    return frames
+
+
+def _write_frames(
+    context: dg.AssetExecutionContext,
+    storage: StorageResource,
+    clip_table: pa.Table,
+    cfg: FrameSettings,
+    frame_signatures: Sequence[FrameSignature],
+) -> tuple[FramesSummary, ThumbnailStrips, Path]:
+    """Extract and commit the partition's frames file, with a thumbnail strip per clip; the dropped clips
+    go to the ledger first. Fails, keeping the last good file, when no clip of the partition decoded."""
+    video_of = dict(zip(clip_table.column("clip_id").to_pylist(), clip_table.column("video_id").to_pylist()))
+    with storage.writer(context, FRAMES_SCHEMA) as writer:
+        strips = ThumbnailStrips()
+        summary = extract_partition_frames(clip_table, cfg, writer, frame_signatures, strips)
+        # Drops land in the ledger before anything can fail, so a video's reason survives.
+        video_ids = set(clip_table.column("video_id").to_pylist())
+        VideoLedger(storage.registry()).record_drops(
+            "frames", video_ids, {c: (video_of[c], r) for c, r in summary.dropped.items()}
+        )
+        if clip_table.num_rows and summary.clips == 0:
+            # Before commit(): a failed rerun keeps the last good frames file.
+            paths = sorted(set(clip_table.column("source_path").to_pylist()))
+            reasons = sorted(set(summary.dropped.values()))
+            raise dg.Failure(description=f"no clip of {', '.join(paths)} decoded: {'; '.join(reasons[:3])}")
+        path = writer.commit()
+    return summary, strips, path
+
+
+def _log_clip_notes(context: dg.AssetExecutionContext, summary: FramesSummary) -> None:
+    """One log line per clip dropped (a warning), or served repeated or scaled-down pictures."""
+    for clip_id, reason in summary.dropped.items():
+        context.log.warning(f"clip {clip_id} dropped: {reason}")
+    for clip_id, count in summary.repeated_by_clip.items():
+        context.log.info(f"clip {clip_id}: {count} sample(s) took the nearest decoded picture (none of their own)")
+    for clip_id, (height, width) in summary.scaled_from.items():
+        context.log.info(f"clip {clip_id}: native {width}x{height} frames scaled down to frames.max_pixels")
+
+
+def _frame_problems(
+    context: dg.AssetExecutionContext, storage: StorageResource, counts: pa.Table, clip_table: pa.Table
+) -> list[str]:
+    """The frames_per_clip check on the stored rows (`counts`: clip id, signature, timestamps): each
+    clip's frame count against its span and its video's frame rate, and no clip id twice per signature."""
+    sources = storage.upstream(context, "source_videos").read(columns=["video_id", "avg_fps"])
+    source_fps = dict(zip(sources.column("video_id").to_pylist(), sources.column("avg_fps").to_pylist()))
+    signed_ids = [
+        f"{c}/{s}" for c, s in zip(counts.column("clip_id").to_pylist(), counts.column("signature").to_pylist())
+    ]
+    return check_frame_counts(counts, clip_table, source_fps) + check_unique_ids(signed_ids, "the frames")
+
+
+def _frame_settings_entries(cfg: FrameSettings, frame_signatures: Sequence[FrameSignature]) -> dict[str, Any]:
+    """The settings the frames were made with, as metadata: signatures, size, decoder and storage."""
+    return {
+        "signatures": one_or_list([sig.key for sig in frame_signatures]),
+        "target_res": "native" if tuple(cfg.target_res) == (-1, -1) else "x".join(map(str, cfg.target_res[::-1])),
+        "backend": cfg.backend,
+        "storage": cfg.storage,
+        **({"jpeg_quality": cfg.jpeg_quality} if cfg.storage == "jpeg" else {}),
+    }
