@@ -1,0 +1,155 @@
+"""A backfill launched from the Dagster UI against `video-assets run --all`, on the same videos, in one run.
+
+For each video count: a fresh data dir is indexed once by `run` (registry, partitions, warm files),
+then every partition is redone twice, timed:
+- `video-assets run --all` (one process; also `--workers 2` when the machine has two cores or more);
+- a backfill of the six pipeline assets over every partition, launched through the webserver's GraphQL
+  `launchPartitionBackfill` exactly as the UI's "Launch backfill" button, with `video-assets ui`
+  (webserver + daemon) already up and loaded (its start-up is not counted).
+Reported: wall seconds, CPU seconds (the command's process tree; for the UI, the whole session's tree
+less the same session idle), runs per second, the ratio against `run --all`, and where a backfill run's
+time goes, read from the instance's event log (medians over its runs): queued (created -> dequeued),
+start (dequeued -> RUN_START: the run worker's interpreter and code load), steps (sum of step times,
+the model load inside the first embedding step), and end (last step -> run end).
+
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/ui_backfill.py --videos 4 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import dagster as dg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.pipeline.ui_daemon import (  # noqa: E402 (the repository root first)
+    BACKFILL_STATUS,
+    DONE_BACKFILL,
+    PIPELINE,
+    launch_backfill,
+    running_ui,
+    wait_for,
+)
+from video_assets.catalog.registry import VideoRegistry  # noqa: E402
+from video_assets.media.synthetic import make_video  # noqa: E402
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cli_run(videos: Path, data: Path, home: Path, *extra: str) -> tuple[float, float]:
+    env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    env.pop("VIDEO_ASSETS_SETTINGS", None)
+    command = [sys.executable, "-m", "video_assets.cli", "run", "--input", str(videos), "--output", str(data)]
+    command += ["--models", "fingerprint", "--quiet", *extra]
+    cpu, started = children_cpu(), time.perf_counter()
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    return time.perf_counter() - started, children_cpu() - cpu
+
+
+def run_phases(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dict[str, float]:
+    """Seconds from creation to dequeue, dequeue to run start, in steps, and after the last step."""
+    record = instance.get_run_record_by_id(run.run_id)
+    events = instance.all_logs(run.run_id)
+    stamps: dict[str, float] = {}
+    steps = 0.0
+    step_started: dict[str, float] = {}
+    for e in events:
+        kind = e.dagster_event.event_type_value if e.dagster_event else None
+        if kind in ("PIPELINE_DEQUEUED", "PIPELINE_START", "PIPELINE_SUCCESS", "PIPELINE_FAILURE"):
+            stamps.setdefault(kind, e.timestamp)
+        elif kind == "STEP_START":
+            step_started[e.step_key] = e.timestamp
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and e.step_key in step_started:
+            steps += e.timestamp - step_started[e.step_key]
+            stamps["last_step"] = e.timestamp
+    created = record.create_timestamp.timestamp()
+    dequeued = stamps.get("PIPELINE_DEQUEUED", created)
+    start = stamps.get("PIPELINE_START", dequeued)
+    end = stamps.get("PIPELINE_SUCCESS", stamps.get("PIPELINE_FAILURE", start))
+    return {
+        "queued": dequeued - created,
+        "start": start - dequeued,
+        "steps": steps,
+        "end": end - stamps.get("last_step", end),
+    }
+
+
+def ui_backfill(videos: Path, data: Path, home: Path, log: Path) -> dict[str, float]:
+    cpu_before = children_cpu()
+    with running_ui(home, videos, data, log) as base_url:
+        idle_started = time.perf_counter()
+        time.sleep(5.0)  # the loaded UI idle: its polling CPU is taken off below
+        idle_s = time.perf_counter() - idle_started
+        keys = VideoRegistry(data / "registry.sqlite").partition_keys()
+        started = time.perf_counter()
+        backfill_id = launch_backfill(base_url, PIPELINE, keys)
+        wait_for(base_url, BACKFILL_STATUS, {"id": backfill_id}, "partitionBackfillOrError", DONE_BACKFILL, 3600)
+        wall = time.perf_counter() - started
+        os.environ["DAGSTER_HOME"] = str(home)
+        with dg.DagsterInstance.get() as instance:
+            runs = list(instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": backfill_id})))
+            phases = [run_phases(instance, r) for r in runs]
+    session_cpu = children_cpu() - cpu_before
+    result = {"wall": wall, "runs": len(runs), "session_cpu": session_cpu, "idle_s": idle_s}
+    for name in ("queued", "start", "steps", "end"):
+        result[name] = statistics.median(p[name] for p in phases) if phases else 0.0
+    return result
+
+
+def bench(count: int, work: Path) -> None:
+    videos = work / f"videos_{count}"
+    for i in range(count):
+        make_video(videos / f"v{i:03d}.mp4", duration_s=3.0, fps=24, size=(160, 120), seed=100 + i)
+    data, home = work / f"data_{count}", work / f"home_{count}"
+    home.mkdir(parents=True, exist_ok=True)
+    cli_run(videos, data, home, "--workers", "1")  # index once: registry, partitions
+    rows = [("run --all --workers 1", *cli_run(videos, data, home, "--all", "--workers", "1"))]
+    if (os.cpu_count() or 1) >= 2:
+        rows.append(("run --all --workers 2", *cli_run(videos, data, home, "--all", "--workers", "2")))
+    ui = ui_backfill(videos, data, home, work / f"ui_{count}.log")
+    base_wall = rows[0][1]
+    print(f"\n{count} videos ({count} partitions, fingerprint, 3 s 160x120 each)")
+    print(f"{'path':<28}{'wall s':>9}{'cpu s':>9}{'runs/s':>9}{'x run --all':>13}")
+    for name, wall, cpu in rows:
+        print(f"{name:<28}{wall:>9.1f}{cpu:>9.1f}{count / wall:>9.2f}{wall / base_wall:>13.2f}")
+    print(
+        f"{'UI backfill (GraphQL)':<28}{ui['wall']:>9.1f}{ui['session_cpu']:>9.1f}"
+        f"{ui['runs'] / ui['wall']:>9.2f}{ui['wall'] / base_wall:>13.2f}"
+    )
+    print(
+        f"  a backfill run, medians: queued {ui['queued']:.1f} s, start {ui['start']:.1f} s "
+        f"(interpreter + code load), steps {ui['steps']:.1f} s, end {ui['end']:.1f} s; "
+        f"UI session CPU includes its start-up and {ui['idle_s']:.0f} s idle"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", type=int, nargs="+", default=[4, 20])
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ui_backfill_"))
+    try:
+        for count in args.videos:
+            bench(count, work)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
