@@ -132,3 +132,16 @@ def test_machine_slots_follow_gpu_shares_and_cpus() -> None:
     assert machine_slots([gpu_model], cores=16, gpus=0).workers == 5  # no CUDA: cores // num_cpus
     assert machine_slots([cpu_model], cores=2, gpus=0).workers == 1
     assert machine_slots([], cores=2, gpus=0).workers == 2
+
+
+def test_the_gpu_pool_widens_to_one_slot_per_gpu_worker_and_never_narrows() -> None:
+    import dagster as dg
+
+    from video_assets.app.local_workers import widen_gpu_pool
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert widen_gpu_pool(instance, 4, uses_gpu=False) is None  # CPU-only models: untouched
+        assert widen_gpu_pool(instance, 4, uses_gpu=True) == 4
+        assert instance.event_log_storage.get_concurrency_info("gpu").slot_count == 4
+        assert widen_gpu_pool(instance, 2, uses_gpu=True) is None  # never lowers a limit set by hand
+        assert instance.event_log_storage.get_concurrency_info("gpu").slot_count == 4

@@ -37,6 +37,20 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL_S = 0.2
 
 
+def widen_gpu_pool(instance: Any, workers: int, uses_gpu: bool) -> int | None:
+    """Raise the instance's `gpu` pool to `workers` slots when they embed on GPUs (it is one by default,
+    which would queue every worker's embedding step behind one slot); never lowers it. Returns the
+    slots set, or None when nothing changed."""
+    if not uses_gpu or workers <= 1:
+        return None
+    storage = instance.event_log_storage
+    current = storage.get_concurrency_info("gpu").slot_count
+    if current is not None and current >= workers:
+        return None
+    storage.set_concurrency_slots("gpu", workers)
+    return workers
+
+
 @dataclass(frozen=True)
 class WorkerSpec:
     """What a worker process starts from (pickled to it)."""

@@ -16,7 +16,7 @@ import dagster as dg
 
 from video_assets.app.guard import guarded_runs
 from video_assets.app.instance_home import dagster_home
-from video_assets.app.local_workers import WorkerPool, WorkerSpec
+from video_assets.app.local_workers import WorkerPool, WorkerSpec, widen_gpu_pool
 from video_assets.app.outcome import PartitionOutcome, RunSummary, partition_outcome
 from video_assets.app.report import partition_lines
 from video_assets.catalog.discovery import ScanResult, chunked, scan
@@ -92,20 +92,23 @@ def run_folder(
         if on_partition is not None:
             on_partition(outcome)
 
+    slots = machine_slots(resolved.models)
+    workers = min(slots.workers if workers is None else workers, max(1, len(keys)))
     with dg.DagsterInstance.get() as instance:
         add_partitions(instance, registry.partition_keys())
+        uses_gpu = bool(slots.gpus) and any(plan.pool == "gpu" for plan in resolved.models)
+        if (widened := widen_gpu_pool(instance, workers, uses_gpu)) is not None:
+            progress(f"pool gpu: {widened} slots, one per worker")
     if on_start is not None:  # e.g. app.progress.RunProgress: a bar over the partitions
         on_start(len(keys))
     # The console shows progress lines; every event is still in the instance (UI).
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    slots = machine_slots(resolved.models)
-    workers = slots.workers if workers is None else workers
-    if workers > 1 and len(keys) > 1:
+    if workers > 1:
         for key in keys:
             open_partition(registry, key)
         specs = [
             WorkerSpec(i, slots.gpu_ids(i), settings.model_dump_json(), str(home), pool_wait_s, log_level)
-            for i in range(min(workers, len(keys)))
+            for i in range(workers)
         ]
         lost = lambda key, why: settle(PartitionOutcome(key, False, 0.0, errors=[why]))  # noqa: E731
         WorkerPool(specs, keys, progress, settle, lost).run()
