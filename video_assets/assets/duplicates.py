@@ -21,7 +21,7 @@ from video_assets.resources.storage import StorageResource
 
 class DuplicatesConfig(dg.Config):
     # Cosine at or above which two clips are duplicates; None = the model's default
-    # (fingerprint 0.85, learned models 0.99: curation/duplicates.py).
+    # (calibrated per model revision: models/thresholds.py; learned models 0.99).
     threshold: float | None = Field(None, ge=-1.0, le=1.0)
     # Retrain the k-means centroids and compare every clip (else only new and changed clips).
     full: bool = False
