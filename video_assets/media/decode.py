@@ -90,11 +90,11 @@ DEFAULT_DECODE = DecodeOptions()
 @dataclass(frozen=True)
 class Scaling:
     """How libswscale resizes pictures (both backends). The default is what the models see:
-    bicubic (NeMo Curator's cv2.INTER_CUBIC), threads picked by libswscale; scene analysis
+    bicubic (NeMo Curator's cv2.INTER_CUBIC), as many threads as the decoder; scene analysis
     asks for a cheaper one (`scenes.ANALYSIS_SCALING`)."""
 
     interpolation: str = "BICUBIC"  # a name of av.video.reformatter.Interpolation
-    threads: int = 0  # 0: libswscale picks (all cores)
+    threads: int = 0  # 0: as many as the decoder has (libswscale picks when the decoder does too)
 
 
 DEFAULT_SCALING = Scaling()
