@@ -111,7 +111,13 @@ class PyAVDecoder(Decoder):
             stream = video_stream(self._container, path)
             self.codec = stream.codec_context.name
             self.index, self._pts = index_stream(self._container, stream, path)
+            # pts -> frame index: a dict lookup per packet and picture instead of a binary search
+            # through numpy (10 us a call, as much as decoding a small picture).
+            self._frame_of = {pts: i for i, pts in enumerate(self._pts.tolist())}
             self._check_order = needs_order_check(self._container.format.name, self.codec, self.index)
+            # Shuffled stamps: expect the k-th picture to be frame k and hold only the wanted
+            # ones (`SortedLabels`); False once a pass found a packet without its picture.
+            self._expect_labels = True
         except BaseException:
             self.close()
             raise
@@ -184,25 +190,31 @@ class PyAVDecoder(Decoder):
         yield from self._read(serving)
         yield from serving.end()
 
+    def _serve(
+        self, serving: PictureServing, labelled: Iterator[tuple[int, av.VideoFrame | None]]
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Labelled pictures to `serving`; those `SortedLabels` let go (None) are not wanted."""
+        for label, picture in labelled:
+            if picture is not None:
+                yield from serving.picture(self._position(label), picture)
+
     def _position(self, pts: int | None) -> int:
         """Index of the frame with this pts, -1 when it is not in the index."""
-        if pts is None:
-            return -1
-        i = int(np.searchsorted(self._pts, pts))
-        return i if i < len(self._pts) and self._pts[i] == pts else -1
+        return -1 if pts is None else self._frame_of.get(pts, -1)
 
     def _read(self, serving: PictureServing) -> Iterator[tuple[int, np.ndarray]]:
         """One pass. Mode "check" decodes every picture and labels it through `SortedLabels`
         until ORDER_CHECK_FRAMES pictures showed their pts in order ("trusted": skipping
         and seeking from then on) or not ("in order": every picture, to the end)."""
         mode = "check" if self._check_order else "trusted"
-        labels, last_pts, checked = SortedLabels(), None, 0
         key_before = _key_before(self.index.keyframes)
         intra_only = bool(self.index.keyframes.all())
-        wanted_pts = {int(p) for p in self._pts[serving.wanted]}
+        wanted_pts = frozenset(int(p) for p in self._pts[serving.wanted])
+        labels, last_pts, checked, errors_before = SortedLabels(), None, 0, len(self.errors)
         container, stream = self._rewind()
         packets = self._packets(container, stream)
         may_seek, demux_pos, check_landing = True, -1, False
+        skipping = False  # skip_frame is NONREF: set only when it changes (the setter costs, per packet)
         recovering = False  # intra-only: a wanted packet failed, send the next ones until a picture comes
         while not serving.done:
             target = serving.target
@@ -215,7 +227,7 @@ class PyAVDecoder(Decoder):
                     check_landing, demux_pos = True, int(key_before[target])
                 except av.FFmpegError as err:
                     self.errors.append(f"seek failed, decoding from the start instead: {err}")
-                    may_seek, demux_pos = False, -1
+                    may_seek, demux_pos, skipping = False, -1, False
                     container, stream = self._rewind()
                     serving.restart()
                     self.stats.restarts += 1
@@ -229,7 +241,9 @@ class PyAVDecoder(Decoder):
                         if not is_wanted and intra_only and not recovering:
                             self.stats.packets_not_sent += 1
                             continue
-                        stream.codec_context.skip_frame = "DEFAULT" if is_wanted else "NONREF"
+                        if skipping == is_wanted:
+                            skipping = not is_wanted
+                            stream.codec_context.skip_frame = "NONREF" if skipping else "DEFAULT"
                 errors = len(self.errors)
                 frames = self._decode(stream, packet)
                 if intra_only and mode == "trusted":
@@ -238,12 +252,13 @@ class PyAVDecoder(Decoder):
                     if mode != "trusted":
                         if mode == "check" and not _in_order(frame.pts, last_pts, self._pts):
                             mode = "in order"
+                            if self._expect_labels:
+                                labels.expect(self._pts, wanted_pts)
                         last_pts, checked = frame.pts, checked + 1
                         if frame.pts is None:
                             self.errors.append("a picture without pts was dropped")
                             continue
-                        for label, picture in labels.push(frame):
-                            yield from serving.picture(self._position(label), picture)
+                        yield from self._serve(serving, labels.push(frame))
                         continue
                     i = self._position(frame.pts)
                     if check_landing and i >= 0:
@@ -253,13 +268,17 @@ class PyAVDecoder(Decoder):
                             break
                     if i >= 0:
                         yield from serving.picture(i, frame)
-                if packet is None:
-                    for label, picture in labels.flush():
-                        yield from serving.picture(self._position(label), picture)
-                if mode == "check" and checked >= ORDER_CHECK_FRAMES:
-                    mode = "trusted"  # the stamps were in order: labels are the pts themselves
-                    for label, picture in labels.flush():
-                        yield from serving.picture(self._position(label), picture)
+                if packet is None or (mode == "check" and checked >= ORDER_CHECK_FRAMES):
+                    yield from self._serve(serving, labels.flush())
+                    if mode == "check" and packet is not None:
+                        mode = "trusted"  # the stamps were in order: labels are the pts themselves
+                if labels.mismatch:  # a picture let go may have been wanted: again, holding all
+                    self._expect_labels = False
+                    del self.errors[errors_before:]
+                    serving.restart()
+                    self.stats.restarts += 1
+                    yield from self._read(serving)
+                    return
                 if restart or serving.done:
                     break
                 if mode == "trusted" and may_seek and key_before[serving.target] > demux_pos + MIN_SEEK_GAP_FRAMES:
@@ -267,7 +286,7 @@ class PyAVDecoder(Decoder):
             else:
                 return  # demux exhausted: whatever is still wanted takes the last picture
             if restart:
-                may_seek = False
+                may_seek, skipping = False, False
                 container, stream = self._rewind()
                 serving.restart()
                 self.stats.restarts += 1
