@@ -117,7 +117,7 @@ class PyAVDecoder(Decoder):
             self._check_order = needs_order_check(self._container.format.name, self.codec, self.index)
             # Shuffled stamps: expect the k-th picture to be frame k and hold only the wanted
             # ones (`SortedLabels`); False once a pass found a packet without its picture.
-            self._expect_labels = True
+            self.expect_labels = True
         except BaseException:
             self.close()
             raise
@@ -252,7 +252,7 @@ class PyAVDecoder(Decoder):
                     if mode != "trusted":
                         if mode == "check" and not _in_order(frame.pts, last_pts, self._pts):
                             mode = "in order"
-                            if self._expect_labels:
+                            if self.expect_labels:
                                 labels.expect(self._pts, wanted_pts)
                         last_pts, checked = frame.pts, checked + 1
                         if frame.pts is None:
@@ -273,7 +273,7 @@ class PyAVDecoder(Decoder):
                     if mode == "check" and packet is not None:
                         mode = "trusted"  # the stamps were in order: labels are the pts themselves
                 if labels.mismatch:  # a picture let go may have been wanted: again, holding all
-                    self._expect_labels = False
+                    self.expect_labels = False
                     del self.errors[errors_before:]
                     serving.restart()
                     self.stats.restarts += 1
