@@ -207,7 +207,7 @@ class PyAVDecoder(Decoder):
         until ORDER_CHECK_FRAMES pictures showed their pts in order ("trusted": skipping
         and seeking from then on) or not ("in order": every picture, to the end)."""
         mode = "check" if self._check_order else "trusted"
-        key_before = _key_before(self.index.keyframes)
+        key_before = _key_before(self.index.keyframes).tolist()  # plain ints: read per packet
         intra_only = bool(self.index.keyframes.all())
         wanted_pts = frozenset(int(p) for p in self._pts[serving.wanted])
         labels, last_pts, checked, errors_before = SortedLabels(), None, 0, len(self.errors)

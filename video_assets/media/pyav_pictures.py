@@ -152,6 +152,7 @@ class PictureServing:
 
     def __init__(self, decoder: Decoder, request: ReadRequest) -> None:
         self.decoder, self.wanted, self.w = decoder, request.wanted, 0
+        self._targets = request.wanted.tolist()  # plain ints: read per picture, numpy indexing costs more
         self.size, self.max_pixels, self.scaling = request.size, request.max_pixels, request.scaling
         self.edges = np.zeros(0, dtype=np.int64) if request.edges is None else np.unique(request.edges)
         self.times = decoder.index.times
@@ -163,11 +164,11 @@ class PictureServing:
 
     @property
     def done(self) -> bool:
-        return self.w >= len(self.wanted)
+        return self.w >= len(self._targets)
 
     @property
     def target(self) -> int:
-        return int(self.wanted[self.w])
+        return self._targets[self.w]
 
     def restart(self) -> None:
         self.prev = None
