@@ -241,7 +241,9 @@ class PyAVDecoder(Decoder):
                         if not is_wanted and intra_only and not recovering:
                             self.stats.packets_not_sent += 1
                             continue
-                        if skipping == is_wanted:
+                        # NONREF skips nothing in a stream without B-frames (every picture is a
+                        # reference), and setting it costs (2-4 ms per 180 MPEG-4 packets).
+                        if skipping == is_wanted and (skipping or stream.codec_context.has_b_frames):
                             skipping = not is_wanted
                             stream.codec_context.skip_frame = "NONREF" if skipping else "DEFAULT"
                 errors = len(self.errors)
