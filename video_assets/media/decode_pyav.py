@@ -190,6 +190,39 @@ class PyAVDecoder(Decoder):
         yield from self._read(serving)
         yield from serving.end()
 
+    def _restart(self, serving: PictureServing) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+        """Back to the first packet with a fresh decoder, serving what is still wanted."""
+        container, stream = self._rewind()
+        serving.restart()
+        self.stats.restarts += 1
+        return container, stream
+
+    def _again_holding_all(self, serving: PictureServing, errors_before: int) -> Iterator[tuple[int, np.ndarray]]:
+        """The pass again from the start, `SortedLabels` holding every picture (a packet gave
+        no picture, so expected labels failed); the first try's errors are dropped."""
+        self.expect_labels = False
+        del self.errors[errors_before:]
+        serving.restart()
+        self.stats.restarts += 1
+        yield from self._read(serving)
+
+    def _jump(
+        self,
+        container: av.container.InputContainer,
+        stream: av.video.stream.VideoStream,
+        key: int,
+        serving: PictureServing,
+    ) -> tuple[av.container.InputContainer, av.video.stream.VideoStream, bool]:
+        """Seek to keyframe ``key``; False (container rewound, serving restarted: decoding
+        from the start, no more seeks) when the seek fails."""
+        try:
+            self._seek(container, stream, int(self._pts[key]))
+        except av.FFmpegError as err:
+            self.errors.append(f"seek failed, decoding from the start instead: {err}")
+            return *self._restart(serving), False
+        self.stats.seeks += 1
+        return container, stream, True
+
     def _serve(
         self, serving: PictureServing, labelled: Iterator[tuple[int, av.VideoFrame | None]]
     ) -> Iterator[tuple[int, np.ndarray]]:
@@ -219,18 +252,13 @@ class PyAVDecoder(Decoder):
         while not serving.done:
             target = serving.target
             if mode == "trusted" and may_seek and key_before[target] > demux_pos + MIN_SEEK_GAP_FRAMES:
-                try:
-                    self._seek(container, stream, int(self._pts[key_before[target]]))
-                    self.stats.seeks += 1
+                container, stream, may_seek = self._jump(container, stream, key_before[target], serving)
+                if may_seek:
                     # We stand at that keyframe now; counting from it also stops packets
                     # without pts from re-triggering the same seek forever.
-                    check_landing, demux_pos = True, int(key_before[target])
-                except av.FFmpegError as err:
-                    self.errors.append(f"seek failed, decoding from the start instead: {err}")
-                    may_seek, demux_pos, skipping = False, -1, False
-                    container, stream = self._rewind()
-                    serving.restart()
-                    self.stats.restarts += 1
+                    check_landing, demux_pos = True, key_before[target]
+                else:
+                    demux_pos, skipping = -1, False
                 packets = self._packets(container, stream)
             restart = False
             for packet in packets:
@@ -275,11 +303,7 @@ class PyAVDecoder(Decoder):
                     if mode == "check" and packet is not None:
                         mode = "trusted"  # the stamps were in order: labels are the pts themselves
                 if labels.mismatch:  # a picture let go may have been wanted: again, holding all
-                    self.expect_labels = False
-                    del self.errors[errors_before:]
-                    serving.restart()
-                    self.stats.restarts += 1
-                    yield from self._read(serving)
+                    yield from self._again_holding_all(serving, errors_before)
                     return
                 if restart or serving.done:
                     break
@@ -289,7 +313,5 @@ class PyAVDecoder(Decoder):
                 return  # demux exhausted: whatever is still wanted takes the last picture
             if restart:
                 may_seek, skipping = False, False
-                container, stream = self._rewind()
-                serving.restart()
-                self.stats.restarts += 1
+                container, stream = self._restart(serving)
                 packets, demux_pos = self._packets(container, stream), -1
