@@ -93,6 +93,16 @@ def stamps_in_decode_order(path: str, index: FrameIndex, codec: str) -> bool:
     return False
 
 
+def _order_known(stream: av.video.stream.VideoStream, checked: int) -> bool:
+    """Whether the order check has seen enough: ORDER_CHECK_FRAMES pictures in order, or one
+    picture of MPEG-4 Part 2 whose header says it has no B-frames (low_delay: pictures come
+    out in decode order, the order of their stamps; H.264 is not trusted so, its decoder
+    may raise has_b_frames later in the stream)."""
+    if checked >= ORDER_CHECK_FRAMES:
+        return True
+    return checked > 0 and stream.codec_context.name == "mpeg4" and not stream.codec_context.has_b_frames
+
+
 def _in_order(pts: int | None, last: int | None, raw: np.ndarray) -> bool:
     """A picture's pts is usable: present, after the previous picture's, in the index."""
     if pts is None or (last is not None and pts <= last):
@@ -298,7 +308,7 @@ class PyAVDecoder(Decoder):
                             break
                     if i >= 0:
                         yield from serving.picture(i, frame)
-                if packet is None or (mode == "check" and checked >= ORDER_CHECK_FRAMES):
+                if packet is None or (mode == "check" and _order_known(stream, checked)):
                     yield from self._serve(serving, labels.flush())
                     if mode == "check" and packet is not None:
                         mode = "trusted"  # the stamps were in order: labels are the pts themselves
