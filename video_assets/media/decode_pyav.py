@@ -16,7 +16,9 @@ streams): the first pictures of the pass are decoded without skipping and their 
 compared with the index. When they come out of order (H.264 in AVI stamped in decode
 order, DivX/Xvid "packed" B-frames) the pass decodes every picture in order and names
 each one by the sorted pts of the pictures around it (`SortedLabels`): the decoder
-puts pictures in presentation order, only their stamps are shuffled. Packets that give
+puts pictures in presentation order, only their stamps are shuffled. It holds only the
+pictures it expects to be wanted (the k-th picture is frame k) and checks every label,
+decoding again holding all when a packet gave no picture. Packets that give
 no picture ("not coded" MPEG-4 frames, corrupt data) are served by the nearest picture
 (`PictureServing`), as ffmpeg's fps filter repeats frames.
 

@@ -5,7 +5,7 @@ Behaviour follows NeMo Curator's ``decoder_utils`` (timestamps from demuxed pack
 - ``middle`` returns the real middle frame; Curator decodes frame 0 by mistake (it
   passes an index relative to a one-element subset);
 - several fps (integer or not) and several clips share ONE decode pass: each wanted
-  frame is decoded and converted once, and kept only while a clip still needs it;
+  frame is decoded and converted once, and copied into each clip that shows it at once;
 - sparse clips in a long video are reached by seeking to the keyframe before them;
 - frames are turned upright by the display rotation (a phone video tagged rotate=90
   gives portrait frames), and ``target_res`` is the upright (H, W);
