@@ -114,4 +114,5 @@ def test_asset_materializes_with_metadata(planted) -> None:
     (event,) = result.get_asset_materialization_events()
     meta = event.materialization.metadata
     assert meta["groups"].value == len(truth)
+    assert meta["threshold_origin"].value.startswith("calibrated for fingerprint-")
     assert "| cosine | pairs |" in meta["histogram"].value
