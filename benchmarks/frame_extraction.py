@@ -20,6 +20,12 @@ and our pipe reading included) are reported. Cases:
   ``-vf fps=2`` and vs a plain in-order decode in Python (open once, demux the timestamps,
   rewind, decode every frame in order, convert the frames nearest the sample times):
   the fixed cost per video (opening, probing the order) shows here.
+- ``--classes``: every codec class the decode tests generate (frame_classes.CLASSES: MP4,
+  MJPEG/MPEG-4/Xvid/DivX AVIs with B-frames, packed B-frames, dropped frames, H.264 in AVI,
+  VP9, 10-bit HEVC/H.264, VFR, rotated, 17x13, one frame, half a second, a 5 s 720p H.264,
+  a short low-resolution AVI), each file decoded whole as one clip at 2 fps on 1 thread:
+  ours, NeMo Curator's decode path (reimplemented: frame_classes.nemo_extract) and
+  ``ffmpeg -threads 1 -vf fps=2``, side by side, wall and CPU ratios.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from pathlib import Path
 import av
 import numpy as np
 from bench_inputs import make_720p
+from frame_classes import CLASSES, class_input, nemo_extract
 
 from video_assets.media.clipping import ClipSpan, fixed_stride_spans
 from video_assets.media.decode import DecodeOptions
@@ -151,9 +158,16 @@ def main() -> None:
     parser.add_argument("--video", type=Path, help="input video (default: generated 720p, 60 s)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--short-files", type=int, default=5, help="how many 5 s 720p files (seeds) to time")
+    parser.add_argument(
+        "--classes", action="store_true", help="only the per-codec-class table: ours vs ffmpeg vs NeMo, 1 thread"
+    )
+    parser.add_argument("--class", dest="only", action="append", help="with --classes: just this class (repeatable)")
     args = parser.parse_args()
     if shutil.which("ffmpeg") is None:
         sys.exit("the ffmpeg CLI is needed (baseline and input generation)")
+    if args.classes:
+        codec_classes(args.only or list(CLASSES), args.repeats)
+        return
     path = args.video or make_input()
     info = probe(path)
     backends = available_backends()
@@ -211,6 +225,51 @@ def short_files(count: int, repeats: int) -> None:
     for name, t in got.items():
         ratio = "" if t is mine else f"  {t.wall_s / mine.wall_s:5.2f}x {t.cpu_s / mine.cpu_s:5.2f}x"
         print(f"  {name:42s} {t.wall_s:6.2f} {t.cpu_s:7.2f} {t.frames:7d}{ratio}")
+
+
+def codec_classes(names: list[str], repeats: int) -> None:
+    """Per codec class, one file decoded whole as one clip at 2 fps on 1 thread: ours, NeMo
+    Curator's path (frame_classes.nemo_extract) and ``ffmpeg -threads 1 -vf fps=2``; per-file
+    times (medians of ``repeats`` interleaved rounds); ratios > 1 = we are faster."""
+    print(
+        "codec class, 1 thread, 2 fps     ours ms  nemo ms  ffmpeg ms  frames   nemo/ours  ffmpeg/ours"
+        "  (wall; then CPU)"
+    )
+    for name in names:
+        got = time_class(class_input(name), repeats)
+        ms = {k: 1000 * t.wall_s for k, t in got.items()}
+        cpu = {k: t.cpu_s for k, t in got.items()}
+        print(
+            f"  {name:28s} {ms['ours']:8.1f} {ms['nemo']:8.1f} {ms['ffmpeg']:10.1f} {got['ours'].frames:7d}"
+            f"  {ms['nemo'] / ms['ours']:8.2f}x {ms['ffmpeg'] / ms['ours']:10.2f}x"
+            f"   cpu {cpu['nemo'] / cpu['ours']:5.2f}x {cpu['ffmpeg'] / cpu['ours']:6.2f}x"
+        )
+
+
+def time_class(path: Path, repeats: int, budget_s: float = 0.25) -> dict[str, Timing]:
+    """The three contenders on one file, per-file medians. Each runs enough times a round to
+    take about ``budget_s`` (its own count, from one untimed run), so short files time well."""
+    info = probe(path)
+    spans = [ClipSpan(0.0, max(info.duration_s, 1e-3) + 1.0)]  # the whole file, as NeMo's clip buffer
+    frame_bytes = info.width * info.height * 3
+    once = {
+        "ours": lambda: ours(path, spans, SEQ2, 1),
+        "nemo": lambda: nemo_extract(path, 2.0, 1),
+        "ffmpeg": lambda: ffmpeg_fps(path, 2.0, 1, frame_bytes),
+    }
+    loops = {}
+    for name, fn in once.items():
+        fn()  # page cache and first-call costs out of the timings
+        start = time.perf_counter()
+        fn()
+        loops[name] = max(1, int(budget_s / max(time.perf_counter() - start, 1e-4)))
+    contenders = {name: _repeat(fn, loops[name]) for name, fn in once.items()}
+    got = measure(contenders, repeats)
+    return {k: Timing(t.wall_s / loops[k], t.cpu_s / loops[k], t.frames // loops[k]) for k, t in got.items()}
+
+
+def _repeat(fn: Callable[[], int], times: int) -> Callable[[], int]:
+    return lambda: sum(fn() for _ in range(times))
 
 
 if __name__ == "__main__":

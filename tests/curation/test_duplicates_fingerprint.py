@@ -102,6 +102,7 @@ def test_cli_prints_groups_kept_first(planted, capsys: pytest.CaptureFixture[str
     assert main(["duplicates", "--model", MODEL, "--output", str(data), "--threshold", "0.999", "--limit", "1"]) == 0
     out = capsys.readouterr().out
     assert "cosine >= 0.999" in out and "full run" in out and "group 1 (2 clips):" in out  # only the identical stills
+    assert "threshold 0.999 (--threshold)" in out
 
 
 def test_asset_materializes_with_metadata(planted) -> None:
@@ -113,4 +114,5 @@ def test_asset_materializes_with_metadata(planted) -> None:
     (event,) = result.get_asset_materialization_events()
     meta = event.materialization.metadata
     assert meta["groups"].value == len(truth)
+    assert meta["threshold_origin"].value.startswith("calibrated for fingerprint-")
     assert "| cosine | pairs |" in meta["histogram"].value

@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--threshold",
         type=float,
-        help="cosine at or above which two clips are duplicates (default: fingerprint 0.85, others 0.99)",
+        help="cosine at or above which two clips are duplicates (default: models.<model>.duplicates_threshold in "
+        "the settings, else the model's calibrated default: models/thresholds.py, printed with the result)",
     )
     p.add_argument("--full", action="store_true", help="retrain the clusters and compare every clip, not only new ones")
     p.add_argument(
@@ -53,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_duplicates(args: argparse.Namespace) -> int:
     from video_assets.app.progress import phase_bars
     from video_assets.curation.dup_read import groups, read_duplicates
-    from video_assets.curation.duplicates import update_duplicates
+    from video_assets.curation.duplicates import threshold_in_force, update_duplicates
     from video_assets.curation.query import default_model, existing_index
     from video_assets.curation.sources import read_source_facts
     from video_assets.index.connection import connect
@@ -61,12 +62,16 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     model = args.model or default_model(settings, needs_text=False)
     curation_dir = settings.paths.curation_dir
+    options = settings.models.get(model)
+    choice = threshold_in_force(
+        model, given=args.threshold, configured=options.duplicates_threshold if options else None
+    )
     with phase_bars(quiet=args.quiet or args.json, units=DUPLICATES_UNITS) as bars:
         result = update_duplicates(
             connect(existing_index(settings)),
             model,
             curation_dir,
-            threshold=args.threshold,
+            threshold=choice.value,
             sources=read_source_facts(settings.data_dir),
             full=args.full,
             on_progress=bars,
@@ -74,6 +79,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     found = groups(read_duplicates(curation_dir, model))
     if args.json:
         stats = {k: v for k, v in asdict(result).items() if k != "histogram"}
+        stats["threshold_origin"] = choice.origin
         print(json.dumps({**stats, "groups": [asdict(g) for g in found]}, indent=2, default=str, ensure_ascii=False))
         return 0
     print(
@@ -81,6 +87,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         f"{result.clips_marked} of {result.clips} clips marked as duplicates; {result.mode} run, "
         f"{result.new_clips} clip(s) compared, {result.seconds:.2f} s; {result.path}"
     )
+    print(choice.describe())
     for n, group in enumerate(found[: max(args.limit, 0)], 1):
         print(f"group {n} ({len(group.clips)} clips):")
         for clip in group.clips:

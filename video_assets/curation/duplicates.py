@@ -30,21 +30,28 @@ from video_assets.curation.pairs import Pairs, find_pairs
 from video_assets.curation.progress import Progress, no_progress
 from video_assets.curation.sources import SourceFacts
 from video_assets.index.scan import TableScan, scan_clip_table
+from video_assets.models.thresholds import ThresholdChoice, default_choice
 from video_assets.stages.parquet_parts import write_table_atomic
 
-# Learned models: cosine 0.99, cosmos-curate's eps 0.01. The fingerprint (measured on fingerprint-v2 and
-# -v3): true pairs of mild edits (re-encode, half size, 15 % area crop, brightness, letterbox, 0.5-1 s
-# trims) score >= 0.854 (v3: >= 0.858), false pairs <= 0.434 (v3: 0.418) on generated corpora; unrelated
-# pairs have mean 0.018 and std 0.121 (v3), whose Gaussian tail puts ~1.5 false pairs among the 5e11
-# pairs of 1M clips at 0.85 (docs/curation.md).
-DEFAULT_THRESHOLD = 0.99
-MODEL_THRESHOLDS = {"fingerprint": 0.85}
+# Default thresholds per model and revision, and how they were measured: models/thresholds.py.
 SCAN_COLUMNS = ("clip_id", "video_id", "source_path", "span_start_s", "span_end_s", "duration_s")
 POINTS_PER_CENTROID = 64
 
 
 def default_threshold(model: str) -> float:
-    return MODEL_THRESHOLDS.get(model, DEFAULT_THRESHOLD)
+    return default_choice(model).value
+
+
+def threshold_in_force(
+    model: str, *, given: float | None = None, given_by: str = "--threshold", configured: float | None = None
+) -> ThresholdChoice:
+    """The threshold a run uses and where it came from: ``given`` (named ``given_by``), else the
+    settings' ``models.<model>.duplicates_threshold``, else the model's calibrated default."""
+    if given is not None:
+        return ThresholdChoice(float(given), given_by)
+    if configured is not None:
+        return ThresholdChoice(float(configured), f"settings: models.{model}.duplicates_threshold")
+    return default_choice(model)
 
 
 def output_path(curation_dir: Path, model: str) -> Path:

@@ -27,7 +27,7 @@ from video_assets.media.decode import Decoder, FrameIndex, ReadRequest, fit_pixe
 from video_assets.media.decode_pyav import stamps_in_decode_order
 from video_assets.media.errors import VideoReadError
 from video_assets.media.pyav_container import first_frame_rotation, index_stream, open_container, video_stream
-from video_assets.media.pyav_pictures import resize_rgb
+from video_assets.media.pyav_pictures import RgbConverter, resize_rgb
 
 # get_batch size: big enough to amortise decord's per-call overhead, small enough that a
 # batch of 1080p frames stays far below the memory of one clip.
@@ -71,7 +71,8 @@ class DecordDecoder(Decoder):
 
     def _read_checked(self, request: ReadRequest) -> Iterator[tuple[int, np.ndarray]]:
         # `request.edges` unused: no substitutes here, a batch that fails is missing.
-        wanted, size, max_pixels, scaling = request.wanted, request.size, request.max_pixels, request.scaling
+        wanted, size, max_pixels = request.wanted, request.size, request.max_pixels
+        converter = RgbConverter(request.scaling, request.scaling.threads or self.num_threads)  # one sws context
         for start in range(0, len(wanted), BATCH_FRAMES):
             batch = wanted[start : start + BATCH_FRAMES]
             try:
@@ -84,4 +85,4 @@ class DecordDecoder(Decoder):
                 fitted = size or fit_pixels(rgb.shape[0], rgb.shape[1], max_pixels)
                 if fitted is not None and size is None:
                     self.scaled_from = (rgb.shape[0], rgb.shape[1])
-                yield int(i), rgb if fitted is None else resize_rgb(rgb, fitted, scaling)
+                yield int(i), rgb if fitted is None else resize_rgb(rgb, fitted, converter=converter)

@@ -16,7 +16,9 @@ streams): the first pictures of the pass are decoded without skipping and their 
 compared with the index. When they come out of order (H.264 in AVI stamped in decode
 order, DivX/Xvid "packed" B-frames) the pass decodes every picture in order and names
 each one by the sorted pts of the pictures around it (`SortedLabels`): the decoder
-puts pictures in presentation order, only their stamps are shuffled. Packets that give
+puts pictures in presentation order, only their stamps are shuffled. It holds only the
+pictures it expects to be wanted (the k-th picture is frame k) and checks every label,
+decoding again holding all when a packet gave no picture. Packets that give
 no picture ("not coded" MPEG-4 frames, corrupt data) are served by the nearest picture
 (`PictureServing`), as ffmpeg's fps filter repeats frames.
 
@@ -93,6 +95,16 @@ def stamps_in_decode_order(path: str, index: FrameIndex, codec: str) -> bool:
     return False
 
 
+def _order_known(stream: av.video.stream.VideoStream, checked: int) -> bool:
+    """Whether the order check has seen enough: ORDER_CHECK_FRAMES pictures in order, or one
+    picture of MPEG-4 Part 2 whose header says it has no B-frames (low_delay: pictures come
+    out in decode order, the order of their stamps; H.264 is not trusted so, its decoder
+    may raise has_b_frames later in the stream)."""
+    if checked >= ORDER_CHECK_FRAMES:
+        return True
+    return checked > 0 and stream.codec_context.name == "mpeg4" and not stream.codec_context.has_b_frames
+
+
 def _in_order(pts: int | None, last: int | None, raw: np.ndarray) -> bool:
     """A picture's pts is usable: present, after the previous picture's, in the index."""
     if pts is None or (last is not None and pts <= last):
@@ -111,7 +123,13 @@ class PyAVDecoder(Decoder):
             stream = video_stream(self._container, path)
             self.codec = stream.codec_context.name
             self.index, self._pts = index_stream(self._container, stream, path)
+            # pts -> frame index: a dict lookup per packet and picture instead of a binary search
+            # through numpy (10 us a call, as much as decoding a small picture).
+            self._frame_of = {pts: i for i, pts in enumerate(self._pts.tolist())}
             self._check_order = needs_order_check(self._container.format.name, self.codec, self.index)
+            # Shuffled stamps: expect the k-th picture to be frame k and hold only the wanted
+            # ones (`SortedLabels`); False once a pass found a packet without its picture.
+            self.expect_labels = True
         except BaseException:
             self.close()
             raise
@@ -184,41 +202,75 @@ class PyAVDecoder(Decoder):
         yield from self._read(serving)
         yield from serving.end()
 
+    def _restart(self, serving: PictureServing) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+        """Back to the first packet with a fresh decoder, serving what is still wanted."""
+        container, stream = self._rewind()
+        serving.restart()
+        self.stats.restarts += 1
+        return container, stream
+
+    def _again_holding_all(self, serving: PictureServing, errors_before: int) -> Iterator[tuple[int, np.ndarray]]:
+        """The pass again from the start, `SortedLabels` holding every picture (a packet gave
+        no picture, so expected labels failed); the first try's errors are dropped."""
+        self.expect_labels = False
+        del self.errors[errors_before:]
+        serving.restart()
+        self.stats.restarts += 1
+        yield from self._read(serving)
+
+    def _jump(
+        self,
+        container: av.container.InputContainer,
+        stream: av.video.stream.VideoStream,
+        key: int,
+        serving: PictureServing,
+    ) -> tuple[av.container.InputContainer, av.video.stream.VideoStream, bool]:
+        """Seek to keyframe ``key``; False (container rewound, serving restarted: decoding
+        from the start, no more seeks) when the seek fails."""
+        try:
+            self._seek(container, stream, int(self._pts[key]))
+        except av.FFmpegError as err:
+            self.errors.append(f"seek failed, decoding from the start instead: {err}")
+            return *self._restart(serving), False
+        self.stats.seeks += 1
+        return container, stream, True
+
+    def _serve(
+        self, serving: PictureServing, labelled: Iterator[tuple[int, av.VideoFrame | None]]
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Labelled pictures to `serving`; those `SortedLabels` let go (None) are not wanted."""
+        for label, picture in labelled:
+            if picture is not None:
+                yield from serving.picture(self._position(label), picture)
+
     def _position(self, pts: int | None) -> int:
         """Index of the frame with this pts, -1 when it is not in the index."""
-        if pts is None:
-            return -1
-        i = int(np.searchsorted(self._pts, pts))
-        return i if i < len(self._pts) and self._pts[i] == pts else -1
+        return -1 if pts is None else self._frame_of.get(pts, -1)
 
     def _read(self, serving: PictureServing) -> Iterator[tuple[int, np.ndarray]]:
         """One pass. Mode "check" decodes every picture and labels it through `SortedLabels`
         until ORDER_CHECK_FRAMES pictures showed their pts in order ("trusted": skipping
         and seeking from then on) or not ("in order": every picture, to the end)."""
         mode = "check" if self._check_order else "trusted"
-        labels, last_pts, checked = SortedLabels(), None, 0
-        key_before = _key_before(self.index.keyframes)
+        key_before = _key_before(self.index.keyframes).tolist()  # plain ints: read per packet
         intra_only = bool(self.index.keyframes.all())
-        wanted_pts = {int(p) for p in self._pts[serving.wanted]}
+        wanted_pts = frozenset(int(p) for p in self._pts[serving.wanted])
+        labels, last_pts, checked, errors_before = SortedLabels(), None, 0, len(self.errors)
         container, stream = self._rewind()
         packets = self._packets(container, stream)
         may_seek, demux_pos, check_landing = True, -1, False
+        skipping = False  # skip_frame is NONREF: set only when it changes (the setter costs, per packet)
         recovering = False  # intra-only: a wanted packet failed, send the next ones until a picture comes
         while not serving.done:
             target = serving.target
             if mode == "trusted" and may_seek and key_before[target] > demux_pos + MIN_SEEK_GAP_FRAMES:
-                try:
-                    self._seek(container, stream, int(self._pts[key_before[target]]))
-                    self.stats.seeks += 1
+                container, stream, may_seek = self._jump(container, stream, key_before[target], serving)
+                if may_seek:
                     # We stand at that keyframe now; counting from it also stops packets
                     # without pts from re-triggering the same seek forever.
-                    check_landing, demux_pos = True, int(key_before[target])
-                except av.FFmpegError as err:
-                    self.errors.append(f"seek failed, decoding from the start instead: {err}")
-                    may_seek, demux_pos = False, -1
-                    container, stream = self._rewind()
-                    serving.restart()
-                    self.stats.restarts += 1
+                    check_landing, demux_pos = True, key_before[target]
+                else:
+                    demux_pos, skipping = -1, False
                 packets = self._packets(container, stream)
             restart = False
             for packet in packets:
@@ -229,7 +281,11 @@ class PyAVDecoder(Decoder):
                         if not is_wanted and intra_only and not recovering:
                             self.stats.packets_not_sent += 1
                             continue
-                        stream.codec_context.skip_frame = "DEFAULT" if is_wanted else "NONREF"
+                        # NONREF skips nothing in a stream without B-frames (every picture is a
+                        # reference), and setting it costs (2-4 ms per 180 MPEG-4 packets).
+                        if skipping == is_wanted and (skipping or stream.codec_context.has_b_frames):
+                            skipping = not is_wanted
+                            stream.codec_context.skip_frame = "NONREF" if skipping else "DEFAULT"
                 errors = len(self.errors)
                 frames = self._decode(stream, packet)
                 if intra_only and mode == "trusted":
@@ -238,12 +294,13 @@ class PyAVDecoder(Decoder):
                     if mode != "trusted":
                         if mode == "check" and not _in_order(frame.pts, last_pts, self._pts):
                             mode = "in order"
+                            if self.expect_labels:
+                                labels.expect(self._pts, wanted_pts)
                         last_pts, checked = frame.pts, checked + 1
                         if frame.pts is None:
                             self.errors.append("a picture without pts was dropped")
                             continue
-                        for label, picture in labels.push(frame):
-                            yield from serving.picture(self._position(label), picture)
+                        yield from self._serve(serving, labels.push(frame))
                         continue
                     i = self._position(frame.pts)
                     if check_landing and i >= 0:
@@ -253,13 +310,13 @@ class PyAVDecoder(Decoder):
                             break
                     if i >= 0:
                         yield from serving.picture(i, frame)
-                if packet is None:
-                    for label, picture in labels.flush():
-                        yield from serving.picture(self._position(label), picture)
-                if mode == "check" and checked >= ORDER_CHECK_FRAMES:
-                    mode = "trusted"  # the stamps were in order: labels are the pts themselves
-                    for label, picture in labels.flush():
-                        yield from serving.picture(self._position(label), picture)
+                if packet is None or (mode == "check" and _order_known(stream, checked)):
+                    yield from self._serve(serving, labels.flush())
+                    if mode == "check" and packet is not None:
+                        mode = "trusted"  # the stamps were in order: labels are the pts themselves
+                if labels.mismatch:  # a picture let go may have been wanted: again, holding all
+                    yield from self._again_holding_all(serving, errors_before)
+                    return
                 if restart or serving.done:
                     break
                 if mode == "trusted" and may_seek and key_before[serving.target] > demux_pos + MIN_SEEK_GAP_FRAMES:
@@ -267,8 +324,6 @@ class PyAVDecoder(Decoder):
             else:
                 return  # demux exhausted: whatever is still wanted takes the last picture
             if restart:
-                may_seek = False
-                container, stream = self._rewind()
-                serving.restart()
-                self.stats.restarts += 1
+                may_seek, skipping = False, False
+                container, stream = self._restart(serving)
                 packets, demux_pos = self._packets(container, stream), -1

@@ -22,6 +22,7 @@ from fractions import Fraction
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 PIX_FMT = "yuvj420p"
 MAX_QSCALE = 31  # the mpegvideo encoders' largest quantizer scale
@@ -78,9 +79,10 @@ def encode_jpeg(frames: np.ndarray, *, quality: int = 95) -> list[bytes]:
     encoder.time_base = Fraction(1, 1)
     encoder.options = {"flags": "+qscale", "qmin": str(qscale), "qmax": str(qscale), "color_range": "pc"}
     packets: list[av.Packet] = []
+    to_ycbcr = VideoReformatter()  # one libswscale context for all frames, not one per frame
     for i in range(count):
         rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frames[i]), format="rgb24")
-        frame = rgb.reformat(format=PIX_FMT, dst_color_range="JPEG", interpolation=_TO_YCBCR)
+        frame = to_ycbcr.reformat(rgb, format=PIX_FMT, dst_color_range="JPEG", interpolation=_TO_YCBCR)
         frame.pts = i
         packets.extend(encoder.encode(frame))
     packets.extend(encoder.encode(None))
@@ -103,6 +105,7 @@ def decode_jpeg(blobs: Sequence[bytes], shape: Sequence[int]) -> np.ndarray:
     decoder = av.CodecContext.create("mjpeg", "r")
     # Without "explode" a truncated JPEG decodes silently into a grey-filled picture.
     decoder.options = {"err_detect": "explode"}
+    to_rgb = VideoReformatter()  # one libswscale context for all frames, not one per frame
     for i, blob in enumerate(blobs):
         try:
             decoded = decoder.decode(av.Packet(bytes(blob))) if blob else []
@@ -115,5 +118,5 @@ def decode_jpeg(blobs: Sequence[bytes], shape: Sequence[int]) -> np.ndarray:
             raise FrameCodecError(
                 f"JPEG frame {i} is {frame.height}x{frame.width} (HxW), the stored shape says {shape[1]}x{shape[2]}"
             )
-        out[i] = frame.to_ndarray(format="rgb24", src_color_range="JPEG", interpolation=_TO_RGB)
+        out[i] = to_rgb.reformat(frame, format="rgb24", src_color_range="JPEG", interpolation=_TO_RGB).to_ndarray()
     return out

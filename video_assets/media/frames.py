@@ -5,7 +5,7 @@ Behaviour follows NeMo Curator's ``decoder_utils`` (timestamps from demuxed pack
 - ``middle`` returns the real middle frame; Curator decodes frame 0 by mistake (it
   passes an index relative to a one-element subset);
 - several fps (integer or not) and several clips share ONE decode pass: each wanted
-  frame is decoded and converted once, and kept only while a clip still needs it;
+  frame is decoded and converted once, and copied into each clip that shows it at once;
 - sparse clips in a long video are reached by seeking to the keyframe before them;
 - frames are turned upright by the display rotation (a phone video tagged rotate=90
   gives portrait frames), and ``target_res`` is the upright (H, W);
@@ -20,7 +20,7 @@ Behaviour follows NeMo Curator's ``decoder_utils`` (timestamps from demuxed pack
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -117,26 +117,57 @@ def _plan(index: FrameIndex, position: int, span: ClipSpan, signatures: Sequence
     return _ClipPlan(position, indices, None, lo, hi)
 
 
-def _finish(plan: _ClipPlan, held: dict[int, np.ndarray], decoder: Decoder) -> ClipExtraction:
-    if plan.error:
-        return ClipExtraction({}, plan.error)
-    needed = np.unique(np.concatenate(list(plan.indices.values())))
-    source = {int(i): decoder.substitutes.get(int(i), int(i)) for i in needed}
-    missing = [i for i in source if i not in held or not plan.lo <= source[i] < plan.hi]
-    if missing:
-        why = "; ".join(decoder.errors[-3:]) or "the decoder returned no picture for them"
-        return ClipExtraction(
-            {}, f"decode failed: {len(missing)} of {len(needed)} frames have no decoded picture in the clip ({why})"
-        )
-    shapes = {held[i].shape for i in source}
-    if len(shapes) > 1:
-        return ClipExtraction({}, f"frame size changes inside the clip {sorted(shapes)}; set target_res")
-    out, repeated = {}, 0
-    for key, ix in plan.indices.items():
-        shown = np.array([source[int(i)] for i in ix], dtype=np.int64)
-        repeated += int(np.count_nonzero(shown != ix))
-        out[key] = ClipFrames(np.stack([held[int(i)] for i in ix]), decoder.index.times[shown].astype(np.float64))
-    return ClipExtraction(out, None, repeated, decoder.scaled_from)
+class _ClipOutput:
+    """One pending clip's frame arrays, filled as its pictures come out of the decoder.
+
+    Each picture is copied into every array position that shows it the moment it is
+    converted, while the conversion's buffer is still in cache, and then let go (libswscale
+    reuses that buffer for the next picture); holding pictures until the clip is complete
+    and stacking them cost one more pass over cold memory per frame.
+    """
+
+    def __init__(self, plan: _ClipPlan) -> None:
+        self.plan = plan
+        self.needed = np.unique(np.concatenate(list(plan.indices.values())))
+        self.last = int(self.needed[-1])
+        # frame -> (signature key, positions in that key's array)
+        self.where: dict[int, list[tuple[str, np.ndarray]]] = {}
+        for key, ix in plan.indices.items():
+            for i in np.unique(ix):
+                self.where.setdefault(int(i), []).append((key, np.flatnonzero(ix == i)))
+        self.arrays: dict[str, np.ndarray] = {}
+        self.filled: set[int] = set()
+        self.shapes: set[tuple[int, ...]] = set()
+
+    def put(self, i: int, rgb: np.ndarray) -> None:
+        self.shapes.add(rgb.shape)
+        if not self.arrays:
+            self.arrays = {k: np.empty((len(ix), *rgb.shape), np.uint8) for k, ix in self.plan.indices.items()}
+        if len(self.shapes) > 1:
+            return  # the clip fails in `finish`
+        for key, positions in self.where[i]:
+            self.arrays[key][positions] = rgb
+        self.filled.add(i)
+
+    def finish(self, decoder: Decoder) -> ClipExtraction:
+        plan = self.plan
+        source = {int(i): decoder.substitutes.get(int(i), int(i)) for i in self.needed}
+        missing = [i for i in source if i not in self.filled or not plan.lo <= source[i] < plan.hi]
+        if len(self.shapes) > 1:
+            return ClipExtraction({}, f"frame size changes inside the clip {sorted(self.shapes)}; set target_res")
+        if missing:
+            why = "; ".join(decoder.errors[-3:]) or "the decoder returned no picture for them"
+            return ClipExtraction(
+                {},
+                f"decode failed: {len(missing)} of {len(self.needed)} frames have no decoded picture in the clip "
+                f"({why})",
+            )
+        out, repeated = {}, 0
+        for key, ix in plan.indices.items():
+            shown = np.array([source[int(i)] for i in ix], dtype=np.int64)
+            repeated += int(np.count_nonzero(shown != ix))
+            out[key] = ClipFrames(self.arrays[key], decoder.index.times[shown].astype(np.float64))
+        return ClipExtraction(out, None, repeated, decoder.scaled_from)
 
 
 def iter_extract_frames(
@@ -157,29 +188,22 @@ def iter_extract_frames(
         plans = [_plan(decoder.index, k, span, signatures) for k, span in enumerate(spans)]
         for plan in plans:
             if plan.error:
-                yield plan.position, _finish(plan, {}, decoder)
-        pending = sorted((p for p in plans if not p.error), key=lambda p: p.last)
-        # How many pending clips still need each frame: a frame is dropped at zero.
-        users = Counter(int(i) for p in pending for i in np.unique(np.concatenate(list(p.indices.values()))))
-        held: dict[int, np.ndarray] = {}
-        done = 0
+                yield plan.position, ClipExtraction({}, plan.error)
+        pending = deque(sorted((_ClipOutput(p) for p in plans if not p.error), key=lambda c: c.last))
+        users: dict[int, list[_ClipOutput]] = {}  # frame -> the pending clips that show it
+        for clip in pending:
+            for i in clip.where:
+                users.setdefault(i, []).append(clip)
         wanted = np.fromiter(users, dtype=np.int64, count=len(users))
-        edges = np.array([e for p in pending for e in (p.lo, p.hi)], dtype=np.int64)
+        edges = np.array([e for c in pending for e in (c.plan.lo, c.plan.hi)], dtype=np.int64)
         for i, rgb in decoder.read(wanted, size=options.target_res, max_pixels=options.max_pixels, edges=edges):
-            held[i] = rgb
-            while done < len(pending) and pending[done].last <= i:
-                yield pending[done].position, _finish(pending[done], held, decoder)
-                _release(pending[done], users, held)
-                done += 1
-        for plan in pending[done:]:
-            yield plan.position, _finish(plan, held, decoder)
-
-
-def _release(plan: _ClipPlan, users: Counter, held: dict[int, np.ndarray]) -> None:
-    for i in np.unique(np.concatenate(list(plan.indices.values()))):
-        users[int(i)] -= 1
-        if users[int(i)] == 0:
-            held.pop(int(i), None)
+            for clip in users.pop(i, ()):
+                clip.put(i, rgb)
+            while pending and pending[0].last <= i:
+                clip = pending.popleft()
+                yield clip.plan.position, clip.finish(decoder)
+        for clip in pending:
+            yield clip.plan.position, clip.finish(decoder)
 
 
 def extract_frames(

@@ -184,6 +184,8 @@ class ModelSettings(_Strict):
     # Cosmos-Embed1 runs the snapshot's own code: approve a reviewed snapshot whose code
     # hashes are not in our pin table yet by its manifest hash (logged on every load).
     trust_snapshot_sha256: str | None = None
+    # `duplicates` cosine for this model's table; None = its calibrated default (models/thresholds.py).
+    duplicates_threshold: float | None = Field(None, ge=-1.0, le=1.0)
 
     @field_validator("texts_to_verify")
     @classmethod

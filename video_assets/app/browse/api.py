@@ -98,7 +98,7 @@ def search_clips(settings: Settings, params: Params) -> dict[str, Any]:
 def duplicates(settings: Settings, params: Params) -> dict[str, Any]:
     """GET /api/duplicates?model=&limit=&offset=: the stored groups, largest first, kept clip first in each."""
     model = text_param(params, "model") or default_model(settings, needs_text=False)
-    table = read_duplicates(settings.data_dir / "curation", model)
+    table = read_duplicates(settings.paths.curation_dir, model)
     found = groups(table)
     limit, offset = int_param(params, "limit", 50, 1, MAX_PAGE), int_param(params, "offset", 0)
     page = [
@@ -112,7 +112,7 @@ def clusters(settings: Settings, params: Params) -> dict[str, Any]:
     """GET /api/clusters?model=&limit=&offset=: the duplicate finder's clusters, largest first, a few clips of
     each (every clip of one: /api/clips?where=cluster_id = N)."""
     model = text_param(params, "model") or default_model(settings, needs_text=False)
-    table = read_duplicates(settings.data_dir / "curation", model)
+    table = read_duplicates(settings.paths.curation_dir, model)
     table = table.filter(pc.is_valid(table.column("cluster_id")))
     sizes = table.group_by("cluster_id").aggregate([("clip_id", "count")]).to_pylist()
     ordered = sorted(sizes, key=lambda s: (-s["clip_id_count"], s["cluster_id"]))

@@ -11,7 +11,7 @@ import dagster as dg
 from pydantic import Field
 
 from video_assets.curation.clustering import DEFAULT_MAX_PROBES
-from video_assets.curation.duplicates import default_threshold, update_duplicates
+from video_assets.curation.duplicates import default_threshold, threshold_in_force, update_duplicates
 from video_assets.curation.sources import read_source_facts
 from video_assets.orchestration.assets.metadata import seconds
 from video_assets.orchestration.assets.model_table import model_table_asset
@@ -21,7 +21,7 @@ from video_assets.orchestration.resources.storage import StorageResource
 
 class DuplicatesConfig(dg.Config):
     # Cosine at or above which two clips are duplicates; None = the model's default
-    # (fingerprint 0.85, learned models 0.99: curation/duplicates.py).
+    # (calibrated per model revision: models/thresholds.py; learned models 0.99).
     threshold: float | None = Field(None, ge=-1.0, le=1.0)
     # Retrain the k-means centroids and compare every clip (else only new and changed clips).
     full: bool = False
@@ -46,11 +46,12 @@ def duplicates_asset(name: str) -> dg.AssetsDefinition:
     def duplicates(
         context: dg.AssetExecutionContext, config: DuplicatesConfig, lancedb: LanceDBResource, storage: StorageResource
     ) -> dg.MaterializeResult:
+        choice = threshold_in_force(name, given=config.threshold, given_by="run config: threshold")
         result = update_duplicates(
             lancedb.connect(),
             name,
             storage.paths.curation_dir,
-            threshold=config.threshold,
+            threshold=choice.value,
             sources=read_source_facts(storage.root),
             full=config.full,
             max_probes=config.max_probes,
@@ -70,6 +71,7 @@ def duplicates_asset(name: str) -> dg.AssetsDefinition:
         meta["path"] = dg.MetadataValue.path(result.path)
         meta["seconds"] = seconds(result.seconds)
         meta["threshold"] = dg.MetadataValue.float(round(result.threshold, 4))
+        meta["threshold_origin"] = dg.MetadataValue.text(choice.origin)
         meta["dagster/row_count"] = dg.MetadataValue.int(result.clips)
         return dg.MaterializeResult(metadata=meta)
 
