@@ -88,3 +88,23 @@ def test_only_the_dagster_layers_import_dagster() -> None:
                 names = [node.module]
             bad += [f"{name}:{node.lineno} imports {n}" for n in names if n.split(".")[0].startswith("dagster")]
     assert not bad, "\n".join(bad)
+
+
+LAYOUT_NAMES = {"assets", "curation", "exports", "clips", "lancedb", "models", "registry.sqlite", "settings.json"}
+
+
+def test_the_data_layout_is_spelled_only_in_data_paths() -> None:
+    """`<data>/assets`, `<data>/registry.sqlite`, ...: one module says where things live (settings/data_paths.py)."""
+    bad = []
+    for name, path in modules().items():
+        if name == "video_assets.settings.data_paths":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.BinOp)
+                and isinstance(node.op, ast.Div)
+                and isinstance(node.right, ast.Constant)
+                and node.right.value in LAYOUT_NAMES
+            ):
+                bad.append(f"{name}:{node.lineno} / {node.right.value!r}")
+    assert not bad, "use DataPaths instead:\n" + "\n".join(bad)

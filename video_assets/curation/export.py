@@ -160,7 +160,7 @@ def export_clips(
     if kept_only and not dup_path.exists() and not any(filters_dir(paths.assets_dir, model).glob("*.parquet")):
         raise FileNotFoundError(
             f"--kept-only needs {model}'s duplicate groups or clip filters, and there are neither {dup_path} nor "
-            f"{filters_dir(data_dir / 'assets', model)}: run `video-assets duplicates --model {model}` "
+            f"{filters_dir(paths.assets_dir, model)}: run `video-assets duplicates --model {model}` "
             f"(or materialize {model}_duplicates / {model}_clip_filters) first"
         )
 
