@@ -108,3 +108,12 @@ def test_the_data_layout_is_spelled_only_in_data_paths() -> None:
             ):
                 bad.append(f"{name}:{node.lineno} / {node.right.value!r}")
     assert not bad, "use DataPaths instead:\n" + "\n".join(bad)
+
+
+def test_the_console_script_names_a_function_that_exists() -> None:
+    import importlib
+    import tomllib
+
+    scripts = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, function = scripts["video-assets"].partition(":")
+    assert callable(getattr(importlib.import_module(module), function))
