@@ -235,6 +235,23 @@ def test_a_one_shot_like_clip_search_loads_neither_torch_nor_a_model(shared: tup
     assert "HEAVY []" in done.stdout and len(done.stdout.splitlines()) == 3  # two hits, then the check
 
 
+@pytest.mark.parametrize("command", [["search", "--like-clip", "CLIP", "--model", "fingerprint"], ["clips"]])
+def test_a_closed_pipe_ends_quietly(command: list[str], shared: tuple[Path, Path]) -> None:
+    """`video-assets search ... | head -1`: the reader is gone before the output is written; no traceback."""
+    _, data = shared
+    known = index_rows(fast_settings(data, data))[0]["clip_id"]
+    argv = [c.replace("CLIP", known) for c in command]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "video_assets.cli", *argv, "--output", str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    child.stdout.close()  # as `head -1` does once it has its line
+    err = child.stderr.read()
+    assert child.wait(timeout=120) == 141 and err == ""
+
+
 def test_search_on_a_missing_data_dir_refuses_and_creates_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
