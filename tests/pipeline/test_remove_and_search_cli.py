@@ -221,12 +221,17 @@ def test_unknown_like_clip_names_the_table_and_where_ids_come_from(
     assert code == 0 and err == "" and len(out.splitlines()) == 2
 
 
-def test_a_one_shot_like_clip_search_loads_neither_torch_nor_a_model(shared: tuple[Path, Path]) -> None:
+@pytest.mark.parametrize("model", [["--model", "fingerprint"], []], ids=["named", "default"])
+def test_a_one_shot_like_clip_search_loads_neither_torch_nor_a_model(
+    model: list[str], shared: tuple[Path, Path]
+) -> None:
+    """Also without --model, as users type it: the default model is told without the registry."""
     _, data = shared
     known = index_rows(fast_settings(data, data))[0]["clip_id"]
+    argv = ["search", "--like-clip", known, *model, "--output", str(data), "-k", "2"]
     script = (
         "import sys; from video_assets.cli.main import main; "
-        f"code = main(['search', '--like-clip', {known!r}, '--model', 'fingerprint', '--output', {str(data)!r}, '-k', '2']); "
+        f"code = main({argv!r}); "
         "heavy = sorted(m for m in ('torch', 'dagster', 'video_assets.models.embedder_registry') if m in sys.modules); "
         "print('HEAVY', heavy); sys.exit(code)"
     )

@@ -1,6 +1,6 @@
 """Search the clip index by text, by an indexed clip, or by a video file embedded on the fly.
 
-A `--like-clip` search with its model named imports neither torch nor a model: the
+A `--like-clip` search imports neither torch nor a model (named or the default): the
 clip's stored vector is the query (what a one-shot CLI search pays is LanceDB's import,
 and faiss's when the sidecar answers).
 """
@@ -24,6 +24,7 @@ from video_assets.index.search import (
     search_vector,
 )
 from video_assets.media.probe import probe
+from video_assets.models.embedder_defaults import default_without_text
 from video_assets.settings.config import Settings
 from video_assets.stages.clips import spans_for
 
@@ -34,6 +35,11 @@ if TYPE_CHECKING:  # torch and the models load only for text and file queries, n
 
 
 def default_model(settings: Settings, *, needs_text: bool) -> str:
+    """The embedder a query uses when none is named: the first enabled one that fits it. Without a text
+    query the settings tell (models.embedder_defaults), and neither torch nor a model module is imported."""
+    light = None if needs_text else default_without_text(settings.enabled_models)
+    if light is not None:
+        return light
     from video_assets.models.base import TextNotSupportedError
     from video_assets.models.embedder_registry import enabled_embedders
     from video_assets.models.hub import ModelHub
