@@ -199,3 +199,27 @@ def test_split_sends_index_only_and_terms_to_sql() -> None:
     assert index == parse_where("duration_s > 1")
     assert rest == parse_where("(keep = false OR video_id = 'a') AND motion < 0.1", curation=True)
     assert split(parse_where("keep = true OR duration_s > 1", curation=True))[0] is None
+
+
+def test_search_within_the_clips_a_curation_filter_keeps(data: Path) -> None:
+    """`search --where` over curation columns: the clips engine decides, the vector search stays inside."""
+    from video_assets.curation.query import explain, search
+    from video_assets.index.search import SearchRequest
+    from video_assets.settings.config import Settings
+
+    settings = Settings(data_dir=data)
+
+    def hits(where: str) -> set[str]:
+        request = SearchRequest(k=10, where=where)
+        return {h.clip_id for h in search(settings, like_clip=_clip("a", 3), model=MODEL, request=request)}
+
+    assert hits("filter_keep = true") == {_clip("a", 0)}  # a's kept clips, less the query clip itself
+    assert hits("reason('static') OR reason('black')") == {_clip("a", 1), _clip("a", 2)}
+    # More clips match than not: the search gets the others as the ids to leave out.
+    kept_or_undecided = {_clip("a", 0), *(_clip("b", i) for i in range(4))}
+    assert hits("filter_keep = true OR filter_keep IS NULL") == kept_or_undecided
+    assert hits("filter_keep IS NULL AND duration_s >= 3") == {_clip("b", 2), _clip("b", 3)}
+    assert hits("reason('too_long')") == set()
+    assert "matches no clip" in explain(
+        settings, like_clip=_clip("a", 3), model=MODEL, request=SearchRequest(where="reason('too_long')")
+    )

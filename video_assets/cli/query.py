@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--like-file", help="a video file, embedded on the fly")
     p.add_argument("--model", help="embedder (default: the first enabled one that fits the query)")
     p.add_argument("-k", type=int, default=10, help="hits to return (default 10)")
-    p.add_argument("--where", help="filter, e.g. \"duration_s > 3 AND video_id = 'abc'\"")
+    p.add_argument("--where", help=WHERE_HELP + CURATION_HELP + "; search within the clips it keeps")
     p.add_argument("--nprobes", type=int, help="IVF partitions to probe (ANN index only)")
     p.add_argument("--refine-factor", type=int, help="re-rank k*F candidates with exact cosine")
     p.add_argument("--exact", action="store_true", help="brute force, ignore any ANN index")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
+from video_assets.curation.curated_search import curated_request
 from video_assets.index.connection import connect, local_db_dir
 from video_assets.index.errors import UnknownClipError
 from video_assets.index.search import (
@@ -174,7 +175,10 @@ def search(settings: Settings, *, request: SearchRequest = DEFAULT_REQUEST, **qu
     """The query searched as `request` says (k, filter, knobs). Results best first, cosine
     scores; `--like-clip`'s own clip is never among them."""
     q = query_vectors(settings, **query)
-    request = _excluding(request, q.exclude)
+    curated = curated_request(q.db, q.model, _excluding(request, q.exclude), Path(settings.data_dir))
+    if curated is None:  # a filter on curation columns that no clip matches
+        return []
+    request = curated
     # A file may hold several clips: search with each, keep each hit's best score.
     best: dict[str, SearchHit] = {}
     for vector in q.vectors:
@@ -187,7 +191,10 @@ def search(settings: Settings, *, request: SearchRequest = DEFAULT_REQUEST, **qu
 def explain(settings: Settings, *, request: SearchRequest = DEFAULT_REQUEST, **query: Unpack[Query]) -> str:
     """How `search` answers its (first) query vector: the faiss sidecar's steps or LanceDB's plan."""
     q = query_vectors(settings, **query)
-    return explain_search(q.db, q.model, q.vectors[0], _excluding(request, q.exclude))
+    curated = curated_request(q.db, q.model, _excluding(request, q.exclude), Path(settings.data_dir))
+    if curated is None:
+        return f"the filter {request.where!r} matches no clip of {q.model}: nothing to search"
+    return explain_search(q.db, q.model, q.vectors[0], curated)
 
 
 def _excluding(request: SearchRequest, clip_ids: list[str]) -> SearchRequest:

@@ -264,7 +264,7 @@ class _Parser:
         if column not in self.columns:
             hint = f"; per-text scores are {TEXT_SCORE}('TEXT') > 0.5" if column == "text_scores" else ""
             if column in CURATION_COLUMNS or column == REASON:
-                hint = "; curation columns and reason('...') are filtered with `video-assets clips` and `export`"
+                hint = "; curation columns and reason('...') are filtered with `video-assets search`, `clips` and `export`, which read them beside the index"
             functions = f"{TEXT_SCORE}('TEXT')" + (f", {REASON}('NAME')" if self.curation else "")
             raise self.fail(
                 token, f"unknown column {column!r}; filterable: {', '.join(self.columns)}, {functions}{hint}"
