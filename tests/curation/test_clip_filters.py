@@ -201,6 +201,7 @@ def test_partition_run_reads_text_scores_frames_and_duplicate_flags(tmp_path) ->
     assert (run.kept, run.dropped) == (1, 2)
     # With a duplicates file: c1 is its group's duplicate, c3 is newer than the file (unknown).
     curation.mkdir()
+    # Written with the column's old name `keep`: read as dup_keep (duplicates.read_output).
     pq.write_table(pa.table({"clip_id": ["c1", "c2"], "keep": [False, True]}), curation / "m_duplicates.parquet")
     run = filter_partition(rows, groups, curation_dir=curation, model="m", settings=settings)
     got = {r["clip_id"]: r for r in run.table.to_pylist()}

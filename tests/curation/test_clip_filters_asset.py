@@ -188,11 +188,11 @@ def test_clips_and_export_read_the_filter_decisions(pipeline, tmp_path: Path, ca
     assert listed("reason('static')") == {still}
     assert listed("reason('static') = false AND filter_keep = true") <= {moving, copy}
     pair = {moving, copy}
-    assert listed(f"keep = false AND video_id IN ('{moving}', '{copy}')") | listed("filter_keep = true") == pair
-    assert listed("motion < 0.004 OR reason('duplicate')") == {still} | listed("keep = false")
+    assert listed(f"dup_keep = false AND video_id IN ('{moving}', '{copy}')") | listed("filter_keep = true") == pair
+    assert listed("motion < 0.004 OR reason('duplicate')") == {still} | listed("dup_keep = false")
     assert main(["export", *base, "--out", str(tmp_path / "kept"), "--format", "jsonl", "--kept-only"]) == 0
     kept = [json.loads(line) for line in (tmp_path / "kept" / "clips.jsonl").read_text().splitlines()]
-    assert len(kept) == 2 and all(r["filter_keep"] and r["keep"] and r["filter_reasons"] == [] for r in kept)
+    assert len(kept) == 2 and all(r["filter_keep"] and r["dup_keep"] and r["filter_reasons"] == [] for r in kept)
     assert {r["video_id"] for r in kept} <= {moving, copy} and "left out 4 clip(s)" in capsys.readouterr().out
     assert main(["export", *base, "--out", str(tmp_path / "all"), "--where", "reason('static')"]) == 0
     exported = pq.read_table(tmp_path / "all" / "clips.parquet").to_pylist()

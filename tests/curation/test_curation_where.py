@@ -101,8 +101,8 @@ def test_search_filters_refuse_curation_terms(text: str, problem: str) -> None:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("keep = 1", "expected true or false"),
-        ("keep < true", "compare it with = or !="),
+        ("dup_keep = 1", "expected true or false"),
+        ("dup_keep < true", "compare it with = or !="),
         ("reason('dull')", "reason takes one of"),
         ("reason(static)", "reason takes one of"),
         ("reason('static') > 0", "compare it with = or !="),
@@ -146,11 +146,12 @@ def test_listing_by_curation_columns(data: Path) -> None:
     assert ids("filter_keep = true") == [_clip("a", 0), _clip("a", 3)]
     assert ids("filter_keep IS NULL AND duration_s >= 3") == [_clip("b", 2), _clip("b", 3)]  # b has no decisions
     assert ids("motion < 0.01 OR video_id = 'b' AND duration_s > 3") == [_clip("a", 1), _clip("a", 2), _clip("b", 3)]
-    assert ids("keep = false") == []  # no duplicates file yet: every keep is null
-    listing = list_clips(db, MODEL, where="keep IS NULL", data_dir=data)
+    assert ids("dup_keep = false") == []  # no duplicates file yet: every dup_keep is null
+    listing = list_clips(db, MODEL, where="dup_keep IS NULL", data_dir=data)
     assert listing.total == 8 and not listing.curation.duplicates and listing.curation.filters
     update_duplicates(db, MODEL, data / "curation", threshold=0.99)
-    dropped = ids("keep = false")
+    dropped = ids("dup_keep = false")
+    assert ids("keep = false") == dropped  # the old name, read for one release
     assert len(dropped) == 1 and dropped[0] in {_clip("a", 0), _clip("b", 0)}
     assert set(ids("group_size = 2")) == {_clip("a", 0), _clip("b", 0)}
     assert ids(f"dup_group = '{min(_clip('a', 0), _clip('b', 0))}' AND video_id = 'a'") == [_clip("a", 0)]
@@ -167,7 +168,7 @@ def test_duplicate_reason_follows_the_live_duplicates_file(data: Path) -> None:
     update_duplicates(db, MODEL, data / "curation", threshold=0.99)
     ids = [_clip("a", i) for i in range(4)]
     columns, info = curation_columns(data, MODEL, ids)
-    keep = columns.column("keep").to_pylist()
+    keep = columns.column("dup_keep").to_pylist()
     reasons = columns.column("filter_reasons").to_pylist()
     assert info.duplicates and info.filters and info.without_filters == 0
     assert reasons[1:] == [["static"], ["black", "frozen"], []]
@@ -183,7 +184,7 @@ def test_export_kept_only_with_filters_alone_and_refused_with_neither(data: Path
     assert {r["clip_id"] for r in rows} == {_clip("a", 0), _clip("a", 3), *(_clip("b", i) for i in range(4))}
     assert result.dropped_by_kept_only == 2 and result.clips_without_filters == 4 and result.filters == "joined"
     assert result.duplicates == "absent" and "no duplicates file" in result.note() and result.incomplete
-    assert all(set(r) >= {"filter_keep", "filter_reasons", "motion", "keep", "dup_group"} for r in rows)
+    assert all(set(r) >= {"filter_keep", "filter_reasons", "motion", "dup_keep", "dup_group"} for r in rows)
     bare = tmp_path / "bare"
     connect(str(bare / "lancedb"))  # another data dir: same table, no curation output
     with pytest.raises(FileNotFoundError, match="--kept-only needs tiny's duplicate groups or clip filters"):
@@ -193,9 +194,57 @@ def test_export_kept_only_with_filters_alone_and_refused_with_neither(data: Path
 
 def test_split_sends_index_only_and_terms_to_sql() -> None:
     index, rest = split(
-        parse_where("duration_s > 1 AND (keep = false OR video_id = 'a') AND motion < 0.1", curation=True)
+        parse_where("duration_s > 1 AND (dup_keep = false OR video_id = 'a') AND motion < 0.1", curation=True)
     )
     assert compile_where("duration_s > 1")  # renders
     assert index == parse_where("duration_s > 1")
-    assert rest == parse_where("(keep = false OR video_id = 'a') AND motion < 0.1", curation=True)
-    assert split(parse_where("keep = true OR duration_s > 1", curation=True))[0] is None
+    assert rest == parse_where("(dup_keep = false OR video_id = 'a') AND motion < 0.1", curation=True)
+    assert split(parse_where("dup_keep = true OR duration_s > 1", curation=True))[0] is None
+
+
+def test_search_within_the_clips_a_curation_filter_keeps(data: Path) -> None:
+    """`search --where` over curation columns: the clips engine decides, the vector search stays inside."""
+    from video_assets.curation.query import explain, search
+    from video_assets.index.search import SearchRequest
+    from video_assets.settings.config import Settings
+
+    settings = Settings(data_dir=data)
+
+    def hits(where: str) -> set[str]:
+        request = SearchRequest(k=10, where=where)
+        return {h.clip_id for h in search(settings, like_clip=_clip("a", 3), model=MODEL, request=request)}
+
+    assert hits("filter_keep = true") == {_clip("a", 0)}  # a's kept clips, less the query clip itself
+    assert hits("reason('static') OR reason('black')") == {_clip("a", 1), _clip("a", 2)}
+    # More clips match than not: the search gets the others as the ids to leave out.
+    kept_or_undecided = {_clip("a", 0), *(_clip("b", i) for i in range(4))}
+    assert hits("filter_keep = true OR filter_keep IS NULL") == kept_or_undecided
+    assert hits("filter_keep IS NULL AND duration_s >= 3") == {_clip("b", 2), _clip("b", 3)}
+    assert hits("reason('too_long')") == set()
+    assert "matches no clip" in explain(
+        settings, like_clip=_clip("a", 3), model=MODEL, request=SearchRequest(where="reason('too_long')")
+    )
+
+
+def test_a_duplicates_file_written_with_the_old_keep_column_still_reads(data: Path) -> None:
+    """Before `dup_keep` the column was `keep`: old files are renamed on read, nothing is recomputed."""
+    import pyarrow.parquet as pq
+
+    from video_assets.curation.dup_read import groups, read_duplicates, result_info
+    from video_assets.curation.duplicates import output_path
+
+    db = connect(str(data / "lancedb"))
+    update_duplicates(db, MODEL, data / "curation", threshold=0.99)
+    path = output_path(data / "curation", MODEL)
+    new = pq.read_table(path)
+    assert "dup_keep" in new.column_names and "keep" not in new.column_names
+    old = new.rename_columns(["keep" if n == "dup_keep" else n for n in new.column_names])
+    old = old.replace_schema_metadata(new.schema.metadata)
+    pq.write_table(old, path)
+    assert read_duplicates(data / "curation", MODEL).equals(new)
+    assert result_info(read_duplicates(data / "curation", MODEL))["table_version"]  # metadata kept
+    assert [len(g.clips) for g in groups(read_duplicates(data / "curation", MODEL))] == [2]
+    columns, info = curation_columns(data, MODEL, [_clip("a", 0), _clip("b", 0)])
+    assert info.duplicates and sorted(columns.column("dup_keep").to_pylist()) == [False, True]
+    listed = list_clips(db, MODEL, where="dup_keep = false", data_dir=data).rows
+    assert len(listed) == 1 and listed[0]["dup_keep"] is False

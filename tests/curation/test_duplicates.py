@@ -145,7 +145,7 @@ def corpus(seed: int, videos: int = 30, clips: int = 12) -> dict[str, np.ndarray
 
 
 def summary(table) -> set[tuple]:
-    cols = [table.column(c).to_pylist() for c in ("clip_id", "dup_group", "keep", "group_size")]
+    cols = [table.column(c).to_pylist() for c in ("clip_id", "dup_group", "dup_keep", "group_size")]
     return set(zip(*cols))
 
 
@@ -195,13 +195,15 @@ def test_output_columns_and_readers(tmp_path: Path) -> None:
     (group,) = groups(table)
     kept, dup = group.clips
     # Same duration (8 s): vb's clip has more pixels, so it is kept.
-    assert kept["video_id"] == "vb" and kept["keep"] and kept["sim_to_kept"] == 1.0
-    assert dup["video_id"] == "va" and not dup["keep"] and dup["sim_to_kept"] == pytest.approx(0.995, abs=1e-6)
+    assert kept["video_id"] == "vb" and kept["dup_keep"] and kept["sim_to_kept"] == 1.0
+    assert dup["video_id"] == "va" and not dup["dup_keep"] and dup["sim_to_kept"] == pytest.approx(0.995, abs=1e-6)
     assert group.group == kept["clip_id"] == dup["dup_group"]
     cols = duplicate_columns(tmp_path / "cur", MODEL, [dup["clip_id"], "unknown"])
-    assert list(cols) == [dup["clip_id"]] and cols[dup["clip_id"]]["keep"] is False
+    assert list(cols) == [dup["clip_id"]] and cols[dup["clip_id"]]["dup_keep"] is False
     singles = table.filter(pc.is_null(table.column("dup_group"))).to_pylist()
-    assert len(singles) == 4 and all(r["keep"] and r["sim_to_kept"] is None and r["group_size"] == 1 for r in singles)
+    assert len(singles) == 4 and all(
+        r["dup_keep"] and r["sim_to_kept"] is None and r["group_size"] == 1 for r in singles
+    )
     assert sum(c for _, _, c in result.histogram) == result.pairs == 1
 
 

@@ -97,7 +97,7 @@ def test_cli_prints_groups_kept_first(planted, capsys: pytest.CaptureFixture[str
     assert printed["mode"] in ("full", "incremental") and len(printed["groups"]) == len(truth)
     for group in printed["groups"]:
         first, *rest = group["clips"]
-        assert first["keep"] and first["clip_id"] == group["group"] and not any(c["keep"] for c in rest)
+        assert first["dup_keep"] and first["clip_id"] == group["group"] and not any(c["dup_keep"] for c in rest)
         assert all(c["sim_to_kept"] >= default_threshold(MODEL) for c in rest)
     assert main(["duplicates", "--model", MODEL, "--output", str(data), "--threshold", "0.999", "--limit", "1"]) == 0
     out = capsys.readouterr().out

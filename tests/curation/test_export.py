@@ -110,7 +110,7 @@ def test_formats_round_trip_without_duplicates_file(index, tmp_path: Path, capsy
     assert set(got) == set(rows) and _manifest(tmp_path / "pq")["duplicates"] == "absent"
     for clip_id, row in rows.items():
         np.testing.assert_array_equal(np.asarray(got[clip_id]["vector"], np.float32), row["vector"])
-        assert got[clip_id]["keep"] is None and got[clip_id]["dup_group"] is None
+        assert got[clip_id]["dup_keep"] is None and got[clip_id]["dup_group"] is None
         assert got[clip_id]["text_match"] == row["text_match"] and got[clip_id]["source_path"] == row["source_path"]
     # jsonl
     assert _export(data, tmp_path / "jl", "--format", "jsonl") == 0
@@ -157,7 +157,7 @@ def test_where_and_kept_only(index, tmp_path: Path, capsys: pytest.CaptureFixtur
     a0, b0 = (str(uuid.uuid5(uuid.NAMESPACE_URL, f"{v}:0")) for v in "ab")
     winner = min(a0, b0)  # same duration, no source facts: the smaller clip id is kept
     assert {r["clip_id"] for r in kept} == set(rows) - ({a0, b0} - {winner})
-    assert all(r["keep"] and r["cluster_id"] is not None for r in kept)
+    assert all(r["dup_keep"] and r["cluster_id"] is not None for r in kept)
     # The same directory again (an earlier export: replaced), now every clip, filtered by --where.
     assert _export(data, out, "--format", "parquet", "--where", "video_id = 'a' AND text_score('a dog') > 0.5") == 0
     table = pq.read_table(out / "clips.parquet").to_pylist()

@@ -112,6 +112,7 @@ def test_the_data_layout_is_spelled_only_in_data_paths() -> None:
 
 def test_the_console_script_names_a_function_that_exists() -> None:
     import importlib
+
     import tomllib
 
     scripts = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["project"]["scripts"]

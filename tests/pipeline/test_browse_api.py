@@ -51,11 +51,11 @@ def test_clips_pages_are_the_cli_pages(client: TestClient, browse_data: Path, ca
     assert [r["clip_id"] for r in second["rows"]] == [r["clip_id"] for r in cli["rows"]]
     row = first["rows"][0]
     assert row["thumb_url"] == f"/media/thumb/{row['video_id']}/{row['clip_id']}.jpg"
-    assert "vector" not in row and "keep" in row  # curation columns beside the index's
+    assert "vector" not in row and "dup_keep" in row  # curation columns beside the index's
 
 
 def test_the_filter_reads_the_curation_columns(client: TestClient, browse_data: Path, capsys) -> None:
-    where = "keep = false"
+    where = "dup_keep = false"
     answer = client.get("/api/clips", params={"where": where}).json()
     assert answer["total"] >= 1
     assert {r["video_id"] for r in answer["rows"]} == {COPY}  # the near copy's clips are the dropped ones
@@ -119,7 +119,7 @@ def test_duplicate_groups_have_the_kept_clip_first(client: TestClient, browse_da
     assert [g["group"] for g in answer["groups"]] == [g.group for g in stored]
     for group in answer["groups"]:
         kept, *rest = group["clips"]
-        assert kept["keep"] and kept["clip_id"] == group["group"] and not any(c["keep"] for c in rest)
+        assert kept["dup_keep"] and kept["clip_id"] == group["group"] and not any(c["dup_keep"] for c in rest)
         assert all(0 < c["sim_to_kept"] <= 1 for c in rest) and group["size"] == len(group["clips"])
     assert {c["video_id"] for g in answer["groups"] for c in g["clips"]} == {ORIGINAL, COPY}
 

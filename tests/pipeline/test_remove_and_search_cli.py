@@ -221,18 +221,40 @@ def test_unknown_like_clip_names_the_table_and_where_ids_come_from(
     assert code == 0 and err == "" and len(out.splitlines()) == 2
 
 
-def test_a_one_shot_like_clip_search_loads_neither_torch_nor_a_model(shared: tuple[Path, Path]) -> None:
+@pytest.mark.parametrize("model", [["--model", "fingerprint"], []], ids=["named", "default"])
+def test_a_one_shot_like_clip_search_loads_neither_torch_nor_a_model(
+    model: list[str], shared: tuple[Path, Path]
+) -> None:
+    """Also without --model, as users type it: the default model is told without the registry."""
     _, data = shared
     known = index_rows(fast_settings(data, data))[0]["clip_id"]
+    argv = ["search", "--like-clip", known, *model, "--output", str(data), "-k", "2"]
     script = (
         "import sys; from video_assets.cli.main import main; "
-        f"code = main(['search', '--like-clip', {known!r}, '--model', 'fingerprint', '--output', {str(data)!r}, '-k', '2']); "
+        f"code = main({argv!r}); "
         "heavy = sorted(m for m in ('torch', 'dagster', 'video_assets.models.embedder_registry') if m in sys.modules); "
         "print('HEAVY', heavy); sys.exit(code)"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "HEAVY []" in done.stdout and len(done.stdout.splitlines()) == 3  # two hits, then the check
+
+
+@pytest.mark.parametrize("command", [["search", "--like-clip", "CLIP", "--model", "fingerprint"], ["clips"]])
+def test_a_closed_pipe_ends_quietly(command: list[str], shared: tuple[Path, Path]) -> None:
+    """`video-assets search ... | head -1`: the reader is gone before the output is written; no traceback."""
+    _, data = shared
+    known = index_rows(fast_settings(data, data))[0]["clip_id"]
+    argv = [c.replace("CLIP", known) for c in command]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "video_assets.cli", *argv, "--output", str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    child.stdout.close()  # as `head -1` does once it has its line
+    err = child.stderr.read()
+    assert child.wait(timeout=120) == 141 and err == ""
 
 
 def test_search_on_a_missing_data_dir_refuses_and_creates_nothing(

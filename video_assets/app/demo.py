@@ -6,14 +6,13 @@ from pathlib import Path
 
 from video_assets.app.runner import run_folder
 from video_assets.app.summary import print_summary
+from video_assets.app.summary_hints import skipped_model_lines, skipped_models
 from video_assets.catalog.registry import video_id_for
 from video_assets.curation.query import search
 from video_assets.index.connection import connect, open_clip_table
 from video_assets.index.search import SearchRequest
 from video_assets.media.synthetic import make_video
 from video_assets.media.synthetic_damaged import make_near_copy
-from video_assets.models.embedder_registry import default_skipped
-from video_assets.models.hub import ModelHub
 from video_assets.settings.config import ClippingSettings, Settings
 
 SAMPLES = (("city.mp4", 11), ("forest.mp4", 22), ("harbour.mp4", 33), ("parade.mp4", 44))
@@ -57,12 +56,6 @@ def run_demo(root: Path) -> int:
     print("top hit is the near-copy of the query: " + ("yes" if found else "NO"))
     print(f"index: {settings.paths.lancedb_uri} ({len(rows)} rows in {table.name}, one per clip)")
 
-    skipped = default_skipped(ModelHub(settings.paths.model_dir))
-    if skipped:
-        print("\nlearned models skipped (weights absent):")
-        for entry in skipped:
-            print(
-                f"  {entry.spec.name}: {entry.spec.model_id}@{entry.spec.revision} — "
-                f"get it with `video-assets models download {entry.spec.name} --output {data}`"
-            )
+    for line in skipped_model_lines(skipped_models(settings), data):
+        print(line)
     return 0 if found and not summary.failed else 1

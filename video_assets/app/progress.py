@@ -42,7 +42,7 @@ class RunProgress:
         if self.bar is not None:
             self.bar.write(line, file=sys.stdout)
         else:
-            print(line)
+            print(line, flush=True)  # seen as it happens, also through `| tee`
 
     def start(self, partitions: int) -> None:
         if self.quiet or not partitions:

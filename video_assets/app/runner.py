@@ -68,6 +68,7 @@ def run_folder(
     if workers is not None and workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
     settings = settings.anchored()
+    progress("checking model weights...")
     # Once, before any partition: absent weights would otherwise fail every partition in turn.
     problems = preflight_weights(settings, models_option=models_option)
     if problems:
@@ -75,6 +76,7 @@ def run_folder(
     home = dagster_home()
     settings_path = write_settings(settings)
     registry = VideoRegistry(settings.paths.registry)
+    progress(f"scanning {settings.input_dir}...")
     result = scan_and_report(settings, registry, rehash=rehash, progress=progress)
     resolved = resolve(settings)
     ledger = VideoLedger(registry)
@@ -99,6 +101,7 @@ def run_folder(
         uses_gpu = bool(slots.gpus) and any(plan.pool == "gpu" for plan in resolved.models)
         if (widened := widen_gpu_pool(instance, workers, uses_gpu)) is not None:
             progress(f"pool gpu: {widened} slots, one per worker")
+    progress(f"{len(keys)} partition(s) to run" + (": loading models and starting Dagster runs..." if keys else ""))
     if on_start is not None:  # e.g. app.progress.RunProgress: a bar over the partitions
         on_start(len(keys))
     # The console shows progress lines; every event is still in the instance (UI).

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from typing import TextIO
 
 from video_assets.app.outcome import RunSummary
 from video_assets.app.report import reason_of
+from video_assets.app.summary_hints import painted, use_colour
 
 
 def summary_lines(summary: RunSummary) -> list[str]:
@@ -95,6 +97,10 @@ def summary_dict(summary: RunSummary) -> dict:
     }
 
 
-def print_summary(summary: RunSummary) -> None:
-    for line in summary_lines(summary):
-        print(line)
+def print_summary(summary: RunSummary, *, extra: list[str] | None = None, stream: TextIO | None = None) -> None:
+    """The summary lines, then `extra` (app.summary_hints: skipped models, next steps); FAILED lines in
+    colour on a terminal."""
+    stream = stream or sys.stdout
+    colour = use_colour(stream)
+    for line in [*summary_lines(summary), *(extra or [])]:
+        print(painted(line, colour=colour), file=stream)

@@ -92,7 +92,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         print(f"group {n} ({len(group.clips)} clips):")
         for clip in group.clips:
             where = f"{clip['source_path']}  [{clip['span_start_s']:.2f}s-{clip['span_end_s']:.2f}s]"
-            print(f"  {'keep' if clip['keep'] else 'dup '}  {clip['sim_to_kept']:.4f}  {clip['clip_id']}  {where}")
+            print(f"  {'keep' if clip['dup_keep'] else 'dup '}  {clip['sim_to_kept']:.4f}  {clip['clip_id']}  {where}")
     if len(found) > args.limit:
         print(f"... {len(found) - args.limit} more group(s): --limit, --json, or the Parquet file above")
     return 0

@@ -29,6 +29,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from video_assets.cli.model_table import model_row, table_lines
     from video_assets.models.embedder_registry import get, registered
     from video_assets.models.hub import ModelHub, status_rows
 
@@ -42,16 +43,15 @@ def cmd_models(args: argparse.Namespace) -> int:
         for repo_id, path in hub.download(entry.weights).items():
             print(f"{repo_id}: {path}")
         return 0
-    specs = [e.weights for e in registered().values() if e.weights is not None]
-    rows = status_rows(hub.list(specs))
+    entries = list(registered().values())
+    table = [model_row(entry, hub) for entry in entries]
     if args.json:
-        print(json.dumps({"model_dir": str(hub.model_dir), "models": rows}, indent=2))
+        specs = [e.weights for e in entries if e.weights is not None]
+        models = status_rows(hub.list(specs))
+        print(json.dumps({"model_dir": str(hub.model_dir), "embedders": table, "models": models}, indent=2))
         return 0
-    if rows:
-        widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in rows[0]}
-        print("  ".join(k.ljust(w) for k, w in widths.items()))
-        for row in rows:
-            print("  ".join(str(row[k]).ljust(w) for k, w in widths.items()))
+    print("\n".join(table_lines(table)))
+    print("where each repo lives, missing files: `video-assets models list --json`")
     print(f"model dir: {hub.model_dir}")
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from video_assets.app.user_errors import USER_ERRORS, user_message
@@ -26,11 +27,25 @@ def main(argv: list[str] | None = None) -> int:
         print("video-assets models download NAME: name a model (see `video-assets models list`)", file=sys.stderr)
         return 2
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return closed_pipe()
     except USER_ERRORS as err:
         # Bad input and missing weights/tables: one clear line, no traceback.
         print(f"video-assets {args.command}: error: {user_message(err)}", file=sys.stderr)
         return 2
+
+
+def closed_pipe() -> int:
+    """The reader of stdout went away (`video-assets search ... | head -1`): stop quietly with 141 (128 +
+    SIGPIPE, what a shell reports for a command killed by a closed pipe). Stdout points at devnull first,
+    so the interpreter's final flush of what is still buffered cannot raise again at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 if __name__ == "__main__":

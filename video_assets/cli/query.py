@@ -16,9 +16,9 @@ WHERE_HELP = (
     "IN (...), IS [NOT] NULL; e.g. \"duration_s > 3 AND text_score('a dog') > 0.5\""
 )
 CURATION_HELP = (
-    "; also the curation columns: duplicates (dup_group, keep, sim_to_kept, group_size, cluster_id) and "
+    "; also the curation columns: duplicates (dup_group, dup_keep, sim_to_kept, group_size, cluster_id) and "
     "clip filters (filter_keep, motion, reason('static'|'black'|'frozen'|'duplicate'|'too_short'|'too_long'|"
-    "'too_few_frames'|'low_text_score')), e.g. \"keep = false\" or \"reason('static')\""
+    "'too_few_frames'|'low_text_score')), e.g. \"dup_keep = false\" or \"reason('static')\""
 )
 
 
@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--like-file", help="a video file, embedded on the fly")
     p.add_argument("--model", help="embedder (default: the first enabled one that fits the query)")
     p.add_argument("-k", type=int, default=10, help="hits to return (default 10)")
-    p.add_argument("--where", help="filter, e.g. \"duration_s > 3 AND video_id = 'abc'\"")
+    p.add_argument("--where", help=WHERE_HELP + CURATION_HELP + "; search within the clips it keeps")
     p.add_argument("--nprobes", type=int, help="IVF partitions to probe (ANN index only)")
     p.add_argument("--refine-factor", type=int, help="re-rank k*F candidates with exact cosine")
     p.add_argument("--exact", action="store_true", help="brute force, ignore any ANN index")
@@ -132,7 +132,7 @@ def _curation(row: dict[str, Any]) -> str:
     """`  dup of <kept id>` / `  kept of N` and `  drop: reasons` when known."""
     out = ""
     if row.get("dup_group") is not None:
-        out += f"  kept of {row['group_size']}" if row.get("keep") else f"  dup of {row['dup_group']}"
+        out += f"  kept of {row['group_size']}" if row.get("dup_keep") else f"  dup of {row['dup_group']}"
     if row.get("filter_reasons"):
         out += f"  drop: {', '.join(row['filter_reasons'])}"
     return out

@@ -13,15 +13,20 @@ from video_assets.cli.common import add_output, settings_from_args
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    quiet = args.quiet or args.json
+    if not quiet:  # importing Dagster and the model registry takes seconds: say so at once
+        print("loading Dagster and the model registry...", flush=True)
     from video_assets.app.guard import PoolSlotTimeout, RunInterrupted
     from video_assets.app.progress import progress_printer
     from video_assets.app.runner import run_folder
     from video_assets.app.summary import print_summary, summary_dict
+    from video_assets.app.summary_hints import next_step_lines, skipped_model_lines, skipped_models
 
+    settings = settings_from_args(args)
     try:
-        with progress_printer(quiet=args.quiet or args.json) as progress:
+        with progress_printer(quiet=quiet) as progress:
             summary = run_folder(
-                settings_from_args(args),
+                settings,
                 rerun_all=args.all,
                 rehash=args.rehash,
                 workers=args.workers or env_workers(),
@@ -49,10 +54,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    skipped = skipped_models(settings)
     if args.json:
-        print(json.dumps(summary_dict(summary), indent=2))
+        report = summary_dict(summary)
+        report["skipped_models"] = [
+            {"name": e.spec.name, "weights": f"{e.spec.model_id}@{e.spec.revision}"} for e in skipped
+        ]
+        print(json.dumps(report, indent=2))
     else:
-        print_summary(summary)
+        data_dir = summary.settings_path.parent
+        print_summary(summary, extra=skipped_model_lines(skipped, data_dir) + next_step_lines(data_dir))
     # Non-zero while any video is failed or not done: a zero exit means all are indexed.
     return 0 if summary.complete else 1
 

@@ -27,6 +27,7 @@ from video_assets.curation.where_eval import evaluate, index_columns, split
 from video_assets.index.connection import open_clip_table
 from video_assets.index.errors import InvalidSearchError
 from video_assets.index.filters import (
+    Node,
     NullCheck,
     TextScore,
     parse_where,
@@ -67,16 +68,9 @@ def list_clips(
             raise InvalidSearchError(f"{name} must be an integer in {low}..{high}, got {value!r}")
     node = parse_where(where, curation=data_dir is not None) if where is not None else None
     texts = text_score_texts(node) if node is not None else []
-    index_part, rest = split(node) if node is not None else (None, None)
-    sql = render_sql(index_part) if index_part is not None else None
     table = open_clip_table(db, model)
     table.checkout(table.version)  # both reads below see one version, even while a commit lands
-    keys = _query(table, sql).select(list(dict.fromkeys([*SORT_KEYS, *index_columns(rest)]))).to_arrow()
-    info = None
-    if rest is not None:
-        assert data_dir is not None  # the parser admits curation terms only with a data dir
-        extra, info = curation_columns(data_dir, model, keys.column("clip_id").combine_chunks())
-        keys = keys.filter(evaluate(rest, _beside(keys, extra)))
+    keys, info = _matching_keys(table, model, node, data_dir, SORT_KEYS)
     order = pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in SORT_KEYS])
     page_ids = keys.column("clip_id").take(order).to_pylist()[offset : offset + limit]
     columns = [name for name in table.schema.names if name != "vector"]
@@ -92,6 +86,35 @@ def list_clips(
             row.update(more)
     unscored = [t for t in texts if not _anyone_scored(table, t)] if keys.num_rows == 0 else []
     return ClipListing(model, table.version, keys.num_rows, offset, rows, unscored, info)
+
+
+def split_clip_ids(
+    db: lancedb.DBConnection, model: str, where: str, data_dir: Path
+) -> tuple[pa.Array, pa.Array, CurationInfo | None]:
+    """(matching, not matching) clip ids of `model`'s table under `where`, curation columns included: what
+    `list_clips` lists, for a search that must stay within those clips (curation/curated_search.py)."""
+    table = open_clip_table(db, model)
+    table.checkout(table.version)  # both reads see one version
+    keys, info = _matching_keys(table, model, parse_where(where, curation=True), data_dir, ("clip_id",))
+    matching = keys.column("clip_id").combine_chunks()
+    every = table.search().limit(None).select(["clip_id"]).to_arrow().column("clip_id").combine_chunks()
+    others = every.filter(pc.invert(pc.is_in(every, value_set=matching)))
+    return matching, others, info
+
+
+def _matching_keys(
+    table: Any, model: str, node: Node | None, data_dir: Path | None, select: tuple[str, ...]
+) -> tuple[pa.Table, CurationInfo | None]:
+    """The `select` columns of the rows that match `node`: its index part as SQL, its curation terms over
+    Arrow (`where_eval`) beside the curation columns read from `data_dir`."""
+    index_part, rest = split(node) if node is not None else (None, None)
+    sql = render_sql(index_part) if index_part is not None else None
+    keys = _query(table, sql).select(list(dict.fromkeys([*select, "clip_id", *index_columns(rest)]))).to_arrow()
+    if rest is None:
+        return keys, None
+    assert data_dir is not None  # the parser admits curation terms only with a data dir
+    extra, info = curation_columns(data_dir, model, keys.column("clip_id").combine_chunks())
+    return keys.filter(evaluate(rest, _beside(keys, extra))), info
 
 
 def scored_texts(db: lancedb.DBConnection, model: str) -> list[str]:

@@ -52,7 +52,7 @@ def curation_notes(listing: ClipListing, where: str | None) -> list[str]:
     model, notes = listing.model, []
     if not info.duplicates and used - FILTER_TERMS:
         notes.append(
-            f"no duplicates for {model} yet: dup_group, keep, sim_to_kept, group_size and cluster_id "
+            f"no duplicates for {model} yet: dup_group, dup_keep, sim_to_kept, group_size and cluster_id "
             f"are null (run `video-assets duplicates --model {model}`)"
         )
     if not info.filters and used & FILTER_TERMS:

@@ -14,11 +14,10 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from video_assets.curation.duplicates import output_path
+from video_assets.curation.duplicates import output_path, read_output
 
-DUP_COLUMNS = ("dup_group", "keep", "sim_to_kept", "group_size", "cluster_id")
+DUP_COLUMNS = ("dup_group", "dup_keep", "sim_to_kept", "group_size", "cluster_id")
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ def read_duplicates(curation_dir: Path, model: str) -> pa.Table:
             f"no duplicates for {model} at {path}: run `video-assets duplicates --model {model}` "
             f"or materialize {model}_duplicates"
         )
-    return pq.read_table(path)
+    return read_output(path)
 
 
 def result_info(table: pa.Table) -> dict[str, str]:
@@ -50,14 +49,14 @@ def groups(table: pa.Table) -> list[DupGroup]:
     for row in grouped:
         by_group.setdefault(row["dup_group"], []).append(row)
     out = [
-        DupGroup(g, sorted(rows, key=lambda r: (not r["keep"], -r["sim_to_kept"], r["clip_id"])))
+        DupGroup(g, sorted(rows, key=lambda r: (not r["dup_keep"], -r["sim_to_kept"], r["clip_id"])))
         for g, rows in by_group.items()
     ]
     return sorted(out, key=lambda g: (-len(g.clips), g.group))
 
 
 def duplicate_columns(curation_dir: Path, model: str, clip_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """{clip_id: {dup_group, keep, sim_to_kept, group_size, cluster_id}} for the given index rows' ids;
+    """{clip_id: {dup_group, dup_keep, sim_to_kept, group_size, cluster_id}} for the given index rows' ids;
     a clip the result does not know (indexed after it was computed) is absent."""
     table = read_duplicates(curation_dir, model)
     wanted = pa.array(list(clip_ids), pa.string())

@@ -4,7 +4,7 @@
 that are new or whose vector changed since the last run with all the others
 (`pairs.find_pairs`, k-means as the coarse stage), keeps the earlier pairs among
 unchanged clips, and writes `<curation_dir>/<model>_duplicates.parquet`: one row
-per clip with `dup_group` (the kept clip's id; null for a clip in no group), `keep`,
+per clip with `dup_group` (the kept clip's id; null for a clip in no group), `dup_keep`,
 `sim_to_kept`, `group_size` and `cluster_id`. A full run (first run, a changed
 threshold, a table grown past twice the rows the centroids were trained on, or
 `full=True`) retrains the centroids and compares everything.
@@ -22,6 +22,7 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from filelock import FileLock
 
 from video_assets.curation import clustering, dup_state
@@ -56,6 +57,24 @@ def threshold_in_force(
 
 def output_path(curation_dir: Path, model: str) -> Path:
     return Path(curation_dir) / f"{model}_duplicates.parquet"
+
+
+# Files written before the column was renamed call `dup_keep` `keep` (beside the clip filters'
+# `filter_keep` the bare name was ambiguous); they are read under the new name, not rewritten.
+OLD_NAMES = {"keep": "dup_keep"}
+
+
+def read_output(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """A duplicates file (`output_path`), old column names renamed on read; `columns` in the new names."""
+    names = pq.read_schema(path).names
+    old = {new: name for name, new in OLD_NAMES.items() if name in names and new not in names}
+    wanted = None if columns is None else [old.get(c, c) for c in columns]
+    table = pq.read_table(path, columns=wanted)
+    if not old:
+        return table
+    renamed = [OLD_NAMES.get(n, n) if n in old.values() else n for n in table.column_names]
+    # rename_columns drops the schema metadata (model, table_version, threshold): carried over.
+    return table.rename_columns(renamed).replace_schema_metadata(table.schema.metadata)
 
 
 @dataclass(frozen=True)
@@ -315,7 +334,7 @@ def _output_table(
     group = ids.take(pa.array(np.where(grouped, groups.kept_row, 0)))
     table = columns.append_column("cluster_id", pa.array(cluster, pa.int32()))
     table = table.append_column("dup_group", pc.if_else(pa.array(grouped), group, pa.nulls(len(ids), pa.string())))
-    table = table.append_column("keep", pa.array(groups.keep))
+    table = table.append_column("dup_keep", pa.array(groups.keep))
     table = table.append_column("group_size", pa.array(groups.size, pa.int32()))
     table = table.append_column("sim_to_kept", pa.array(groups.sim_to_kept, pa.float64(), mask=~grouped))
     keys = ("source_path", "span_start_s", "clip_id")

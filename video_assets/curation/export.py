@@ -2,7 +2,7 @@
 
 `export_clips` reads the model's table at one pinned version (optionally filtered by the
 `--where` language of `clips`, curation columns included), joins the curation columns on
-clip_id (`filter_read.curation_columns`: the duplicates file's dup_group, keep, ... and the
+clip_id (`filter_read.curation_columns`: the duplicates file's dup_group, dup_keep, ... and the
 clip filters' filter_keep, filter_reasons, motion; null where unknown), orders the rows by
 source path, span start and clip id,
 and writes them into a temporary directory beside `out_dir` that is renamed into place at
@@ -86,7 +86,7 @@ class ExportResult:
         kept = " and were kept" if self.kept_only else ""
         if self.duplicates == "absent":
             note = (
-                f"no duplicates file for {self.model} ({self.duplicates_path}): dup_group, keep, sim_to_kept, "
+                f"no duplicates file for {self.model} ({self.duplicates_path}): dup_group, dup_keep, sim_to_kept, "
                 f"group_size and cluster_id are null; run `video-assets duplicates --model {self.model}` "
                 "to fill them"
             )
@@ -181,11 +181,11 @@ def export_clips(
     dup_info: dict[str, Any] = (
         result_info(read_duplicates(DataPaths.under(data_dir).curation_dir, model)) if info.duplicates else {}
     )
-    unknown = rows.column("keep").null_count if info.duplicates else 0
+    unknown = rows.column("dup_keep").null_count if info.duplicates else 0
     no_filters = rows.column("filter_keep").null_count if info.filters else 0
     before = rows.num_rows
     if kept_only:
-        keep = pc.and_(pc.fill_null(rows.column("keep"), True), pc.fill_null(rows.column("filter_keep"), True))
+        keep = pc.and_(pc.fill_null(rows.column("dup_keep"), True), pc.fill_null(rows.column("filter_keep"), True))
         rows = rows.filter(keep)
     report("read", 1, 1)
 

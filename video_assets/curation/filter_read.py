@@ -1,7 +1,7 @@
 """The curation columns beside index rows: duplicates and filter decisions, joined on clip_id.
 
 Readers (`clips --where`, `export`) see one set of columns per clip:
-dup_group, keep, sim_to_kept, group_size, cluster_id (from `<model>_duplicates.parquet`) and
+dup_group, dup_keep, sim_to_kept, group_size, cluster_id (from `<model>_duplicates.parquet`) and
 filter_keep, filter_reasons, motion (from the `<model>_clip_filters` partitions). The
 "duplicate" reason follows the duplicates file as it is now, not as it was when a
 partition's filters ran: a duplicates run between the two would otherwise leave a clip
@@ -20,13 +20,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from video_assets.curation.clip_filters import REASONS
-from video_assets.curation.duplicates import output_path
+from video_assets.curation.duplicates import output_path, read_output
 from video_assets.settings.data_paths import DataPaths
 
 # Name -> type of every curation column, as joined beside index rows (null where unknown).
 DUP_TYPES = {
     "dup_group": pa.string(),
-    "keep": pa.bool_(),
+    "dup_keep": pa.bool_(),
     "sim_to_kept": pa.float64(),
     "group_size": pa.int64(),
     "cluster_id": pa.int64(),
@@ -88,7 +88,7 @@ def curation_columns(data_dir: Path, model: str, clip_ids: Iterable[str] | pa.Ar
     data_dir = Path(data_dir)
     paths = DataPaths.under(data_dir)
     dup_path = output_path(paths.curation_dir, model)
-    dups = pq.read_table(dup_path, columns=["clip_id", *DUP_TYPES]) if dup_path.exists() else None
+    dups = read_output(dup_path, columns=["clip_id", *DUP_TYPES]) if dup_path.exists() else None
     filters = read_filters(paths.assets_dir, model, ["clip_id", "filter_reasons", "motion"])
     columns: dict[str, pa.Array] = {}
     at = _positions(ids, dups)
@@ -98,7 +98,7 @@ def curation_columns(data_dir: Path, model: str, clip_ids: Iterable[str] | pa.Ar
         )
     reasons = _stored_reasons(ids, filters)
     if dups is not None:  # the duplicate reason follows the duplicates file as it is now
-        reasons = [_with_duplicate(r, keep) for r, keep in zip(reasons, columns["keep"].to_pylist())]
+        reasons = [_with_duplicate(r, keep) for r, keep in zip(reasons, columns["dup_keep"].to_pylist())]
     columns["filter_reasons"] = pa.array(reasons, FILTER_TYPES["filter_reasons"])
     columns["filter_keep"] = pa.array([None if r is None else not r for r in reasons], pa.bool_())
     f_at = _positions(ids, filters)
@@ -111,7 +111,7 @@ def curation_columns(data_dir: Path, model: str, clip_ids: Iterable[str] | pa.Ar
     info = CurationInfo(
         duplicates=dups is not None,
         filters=filters is not None,
-        without_dup_info=table.column("keep").null_count if dups is not None else len(ids),
+        without_dup_info=table.column("dup_keep").null_count if dups is not None else len(ids),
         without_filters=table.column("filter_keep").null_count,
     )
     return table, info

@@ -16,7 +16,6 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from video_assets.curation.clip_filters import (
     REASONS,
@@ -25,7 +24,7 @@ from video_assets.curation.clip_filters import (
     pixel_stats,
     reasons_for,
 )
-from video_assets.curation.duplicates import output_path
+from video_assets.curation.duplicates import output_path, read_output
 from video_assets.index.commit import videos_filter
 from video_assets.index.connection import open_clip_table
 from video_assets.settings.filters import FilterSettings
@@ -87,8 +86,8 @@ def duplicate_flags(curation_dir: Path, model: str) -> dict[str, bool] | None:
     path = output_path(curation_dir, model)
     if not path.exists():
         return None
-    dups = pq.read_table(path, columns=["clip_id", "keep"])
-    return dict(zip(dups.column("clip_id").to_pylist(), (not k for k in dups.column("keep").to_pylist())))
+    dups = read_output(path, columns=["clip_id", "dup_keep"])
+    return dict(zip(dups.column("clip_id").to_pylist(), (not k for k in dups.column("dup_keep").to_pylist())))
 
 
 def clip_pixels(row_groups: Iterable[pa.Table], wanted: set[str], settings: FilterSettings) -> dict[str, PixelStats]:

@@ -1,6 +1,6 @@
 """Search the clip index by text, by an indexed clip, or by a video file embedded on the fly.
 
-A `--like-clip` search with its model named imports neither torch nor a model: the
+A `--like-clip` search imports neither torch nor a model (named or the default): the
 clip's stored vector is the query (what a one-shot CLI search pays is LanceDB's import,
 and faiss's when the sidecar answers).
 """
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
+from video_assets.curation.curated_search import curated_request
 from video_assets.index.connection import connect, local_db_dir
 from video_assets.index.errors import UnknownClipError
 from video_assets.index.search import (
@@ -24,6 +25,7 @@ from video_assets.index.search import (
     search_vector,
 )
 from video_assets.media.probe import probe
+from video_assets.models.embedder_defaults import default_without_text
 from video_assets.settings.config import Settings
 from video_assets.stages.clips import spans_for
 
@@ -34,6 +36,11 @@ if TYPE_CHECKING:  # torch and the models load only for text and file queries, n
 
 
 def default_model(settings: Settings, *, needs_text: bool) -> str:
+    """The embedder a query uses when none is named: the first enabled one that fits it. Without a text
+    query the settings tell (models.embedder_defaults), and neither torch nor a model module is imported."""
+    light = None if needs_text else default_without_text(settings.enabled_models)
+    if light is not None:
+        return light
     from video_assets.models.base import TextNotSupportedError
     from video_assets.models.embedder_registry import enabled_embedders
     from video_assets.models.hub import ModelHub
@@ -168,7 +175,10 @@ def search(settings: Settings, *, request: SearchRequest = DEFAULT_REQUEST, **qu
     """The query searched as `request` says (k, filter, knobs). Results best first, cosine
     scores; `--like-clip`'s own clip is never among them."""
     q = query_vectors(settings, **query)
-    request = _excluding(request, q.exclude)
+    curated = curated_request(q.db, q.model, _excluding(request, q.exclude), Path(settings.data_dir))
+    if curated is None:  # a filter on curation columns that no clip matches
+        return []
+    request = curated
     # A file may hold several clips: search with each, keep each hit's best score.
     best: dict[str, SearchHit] = {}
     for vector in q.vectors:
@@ -181,7 +191,10 @@ def search(settings: Settings, *, request: SearchRequest = DEFAULT_REQUEST, **qu
 def explain(settings: Settings, *, request: SearchRequest = DEFAULT_REQUEST, **query: Unpack[Query]) -> str:
     """How `search` answers its (first) query vector: the faiss sidecar's steps or LanceDB's plan."""
     q = query_vectors(settings, **query)
-    return explain_search(q.db, q.model, q.vectors[0], _excluding(request, q.exclude))
+    curated = curated_request(q.db, q.model, _excluding(request, q.exclude), Path(settings.data_dir))
+    if curated is None:
+        return f"the filter {request.where!r} matches no clip of {q.model}: nothing to search"
+    return explain_search(q.db, q.model, q.vectors[0], curated)
 
 
 def _excluding(request: SearchRequest, clip_ids: list[str]) -> SearchRequest:

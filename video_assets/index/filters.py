@@ -86,13 +86,15 @@ FILTER_COLUMNS: dict[str, str] = _column_kinds()
 # stays free of the curation package).
 CURATION_COLUMNS: dict[str, str] = {
     "dup_group": "string",
-    "keep": "bool",
+    "dup_keep": "bool",
     "sim_to_kept": "number",
     "group_size": "number",
     "cluster_id": "number",
     "filter_keep": "bool",
     "motion": "number",
 }
+# Old names still read, for one release: `keep` was the duplicates' flag, beside the clip filters' `filter_keep`.
+DEPRECATED_COLUMNS: dict[str, str] = {"keep": "dup_keep"}
 FILTER_REASONS = ("too_short", "too_long", "too_few_frames", "duplicate", "low_text_score", "static", "black", "frozen")
 
 Value = float | str | datetime | bool
@@ -260,11 +262,11 @@ class _Parser:
             raise self.fail(
                 token, f"function calls other than {TEXT_SCORE}('TEXT'){also} are not allowed ({token.text}(...))"
             )
-        column = token.text
+        column = DEPRECATED_COLUMNS.get(token.text, token.text) if self.curation else token.text
         if column not in self.columns:
             hint = f"; per-text scores are {TEXT_SCORE}('TEXT') > 0.5" if column == "text_scores" else ""
-            if column in CURATION_COLUMNS or column == REASON:
-                hint = "; curation columns and reason('...') are filtered with `video-assets clips` and `export`"
+            if column in CURATION_COLUMNS or column in DEPRECATED_COLUMNS or column == REASON:
+                hint = "; curation columns and reason('...') are filtered with `video-assets search`, `clips` and `export`, which read them beside the index"
             functions = f"{TEXT_SCORE}('TEXT')" + (f", {REASON}('NAME')" if self.curation else "")
             raise self.fail(
                 token, f"unknown column {column!r}; filterable: {', '.join(self.columns)}, {functions}{hint}"

@@ -57,6 +57,7 @@ from video_assets.index.sidecar import Sidecar, load_sidecar, sidecar_root
 
 MAX_K = 1000
 MAX_EXCLUDED = 1000
+MAX_ID_SET = 200_000
 MAX_OFFSET = 10_000
 MAX_NPROBES = 100_000
 MAX_REFINE_FACTOR = 1000
@@ -95,12 +96,34 @@ def _excluded_ids(exclude_clip_ids: Iterable[str]) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class ClipIdSet:
+    """The clips a search may return, as the ids in it (`negated`: all but these): a filter on columns that
+    live beside the index (curation), resolved to ids; the smaller side of the split is given."""
+
+    ids: tuple[str, ...]
+    negated: bool = False
+
+    def __post_init__(self) -> None:
+        if len(self.ids) > MAX_ID_SET:
+            raise InvalidSearchError(
+                f"a filter on curation columns splits the table into more than {MAX_ID_SET} clips on either side "
+                f"({len(self.ids)} on the smaller); narrow it with index columns (duration_s, video_id, ...)"
+            )
+
+    def sql(self) -> str:
+        member = col("clip_id").isin([lit(c) for c in self.ids])
+        return (~member if self.negated else member).to_sql()
+
+
+@dataclass(frozen=True)
 class SearchRequest:
     """What to search for besides the query vector; every field is checked on construction."""
 
     k: int = 10
     where: str | None = None
     exclude_clip_ids: tuple[str, ...] = field(default=())
+    # None: any clip; else a filter the index cannot run as SQL, resolved to clip ids by the caller.
+    clip_set: ClipIdSet | None = None
     nprobes: int | None = None
     ef: int | None = None
     refine_factor: int | None = None
@@ -129,6 +152,13 @@ class SearchRequest:
                 _check_int(name, value, 1, high)
         # Any iterable of ids is accepted; the request keeps them sorted and unique (hashable, comparable).
         object.__setattr__(self, "exclude_clip_ids", _excluded_ids(self.exclude_clip_ids))
+        if self.clip_set is not None and not isinstance(self.clip_set, ClipIdSet):
+            raise InvalidSearchError(f"clip_set must be a ClipIdSet or None, got {self.clip_set!r}")
+
+    @property
+    def filtered(self) -> bool:
+        """Whether anything but the vector narrows the hits (`where` or a set of clip ids)."""
+        return self.where is not None or self.clip_set is not None
 
 
 DEFAULT_REQUEST = SearchRequest()  # k 10, no filter, the default knobs
@@ -168,7 +198,7 @@ def _route(
     if not isinstance(request, SearchRequest):
         raise InvalidSearchError(f"a search takes a SearchRequest, got {type(request).__name__}")
     table = _open_latest(db, model)
-    if request.sidecar and not request.exact and request.where is None:
+    if request.sidecar and not request.exact and not request.filtered:
         current = _current_sidecar(db, table)
         if current is not None:
             knobs = {
@@ -183,6 +213,8 @@ def _route(
     filters = [compile_where(request.where)] if request.where is not None else []
     if request.exclude_clip_ids:
         filters.append((~col("clip_id").isin([lit(c) for c in request.exclude_clip_ids])).to_sql())
+    if request.clip_set is not None:
+        filters.append(request.clip_set.sql())
     search = table.search(query, vector_column_name="vector").distance_type("cosine").select(_HIT_COLUMNS)
     search = search.limit(request.k).offset(request.offset)
     if request.exact:
@@ -193,7 +225,7 @@ def _route(
         # A `where` filter may leave fewer than k hits in `probes` partitions: then let LanceDB probe on
         # (maximum 0 = no limit). Without one the limit stays fixed: open-ended probing cost ~12 ms of
         # CPU per query on an IVF index even when the first partitions sufficed (benchmarks/RESULTS.md).
-        search = search.minimum_nprobes(probes).maximum_nprobes(0 if request.where is not None else probes)
+        search = search.minimum_nprobes(probes).maximum_nprobes(0 if request.filtered else probes)
         refine = request.refine_factor or DEFAULT_REFINE_FACTOR
         search = search.refine_factor(refine)
         if request.ef is not None:

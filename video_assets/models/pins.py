@@ -25,13 +25,18 @@ class Pin:
     revision: str
     # path inside the snapshot -> sha256 of the code we run from it; None = not recorded yet
     code_sha256: Mapping[str, str] | None = None
+    # What a download fetches, approximately (from the model card's file listing); None = not known.
+    download_bytes: int | None = None
 
 
 INTERNVIDEO2 = Pin("OpenGVLab/InternVideo2-Stage2_1B-224p-f4", "4362e1f")
 # Only the tokenizer and config: the BERT weights the model uses are inside the InternVideo2 .pt.
 BERT_LARGE_TOKENIZER = Pin("google-bert/bert-large-uncased", "6da4b6a")
+# Cosmos-Embed1: five safetensors shards of ~490 MB each, ~2.4 GB (the 336p card's file listing; the three
+# variants are the same ~1B-parameter model). InternVideo2's .pt size was never verified: unknown.
+COSMOS_EMBED1_BYTES = 2_400_000_000
 COSMOS_EMBED1: dict[str, Pin] = {
-    "224p": Pin("nvidia/Cosmos-Embed1-224p", "787e0b9"),
-    "336p": Pin("nvidia/Cosmos-Embed1-336p", "0e8a28f"),
-    "448p": Pin("nvidia/Cosmos-Embed1-448p", "f60ec73"),
+    "224p": Pin("nvidia/Cosmos-Embed1-224p", "787e0b9", download_bytes=COSMOS_EMBED1_BYTES),
+    "336p": Pin("nvidia/Cosmos-Embed1-336p", "0e8a28f", download_bytes=COSMOS_EMBED1_BYTES),
+    "448p": Pin("nvidia/Cosmos-Embed1-448p", "f60ec73", download_bytes=COSMOS_EMBED1_BYTES),
 }

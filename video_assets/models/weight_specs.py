@@ -73,6 +73,7 @@ def _cosmos_repo(variant: str) -> HubRepo:
         allow_patterns=_COSMOS_ALLOW,
         required_files=_COSMOS_REQUIRED,
         ignore_patterns=("*/*",),  # top level only: no examples/, no notebooks
+        download_bytes=pins.COSMOS_EMBED1[variant].download_bytes,
     )
 
 

@@ -20,6 +20,7 @@ class HubRepo:
     # Patterns left out even when allowed. huggingface_hub's globs let `*` cross `/`, so
     # "*.py" alone would also take examples/*.py; ("*/*",) keeps a download to the top level.
     ignore_patterns: tuple[str, ...] = ()
+    download_bytes: int | None = None  # approximate size of a download (models/pins.py); None: not known
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ class ExportConfig(dg.Config):
     format: str = "parquet"
     # Drop clips that are not the kept clip of their duplicate group or that <model>_clip_filters drop.
     kept_only: bool = False
-    # The filter language of `video-assets clips`, e.g. "duration_s > 3 AND keep = true"; None = every clip.
+    # The filter language of `video-assets clips`, e.g. "duration_s > 3 AND dup_keep = true"; None = every clip.
     where: str | None = None
     # Samples per webdataset shard.
     shard_size: int = Field(DEFAULT_SHARD_SIZE, ge=1)

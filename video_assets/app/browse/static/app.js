@@ -80,7 +80,7 @@ function curationBadges(clip, inGroup) {
   if (clip.score !== undefined) badges.push(el("span", { class: "badge score" }, `score ${clip.score.toFixed(4)}`));
   if (clip.dup_group && !inGroup) {
     badges.push(
-      clip.keep
+      clip.dup_keep
         ? el("span", { class: "badge keep" }, `kept of ${clip.group_size}`)
         : el("span", { class: "badge dup", title: `dup of ${clip.dup_group}` }, `dup, sim ${clip.sim_to_kept.toFixed(3)}`),
     );
@@ -181,8 +181,8 @@ async function loadDuplicates() {
         { class: "row" },
         group.clips.map((clip) =>
           clipCard(clip, {
-            kept: clip.keep,
-            badges: [clip.keep ? el("span", { class: "badge keep" }, "KEPT") : el("span", { class: "badge dup" }, `similarity ${clip.sim_to_kept.toFixed(4)}`)],
+            kept: clip.dup_keep,
+            badges: [clip.dup_keep ? el("span", { class: "badge keep" }, "KEPT") : el("span", { class: "badge dup" }, `similarity ${clip.sim_to_kept.toFixed(4)}`)],
           }),
         ),
       ),
