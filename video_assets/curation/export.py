@@ -10,7 +10,7 @@ the end: a crash leaves the previous export or none, never a half file or a half
 The temporary directory (`.<out>.<pid>.tmp`) holds its owner (host, pid, start time) until the rename;
 one left by a killed export is removed by the next export to the same `out_dir` on the same host
 once that process is gone (`run_owner`, as for runs); one whose owner is alive, or elsewhere, stays.
-Every export holds `export.json`, its manifest (model, table version, filter, rows, files,
+Every export holds `export.json`, its manifest (format id, model, table version, filter, rows, files,
 whether the duplicate and filter columns are present and which table version the duplicates describe).
 The formats themselves live in `export_formats.py`.
 """
@@ -32,6 +32,14 @@ import pyarrow.compute as pc
 from video_assets.curation import export_formats
 from video_assets.curation.dup_read import read_duplicates, result_info
 from video_assets.curation.duplicates import output_path
+from video_assets.curation.export_owner import (
+    MANIFEST,
+    absolute_out_dir,
+    check_replaceable,
+    manifest_mark,
+    move_files_in,
+    remove_export,
+)
 from video_assets.curation.filter_read import DUP_TYPES, FILTER_TERMS, curation_columns, filters_dir
 from video_assets.curation.progress import Progress, no_progress
 from video_assets.curation.where_eval import curation_names, evaluate, split
@@ -43,7 +51,6 @@ FORMATS = ("parquet", "webdataset", "jsonl")
 DEFAULT_SHARD_SIZE = 1000
 DEFAULT_CRF = 23  # x264 CRF of spans cut from sources (webdataset)
 MAX_CRF = 51  # the top of libx264's 8-bit scale
-MANIFEST = "export.json"
 OWNER = ".owner.json"  # in the temporary directory only: who is writing it (removed before the rename)
 SORT_KEYS = ("source_path", "span_start_s", "clip_id")
 __all__ = ["DUP_TYPES", "ExportResult", "check_format", "export_clips"]  # DUP_TYPES: dup_read.DUP_COLUMNS typed
@@ -143,7 +150,8 @@ def export_clips(
     drops every clip the duplicates file marks as not kept or the clip filters drop (a clip
     either does not know is kept, and counted in `clips_without_dup_info` / `clips_without_filters`);
     it refuses when there is neither a duplicates file nor a clip filters partition.
-    `out_dir` is replaced when it holds an earlier export; any other non-empty directory is refused.
+    `out_dir` is replaced only when it holds an earlier export and nothing else (`export_owner`); any
+    other non-empty directory is refused with what it holds.
     `on_progress(phase, done, total)`: "read" (the table and curation columns, 0 then 1), then "write"
     (clips written; webdataset cuts spans from sources here, the slow part).
     """
@@ -152,8 +160,8 @@ def export_clips(
     node = parse_where(where, curation=True) if where is not None else None  # a bad filter fails before any read
     index_part, rest = split(node) if node is not None else (None, None)
     sql = render_sql(index_part) if index_part is not None else None
-    out_dir, data_dir = Path(out_dir), Path(data_dir)
-    _check_out_dir(out_dir)
+    out_dir, data_dir = absolute_out_dir(out_dir), Path(data_dir)
+    check_replaceable(out_dir)
     dup_path = output_path(data_dir / "curation", model)
     if kept_only and not dup_path.exists() and not any(filters_dir(data_dir / "assets", model).glob("*.parquet")):
         raise FileNotFoundError(
@@ -214,7 +222,12 @@ def export_clips(
             mp4_cut_from_source=written.mp4_cut_from_source,
             seconds=round(time.perf_counter() - started, 3),
         )
-        manifest = {**asdict(result), "created_at": datetime.now(timezone.utc).isoformat(), "note": result.note()}
+        manifest = {
+            **asdict(result),
+            **manifest_mark(written.files),
+            "created_at": datetime.now(timezone.utc).isoformat(),
+            "note": result.note(),
+        }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         (tmp / OWNER).unlink()
         _swap_into_place(tmp, out_dir)
@@ -245,18 +258,16 @@ def remove_dead_temp_dirs(out_dir: Path) -> list[Path]:
     return removed
 
 
-def _check_out_dir(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise FileExistsError(f"export destination {out_dir} is a file: give a directory")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).exists():
-        raise FileExistsError(
-            f"export destination {out_dir} is not empty and holds no earlier export "
-            f"({MANIFEST}): give a new or empty directory"
-        )
-
-
 def _swap_into_place(tmp: Path, out_dir: Path) -> None:
-    """Rename the finished export to `out_dir`; an earlier export there is moved aside first, then deleted."""
+    """Rename the finished export to `out_dir`; an earlier export there is moved aside first, then deleted.
+
+    The destination is checked again just before (a file added while the export ran is not lost),
+    and only the files the earlier manifest lists are deleted.
+    """
+    earlier = check_replaceable(out_dir)
+    if out_dir.is_dir() and _is_cwd(out_dir):
+        move_files_in(tmp, out_dir, earlier)  # renaming the shell's current directory away would strand it
+        return
     old = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.old")
     if out_dir.exists():
         os.replace(out_dir, old)  # a directory is not replaced by os.replace unless empty: move it aside
@@ -266,4 +277,12 @@ def _swap_into_place(tmp: Path, out_dir: Path) -> None:
         if old.exists() and not out_dir.exists():
             os.replace(old, out_dir)  # put the earlier export back
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    if old.exists():
+        remove_export(old, earlier)
+
+
+def _is_cwd(path: Path) -> bool:
+    try:
+        return path.samefile(Path.cwd())
+    except OSError:
+        return False
