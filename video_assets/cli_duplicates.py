@@ -81,13 +81,14 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         f"{result.clips_marked} of {result.clips} clips marked as duplicates; {result.mode} run, "
         f"{result.new_clips} clip(s) compared, {result.seconds:.2f} s; {result.path}"
     )
-    for n, group in enumerate(found[: max(args.limit, 0)], 1):
+    shown = found[: max(args.limit, 0)]  # a negative --limit shows none (was "2 more" of one group at -1)
+    for n, group in enumerate(shown, 1):
         print(f"group {n} ({len(group.clips)} clips):")
         for clip in group.clips:
             where = f"{clip['source_path']}  [{clip['span_start_s']:.2f}s-{clip['span_end_s']:.2f}s]"
             print(f"  {'keep' if clip['keep'] else 'dup '}  {clip['sim_to_kept']:.4f}  {clip['clip_id']}  {where}")
-    if len(found) > args.limit:
-        print(f"... {len(found) - args.limit} more group(s): --limit, --json, or the Parquet file above")
+    if len(found) > len(shown):
+        print(f"... {len(found) - len(shown)} more group(s): --limit, --json, or the Parquet file above")
     return 0
 
 
