@@ -171,7 +171,7 @@ def cmd_filters(args: argparse.Namespace) -> int:
     else:
         print(
             f"{model}: filters run for {len(due)} of {len(indexed)} partition(s); {summary['kept']} of "
-            f"{len(ids)} clips kept" + "".join(f"; {r} {n}" for r, n in counts.items()) + _gap_note(missing)
+            f"{len(ids)} clips kept" + "".join(f"; {r} {n}" for r, n in counts.items()) + _gap_note(missing, failed)
         )
         for key, error in failed.items():
             print(f"failed: partition {key}: {error}")
@@ -198,12 +198,14 @@ def _warn_foreign_records(instance: Any, home: Path, data: Path, model: str, key
         )
 
 
-def _gap_note(missing: list[str]) -> str:
-    """'; N clip(s) have no filter result yet ...' for the summary line (named when few); '' when none."""
+def _gap_note(missing: list[str], failed: dict[str, str]) -> str:
+    """'; N clip(s) have no filter result yet ...' for the summary line (named when few); '' when none.
+    After failed partitions the advice is theirs (below), not `filters` again, which fails the same way."""
     if not missing:
         return ""
     named = f" ({', '.join(missing)})" if len(missing) <= 3 else ""
-    return f"; {len(missing)} clip(s) have no filter result yet{named}: run `video-assets filters` (--all to redo all)"
+    advice = "see the failed partition(s) below" if failed else "run `video-assets filters` (--all to redo all)"
+    return f"; {len(missing)} clip(s) have no filter result yet{named}: {advice}"
 
 
 def _root_message(error: object) -> str:

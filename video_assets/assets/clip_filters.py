@@ -15,6 +15,8 @@ import dagster as dg
 
 from video_assets.assets.metadata import column_schema
 from video_assets.assets.partitions import videos_partitions
+from video_assets.config import load_settings_file
+from video_assets.curation.damaged_part import checked_row_groups, rewrite_command
 from video_assets.curation.filter_run import FILTER_SCHEMA, filter_partition, indexed_rows
 from video_assets.curation.filter_settings import FilterSettings
 from video_assets.resources.lancedb import LanceDBResource
@@ -50,9 +52,9 @@ def _clip_filters_asset(name: str, settings: FilterSettings, version: str) -> dg
         video_ids = [v.video_id for v in storage.registry().videos_in(context.partition_key)]
         rows = indexed_rows(lancedb.connect(), name, video_ids)
         frames = storage.upstream(context, "frames")
-        run = filter_partition(
-            rows, frames.iter_row_groups(), curation_dir=storage.root / "curation", model=name, settings=settings
-        )
+        fix = rewrite_command(storage.root, _input_dir(storage))
+        row_groups = checked_row_groups(frames.path, frames.iter_row_groups(), what="frames", fix=fix)
+        run = filter_partition(rows, row_groups, curation_dir=storage.root / "curation", model=name, settings=settings)
         if run.duplicates == "absent":
             context.log.warning(
                 f"no duplicates file for {name} ({run.duplicates_path}): no clip is marked duplicate; "
@@ -81,3 +83,11 @@ def _clip_filters_asset(name: str, settings: FilterSettings, version: str) -> dg
         )
 
     return clip_filters
+
+
+def _input_dir(storage: StorageResource):  # -> Path | None (Dagster reads real annotations here)
+    """The input folder `run` saved with the data directory's settings, for the advice; None if unknown."""
+    try:
+        return load_settings_file(storage.paths.settings_file).input_dir
+    except Exception:  # noqa: BLE001 - any unreadable settings file only loses the folder in the advice
+        return None
