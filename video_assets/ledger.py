@@ -35,6 +35,9 @@ _SCHEMA = (
         clips INTEGER NOT NULL, landed_at REAL NOT NULL, PRIMARY KEY (video_id, model))""",
 )
 
+# Drop reasons of limits the code no longer has: a done video with such a drop is redone (only it).
+_LIFTED_DROPS = "reason LIKE '%frame size changes inside the clip%'"
+
 
 @dataclass(frozen=True)
 class VideoAccount:
@@ -145,7 +148,9 @@ class VideoLedger:
         changed, the file changed) go back to pending; returns their ids."""
         with self.registry._connect() as db:
             done = [r["video_id"] for r in db.execute("SELECT video_id FROM videos WHERE status='done'")]
-        reopened = [v for v in done if not self._landed_all(v, required)]
+            # Clips dropped for a limit later lifted (a picture size change inside a clip): redo those videos.
+            lifted = {r["video_id"] for r in db.execute(f"SELECT video_id FROM clip_drops WHERE {_LIFTED_DROPS}")}
+        reopened = [v for v in done if v in lifted or not self._landed_all(v, required)]
         for video_id in reopened:
             self.registry.mark(video_id, "pending")
         return reopened

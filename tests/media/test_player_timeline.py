@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from video_assets.media.clipping import ClipSpan
-from video_assets.media.frames import FramePolicy, FrameSignature, extract_clip_frames
+from video_assets.media.decode import DecodeOptions
+from video_assets.media.frames import FramePolicy, FrameSignature, extract_clip_frames, extract_frames
 from video_assets.media.probe import probe
 from video_assets.media.synthetic import make_video, read_frame_index
-from video_assets.media.synthetic_timeline import make_edit_list_cut
+from video_assets.media.synthetic_timeline import make_edit_list_cut, make_resolution_change
 
 FPS = 12
 SEQ = FrameSignature(FramePolicy.SEQUENCE, 4.0)
@@ -40,3 +41,17 @@ def test_frames_of_an_edit_list_cut_carry_the_player_times(cut: Path, start_s: f
     # The picture at player time t is source frame 16 + t * 12 (was 1.32 s late: 0 + t * 12).
     assert shown == [16 + round(t * FPS) for t in frames.timestamps]
     assert frames.timestamps[0] == pytest.approx(start_s, abs=1 / FPS) and np.all(np.diff(frames.timestamps) > 0)
+
+
+def test_a_resolution_change_is_read_at_the_first_pictures_size(tmp_path: Path) -> None:
+    """It failed ("frame size changes inside the clip; set target_res") unless target_res was set."""
+    path = make_resolution_change(tmp_path / "switch.ts", [(96, 64), (128, 96), (64, 48)])
+    (extraction,) = extract_frames(path, [ClipSpan(0.0, 3.0)], [SEQ])
+    assert extraction.error is None
+    frames = extraction.frames[SEQ.key]
+    assert frames.frames.shape[1:] == (64, 96, 3)  # every picture at the first one's (H, W)
+    assert [read_frame_index(rgb) for rgb in frames.frames] == [round(t * FPS) for t in frames.timestamps]
+    assert extraction.resized_from == ((48, 64), (96, 128))
+    # A size asked for still wins, and nothing is reported as resized to the first picture.
+    (asked,) = extract_frames(path, [ClipSpan(0.0, 3.0)], [SEQ], options=DecodeOptions(target_res=(32, 48)))
+    assert asked.frames[SEQ.key].frames.shape[1:] == (32, 48, 3) and asked.resized_from == ()

@@ -110,6 +110,7 @@ class PyAVDecoder(Decoder):
         try:
             stream = video_stream(self._container, path)
             self.codec = stream.codec_context.name
+            self.first_coded = (int(stream.codec_context.height), int(stream.codec_context.width))
             self.index, self._pts = index_stream(self._container, stream, path)
             self._check_order = needs_order_check(self._container.format.name, self.codec, self.index)
         except BaseException:
