@@ -22,6 +22,7 @@ from video_assets.discovery import chunked, scan
 from video_assets.input_walk import SkippedInput
 from video_assets.ledger import VideoAccount, VideoLedger
 from video_assets.models.weights_preflight import preflight_weights
+from video_assets.remove import is_removed
 from video_assets.resolved import resolve
 from video_assets.run_guard import guarded_runs
 from video_assets.run_ledger import close_partition, open_partition, partition_lines, rehash_videos
@@ -61,7 +62,7 @@ class RunSummary:
     @property
     def no_videos(self) -> bool:
         """The input folder holds no video file (every registered one, if any, is missing)."""
-        return not any(n for status, n in self.registered.items() if status != "missing")
+        return not any(n for status, n in self.registered.items() if status not in ("missing", "removed"))
 
     @property
     def failed(self) -> list[PartitionOutcome]:
@@ -197,10 +198,17 @@ def run_folder(
         pending_videos=[v for v in everyone if v.status == "pending" and v.partition_key],
         skipped_inputs=result.skipped,
         other_extensions=result.other_extensions,
-        missing=[v for v in everyone if v.status == "missing"],
-        registered={status: sum(v.status == status for v in everyone) for status in STATUSES},
+        # A video `remove` dropped is settled: no MISSING line for it in every later run.
+        missing=[v for v in everyone if v.status == "missing" and not is_removed(v)],
+        registered=registry_counts(everyone),
         input_dir=settings.input_dir,
     )
+
+
+def registry_counts(videos: list[VideoRecord]) -> dict[str, int]:
+    """Videos per status, those `remove` dropped counted as "removed" rather than "missing"."""
+    counts = {status: sum(v.status == status and not is_removed(v) for v in videos) for status in STATUSES}
+    return {**counts, "removed": sum(is_removed(v) for v in videos)}
 
 
 def _error_text(error: object) -> str:
