@@ -80,6 +80,7 @@ def summary_dict(summary: RunSummary) -> dict:
             for v in videos.values()
         ],
         "skipped_inputs": [{"path": s.path, "reason": s.reason} for s in summary.skipped_inputs],
+        "other_extensions": dict(sorted(summary.other_extensions.items())),  # ".txt" -> files ignored
         "missing": [v.abs_path for v in summary.missing],
         "registered": summary.registered,
         "no_videos": summary.no_videos,
