@@ -13,6 +13,7 @@ from pathlib import Path
 from video_assets import cli_duplicates, cli_export, cli_query
 from video_assets.cli_options import add_output, add_output_and_json, picked
 from video_assets.config import Settings
+from video_assets.shown_names import escape_name
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -159,7 +160,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not hits:
         print("no results")
     for rank, hit in enumerate(hits, 1):
-        where = hit.clip_path or hit.source_path
+        where = escape_name(hit.clip_path or hit.source_path)
         print(
             f"{rank:>3}. {hit.score:.4f}  {hit.clip_id}  {hit.video_id}  "
             f"[{hit.span_start_s:.2f}s-{hit.span_end_s:.2f}s]  {where}"
@@ -350,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         # Bad input and missing weights/tables: one clear line, no traceback.
         message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
         message = _unknown_model_message(err) or message
-        print(f"video-assets {args.command}: error: {message}", file=sys.stderr)
+        print(f"video-assets {args.command}: error: {escape_name(message)}", file=sys.stderr)
         return 2
 
 

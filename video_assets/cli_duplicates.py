@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from video_assets.cli_options import add_output_and_json, add_quiet
+from video_assets.shown_names import escape_name
 
 # The console shows the summary; every event is still in the instance (UI), as with `run`.
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -85,7 +86,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     for n, group in enumerate(shown, 1):
         print(f"group {n} ({len(group.clips)} clips):")
         for clip in group.clips:
-            where = f"{clip['source_path']}  [{clip['span_start_s']:.2f}s-{clip['span_end_s']:.2f}s]"
+            where = f"{escape_name(clip['source_path'])}  [{clip['span_start_s']:.2f}s-{clip['span_end_s']:.2f}s]"
             print(f"  {'keep' if clip['keep'] else 'dup '}  {clip['sim_to_kept']:.4f}  {clip['clip_id']}  {where}")
     if len(found) > len(shown):
         print(f"... {len(found) - len(shown)} more group(s): --limit, --json, or the Parquet file above")

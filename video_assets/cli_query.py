@@ -9,6 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from video_assets.cli_options import add_output_and_json, picked
+from video_assets.shown_names import escape_name
 
 WHERE_HELP = (
     "filter, as in search: columns (duration_s, video_id, source_path, span_start_s, text_match, "
@@ -116,7 +117,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _clip_line(row: dict[str, Any]) -> str:
-    where = row.get("clip_path") or row["source_path"]
+    where = escape_name(row.get("clip_path") or row["source_path"])
     return f"{row['clip_id']}  {row['video_id']}  [{row['span_start_s']:.2f}s-{row['span_end_s']:.2f}s]  {where}"
 
 

@@ -23,6 +23,7 @@ from video_assets.config import Settings
 from video_assets.index.commit import videos_filter
 from video_assets.index.connection import clip_table_exists, connect, local_db_dir, open_clip_table
 from video_assets.input_walk import walk_inputs
+from video_assets.shown_names import escape_name
 from video_assets.video_registry import VideoRecord, VideoRegistry
 
 MAX_REMOVE_SHARE = 0.5  # removing more than this share of the registered videos at once needs --force
@@ -71,7 +72,7 @@ class RemovalPlan:
         out = []
         for t in self.targets:
             rows = ", ".join(f"{table} {n}" for table, n in t.clip_rows.items()) or "no index table"
-            out.append(f"  {t.video.video_id}  {t.video.abs_path}  ({t.reason}; clip rows: {rows})")
+            out.append(escape_name(f"  {t.video.video_id}  {t.video.abs_path}  ({t.reason}; clip rows: {rows})"))
         totals: dict[str, int] = {}
         for t in self.targets:
             for table, n in t.clip_rows.items():
@@ -155,7 +156,12 @@ def plan_removal(
             )
     else:
         try:
-            walk = walk_inputs(input_dir, settings.video_extensions, exclude=[settings.data_dir])
+            walk = walk_inputs(
+                input_dir,
+                settings.video_extensions,
+                exclude=[settings.data_dir],
+                follow_outside_links=settings.follow_outside_links,
+            )
         except FileNotFoundError:
             input_missing = True
             refusals.append(

@@ -19,6 +19,7 @@ import dagster as dg
 from video_assets.assets.partitions import videos_partitions
 from video_assets.config import Settings
 from video_assets.discovery import chunked, scan
+from video_assets.folder_overlap import check_folders
 from video_assets.input_walk import SkippedInput
 from video_assets.ledger import VideoAccount, VideoLedger
 from video_assets.models.weights_preflight import preflight_weights
@@ -26,6 +27,7 @@ from video_assets.remove import is_removed
 from video_assets.resolved import resolve
 from video_assets.run_guard import guarded_runs
 from video_assets.run_ledger import close_partition, open_partition, partition_lines, rehash_videos
+from video_assets.shown_names import escape_name
 from video_assets.video_registry import STATUSES, VideoRecord, VideoRegistry
 
 # The single-machine instance settings (pools of one, run monitoring), shipped with the package.
@@ -121,9 +123,11 @@ def run_folder(
     """
     from video_assets.definitions import EMBED_JOB, build_definitions
 
+    progress = one_line(progress)  # file names in every line escaped (shown_names)
     settings = settings.model_copy(
         update={"data_dir": settings.data_dir.resolve(), "input_dir": settings.input_dir.resolve()}
     )
+    check_folders(settings.input_dir, settings.data_dir)  # before anything is written in either
     # Once, before any partition: absent weights would otherwise fail every partition in turn.
     problems = preflight_weights(settings, models_option=models_option)
     if problems:
@@ -203,6 +207,11 @@ def run_folder(
         registered=registry_counts(everyone),
         input_dir=settings.input_dir,
     )
+
+
+def one_line(progress: Callable[[str], None]) -> Callable[[str], None]:
+    """`progress` given each line with control characters and undecodable bytes escaped."""
+    return lambda line: progress(escape_name(line))
 
 
 def registry_counts(videos: list[VideoRecord]) -> dict[str, int]:

@@ -6,6 +6,7 @@ import sys
 
 from video_assets.run_ledger import reason_of
 from video_assets.runner import RunSummary
+from video_assets.shown_names import escape_name
 
 
 def summary_lines(summary: RunSummary) -> list[str]:
@@ -49,6 +50,7 @@ def summary_lines(summary: RunSummary) -> list[str]:
             f"{len(summary.failed_videos)} video(s) failed, {len(summary.pending_videos)} not done: "
             "a plain `video-assets run` retries them"
         )
+    lines = [escape_name(line) for line in lines]  # a name with a newline must not forge a status line
     lines.append(f"Dagster home: {summary.dagster_home}")
     # This interpreter's dagster: a bare `dagster` is not on PATH unless the venv is activated.
     lines.append(

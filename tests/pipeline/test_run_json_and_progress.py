@@ -98,3 +98,18 @@ def test_phase_bars_draw_nothing_when_quiet() -> None:
         assert bars is no_progress
     with phase_bars() as bars:
         assert isinstance(bars, PhaseBars)
+
+
+@pytest.mark.parametrize("layout", ["same", "input_inside_data"])
+def test_an_input_folder_that_is_or_lies_in_the_data_dir_is_refused(tmp_path: Path, dagster_home, capsys, layout):
+    """Issue 23: `--output` equal to `--input` (or an input inside the data dir) said "no video files found",
+    exit 0: every video was left out as the pipeline's own file."""
+    data = tmp_path / "data"
+    videos = data if layout == "same" else data / "videos"
+    make_video(videos / "good.mp4", duration_s=1.0, fps=12, size=(96, 64), seed=1)
+    code = main(["run", "--input", str(videos), "--output", str(data), "--models", "fingerprint"])
+    err = capsys.readouterr().err
+    assert code == 2 and "\n" not in err.strip()
+    expected = "--input and --output are the same folder" if layout == "same" else "lies inside the data directory"
+    assert expected in err and str(videos) in err
+    assert sorted(p.name for p in data.iterdir()) == (["good.mp4"] if layout == "same" else ["videos"])
