@@ -97,7 +97,12 @@ def write_settings(settings: Settings) -> Path:
     """Persist the settings so `dagster dev` (VIDEO_ASSETS_SETTINGS) loads the same graph."""
     path = settings.paths.settings_file
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(settings.model_dump_json(indent=2))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # a full disk leaves the old file, not half a new one
+    try:
+        tmp.write_text(settings.model_dump_json(indent=2))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from video_assets.input_walk import DiscoveredFile
+from video_assets.registry_errors import is_lock_wait, registry_error
 
 # pending: not (or no longer) in every enabled model's index; done: it is (see ledger.py);
 # failed: the last attempt failed, with the reason; missing: the file is gone.
@@ -76,9 +77,12 @@ class VideoRegistry:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=30.0)) as db:
-            # Persistent in the file; in WAL mode readers never block the writer.
-            db.execute("PRAGMA journal_mode=WAL")
+        try:
+            with closing(sqlite3.connect(self.path, timeout=30.0)) as db:
+                # Persistent in the file; in WAL mode readers never block the writer.
+                db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as err:
+            raise (err if is_lock_wait(err) else registry_error(self.path, err)) from err
         with self._connect(write=True) as db:
             db.execute(_CREATE_TABLE)
             columns = {r["name"] for r in db.execute("PRAGMA table_info(videos)")}
@@ -96,7 +100,10 @@ class VideoRegistry:
         # up front (BEGIN IMMEDIATE), so its reads and writes form one step. With
         # sqlite3's implicit deferred transactions, two processes could both read the
         # same unsealed videos and seal them into two different partitions.
-        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
+            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        except sqlite3.DatabaseError as err:
+            raise (err if is_lock_wait(err) else registry_error(self.path, err)) from err
         db.row_factory = sqlite3.Row
         try:
             # A reader's transaction is one snapshot: its queries agree with each other.
@@ -104,9 +111,13 @@ class VideoRegistry:
             try:
                 yield db
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # SQLite ends the transaction itself on some errors (disk full)
+                    db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+        except sqlite3.DatabaseError as err:
+            # Damaged file, full disk, read-only folder: named, with the remedy (lock waits pass as they are).
+            raise (err if is_lock_wait(err) else registry_error(self.path, err)) from err
         finally:
             db.close()
 
