@@ -12,7 +12,6 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-
 FULL_BELOW_BYTES = 1 << 20  # free space under which an I/O error is taken for a full disk
 
 
