@@ -155,6 +155,16 @@ class VideoLedger:
             self.registry.mark(video_id, "pending")
         return reopened
 
+    def done_landings(self, model: str) -> dict[str, int]:
+        """video_id -> clip rows of `model`'s landing, for every done video (what the table must hold)."""
+        with self.registry._connect() as db:
+            rows = db.execute(
+                "SELECT l.video_id, l.clips FROM landed l JOIN videos v ON v.video_id = l.video_id"
+                " WHERE l.model=? AND v.status='done' AND l.sha256 = v.sha256",
+                (model,),
+            ).fetchall()
+        return {r["video_id"]: int(r["clips"]) for r in rows}
+
     def _landed_all(self, video_id: str, required: Mapping[str, str]) -> bool:
         with self.registry._connect() as db:
             rows = db.execute(

@@ -133,10 +133,17 @@ def plan_removal(
     if video_ids:
         unknown = [v for v in dict.fromkeys(video_ids) if v not in everyone]
         if unknown:
+            # Rows of a video the registry no longer knows (a rebuilt registry): `verify` drops them.
+            orphans = {t: sum(n.values()) for t, n in _clip_rows(settings, models, unknown).items() if n}
+            held = ", ".join(f"{t} holds {n} row(s) of them" for t, n in orphans.items())
             raise RemovalRefused(
                 f"unknown video id(s) {', '.join(unknown)}: not in the video registry {registry_path} "
                 f"({_registry_counts(len(live), len(everyone) - len(live))}; "
-                "`video-assets remove --dry-run` lists those whose files are gone)"
+                + (
+                    f"{held}: `video-assets verify --drop-orphans` deletes rows of unknown videos)"
+                    if orphans
+                    else "`video-assets remove --dry-run` lists those whose files are gone)"
+                )
             )
         chosen = [(everyone[v], "named") for v in dict.fromkeys(video_ids)]
         present = [v for v, _ in chosen if Path(v.abs_path).exists()]

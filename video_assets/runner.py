@@ -20,6 +20,8 @@ from video_assets.assets.partitions import videos_partitions
 from video_assets.config import Settings
 from video_assets.discovery import chunked, scan
 from video_assets.folder_overlap import check_folders
+from video_assets.index.connection import connect
+from video_assets.index_audit import reopen_short_videos
 from video_assets.input_walk import SkippedInput
 from video_assets.ledger import VideoAccount, VideoLedger
 from video_assets.models.weights_preflight import preflight_weights
@@ -154,6 +156,8 @@ def run_folder(
     required = resolved.required_index_versions
     for video_id in ledger.reopen_unfinished(required):
         progress(f"to redo: {video_id} (a model or setting changed since it was indexed)")
+    for short in reopen_short_videos(connect(settings.paths.lancedb_uri), ledger, list(required)):
+        progress(short.line())  # done, but its rows are not in the table as landed: redone
     videos = [v for v in registry.all() if v.partition_key and v.status != "missing"]
     keys = sorted({v.partition_key for v in videos if rerun_all or v.status != "done"})
     # guarded_runs: dead runs' slots freed first, no endless wait on a pool slot, and
