@@ -10,7 +10,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from video_assets import cli_duplicates, cli_export, cli_query, cli_verify
+from video_assets import cli_duplicates, cli_export, cli_quarantine, cli_query, cli_verify
 from video_assets.cli_options import add_output, add_output_and_json, picked
 from video_assets.config import Settings
 from video_assets.shown_names import escape_name
@@ -323,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_query.register(sub)  # clips, ask
     cli_export.register(sub)  # export
     cli_verify.register(sub)  # verify: the index against the ledger
+    cli_quarantine.register(sub)  # quarantine: settle videos that can never decode
     return parser
 
 

@@ -30,7 +30,7 @@ from video_assets.resolved import resolve
 from video_assets.run_guard import guarded_runs
 from video_assets.run_ledger import close_partition, open_partition, partition_lines, rehash_videos
 from video_assets.shown_names import escape_name
-from video_assets.video_registry import STATUSES, VideoRecord, VideoRegistry
+from video_assets.video_registry import SETTLED, STATUSES, VideoRecord, VideoRegistry
 
 # The single-machine instance settings (pools of one, run monitoring), shipped with the package.
 PROJECT_DAGSTER_YAML = Path(__file__).resolve().parent / "dagster_instance.yaml"
@@ -61,6 +61,7 @@ class RunSummary:
     other_extensions: dict[str, int] = field(default_factory=dict)
     missing: list[VideoRecord] = field(default_factory=list)
     registered: dict[str, int] = field(default_factory=dict)  # the whole registry after the run: status -> videos
+    settled: list[VideoRecord] = field(default_factory=list)  # failed, settled by the user: not retried
     input_dir: Path | None = None
 
     @property
@@ -159,7 +160,7 @@ def run_folder(
     for short in reopen_short_videos(connect(settings.paths.lancedb_uri), ledger, list(required)):
         progress(short.line())  # done, but its rows are not in the table as landed: redone
     videos = [v for v in registry.all() if v.partition_key and v.status != "missing"]
-    keys = sorted({v.partition_key for v in videos if rerun_all or v.status != "done"})
+    keys = sorted({v.partition_key for v in videos if rerun_all or v.status not in ("done", SETTLED)})
     # guarded_runs: dead runs' slots freed first, no endless wait on a pool slot, and
     # SIGINT/SIGTERM stop the loop with RunInterrupted (the CLI exits 128 + signal).
     with (
@@ -213,6 +214,7 @@ def run_folder(
         other_extensions=result.other_extensions,
         # A video `remove` dropped is settled: no MISSING line for it in every later run.
         missing=[v for v in everyone if v.status == "missing" and not is_removed(v)],
+        settled=[v for v in everyone if v.status == SETTLED],
         registered=registry_counts(everyone),
         input_dir=settings.input_dir,
     )

@@ -39,6 +39,11 @@ def summary_lines(summary: RunSummary) -> list[str]:
     if summary.other_extensions:
         counts = ", ".join(f"{ext}: {n}" for ext, n in sorted(summary.other_extensions.items()))
         lines.append(f"ignored files with other extensions ({counts})")
+    for video in summary.settled:
+        lines.append(
+            f"SETTLED {video.abs_path}: {reason_of(video) if video.error else 'no reason recorded'} "
+            "(not retried until the file changes; `video-assets quarantine --undo` retries it)"
+        )
     for video in summary.missing:
         lines.append(f"MISSING {video.abs_path}: gone from the input folder (`video-assets remove` drops it)")
     if summary.no_videos:
@@ -84,6 +89,7 @@ def summary_dict(summary: RunSummary) -> dict:
         "skipped_inputs": [{"path": s.path, "reason": s.reason} for s in summary.skipped_inputs],
         "other_extensions": dict(sorted(summary.other_extensions.items())),  # ".txt" -> files ignored
         "missing": [v.abs_path for v in summary.missing],
+        "settled": [{"video_id": v.video_id, "path": v.abs_path, "reason": reason_of(v)} for v in summary.settled],
         "registered": summary.registered,
         "no_videos": summary.no_videos,
         "dagster_home": str(summary.dagster_home),

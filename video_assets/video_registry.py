@@ -21,8 +21,10 @@ from video_assets.input_walk import DiscoveredFile
 from video_assets.registry_errors import is_lock_wait, registry_error
 
 # pending: not (or no longer) in every enabled model's index; done: it is (see ledger.py);
-# failed: the last attempt failed, with the reason; missing: the file is gone.
-STATUSES = ("pending", "done", "failed", "missing")
+# failed: the last attempt failed, with the reason; missing: the file is gone; settled: failed,
+# and the user said to stop retrying it (`video-assets quarantine`) until the file changes.
+STATUSES = ("pending", "done", "failed", "missing", "settled")
+SETTLED = "settled"
 
 
 def video_id_for(rel_path: str) -> str:
@@ -219,12 +221,33 @@ class VideoRegistry:
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}; expected one of {STATUSES}")
         with self._connect(write=True) as db:
+            row = db.execute("SELECT status FROM videos WHERE video_id=?", (video_id,)).fetchone()
+            if row is not None and row["status"] == SETTLED and status in ("failed", "pending"):
+                return  # settled by the user: another failed try keeps it so (a changed file does not: register)
             updated = db.execute(
                 "UPDATE videos SET status=?, error=?, sha256=COALESCE(?, sha256), updated_at=? WHERE video_id=?",
                 (status, error, sha256, time.time(), video_id),
             ).rowcount
         if not updated:
             raise KeyError(f"video {video_id!r} is not in the video registry {self.path}")
+
+    def settle(self, video_id: str, settled: bool = True) -> VideoRecord:
+        """The user's word on a failed video: settled (no more retries until the file changes), or not
+        (`settled=False`: pending again). Raises ValueError for a video in another state."""
+        video = self.get(video_id)
+        wanted = ("failed", "pending") if settled else (SETTLED,)
+        if video.status not in wanted:
+            action = "settle" if settled else "retry"
+            raise ValueError(
+                f"cannot {action} {video.rel_path} ({video_id}): it is {video.status}; only "
+                f"{' or '.join(wanted)} videos can be {'settled' if settled else 'retried'}"
+            )
+        with self._connect(write=True) as db:
+            db.execute(
+                "UPDATE videos SET status=?, updated_at=? WHERE video_id=?",
+                (SETTLED if settled else "pending", time.time(), video_id),
+            )
+        return self.get(video_id)
 
     def record_probe(self, video_id: str, sha256: str) -> None:
         """The content hash the probe of this run read (the status is left to the ledger)."""

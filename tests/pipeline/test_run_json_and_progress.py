@@ -35,13 +35,13 @@ def test_run_json_lists_each_video_with_its_reason(tmp_path: Path, dagster_home,
     bad = by_path["notes.mp4"]
     assert bad["status"] == "failed" and bad["reason"].startswith("cannot open as a video container")
     assert str(videos / "notes.mp4") not in bad["reason"]  # the path is its own field
-    assert report["registered"] == {"pending": 0, "done": 1, "failed": 1, "missing": 0, "removed": 0}
+    assert report["registered"] == {"pending": 0, "done": 1, "failed": 1, "missing": 0, "settled": 0, "removed": 0}
     assert report["other_extensions"] == {".txt": 1}  # issue 23: the text summary counted it, --json did not
 
     # A rerun lists the videos it ran and the failed ones, not the done ones; the totals cover the registry.
     assert main(["run", "--input", str(videos), "--output", str(tmp_path / "data"), "--models", "fingerprint"]) == 1
     out = capsys.readouterr().out
-    assert "registered videos: pending: 0, done: 1, failed: 1, missing: 0, removed: 0" in out
+    assert "registered videos: pending: 0, done: 1, failed: 1, missing: 0, settled: 0, removed: 0" in out
     assert "ignored files with other extensions (.txt: 1)" in out
 
 
