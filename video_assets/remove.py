@@ -133,18 +133,8 @@ def plan_removal(
     if video_ids:
         unknown = [v for v in dict.fromkeys(video_ids) if v not in everyone]
         if unknown:
-            # Rows of a video the registry no longer knows (a rebuilt registry): `verify` drops them.
-            orphans = {t: sum(n.values()) for t, n in _clip_rows(settings, models, unknown).items() if n}
-            held = ", ".join(f"{t} holds {n} row(s) of them" for t, n in orphans.items())
-            raise RemovalRefused(
-                f"unknown video id(s) {', '.join(unknown)}: not in the video registry {registry_path} "
-                f"({_registry_counts(len(live), len(everyone) - len(live))}; "
-                + (
-                    f"{held}: `video-assets verify --drop-orphans` deletes rows of unknown videos)"
-                    if orphans
-                    else "`video-assets remove --dry-run` lists those whose files are gone)"
-                )
-            )
+            counts = _registry_counts(len(live), len(everyone) - len(live))
+            raise RemovalRefused(_unknown_ids(settings, models, unknown, registry_path, counts))
         chosen = [(everyone[v], "named") for v in dict.fromkeys(video_ids)]
         present = [v for v, _ in chosen if Path(v.abs_path).exists()]
         if present:
@@ -201,6 +191,21 @@ def plan_removal(
     rows = _clip_rows(settings, models, [v.video_id for v, _ in chosen])
     targets = [RemovalTarget(v, reason, {t: n.get(v.video_id, 0) for t, n in rows.items()}) for v, reason in chosen]
     return RemovalPlan(registry_path, input_dir, len(live), targets, [] if force else refusals, input_missing)
+
+
+def _unknown_ids(
+    settings: Settings, models: Sequence[str], unknown: list[str], registry_path: Path, counts: str
+) -> str:
+    """The refusal for ids the registry does not know; rows of them in a table (a rebuilt registry)
+    are named, with `verify --drop-orphans`, which deletes them."""
+    orphans = {t: sum(n.values()) for t, n in _clip_rows(settings, models, unknown).items() if n}
+    held = ", ".join(f"{t} holds {n} row(s) of them" for t, n in orphans.items())
+    advice = (
+        f"{held}: `video-assets verify --drop-orphans` deletes rows of unknown videos"
+        if orphans
+        else "`video-assets remove --dry-run` lists those whose files are gone"
+    )
+    return f"unknown video id(s) {', '.join(unknown)}: not in the video registry {registry_path} ({counts}; {advice})"
 
 
 def _clip_rows(settings: Settings, models: Sequence[str], video_ids: list[str]) -> dict[str, dict[str, int]]:

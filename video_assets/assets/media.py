@@ -28,7 +28,7 @@ from video_assets.resources.storage import StorageResource
 from video_assets.stages.checks import check_clips, check_frame_counts, check_probes, check_unique_ids
 from video_assets.stages.clip_report import frames_clip_rows, source_rows, span_label
 from video_assets.stages.clips import CLIP_SCHEMA, clip_plans, plan_clips
-from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames
+from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames, resized_metadata
 from video_assets.stages.sources import SOURCE_SCHEMA, probe_partition
 from video_assets.stages.thumbnails import ThumbnailStrips, strips_markdown, write_strips
 
@@ -182,8 +182,6 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
             context.log.warning(f"clip {clip_id} dropped: {reason}")
         for clip_id, count in summary.repeated_by_clip.items():
             context.log.info(f"clip {clip_id}: {count} sample(s) took the nearest decoded picture (none of their own)")
-        for video_id, (height, width) in summary.picture_size.items():
-            context.log.info(f"video {video_id}: its picture size changes; every frame scaled to {width}x{height}")
         for clip_id, (height, width) in summary.scaled_from.items():
             context.log.info(f"clip {clip_id}: native {width}x{height} frames scaled down to frames.max_pixels")
         stored = ParquetPart(path, context.partition_key)
@@ -220,12 +218,7 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
                 # by the nearest decoded one, as ffmpeg's fps filter does.
                 "repeated_samples": summary.repeated_samples,
                 "scaled_down_clips": len(summary.scaled_from),
-                # Streams whose resolution changes midway: every picture at the first picture's size.
-                **(
-                    {"resized_to_first_picture": {v: f"{w}x{h}" for v, (h, w) in summary.picture_size.items()}}
-                    if summary.picture_size
-                    else {}
-                ),
+                **resized_metadata(summary),  # streams whose resolution changes midway
                 "signatures": one_or_list([sig.key for sig in resolved.frame_signatures]),
                 "target_res": "native"
                 if tuple(cfg.target_res) == (-1, -1)

@@ -147,6 +147,13 @@ def _write_clip(
     summary.frames += sum(len(f.frames) for f in result.frames.values())
 
 
+def resized_metadata(summary: FramesSummary) -> dict[str, dict[str, str]]:
+    """`resized_to_first_picture`: video -> "WxH" its pictures were scaled to (its size changes midway)."""
+    if not summary.picture_size:
+        return {}
+    return {"resized_to_first_picture": {v: f"{w}x{h}" for v, (h, w) in summary.picture_size.items()}}
+
+
 def row_frames(row: dict) -> np.ndarray:
     """The (N, H, W, 3) uint8 frames of one stored row, whichever storage wrote it."""
     blobs = row["jpeg"]  # null when stored raw
