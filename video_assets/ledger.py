@@ -19,7 +19,7 @@ the next plain `run` retries them.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from video_assets.video_registry import VideoRegistry
@@ -30,6 +30,8 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS clip_drops (
         video_id TEXT NOT NULL, stage TEXT NOT NULL, clip_id TEXT NOT NULL, reason TEXT NOT NULL,
         PRIMARY KEY (video_id, stage, clip_id))""",
+    # Done videos checked once for an edit list the index ignored before (issue 23): content hash.
+    """CREATE TABLE IF NOT EXISTS timeline_checked (video_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS landed (
         video_id TEXT NOT NULL, model TEXT NOT NULL, sha256 TEXT, version TEXT NOT NULL,
         clips INTEGER NOT NULL, landed_at REAL NOT NULL, PRIMARY KEY (video_id, model))""",
@@ -104,6 +106,11 @@ class VideoLedger:
                     " VALUES (?,?,?,?,?,?)",
                     (video_id, model, row["sha256"] if row else None, version, clips, now),
                 )
+                if row and row["sha256"]:  # indexed on the player's timeline: no edit-list check needed
+                    db.execute(
+                        "INSERT OR REPLACE INTO timeline_checked (video_id, sha256) VALUES (?,?)",
+                        (video_id, row["sha256"]),
+                    )
 
     def record_commit(
         self,
@@ -153,6 +160,31 @@ class VideoLedger:
         reopened = [v for v in done if v in lifted or not self._landed_all(v, required)]
         for video_id in reopened:
             self.registry.mark(video_id, "pending")
+        return reopened
+
+    def reopen_edit_listed(self, hides_leading_frames: Callable[[str], bool]) -> list[str]:
+        """Done videos never checked for an edit list (indexed before its frames were left out) are checked
+        once, by content; those whose stream hides leading frames go back to pending. Returns their ids."""
+        with self.registry._connect() as db:
+            unchecked = db.execute(
+                "SELECT v.video_id, v.abs_path, v.sha256 FROM videos v LEFT JOIN timeline_checked t"
+                " ON t.video_id = v.video_id AND t.sha256 = v.sha256"
+                " WHERE v.status='done' AND v.sha256 IS NOT NULL AND t.video_id IS NULL"
+            ).fetchall()
+        reopened = []
+        for row in unchecked:
+            try:
+                hidden = hides_leading_frames(row["abs_path"])
+            except Exception:  # noqa: BLE001 - an unreadable file is the next run's to report; not rechecked
+                hidden = False
+            with self.registry._connect(write=True) as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO timeline_checked (video_id, sha256) VALUES (?,?)",
+                    (row["video_id"], row["sha256"]),
+                )
+            if hidden:
+                self.registry.mark(row["video_id"], "pending")
+                reopened.append(row["video_id"])
         return reopened
 
     def done_landings(self, model: str) -> dict[str, int]:

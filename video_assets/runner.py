@@ -24,6 +24,7 @@ from video_assets.index.connection import connect
 from video_assets.index_audit import reopen_short_videos
 from video_assets.input_walk import SkippedInput
 from video_assets.ledger import VideoAccount, VideoLedger
+from video_assets.media.pyav_container import hides_leading_frames
 from video_assets.models.weights_preflight import preflight_weights
 from video_assets.remove import is_removed
 from video_assets.resolved import resolve
@@ -157,6 +158,8 @@ def run_folder(
     required = resolved.required_index_versions
     for video_id in ledger.reopen_unfinished(required):
         progress(f"to redo: {video_id} (a model or setting changed since it was indexed)")
+    for video_id in ledger.reopen_edit_listed(hides_leading_frames):
+        progress(f"to redo: {video_id} (an MP4 edit list: its clips now follow the player's timeline)")
     for short in reopen_short_videos(connect(settings.paths.lancedb_uri), ledger, list(required)):
         progress(short.line())  # done, but its rows are not in the table as landed: redone
     videos = [v for v in registry.all() if v.partition_key and v.status != "missing"]

@@ -123,3 +123,13 @@ def first_frame_rotation(container: av.container.InputContainer, path: str) -> i
             return rotation or (int(float(tag)) % 360 if tag else 0)
     detail = f": {'; '.join(errors[:3])}" if errors else ""
     raise VideoReadError(path, f"no frame of the video stream can be decoded (truncated or corrupt){detail}")
+
+
+def hides_leading_frames(path: str) -> bool:
+    """Whether the stream starts with packets FFmpeg marks discard: an MP4 edit list (a cut made with
+    `-ss` and stream copy) hiding the pictures before the cut. Reads only the first packets."""
+    with open_container(path) as container:
+        for packet in container.demux(video_stream(container, path)):
+            if packet.pts is not None and packet.size:
+                return bool(packet.is_discard)
+    return False
