@@ -63,9 +63,8 @@ def walk_inputs(
     if not root.is_dir():
         raise FileNotFoundError(f"input directory {root} does not exist or is not a directory")
     walk = InputWalk()
-    walker = _Walker(root, {e.lower() for e in extensions}, [Path(d).resolve() for d in exclude], walk)
-    walker.follow_outside = follow_outside_links
-    walker.run()
+    excluded = [Path(d).resolve() for d in exclude]
+    _Walker(root, {e.lower() for e in extensions}, excluded, walk, follow_outside_links).run()
     walk.files.sort(key=lambda f: f.rel_path)
     return walk
 
@@ -73,15 +72,17 @@ def walk_inputs(
 class _Walker:
     """Depth-first, entries in name order, a stack of open folder listings instead of recursion."""
 
-    def __init__(self, root: Path, wanted: set[str], excluded: list[Path], walk: InputWalk) -> None:
+    def __init__(
+        self, root: Path, wanted: set[str], excluded: list[Path], walk: InputWalk, follow_outside: bool
+    ) -> None:
         self.root, self.wanted, self.excluded, self.walk = root, wanted, excluded, walk
         self.real_root = root.resolve()
-        self.follow_outside = False
+        self.follow_outside = follow_outside
         self.visited: set[tuple[int, int]] = set()  # (device, inode) of folders walked
         self.stack: list[Iterator[os.DirEntry]] = []
 
     def skip(self, path: Path | str, reason: str) -> None:
-        self.walk.skipped.append(SkippedInput(_shown_path(path), reason))
+        self.walk.skipped.append(SkippedInput(escape_name(str(path)), reason))
 
     def run(self) -> None:
         self.enter(self.root)
@@ -123,7 +124,9 @@ class _Walker:
             self.skip(path, f"a link into {real}: system folders (/proc, /sys, /dev) are never walked")
             return
         if entry.is_symlink() and not self.follow_outside and not real.is_relative_to(self.real_root):
-            self.skip(path, f"a link to {_shown_path(real)}, outside the input folder: not followed ({OUTSIDE_LINK})")
+            self.skip(
+                path, f"a link to {escape_name(str(real))}, outside the input folder: not followed ({OUTSIDE_LINK})"
+            )
             return
         if stat.S_ISDIR(st.st_mode):
             self.enter(path)
@@ -152,11 +155,6 @@ def _not_utf8(path: str) -> bool:
     except UnicodeEncodeError:
         return True
     return False
-
-
-def _shown_path(path: Path | str) -> str:
-    """The path as text that is valid UTF-8 and one line: undecodable bytes and control characters escaped."""
-    return escape_name(str(path))
 
 
 def _os_reason(err: OSError, what: str) -> str:

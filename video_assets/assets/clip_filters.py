@@ -10,6 +10,7 @@ their hash is the code version, so changing one marks every partition stale.
 # No `from __future__ import annotations`: Dagster resolves resource types from real annotations.
 import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import dagster as dg
 
@@ -85,7 +86,7 @@ def _clip_filters_asset(name: str, settings: FilterSettings, version: str) -> dg
     return clip_filters
 
 
-def _input_dir(storage: StorageResource):  # -> Path | None (Dagster reads real annotations here)
+def _input_dir(storage: StorageResource) -> Path | None:
     """The input folder `run` saved with the data directory's settings, for the advice; None if unknown."""
     try:
         return load_settings_file(storage.paths.settings_file).input_dir
