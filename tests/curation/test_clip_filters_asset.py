@@ -266,7 +266,8 @@ def test_a_second_data_dir_on_one_instance_filters_what_its_files_lack(pipeline,
     assert "records fingerprint_clip_filters runs for 3 partition(s) with no filters file in" in captured.err
     still = sorted(indexed_clips(connect(str(other / "lancedb")), MODEL)[keys["still.mp4"]])
     assert out[0].startswith(f"{MODEL}: filters run for 3 of 3 partition(s); {kept} of 6 clips kept")
-    gap = f"; 2 clip(s) have no filter result yet ({', '.join(still)}): run `video-assets filters` (--all to redo all)"
+    # Its partition failed: the advice is that failure's (filters again fails the same way).
+    gap = f"; 2 clip(s) have no filter result yet ({', '.join(still)}): see the failed partition(s) below"
     assert out[0].endswith(gap), out[0]
 
     assert main(["clips", "--where", "filter_keep = false", *base]) == 0
@@ -328,3 +329,21 @@ def test_sensor_runs_a_partition_whose_filters_file_is_not_in_its_data_dir(pipel
     assert [r.partition_key for r in gap.run_requests] == [keys["copy.mp4"]]
     _run(gap.run_requests[0], instance, resources)
     assert _tick(sensor, instance, lancedb, gap.cursor).run_requests == []
+
+
+def test_a_damaged_frames_part_advises_what_fixes_it(pipeline, capsys) -> None:
+    """Issue 23: a damaged frames Parquet part made `filters` fail and advise running `filters` again, which
+    failed the same way: the advice is the command that rewrites the part."""
+    data, _, _, keys = pipeline
+    frames = data / "assets" / "frames" / f"{keys['still.mp4']}.parquet"
+    good = frames.read_bytes()
+    frames.write_bytes(good[: len(good) // 2])
+    try:
+        assert main(["filters", "--model", MODEL, "--output", str(data), "--all"]) == 1
+    finally:
+        frames.write_bytes(good)
+    out = capsys.readouterr().out
+    (failed,) = [line for line in out.splitlines() if line.startswith("failed:")]
+    assert keys["still.mp4"] in failed and str(frames) in failed and "cannot be read" in failed
+    assert f"`video-assets run --all --input {data.parent / 'videos'} --output {data}` rewrites it" in failed
+    assert "run `video-assets filters`" not in out  # the gap note, when earlier results leave one, defers to it

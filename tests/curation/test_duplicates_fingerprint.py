@@ -103,6 +103,11 @@ def test_cli_prints_groups_kept_first(planted, capsys: pytest.CaptureFixture[str
     out = capsys.readouterr().out
     assert "cosine >= 0.999" in out and "full run" in out and "group 1 (2 clips):" in out  # only the identical stills
     assert "threshold 0.999 (--threshold)" in out
+    # Issue 23: --limit -1 said "2 more group(s)" of the one group.
+    assert main(["duplicates", "--model", MODEL, "--output", str(data), "--threshold", "0.999", "--limit", "-1"]) == 0
+    out = capsys.readouterr().out
+    total = int(out.split("): ", 1)[1].split(" group(s)", 1)[0])
+    assert "group 1 (" not in out and f"... {total} more group(s)" in out
 
 
 def test_asset_materializes_with_metadata(planted) -> None:

@@ -272,3 +272,47 @@ def test_a_killed_exports_temp_dir_is_removed_by_the_next_export(index, tmp_path
     assert not dead.exists()  # its owner is gone: removed
     assert alive.exists() and elsewhere.exists() and no_owner.exists() and other_out.exists()
     assert not (out / ".owner.json").exists()  # the owner file does not travel into the export
+
+
+def test_export_replaces_only_what_it_wrote(index, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Issue 23: a folder with someone else's export.json, or an export with a file the user added, is refused
+    and left as it was; an export of ours holding only its own files is replaced."""
+    data, _ = index
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "export.json").write_text('{"files": ["main.py"], "version": 3}')
+    (project / "src" / "main.py").write_text("print('mine')")
+    assert _export(data, project) == 2
+    err = capsys.readouterr().err
+    assert "export.json that video-assets export did not write" in err and str(project) in err
+    assert (project / "src" / "main.py").read_text() == "print('mine')"
+    assert json.loads((project / "export.json").read_text())["version"] == 3
+
+    out = tmp_path / "out"
+    assert _export(data, out, "--format", "jsonl") == 0
+    assert _manifest(out)["format_id"] == "video-assets-export/1" and _manifest(out)["files"] == ["clips.jsonl"]
+    (out / "notes.txt").write_text("my notes")
+    assert _export(data, out, "--format", "parquet") == 2
+    err = capsys.readouterr().err
+    assert "1 entry the earlier export did not write (notes.txt)" in err
+    assert (out / "notes.txt").read_text() == "my notes" and (out / "clips.jsonl").exists()
+    (out / "notes.txt").unlink()
+    assert _export(data, out, "--format", "parquet") == 0  # only its own files: replaced
+    assert sorted(p.name for p in out.iterdir()) == ["clips.parquet", "export.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "project"]  # nothing left beside it
+
+
+def test_export_to_dot_is_the_current_directory(
+    index, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Issue 23: `export --out .` failed with "PosixPath('.') has an empty name"."""
+    data, rows = index
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert _export(data, Path("."), "--format", "jsonl") == 0
+    assert len((here / "clips.jsonl").read_text().splitlines()) == len(rows)
+    (here / "mine.txt").write_text("x")
+    assert _export(data, Path("."), "--format", "jsonl") == 2
+    err = capsys.readouterr().err
+    assert "mine.txt" in err and "PosixPath" not in err and (here / "mine.txt").exists()

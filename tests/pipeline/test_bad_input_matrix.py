@@ -15,6 +15,7 @@ from video_assets.app.outcome import RunSummary
 from video_assets.app.runner import run_folder
 from video_assets.app.summary import summary_lines
 from video_assets.catalog.registry import VideoRegistry, video_id_for
+from video_assets.catalog.shown_names import escape_name
 from video_assets.index.connection import connect, open_clip_table
 from video_assets.media.synthetic import make_video
 from video_assets.media.synthetic_codecs import make_codec_case, make_garbage_middle, make_mpeg4_avi
@@ -24,6 +25,7 @@ from video_assets.media.synthetic_damaged import (
     make_truncated,
     make_zero_byte,
 )
+from video_assets.media.synthetic_timeline import make_edit_list_cut, make_resolution_change
 from video_assets.settings.config import ClippingSettings, Settings
 
 pytestmark = pytest.mark.slow
@@ -118,6 +120,24 @@ def _build(root: Path) -> list[Row]:
     add(Row("ping.mp4", "skipped", "symlink loop"))
     (root / "dangling.mp4").symlink_to(root / "nowhere.mp4")
     add(Row("dangling.mp4", "skipped", "broken symlink"))
+    # Issue 23. A link to / is not followed (the run walked the whole machine, /proc included).
+    (root / "to_root").symlink_to("/", target_is_directory=True)
+    add(Row("to_root", "skipped", "outside the input folder: not followed"))
+    # A Latin-1 name stopped the whole run; a newline in a name forged a status line.
+    with open(os.fsencode(root) + b"/caf\xe9.mp4", "wb") as f:
+        f.write((root / "good.mp4").read_bytes())
+    add(Row(os.fsdecode(b"caf\xe9.mp4"), "skipped", "not valid UTF-8"))
+    make_text_file_as_video(root / "forged\nFAILED elsewhere.mp4")
+    add(Row("forged\nFAILED elsewhere.mp4", "failed", "cannot open"))
+    # An MP4 cut with -ss and stream copy (an edit list); a stream whose picture size changes midway.
+    make_edit_list_cut(
+        make_video(root.parent / "uncut.mp4", seed=6, duration_s=4.0, fps=12.0, size=(96, 64)),
+        root / "edit_list_cut.mp4",
+        1.32,
+    )
+    add(Row("edit_list_cut.mp4", "done"))
+    make_resolution_change(root / "resolution_change.ts", [(96, 64), (128, 96)], frames_each=18)
+    add(Row("resolution_change.ts", "done"))
     return rows
 
 
@@ -185,6 +205,11 @@ ROW_NAMES = [
     "loop/self",
     "ping.mp4",
     "dangling.mp4",
+    "to_root",
+    os.fsdecode(b"caf\xe9.mp4"),
+    "forged\nFAILED elsewhere.mp4",
+    "edit_list_cut.mp4",
+    "resolution_change.ts",
 ]
 
 
@@ -196,12 +221,13 @@ def test_every_row_of_the_matrix_is_built(matrix):
 def test_each_file_ends_done_or_fails_alone_with_its_reason(matrix, name):
     root, rows, summary, settings = matrix
     row = next(r for r in rows if r.name == name)
-    path = root / name
+    path = escape_name(str(root / name))  # as every line shows it: one line, valid UTF-8
     lines = summary_lines(summary)
+    assert not any(line.startswith("FAILED elsewhere.mp4") for line in lines)  # no forged status line
     if row.outcome == "skipped":
         skipped = {s.path: s.reason for s in summary.skipped_inputs}
-        assert str(path) in skipped and row.reason in skipped[str(path)]
-        assert f"SKIPPED {path}: {skipped[str(path)]}" in lines
+        assert path in skipped and row.reason in skipped[path]
+        assert f"SKIPPED {path}: {skipped[path]}" in lines
         return
     video = VideoRegistry(settings.data_dir / "registry.sqlite").get(video_id_for(name))
     indexed = _index(settings).get(video.video_id, 0)
@@ -216,8 +242,9 @@ def test_each_file_ends_done_or_fails_alone_with_its_reason(matrix, name):
         assert video.status == "failed" and video.error and row.reason in video.error
         assert indexed == 0
         # The summary names the file once, then the reason.
-        assert f"FAILED {path}: {video.error.removeprefix(f'{path}: ')}" in lines
-        assert next(line for line in lines if line.startswith(f"FAILED {path}:")).count(str(path)) == 1
+        reason = escape_name(video.error.removeprefix(f"{root / name}: "))
+        assert f"FAILED {path}: {reason}" in lines
+        assert next(line for line in lines if line.startswith(f"FAILED {path}:")).count(path) == 1
 
 
 def test_nothing_else_changed_and_no_name_reached_a_shell(matrix, tmp_path):

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -100,3 +101,59 @@ def test_unreadable_files_and_folders_are_reported(tmp_path: Path) -> None:
     finally:
         os.chmod(base / "in" / "closed", 0o755)
         shutil.rmtree(base)
+
+
+def test_links_leaving_the_input_are_reported_not_followed(tmp_path: Path) -> None:
+    """Issue 23: a link to / inside the input made `run` walk the whole machine (/proc/<pid>/cwd included)."""
+    root = _folder(tmp_path / "in")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "deep").mkdir(parents=True)
+    (elsewhere / "deep" / "theirs.mp4").write_bytes(b"x" * 10)
+    (root / "slash").symlink_to("/", target_is_directory=True)
+    (root / "out").symlink_to(elsewhere, target_is_directory=True)
+    (root / "theirs.mp4").symlink_to(elsewhere / "deep" / "theirs.mp4")
+    (root / "inside").symlink_to(root / "sub", target_is_directory=True)  # stays inside: followed
+    walk = walk_inputs(root, VIDEO_EXTENSIONS)
+    assert [f.rel_path for f in walk.files] == ["a.mp4", "inside/b.MKV"]
+    reasons = {Path(s.path).name: s.reason for s in walk.skipped}
+    for name in ("slash", "out", "theirs.mp4"):
+        assert "outside the input folder: not followed (follow_outside_links)" in reasons[name], reasons
+    # The setting follows them; kernel folders stay out even then.
+    (root / "slash").unlink()
+    (root / "proc").symlink_to("/proc/self", target_is_directory=True)
+    walk = walk_inputs(root, VIDEO_EXTENSIONS, follow_outside_links=True)
+    assert [f.rel_path for f in walk.files] == ["a.mp4", "inside/b.MKV", "out/deep/theirs.mp4", "theirs.mp4"]
+    reasons = {Path(s.path).name: s.reason for s in walk.skipped}
+    assert "system folders (/proc, /sys, /dev) are never walked" in reasons["proc"]
+
+
+def test_a_tree_deeper_than_pythons_recursion_limit_is_walked(tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    deep = root
+    root.mkdir()
+    for _ in range(1200):  # 2,400 characters: within PATH_MAX (4,096); mkdir(parents=True) recurses
+        deep = deep / "d"
+        deep.mkdir()
+    (deep / "bottom.mp4").write_bytes(b"x" * 10)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)  # Python's default: a recursive walk fails before 1,200 levels
+    try:
+        walk = walk_inputs(root, VIDEO_EXTENSIONS)
+    finally:
+        sys.setrecursionlimit(limit)
+        (deep / "bottom.mp4").unlink()
+        while deep != root:  # pytest's own cleanup (a recursive rmtree on 3.11) would overflow
+            deep.rmdir()
+            deep = deep.parent
+    assert [Path(f.rel_path).name for f in walk.files] == ["bottom.mp4"] and not walk.skipped
+
+
+def test_a_name_that_is_not_utf8_is_skipped_with_its_bytes_shown(tmp_path: Path) -> None:
+    """Issue 23: a Latin-1 name stopped the whole run (exit 2, the message named no file)."""
+    root = _folder(tmp_path / "in")
+    with open(os.fsencode(root) + b"/caf\xe9.mp4", "wb") as f:
+        f.write(b"x" * 10)
+    walk = walk_inputs(root, VIDEO_EXTENSIONS)
+    assert [f.rel_path for f in walk.files] == ["a.mp4", "sub/b.MKV"]
+    (skipped,) = [s for s in walk.skipped if "UTF-8" in s.reason]
+    assert skipped.path == f"{root}/caf\\xe9.mp4" and skipped.path.encode("utf-8")

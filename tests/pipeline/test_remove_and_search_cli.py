@@ -292,3 +292,23 @@ def test_a_damaged_query_file_is_named_not_a_clip(
     assert not UUID.search(line)
     if damage == "too_short":
         assert "no clip to embed" in line and "min_clip_len_s" in line
+
+
+def test_a_removed_video_is_no_longer_reported_missing_by_run(
+    tmp_path: Path, instance: dg.DagsterInstance, dagster_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 23: after `remove`, every later run printed "MISSING ... (`video-assets remove` drops it)"."""
+    from video_assets.app.runner import run_folder
+    from video_assets.app.summary import summary_dict, summary_lines
+
+    folder, data = indexed_folder(tmp_path, ["keep.mp4", "gone.mp4"], instance)
+    (folder / "gone.mp4").unlink()
+    settings = fast_settings(folder, data)
+    before = run_folder(settings, progress=lambda _: None)
+    assert any(line.startswith(f"MISSING {folder / 'gone.mp4'}") for line in summary_lines(before))
+    code, _, err = cli(capsys, "remove", "--input", str(folder), "--output", str(data), "--models", "fingerprint")
+    assert code == 0, err
+    after = run_folder(settings, progress=lambda _: None)
+    assert not any(line.startswith("MISSING") for line in summary_lines(after)) and after.complete
+    assert summary_dict(after)["missing"] == [] and after.registered["removed"] == 1
+    assert after.registered["missing"] == 0 and after.registered["done"] == 1

@@ -22,6 +22,7 @@ def test_run_json_lists_each_video_with_its_reason(tmp_path: Path, dagster_home,
     videos = tmp_path / "videos"
     make_video(videos / "good.mp4", duration_s=3.0, fps=12, size=(96, 64), seed=1)
     make_text_file_as_video(videos / "notes.mp4")
+    (videos / "readme.txt").write_text("not a video")
     code = main(
         ["run", "--input", str(videos), "--output", str(tmp_path / "data"), "--models", "fingerprint", "--json"]
     )
@@ -34,12 +35,14 @@ def test_run_json_lists_each_video_with_its_reason(tmp_path: Path, dagster_home,
     bad = by_path["notes.mp4"]
     assert bad["status"] == "failed" and bad["reason"].startswith("cannot open as a video container")
     assert str(videos / "notes.mp4") not in bad["reason"]  # the path is its own field
-    assert report["registered"] == {"pending": 0, "done": 1, "failed": 1, "missing": 0}
+    assert report["registered"] == {"pending": 0, "done": 1, "failed": 1, "missing": 0, "settled": 0, "removed": 0}
+    assert report["other_extensions"] == {".txt": 1}  # issue 23: the text summary counted it, --json did not
 
     # A rerun lists the videos it ran and the failed ones, not the done ones; the totals cover the registry.
     assert main(["run", "--input", str(videos), "--output", str(tmp_path / "data"), "--models", "fingerprint"]) == 1
     out = capsys.readouterr().out
-    assert "registered videos: pending: 0, done: 1, failed: 1, missing: 0" in out
+    assert "registered videos: pending: 0, done: 1, failed: 1, missing: 0, settled: 0, removed: 0" in out
+    assert "ignored files with other extensions (.txt: 1)" in out
 
 
 def test_an_input_folder_without_videos_says_so(tmp_path: Path, dagster_home, capsys) -> None:
@@ -95,3 +98,18 @@ def test_phase_bars_draw_nothing_when_quiet() -> None:
         assert bars is no_progress
     with phase_bars() as bars:
         assert isinstance(bars, PhaseBars)
+
+
+@pytest.mark.parametrize("layout", ["same", "input_inside_data"])
+def test_an_input_folder_that_is_or_lies_in_the_data_dir_is_refused(tmp_path: Path, dagster_home, capsys, layout):
+    """Issue 23: `--output` equal to `--input` (or an input inside the data dir) said "no video files found",
+    exit 0: every video was left out as the pipeline's own file."""
+    data = tmp_path / "data"
+    videos = data if layout == "same" else data / "videos"
+    make_video(videos / "good.mp4", duration_s=1.0, fps=12, size=(96, 64), seed=1)
+    code = main(["run", "--input", str(videos), "--output", str(data), "--models", "fingerprint"])
+    err = capsys.readouterr().err
+    assert code == 2 and "\n" not in err.strip()
+    expected = "--input and --output are the same folder" if layout == "same" else "lies inside the data directory"
+    assert expected in err and str(videos) in err
+    assert sorted(p.name for p in data.iterdir()) == (["good.mp4"] if layout == "same" else ["videos"])

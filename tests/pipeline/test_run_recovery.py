@@ -180,7 +180,10 @@ def test_a_slot_held_by_a_live_run_fails_the_wait_naming_the_holder(
         sleeper.wait()
 
 
-def test_sigint_mid_partition_exits_130_and_a_plain_run_retries_it(tmp_path: Path, folder: Path, dagster_home: Path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP])  # SIGHUP: issue 23 (the process died, run STARTED)
+def test_a_signal_mid_partition_exits_128_plus_it_and_a_plain_run_retries_it(
+    tmp_path: Path, folder: Path, dagster_home: Path, signum: signal.Signals
+):
     data, marker = tmp_path / "data", tmp_path / "holding"
     with child_run(folder, data, marker) as proc:
         wait_for("the index step holding its slot", marker.exists, proc)
@@ -188,11 +191,11 @@ def test_sigint_mid_partition_exits_130_and_a_plain_run_retries_it(tmp_path: Pat
             (interrupted,) = slot_holders(instance)
             key = instance.get_run_by_id(interrupted).tags["dagster/partition"]
         sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 130, output(proc)
+        proc.send_signal(signum)
+        assert proc.wait(timeout=60) == 128 + signum, output(proc)
         assert time.monotonic() - sent < 30  # promptly, not after the 600 s the step sleeps
         text = output(proc)
-    assert f"SIGINT received while partition {key} ran" in text and "retries" in text, text
+    assert f"{signum.name} received while partition {key} ran" in text and "retries" in text, text
     with dg.DagsterInstance.get() as instance:
         assert instance.get_run_by_id(interrupted).status == dg.DagsterRunStatus.FAILURE
         assert slot_holders(instance) == set() and waiting_runs(instance) == set()

@@ -54,7 +54,7 @@ UNFINISHED = [
 
 
 class RunInterrupted(Exception):
-    """SIGINT/SIGTERM stopped `run`; the CLI exits with `exit_code` (130 for SIGINT, 143 for SIGTERM)."""
+    """SIGINT/SIGTERM/SIGHUP stopped `run`; the CLI exits with `exit_code` (130, 143, 129: 128 + the signal)."""
 
     def __init__(self, partition_key: str, signum: int, run_id: str | None, started: bool):
         self.partition_key = partition_key

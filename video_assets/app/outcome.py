@@ -10,8 +10,15 @@ import dagster as dg
 from video_assets.catalog.discovery import ScanResult
 from video_assets.catalog.input_walk import SkippedInput
 from video_assets.catalog.ledger import VideoAccount
-from video_assets.catalog.registry import STATUSES, VideoRecord, VideoRegistry
+from video_assets.catalog.registry import SETTLED, STATUSES, VideoRecord, VideoRegistry
 from video_assets.orchestration.errors import step_error_text
+from video_assets.stages.removal import is_removed
+
+
+def registry_counts(videos: list[VideoRecord]) -> dict[str, int]:
+    """Videos per status, those `remove` dropped counted as "removed" rather than "missing"."""
+    counts = {status: sum(v.status == status and not is_removed(v) for v in videos) for status in STATUSES}
+    return {**counts, "removed": sum(is_removed(v) for v in videos)}
 
 
 @dataclass
@@ -36,6 +43,7 @@ class RunSummary:
     other_extensions: dict[str, int] = field(default_factory=dict)
     missing: list[VideoRecord] = field(default_factory=list)
     registered: dict[str, int] = field(default_factory=dict)  # the whole registry after the run: status -> videos
+    settled: list[VideoRecord] = field(default_factory=list)  # failed, settled by the user: not retried
     input_dir: Path | None = None
 
     @classmethod
@@ -58,15 +66,17 @@ class RunSummary:
             pending_videos=[v for v in everyone if v.status == "pending" and v.partition_key],
             skipped_inputs=scan.skipped,
             other_extensions=scan.other_extensions,
-            missing=[v for v in everyone if v.status == "missing"],
-            registered={status: sum(v.status == status for v in everyone) for status in STATUSES},
+            # A video `remove` dropped is settled: no MISSING line for it in every later run.
+            missing=[v for v in everyone if v.status == "missing" and not is_removed(v)],
+            settled=[v for v in everyone if v.status == SETTLED],
+            registered=registry_counts(everyone),
             input_dir=input_dir,
         )
 
     @property
     def no_videos(self) -> bool:
         """The input folder holds no video file (every registered one, if any, is missing)."""
-        return not any(n for status, n in self.registered.items() if status != "missing")
+        return not any(n for status, n in self.registered.items() if status not in ("missing", "removed"))
 
     @property
     def failed(self) -> list[PartitionOutcome]:

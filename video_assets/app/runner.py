@@ -20,13 +20,18 @@ from video_assets.app.local_workers import WorkerPool, WorkerSpec, widen_gpu_poo
 from video_assets.app.outcome import PartitionOutcome, RunSummary, partition_outcome
 from video_assets.app.report import partition_lines
 from video_assets.catalog.discovery import ScanResult, chunked, scan
+from video_assets.catalog.folder_overlap import check_folders
 from video_assets.catalog.ledger import VideoLedger
 from video_assets.catalog.partition_ledger import close_partition, open_partition, rehash_videos
-from video_assets.catalog.registry import VideoRegistry
+from video_assets.catalog.registry import SETTLED, VideoRegistry
+from video_assets.catalog.shown_names import escape_name
+from video_assets.index.connection import connect
+from video_assets.media.pyav_container import hides_leading_frames
 from video_assets.models.weights_preflight import preflight_weights
 from video_assets.orchestration.assets.partitions import videos_partitions
 from video_assets.orchestration.definitions import EMBED_JOB, build_definitions
 from video_assets.settings.config import Settings
+from video_assets.stages.index_audit import reopen_short_videos
 from video_assets.stages.resolved import Resolved, resolve
 from video_assets.stages.workers import machine_slots
 
@@ -39,7 +44,12 @@ def write_settings(settings: Settings) -> Path:
     """Persist the settings so `dagster dev` (VIDEO_ASSETS_SETTINGS) loads the same graph."""
     path = settings.paths.settings_file
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(settings.model_dump_json(indent=2))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # a full disk leaves the old file, not half a new one
+    try:
+        tmp.write_text(settings.model_dump_json(indent=2))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -67,7 +77,9 @@ def run_folder(
     """
     if workers is not None and workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
+    progress = one_line(progress)  # file names in every line escaped (shown_names)
     settings = settings.anchored()
+    check_folders(settings.input_dir, settings.data_dir)  # before anything is written in either
     progress("checking model weights...")
     # Once, before any partition: absent weights would otherwise fail every partition in turn.
     problems = preflight_weights(settings, models_option=models_option)
@@ -80,10 +92,9 @@ def run_folder(
     result = scan_and_report(settings, registry, rehash=rehash, progress=progress)
     resolved = resolve(settings)
     ledger = VideoLedger(registry)
-    for video_id in ledger.reopen_unfinished(resolved.required_index_versions):
-        progress(f"to redo: {video_id} (a model or setting changed since it was indexed)")
+    reopen_what_changed(settings, ledger, resolved.required_index_versions, progress)
     videos = [v for v in registry.all() if v.partition_key and v.status != "missing"]
-    keys = sorted({v.partition_key for v in videos if rerun_all or v.status != "done"})
+    keys = sorted({v.partition_key for v in videos if rerun_all or v.status not in ("done", SETTLED)})
     outcomes: list[PartitionOutcome] = []
 
     def settle(outcome: PartitionOutcome) -> None:
@@ -146,6 +157,24 @@ def run_in_process(
             outcome = partition_outcome(run, key, time.perf_counter() - started)
             outcome.worker = place
             settle(outcome)
+
+
+def reopen_what_changed(
+    settings: Settings, ledger: VideoLedger, required: dict[str, str], progress: Callable[[str], None]
+) -> None:
+    """Done videos that are no longer done: a model or setting changed, an MP4 edit list now read on the
+    player's timeline, or rows that are not in the table as the ledger recorded them (a lost manifest)."""
+    for video_id in ledger.reopen_unfinished(required):
+        progress(f"to redo: {video_id} (a model or setting changed since it was indexed)")
+    for video_id in ledger.reopen_edit_listed(hides_leading_frames):
+        progress(f"to redo: {video_id} (an MP4 edit list: its clips now follow the player's timeline)")
+    for short in reopen_short_videos(connect(settings.paths.lancedb_uri), ledger, list(required)):
+        progress(short.line())  # done, but its rows are not in the table as landed: redone
+
+
+def one_line(progress: Callable[[str], None]) -> Callable[[str], None]:
+    """`progress` given each line with control characters and undecodable bytes escaped."""
+    return lambda line: progress(escape_name(line))
 
 
 def scan_and_report(

@@ -1,4 +1,4 @@
-"""Notice SIGINT / SIGTERM even while Dagster owns the signal handlers.
+"""Notice SIGINT / SIGTERM / SIGHUP even while Dagster owns the signal handlers.
 
 `execute_in_process` swaps the SIGINT handler (and maps SIGTERM onto it) for
 its own while a run executes: outside step code it only sets a private flag,
@@ -17,7 +17,9 @@ import threading
 from collections.abc import Callable
 from types import FrameType, TracebackType
 
-WATCHED = (signal.SIGINT, signal.SIGTERM)
+# SIGHUP (the terminal or ssh session closed) stops a run as SIGTERM does; its default would kill
+# the process mid-run and leave the run STARTED holding its pool slots.
+WATCHED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class SignalWatch:
@@ -83,6 +85,11 @@ class SignalWatch:
     def _record(self, signum: int, _frame: FrameType | None) -> None:
         # The reader thread records it (from the wakeup byte); this handler only keeps the
         # interpreter from raising KeyboardInterrupt in the middle of our own bookkeeping.
+        if signum == signal.SIGHUP:
+            forward = signal.getsignal(signal.SIGINT)
+            if callable(forward) and forward != self._record:
+                forward(signal.SIGINT, _frame)  # Dagster's interrupt handler, as it maps SIGTERM onto it
+                return
         self._handler_calls += 1
         if self._handler_calls > 1:
             raise KeyboardInterrupt

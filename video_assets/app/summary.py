@@ -8,6 +8,7 @@ from typing import TextIO
 from video_assets.app.outcome import RunSummary
 from video_assets.app.report import reason_of
 from video_assets.app.summary_hints import painted, use_colour
+from video_assets.catalog.shown_names import escape_name
 
 
 def summary_lines(summary: RunSummary) -> list[str]:
@@ -44,6 +45,11 @@ def summary_lines(summary: RunSummary) -> list[str]:
     if summary.other_extensions:
         counts = ", ".join(f"{ext}: {n}" for ext, n in sorted(summary.other_extensions.items()))
         lines.append(f"ignored files with other extensions ({counts})")
+    for video in summary.settled:
+        lines.append(
+            f"SETTLED {video.abs_path}: {reason_of(video) if video.error else 'no reason recorded'} "
+            "(not retried until the file changes; `video-assets quarantine --undo` retries it)"
+        )
     for video in summary.missing:
         lines.append(f"MISSING {video.abs_path}: gone from the input folder (`video-assets remove` drops it)")
     if summary.no_videos:
@@ -55,6 +61,7 @@ def summary_lines(summary: RunSummary) -> list[str]:
             f"{len(summary.failed_videos)} video(s) failed, {len(summary.pending_videos)} not done: "
             "a plain `video-assets run` retries them"
         )
+    lines = [escape_name(line) for line in lines]  # a name with a newline must not forge a status line
     lines.append(f"Dagster home: {summary.dagster_home}")
     # This interpreter's dagster: a bare `dagster` is not on PATH unless the venv is activated.
     lines.append(
@@ -88,7 +95,9 @@ def summary_dict(summary: RunSummary) -> dict:
             for v in videos.values()
         ],
         "skipped_inputs": [{"path": s.path, "reason": s.reason} for s in summary.skipped_inputs],
+        "other_extensions": dict(sorted(summary.other_extensions.items())),  # ".txt" -> files ignored
         "missing": [v.abs_path for v in summary.missing],
+        "settled": [{"video_id": v.video_id, "path": v.abs_path, "reason": reason_of(v)} for v in summary.settled],
         "registered": summary.registered,
         "videos_per_node": summary.videos_per_node,
         "no_videos": summary.no_videos,

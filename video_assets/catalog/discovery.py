@@ -25,7 +25,12 @@ def scan(
     settings: Settings, registry: VideoRegistry, *, seal_partial: bool, max_age_s: float | None = None
 ) -> ScanResult:
     """Register the input folder's files, mark vanished ones missing, seal full (or due) batches."""
-    walk = walk_inputs(settings.input_dir, settings.video_extensions, exclude=[settings.data_dir])
+    walk = walk_inputs(
+        settings.input_dir,
+        settings.video_extensions,
+        exclude=[settings.data_dir],
+        follow_outside_links=settings.follow_outside_links,
+    )
     new_videos = registry.register(walk.files)
     missing = registry.mark_missing(f.rel_path for f in walk.files)
     keys = registry.seal_partitions(settings.videos_per_partition, seal_partial=seal_partial, max_age_s=max_age_s)

@@ -19,7 +19,7 @@ the next plain `run` retries them.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from video_assets.catalog.registry import VideoRegistry
@@ -30,10 +30,15 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS clip_drops (
         video_id TEXT NOT NULL, stage TEXT NOT NULL, clip_id TEXT NOT NULL, reason TEXT NOT NULL,
         PRIMARY KEY (video_id, stage, clip_id))""",
+    # Done videos checked once for an edit list the index ignored before (issue 23): content hash.
+    """CREATE TABLE IF NOT EXISTS timeline_checked (video_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS landed (
         video_id TEXT NOT NULL, model TEXT NOT NULL, sha256 TEXT, version TEXT NOT NULL,
         clips INTEGER NOT NULL, landed_at REAL NOT NULL, PRIMARY KEY (video_id, model))""",
 )
+
+# Drop reasons of limits the code no longer has: a done video with such a drop is redone (only it).
+_LIFTED_DROPS = "reason LIKE '%frame size changes inside the clip%'"
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,11 @@ class VideoLedger:
                     " VALUES (?,?,?,?,?,?)",
                     (video_id, model, row["sha256"] if row else None, version, clips, now),
                 )
+                if row and row["sha256"]:  # indexed on the player's timeline: no edit-list check needed
+                    db.execute(
+                        "INSERT OR REPLACE INTO timeline_checked (video_id, sha256) VALUES (?,?)",
+                        (video_id, row["sha256"]),
+                    )
 
     def record_commit(
         self,
@@ -145,10 +155,47 @@ class VideoLedger:
         changed, the file changed) go back to pending; returns their ids."""
         with self.registry._connect() as db:
             done = [r["video_id"] for r in db.execute("SELECT video_id FROM videos WHERE status='done'")]
-        reopened = [v for v in done if not self._landed_all(v, required)]
+            # Clips dropped for a limit later lifted (a picture size change inside a clip): redo those videos.
+            lifted = {r["video_id"] for r in db.execute(f"SELECT video_id FROM clip_drops WHERE {_LIFTED_DROPS}")}
+        reopened = [v for v in done if v in lifted or not self._landed_all(v, required)]
         for video_id in reopened:
             self.registry.mark(video_id, "pending")
         return reopened
+
+    def reopen_edit_listed(self, hides_leading_frames: Callable[[str], bool]) -> list[str]:
+        """Done videos never checked for an edit list (indexed before its frames were left out) are checked
+        once, by content; those whose stream hides leading frames go back to pending. Returns their ids."""
+        with self.registry._connect() as db:
+            unchecked = db.execute(
+                "SELECT v.video_id, v.abs_path, v.sha256 FROM videos v LEFT JOIN timeline_checked t"
+                " ON t.video_id = v.video_id AND t.sha256 = v.sha256"
+                " WHERE v.status='done' AND v.sha256 IS NOT NULL AND t.video_id IS NULL"
+            ).fetchall()
+        reopened = []
+        for row in unchecked:
+            try:
+                hidden = hides_leading_frames(row["abs_path"])
+            except Exception:  # noqa: BLE001 - an unreadable file is the next run's to report; not rechecked
+                hidden = False
+            with self.registry._connect(write=True) as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO timeline_checked (video_id, sha256) VALUES (?,?)",
+                    (row["video_id"], row["sha256"]),
+                )
+            if hidden:
+                self.registry.mark(row["video_id"], "pending")
+                reopened.append(row["video_id"])
+        return reopened
+
+    def done_landings(self, model: str) -> dict[str, int]:
+        """video_id -> clip rows of `model`'s landing, for every done video (what the table must hold)."""
+        with self.registry._connect() as db:
+            rows = db.execute(
+                "SELECT l.video_id, l.clips FROM landed l JOIN videos v ON v.video_id = l.video_id"
+                " WHERE l.model=? AND v.status='done' AND l.sha256 = v.sha256",
+                (model,),
+            ).fetchall()
+        return {r["video_id"]: int(r["clips"]) for r in rows}
 
     def _landed_all(self, video_id: str, required: Mapping[str, str]) -> bool:
         with self.registry._connect() as db:

@@ -18,10 +18,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from video_assets.catalog.input_walk import DiscoveredFile
+from video_assets.catalog.registry_errors import is_lock_wait, registry_error
 
 # pending: not (or no longer) in every enabled model's index; done: it is (see ledger.py);
-# failed: the last attempt failed, with the reason; missing: the file is gone.
-STATUSES = ("pending", "done", "failed", "missing")
+# failed: the last attempt failed, with the reason; missing: the file is gone; settled: failed,
+# and the user said to stop retrying it (`video-assets quarantine`) until the file changes.
+STATUSES = ("pending", "done", "failed", "missing", "settled")
+SETTLED = "settled"
 
 
 def video_id_for(rel_path: str) -> str:
@@ -76,9 +79,12 @@ class VideoRegistry:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=30.0)) as db:
-            # Persistent in the file; in WAL mode readers never block the writer.
-            db.execute("PRAGMA journal_mode=WAL")
+        try:
+            with closing(sqlite3.connect(self.path, timeout=30.0)) as db:
+                # Persistent in the file; in WAL mode readers never block the writer.
+                db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as err:
+            raise (err if is_lock_wait(err) else registry_error(self.path, err)) from err
         with self._connect(write=True) as db:
             db.execute(_CREATE_TABLE)
             columns = {r["name"] for r in db.execute("PRAGMA table_info(videos)")}
@@ -96,7 +102,10 @@ class VideoRegistry:
         # up front (BEGIN IMMEDIATE), so its reads and writes form one step. With
         # sqlite3's implicit deferred transactions, two processes could both read the
         # same unsealed videos and seal them into two different partitions.
-        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
+            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        except sqlite3.DatabaseError as err:
+            raise (err if is_lock_wait(err) else registry_error(self.path, err)) from err
         db.row_factory = sqlite3.Row
         try:
             # A reader's transaction is one snapshot: its queries agree with each other.
@@ -104,9 +113,13 @@ class VideoRegistry:
             try:
                 yield db
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # SQLite ends the transaction itself on some errors (disk full)
+                    db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+        except sqlite3.DatabaseError as err:
+            # Damaged file, full disk, read-only folder: named, with the remedy (lock waits pass as they are).
+            raise (err if is_lock_wait(err) else registry_error(self.path, err)) from err
         finally:
             db.close()
 
@@ -208,12 +221,33 @@ class VideoRegistry:
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}; expected one of {STATUSES}")
         with self._connect(write=True) as db:
+            row = db.execute("SELECT status FROM videos WHERE video_id=?", (video_id,)).fetchone()
+            if row is not None and row["status"] == SETTLED and status in ("failed", "pending"):
+                return  # settled by the user: another failed try keeps it so (a changed file does not: register)
             updated = db.execute(
                 "UPDATE videos SET status=?, error=?, sha256=COALESCE(?, sha256), updated_at=? WHERE video_id=?",
                 (status, error, sha256, time.time(), video_id),
             ).rowcount
         if not updated:
             raise KeyError(f"video {video_id!r} is not in the video registry {self.path}")
+
+    def settle(self, video_id: str, settled: bool = True) -> VideoRecord:
+        """The user's word on a failed video: settled (no more retries until the file changes), or not
+        (`settled=False`: pending again). Raises ValueError for a video in another state."""
+        video = self.get(video_id)
+        wanted = ("failed", "pending") if settled else (SETTLED,)
+        if video.status not in wanted:
+            action = "settle" if settled else "retry"
+            raise ValueError(
+                f"cannot {action} {video.rel_path} ({video_id}): it is {video.status}; only "
+                f"{' or '.join(wanted)} videos can be {'settled' if settled else 'retried'}"
+            )
+        with self._connect(write=True) as db:
+            db.execute(
+                "UPDATE videos SET status=?, updated_at=? WHERE video_id=?",
+                (SETTLED if settled else "pending", time.time(), video_id),
+            )
+        return self.get(video_id)
 
     def record_probe(self, video_id: str, sha256: str) -> None:
         """The content hash the probe of this run read (the status is left to the ledger)."""

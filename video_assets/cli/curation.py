@@ -10,6 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from video_assets.catalog.shown_names import escape_name
 from video_assets.cli.common import add_output_and_json, add_quiet, settings_from_args
 from video_assets.settings.data_paths import DataPaths
 
@@ -88,13 +89,14 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         f"{result.new_clips} clip(s) compared, {result.seconds:.2f} s; {result.path}"
     )
     print(choice.describe())
-    for n, group in enumerate(found[: max(args.limit, 0)], 1):
+    shown = found[: max(args.limit, 0)]  # a negative --limit shows none (was "2 more" of one group at -1)
+    for n, group in enumerate(shown, 1):
         print(f"group {n} ({len(group.clips)} clips):")
         for clip in group.clips:
-            where = f"{clip['source_path']}  [{clip['span_start_s']:.2f}s-{clip['span_end_s']:.2f}s]"
+            where = f"{escape_name(clip['source_path'])}  [{clip['span_start_s']:.2f}s-{clip['span_end_s']:.2f}s]"
             print(f"  {'keep' if clip['dup_keep'] else 'dup '}  {clip['sim_to_kept']:.4f}  {clip['clip_id']}  {where}")
-    if len(found) > args.limit:
-        print(f"... {len(found) - args.limit} more group(s): --limit, --json, or the Parquet file above")
+    if len(found) > len(shown):
+        print(f"... {len(found) - len(shown)} more group(s): --limit, --json, or the Parquet file above")
     return 0
 
 
@@ -146,7 +148,7 @@ def cmd_filters(args: argparse.Namespace) -> int:
             f"{model}: filters run for {len(due)} of {len(indexed)} partition(s); {summary['kept']} of "
             f"{summary['clips']} clips kept"
             + "".join(f"; {r} {n}" for r, n in summary["reasons"].items())
-            + _gap_note(summary["without_filter_result"])
+            + _gap_note(summary["without_filter_result"], failed)
         )
         for key, error in failed.items():
             print(f"failed: partition {key}: {error}")
@@ -223,12 +225,14 @@ def _warn_foreign_records(instance: Any, home: Path, data: Path, model: str, key
         )
 
 
-def _gap_note(missing: list[str]) -> str:
-    """'; N clip(s) have no filter result yet ...' for the summary line (named when few); '' when none."""
+def _gap_note(missing: list[str], failed: dict[str, str]) -> str:
+    """'; N clip(s) have no filter result yet ...' for the summary line (named when few); '' when none.
+    After failed partitions the advice is theirs (below), not `filters` again, which fails the same way."""
     if not missing:
         return ""
     named = f" ({', '.join(missing)})" if len(missing) <= 3 else ""
-    return f"; {len(missing)} clip(s) have no filter result yet{named}: run `video-assets filters` (--all to redo all)"
+    advice = "see the failed partition(s) below" if failed else "run `video-assets filters` (--all to redo all)"
+    return f"; {len(missing)} clip(s) have no filter result yet{named}: {advice}"
 
 
 def _root_message(error: object) -> str:

@@ -7,7 +7,8 @@ import os
 import sys
 
 from video_assets.app.user_errors import USER_ERRORS, user_message
-from video_assets.cli import browse, curation, export, inspect, query, remove, run
+from video_assets.catalog.shown_names import escape_name
+from video_assets.cli import browse, curation, export, inspect, quarantine, query, remove, run, verify
 from video_assets.cli.common import version_text
 
 
@@ -16,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {version_text()}")
     sub = parser.add_subparsers(dest="command", required=True)
     # One `register(sub)` per command group, in the order `--help` lists them.
-    for group in (run, remove, inspect, query, curation, export, browse):
+    for group in (run, remove, verify, quarantine, inspect, query, curation, export, browse):
         group.register(sub)
     return parser
 
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         return closed_pipe()
     except USER_ERRORS as err:
         # Bad input and missing weights/tables: one clear line, no traceback.
-        print(f"video-assets {args.command}: error: {user_message(err)}", file=sys.stderr)
+        print(f"video-assets {args.command}: error: {escape_name(user_message(err))}", file=sys.stderr)
         return 2
 
 

@@ -8,6 +8,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
+from video_assets.catalog.shown_names import escape_name
 from video_assets.cli.common import add_output_and_json, picked, settings_from_args
 
 WHERE_HELP = (
@@ -124,7 +125,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _clip_line(row: dict[str, Any]) -> str:
-    where = row.get("clip_path") or row["source_path"]
+    where = escape_name(row.get("clip_path") or row["source_path"])
     return f"{row['clip_id']}  {row['video_id']}  [{row['span_start_s']:.2f}s-{row['span_end_s']:.2f}s]  {where}"
 
 
@@ -160,7 +161,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not hits:
         print("no results")
     for rank, hit in enumerate(hits, 1):
-        where = hit.clip_path or hit.source_path
+        where = escape_name(hit.clip_path or hit.source_path)
         print(
             f"{rank:>3}. {hit.score:.4f}  {hit.clip_id}  {hit.video_id}  "
             f"[{hit.span_start_s:.2f}s-{hit.span_end_s:.2f}s]  {where}"

@@ -10,7 +10,7 @@ the end: a crash leaves the previous export or none, never a half file or a half
 The temporary directory (`.<out>.<pid>.tmp`) holds its owner (host, pid, start time) until the rename;
 one left by a killed export is removed by the next export to the same `out_dir` on the same host
 once that process is gone (`run_owner`, as for runs); one whose owner is alive, or elsewhere, stays.
-Every export holds `export.json`, its manifest (model, table version, filter, rows, files,
+Every export holds `export.json`, its manifest (format id, model, table version, filter, rows, files,
 whether the duplicate and filter columns are present and which table version the duplicates describe).
 The formats themselves live in `export_formats.py`.
 """
@@ -27,12 +27,21 @@ from pathlib import Path
 from typing import Any
 
 import lancedb
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from video_assets.catalog.run_owner import Liveness, owner_from_tags, owner_tags
 from video_assets.curation import export_formats
 from video_assets.curation.dup_read import read_duplicates, result_info
 from video_assets.curation.duplicates import output_path
+from video_assets.curation.export_owner import (
+    MANIFEST,
+    absolute_out_dir,
+    check_replaceable,
+    manifest_mark,
+    move_files_in,
+    remove_export,
+)
 from video_assets.curation.filter_read import DUP_TYPES, FILTER_TERMS, curation_columns, filters_dir
 from video_assets.curation.progress import Progress, no_progress
 from video_assets.curation.where_eval import curation_names, evaluate, split
@@ -44,7 +53,6 @@ FORMATS = ("parquet", "webdataset", "jsonl")
 DEFAULT_SHARD_SIZE = 1000
 DEFAULT_CRF = 23  # x264 CRF of spans cut from sources (webdataset)
 MAX_CRF = 51  # the top of libx264's 8-bit scale
-MANIFEST = "export.json"
 OWNER = ".owner.json"  # in the temporary directory only: who is writing it (removed before the rename)
 SORT_KEYS = ("source_path", "span_start_s", "clip_id")
 __all__ = ["DUP_TYPES", "ExportResult", "check_format", "export_clips"]  # DUP_TYPES: dup_read.DUP_COLUMNS typed
@@ -144,28 +152,105 @@ def export_clips(
     drops every clip the duplicates file marks as not kept or the clip filters drop (a clip
     either does not know is kept, and counted in `clips_without_dup_info` / `clips_without_filters`);
     it refuses when there is neither a duplicates file nor a clip filters partition.
-    `out_dir` is replaced when it holds an earlier export; any other non-empty directory is refused.
+    `out_dir` is replaced only when it holds an earlier export and nothing else (`export_owner`); any
+    other non-empty directory is refused with what it holds.
     `on_progress(phase, done, total)`: "read" (the table and curation columns, 0 then 1), then "write"
     (clips written; webdataset cuts spans from sources here, the slow part).
     """
     started = time.perf_counter()
     check_format(fmt, shard_size, crf)
-    node = parse_where(where, curation=True) if where is not None else None  # a bad filter fails before any read
+    sql, rest = _where_parts(where)  # a bad filter fails before any read
+    out_dir, data_dir = absolute_out_dir(out_dir), Path(data_dir)
+    check_replaceable(out_dir)
+    dup_path = output_path(DataPaths.under(data_dir).curation_dir, model)
+    if kept_only:
+        _check_kept_only_source(data_dir, model)
+    report = no_progress if on_progress is None else on_progress
+    report("read", 0, 1)
+    picked = _select(db, model, data_dir, sql, rest, kept_only)
+    rows = picked.rows
+    report("read", 1, 1)
+    remove_dead_temp_dirs(out_dir)
+    tmp = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        (tmp / OWNER).write_text(json.dumps(owner_tags()))  # the tags `video-assets run` puts on its runs
+        written = export_formats.write(fmt, rows, tmp, shard_size=shard_size, crf=crf, on_progress=report)
+        version = picked.dup_info.get("table_version")
+        result = ExportResult(
+            model=model,
+            format=fmt,
+            path=str(out_dir),
+            table_version=picked.table_version,
+            rows=rows.num_rows,
+            files=written.files,
+            where=where,
+            kept_only=kept_only,
+            duplicates="joined" if picked.dup_info else "absent",
+            duplicates_path=str(dup_path),
+            duplicates_table_version=int(version) if version is not None else None,
+            clips_without_dup_info=picked.unknown,
+            filters="joined" if picked.filters else "absent",
+            clips_without_filters=picked.no_filters,
+            dropped_by_kept_only=picked.before - rows.num_rows,
+            clips_undecided_by_where=picked.undecided,
+            mp4_from_clip_file=written.mp4_from_clip_file,
+            mp4_cut_from_source=written.mp4_cut_from_source,
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        manifest = {
+            **asdict(result),
+            **manifest_mark(written.files),
+            "created_at": datetime.now(timezone.utc).isoformat(),
+            "note": result.note(),
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        (tmp / OWNER).unlink()
+        _swap_into_place(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+def _where_parts(where: str | None) -> tuple[str | None, Any]:
+    """The where split into the part LanceDB filters (as SQL) and the curation part evaluated after."""
+    node = parse_where(where, curation=True) if where is not None else None
     index_part, rest = split(node) if node is not None else (None, None)
-    sql = render_sql(index_part) if index_part is not None else None
-    out_dir, data_dir = Path(out_dir), Path(data_dir)
-    _check_out_dir(out_dir)
+    return (render_sql(index_part) if index_part is not None else None), rest
+
+
+def _check_kept_only_source(data_dir: Path, model: str) -> None:
+    """--kept-only needs something that says which clips are kept: duplicate groups or clip filters."""
     paths = DataPaths.under(data_dir)
     dup_path = output_path(paths.curation_dir, model)
-    if kept_only and not dup_path.exists() and not any(filters_dir(paths.assets_dir, model).glob("*.parquet")):
+    if not dup_path.exists() and not any(filters_dir(paths.assets_dir, model).glob("*.parquet")):
         raise FileNotFoundError(
             f"--kept-only needs {model}'s duplicate groups or clip filters, and there are neither {dup_path} nor "
             f"{filters_dir(paths.assets_dir, model)}: run `video-assets duplicates --model {model}` "
             f"(or materialize {model}_duplicates / {model}_clip_filters) first"
         )
 
-    report = no_progress if on_progress is None else on_progress
-    report("read", 0, 1)
+
+@dataclass
+class _Selection:
+    """The clips an export writes, read from one table version, with the counts its result reports."""
+
+    rows: pa.Table
+    table_version: int
+    dup_info: dict[str, Any]
+    filters: bool  # a clip filters result was joined
+    unknown: int  # clips without duplicates info
+    no_filters: int  # clips without a filter result
+    undecided: int  # clips the where's filter terms could not decide on
+    before: int  # rows before --kept-only
+
+
+def _select(
+    db: lancedb.DBConnection, model: str, data_dir: Path, sql: str | None, rest: Any, kept_only: bool
+) -> _Selection:
+    """The table's clips matching the index part of the where (`sql`), sorted, with the curation columns
+    joined, then the curation part (`rest`) and --kept-only applied."""
     table = open_clip_table(db, model)
     table.checkout(table.version)  # one version for the whole read
     query = table.search().limit(None)
@@ -187,44 +272,7 @@ def export_clips(
     if kept_only:
         keep = pc.and_(pc.fill_null(rows.column("dup_keep"), True), pc.fill_null(rows.column("filter_keep"), True))
         rows = rows.filter(keep)
-    report("read", 1, 1)
-
-    remove_dead_temp_dirs(out_dir)
-    tmp = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        (tmp / OWNER).write_text(json.dumps(owner_tags()))  # the tags `video-assets run` puts on its runs
-        written = export_formats.write(fmt, rows, tmp, shard_size=shard_size, crf=crf, on_progress=report)
-        version = dup_info.get("table_version")
-        result = ExportResult(
-            model=model,
-            format=fmt,
-            path=str(out_dir),
-            table_version=table.version,
-            rows=rows.num_rows,
-            files=written.files,
-            where=where,
-            kept_only=kept_only,
-            duplicates="joined" if dup_info else "absent",
-            duplicates_path=str(dup_path),
-            duplicates_table_version=int(version) if version is not None else None,
-            clips_without_dup_info=unknown,
-            filters="joined" if info.filters else "absent",
-            clips_without_filters=no_filters,
-            dropped_by_kept_only=before - rows.num_rows,
-            clips_undecided_by_where=undecided,
-            mp4_from_clip_file=written.mp4_from_clip_file,
-            mp4_cut_from_source=written.mp4_cut_from_source,
-            seconds=round(time.perf_counter() - started, 3),
-        )
-        manifest = {**asdict(result), "created_at": datetime.now(timezone.utc).isoformat(), "note": result.note()}
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-        (tmp / OWNER).unlink()
-        _swap_into_place(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return result
+    return _Selection(rows, table.version, dup_info, info.filters, unknown, no_filters, undecided, before)
 
 
 def remove_dead_temp_dirs(out_dir: Path) -> list[Path]:
@@ -249,18 +297,16 @@ def remove_dead_temp_dirs(out_dir: Path) -> list[Path]:
     return removed
 
 
-def _check_out_dir(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise FileExistsError(f"export destination {out_dir} is a file: give a directory")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).exists():
-        raise FileExistsError(
-            f"export destination {out_dir} is not empty and holds no earlier export "
-            f"({MANIFEST}): give a new or empty directory"
-        )
-
-
 def _swap_into_place(tmp: Path, out_dir: Path) -> None:
-    """Rename the finished export to `out_dir`; an earlier export there is moved aside first, then deleted."""
+    """Rename the finished export to `out_dir`; an earlier export there is moved aside first, then deleted.
+
+    The destination is checked again just before (a file added while the export ran is not lost),
+    and only the files the earlier manifest lists are deleted.
+    """
+    earlier = check_replaceable(out_dir)
+    if out_dir.is_dir() and _is_cwd(out_dir):
+        move_files_in(tmp, out_dir, earlier)  # renaming the shell's current directory away would strand it
+        return
     old = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.old")
     if out_dir.exists():
         os.replace(out_dir, old)  # a directory is not replaced by os.replace unless empty: move it aside
@@ -270,4 +316,12 @@ def _swap_into_place(tmp: Path, out_dir: Path) -> None:
         if old.exists() and not out_dir.exists():
             os.replace(old, out_dir)  # put the earlier export back
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    if old.exists():
+        remove_export(old, earlier)
+
+
+def _is_cwd(path: Path) -> bool:
+    try:
+        return path.samefile(Path.cwd())
+    except OSError:
+        return False

@@ -123,6 +123,11 @@ class Decoder(ABC):
     # wanted frame -> frame whose picture was shown instead (it gave no picture of its own)
     substitutes: dict[int, int] = field(default_factory=dict)
     scaled_from: tuple[int, int] | None = None  # native upright (H, W) when max_pixels scaled it
+    # Coded (H, W) of the stream's first picture: a picture of another size (the stream changes
+    # resolution midway) is scaled to it when no target size is asked for, so every frame of
+    # the video has one size; the other native upright sizes met are kept here.
+    first_coded: tuple[int, int] | None = None
+    resized_from: set[tuple[int, int]] = field(default_factory=set)
 
     def read(
         self,

@@ -122,6 +122,7 @@ class PyAVDecoder(Decoder):
         try:
             stream = video_stream(self._container, path)
             self.codec = stream.codec_context.name
+            self.first_coded = (int(stream.codec_context.height), int(stream.codec_context.width))
             self.index, self._pts = index_stream(self._container, stream, path)
             # pts -> frame index: a dict lookup per packet and picture instead of a binary search
             # through numpy (10 us a call, as much as decoding a small picture).

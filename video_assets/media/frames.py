@@ -87,6 +87,8 @@ class ClipExtraction:
     # Samples (over all signatures) shown with a neighbour's picture: their own frame gave none.
     repeated: int = 0
     scaled_from: tuple[int, int] | None = None  # native upright (H, W) when max_pixels scaled it
+    # Native upright (H, W) sizes of pictures scaled to the stream's first picture's size (it changed midway).
+    resized_from: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ class _ClipOutput:
             shown = np.array([source[int(i)] for i in ix], dtype=np.int64)
             repeated += int(np.count_nonzero(shown != ix))
             out[key] = ClipFrames(self.arrays[key], decoder.index.times[shown].astype(np.float64))
-        return ClipExtraction(out, None, repeated, decoder.scaled_from)
+        return ClipExtraction(out, None, repeated, decoder.scaled_from, tuple(sorted(decoder.resized_from)))
 
 
 def iter_extract_frames(

@@ -64,7 +64,11 @@ def index_stream(
     """Demux (no decode) the whole stream: the frame index and the raw pts (stream time_base).
 
     Packets without pts and empty packets (AVI "dropped frame" chunks: no picture) are
-    skipped, timestamps are sorted (presentation order, so B-frames are fine) and
+    skipped, and so are packets FFmpeg marks discard: an MP4 edit list (a cut made with
+    `-ss` and stream copy) starts the stream at an earlier keyframe whose pictures the
+    player never shows, so the index, and every clip span and frame time, follow the
+    player's timeline; the decoder still gets those packets (references) and drops their
+    pictures itself. Timestamps are sorted (presentation order, so B-frames are fine) and
     de-duplicated. A demux error (truncated file) keeps what was
     read so far and is reported in ``demux_error``.
     """
@@ -74,7 +78,7 @@ def index_stream(
     demux_error = None
     try:
         for packet in container.demux(stream):
-            if packet.pts is None or not packet.size:
+            if packet.pts is None or not packet.size or packet.is_discard:
                 continue
             pts.append(packet.pts)
             keys.append(bool(packet.is_keyframe))
@@ -119,3 +123,13 @@ def first_frame_rotation(container: av.container.InputContainer, path: str) -> i
             return rotation or (int(float(tag)) % 360 if tag else 0)
     detail = f": {'; '.join(errors[:3])}" if errors else ""
     raise VideoReadError(path, f"no frame of the video stream can be decoded (truncated or corrupt){detail}")
+
+
+def hides_leading_frames(path: str) -> bool:
+    """Whether the stream starts with packets FFmpeg marks discard: an MP4 edit list (a cut made with
+    `-ss` and stream copy) hiding the pictures before the cut. Reads only the first packets."""
+    with open_container(path) as container:
+        for packet in container.demux(video_stream(container, path)):
+            if packet.pts is not None and packet.size:
+                return bool(packet.is_discard)
+    return False

@@ -41,6 +41,15 @@ def upright_shape(frame: av.VideoFrame) -> tuple[int, int]:
     return frame.height, frame.width
 
 
+def first_upright_shape(decoder: Decoder, frame: av.VideoFrame) -> tuple[int, int]:
+    """(H, W) of the stream's first picture turned upright as `frame` is (its own size when unknown)."""
+    if decoder.first_coded is None or min(decoder.first_coded) <= 0:
+        return upright_shape(frame)
+    height, width = decoder.first_coded
+    turned = clockwise_rotation(getattr(frame, "rotation", 0)) in (90, 270)
+    return (width, height) if turned else (height, width)
+
+
 class RgbConverter:
     """Pictures to RGB arrays through ONE libswscale context for a whole pass.
 
@@ -181,11 +190,15 @@ class PictureServing:
         if self._converted is None or self._converted[0] != i:
             self.decoder.stats.frames_converted += 1
             size = self.size
-            if size is None and self.max_pixels:
-                native = upright_shape(frame)
-                size = fit_pixels(*native, self.max_pixels)
+            if size is None:
+                native, first = upright_shape(frame), first_upright_shape(self.decoder, frame)
+                size = fit_pixels(*first, self.max_pixels) if self.max_pixels else None
                 if size is not None:
-                    self.decoder.scaled_from = native
+                    self.decoder.scaled_from = first
+                elif native != first:
+                    size = first  # the stream changed resolution: every picture at the first one's size
+                if native != first:
+                    self.decoder.resized_from.add(native)
             self._converted = (i, self._converter.upright(frame, size))
         return self._converted[1]
 

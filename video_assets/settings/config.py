@@ -211,6 +211,8 @@ class Settings(_Strict):
     model_dir: Path | None = None  # default: <data_dir>/models
     videos_per_partition: int = Field(1, ge=1)
     video_extensions: tuple[str, ...] = VIDEO_EXTENSIONS
+    # Follow symlinks whose target lies outside input_dir (off: a link to / walked the whole machine).
+    follow_outside_links: bool = False
     clipping: ClippingSettings = ClippingSettings()
     frames: FrameSettings = FrameSettings()
     # None = every registered embedder whose weights are present, plus fingerprint.

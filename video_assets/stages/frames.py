@@ -51,6 +51,8 @@ class FramesSummary:
     repeated_by_video: dict[str, int] = field(default_factory=dict)  # video_id -> samples
     # Clips whose native frames exceeded frames.max_pixels and were scaled down at decode.
     scaled_from: dict[str, tuple[int, int]] = field(default_factory=dict)  # clip_id -> native (H, W)
+    # Videos whose picture size changes midway: every picture was scaled to the first one's (H, W).
+    picture_size: dict[str, tuple[int, int]] = field(default_factory=dict)  # video_id -> (H, W) of its frames
 
 
 def extract_partition_frames(
@@ -138,8 +140,18 @@ def _write_clip(
         summary.repeated_by_video[video] = summary.repeated_by_video.get(video, 0) + result.repeated
     if result.scaled_from is not None:
         summary.scaled_from[clip["clip_id"]] = result.scaled_from
+    if result.resized_from and result.frames:
+        first = next(iter(result.frames.values())).frames
+        summary.picture_size[clip["video_id"]] = (int(first.shape[1]), int(first.shape[2]))
     summary.clips += 1
     summary.frames += sum(len(f.frames) for f in result.frames.values())
+
+
+def resized_metadata(summary: FramesSummary) -> dict[str, dict[str, str]]:
+    """`resized_to_first_picture`: video -> "WxH" its pictures were scaled to (its size changes midway)."""
+    if not summary.picture_size:
+        return {}
+    return {"resized_to_first_picture": {v: f"{w}x{h}" for v, (h, w) in summary.picture_size.items()}}
 
 
 def row_frames(row: dict) -> np.ndarray:

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from video_assets.catalog.input_walk import walk_inputs
 from video_assets.catalog.registry import VideoRecord, VideoRegistry
+from video_assets.catalog.shown_names import escape_name
 from video_assets.index.commit import videos_filter
 from video_assets.index.committer import delete_videos_locked
 from video_assets.index.connection import clip_table_exists, connect, local_db_dir, open_clip_table
@@ -82,7 +83,7 @@ class RemovalPlan:
         out = []
         for t in self.targets:
             rows = ", ".join(f"{table} {n}" for table, n in t.clip_rows.items()) or "no index table"
-            out.append(f"  {t.video.video_id}  {t.video.abs_path}  ({t.reason}; clip rows: {rows})")
+            out.append(escape_name(f"  {t.video.video_id}  {t.video.abs_path}  ({t.reason}; clip rows: {rows})"))
         totals: dict[str, int] = {}
         for t in self.targets:
             for table, n in t.clip_rows.items():
@@ -114,14 +115,25 @@ def share_refusal(count: int, registered: int, max_share: float, registry_path: 
     )
 
 
-def unknown_ids_refusal(unknown: Sequence[str], registry: VideoRegistry | Path, videos: Sequence[VideoRecord]) -> str:
-    """Why ids the registry does not hold cannot be removed (the words of `remove` and the job alike)."""
+def unknown_ids_refusal(
+    unknown: Sequence[str],
+    registry: VideoRegistry | Path,
+    videos: Sequence[VideoRecord],
+    orphans: dict[str, int] | None = None,
+) -> str:
+    """Why ids the registry does not hold cannot be removed (the words of `remove` and the job alike);
+    `orphans` (table -> rows of those ids, as after a rebuilt registry) points to `verify --drop-orphans`."""
     path = registry.path if isinstance(registry, VideoRegistry) else registry
     live = sum(not is_removed(v) for v in videos)
+    held = ", ".join(f"{t} holds {n} row(s) of them" for t, n in (orphans or {}).items() if n)
+    advice = (
+        f"{held}: `video-assets verify --drop-orphans` deletes rows of unknown videos"
+        if held
+        else "`video-assets remove --dry-run` lists those whose files are gone"
+    )
     return (
         f"unknown video id(s) {', '.join(unknown)}: not in the video registry {path} "
-        f"({_registry_counts(live, len(videos) - live)}; "
-        "`video-assets remove --dry-run` lists those whose files are gone)"
+        f"({_registry_counts(live, len(videos) - live)}; {advice})"
     )
 
 
@@ -170,7 +182,8 @@ def plan_removal(
     if video_ids:
         unknown = [v for v in dict.fromkeys(video_ids) if v not in everyone]
         if unknown:
-            raise RemovalRefused(unknown_ids_refusal(unknown, registry_path, list(everyone.values())))
+            orphans = {t: sum(n.values()) for t, n in _clip_rows(settings, models, unknown).items()}
+            raise RemovalRefused(unknown_ids_refusal(unknown, registry_path, list(everyone.values()), orphans))
         named = [everyone[v] for v in dict.fromkeys(video_ids)]
         chosen = [(v, "named") for v in named]
         refusals = [r for r in [present_files_refusal(named)] if r]
@@ -196,7 +209,12 @@ def _gone_videos(
     input_dir = Path(settings.input_dir)
     refusals: list[str] = []
     try:
-        walk = walk_inputs(input_dir, settings.video_extensions, exclude=[settings.data_dir])
+        walk = walk_inputs(
+            input_dir,
+            settings.video_extensions,
+            exclude=[settings.data_dir],
+            follow_outside_links=settings.follow_outside_links,
+        )
     except FileNotFoundError:
         refusals.append(
             f"the input folder {input_dir} does not exist: every one of the {len(live)} registered video(s) "

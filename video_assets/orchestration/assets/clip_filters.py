@@ -10,14 +10,17 @@ their hash is the code version, so changing one marks every partition stale.
 # No `from __future__ import annotations`: Dagster resolves resource types from real annotations.
 import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import dagster as dg
 
+from video_assets.curation.damaged_part import checked_row_groups, rewrite_command
 from video_assets.curation.filter_run import FILTER_SCHEMA, filter_partition, indexed_rows
 from video_assets.orchestration.assets.metadata import column_schema
 from video_assets.orchestration.assets.partitions import videos_partitions
 from video_assets.orchestration.resources.lancedb import LanceDBResource
 from video_assets.orchestration.resources.storage import StorageResource
+from video_assets.settings.config import load_settings_file
 from video_assets.settings.filters import FilterSettings
 
 
@@ -50,9 +53,9 @@ def _clip_filters_asset(name: str, settings: FilterSettings, version: str) -> dg
         video_ids = [v.video_id for v in storage.registry().videos_in(context.partition_key)]
         rows = indexed_rows(lancedb.connect(), name, video_ids)
         frames = storage.upstream(context, "frames")
-        run = filter_partition(
-            rows, frames.iter_row_groups(), curation_dir=storage.paths.curation_dir, model=name, settings=settings
-        )
+        fix = rewrite_command(storage.root, _input_dir(storage))
+        row_groups = checked_row_groups(frames.path, frames.iter_row_groups(), what="frames", fix=fix)
+        run = filter_partition(rows, row_groups, curation_dir=storage.paths.curation_dir, model=name, settings=settings)
         if run.duplicates == "absent":
             context.log.warning(
                 f"no duplicates file for {name} ({run.duplicates_path}): no clip is marked duplicate; "
@@ -81,3 +84,11 @@ def _clip_filters_asset(name: str, settings: FilterSettings, version: str) -> dg
         )
 
     return clip_filters
+
+
+def _input_dir(storage: StorageResource) -> Path | None:
+    """The input folder `run` saved with the data directory's settings, for the advice; None if unknown."""
+    try:
+        return load_settings_file(storage.paths.settings_file).input_dir
+    except Exception:  # noqa: BLE001 - any unreadable settings file only loses the folder in the advice
+        return None

@@ -31,7 +31,7 @@ from video_assets.settings.config import FrameSettings
 from video_assets.stages.checks import check_clips, check_frame_counts, check_probes, check_unique_ids
 from video_assets.stages.clip_report import frames_clip_rows, source_rows, span_label
 from video_assets.stages.clips import CLIP_SCHEMA, clip_plans, plan_clips
-from video_assets.stages.frames import FRAMES_SCHEMA, FramesSummary, extract_partition_frames
+from video_assets.stages.frames import FRAMES_SCHEMA, FramesSummary, extract_partition_frames, resized_metadata
 from video_assets.stages.parquet_parts import ParquetPart
 from video_assets.stages.resolved import Resolved
 from video_assets.stages.sources import SOURCE_SCHEMA, probe_partition
@@ -211,6 +211,7 @@ def frames_asset(resolved: Resolved) -> dg.AssetsDefinition:
                 # by the nearest decoded one, as ffmpeg's fps filter does.
                 "repeated_samples": summary.repeated_samples,
                 "scaled_down_clips": len(summary.scaled_from),
+                **resized_metadata(summary),  # streams whose resolution changes midway
                 **_frame_settings_entries(cfg, resolved.frame_signatures),
                 "payload_bytes": summary.payload_bytes,  # frame bytes before zstd
                 "file_bytes": path.stat().st_size,
