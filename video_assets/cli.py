@@ -31,6 +31,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         update["enabled_models"] = tuple(args.models.split(","))
     if getattr(args, "videos_per_partition", None):
         update["videos_per_partition"] = args.videos_per_partition
+    if getattr(args, "ray", None):  # run --ray ADDRESS: the settings' execution, on that cluster
+        update["execution"] = {**settings.execution.model_dump(), "engine": "ray", "address": args.ray}
     return Settings.model_validate({**settings.model_dump(), **update}) if update else settings
 
 
@@ -236,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="SECONDS",
         help="give up when a step waits longer than this for a pool slot held by another run (default 300)",
+    )
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="decode and embed on the Ray cluster at ADDRESS (host:port, or 'auto'); needs the [ray] extra",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-video lines; the summary only")
     p.add_argument(

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from video_assets.config_errors import SettingsError, describe_validation_error, read_settings_json
 from video_assets.curation.filter_settings import FilterSettings
 from video_assets.data_paths import DataPaths
+from video_assets.engines.settings import ExecutionSettings
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv")
 
@@ -213,6 +214,7 @@ class Settings(_Strict):
     dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     tensor_dtype: Literal["float16", "float32"] = "float16"  # model tensors on disk
     filters: FilterSettings = FilterSettings()  # <model>_clip_filters thresholds (curation/filter_settings.py)
+    execution: ExecutionSettings = ExecutionSettings()  # local or Ray (engines/, docs/scale.md "Ray")
 
     @field_validator("device")
     @classmethod

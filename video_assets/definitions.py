@@ -17,6 +17,7 @@ from video_assets.assets.removal import build_removal_job
 from video_assets.assets.sensors import build_video_sensor
 from video_assets.config import Settings
 from video_assets.resolved import Resolved, resolve
+from video_assets.resources.execution import ExecutionResource
 from video_assets.resources.gpu import GpuResource
 from video_assets.resources.lancedb import LanceDBResource
 from video_assets.resources.model_hub import ModelHubResource
@@ -66,6 +67,7 @@ def build_definitions(settings: Settings | Resolved) -> dg.Definitions:
             "lancedb": LanceDBResource(uri=paths.lancedb_uri),
             "model_hub": ModelHubResource(model_dir=str(paths.model_dir)),
             "gpu": GpuResource(device=settings.device, dtype=settings.dtype),
+            "execution": ExecutionResource.of(settings.execution),
         },
     )
 

@@ -19,10 +19,13 @@ import dagster as dg
 from video_assets.assets.partitions import videos_partitions
 from video_assets.config import Settings
 from video_assets.discovery import chunked, scan
+from video_assets.engines.base import EngineError
+from video_assets.engines.factory import engine_for
 from video_assets.input_walk import SkippedInput
 from video_assets.ledger import VideoAccount, VideoLedger
+from video_assets.models.hub import ModelHub
 from video_assets.models.weights_preflight import preflight_weights
-from video_assets.resolved import resolve
+from video_assets.resolved import Resolved, resolve
 from video_assets.run_guard import guarded_runs
 from video_assets.run_ledger import close_partition, open_partition, partition_lines, rehash_videos
 from video_assets.video_registry import STATUSES, VideoRecord, VideoRegistry
@@ -140,6 +143,7 @@ def run_folder(
         for video in rehash_videos(registry, progress):
             progress(f"changed: {video.rel_path} has new content under the same size and mtime; it will be redone")
     resolved = resolve(settings)
+    start_engine(resolved)
     definitions = build_definitions(resolved)
     required = resolved.required_index_versions
     for video_id in ledger.reopen_unfinished(required):
@@ -201,6 +205,17 @@ def run_folder(
         registered={status: sum(v.status == status for v in everyone) for status in STATUSES},
         input_dir=settings.input_dir,
     )
+
+
+def start_engine(resolved: Resolved) -> None:
+    """Before any partition: connect to the engine and start its model workers, so an unreachable
+    cluster or a request it can never meet refuses the run once, naming the cause."""
+    settings = resolved.settings
+    try:
+        engine = engine_for(settings.execution)
+        engine.prepare(list(resolved.models), ModelHub(settings.paths.model_dir), settings.device, settings.dtype)
+    except (EngineError, ImportError) as err:
+        raise RunRefused(str(err)) from err
 
 
 def _error_text(error: object) -> str:

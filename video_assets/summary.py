@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from video_assets.engines.report import videos_per_node, workers_by_video
 from video_assets.run_ledger import reason_of
 from video_assets.runner import RunSummary
 
@@ -64,6 +65,7 @@ def summary_dict(summary: RunSummary) -> dict:
     videos = {v.video_id: v for v in summary.videos}
     for record in summary.failed_videos + summary.pending_videos:  # failed or not done before this run, too
         videos.setdefault(record.video_id, record)
+    workers = workers_by_video(p.metadata for p in summary.partitions)
     return {
         "complete": summary.complete,
         "partitions": {"run": len(summary.partitions), "failed": len(summary.failed)},
@@ -76,12 +78,14 @@ def summary_dict(summary: RunSummary) -> dict:
                 "clips_planned": getattr(v, "planned", None),
                 "clips_indexed": getattr(v, "indexed", None) or {},
                 "dropped": getattr(v, "drops", None) or {},
+                "workers": workers.get(v.video_id, {}),  # model -> {node, gpu_ids, pid} that embedded it
             }
             for v in videos.values()
         ],
         "skipped_inputs": [{"path": s.path, "reason": s.reason} for s in summary.skipped_inputs],
         "missing": [v.abs_path for v in summary.missing],
         "registered": summary.registered,
+        "videos_per_node": videos_per_node(workers),
         "no_videos": summary.no_videos,
         "dagster_home": str(summary.dagster_home),
         "settings": str(summary.settings_path),

@@ -1,0 +1,77 @@
+"""The engine interface the tensors and embeddings assets call, and the local engine."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import pyarrow as pa
+
+from video_assets.models.device_runtime import make_runtime
+from video_assets.models.hub import ModelHub
+from video_assets.parquet_parts import RowGroups
+from video_assets.resolved import ModelPlan
+from video_assets.stages.tensors import TensorSummary, build_tensors
+
+from .work import EmbedOutcome, Log, dtype_name, embed_with, local_worker, no_log
+
+
+class EngineError(RuntimeError):
+    """The engine cannot do the work (cluster unreachable, a request it can never meet)."""
+
+
+class Engine(Protocol):
+    name: str
+
+    def prepare(self, plans: list[ModelPlan], hub: ModelHub, device: str, dtype: str) -> None:
+        """Before the first partition: connect and start what the models need (bounded in time)."""
+
+    def build_tensors(
+        self, plan: ModelPlan, hub: ModelHub, clips: pa.Table, frames: RowGroups, tensor_dtype: str, writer, log: Log
+    ) -> TensorSummary:
+        """Decode (where the frames are missing) and prepare every clip; rows go to `writer`."""
+
+    def embed(
+        self, plan: ModelPlan, hub: ModelHub, device: str, dtype: str, tensors: RowGroups, clips: pa.Table, log: Log
+    ) -> EmbedOutcome:
+        """The partition's index rows, and the worker that embedded each video."""
+
+
+class LocalEngine:
+    """Everything in the calling process (the Dagster step): what the graph did before engines."""
+
+    name = "local"
+
+    def prepare(self, plans: list[ModelPlan], hub: ModelHub, device: str, dtype: str) -> None:
+        return None
+
+    def build_tensors(
+        self,
+        plan: ModelPlan,
+        hub: ModelHub,
+        clips: pa.Table,
+        frames: RowGroups,
+        tensor_dtype: str,
+        writer,
+        log: Log = no_log,
+    ) -> TensorSummary:
+        prepare = plan.entry.preprocessor(hub, plan.options)
+        return build_tensors(
+            prepare, plan.name, plan.recipe, clips, frames, tensor_dtype=tensor_dtype, writer=writer, log=log
+        )
+
+    def embed(
+        self,
+        plan: ModelPlan,
+        hub: ModelHub,
+        device: str,
+        dtype: str,
+        tensors: RowGroups,
+        clips: pa.Table,
+        log: Log = no_log,
+    ) -> EmbedOutcome:
+        runtime = make_runtime(device, dtype, plan.gpu_memory_gb)
+        embedder = plan.entry.load_cached(hub, runtime.device, runtime.dtype, plan.options)
+        table, report, text_scale = embed_with(embedder, runtime, plan.options, tensors, clips, log)
+        worker = local_worker(runtime.device)
+        workers = {v: worker for v in dict.fromkeys(table.column("video_id").to_pylist())}
+        return EmbedOutcome(table, report, text_scale, str(runtime.device), dtype_name(runtime.dtype), workers)
