@@ -117,6 +117,7 @@ class ModelPool:
         self.plan, self.execution, self.hub, self.device, self.dtype = plan, execution, hub, device, dtype
         self.actors: list = []
         self.started = 0  # actors that loaded the model (each exactly once)
+        self.cursor = 0  # where the next round of dispatch starts
         self.start()
 
     def _request(self) -> str:
@@ -172,6 +173,20 @@ class ModelPool:
         """Model loads of each live actor: 1 each, however many partitions they embedded."""
         return ray.get([a.load_count.remote() for a in self.actors])
 
+    def _dispatch(self, queue: deque, jobs: dict, attempts: dict, in_flight: dict) -> None:
+        """Queued videos to the least busy actors; ties go round the pool, so one video per
+        partition still spreads over every actor (and node) across partitions."""
+        while queue and self.actors:
+            busy = [a for _, a in in_flight.values()]
+            order = self.actors[self.cursor % len(self.actors) :] + self.actors[: self.cursor % len(self.actors)]
+            actor = min(order, key=busy.count)
+            if busy.count(actor) >= IN_FLIGHT_PER_ACTOR:
+                return
+            self.cursor += 1
+            video_id = queue.popleft()
+            attempts[video_id] += 1
+            in_flight[actor.embed.remote(*jobs[video_id])] = (video_id, actor)
+
     def run(self, jobs: dict[str, tuple[pa.Table, pa.Table]]) -> dict[str, ActorResult]:
         """video_id -> (tensor rows, clip rows) embedded over the actors, at most
         IN_FLIGHT_PER_ACTOR each; a video whose actor died (its node lost) goes to another."""
@@ -182,13 +197,7 @@ class ModelPool:
         while queue or in_flight:
             if not self.actors and not in_flight:
                 self.start()  # every actor was lost: start again on what is left, or fail in bounded time
-            busy = [a for _, a in in_flight.values()]
-            for actor in list(self.actors):
-                while queue and busy.count(actor) < IN_FLIGHT_PER_ACTOR:
-                    video_id = queue.popleft()
-                    attempts[video_id] += 1
-                    in_flight[actor.embed.remote(*jobs[video_id])] = (video_id, actor)
-                    busy.append(actor)
+            self._dispatch(queue, jobs, attempts, in_flight)
             done, _ = ray.wait(list(in_flight), num_returns=1, timeout=PROBE_EVERY_S)
             if not done:
                 probe(self.execution.address or "auto", self.execution.connect_timeout_s)

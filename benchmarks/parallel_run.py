@@ -1,0 +1,123 @@
+"""The Ray engine's cost per partition against the local engine, on the same partitions.
+
+Both engines run a model's two heavy steps (tensors: decode + prepare; embeddings) for every
+partition, with the inputs (clips, frames) made once beforehand by the stage functions, so
+the difference is what the Ray path adds: task and actor calls, moving rows through the
+object store. Dagster's own cost is the same on both paths and is left out (see
+dagster_scale.py). Also checked: each actor loads the model once, however many partitions
+it embeds. The Ray side is a one-node cluster started by this script (logical GPUs);
+as root the script re-runs itself in a private network namespace (`unshare -n`).
+
+    PYTHONPATH=$PWD python benchmarks/parallel_run.py --videos 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from video_assets.config import Settings
+from video_assets.discovery import scan
+from video_assets.engines.base import LocalEngine
+from video_assets.engines.settings import ExecutionSettings
+from video_assets.media.synthetic import make_video
+from video_assets.models.hub import ModelHub
+from video_assets.parquet_parts import ParquetPart, StreamingParquetWriter, write_table_atomic
+from video_assets.resolved import ModelPlan, resolve
+from video_assets.stages.clips import plan_clips
+from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames
+from video_assets.stages.sources import probe_partition
+from video_assets.stages.tensors import TENSOR_SCHEMA
+from video_assets.video_registry import VideoRegistry
+
+MODEL = "fingerprint"
+
+
+def make_inputs(work: Path, videos: int, seconds: float) -> tuple[Settings, list[tuple]]:
+    """Videos, then per partition its clips table and frames part (what the media assets make)."""
+    for i in range(videos):
+        make_video(work / "videos" / f"v{i}.mp4", duration_s=seconds, fps=12, size=(160, 120), seed=i + 1)
+    settings = Settings.model_validate(
+        {
+            "input_dir": str(work / "videos"),
+            "data_dir": str(work / "data"),
+            "enabled_models": [MODEL],
+            "models": {MODEL: {"num_gpus_per_worker": 0.5}},
+        }
+    )
+    registry = VideoRegistry(settings.paths.registry)
+    scan(settings, registry, seal_partial=True)
+    resolved = resolve(settings)
+    parts = []
+    for key in registry.partition_keys():
+        probed = probe_partition(registry.videos_in(key), registry)
+        clips = plan_clips(probed.table, settings.clipping, work / "data" / "clips")
+        write_table_atomic(clips, work / "data" / "clips" / f"{key}.parquet")
+        with StreamingParquetWriter(work / "data" / "frames" / f"{key}.parquet", FRAMES_SCHEMA) as writer:
+            extract_partition_frames(clips, settings.frames, writer, resolved.frame_signatures)
+            parts.append((key, clips, ParquetPart(writer.commit(), key)))
+    return settings, parts
+
+
+def run_engine(engine, plan: ModelPlan, hub: ModelHub, parts: list[tuple], out: Path) -> list[float]:
+    """Seconds per partition for tensors + embeddings through `engine`."""
+    times = []
+    for key, clips, frames in parts:
+        started = time.perf_counter()
+        with StreamingParquetWriter(out / f"{engine.name}-{key}.parquet", TENSOR_SCHEMA) as writer:
+            engine.build_tensors(plan, hub, clips, frames, "float16", writer)
+            tensors = ParquetPart(writer.commit(), key)
+        made = engine.embed(plan, hub, "cpu", "fp32", tensors, clips)
+        assert made.table.num_rows == clips.num_rows, (key, made.table.num_rows, clips.num_rows)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", type=int, default=8, help="partitions (one video each)")
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of each video")
+    parser.add_argument("--cpus", type=int, default=2, help="CPUs of the one-node Ray cluster")
+    args = parser.parse_args()
+    if os.geteuid() == 0 and not os.environ.get("PARALLEL_RUN_NETNS") and shutil.which("unshare"):
+        env = {**os.environ, "PARALLEL_RUN_NETNS": "1"}
+        command = f"ip link set lo up && exec {sys.executable} {' '.join(sys.argv)}"
+        sys.exit(subprocess.call(["unshare", "-n", "sh", "-c", command], env=env))
+    import ray
+
+    from video_assets.engines.ray_engine import RayEngine
+
+    with tempfile.TemporaryDirectory(prefix="parallel_run") as tmp:
+        work = Path(tmp)
+        settings, parts = make_inputs(work, args.videos, args.seconds)
+        plan = resolve(settings).model(MODEL)
+        hub = ModelHub(settings.paths.model_dir)
+        local = run_engine(LocalEngine(), plan, hub, parts, work)
+        started = time.perf_counter()
+        ray.init(num_cpus=args.cpus, num_gpus=1, include_dashboard=False, object_store_memory=200 * 2**20)
+        engine = RayEngine(ExecutionSettings(engine="ray", address="auto"))
+        engine.prepare([plan], hub, "cpu", "fp32")
+        startup = time.perf_counter() - started
+        remote = run_engine(engine, plan, hub, parts, work)
+        pool = engine.pools[MODEL]
+        loads = pool.load_counts()
+        ray.shutdown()
+    n = len(parts)
+    local_mean, ray_mean = sum(local) / n, sum(remote) / n
+    print(f"partitions: {n} x 1 video of {args.seconds:g} s, 160x120, {MODEL} at num_gpus_per_worker 0.5")
+    print(f"local engine: {local_mean:.3f} s per partition (first {local[0]:.3f} s)")
+    print(f"ray engine:   {ray_mean:.3f} s per partition (first {remote[0]:.3f} s)")
+    print(f"ray / local: {ray_mean / local_mean:.2f}x; overhead per partition {ray_mean - local_mean:+.3f} s")
+    print(f"cluster start + actor pool ({len(loads)} actors): {startup:.1f} s, once per process")
+    print(f"model loads per actor after {n} partitions: {loads} (started {pool.started})")
+    assert all(count == 1 for count in loads), "an actor loaded the model more than once"
+
+
+if __name__ == "__main__":
+    main()
