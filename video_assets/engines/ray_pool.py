@@ -52,7 +52,13 @@ class EmbedActor:
     so "cuda" (or "auto") is the card it was given."""
 
     def __init__(
-        self, entry: RegisteredEmbedder, options: ModelSettings, hub: ModelHub, device: str, dtype: str, memory_gb
+        self,
+        entry: RegisteredEmbedder,
+        options: ModelSettings,
+        hub: ModelHub,
+        device: str,
+        dtype: str,
+        memory_gb: float | None,
     ) -> None:
         # "cuda:N" names a card on the driver's machine; here the visible one is the given card.
         self.runtime = make_runtime("cuda" if device.startswith("cuda") else device, dtype, memory_gb)
