@@ -143,13 +143,14 @@ def run_folder(
         for video in rehash_videos(registry, progress):
             progress(f"changed: {video.rel_path} has new content under the same size and mtime; it will be redone")
     resolved = resolve(settings)
-    start_engine(resolved)
     definitions = build_definitions(resolved)
     required = resolved.required_index_versions
     for video_id in ledger.reopen_unfinished(required):
         progress(f"to redo: {video_id} (a model or setting changed since it was indexed)")
     videos = [v for v in registry.all() if v.partition_key and v.status != "missing"]
     keys = sorted({v.partition_key for v in videos if rerun_all or v.status != "done"})
+    if keys:  # nothing to run needs no cluster
+        start_engine(resolved)
     # guarded_runs: dead runs' slots freed first, no endless wait on a pool slot, and
     # SIGINT/SIGTERM stop the loop with RunInterrupted (the CLI exits 128 + signal).
     with (
