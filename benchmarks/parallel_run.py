@@ -65,18 +65,27 @@ def make_inputs(work: Path, videos: int, seconds: float) -> tuple[Settings, list
     return settings, parts
 
 
-def run_engine(engine, plan: ModelPlan, hub: ModelHub, parts: list[tuple], out: Path) -> list[float]:
-    """Seconds per partition for tensors + embeddings through `engine`."""
+def run_engine(engine, plan: ModelPlan, hub: ModelHub, parts: list[tuple], out: Path) -> list[tuple[float, float]]:
+    """(tensors, embeddings) seconds per partition through `engine`."""
     times = []
     for key, clips, frames in parts:
         started = time.perf_counter()
         with StreamingParquetWriter(out / f"{engine.name}-{key}.parquet", TENSOR_SCHEMA) as writer:
             engine.build_tensors(plan, hub, clips, frames, "float16", writer)
             tensors = ParquetPart(writer.commit(), key)
+        middle = time.perf_counter()
         made = engine.embed(plan, hub, "cpu", "fp32", tensors, clips)
         assert made.table.num_rows == clips.num_rows, (key, made.table.num_rows, clips.num_rows)
-        times.append(time.perf_counter() - started)
+        times.append((middle - started, time.perf_counter() - middle))
     return times
+
+
+def describe(name: str, times: list[tuple[float, float]]) -> tuple[float, str]:
+    """Mean seconds per partition over all but the first (warm-up), and a line saying so."""
+    warm = times[1:] or times
+    tensors, embed = (sum(t[i] for t in warm) / len(warm) for i in (0, 1))
+    line = f"{name}: {tensors + embed:.3f} s per partition (tensors {tensors:.3f} s, embeddings {embed:.3f} s)"
+    return tensors + embed, f"{line}; first partition {sum(times[0]):.3f} s"
 
 
 def main() -> None:
@@ -89,6 +98,8 @@ def main() -> None:
         env = {**os.environ, "PARALLEL_RUN_NETNS": "1"}
         command = f"ip link set lo up && exec {sys.executable} {' '.join(sys.argv)}"
         sys.exit(subprocess.call(["unshare", "-n", "sh", "-c", command], env=env))
+    # A throwaway cluster in a private namespace: no auth token written to ~/.ray for it.
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     import ray
 
     from video_assets.engines.ray_engine import RayEngine
@@ -100,7 +111,9 @@ def main() -> None:
         hub = ModelHub(settings.paths.model_dir)
         local = run_engine(LocalEngine(), plan, hub, parts, work)
         started = time.perf_counter()
-        ray.init(num_cpus=args.cpus, num_gpus=1, include_dashboard=False, object_store_memory=200 * 2**20)
+        ray.init(
+            address="local", num_cpus=args.cpus, num_gpus=1, include_dashboard=False, object_store_memory=200 * 2**20
+        )
         engine = RayEngine(ExecutionSettings(engine="ray", address="auto"))
         engine.prepare([plan], hub, "cpu", "fp32")
         startup = time.perf_counter() - started
@@ -108,11 +121,15 @@ def main() -> None:
         pool = engine.pools[MODEL]
         loads = pool.load_counts()
         ray.shutdown()
+        # Again after Ray, so machine load that drifts during the run shows in the local figures too.
+        local_after = run_engine(LocalEngine(), plan, hub, parts, work)
     n = len(parts)
-    local_mean, ray_mean = sum(local) / n, sum(remote) / n
+    local_mean, local_line = describe("local engine", local)
+    ray_mean, ray_line = describe("ray engine  ", remote)
     print(f"partitions: {n} x 1 video of {args.seconds:g} s, 160x120, {MODEL} at num_gpus_per_worker 0.5")
-    print(f"local engine: {local_mean:.3f} s per partition (first {local[0]:.3f} s)")
-    print(f"ray engine:   {ray_mean:.3f} s per partition (first {remote[0]:.3f} s)")
+    print(local_line)
+    print(describe("local again ", local_after)[1])
+    print(ray_line)
     print(f"ray / local: {ray_mean / local_mean:.2f}x; overhead per partition {ray_mean - local_mean:+.3f} s")
     print(f"cluster start + actor pool ({len(loads)} actors): {startup:.1f} s, once per process")
     print(f"model loads per actor after {n} partitions: {loads} (started {pool.started})")
