@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sqlite3
@@ -42,8 +43,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from video_assets.runner import run_folder
     from video_assets.summary import print_summary, summary_dict
 
+    # With --json, stdout is the JSON alone: whatever else prints meanwhile (Ray's driver prints
+    # cluster events such as a lost node to stdout) goes to stderr.
+    quiet_stdout = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
     try:
-        with progress_printer(quiet=args.quiet or args.json) as progress:
+        with quiet_stdout, progress_printer(quiet=args.quiet or args.json) as progress:
             summary = run_folder(
                 _settings(args),
                 rerun_all=args.all,

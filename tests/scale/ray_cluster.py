@@ -93,7 +93,7 @@ class RayCluster:
         except ProcessLookupError:
             pass
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=3)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)

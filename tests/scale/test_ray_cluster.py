@@ -1,10 +1,10 @@
 """The Ray engine on a real two-node Ray cluster on this machine (issue 22).
 
 One session (`cluster_session.py`) runs in a private network namespace (`unshare -n`, root
-only): a local run, `run --ray` against an address nobody listens on, then a two-node
-cluster with logical GPUs and `run --ray` with fingerprint at num_gpus_per_worker 0.5, with
-4 GPUs per worker (never placeable), and with the worker node killed mid-backfill. The tests
-below assert on what it recorded. About 2-4 minutes on a 2-core machine.
+only): a local run, then a two-node cluster with logical GPUs, `run --ray` with fingerprint at
+4 GPUs per worker (never placeable), and `run --ray` at num_gpus_per_worker 0.5 with the worker
+node killed after 4 of the 6 videos are done. The tests below assert on what it recorded.
+(An unreachable address: test_engine_choice.py.)
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import pytest
 
 from video_assets.media.synthetic import make_video
 
-VIDEOS = 4
+VIDEOS = 6
+KILL_AFTER = 4  # videos done when the worker node is killed (one per actor: both nodes used)
 SESSION_TIMEOUT_S = 540
 
 
@@ -50,7 +51,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.run(
-        ["unshare", "-n", sys.executable, "-m", "tests.scale.cluster_session", str(out)],
+        ["unshare", "-n", sys.executable, "-m", "tests.scale.cluster_session", str(out), str(KILL_AFTER)],
         cwd=root,
         env=env,
         capture_output=True,
@@ -62,23 +63,29 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return json.loads(results.read_text())
 
 
+def _first(session: dict) -> dict:
+    return session["ray"]["first"]
+
+
 def _workers(run: dict) -> list[dict]:
     return [w for video in run["report"]["videos"] for w in video["workers"].values()]
 
 
 def test_ray_run_indexes_the_same_clips_as_a_local_run(session: dict) -> None:
-    local, ray_run = session["local"], session["ray"]
-    assert local["rc"] == 0 and ray_run["rc"] == 0, ray_run["stderr"]
-    assert ray_run["report"]["complete"] is True
+    local = session["local"]
+    final = session["ray"]["rerun"] or _first(session)  # a plain rerun only when the first run left work
+    assert local["rc"] == 0 and final["rc"] == 0, final["stderr"]
+    assert final["report"]["complete"] is True
     assert len(local["clip_ids"]) >= VIDEOS
-    assert ray_run["clip_ids"] == local["clip_ids"]  # same ids, none twice
+    assert final["clip_ids"] == local["clip_ids"]  # same ids, none twice
 
 
 def test_work_lands_on_both_nodes_with_gpu_ids(session: dict) -> None:
-    report = session["ray"]["report"]
-    workers = _workers(session["ray"])
-    assert len(workers) == VIDEOS  # every video names the worker that embedded it
-    assert len(report["videos_per_node"]) == 2 and sum(report["videos_per_node"].values()) == VIDEOS
+    report = _first(session)["report"]
+    workers = _workers(_first(session))
+    done = [v for v in report["videos"] if v["status"] == "done"]
+    assert len(done) >= KILL_AFTER and all(v["workers"] for v in done)  # each names its worker
+    assert len(report["videos_per_node"]) == 2 and sum(report["videos_per_node"].values()) == len(workers)
     assert {w["node"] for w in workers} == set(report["videos_per_node"])
     # fingerprint asks for no GPU by default; the settings give it half a logical GPU per worker.
     assert all(len(w["gpu_ids"]) == 1 for w in workers)
@@ -86,10 +93,10 @@ def test_work_lands_on_both_nodes_with_gpu_ids(session: dict) -> None:
 
 def test_at_most_two_half_gpu_workers_share_a_logical_gpu(session: dict) -> None:
     pids_on_gpu: dict[tuple[str, int], set[int]] = defaultdict(set)
-    for worker in _workers(session["ray"]):
+    for worker in _workers(_first(session)):
         for gpu in worker["gpu_ids"]:
             pids_on_gpu[(worker["node"], gpu)].add(worker["pid"])
-    assert pids_on_gpu and max(len(pids) for pids in pids_on_gpu.values()) <= 2
+    assert len(pids_on_gpu) == 2 and max(len(pids) for pids in pids_on_gpu.values()) <= 2
 
 
 def test_a_request_the_cluster_can_never_meet_fails_the_run_saying_so(session: dict) -> None:
@@ -99,16 +106,10 @@ def test_a_request_the_cluster_can_never_meet_fails_the_run_saying_so(session: d
     assert run["seconds"] < 60  # refused up front, not after waiting for the actor
 
 
-def test_an_unreachable_cluster_fails_the_run_naming_the_address(session: dict) -> None:
-    run = session["unreachable"]
-    assert run["rc"] == 2 and "cannot reach the Ray cluster at 127.0.0.1:6390" in run["stderr"]
-    assert run["seconds"] < 60
-
-
 def test_a_killed_worker_node_loses_nothing_and_duplicates_nothing(session: dict) -> None:
-    killed = session["killed"]
-    assert killed["first"]["killed_after"], killed["first"]["lines"]
-    final = killed["rerun"] or killed["first"]  # a plain rerun only when the first run left work
-    assert final["rc"] == 0, final
+    first = _first(session)
+    assert first["killed_after"] is not None, first["stderr"]  # killed mid-backfill, videos still to go
+    assert first["killed_after"] < VIDEOS
+    final = session["ray"]["rerun"] or first
     ids = final["clip_ids"]
     assert ids == session["local"]["clip_ids"] and not [c for c, n in Counter(ids).items() if n > 1]
