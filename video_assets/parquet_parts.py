@@ -28,6 +28,12 @@ class RowGroups(Protocol):
     def iter_row_groups(self, columns: list[str] | None = None) -> Iterator[pa.Table]: ...
 
 
+class TableSink(Protocol):
+    """Where a stage writes its rows: a `StreamingParquetWriter`, or a collector in a Ray worker."""
+
+    def write(self, table: pa.Table) -> None: ...
+
+
 @dataclass(frozen=True)
 class ParquetPart:
     """A stored partition of an asset, read on demand."""

@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from video_assets.models.device_runtime import make_runtime
 from video_assets.models.hub import ModelHub
-from video_assets.parquet_parts import RowGroups
+from video_assets.parquet_parts import RowGroups, TableSink
 from video_assets.resolved import ModelPlan
 from video_assets.stages.tensors import TensorSummary, build_tensors
 
@@ -26,7 +26,14 @@ class Engine(Protocol):
         """Before the first partition: connect and start what the models need (bounded in time)."""
 
     def build_tensors(
-        self, plan: ModelPlan, hub: ModelHub, clips: pa.Table, frames: RowGroups, tensor_dtype: str, writer, log: Log
+        self,
+        plan: ModelPlan,
+        hub: ModelHub,
+        clips: pa.Table,
+        frames: RowGroups,
+        tensor_dtype: str,
+        writer: TableSink,
+        log: Log,
     ) -> TensorSummary:
         """Decode (where the frames are missing) and prepare every clip; rows go to `writer`."""
 
@@ -51,7 +58,7 @@ class LocalEngine:
         clips: pa.Table,
         frames: RowGroups,
         tensor_dtype: str,
-        writer,
+        writer: TableSink,
         log: Log = no_log,
     ) -> TensorSummary:
         prepare = plan.entry.preprocessor(hub, plan.options)

@@ -10,7 +10,7 @@ from ray.exceptions import RayError
 from video_assets.index.schema import clip_schema
 from video_assets.models.hub import ModelHub
 from video_assets.models.text_match import REFERENCE_SCALE
-from video_assets.parquet_parts import RowGroups
+from video_assets.parquet_parts import RowGroups, TableSink
 from video_assets.resolved import ModelPlan
 from video_assets.stages.tensors import TensorSummary
 
@@ -69,7 +69,7 @@ class RayEngine:
         clips: pa.Table,
         frames: RowGroups,
         tensor_dtype: str,
-        writer,
+        writer: TableSink,
         log: Log = no_log,
     ) -> TensorSummary:
         """One decode task per video (num_cpus each); the rows come back to the step's writer."""

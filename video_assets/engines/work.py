@@ -19,6 +19,7 @@ from video_assets.models.base import Embedder
 from video_assets.models.device_runtime import Runtime
 from video_assets.models.embedder_registry import RegisteredEmbedder
 from video_assets.models.hub import ModelHub
+from video_assets.parquet_parts import RowGroups
 from video_assets.stages.embeddings import EmbeddingReport, embed_partition, text_scale_for
 from video_assets.stages.frame_creation import FrameRecipe
 from video_assets.stages.tensors import TENSOR_SCHEMA, TensorSummary, build_tensors
@@ -132,7 +133,7 @@ class EmbedOutcome:
 
 
 def embed_with(
-    embedder: Embedder, runtime: Runtime, options: ModelSettings, tensors, clips: pa.Table, log: Log = no_log
+    embedder: Embedder, runtime: Runtime, options: ModelSettings, tensors: RowGroups, clips: pa.Table, log: Log = no_log
 ) -> tuple[pa.Table, EmbeddingReport, float]:
     """`embed_partition` under the model's settings: the rows, the report and the text scale.
     ``tensors``: anything with `iter_row_groups()` (a `ParquetPart` or `TableRows`)."""

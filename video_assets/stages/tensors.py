@@ -10,7 +10,7 @@ import pyarrow as pa
 import torch
 
 from video_assets.media.frames import FramePolicy, FrameSignature
-from video_assets.parquet_parts import ARRAY_FIELDS, RowGroups, StreamingParquetWriter, array_to_fields
+from video_assets.parquet_parts import ARRAY_FIELDS, RowGroups, TableSink, array_to_fields
 from video_assets.stages.clips import span_of
 from video_assets.stages.frame_creation import FrameRecipe, create_clip_frames
 from video_assets.stages.frames import rows_to_clip_frames
@@ -50,7 +50,7 @@ def build_tensors(
     frames: RowGroups,
     *,
     tensor_dtype: str,
-    writer: StreamingParquetWriter,
+    writer: TableSink,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> TensorSummary:
     """One row per clip: its prepared tensor, or the reason it was skipped."""
