@@ -8,7 +8,11 @@ dagster_scale.py). Also checked: each actor loads the model once, however many p
 it embeds. The Ray side is a one-node cluster started by this script (logical GPUs);
 as root the script re-runs itself in a private network namespace (`unshare -n`).
 
-    PYTHONPATH=$PWD python benchmarks/parallel_run.py --videos 8
+    PYTHONPATH=$PWD python benchmarks/parallel_run.py --videos 12 --seconds 30
+
+Both sides run torch with one thread by default (`--threads`): Ray sets OMP_NUM_THREADS to a
+task's num_cpus, and comparing against torch's default threads on a busy machine measures
+oversubscription, not Ray.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import torch
 
 from video_assets.config import Settings
 from video_assets.discovery import scan
@@ -93,7 +99,15 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=8, help="partitions (one video each)")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each video")
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the one-node Ray cluster")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads of the local engine (0: torch's default); Ray gives a 1-CPU task 1 thread",
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if os.geteuid() == 0 and not os.environ.get("PARALLEL_RUN_NETNS") and shutil.which("unshare"):
         env = {**os.environ, "PARALLEL_RUN_NETNS": "1"}
         command = f"ip link set lo up && exec {sys.executable} {' '.join(sys.argv)}"
