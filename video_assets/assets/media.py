@@ -24,11 +24,12 @@ from video_assets.assets.partitions import partitioned_asset
 from video_assets.ledger import VideoLedger
 from video_assets.parquet_parts import ParquetPart
 from video_assets.resolved import Resolved
+from video_assets.resources.execution import ExecutionResource, engine_failure
 from video_assets.resources.storage import StorageResource
 from video_assets.stages.checks import check_clips, check_frame_counts, check_probes, check_unique_ids
 from video_assets.stages.clip_report import frames_clip_rows, source_rows, span_label
 from video_assets.stages.clips import CLIP_SCHEMA, clip_plans, plan_clips
-from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames
+from video_assets.stages.frames import FRAMES_SCHEMA
 from video_assets.stages.sources import SOURCE_SCHEMA, probe_partition
 from video_assets.stages.thumbnails import ThumbnailStrips, strips_markdown, write_strips
 
@@ -158,7 +159,7 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
         metadata={"dagster/column_schema": column_schema(FRAMES_SCHEMA)},
     )
     def frames(
-        context: dg.AssetExecutionContext, storage: StorageResource
+        context: dg.AssetExecutionContext, storage: StorageResource, execution: ExecutionResource
     ):  # -> MaterializeResult with a value and check results (Dagster rejects that annotation)
         started = time.perf_counter()
         cfg = frame_settings
@@ -166,7 +167,9 @@ def media_assets(resolved: Resolved) -> list[dg.AssetsDefinition]:
         video_of = dict(zip(clip_table.column("clip_id").to_pylist(), clip_table.column("video_id").to_pylist()))
         with storage.writer(context, FRAMES_SCHEMA) as writer:
             strips = ThumbnailStrips()
-            summary = extract_partition_frames(clip_table, cfg, writer, resolved.frame_signatures, strips)
+            signatures = list(resolved.frame_signatures)
+            with engine_failure():  # in this process, or decode tasks on Ray (the execution settings)
+                summary = execution.engine().extract_frames(clip_table, cfg, signatures, writer, strips)
             # Drops land in the ledger before anything can fail, so a video's reason survives.
             video_ids = set(clip_table.column("video_id").to_pylist())
             VideoLedger(storage.registry()).record_drops(

@@ -6,11 +6,15 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from video_assets.config import FrameSettings
+from video_assets.media.frames import FrameSignature
 from video_assets.models.device_runtime import make_runtime
 from video_assets.models.hub import ModelHub
 from video_assets.parquet_parts import RowGroups, TableSink
 from video_assets.resolved import ModelPlan
+from video_assets.stages.frames import FramesSummary, extract_partition_frames
 from video_assets.stages.tensors import TensorSummary, build_tensors
+from video_assets.stages.thumbnails import ThumbnailStrips
 
 from .work import EmbedOutcome, Log, dtype_name, embed_with, local_worker, no_log
 
@@ -24,6 +28,16 @@ class Engine(Protocol):
 
     def prepare(self, plans: list[ModelPlan], hub: ModelHub, device: str, dtype: str) -> None:
         """Before the first partition: connect and start what the models need (bounded in time)."""
+
+    def extract_frames(
+        self,
+        clips: pa.Table,
+        settings: FrameSettings,
+        signatures: list[FrameSignature],
+        writer: TableSink,
+        strips: ThumbnailStrips,
+    ) -> FramesSummary:
+        """Decode every clip's frames (rows to `writer`, thumbnail strips to `strips`)."""
 
     def build_tensors(
         self,
@@ -50,6 +64,16 @@ class LocalEngine:
 
     def prepare(self, plans: list[ModelPlan], hub: ModelHub, device: str, dtype: str) -> None:
         return None
+
+    def extract_frames(
+        self,
+        clips: pa.Table,
+        settings: FrameSettings,
+        signatures: list[FrameSignature],
+        writer: TableSink,
+        strips: ThumbnailStrips,
+    ) -> FramesSummary:
+        return extract_partition_frames(clips, settings, writer, signatures, strips)
 
     def build_tensors(
         self,

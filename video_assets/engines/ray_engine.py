@@ -7,18 +7,32 @@ import pyarrow as pa
 import ray
 from ray.exceptions import RayError
 
+from video_assets.config import FrameSettings
 from video_assets.index.schema import clip_schema
+from video_assets.media.frames import FrameSignature
 from video_assets.models.hub import ModelHub
 from video_assets.models.text_match import REFERENCE_SCALE
 from video_assets.parquet_parts import RowGroups, TableSink
 from video_assets.resolved import ModelPlan
+from video_assets.stages.frames import FramesSummary
 from video_assets.stages.tensors import TensorSummary
+from video_assets.stages.thumbnails import ThumbnailStrips
 
 from .base import EngineError
 from .ray_connect import connect, probe
 from .ray_pool import PROBE_EVERY_S, ModelPool
 from .settings import ExecutionSettings
-from .work import EmbedOutcome, Log, merge_reports, merge_tensor_summaries, no_log, split_by_video, video_tensors
+from .work import (
+    EmbedOutcome,
+    Log,
+    merge_frames_summary,
+    merge_reports,
+    merge_tensor_summaries,
+    no_log,
+    split_by_video,
+    video_frames,
+    video_tensors,
+)
 
 DECODE_RETRIES = 3  # Ray reruns a decode task whose worker or node died
 
@@ -30,14 +44,15 @@ class RayEngine:
         self.execution = execution
         self.address = execution.address or "auto"
         self.pools: dict[str, ModelPool] = {}
-        self.decode = None
+        self.decode = None  # the remote video_tensors, once connected
+        self.frames = None  # the remote video_frames
 
     def _connect(self) -> None:
         connect(self.address, self.execution.connect_timeout_s)
         if self.decode is None:
-            self.decode = ray.remote(video_tensors).options(
-                num_cpus=self.execution.decode_num_cpus, max_retries=DECODE_RETRIES, scheduling_strategy="SPREAD"
-            )
+            options = {"num_cpus": self.execution.decode_num_cpus, "max_retries": DECODE_RETRIES}
+            self.decode = ray.remote(video_tensors).options(**options, scheduling_strategy="SPREAD")
+            self.frames = ray.remote(video_frames).options(**options, scheduling_strategy="SPREAD")
 
     def pool(self, plan: ModelPlan, hub: ModelHub, device: str, dtype: str) -> ModelPool:
         """The model's actor pool, started on first use and kept for the process's later runs."""
@@ -61,6 +76,28 @@ class RayEngine:
             return ray.get(refs)
         except RayError as err:
             raise EngineError(f"a task on the Ray cluster at {self.address} failed: {err}") from err
+
+    def extract_frames(
+        self,
+        clips: pa.Table,
+        settings: FrameSettings,
+        signatures: list[FrameSignature],
+        writer: TableSink,
+        strips: ThumbnailStrips,
+    ) -> FramesSummary:
+        """One decode task per video; rows are written in video order as each result arrives,
+        so the step holds one video's frames at a time (long videos: frames.storage jpeg)."""
+        self._connect()
+        videos = split_by_video(clips).values()
+        refs = [self.frames.remote(video_clips, settings, signatures) for video_clips in videos]
+        summary = FramesSummary(storage=settings.storage)
+        for ref in refs:
+            (part,) = self._gather([ref])
+            if part.table.num_rows:
+                writer.write(part.table)
+            merge_frames_summary(summary, part.summary)
+            strips.jpegs.update(part.strips)
+        return summary
 
     def build_tensors(
         self,

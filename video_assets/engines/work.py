@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, field
 import pyarrow as pa
 import torch
 
-from video_assets.config import ModelSettings
+from video_assets.config import FrameSettings, ModelSettings
+from video_assets.media.frames import FrameSignature
 from video_assets.models.base import Embedder
 from video_assets.models.device_runtime import Runtime
 from video_assets.models.embedder_registry import RegisteredEmbedder
@@ -22,7 +23,9 @@ from video_assets.models.hub import ModelHub
 from video_assets.parquet_parts import RowGroups
 from video_assets.stages.embeddings import EmbeddingReport, embed_partition, text_scale_for
 from video_assets.stages.frame_creation import FrameRecipe
+from video_assets.stages.frames import FRAMES_SCHEMA, FramesSummary, extract_partition_frames
 from video_assets.stages.tensors import TENSOR_SCHEMA, TensorSummary, build_tensors
+from video_assets.stages.thumbnails import ThumbnailStrips
 
 Log = Callable[[str], None]
 
@@ -162,3 +165,30 @@ def merge_reports(parts: list[EmbeddingReport]) -> EmbeddingReport:
         merged.peak_memory_bytes = max(merged.peak_memory_bytes, part.peak_memory_bytes)
         merged.batch_size = max(merged.batch_size, part.batch_size)
     return merged
+
+
+@dataclass
+class VideoFrames:
+    table: pa.Table  # FRAMES_SCHEMA rows of one video
+    summary: FramesSummary
+    strips: dict[str, bytes]  # clip_id -> thumbnail strip JPEG
+
+
+def video_frames(clips: pa.Table, settings: FrameSettings, signatures: list[FrameSignature]) -> VideoFrames:
+    """One video decoded: its frame rows, what was dropped, and its clips' thumbnail strips."""
+    writer, strips = CollectingWriter(), ThumbnailStrips()
+    summary = extract_partition_frames(clips, settings, writer, signatures, strips)
+    return VideoFrames(writer.table(FRAMES_SCHEMA), summary, strips.jpegs)
+
+
+def merge_frames_summary(merged: FramesSummary, part: FramesSummary) -> None:
+    """Adds one video's summary into the partition's."""
+    merged.clips += part.clips
+    merged.frames += part.frames
+    merged.payload_bytes += part.payload_bytes
+    merged.dropped.update(part.dropped)
+    merged.failed_videos.update(part.failed_videos)
+    merged.repeated_samples += part.repeated_samples
+    merged.repeated_by_clip.update(part.repeated_by_clip)
+    merged.repeated_by_video.update(part.repeated_by_video)
+    merged.scaled_from.update(part.scaled_from)
