@@ -1,8 +1,8 @@
 """The Ray engine's cost per partition against the local engine, on the same partitions.
 
-Both engines run a model's two heavy steps (tensors: decode + prepare; embeddings) for every
-partition, with the inputs (clips, frames) made once beforehand by the stage functions, so
-the difference is what the Ray path adds: task and actor calls, moving rows through the
+Both engines run the heavy steps (frames: decode; a model's tensors: prepare; embeddings)
+for every partition, from clips planned once beforehand by the stage functions, so the
+difference is what the Ray path adds: task and actor calls, moving rows through the
 object store. Dagster's own cost is the same on both paths and is left out (see
 dagster_scale.py). Also checked: each actor loads the model once, however many partitions
 it embeds. The Ray side is a one-node cluster started by this script (logical GPUs);
@@ -34,19 +34,20 @@ from video_assets.engines.base import LocalEngine
 from video_assets.engines.settings import ExecutionSettings
 from video_assets.media.synthetic import make_video
 from video_assets.models.hub import ModelHub
-from video_assets.parquet_parts import ParquetPart, StreamingParquetWriter, write_table_atomic
+from video_assets.parquet_parts import ParquetPart, StreamingParquetWriter
 from video_assets.resolved import ModelPlan, resolve
 from video_assets.stages.clips import plan_clips
-from video_assets.stages.frames import FRAMES_SCHEMA, extract_partition_frames
+from video_assets.stages.frames import FRAMES_SCHEMA
 from video_assets.stages.sources import probe_partition
 from video_assets.stages.tensors import TENSOR_SCHEMA
+from video_assets.stages.thumbnails import ThumbnailStrips
 from video_assets.video_registry import VideoRegistry
 
 MODEL = "fingerprint"
 
 
 def make_inputs(work: Path, videos: int, seconds: float) -> tuple[Settings, list[tuple]]:
-    """Videos, then per partition its clips table and frames part (what the media assets make)."""
+    """Videos, then per partition its clips table (what the clips asset makes)."""
     for i in range(videos):
         make_video(work / "videos" / f"v{i}.mp4", duration_s=seconds, fps=12, size=(160, 120), seed=i + 1)
     settings = Settings.model_validate(
@@ -59,39 +60,43 @@ def make_inputs(work: Path, videos: int, seconds: float) -> tuple[Settings, list
     )
     registry = VideoRegistry(settings.paths.registry)
     scan(settings, registry, seal_partial=True)
-    resolved = resolve(settings)
     parts = []
     for key in registry.partition_keys():
         probed = probe_partition(registry.videos_in(key), registry)
         clips = plan_clips(probed.table, settings.clipping, work / "data" / "clips")
-        write_table_atomic(clips, work / "data" / "clips" / f"{key}.parquet")
-        with StreamingParquetWriter(work / "data" / "frames" / f"{key}.parquet", FRAMES_SCHEMA) as writer:
-            extract_partition_frames(clips, settings.frames, writer, resolved.frame_signatures)
-            parts.append((key, clips, ParquetPart(writer.commit(), key)))
+        parts.append((key, clips))
     return settings, parts
 
 
-def run_engine(engine, plan: ModelPlan, hub: ModelHub, parts: list[tuple], out: Path) -> list[tuple[float, float]]:
-    """(tensors, embeddings) seconds per partition through `engine`."""
+def run_engine(
+    engine, settings: Settings, plan: ModelPlan, hub: ModelHub, parts: list[tuple], out: Path
+) -> list[tuple[float, float, float]]:
+    """(frames, tensors, embeddings) seconds per partition through `engine`."""
+    signatures = list(resolve(settings).frame_signatures)
     times = []
-    for key, clips, frames in parts:
+    for key, clips in parts:
         started = time.perf_counter()
+        with StreamingParquetWriter(out / f"{engine.name}-frames-{key}.parquet", FRAMES_SCHEMA) as writer:
+            engine.extract_frames(clips, settings.frames, signatures, writer, ThumbnailStrips())
+            frames = ParquetPart(writer.commit(), key)
+        decoded = time.perf_counter()
         with StreamingParquetWriter(out / f"{engine.name}-{key}.parquet", TENSOR_SCHEMA) as writer:
             engine.build_tensors(plan, hub, clips, frames, "float16", writer)
             tensors = ParquetPart(writer.commit(), key)
         middle = time.perf_counter()
         made = engine.embed(plan, hub, "cpu", "fp32", tensors, clips)
         assert made.table.num_rows == clips.num_rows, (key, made.table.num_rows, clips.num_rows)
-        times.append((middle - started, time.perf_counter() - middle))
+        times.append((decoded - started, middle - decoded, time.perf_counter() - middle))
     return times
 
 
-def describe(name: str, times: list[tuple[float, float]]) -> tuple[float, str]:
+def describe(name: str, times: list[tuple[float, float, float]]) -> tuple[float, str]:
     """Mean seconds per partition over all but the first (warm-up), and a line saying so."""
     warm = times[1:] or times
-    tensors, embed = (sum(t[i] for t in warm) / len(warm) for i in (0, 1))
-    line = f"{name}: {tensors + embed:.3f} s per partition (tensors {tensors:.3f} s, embeddings {embed:.3f} s)"
-    return tensors + embed, f"{line}; first partition {sum(times[0]):.3f} s"
+    frames, tensors, embed = (sum(t[i] for t in warm) / len(warm) for i in (0, 1, 2))
+    total = frames + tensors + embed
+    line = f"{name}: {total:.3f} s per partition (frames {frames:.3f}, tensors {tensors:.3f}, embeddings {embed:.3f})"
+    return total, f"{line}; first partition {sum(times[0]):.3f} s"
 
 
 def main() -> None:
@@ -123,7 +128,7 @@ def main() -> None:
         settings, parts = make_inputs(work, args.videos, args.seconds)
         plan = resolve(settings).model(MODEL)
         hub = ModelHub(settings.paths.model_dir)
-        local = run_engine(LocalEngine(), plan, hub, parts, work)
+        local = run_engine(LocalEngine(), settings, plan, hub, parts, work)
         started = time.perf_counter()
         ray.init(
             address="local", num_cpus=args.cpus, num_gpus=1, include_dashboard=False, object_store_memory=200 * 2**20
@@ -131,12 +136,12 @@ def main() -> None:
         engine = RayEngine(ExecutionSettings(engine="ray", address="auto"))
         engine.prepare([plan], hub, "cpu", "fp32")
         startup = time.perf_counter() - started
-        remote = run_engine(engine, plan, hub, parts, work)
+        remote = run_engine(engine, settings, plan, hub, parts, work)
         pool = engine.pools[MODEL]
         loads = pool.load_counts()
         ray.shutdown()
         # Again after Ray, so machine load that drifts during the run shows in the local figures too.
-        local_after = run_engine(LocalEngine(), plan, hub, parts, work)
+        local_after = run_engine(LocalEngine(), settings, plan, hub, parts, work)
     n = len(parts)
     local_mean, local_line = describe("local engine", local)
     ray_mean, ray_line = describe("ray engine  ", remote)
