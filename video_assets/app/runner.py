@@ -27,10 +27,13 @@ from video_assets.catalog.registry import SETTLED, VideoRegistry
 from video_assets.catalog.shown_names import escape_name
 from video_assets.index.connection import connect
 from video_assets.media.pyav_container import hides_leading_frames
+from video_assets.models.hub import ModelHub
 from video_assets.models.weights_preflight import preflight_weights
 from video_assets.orchestration.assets.partitions import videos_partitions
 from video_assets.orchestration.definitions import EMBED_JOB, build_definitions
 from video_assets.settings.config import Settings
+from video_assets.stages.engines.base import EngineError
+from video_assets.stages.engines.factory import engine_for
 from video_assets.stages.index_audit import reopen_short_videos
 from video_assets.stages.resolved import Resolved, resolve
 from video_assets.stages.workers import machine_slots
@@ -105,8 +108,12 @@ def run_folder(
         if on_partition is not None:
             on_partition(outcome)
 
+    if keys:  # nothing to run needs no cluster
+        start_engine(resolved)
     slots = machine_slots(resolved.models)
     workers = min(slots.workers if workers is None else workers, max(1, len(keys)))
+    if settings.execution.engine != "local":
+        workers = 1  # the engine spreads the heavy work; one process hands it partitions
     with dg.DagsterInstance.get() as instance:
         add_partitions(instance, registry.partition_keys())
         uses_gpu = bool(slots.gpus) and any(plan.pool == "gpu" for plan in resolved.models)
@@ -157,6 +164,17 @@ def run_in_process(
             outcome = partition_outcome(run, key, time.perf_counter() - started)
             outcome.worker = place
             settle(outcome)
+
+
+def start_engine(resolved: Resolved) -> None:
+    """Before any partition: connect to the engine and start its model workers, so an unreachable
+    cluster or a request it can never meet refuses the run once, naming the cause."""
+    settings = resolved.settings
+    try:
+        engine = engine_for(settings.execution)
+        engine.prepare(list(resolved.models), ModelHub(settings.paths.model_dir), settings.device, settings.dtype)
+    except (EngineError, ImportError) as err:
+        raise RunRefused(str(err)) from err
 
 
 def reopen_what_changed(

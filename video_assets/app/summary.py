@@ -9,6 +9,7 @@ from video_assets.app.outcome import RunSummary
 from video_assets.app.report import reason_of
 from video_assets.app.summary_hints import painted, use_colour
 from video_assets.catalog.shown_names import escape_name
+from video_assets.stages.engines.report import videos_per_node, workers_by_video
 
 
 def summary_lines(summary: RunSummary) -> list[str]:
@@ -30,10 +31,9 @@ def summary_lines(summary: RunSummary) -> list[str]:
             if asset.endswith("_clip_index"):
                 version, rows = tables.get(meta["table"], (0, 0))
                 tables[meta["table"]] = (max(version, meta["table_version"]), rows + meta["rows_for_videos"])
-    if summary.videos_per_node:
-        lines.append(
-            "videos run per node: " + ", ".join(f"{n}: {c}" for n, c in sorted(summary.videos_per_node.items()))
-        )
+    per_node = node_counts(summary)
+    if per_node:
+        lines.append("videos per node: " + ", ".join(f"{n}: {c}" for n, c in per_node.items()))
     for table, (version, rows) in sorted(tables.items()):
         lines.append(f"index table {table}: {rows} clip rows committed, now at version {version}")
     for video in summary.failed_videos:
@@ -71,13 +71,22 @@ def summary_lines(summary: RunSummary) -> list[str]:
     return lines
 
 
+def node_counts(summary: RunSummary) -> dict[str, int]:
+    """node -> videos: where they were embedded (the engine's workers, Ray nodes included), else where
+    their partition's run ran."""
+    return videos_per_node(workers_by_video(p.metadata for p in summary.partitions)) or dict(
+        sorted(summary.videos_per_node.items())
+    )
+
+
 def summary_dict(summary: RunSummary) -> dict:
     """The run's outcome for `run --json`: the videos this run processed and every failed or not-done one
     (status and reason), skipped inputs, missing files, and the whole registry's counts per status."""
     videos = {v.video_id: v for v in summary.videos}
-    workers = summary.workers
+    places = summary.workers  # video -> the process that ran its partition
     for record in summary.failed_videos + summary.pending_videos:  # failed or not done before this run, too
         videos.setdefault(record.video_id, record)
+    workers = workers_by_video(p.metadata for p in summary.partitions)
     return {
         "complete": summary.complete,
         "partitions": {"run": len(summary.partitions), "failed": len(summary.failed)},
@@ -90,7 +99,8 @@ def summary_dict(summary: RunSummary) -> dict:
                 "clips_planned": getattr(v, "planned", None),
                 "clips_indexed": getattr(v, "indexed", None) or {},
                 "dropped": getattr(v, "drops", None) or {},
-                "worker": workers.get(v.video_id),  # where it ran this time; None if not run now
+                "worker": places.get(v.video_id),  # the process that ran it this time; None if not run now
+                "workers": workers.get(v.video_id, {}),  # model -> {node, gpu_ids, pid} that embedded it
             }
             for v in videos.values()
         ],
@@ -99,7 +109,7 @@ def summary_dict(summary: RunSummary) -> dict:
         "missing": [v.abs_path for v in summary.missing],
         "settled": [{"video_id": v.video_id, "path": v.abs_path, "reason": reason_of(v)} for v in summary.settled],
         "registered": summary.registered,
-        "videos_per_node": summary.videos_per_node,
+        "videos_per_node": node_counts(summary),
         "no_videos": summary.no_videos,
         "dagster_home": str(summary.dagster_home),
         "settings": str(summary.settings_path),

@@ -43,6 +43,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         input_dir=getattr(args, "input", None),
         models=getattr(args, "models", None),
         videos_per_partition=getattr(args, "videos_per_partition", None),
+        ray=getattr(args, "ray", None),
     )
 
 

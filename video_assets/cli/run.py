@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sqlite3
@@ -23,8 +24,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from video_assets.app.summary_hints import next_step_lines, skipped_model_lines, skipped_models
 
     settings = settings_from_args(args)
+    # With --json, stdout is the JSON alone: whatever else prints meanwhile (Ray's driver prints
+    # cluster events such as a lost node to stdout) goes to stderr.
+    quiet_stdout = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
     try:
-        with progress_printer(quiet=quiet) as progress:
+        with quiet_stdout, progress_printer(quiet=quiet) as progress:
             summary = run_folder(
                 settings,
                 rerun_all=args.all,
@@ -132,6 +136,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=float,
         metavar="SECONDS",
         help="give up when a step waits longer than this for a pool slot held by another run (default 300)",
+    )
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="decode and embed on the Ray cluster at ADDRESS (host:port, or 'auto'); needs the [ray] extra",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-video lines; the summary only")
     p.add_argument(

@@ -18,6 +18,7 @@ from video_assets.orchestration.assets.media import media_assets
 from video_assets.orchestration.assets.qa_job import build_ask_job
 from video_assets.orchestration.assets.removal import build_removal_job
 from video_assets.orchestration.assets.sensors import build_video_sensor
+from video_assets.orchestration.resources.execution import ExecutionResource
 from video_assets.orchestration.resources.gpu import GpuResource
 from video_assets.orchestration.resources.lancedb import LanceDBResource
 from video_assets.orchestration.resources.model_hub import ModelHubResource
@@ -70,5 +71,6 @@ def build_definitions(settings: Settings | Resolved) -> dg.Definitions:
             "lancedb": LanceDBResource(uri=paths.lancedb_uri),
             "model_hub": ModelHubResource(model_dir=str(paths.model_dir)),
             "gpu": GpuResource(device=settings.device, dtype=settings.dtype),
+            "execution": ExecutionResource.of(settings.execution),
         },
     )

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from video_assets.settings.data_paths import DataPaths
 from video_assets.settings.errors import SettingsError, describe_validation_error, read_settings_json
+from video_assets.settings.execution import ExecutionSettings
 from video_assets.settings.filters import FilterSettings
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv")
@@ -222,6 +223,7 @@ class Settings(_Strict):
     dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     tensor_dtype: Literal["float16", "float32"] = "float16"  # model tensors on disk
     filters: FilterSettings = FilterSettings()  # <model>_clip_filters thresholds (settings/filters.py)
+    execution: ExecutionSettings = ExecutionSettings()  # local or Ray (stages/engines/, docs/scale.md "Ray")
 
     @field_validator("device")
     @classmethod

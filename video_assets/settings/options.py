@@ -16,6 +16,7 @@ def settings_from_options(
     input_dir: str | Path | None = None,
     models: str | None = None,
     videos_per_partition: int | None = None,
+    ray: str | None = None,
 ) -> Settings:
     """The environment's settings, or those the data dir `output` was built with, with the options on top.
 
@@ -35,4 +36,6 @@ def settings_from_options(
         update["enabled_models"] = tuple(models.split(","))
     if videos_per_partition:
         update["videos_per_partition"] = videos_per_partition
+    if ray:  # run --ray ADDRESS: the settings' execution, on that cluster
+        update["execution"] = {**settings.execution.model_dump(), "engine": "ray", "address": ray}
     return Settings.model_validate({**settings.model_dump(), **update}) if update else settings

@@ -14,7 +14,7 @@ from video_assets.index.schema import clip_schema
 from video_assets.models.base import Embedder, EmbedderSpec
 from video_assets.models.runtime import embed_batches
 from video_assets.models.text_match import REFERENCE_SCALE, TextMatch, text_match
-from video_assets.stages.parquet_parts import ParquetPart, fields_to_array
+from video_assets.stages.parquet_parts import ParquetPart, RowGroups, fields_to_array
 
 CHUNK_CLIPS = 256  # tensors held in memory at once; bounds memory on long videos
 
@@ -46,7 +46,7 @@ def text_scale_for(embedder: Embedder, setting: str) -> float:
 
 def embed_partition(
     embedder: Embedder,
-    tensors: ParquetPart,
+    tensors: RowGroups,
     clips: pa.Table,
     *,
     batch_size: int | Callable[[torch.Tensor], int],

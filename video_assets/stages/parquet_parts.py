@@ -12,12 +12,26 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 COMPRESSION = "zstd"
+
+
+class RowGroups(Protocol):
+    """What the stage functions read a partition through: a `ParquetPart` on disk, or row
+    groups held in memory inside a Ray worker (`engines.work.TableRows`)."""
+
+    def iter_row_groups(self, columns: list[str] | None = None) -> Iterator[pa.Table]: ...
+
+
+class TableSink(Protocol):
+    """Where a stage writes its rows: a `StreamingParquetWriter`, or a collector in a Ray worker."""
+
+    def write(self, table: pa.Table) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,12 @@ from video_assets.media.frames import FramePolicy, FrameSignature
 from video_assets.stages.clips import span_of
 from video_assets.stages.frame_creation import FrameRecipe, create_clip_frames
 from video_assets.stages.frames import rows_to_clip_frames
-from video_assets.stages.parquet_parts import ARRAY_FIELDS, ParquetPart, StreamingParquetWriter, array_to_fields
+from video_assets.stages.parquet_parts import (
+    ARRAY_FIELDS,
+    RowGroups,
+    TableSink,
+    array_to_fields,
+)
 
 TENSOR_SCHEMA = pa.schema(
     [
@@ -47,10 +52,10 @@ def build_tensors(
     model: str,
     recipe: FrameRecipe,
     clips: pa.Table,
-    frames: ParquetPart,
+    frames: RowGroups,
     *,
     tensor_dtype: str,
-    writer: StreamingParquetWriter,
+    writer: TableSink,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> TensorSummary:
     """One row per clip: its prepared tensor, or the reason it was skipped."""

@@ -30,16 +30,16 @@ from video_assets.orchestration.assets.metadata import (
     seconds,
 )
 from video_assets.orchestration.assets.partitions import partitioned_asset
+from video_assets.orchestration.resources.execution import ExecutionResource, engine_failure
 from video_assets.orchestration.resources.gpu import GpuResource
 from video_assets.orchestration.resources.lancedb import LanceDBResource
 from video_assets.orchestration.resources.model_hub import ModelHubResource
 from video_assets.orchestration.resources.storage import StorageResource
 from video_assets.stages.checks import check_embedding_rows, check_index_rows, check_tensor_rows
 from video_assets.stages.clip_report import tensor_clip_rows
-from video_assets.stages.embeddings import embed_partition, text_scale_for
 from video_assets.stages.parquet_parts import ParquetPart
 from video_assets.stages.resolved import ModelPlan, gpus_requested
-from video_assets.stages.tensors import TENSOR_SCHEMA, build_tensors
+from video_assets.stages.tensors import TENSOR_SCHEMA
 
 _logger = logging.getLogger(__name__)
 
@@ -97,22 +97,18 @@ def tensors_asset(plan: ModelPlan, tensor_dtype: str) -> dg.AssetsDefinition:
         f"{plan.target_fps} fps (re-extracted at a higher fps when a clip has too few).",
     )
     def tensors(
-        context: dg.AssetExecutionContext, storage: StorageResource, model_hub: ModelHubResource
+        context: dg.AssetExecutionContext,
+        storage: StorageResource,
+        model_hub: ModelHubResource,
+        execution: ExecutionResource,
     ):  # -> MaterializeResult with a value and check results (Dagster rejects that annotation)
         started = time.perf_counter()
-        prepare = plan.entry.preprocessor(model_hub.hub(), plan.options)
+        engine = execution.engine()
         clips = storage.upstream(context, "clips").read()
-        with storage.writer(context, TENSOR_SCHEMA) as writer:
-            summary = build_tensors(
-                prepare,
-                name,
-                plan.recipe,
-                clips,
-                storage.upstream(context, "frames"),
-                tensor_dtype=tensor_dtype,
-                writer=writer,
-                log=_log(plan, context),
-            )
+        with storage.writer(context, TENSOR_SCHEMA) as writer, engine_failure():
+            frames = storage.upstream(context, "frames")
+            hub = model_hub.hub()
+            summary = engine.build_tensors(plan, hub, clips, frames, tensor_dtype, writer, _log(plan, context))
             path = writer.commit()
         # Clips the frames step dropped are already in the ledger under "frames".
         video_of = dict(zip(clips.column("clip_id").to_pylist(), clips.column("video_id").to_pylist()))
@@ -137,6 +133,7 @@ def tensors_asset(plan: ModelPlan, tensor_dtype: str) -> dg.AssetsDefinition:
                 "target_fps": plan.target_fps,
                 "frames_per_clip": spec.frames_per_clip,
                 "tensor_dtype": tensor_dtype,
+                "engine": engine.name,
                 "seconds": seconds(time.perf_counter() - started),
             },
         )
@@ -167,20 +164,14 @@ def embeddings_asset(plan: ModelPlan) -> dg.AssetsDefinition:
         storage: StorageResource,
         model_hub: ModelHubResource,
         gpu: GpuResource,
+        execution: ExecutionResource,
     ):  # -> MaterializeResult with a value and check results (Dagster rejects that annotation)
-        runtime = gpu.runtime(plan.gpu_memory_gb)
-        embedder = plan.entry.load_cached(model_hub.hub(), runtime.device, runtime.dtype, options)
-        text_scale = text_scale_for(embedder, options.text_match_scale)
-        table, report = embed_partition(
-            embedder,
-            storage.upstream(context, f"{name}_tensors"),
-            storage.upstream(context, "clips").read(),
-            batch_size=options.batch_size or runtime.batch_sizer(embedder),
-            gpu_memory_gb=runtime.gpu_memory_gb,
-            texts_to_verify=options.texts_to_verify,
-            text_scale=text_scale,
-            log=_log(plan, context),
-        )
+        engine = execution.engine()
+        tensors = storage.upstream(context, f"{name}_tensors")
+        clips = storage.upstream(context, "clips").read()
+        with engine_failure():
+            made = engine.embed(plan, model_hub.hub(), gpu.device, gpu.dtype, tensors, clips, _log(plan, context))
+        table, report = made.table, made.report
         problems = check_embedding_rows(table, dim=spec.dim)
         if report.oom_backoffs:
             context.log.warning(f"{name}: CUDA out of memory {report.oom_backoffs} time(s); batch halved and retried")
@@ -195,8 +186,12 @@ def embeddings_asset(plan: ModelPlan) -> dg.AssetsDefinition:
                 "dim": spec.dim,
                 "model_id": spec.model_id,
                 "model_revision": spec.revision,
-                "device": str(runtime.device),
-                "dtype": str(runtime.dtype).replace("torch.", ""),
+                "device": made.device,
+                "dtype": made.dtype,
+                "engine": engine.name,
+                # video_id -> {node, gpu_ids, pid}: where each video was embedded (run --json shows it)
+                "workers": dg.MetadataValue.json({v: w.to_dict() for v, w in made.workers.items()}),
+                **({"model_loads": made.model_loads} if made.model_loads is not None else {}),
                 "gpu_memory_gb": plan.gpu_memory_gb,
                 "batch_size": report.batch_size,
                 "batch_sizes_used": one_or_list(sorted(set(report.batch_sizes))),
@@ -204,7 +199,7 @@ def embeddings_asset(plan: ModelPlan) -> dg.AssetsDefinition:
                 "clips_per_s": dg.MetadataValue.float(round(report.clips_per_s, 1)),
                 "peak_memory_mb": round(report.peak_memory_bytes / 2**20, 1),
                 "texts_to_verify": list(options.texts_to_verify),
-                "text_match_scale": text_scale,
+                "text_match_scale": made.text_scale,
             },
         )
 

@@ -26,12 +26,13 @@ from video_assets.orchestration.assets.metadata import (
     seconds,
 )
 from video_assets.orchestration.assets.partitions import partitioned_asset
+from video_assets.orchestration.resources.execution import ExecutionResource, engine_failure
 from video_assets.orchestration.resources.storage import StorageResource
 from video_assets.settings.config import FrameSettings
 from video_assets.stages.checks import check_clips, check_frame_counts, check_probes, check_unique_ids
 from video_assets.stages.clip_report import frames_clip_rows, source_rows, span_label
 from video_assets.stages.clips import CLIP_SCHEMA, clip_plans, plan_clips
-from video_assets.stages.frames import FRAMES_SCHEMA, FramesSummary, extract_partition_frames, resized_metadata
+from video_assets.stages.frames import FRAMES_SCHEMA, FramesSummary, resized_metadata
 from video_assets.stages.parquet_parts import ParquetPart
 from video_assets.stages.resolved import Resolved
 from video_assets.stages.sources import SOURCE_SCHEMA, probe_partition
@@ -175,12 +176,12 @@ def frames_asset(resolved: Resolved) -> dg.AssetsDefinition:
         metadata={"dagster/column_schema": column_schema(FRAMES_SCHEMA)},
     )
     def frames(
-        context: dg.AssetExecutionContext, storage: StorageResource
+        context: dg.AssetExecutionContext, storage: StorageResource, execution: ExecutionResource
     ):  # -> MaterializeResult with a value and check results (Dagster rejects that annotation)
         started = time.perf_counter()
         cfg = frame_settings
         clip_table: pa.Table = storage.upstream(context, "clips").read()
-        summary, strips, path = _write_frames(context, storage, clip_table, cfg, resolved.frame_signatures)
+        summary, strips, path = _write_frames(context, storage, execution, clip_table, cfg, resolved.frame_signatures)
         _log_clip_notes(context, summary)
         stored = ParquetPart(path, context.partition_key)
         counts = stored.read(columns=["clip_id", "signature", "timestamps"])
@@ -229,6 +230,7 @@ def frames_asset(resolved: Resolved) -> dg.AssetsDefinition:
 def _write_frames(
     context: dg.AssetExecutionContext,
     storage: StorageResource,
+    execution: ExecutionResource,
     clip_table: pa.Table,
     cfg: FrameSettings,
     frame_signatures: Sequence[FrameSignature],
@@ -238,7 +240,8 @@ def _write_frames(
     video_of = dict(zip(clip_table.column("clip_id").to_pylist(), clip_table.column("video_id").to_pylist()))
     with storage.writer(context, FRAMES_SCHEMA) as writer:
         strips = ThumbnailStrips()
-        summary = extract_partition_frames(clip_table, cfg, writer, frame_signatures, strips)
+        with engine_failure():  # in this process, or decode tasks on Ray (the execution settings)
+            summary = execution.engine().extract_frames(clip_table, cfg, list(frame_signatures), writer, strips)
         # Drops land in the ledger before anything can fail, so a video's reason survives.
         video_ids = set(clip_table.column("video_id").to_pylist())
         VideoLedger(storage.registry()).record_drops(
