@@ -14,7 +14,7 @@ from video_assets.catalog.registry import VideoRegistry, video_id_for
 from video_assets.cli.main import main
 from video_assets.index.connection import connect, open_clip_table
 from video_assets.media.synthetic import make_video
-from video_assets.orchestration.assets import media as media_assets
+from video_assets.stages.engines import base as local_engine  # the frames step extracts through it
 from video_assets.settings.config import FrameSettings
 
 pytestmark = pytest.mark.slow
@@ -35,14 +35,14 @@ def folder(tmp_path: Path) -> Path:
 
 def test_a_video_that_fails_after_its_probe_is_retried_until_done(folder, tmp_path, dagster_home, monkeypatch):
     data = tmp_path / "data"
-    real = media_assets.extract_partition_frames
+    real = local_engine.extract_partition_frames
 
     def failing_for_b(clips, settings, writer, *signatures):  # a decode step that dies on b.mp4 only
         if any(p.endswith("b.mp4") for p in clips.column("source_path").to_pylist()):
             raise RuntimeError("simulated decoder crash")
         return real(clips, settings, writer, *signatures)
 
-    monkeypatch.setattr(media_assets, "extract_partition_frames", failing_for_b)
+    monkeypatch.setattr(local_engine, "extract_partition_frames", failing_for_b)
     first = run_folder(settings_for(folder, data), progress=lambda _: None)
     registry = VideoRegistry(data / "registry.sqlite")
     b = registry.get(video_id_for("b.mp4"))
@@ -56,7 +56,7 @@ def test_a_video_that_fails_after_its_probe_is_retried_until_done(folder, tmp_pa
     assert [o.key for o in again.partitions] == [video_id_for("b.mp4")]
     assert not again.complete
 
-    monkeypatch.setattr(media_assets, "extract_partition_frames", real)
+    monkeypatch.setattr(local_engine, "extract_partition_frames", real)
     lines: list[str] = []
     fixed = run_folder(settings_for(folder, data), progress=lines.append)
     assert [o.key for o in fixed.partitions] == [video_id_for("b.mp4")]
@@ -85,7 +85,7 @@ def test_the_cli_exit_code_stays_non_zero_while_a_video_is_failed(folder, tmp_pa
 
 def test_dropped_clips_are_counted_with_their_reason(folder, tmp_path, dagster_home, monkeypatch):
     data = tmp_path / "data"
-    real = media_assets.extract_partition_frames
+    real = local_engine.extract_partition_frames
 
     def drop_second_clip(clips, settings, writer, *signatures):  # the decoder loses the second clip of a.mp4
         summary = real(clips.slice(0, 1) if clips.num_rows > 1 else clips, settings, writer, *signatures)
@@ -93,7 +93,7 @@ def test_dropped_clips_are_counted_with_their_reason(folder, tmp_path, dagster_h
             summary.dropped[clip["clip_id"]] = "decode failed: simulated"
         return summary
 
-    monkeypatch.setattr(media_assets, "extract_partition_frames", drop_second_clip)
+    monkeypatch.setattr(local_engine, "extract_partition_frames", drop_second_clip)
     lines: list[str] = []
     summary = run_folder(settings_for(folder, data), progress=lines.append)
     assert summary.complete  # partially decodable videos keep the clips that decode
@@ -143,7 +143,7 @@ def test_a_failed_ui_run_reaches_the_ledger_through_the_failure_sensor(folder, t
     def crash(clips, settings, writer, *signatures):
         raise RuntimeError("simulated decoder crash")
 
-    monkeypatch.setattr(media_assets, "extract_partition_frames", crash)
+    monkeypatch.setattr(local_engine, "extract_partition_frames", crash)
     defs = build_definitions(settings)
     with dg.DagsterInstance.get() as instance:  # a run as the UI launches it: no runner around it
         instance.add_dynamic_partitions("videos", registry.partition_keys())

@@ -62,7 +62,7 @@ def build_definitions(settings: Settings | Resolved) -> dg.Definitions:
         sensors=[
             build_video_sensor(embed_job, settings),
             optimize_index_sensor(names),
-            build_failed_run_sensor([*media, *model_defs]),
+            build_failed_run_sensor([*media, *model_defs], EMBED_JOB),
             build_curation_sensor(names),
         ],
         resources={

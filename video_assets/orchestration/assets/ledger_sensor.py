@@ -29,7 +29,7 @@ def step_errors(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     ]
 
 
-def build_failed_run_sensor(pipeline: Sequence[dg.AssetsDefinition]) -> dg.SensorDefinition:
+def build_failed_run_sensor(pipeline: Sequence[dg.AssetsDefinition], embed_job: str) -> dg.SensorDefinition:
     """The sensor over every failed run of this code location that ran a step of the pipeline: the
     embed job's runs (`video-assets run`, the video sensor) and the UI's materializations and
     backfills (`__ASSET_JOB`) alike; curation-only runs (clip filters, duplicates) are not about
@@ -44,8 +44,9 @@ def build_failed_run_sensor(pipeline: Sequence[dg.AssetsDefinition]) -> dg.Senso
         "lists and retries them.",
     )
     def failed_videos_to_ledger(context: dg.RunFailureSensorContext, storage: StorageResource) -> None:
-        selection = context.dagster_run.asset_selection
-        if selection is not None and not (set(selection) & keys):
+        run = context.dagster_run
+        # The embed job's runs carry no selection (the job's own assets); a UI run names its assets.
+        if run.job_name != embed_job and not (set(run.asset_selection or ()) & keys):
             return
         key = context.dagster_run.tags.get("dagster/partition")
         if not key:
