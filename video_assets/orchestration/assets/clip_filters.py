@@ -9,7 +9,8 @@ their hash is the code version, so changing one marks every partition stale.
 
 # No `from __future__ import annotations`: Dagster resolves resource types from real annotations.
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import dagster as dg
 
@@ -81,3 +82,18 @@ def _clip_filters_asset(name: str, settings: FilterSettings, version: str) -> dg
         )
 
     return clip_filters
+
+
+def clip_filters_job_name(model: str) -> str:
+    """The job `video-assets filters` runs: named, so its runs read as what they are in the UI."""
+    return f"filter_clips_{model}"
+
+
+def clip_filters_job(asset: dg.AssetsDefinition, model: str, resources: Mapping[str, Any]) -> dg.JobDefinition:
+    """`asset` (the model's `<model>_clip_filters`) as a job of its own with `resources`, run once per
+    partition by the CLI (`dg.materialize` would run it as the anonymous `__ephemeral_asset_job__`)."""
+    name = clip_filters_job_name(model)
+    job = dg.define_asset_job(
+        name, selection=[asset.key], description=f"Keep/drop {model}'s indexed clips of a partition, with every reason."
+    )
+    return dg.Definitions(assets=[asset], jobs=[job], resources=dict(resources)).resolve_job_def(name)
