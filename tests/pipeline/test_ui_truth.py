@@ -119,6 +119,9 @@ def test_ask_config_is_described_and_checked_before_a_model_loads(tmp_path: Path
     for problem in (text_model_problem(settings, None), text_model_problem(settings, "nope")):
         assert problem and "--" not in problem and "run config's model" in problem
     config = {"question": "what is it?", "choices": ["a cup", "a phone"]}
+    # Its launchpad holds the question's config, not the pipeline resources' settings and docstrings.
+    job = build_definitions(settings_for(tmp_path / "in", tmp_path / "data")).resolve_job_def("ask")
+    assert set(job.resource_defs) == {"io_manager"}
     with pytest.raises(dg.DagsterInvalidConfigError):  # the launchpad refuses it before the run starts
         build_ask_job(settings).execute_in_process(
             run_config={"ops": {"ask_question": {"config": {**config, "scale": "loud"}}}}

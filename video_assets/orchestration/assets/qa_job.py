@@ -123,6 +123,9 @@ def build_ask_job(settings: Settings) -> dg.JobDefinition:
 
     @dg.job(
         name=ASK_JOB,
+        # Its own (config-free) resources: the Definitions' pipeline resources are not bound to it, so
+        # its launchpad holds the question's config alone, not their settings and docstrings.
+        resource_defs={"io_manager": dg.mem_io_manager},
         description="Multiple-choice video QA over the clip index: set question and choices "
         "in the launchpad; the answers are in the run's output metadata.",
     )
