@@ -218,6 +218,10 @@ def test_filters_command_runs_stale_videos_or_all(pipeline, capsys) -> None:
     assert everything["reasons"] == {r: sum(r in row["filter_reasons"] for row in rows) for r in everything["reasons"]}
     assert everything["reasons"]["static"] == 2 and everything["reasons"]["duplicate"] == 3
     assert everything["kept"] == 2 and stale["kept"] == 2
+    # The runs read as what they are in the UI's run list, not as `__ephemeral_asset_job__`.
+    # (This module's own helper runs use dg.materialize; the command's runs are named.)
+    named = instance.get_runs(dg.RunsFilter(job_name=f"filter_clips_{MODEL}"))
+    assert len(named) >= stale["videos_run"] + everything["videos_run"] and everything["videos_run"] > 0
 
 
 def test_filters_command_draws_a_bar_on_a_terminal_only(pipeline, monkeypatch, capsys) -> None:

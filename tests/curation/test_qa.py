@@ -211,7 +211,7 @@ def test_cli_prints_the_ranked_answers_with_their_clips(iv2, capsys, monkeypatch
         assert lines[1].endswith("a dog  (best for 2 of 2 clips)") and lines[2].lstrip().startswith("p=")
 
         assert main([*argv[:3], "a dog", "--model", INTERNVIDEO2_TINY, "--output", str(settings.data_dir)]) == 2
-        assert "between 2 and 64 --choices" in capsys.readouterr().err
+        assert "between 2 and 64 choices" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -265,7 +265,7 @@ def test_ask_job_attaches_the_ranked_answers(iv2):
         )
     assert result.success and not bad.success
     failure = bad.get_step_failure_events()[0].event_specific_data.user_failure_data
-    assert "between 2 and 64 --choices" in failure.description
+    assert "between 2 and 64 choices" in failure.description
     (output,) = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_OUTPUT]
     meta = output.event_specific_data.metadata
     order, mean = _expected_ranking(planted["near"], answers)

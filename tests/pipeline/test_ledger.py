@@ -14,8 +14,8 @@ from video_assets.catalog.registry import VideoRegistry, video_id_for
 from video_assets.cli.main import main
 from video_assets.index.connection import connect, open_clip_table
 from video_assets.media.synthetic import make_video
-from video_assets.stages.engines import base as local_engine  # the frames step extracts through it
 from video_assets.settings.config import FrameSettings
+from video_assets.stages.engines import base as local_engine  # the frames step extracts through it
 
 pytestmark = pytest.mark.slow
 

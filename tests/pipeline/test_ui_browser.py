@@ -22,8 +22,10 @@ from tests.pipeline.headless_chromium import WINDOW, Chromium, chromium_or_skip,
 from tests.pipeline.ui_server import materialize_tiny_videos, running_webserver
 from video_assets.app.outcome import RunSummary
 from video_assets.catalog.registry import video_id_for
+from video_assets.index.connection import connect, open_clip_table
 from video_assets.media.synthetic_damaged import make_text_file_as_video
 from video_assets.orchestration.definitions import EMBED_JOB
+from video_assets.settings.config import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -102,6 +104,50 @@ def test_the_failed_partition_says_that_its_run_failed(ui: LiveUI) -> None:
     key = video_id_for(BROKEN)
     text = ui.text(f"/assets/source_videos?view=partitions&partition={key}", ready="did not materialize this asset")
     assert "Latest materialization None" in text, text
+
+
+def test_the_failed_partitions_events_say_why(ui: LiveUI) -> None:
+    # The partition's page links its events ("View all historical events"): the failure is one of them.
+    key = video_id_for(BROKEN)
+    text = ui.text(f"/assets/source_videos?view=events&partition={key}", ready="observed in run")
+    assert f"no video of partition {key} could be read" in text, text
+    assert "cannot open as a video container" in text and "status failed" in text, text
+    assert f"{BROKEN} failed" in text  # the video table's row: path, status, reason
+
+
+def test_the_index_row_count_is_the_tables(ui: LiveUI) -> None:
+    settings = Settings.model_validate_json(ui.summary.settings_path.read_text())
+    rows = open_clip_table(connect(settings.paths.lancedb_uri), "fingerprint").count_rows()
+    per_partition = [
+        p.metadata["fingerprint_clip_index"]["rows_for_videos"] for p in ui.summary.partitions if p.success
+    ]
+    assert rows == sum(per_partition) > max(per_partition)  # the table's count differs from a partition's
+    text = ui.text("/assets/fingerprint_clip_index", ready="Row count")
+    assert f"Row count {rows}" in text, text
+
+
+# The check's Partitions tab is React state, not a URL: clicked like a user does.
+OPEN_CHECK_PARTITIONS = """(() => {
+  const tab = [...document.querySelectorAll('[role=tab]')].find(t => t.innerText.trim() === 'Partitions'
+    && !t.closest('[role=tablist]').innerText.includes('Lineage'));
+  if (tab) tab.click();
+  return Boolean(tab);
+})()"""
+
+
+def test_the_index_check_passed_for_the_good_partitions(ui: LiveUI, tmp_path: Path) -> None:
+    body = "(document.body ? document.body.innerText : '')"
+    with open_page(ui.browser.executable, tmp_path / "devtools") as page:
+        page.goto(f"{ui.base_url}/assets/fingerprint_clip_index?view=checks&checkDetail=index_rows_match")
+        page.wait_for(f"{body}.includes('Latest execution')", "the check's page")
+        assert page.wait_for(OPEN_CHECK_PARTITIONS, "the check's Partitions tab")
+        page.wait_for(f"{body}.includes('Passed (')", "the check's partition statuses")
+        text = page.evaluate(body)
+        png = page.screenshot(tmp_path / "index_check_partitions.png")
+    print(f"screenshot of the check's partitions: {png}")
+    # The good partitions' passes stand; only the broken video's partition did not run its check.
+    assert f"Passed ({len(GOOD)})" in text and "Execution Failed (1)" in text, text
+    assert "Failed (0)" in text, text
 
 
 # The fingerprint group has seven assets (curation and index upkeep too): zoomed out to fit them

@@ -107,7 +107,7 @@ def cmd_filters(args: argparse.Namespace) -> int:
     from video_assets.curation.filter_run import indexed_clips
     from video_assets.curation.query import default_model, existing_index
     from video_assets.index.connection import connect
-    from video_assets.orchestration.assets.clip_filters import clip_filters_assets, clip_filters_key
+    from video_assets.orchestration.assets.clip_filters import clip_filters_assets, clip_filters_job, clip_filters_key
     from video_assets.orchestration.assets.curation_sensor import flags_changed, newly_indexed
     from video_assets.orchestration.assets.partitions import videos_partitions
     from video_assets.orchestration.resources.lancedb import LanceDBResource
@@ -139,7 +139,8 @@ def cmd_filters(args: argparse.Namespace) -> int:
             | flags_changed(storage, model, indexed)
         )
         _warn_foreign_records(instance, home, data, model, clip_filters_key(model), clips)
-        failed = _materialize_partitions(instance, asset, resources, sorted(due), quiet=args.quiet or args.json)
+        job = clip_filters_job(asset, model, resources)
+        failed = _materialize_partitions(instance, job, sorted(due), quiet=args.quiet or args.json)
     summary = _filters_summary(data, model, clips, len(due), failed)
     if args.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
@@ -155,13 +156,9 @@ def cmd_filters(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _materialize_partitions(
-    instance: Any, asset: Any, resources: dict[str, Any], keys: list[str], *, quiet: bool
-) -> dict[str, str]:
-    """Materialize `asset` for each partition in `keys`, one Dagster run each, under a progress bar;
+def _materialize_partitions(instance: Any, job: Any, keys: list[str], *, quiet: bool) -> dict[str, str]:
+    """Run `job` (the named clip filters job) for each partition in `keys`, one Dagster run each, under a progress bar;
     returns {partition: root error} of the runs that failed (the others' results are in the instance)."""
-    import dagster as dg
-
     from video_assets.app.progress import phase_bars
 
     failed: dict[str, str] = {}
@@ -169,14 +166,7 @@ def _materialize_partitions(
     with phase_bars(quiet=quiet, units={"filter": "partition"}) as report:
         for done, key in enumerate(keys):
             report("filter", done, len(keys))
-            run = dg.materialize(
-                [asset],
-                instance=instance,
-                resources=resources,
-                partition_key=key,
-                raise_on_error=False,
-                run_config=QUIET,
-            )
+            run = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False, run_config=QUIET)
             if not run.success:
                 errors = [_root_message(e.event_specific_data.error) for e in run.get_step_failure_events()]
                 failed[key] = "; ".join(errors)

@@ -71,7 +71,7 @@ def check_question(question: str, choices: list[str], *, template: str = DEFAULT
     if not isinstance(question, str) or not question.strip():
         raise ValueError("the question is empty")
     if not 2 <= len(choices) <= MAX_CHOICES:
-        raise ValueError(f"give between 2 and {MAX_CHOICES} --choices, got {len(choices)}")
+        raise ValueError(f"give between 2 and {MAX_CHOICES} choices, got {len(choices)}")
     blank = [i for i, c in enumerate(choices) if not isinstance(c, str) or not c.strip()]
     if blank:
         raise ValueError(f"choice(s) {blank} are blank")
@@ -126,6 +126,15 @@ def answer_from_index(
     return rank_answers(choices, clips), clips
 
 
+def text_models(settings: Settings) -> list[str]:
+    """The enabled models that can answer (those with a text tower), in order; the first is the default."""
+    from video_assets.models.embedder_registry import enabled_embedders
+    from video_assets.models.hub import ModelHub
+
+    enabled = enabled_embedders(settings.enabled_models, ModelHub(settings.paths.model_dir))
+    return [entry.spec.name for entry in enabled if entry.spec.has_text]
+
+
 def ask(
     settings: Settings,
     question: str,
@@ -164,7 +173,7 @@ def ask(
     value = REFERENCE_SCALE
     if source == "model":
         if embedder.logit_scale is None:
-            raise ValueError(f"{model} has no learned logit scale: use the reference scale (--scale reference)")
+            raise ValueError(f"{model} has no learned logit scale: use the reference scale")
         value = float(embedder.logit_scale)
     vectors = embedder.embed_text([question, *texts]).numpy()  # (1 + K, D), unit norm
     answers, clips = answer_from_index(db, model, vectors[0], list(choices), vectors[1:], k=k, scale=value, where=where)

@@ -16,3 +16,11 @@ def rows_of_videos(db: lancedb.DBConnection, model: str, video_ids: Sequence[str
     table = open_clip_table(db, model)
     # A query without a vector has no row limit: every matching row comes back.
     return table.search().where(videos_filter(list(video_ids))).select(["clip_id", "video_id"]).to_arrow()
+
+
+def table_rows(db: lancedb.DBConnection, model: str, version: int) -> int:
+    """Rows of the model's whole table at `version` (the one a commit made): what the index asset's
+    `dagster/row_count` reads, since the UI shows it as the table's size, not the partition's."""
+    table = open_clip_table(db, model)
+    table.checkout(version)
+    return table.count_rows()

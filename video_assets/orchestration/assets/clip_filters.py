@@ -9,8 +9,9 @@ their hash is the code version, so changing one marks every partition stale.
 
 # No `from __future__ import annotations`: Dagster resolves resource types from real annotations.
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -92,3 +93,18 @@ def _input_dir(storage: StorageResource) -> Path | None:
         return load_settings_file(storage.paths.settings_file).input_dir
     except Exception:  # noqa: BLE001 - any unreadable settings file only loses the folder in the advice
         return None
+
+
+def clip_filters_job_name(model: str) -> str:
+    """The job `video-assets filters` runs: named, so its runs read as what they are in the UI."""
+    return f"filter_clips_{model}"
+
+
+def clip_filters_job(asset: dg.AssetsDefinition, model: str, resources: Mapping[str, Any]) -> dg.JobDefinition:
+    """`asset` (the model's `<model>_clip_filters`) as a job of its own with `resources`, run once per
+    partition by the CLI (`dg.materialize` would run it as the anonymous `__ephemeral_asset_job__`)."""
+    name = clip_filters_job_name(model)
+    job = dg.define_asset_job(
+        name, selection=[asset.key], description=f"Keep/drop {model}'s indexed clips of a partition, with every reason."
+    )
+    return dg.Definitions(assets=[asset], jobs=[job], resources=dict(resources)).resolve_job_def(name)

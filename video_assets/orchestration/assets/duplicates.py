@@ -41,7 +41,7 @@ def duplicates_asset(name: str) -> dg.AssetsDefinition:
         code_version="1",
         description=f"Near-duplicate groups of {name}'s clips (cosine >= {default_threshold(name)} by default), "
         "the clip each group keeps, and a k-means cluster id per clip: "
-        f"<data>/curation/{name}_duplicates.parquet.",
+        f"`<data>/curation/{name}_duplicates.parquet`.",
     )
     def duplicates(
         context: dg.AssetExecutionContext, config: DuplicatesConfig, lancedb: LanceDBResource, storage: StorageResource

@@ -19,7 +19,7 @@ import dagster as dg
 
 from video_assets.catalog.ledger import VideoLedger
 from video_assets.index.committer import commit_partition_locked
-from video_assets.index.readback import rows_of_videos
+from video_assets.index.readback import rows_of_videos, table_rows
 from video_assets.index.schema import clip_schema
 from video_assets.orchestration.assets.metadata import (
     check_result,
@@ -247,7 +247,8 @@ def clip_index_asset(plan: ModelPlan, required: Mapping[str, str]) -> dg.AssetsD
         return dg.MaterializeResult(
             check_results=[check_result("index_rows_match", problems)],
             metadata={
-                "dagster/row_count": result.rows_for_videos,
+                # The table's rows after this commit: the index is one table, not a file per partition.
+                "dagster/row_count": table_rows(db, name, result.table_version),
                 "table": result.table,
                 "operation": result.operation,
                 "table_version": result.table_version,

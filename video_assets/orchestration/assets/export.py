@@ -38,7 +38,7 @@ def export_asset(name: str) -> dg.AssetsDefinition:
         kinds={"parquet"},
         code_version="1",
         description=f"{name}'s clips with embeddings, text matches, duplicate and filter columns as "
-        f"{' / '.join(FORMATS)} files: <data>/exports/{name}/<format>/ (manifest in export.json).",
+        f"{' / '.join(FORMATS)} files: `<data>/exports/{name}/<format>/` (manifest in `export.json`).",
     )
     def export(
         context: dg.AssetExecutionContext, config: ExportConfig, lancedb: LanceDBResource, storage: StorageResource

@@ -16,6 +16,13 @@ import pyarrow as pa
 
 from video_assets.catalog.ledger import VideoLedger
 from video_assets.media.frames import FrameSignature
+from video_assets.orchestration.assets.failure_report import (
+    STATUS_COLUMNS,
+    failed_videos_table,
+    failure_observation,
+    partition_failure,
+    video_status_rows,
+)
 from video_assets.orchestration.assets.metadata import (
     checked_result,
     clip_table_entries,
@@ -77,9 +84,18 @@ def source_videos(
     videos = registry.videos_in(context.partition_key)
     outcome = probe_partition(videos, registry)
     failures = [f"{f.path}: {f.reason}" for f in outcome.failures]
+    relative = {v.video_id: v.rel_path for v in videos}
     if outcome.table.num_rows == 0:
-        # Every video of this partition is bad: fail this partition alone, naming each file.
-        raise dg.Failure(description="; ".join(failures), metadata={"failures": failures})
+        # Every video of this partition is bad: fail this partition alone, naming each file, in one
+        # line (no stack: the file is at fault) and in a table like the one a good partition shows.
+        failure = partition_failure(
+            f"no video of partition {context.partition_key} could be read",
+            failures,
+            {"video_table": failed_videos_table(outcome.failures, relative)},
+        )
+        # The partition's page shows observations, not the failed run's metadata: the reason goes there too.
+        context.log_event(failure_observation(context.asset_key, context.partition_key, failure))
+        raise failure from None
     for failure in failures:
         context.log.warning(f"skipping bad video {failure}")
     rows = outcome.table.to_pylist()
@@ -93,7 +109,11 @@ def source_videos(
             "videos": len(rows),
             "failed_videos": len(failures),
             "failures": failures,
-            "video_table": rows_table(source_rows(outcome.table), VIDEO_COLUMNS),
+            # Every video of the partition with its status: the failed ones say why.
+            "video_table": rows_table(
+                video_status_rows(source_rows(outcome.table), outcome.failures, relative),
+                {**VIDEO_COLUMNS, **STATUS_COLUMNS},
+            ),
             "duration_s": seconds(sum(r["duration_s"] for r in rows)),
             "size_mb": megabytes(sum(r["size_bytes"] or 0 for r in rows)),
             "codec": one_or_list([r["codec"] for r in rows]),
@@ -251,7 +271,7 @@ def _write_frames(
             # Before commit(): a failed rerun keeps the last good frames file.
             paths = sorted(set(clip_table.column("source_path").to_pylist()))
             reasons = sorted(set(summary.dropped.values()))
-            raise dg.Failure(description=f"no clip of {', '.join(paths)} decoded: {'; '.join(reasons[:3])}")
+            raise partition_failure(f"no clip of {', '.join(paths)} decoded", reasons) from None
         path = writer.commit()
     return summary, strips, path
 
