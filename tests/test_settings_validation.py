@@ -18,7 +18,7 @@ from video_assets.settings.config import (
     load_settings_file,
 )
 
-# The example of README.md "Configuration", verbatim.
+# The example of docs/usage.md "Configuration", verbatim.
 README_EXAMPLE = """
 {"input_dir": "videos", "data_dir": "data", "enabled_models": ["fingerprint", "internvideo2"],
  "clipping": {"method": "scene_cut", "min_clip_len_s": 2, "max_clip_len_s": 10},

@@ -1,4 +1,4 @@
-"""The README's data-frame example, run as written against a real clip table and its Parquet export."""
+"""docs/usage.md's data-frame example, run as written against a real clip table and its Parquet export."""
 
 from __future__ import annotations
 
@@ -18,15 +18,15 @@ from video_assets.index.schema import rows_to_table
 for _module in ("pandas", "polars", "duckdb"):
     pytest.importorskip(_module, reason="the dataframes extra")
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+USAGE = Path(__file__).resolve().parents[2] / "docs" / "usage.md"
 DIM = 8
 
 
 def _readme_block() -> str:
-    """The python block under README's "### Data frames"."""
-    section = README.read_text().split("### Data frames", 1)[1]
+    """The python block under docs/usage.md's "### Data frames"."""
+    section = USAGE.read_text().split("### Data frames", 1)[1]
     match = re.search(r"```python\n(.*?)```", section, re.S)
-    assert match, "README's Data frames section has no python block"
+    assert match, "docs/usage.md's Data frames section has no python block"
     return match.group(1)
 
 
@@ -59,9 +59,9 @@ def test_readme_reads_export_and_clip_table_with_pandas_polars_duckdb(tmp_path, 
         written.update({r["clip_id"]: r for r in rows})
     export_clips(db, "fingerprint", tmp_path / "exports" / "fp", fmt="parquet", data_dir=tmp_path / "data")
 
-    monkeypatch.chdir(tmp_path)  # the README's paths are relative to where `run` and `export` ran
+    monkeypatch.chdir(tmp_path)  # the example's paths are relative to where `run` and `export` ran
     scope: dict = {}
-    exec(compile(_readme_block(), str(README), "exec"), scope)
+    exec(compile(_readme_block(), str(USAGE), "exec"), scope)
 
     clips, table, per_video = scope["clips"], scope["table"], scope["per_video"]
     assert sorted(clips["clip_id"]) == sorted(written)

@@ -10,7 +10,7 @@ recorded yet (the hub could not be reached when this table was written), so a Co
 snapshot is refused until a maintainer records them
 (`python -m video_assets.models.snapshot_pin record SNAPSHOT_DIR --repo-id REPO`, then paste
 the printed hashes below) or an operator approves one snapshot with
-`models.<name>.trust_snapshot_sha256` (README "Configuration", docs/cosmos_embed1.md say how).
+`models.<name>.trust_snapshot_sha256` (docs/usage.md "Configuration", docs/cosmos_embed1.md say how).
 """
 
 from __future__ import annotations
