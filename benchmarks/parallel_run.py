@@ -35,7 +35,7 @@ from video_assets.models.hub import ModelHub
 from video_assets.settings.config import Settings
 from video_assets.settings.execution import ExecutionSettings
 from video_assets.stages.clips import plan_clips
-from video_assets.stages.engines.base import LocalEngine
+from video_assets.stages.engines.base import EmbedJob, FramesJob, LocalEngine, TensorsJob
 from video_assets.stages.frames import FRAMES_SCHEMA
 from video_assets.stages.parquet_parts import ParquetPart, StreamingParquetWriter
 from video_assets.stages.resolved import ModelPlan, resolve
@@ -77,14 +77,14 @@ def run_engine(
     for key, clips in parts:
         started = time.perf_counter()
         with StreamingParquetWriter(out / f"{engine.name}-frames-{key}.parquet", FRAMES_SCHEMA) as writer:
-            engine.extract_frames(clips, settings.frames, signatures, writer, ThumbnailStrips())
+            engine.extract_frames(FramesJob(clips, settings.frames, signatures, writer, ThumbnailStrips()))
             frames = ParquetPart(writer.commit(), key)
         decoded = time.perf_counter()
         with StreamingParquetWriter(out / f"{engine.name}-{key}.parquet", TENSOR_SCHEMA) as writer:
-            engine.build_tensors(plan, hub, clips, frames, "float16", writer)
+            engine.build_tensors(TensorsJob(plan, hub, clips, frames, "float16", writer))
             tensors = ParquetPart(writer.commit(), key)
         middle = time.perf_counter()
-        made = engine.embed(plan, hub, "cpu", "fp32", tensors, clips)
+        made = engine.embed(EmbedJob(plan, hub, "cpu", "fp32", tensors, clips))
         assert made.table.num_rows == clips.num_rows, (key, made.table.num_rows, clips.num_rows)
         times.append((decoded - started, middle - decoded, time.perf_counter() - middle))
     return times

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from video_assets.catalog.registry import VideoRegistry
 from video_assets.settings.config import Settings
 from video_assets.settings.options import settings_from_options
 
@@ -54,3 +55,10 @@ def version_text() -> str:
         return version("video-assets")
     except PackageNotFoundError:  # run from a source tree that was never installed
         return "unknown (not installed)"
+
+
+def existing_registry(settings: Settings) -> VideoRegistry:
+    """The data directory's video registry; a clear error when the directory holds none (a wrong --output)."""
+    if not settings.paths.registry.is_file():
+        raise FileNotFoundError(f"no video registry at {settings.paths.registry}: give the data directory (--output)")
+    return VideoRegistry(settings.paths.registry)

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from video_assets.catalog.shown_names import escape_name
-from video_assets.cli.common import add_output
+from video_assets.cli.common import add_output, existing_registry, settings_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,13 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
-    from video_assets.catalog.registry import VideoRegistry
-    from video_assets.cli.common import settings_from_args
 
-    settings = settings_from_args(args)
-    if not settings.paths.registry.is_file():
-        raise FileNotFoundError(f"no video registry at {settings.paths.registry}: give the data directory (--output)")
-    registry = VideoRegistry(settings.paths.registry)
+    registry = existing_registry(settings_from_args(args))
     everyone = registry.all()
     by_id = {v.video_id: v for v in everyone}
     by_path = {**{v.rel_path: v for v in everyone}, **{v.abs_path: v for v in everyone}}

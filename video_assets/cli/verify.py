@@ -8,7 +8,7 @@ import json
 from dataclasses import asdict
 
 from video_assets.catalog.shown_names import escape_name
-from video_assets.cli.common import add_output
+from video_assets.cli.common import add_output, existing_registry, settings_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,18 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from video_assets.catalog.ledger import VideoLedger
-    from video_assets.catalog.registry import VideoRegistry
-    from video_assets.cli.common import settings_from_args
     from video_assets.curation.query import existing_index
     from video_assets.index.connection import connect
     from video_assets.stages.index_audit import audit_index, drop_orphans
     from video_assets.stages.resolved import resolve
 
     settings = settings_from_args(args)
-    if not settings.paths.registry.is_file():
-        raise FileNotFoundError(f"no video registry at {settings.paths.registry}: give the data directory (--output)")
+    ledger = VideoLedger(existing_registry(settings))
     db = connect(existing_index(settings))
-    ledger = VideoLedger(VideoRegistry(settings.paths.registry))
     audit = audit_index(db, ledger, resolve(settings).model_names)
     dropped = drop_orphans(db, audit) if args.drop_orphans else {}
     if args.json:

@@ -63,7 +63,7 @@ class VerifiedSnapshot:
     approved_by: str  # "pin table" and/or "trust_snapshot_sha256"
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -82,7 +82,7 @@ def code_files(snapshot_dir: Path) -> dict[str, str]:
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(snapshot_dir).parts)
     )
     paths += [snapshot_dir / name for name in CONFIG_FILES if (snapshot_dir / name).is_file()]
-    return {p.relative_to(snapshot_dir).as_posix(): _sha256_file(p) for p in paths}
+    return {p.relative_to(snapshot_dir).as_posix(): sha256_file(p) for p in paths}
 
 
 def manifest_sha256(files: Mapping[str, str]) -> str:

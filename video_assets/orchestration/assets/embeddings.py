@@ -37,6 +37,7 @@ from video_assets.orchestration.resources.model_hub import ModelHubResource
 from video_assets.orchestration.resources.storage import StorageResource
 from video_assets.stages.checks import check_embedding_rows, check_index_rows, check_tensor_rows
 from video_assets.stages.clip_report import tensor_clip_rows
+from video_assets.stages.engines.base import EmbedJob, TensorsJob
 from video_assets.stages.parquet_parts import ParquetPart
 from video_assets.stages.resolved import ModelPlan, gpus_requested
 from video_assets.stages.tensors import TENSOR_SCHEMA
@@ -108,7 +109,9 @@ def tensors_asset(plan: ModelPlan, tensor_dtype: str) -> dg.AssetsDefinition:
         with storage.writer(context, TENSOR_SCHEMA) as writer, engine_failure():
             frames = storage.upstream(context, "frames")
             hub = model_hub.hub()
-            summary = engine.build_tensors(plan, hub, clips, frames, tensor_dtype, writer, _log(plan, context))
+            summary = engine.build_tensors(
+                TensorsJob(plan, hub, clips, frames, tensor_dtype, writer, _log(plan, context))
+            )
             path = writer.commit()
         # Clips the frames step dropped are already in the ledger under "frames".
         video_of = dict(zip(clips.column("clip_id").to_pylist(), clips.column("video_id").to_pylist()))
@@ -170,7 +173,9 @@ def embeddings_asset(plan: ModelPlan) -> dg.AssetsDefinition:
         tensors = storage.upstream(context, f"{name}_tensors")
         clips = storage.upstream(context, "clips").read()
         with engine_failure():
-            made = engine.embed(plan, model_hub.hub(), gpu.device, gpu.dtype, tensors, clips, _log(plan, context))
+            made = engine.embed(
+                EmbedJob(plan, model_hub.hub(), gpu.device, gpu.dtype, tensors, clips, _log(plan, context))
+            )
         table, report = made.table, made.report
         problems = check_embedding_rows(table, dim=spec.dim)
         if report.oom_backoffs:

@@ -39,6 +39,7 @@ from video_assets.settings.config import FrameSettings
 from video_assets.stages.checks import check_clips, check_frame_counts, check_probes, check_unique_ids
 from video_assets.stages.clip_report import frames_clip_rows, source_rows, span_label
 from video_assets.stages.clips import CLIP_SCHEMA, clip_plans, plan_clips
+from video_assets.stages.engines.base import FramesJob
 from video_assets.stages.frames import FRAMES_SCHEMA, FramesSummary, resized_metadata
 from video_assets.stages.parquet_parts import ParquetPart
 from video_assets.stages.resolved import Resolved
@@ -261,7 +262,8 @@ def _write_frames(
     with storage.writer(context, FRAMES_SCHEMA) as writer:
         strips = ThumbnailStrips()
         with engine_failure():  # in this process, or decode tasks on Ray (the execution settings)
-            summary = execution.engine().extract_frames(clip_table, cfg, list(frame_signatures), writer, strips)
+            job = FramesJob(clip_table, cfg, list(frame_signatures), writer, strips)
+            summary = execution.engine().extract_frames(job)
         # Drops land in the ledger before anything can fail, so a video's reason survives.
         video_ids = set(clip_table.column("video_id").to_pylist())
         VideoLedger(storage.registry()).record_drops(

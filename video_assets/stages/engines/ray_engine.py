@@ -8,27 +8,21 @@ import ray
 from ray.exceptions import RayError
 
 from video_assets.index.schema import clip_schema
-from video_assets.media.frames import FrameSignature
 from video_assets.models.hub import ModelHub
 from video_assets.models.text_match import REFERENCE_SCALE
-from video_assets.settings.config import FrameSettings
 from video_assets.settings.execution import ExecutionSettings
 from video_assets.stages.frames import FramesSummary
-from video_assets.stages.parquet_parts import RowGroups, TableSink
 from video_assets.stages.resolved import ModelPlan
 from video_assets.stages.tensors import TensorSummary
-from video_assets.stages.thumbnails import ThumbnailStrips
 
-from .base import EngineError
+from .base import EmbedJob, EngineError, FramesJob, TensorsJob
 from .ray_connect import connect, probe
 from .ray_pool import PROBE_EVERY_S, ModelPool
 from .work import (
     EmbedOutcome,
-    Log,
     merge_frames_summary,
     merge_reports,
     merge_tensor_summaries,
-    no_log,
     split_by_video,
     video_frames,
     video_tensors,
@@ -77,73 +71,55 @@ class RayEngine:
         except RayError as err:
             raise EngineError(f"a task on the Ray cluster at {self.address} failed: {err}") from err
 
-    def extract_frames(
-        self,
-        clips: pa.Table,
-        settings: FrameSettings,
-        signatures: list[FrameSignature],
-        writer: TableSink,
-        strips: ThumbnailStrips,
-    ) -> FramesSummary:
+    def extract_frames(self, job: FramesJob) -> FramesSummary:
         """One decode task per video; rows are written in video order as each result arrives,
         so the step holds one video's frames at a time (long videos: frames.storage jpeg)."""
         self._connect()
-        videos = split_by_video(clips).values()
-        refs = [self.frames.remote(video_clips, settings, signatures) for video_clips in videos]
-        summary = FramesSummary(storage=settings.storage)
+        videos = split_by_video(job.clips).values()
+        refs = [self.frames.remote(video_clips, job.settings, job.signatures) for video_clips in videos]
+        summary = FramesSummary(storage=job.settings.storage)
         for ref in refs:
             (part,) = self._gather([ref])
             if part.table.num_rows:
-                writer.write(part.table)
+                job.writer.write(part.table)
             merge_frames_summary(summary, part.summary)
-            strips.jpegs.update(part.strips)
+            job.strips.jpegs.update(part.strips)
         return summary
 
-    def build_tensors(
-        self,
-        plan: ModelPlan,
-        hub: ModelHub,
-        clips: pa.Table,
-        frames: RowGroups,
-        tensor_dtype: str,
-        writer: TableSink,
-        log: Log = no_log,
-    ) -> TensorSummary:
+    def build_tensors(self, job: TensorsJob) -> TensorSummary:
         """One decode task per video (num_cpus each); the rows come back to the step's writer."""
         self._connect()
+        plan = job.plan
         frames_of: dict[str, list[pa.Table]] = {}
-        for group in frames.iter_row_groups():
+        for group in job.frames.iter_row_groups():
             for video_id, rows in split_by_video(group).items():
                 frames_of.setdefault(video_id, []).append(rows)
-        clips_of = split_by_video(clips)
         refs = [
             self.decode.remote(
-                plan.entry, plan.options, hub, plan.recipe, video_clips, frames_of.get(video_id, []), tensor_dtype
+                plan.entry,
+                plan.options,
+                job.hub,
+                plan.recipe,
+                video_clips,
+                frames_of.get(video_id, []),
+                job.tensor_dtype,
             )
-            for video_id, video_clips in clips_of.items()
+            for video_id, video_clips in split_by_video(job.clips).items()
         ]
         made = self._gather(refs)
         for part in made:
             if part.table.num_rows:
-                writer.write(part.table)
-        log(f"{plan.name}: {len(made)} decode task(s) on the Ray cluster at {self.address}")
+                job.writer.write(part.table)
+        job.log(f"{plan.name}: {len(made)} decode task(s) on the Ray cluster at {self.address}")
         return merge_tensor_summaries([part.summary for part in made])
 
-    def embed(
-        self,
-        plan: ModelPlan,
-        hub: ModelHub,
-        device: str,
-        dtype: str,
-        tensors: RowGroups,
-        clips: pa.Table,
-        log: Log = no_log,
-    ) -> EmbedOutcome:
+    def embed(self, job: EmbedJob) -> EmbedOutcome:
         """Each video's tensor rows to one actor of the model's pool; the rows come back here."""
-        pool = self.pool(plan, hub, device, dtype)
-        rows = [t for t in tensors.iter_row_groups()]
+        plan = job.plan
+        pool = self.pool(plan, job.hub, job.device, job.dtype)
+        rows = [t for t in job.tensors.iter_row_groups()]
         tensor_of = split_by_video(pa.concat_tables(rows)) if rows else {}
-        clips_of = split_by_video(clips)
+        clips_of = split_by_video(job.clips)
         jobs = {v: (t, clips_of[v]) for v, t in tensor_of.items()}
         results = pool.run(jobs)
         tables = [r.table for r in results.values()]

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import TypeVar
 
 import pyarrow as pa
 import torch
@@ -112,14 +113,7 @@ def video_tensors(
     return VideoTensors(writer.table(TENSOR_SCHEMA), summary)
 
 
-def merge_tensor_summaries(parts: list[TensorSummary]) -> TensorSummary:
-    merged = TensorSummary()
-    for part in parts:
-        merged.clips += part.clips
-        merged.reextracted.extend(part.reextracted)
-        merged.skipped.update(part.skipped)
-        merged.undecoded.update(part.undecoded)
-    return merged
+T = TypeVar("T")
 
 
 @dataclass
@@ -154,17 +148,30 @@ def embed_with(
     return table, report, text_scale
 
 
-def merge_reports(parts: list[EmbeddingReport]) -> EmbeddingReport:
-    merged = EmbeddingReport()
+def merged(parts: list[T], into: T, *, maxed: tuple[str, ...] = ()) -> T:
+    """The per-video `parts` (a dataclass of counts and collections) added up into `into`: numbers
+    summed (`maxed` ones take the largest), lists extended, dicts and sets updated."""
     for part in parts:
-        merged.clips += part.clips
-        merged.skipped.update(part.skipped)
-        merged.batch_sizes.extend(part.batch_sizes)
-        merged.oom_backoffs += part.oom_backoffs
-        merged.seconds += part.seconds  # worker-seconds: clips_per_s is per worker
-        merged.peak_memory_bytes = max(merged.peak_memory_bytes, part.peak_memory_bytes)
-        merged.batch_size = max(merged.batch_size, part.batch_size)
-    return merged
+        for f in fields(into):
+            mine, theirs = getattr(into, f.name), getattr(part, f.name)
+            if f.name in maxed:
+                setattr(into, f.name, max(mine, theirs))
+            elif isinstance(mine, list):
+                mine.extend(theirs)
+            elif isinstance(mine, (dict, set)):
+                mine.update(theirs)
+            else:
+                setattr(into, f.name, mine + theirs)
+    return into
+
+
+def merge_tensor_summaries(parts: list[TensorSummary]) -> TensorSummary:
+    return merged(parts, TensorSummary())
+
+
+def merge_reports(parts: list[EmbeddingReport]) -> EmbeddingReport:
+    """`seconds` add up to worker-seconds: clips_per_s is per worker."""
+    return merged(parts, EmbeddingReport(), maxed=("peak_memory_bytes", "batch_size"))
 
 
 @dataclass
