@@ -17,7 +17,7 @@ from dagster._core.launcher import WorkerStatus
 from dagster._core.test_utils import create_run_for_test, in_process_test_workspace
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
-from video_assets.orchestration.warm_launcher import WORKER_PID_TAG, WarmRunLauncher
+from video_assets.orchestration.warm_launcher import WORKER_PID_TAG, WarmRunLauncher, in_the_daemon
 from video_assets.orchestration.zygote_process import process_alive
 
 pytestmark = pytest.mark.slow
@@ -100,6 +100,19 @@ def test_the_dagster_internals_it_uses_are_there() -> None:
     assert dg.__version__.startswith("1.13."), "re-read dagster/_cli/api.py before moving off 1.13"
 
 
+def test_it_knows_the_daemon_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The zygote starts with the daemon (`dg dev` runs `python -m dagster._daemon run`), not elsewhere."""
+    import importlib.util
+
+    package = Path(importlib.util.find_spec("dagster._daemon").origin).parent
+    monkeypatch.setattr(sys, "argv", [str(package / "__main__.py"), "run"])
+    assert in_the_daemon()
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/dagster-daemon", "run"])
+    assert in_the_daemon()
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/dagster-webserver"])
+    assert not in_the_daemon()
+
+
 def test_a_run_is_forked_from_the_zygote_and_completes(world: World) -> None:
     run = world.launch("where")
     assert WORKER_PID_TAG in run.tags
@@ -174,9 +187,15 @@ def test_runs_it_cannot_fork_go_to_the_default_launcher(world: World, monkeypatc
     assert handed == [broken.run_id] and WORKER_PID_TAG not in broken.tags
     events = world.instance.all_logs(broken.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)
     assert any("could not load the code location" in (e.message or "") for e in events)
+    # The same code again: no second warm-up that would fail the same way, straight to the fallback.
+    again = world.launch("where")
+    assert handed == [broken.run_id, again.run_id] and world.launcher.zygote is None
+    events = world.instance.all_logs(again.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)
+    assert any("unchanged code, which failed before" in (e.message or "") for e in events)
+    assert any("could not load the code location" in (e.message or "") for e in events)  # and why
     # Another code location's run: straight to the default launcher.
     monkeypatch.setattr(world.launcher, "module", "some.other.location")
     other = world.launch("where")
-    assert handed == [broken.run_id, other.run_id]
+    assert handed == [broken.run_id, again.run_id, other.run_id]
     # Not ours to check: never failed by the health check.
     assert world.launcher.check_run_worker_health(other).status == WorkerStatus.RUNNING

@@ -31,10 +31,17 @@ from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, RunLa
 from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
 
 from video_assets.orchestration.warm_worker import OUR_MODULE
-from video_assets.orchestration.zygote_process import ZygoteError, ZygoteProcess, process_alive
+from video_assets.orchestration.zygote_process import ZygoteError, ZygoteProcess, code_fingerprint, process_alive
 
 WORKER_PID_TAG = "video_assets/run_worker_pid"
 DEFAULT_READY_TIMEOUT_S = 600.0  # the zygote's imports take a minute of wall time on a loaded machine
+
+
+def in_the_daemon() -> bool:
+    """Whether this process is the Dagster daemon (`dagster dev` / `dg dev` start it as `python -m
+    dagster._daemon run`; standalone, `dagster-daemon run`): the one process that launches runs."""
+    program = sys.argv[0] if sys.argv else ""
+    return os.path.basename(program) == "dagster-daemon" or program.endswith(os.path.join("_daemon", "__main__.py"))
 
 
 def is_ours(run: dg.DagsterRun, module: str = OUR_MODULE) -> bool:
@@ -55,12 +62,15 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         inst_data: ConfigurableClassData | None = None,
         ready_timeout_seconds: float = DEFAULT_READY_TIMEOUT_S,
         module: str = OUR_MODULE,
+        warm_at_daemon_start: bool = True,
     ) -> None:
         self._inst_data = inst_data
         self.module = module
+        self.warm_at_daemon_start = warm_at_daemon_start
         self.ready_timeout_s = ready_timeout_seconds
         self.fallback = DefaultRunLauncher()
         self.zygote: ZygoteProcess | None = None
+        self.failed_on: tuple[tuple, str] | None = None  # the code fingerprint a zygote failed to load, why
         self.lock = threading.Lock()  # the daemon may launch from several threads; one channel
         super().__init__()
 
@@ -74,6 +84,9 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
             "ready_timeout_seconds": dg.Field(float, is_required=False, default_value=DEFAULT_READY_TIMEOUT_S),
             # The code location the zygote pre-builds (a module exposing `defs`); tests name their own.
             "module": dg.Field(str, is_required=False, default_value=OUR_MODULE),
+            # Start the zygote when the daemon loads the launcher, so its warm-up is part of the UI's
+            # start-up and not of the first run; false: at the first launch.
+            "warm_at_daemon_start": dg.Field(bool, is_required=False, default_value=True),
         }
 
     @classmethod
@@ -83,6 +96,16 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
     def register_instance(self, instance: dg.DagsterInstance) -> None:
         super().register_instance(instance)
         self.fallback.register_instance(instance)
+        if self.warm_at_daemon_start and in_the_daemon():
+            threading.Thread(target=self.prewarm, name="warm-zygote-start", daemon=True).start()
+
+    def prewarm(self) -> None:
+        """Start the zygote now (a launch meanwhile waits for it); a failure is the first launch's to report."""
+        with self.lock:
+            try:
+                self.warm_zygote()
+            except ZygoteError:
+                pass
 
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
@@ -102,12 +125,20 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         self._instance.add_run_tags(run.run_id, {WORKER_PID_TAG: str(pid)})
 
     def warm_zygote(self) -> ZygoteProcess:
-        """The zygote, (re)started when there is none, it died, or the code or settings changed."""
+        """The zygote, (re)started when there is none, it died, or the code or settings changed; no new
+        try on code that already failed to load (each try would cost a warm-up before the fallback)."""
         if self.zygote is not None and not self.zygote.usable():
             self.zygote.drain()
             self.zygote = None
         if self.zygote is None:
-            self.zygote = ZygoteProcess(self.module, self.ready_timeout_s)
+            fingerprint = code_fingerprint()
+            if self.failed_on is not None and self.failed_on[0] == fingerprint:
+                raise ZygoteError(f"unchanged code, which failed before: {self.failed_on[1]}")
+            try:
+                self.zygote = ZygoteProcess(self.module, self.ready_timeout_s)
+            except ZygoteError as e:
+                self.failed_on = (fingerprint, str(e))
+                raise
         return self.zygote
 
     def terminate(self, run_id: str) -> bool:

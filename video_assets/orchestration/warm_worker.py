@@ -19,11 +19,10 @@ EXIT_FAILED_TO_START = 3
 
 
 def reset_signals() -> None:
-    """A run worker's signals: SIGINT interrupts the run (Dagster records it canceled), SIGTERM too, as in
-    `dagster api execute_run`; SIGCHLD back to the default the zygote changed."""
+    """A run worker's signals: SIGINT interrupts the run (Dagster records it canceled; the zygote ignores
+    it), SIGTERM too, as in `dagster api execute_run`."""
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 
 
 def execute_run(run_id: str, serialized_instance_ref: str) -> int:

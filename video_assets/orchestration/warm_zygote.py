@@ -62,7 +62,7 @@ def reap(children: set[int]) -> None:
         if done:
             children.discard(pid)
             code = os.waitstatus_to_exitcode(status)
-            if code != 0:
+            if code not in (0, 1):  # 1: the run failed, and its events say why
                 print(f"warm zygote: run worker {pid} exited with {code}", file=sys.stderr, flush=True)
 
 
@@ -93,11 +93,9 @@ def serve(commands: int, answers: int) -> None:
     selector = selectors.DefaultSelector()
     selector.register(commands, selectors.EVENT_READ)
     pending = b""
-    draining = False
-    while not (draining and not children):
+    while True:
         reap(children)
-        if draining or not selector.select(timeout=REAP_EVERY_S):
-            time.sleep(REAP_EVERY_S / 10 if draining else 0)
+        if not selector.select(timeout=REAP_EVERY_S):
             continue
         chunk = os.read(commands, 1 << 16)
         if not chunk:  # EOF: the daemon is gone
@@ -108,11 +106,18 @@ def serve(commands: int, answers: int) -> None:
             line, pending = pending.split(b"\n", 1)
             request = json.loads(line)
             if request.get("drain"):
-                draining = True
-                continue
+                drain(children)
+                return
             pid = fork_run(request, [commands, answers])
             children.add(pid)
             os.write(answers, (json.dumps({"run_id": request["run_id"], "pid": pid}) + "\n").encode())
+
+
+def drain(children: set[int]) -> None:
+    """Stale code: fork no more, wait for the workers to finish their runs, then exit."""
+    while children:
+        reap(children)
+        time.sleep(REAP_EVERY_S / 10)
 
 
 def main() -> None:
