@@ -10,8 +10,8 @@ original stdout ({"ready": ...} once warm, then {"run_id", "pid"} per fork). Any
 print goes to stderr, never into the channel. stdin at EOF means the launcher (the daemon) is gone:
 the workers are interrupted like the code server's would be when `video-assets ui` stops.
 
-Fork safety, checked by tests/pipeline/test_warm_launcher.py: warming runs no torch op and touches no
-CUDA. Three threads exist at fork time, all fork-aware: pyarrow's jemalloc background thread (jemalloc's
+Fork safety: warming runs no torch op and touches no CUDA (real runs in forked workers, LanceDB
+writes and torch included, are exercised by tests/pipeline/test_ui_backfill.py). Three threads exist at fork time, all fork-aware: pyarrow's jemalloc background thread (jemalloc's
 own fork handlers), LanceDB's idle asyncio loop thread (lancedb re-creates it and its tokio runtime in
 the child with os.register_at_fork; nothing is in flight here at fork time), and one torch thread made
 at import (torch resets its pools in a forked child, as DataLoader workers rely on).
