@@ -6,13 +6,16 @@ then every partition is redone twice, timed:
 - a backfill of the six pipeline assets over every partition, launched through the webserver's GraphQL
   `launchPartitionBackfill` exactly as the UI's "Launch backfill" button, with `video-assets ui`
   (webserver + daemon) already up and loaded (its start-up is not counted).
+`--launchers warm default` times the backfill once per run launcher on the same data: `warm` is the
+project's dagster.yaml (the warm run launcher, video_assets/orchestration/warm_launcher.py), `default`
+the same file without its `run_launcher` section (Dagster's DefaultRunLauncher: a fresh process per run).
 Reported: wall seconds, CPU seconds (the command's process tree; for the UI, the whole session's tree
 less the same session idle), runs per second, the ratio against `run --all`, and where a backfill run's
 time goes, read from the instance's event log (medians over its runs): queued (created -> dequeued),
 start (dequeued -> RUN_START: the run worker's interpreter and code load), steps (sum of step times,
 the model load inside the first embedding step), and end (last step -> run end).
 
-    PYTHONPATH=$PWD .venv/bin/python benchmarks/ui_backfill.py --videos 4 20
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/ui_backfill.py --videos 4 20 [--launchers warm default]
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -88,6 +92,14 @@ def run_phases(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dict[str, fl
     }
 
 
+def use_launcher(home: Path, launcher: str) -> None:
+    """The home's instance settings: the project's file, without its run launcher for `default`."""
+    settings = yaml.safe_load((ROOT / "dagster.yaml").read_text())
+    if launcher == "default":
+        settings.pop("run_launcher", None)
+    (home / "dagster.yaml").write_text(yaml.safe_dump(settings))
+
+
 def ui_backfill(videos: Path, data: Path, home: Path, log: Path) -> dict[str, float]:
     cpu_before = children_cpu()
     with running_ui(home, videos, data, log) as base_url:
@@ -110,7 +122,7 @@ def ui_backfill(videos: Path, data: Path, home: Path, log: Path) -> dict[str, fl
     return result
 
 
-def bench(count: int, work: Path) -> None:
+def bench(count: int, work: Path, launchers: list[str]) -> None:
     videos = work / f"videos_{count}"
     for i in range(count):
         make_video(videos / f"v{i:03d}.mp4", duration_s=3.0, fps=24, size=(160, 120), seed=100 + i)
@@ -120,32 +132,37 @@ def bench(count: int, work: Path) -> None:
     rows = [("run --all --workers 1", *cli_run(videos, data, home, "--all", "--workers", "1"))]
     if (os.cpu_count() or 1) >= 2:
         rows.append(("run --all --workers 2", *cli_run(videos, data, home, "--all", "--workers", "2")))
-    ui = ui_backfill(videos, data, home, work / f"ui_{count}.log")
+    uis = {}
+    for launcher in launchers:
+        use_launcher(home, launcher)
+        uis[launcher] = ui_backfill(videos, data, home, work / f"ui_{count}_{launcher}.log")
     base_wall = rows[0][1]
-    print(f"\n{count} videos ({count} partitions, fingerprint, 3 s 160x120 each)")
-    print(f"{'path':<28}{'wall s':>9}{'cpu s':>9}{'runs/s':>9}{'x run --all':>13}")
+    print(f"\n{count} videos ({count} partitions, fingerprint, 3 s 160x120 each); load {os.getloadavg()}")
+    print(f"{'path':<34}{'wall s':>9}{'cpu s':>9}{'runs/s':>9}{'x run --all':>13}")
     for name, wall, cpu in rows:
-        print(f"{name:<28}{wall:>9.1f}{cpu:>9.1f}{count / wall:>9.2f}{wall / base_wall:>13.2f}")
-    print(
-        f"{'UI backfill (GraphQL)':<28}{ui['wall']:>9.1f}{ui['session_cpu']:>9.1f}"
-        f"{ui['runs'] / ui['wall']:>9.2f}{ui['wall'] / base_wall:>13.2f}"
-    )
-    print(
-        f"  a backfill run, medians: queued {ui['queued']:.1f} s, start {ui['start']:.1f} s "
-        f"(interpreter + code load), steps {ui['steps']:.1f} s, end {ui['end']:.1f} s; "
-        f"UI session CPU includes its start-up and {ui['idle_s']:.0f} s idle"
-    )
+        print(f"{name:<34}{wall:>9.1f}{cpu:>9.1f}{count / wall:>9.2f}{wall / base_wall:>13.2f}")
+    for launcher, ui in uis.items():
+        print(
+            f"{'UI backfill, ' + launcher + ' launcher':<34}{ui['wall']:>9.1f}{ui['session_cpu']:>9.1f}"
+            f"{ui['runs'] / ui['wall']:>9.2f}{ui['wall'] / base_wall:>13.2f}"
+        )
+        print(
+            f"  a backfill run, medians: queued {ui['queued']:.1f} s, start {ui['start']:.1f} s "
+            f"(interpreter + code load, or fork), steps {ui['steps']:.1f} s, end {ui['end']:.1f} s; "
+            f"UI session CPU includes its start-up and {ui['idle_s']:.0f} s idle"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, nargs="+", default=[4, 20])
+    parser.add_argument("--launchers", nargs="+", choices=["warm", "default"], default=["warm"])
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ui_backfill_"))
     try:
         for count in args.videos:
-            bench(count, work)
+            bench(count, work, args.launchers)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
