@@ -135,7 +135,7 @@ def test_clusters_cover_every_clip_and_each_is_a_filter(client: TestClient) -> N
 
 def test_videos_by_status_with_each_failure_reason_and_file(client: TestClient) -> None:
     failed = client.get("/api/videos", params={"status": "failed"}).json()
-    assert failed["counts"] == {"pending": 0, "done": len(GOOD), "failed": 1, "missing": 0}
+    assert failed["counts"] == {"pending": 0, "done": len(GOOD), "failed": 1, "missing": 0, "settled": 0}
     (video,) = failed["videos"]
     assert video["video_id"] == video_id_for(BROKEN) and video["path"].endswith(BROKEN)
     assert "cannot open as a video" in video["reason"]
