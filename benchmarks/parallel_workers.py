@@ -39,12 +39,11 @@ print(run_plain_loop(settings))
 SETTINGS = '{"clipping": {"clip_len_s": 4.0, "stride_s": 4.0, "min_clip_len_s": 1.0}}'
 
 
-def make_videos(folder: Path, count: int, seconds: float) -> list[Path]:
+def make_videos(folder: Path, count: int, seconds: float, size: tuple[int, int]) -> list[Path]:
     from video_assets.media.synthetic import make_video
 
     return [
-        make_video(folder / f"v{i:03d}.mp4", duration_s=seconds, fps=24, size=(320, 240), seed=300 + i)
-        for i in range(count)
+        make_video(folder / f"v{i:03d}.mp4", duration_s=seconds, fps=24, size=size, seed=300 + i) for i in range(count)
     ]
 
 
@@ -89,10 +88,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--size", default="320x240", help="WxH of the generated videos")
     args = parser.parse_args()
+    size = tuple(int(n) for n in args.size.split("x"))
     work = Path(tempfile.mkdtemp(prefix="parallel_workers_"))
     try:
-        files = make_videos(work / "videos", args.videos, args.seconds)
+        files = make_videos(work / "videos", args.videos, args.seconds, size)
         halves = [work / "half0", work / "half1"]
         for i, path in enumerate(files):
             halves[i % 2].mkdir(exist_ok=True)
@@ -104,10 +105,15 @@ def main() -> None:
             ("plain loop, 2 processes", *loop_side(halves, work / "l2")),
         ]
         peak = children_usage()[1]
-        print(f"\n{args.videos} videos, {args.seconds:g} s 320x240 24 fps each, fingerprint; {os.cpu_count()} cores")
+        print(
+            f"\n{args.videos} videos, {args.seconds:g} s {args.size} 24 fps each, fingerprint; {os.cpu_count()} cores"
+        )
         print(f"{'side':<26}{'wall s':>9}{'cpu s':>9}{'videos/s':>10}")
         for name, wall, cpu in rows:
-            print(f"{name:<26}{wall:>9.1f}{cpu:>9.1f}{args.videos / wall:>10.2f}")
+            # `--workers 2` forks its workers from multiprocessing's server, which this script does not
+            # wait for: their CPU is not in the children's usage, so it is not shown.
+            shown = "-" if name == "run --workers 2" else f"{cpu:.1f}"
+            print(f"{name:<26}{wall:>9.1f}{shown:>9}{args.videos / wall:>10.2f}")
         walls = {name: wall for name, wall, _ in rows}
         print(f"--workers 2 speed-up over --workers 1: {walls['run --workers 1'] / walls['run --workers 2']:.2f}x")
         print(

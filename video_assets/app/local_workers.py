@@ -1,8 +1,9 @@
 """`run --workers N`: N partitions at once on one machine, each worker a process bound to its own device.
 
-Each worker is a fresh process (spawn: no torch or CUDA state inherited) that loads the
-definitions once, keeps its models cached across the partitions it takes, and executes each
-partition's run in process exactly as the one-worker path does (`RunGuard.execute`: owner tags,
+Each worker is a process forked from a server that imported the heavy modules once and never
+touched CUDA (multiprocessing's forkserver); it builds the definitions once, keeps its models
+cached across the partitions it takes, and executes each partition's run in process exactly as
+the one-worker path does (`RunGuard.execute`: owner tags,
 slot waits, signals). With CUDA a worker sees only its cards (CUDA_VISIBLE_DEVICES, from
 `stages.workers.WorkerSlots.gpu_ids`), so `device: auto` is a different GPU in each, and a
 fractional `num_gpus_per_worker` puts 1/f workers on a card, each capped by its `gpu_memory_gb`.
@@ -26,7 +27,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from multiprocessing import forkserver, get_context
 from typing import Any
 
 from video_assets.app.guard import PoolSlotTimeout, RunInterrupted
@@ -35,6 +36,8 @@ from video_assets.app.outcome import PartitionOutcome, partition_outcome
 PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL_S = 0.2
+# Not lancedb: its async runtime is only partly reset in a forked child (it warns of a rare deadlock).
+PRELOAD = ["torch", "dagster", "video_assets.app.guard"]
 
 
 def widen_gpu_pool(instance: Any, workers: int, uses_gpu: bool) -> int | None:
@@ -51,6 +54,15 @@ def widen_gpu_pool(instance: Any, workers: int, uses_gpu: bool) -> int | None:
     return workers
 
 
+def warm_worker_server() -> Any:
+    """The multiprocessing context whose server forks the workers; the server starts now, importing
+    PRELOAD in the background while `run` scans and plans, so the workers start warm."""
+    ctx = get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    forkserver.ensure_running()
+    return ctx
+
+
 @dataclass(frozen=True)
 class WorkerSpec:
     """What a worker process starts from (pickled to it)."""
@@ -61,6 +73,7 @@ class WorkerSpec:
     dagster_home: str
     pool_wait_s: float | None
     log_level: str
+    threads: int = 0  # CPU threads for this worker's decoder and torch (0: the libraries' own choice)
 
 
 @dataclass
@@ -89,14 +102,24 @@ def worker_main(spec: WorkerSpec, tasks: Any, results: Any) -> None:
     _die_with_parent()
     if spec.gpu_ids:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, spec.gpu_ids))
+    if spec.threads:  # N workers on the cores: each decodes and computes on its share, not on all of them
+        os.environ["OMP_NUM_THREADS"] = str(spec.threads)
     os.environ["DAGSTER_HOME"] = spec.dagster_home
-    import dagster as dg  # after the environment is set: torch reads CUDA_VISIBLE_DEVICES on import
+    import dagster as dg  # CUDA reads CUDA_VISIBLE_DEVICES when first used, so the binding above holds
 
     from video_assets.app.guard import guarded_runs
     from video_assets.orchestration.definitions import EMBED_JOB, build_definitions
     from video_assets.settings.config import Settings
 
-    job = build_definitions(Settings.model_validate_json(spec.settings_json)).resolve_job_def(EMBED_JOB)
+    settings = Settings.model_validate_json(spec.settings_json)
+    if spec.threads:
+        import torch
+
+        torch.set_num_threads(spec.threads)
+        if not settings.frames.num_threads:  # a throughput knob: no code version moves
+            frames = settings.frames.model_copy(update={"num_threads": spec.threads})
+            settings = settings.model_copy(update={"frames": frames})
+    job = build_definitions(settings).resolve_job_def(EMBED_JOB)
     place = WorkerPlace(socket.gethostname(), spec.gpu_ids, os.getpid())
     run_config = {"loggers": {"console": {"config": {"log_level": spec.log_level}}}}
     progress = lambda line: results.put(("line", spec.index, line))  # noqa: E731
@@ -133,7 +156,11 @@ class WorkerPool:
     _received: list[int] = field(default_factory=list)
 
     def run(self) -> None:
-        ctx = get_context("spawn")
+        # Forked from a server that imported the heavy modules once (torch, lancedb, Dagster, the asset
+        # modules), not spawned: each spawned worker paid those imports again (~5 s of CPU on two cores,
+        # more than small partitions repay). The server never touches CUDA, so each worker's
+        # CUDA_VISIBLE_DEVICES still applies when its model first asks for a device.
+        ctx = warm_worker_server()
         tasks, results = ctx.Queue(), ctx.Queue()
         for key in self.keys:
             tasks.put(key)

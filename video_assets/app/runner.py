@@ -16,7 +16,7 @@ import dagster as dg
 
 from video_assets.app.guard import guarded_runs
 from video_assets.app.instance_home import dagster_home
-from video_assets.app.local_workers import WorkerPool, WorkerSpec, widen_gpu_pool
+from video_assets.app.local_workers import WorkerPool, WorkerSpec, warm_worker_server, widen_gpu_pool
 from video_assets.app.outcome import PartitionOutcome, RunSummary, partition_outcome
 from video_assets.app.report import partition_lines
 from video_assets.catalog.discovery import ScanResult, chunked, scan
@@ -36,7 +36,7 @@ from video_assets.stages.engines.base import EngineError
 from video_assets.stages.engines.factory import engine_for
 from video_assets.stages.index_audit import reopen_short_videos
 from video_assets.stages.resolved import Resolved, resolve
-from video_assets.stages.workers import machine_slots
+from video_assets.stages.workers import WorkerSlots, machine_slots, usable_cores
 
 
 class RunRefused(ValueError):
@@ -88,6 +88,8 @@ def run_folder(
     problems = preflight_weights(settings, models_option=models_option)
     if problems:
         raise RunRefused("\n".join(str(p) for p in problems))
+    if workers is None or workers > 1:
+        warm_worker_server()  # its imports overlap the scan below
     home = dagster_home()
     settings_path = write_settings(settings)
     registry = VideoRegistry(settings.paths.registry)
@@ -127,15 +129,23 @@ def run_folder(
     if workers > 1:
         for key in keys:
             open_partition(registry, key)
-        specs = [
-            WorkerSpec(i, slots.gpu_ids(i), settings.model_dump_json(), str(home), pool_wait_s, log_level)
-            for i in range(workers)
-        ]
+        specs = worker_specs(settings, slots, workers, home, pool_wait_s, log_level)
         lost = lambda key, why: settle(PartitionOutcome(key, False, 0.0, errors=[why]))  # noqa: E731
         WorkerPool(specs, keys, progress, settle, lost).run()
     else:
         run_in_process(resolved, keys, registry, pool_wait_s, run_config, progress, settle)
     return RunSummary.after(outcomes, home, settings_path, registry, result, settings.input_dir)
+
+
+def worker_specs(
+    settings: Settings, slots: WorkerSlots, workers: int, home: Path, pool_wait_s: float | None, log_level: str
+) -> list[WorkerSpec]:
+    """What each of `workers` worker processes starts from: its GPUs and its share of the cores."""
+    threads = max(1, usable_cores() // workers)
+    return [
+        WorkerSpec(i, slots.gpu_ids(i), settings.model_dump_json(), str(home), pool_wait_s, log_level, threads)
+        for i in range(workers)
+    ]
 
 
 def run_in_process(
