@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.pipeline.processes import children
 from tests.pipeline.ui_server import free_port
 from video_assets.app import ui_process
 from video_assets.cli import main as cli
@@ -127,13 +128,6 @@ def test_the_child_exit_code_passes_through_and_its_orphans_are_stopped(tmp_path
     assert ui_process.run_process_group([sys.executable, "-c", killed], os.environ) == 128 + 9
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
 @pytest.mark.slow
 def test_sigterm_to_ui_stops_dagster_and_every_process_it_started(tmp_path):
     """`dg dev` alone outlives SIGTERM/SIGINT without a terminal; `video-assets ui` must not."""
@@ -162,7 +156,7 @@ def test_sigterm_to_ui_stops_dagster_and_every_process_it_started(tmp_path):
                 pass
             assert time.monotonic() - started < 120, f"not serving after 120 s:\n{log.read_text()[-4000:]}"
             time.sleep(0.5)
-        dagster_groups = _children(ui.pid)  # `dg dev`, leader of its own group
+        dagster_groups = children(ui.pid)  # `dg dev`, leader of its own group
         assert dagster_groups and dagster_groups != [ui.pid]
         assert len(_members(dagster_groups[0])) >= 3  # dg, webserver, daemon, code servers
 
@@ -177,7 +171,7 @@ def test_sigterm_to_ui_stops_dagster_and_every_process_it_started(tmp_path):
         assert "will not be used" not in log.read_text()
         assert (home / "dagster.yaml").read_text() == REPO_DAGSTER_YAML.read_text()
     finally:
-        dagster_groups = dagster_groups or _children(ui.pid)
+        dagster_groups = dagster_groups or children(ui.pid)
         for group in [*dagster_groups, ui.pid]:
             _kill_group(group)
         ui.wait(timeout=10)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.pipeline.processes import descendants
 from video_assets.catalog.registry import VideoRegistry
 from video_assets.index.connection import connect, open_clip_table
 from video_assets.media.synthetic import make_video
@@ -77,13 +78,6 @@ def _wait_for_done(root: Path, count: int, deadline_s: float) -> None:
     raise AssertionError(f"no {count} video(s) done after {deadline_s} s")
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM])
 def test_a_stopped_parallel_run_is_finished_by_a_plain_rerun(stop: int, four_videos: Path, tmp_path: Path) -> None:
@@ -95,7 +89,8 @@ def test_a_stopped_parallel_run_is_finished_by_a_plain_rerun(stop: int, four_vid
     run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for_done(root, 1, 300)
-        workers = _children(run.pid)
+        workers = descendants(run.pid)  # the forkserver and the workers it forked
+        assert len(workers) >= 3, workers
         run.send_signal(stop)
         out, err = run.communicate(timeout=120)
     finally:
