@@ -55,8 +55,8 @@ def widen_gpu_pool(instance: Any, workers: int, uses_gpu: bool) -> int | None:
 
 
 def warm_worker_server() -> Any:
-    """The multiprocessing context whose server forks the workers; the server starts now, importing
-    PRELOAD in the background while `run` scans and plans, so the workers start warm."""
+    """The multiprocessing context whose server forks the workers; the server imports PRELOAD once,
+    so each worker starts warm."""
     ctx = get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
     forkserver.ensure_running()

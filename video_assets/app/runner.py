@@ -16,7 +16,7 @@ import dagster as dg
 
 from video_assets.app.guard import guarded_runs
 from video_assets.app.instance_home import dagster_home
-from video_assets.app.local_workers import WorkerPool, WorkerSpec, warm_worker_server, widen_gpu_pool
+from video_assets.app.local_workers import WorkerPool, WorkerSpec, widen_gpu_pool
 from video_assets.app.outcome import PartitionOutcome, RunSummary, partition_outcome
 from video_assets.app.report import partition_lines
 from video_assets.catalog.discovery import ScanResult, chunked, scan
@@ -88,8 +88,6 @@ def run_folder(
     problems = preflight_weights(settings, models_option=models_option)
     if problems:
         raise RunRefused("\n".join(str(p) for p in problems))
-    if workers is None or workers > 1:
-        warm_worker_server()  # its imports overlap the scan below
     home = dagster_home()
     settings_path = write_settings(settings)
     registry = VideoRegistry(settings.paths.registry)
