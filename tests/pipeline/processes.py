@@ -1,7 +1,8 @@
-"""The processes a test started, read from /proc: children and every descendant of a pid."""
+"""The processes a test started: their children and descendants (read from /proc), and stopping one."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 
@@ -21,3 +22,13 @@ def descendants(pid: int) -> list[int]:
         found.append(child)
         todo.extend(children(child))
     return found
+
+
+def stop(process: subprocess.Popen, timeout_s: float) -> None:
+    """SIGTERM, and SIGKILL if it is still there after `timeout_s`; waits for it either way."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout_s)

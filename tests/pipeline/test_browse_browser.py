@@ -23,6 +23,7 @@ import pytest
 from tests.pipeline.browse_data import GOOD
 from tests.pipeline.chromium_devtools import DevToolsPage, open_page
 from tests.pipeline.headless_chromium import chromium_or_skip
+from tests.pipeline.processes import stop
 from tests.pipeline.ui_server import free_port
 from video_assets.catalog.registry import video_id_for
 
@@ -70,12 +71,7 @@ def browse_process(data: Path, log: Path) -> Iterator[str]:
                 time.sleep(0.2)
         yield base
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=20)
+        stop(server, 20)
     assert f"at {base}/" in log.read_text()  # it said where it listens: loopback, as by default
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.pipeline.ui_daemon import PIPELINE
 from tests.pipeline.ui_server import graphql, materialize_tiny_videos, running_webserver
 from video_assets.catalog.registry import video_id_for
 
@@ -30,14 +31,7 @@ def test_webserver_shows_the_graph_and_the_materialized_partition(tmp_path: Path
     with running_webserver(dagster_home, summary.settings_path) as base_url:
         data = graphql(base_url, QUERY)
     keys = {"/".join(node["assetKey"]["path"]) for node in data["assetNodes"]}
-    assert {
-        "source_videos",
-        "clips",
-        "frames",
-        "fingerprint_tensors",
-        "fingerprint_embeddings",
-        "fingerprint_clip_index",
-    } <= keys
+    assert set(PIPELINE) <= keys  # the six pipeline assets of the fingerprint model
     node = data["assetNodeOrError"]
     assert node["partitionKeysByDimension"][0]["partitionKeys"] == [video_id_for("walk.mp4")]
     assert [m["partition"] for m in node["assetMaterializations"]] == [video_id_for("walk.mp4")]

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.pipeline.conftest import settings_for
+from tests.pipeline.processes import stop
 from video_assets.app.outcome import RunSummary
 from video_assets.app.runner import run_folder
 from video_assets.media.synthetic import make_video
@@ -120,9 +121,4 @@ def running_webserver(dagster_home: Path, settings_path: Path, *, deadline_s: fl
             _wait_until_loaded(server, base_url, log, deadline_s)
             yield base_url
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=30)
+            stop(server, 30)
