@@ -31,6 +31,15 @@ def four_videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def eight_videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Enough partitions that a run stopped after its first video still has work it never started."""
+    folder = tmp_path_factory.mktemp("parallel_stop_videos")
+    for seed in range(31, 39):
+        make_video(folder / f"v{seed}.mp4", duration_s=4.0, fps=12, size=(96, 64), seed=seed)
+    return folder
+
+
 def _run(folder: Path, root: Path, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "video_assets.cli", "run", "--input", str(folder)]
     command += ["--output", str(root / "data"), "--models", "fingerprint", "--json", *extra]
@@ -80,9 +89,9 @@ def _wait_for_done(root: Path, count: int, deadline_s: float) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM])
-def test_a_stopped_parallel_run_is_finished_by_a_plain_rerun(stop: int, four_videos: Path, tmp_path: Path) -> None:
+def test_a_stopped_parallel_run_is_finished_by_a_plain_rerun(stop: int, eight_videos: Path, tmp_path: Path) -> None:
     root = tmp_path / "stopped"
-    command = [sys.executable, "-m", "video_assets.cli", "run", "--input", str(four_videos)]
+    command = [sys.executable, "-m", "video_assets.cli", "run", "--input", str(eight_videos)]
     command += ["--output", str(root / "data"), "--models", "fingerprint", "--workers", "2", "--quiet"]
     env = {**os.environ, "DAGSTER_HOME": str(root / "home"), "PYTHONPATH": str(ROOT)}
     env.pop("VIDEO_ASSETS_SETTINGS", None)
@@ -98,13 +107,16 @@ def test_a_stopped_parallel_run_is_finished_by_a_plain_rerun(stop: int, four_vid
             run.kill()
     if stop == signal.SIGTERM:
         assert run.returncode == 143, err[-3000:]
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 10
     while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [w for w in workers if Path(f"/proc/{w}").exists()], "a worker outlived `run`"
-    rerun = _run(four_videos, root)
+    if stop == signal.SIGKILL:  # the workers stopped with `run`: they did not go on with the queue
+        statuses = [v.status for v in VideoRegistry(root / "data" / "registry.sqlite").all()]
+        assert statuses.count("done") < len(statuses), statuses
+    rerun = _run(eight_videos, root)
     assert json.loads(rerun.stdout)["complete"]
-    assert len(_index(root)) == 4
+    assert len(_index(root)) == 8
     assert all(v.status == "done" for v in VideoRegistry(root / "data" / "registry.sqlite").all())
 
 

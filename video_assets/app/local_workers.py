@@ -13,27 +13,29 @@ per table: the `lancedb_<model>` pools hold one slot across every process of the
 This process hands out partition keys, settles each partition in the ledger as its outcome
 comes back, and prints the lines. Workers run in their own sessions: a Ctrl-C or SIGTERM here
 is passed on to each, which stops its run as the one-worker path does (run FAILURE, slots
-freed), and `RunInterrupted` ends the run here. A worker dies with this process (kill -9):
-its run stays STARTED with the worker as owner, and the next `run` reaps it.
+freed), and `RunInterrupted` ends the run here. A worker dies with this process (kill -9: each
+worker watches it, takes no new partition and kills itself within a fifth of a second): its run
+stays STARTED with the worker as owner, and the next `run` reaps it.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 import queue
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing import forkserver, get_context
+from pathlib import Path
 from typing import Any
 
 from video_assets.app.guard import PoolSlotTimeout, RunInterrupted
 from video_assets.app.outcome import PartitionOutcome, partition_outcome
 
-PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
+WATCH_S = 0.2  # how often a worker checks that `run` is alive
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL_S = 0.2
 # Not lancedb: its async runtime is only partly reset in a forked child (it warns of a rare deadlock).
@@ -74,6 +76,7 @@ class WorkerSpec:
     pool_wait_s: float | None
     log_level: str
     threads: int = 0  # CPU threads for this worker's decoder and torch (0: the libraries' own choice)
+    run_pid: int = 0  # the `run` process: the worker stops when it is gone (0: this process's parent)
 
 
 @dataclass
@@ -88,18 +91,39 @@ class WorkerPlace:
         return {"node": self.node, "gpu_ids": self.gpu_ids, "pid": self.pid}
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGKILL this worker when the process that started it dies (kill -9 of `run`)."""
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs: a zombie (dead, not yet waited for by its parent) counts as gone."""
     try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the worker ends when its queue closes
-        pass
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc here: ask the kernel whether the pid exists
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # the state follows the parenthesised name
+
+
+def _die_with(run_pid: int) -> None:
+    """SIGKILL this worker soon after `run` dies (kill -9 of `run`). The worker's parent is the
+    forkserver, not `run`, and the forkserver outlives `run` while its workers hold its pipe, so a
+    parent-death signal never fires: a thread polls `run` instead."""
+
+    def watch() -> None:
+        while _alive(run_pid):
+            time.sleep(WATCH_S)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="watch-run", daemon=True).start()
 
 
 def worker_main(spec: WorkerSpec, tasks: Any, results: Any) -> None:
     """A worker process: take partition keys until the sentinel, run each, send back its outcome."""
     os.setsid()  # a terminal's Ctrl-C reaches `run` only; it passes the signal on
-    _die_with_parent()
+    run_pid = spec.run_pid or os.getppid()
+    _die_with(run_pid)
     if spec.gpu_ids:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, spec.gpu_ids))
     if spec.threads:  # N workers on the cores: each decodes and computes on its share, not on all of them
@@ -128,7 +152,7 @@ def worker_main(spec: WorkerSpec, tasks: Any, results: Any) -> None:
         guarded_runs(instance, pool_wait_s=spec.pool_wait_s, progress=progress) as guard,
     ):
         results.put(("ready", spec.index, None))
-        while (key := tasks.get()) is not None:
+        while (key := tasks.get()) is not None and _alive(run_pid):  # no new partition for a dead run
             results.put(("took", spec.index, key))
             started = time.perf_counter()
             try:

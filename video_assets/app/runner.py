@@ -141,7 +141,9 @@ def worker_specs(
     """What each of `workers` worker processes starts from: its GPUs and its share of the cores."""
     threads = max(1, usable_cores() // workers)
     return [
-        WorkerSpec(i, slots.gpu_ids(i), settings.model_dump_json(), str(home), pool_wait_s, log_level, threads)
+        WorkerSpec(
+            i, slots.gpu_ids(i), settings.model_dump_json(), str(home), pool_wait_s, log_level, threads, os.getpid()
+        )
         for i in range(workers)
     ]
 
