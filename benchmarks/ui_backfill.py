@@ -101,7 +101,13 @@ def print_timeline(instance: dg.DagsterInstance, runs: list[dg.DagsterRun], t0: 
         stamps = {"created": record.create_timestamp.timestamp()}
         for e in instance.all_logs(run.run_id):
             kind = e.dagster_event.event_type_value if e.dagster_event else None
-            if kind in ("PIPELINE_DEQUEUED", "PIPELINE_STARTING", "PIPELINE_START", "PIPELINE_SUCCESS", "PIPELINE_FAILURE"):
+            if kind in (
+                "PIPELINE_DEQUEUED",
+                "PIPELINE_STARTING",
+                "PIPELINE_START",
+                "PIPELINE_SUCCESS",
+                "PIPELINE_FAILURE",
+            ):
                 stamps.setdefault(kind, e.timestamp)
         rows.append(stamps)
     print("  timeline (s after launch): created  dequeued  starting  start  end")
