@@ -38,6 +38,7 @@ import numpy as np
 from video_assets.media.decode import Decoder, FrameIndex, ReadRequest
 from video_assets.media.pyav_container import index_stream, open_container, video_stream
 from video_assets.media.pyav_pictures import PictureServing, SortedLabels
+from video_assets.media.pyav_sending import PacketSending
 
 # Seek only when it skips at least this many frames: a seek flushes the decoder and
 # refills its thread pipeline, which costs about as much as decoding a few frames.
@@ -258,10 +259,9 @@ class PyAVDecoder(Decoder):
         wanted_pts = frozenset(int(p) for p in self._pts[serving.wanted])
         labels, last_pts, checked, errors_before = SortedLabels(), None, 0, len(self.errors)
         container, stream = self._rewind()
+        sending = PacketSending(stream, wanted_pts, key_before, intra_only)
         packets = self._packets(container, stream)
         may_seek, demux_pos, check_landing = True, -1, False
-        skipping = False  # skip_frame is NONREF: set only when it changes (the setter costs, per packet)
-        recovering = False  # intra-only: a wanted packet failed, send the next ones until a picture comes
         while not serving.done:
             target = serving.target
             if mode == "trusted" and may_seek and key_before[target] > demux_pos + MIN_SEEK_GAP_FRAMES:
@@ -271,26 +271,23 @@ class PyAVDecoder(Decoder):
                     # without pts from re-triggering the same seek forever.
                     check_landing, demux_pos = True, key_before[target]
                 else:
-                    demux_pos, skipping = -1, False
+                    demux_pos = -1
+                sending.restarted(stream)
                 packets = self._packets(container, stream)
             restart = False
             for packet in packets:
                 if packet is not None:
-                    demux_pos = max(demux_pos, self._position(packet.pts))
-                    if mode == "trusted":
-                        is_wanted = packet.pts is None or packet.pts in wanted_pts
-                        if not is_wanted and intra_only and not recovering:
-                            self.stats.packets_not_sent += 1
-                            continue
-                        # NONREF skips nothing in a stream without B-frames (every picture is a
-                        # reference), and setting it costs (2-4 ms per 180 MPEG-4 packets).
-                        if skipping == is_wanted and (skipping or stream.codec_context.has_b_frames):
-                            skipping = not is_wanted
-                            stream.codec_context.skip_frame = "NONREF" if skipping else "DEFAULT"
+                    position = self._position(packet.pts)
+                    demux_pos = max(demux_pos, position)
+                    if mode == "trusted" and not sending.send(packet, position, serving.target, self.stats):
+                        if sending.bad_keyframe:  # packets left out were needed: again, sending all
+                            restart = True
+                            break
+                        continue
                 errors = len(self.errors)
                 frames = self._decode(stream, packet)
-                if intra_only and mode == "trusted":
-                    recovering = (recovering or len(self.errors) > errors) and not frames
+                if mode == "trusted":
+                    sending.decoded(len(frames), len(self.errors) > errors)
                 for frame in frames:
                     if mode != "trusted":
                         if mode == "check" and not _in_order(frame.pts, last_pts, self._pts):
@@ -325,6 +322,7 @@ class PyAVDecoder(Decoder):
             else:
                 return  # demux exhausted: whatever is still wanted takes the last picture
             if restart:
-                may_seek, skipping = False, False
+                may_seek, sending.bad_keyframe = False, False
                 container, stream = self._restart(serving)
+                sending.restarted(stream, gops_safe=False)
                 packets, demux_pos = self._packets(container, stream), -1
