@@ -20,6 +20,7 @@ CASES = {
     "xvid_p_only": dict(),
     "xvid_bframes": dict(bframes=2),
     "xvid_packed_b": dict(bframes=2, packed=True),
+    "divx_packed_3b_25fps": dict(bframes=3, packed=True, fps=25),
     "xvid_not_coded": dict(drop_every=5),
 }
 
@@ -47,7 +48,7 @@ def _read(path, wanted: np.ndarray | None = None):
         return got, decoder.stats, dict(decoder.substitutes), list(decoder.errors)
 
 
-@pytest.mark.parametrize("name", ["xvid_p_only", "xvid_bframes", "xvid_not_coded"])
+@pytest.mark.parametrize("name", sorted(CASES))
 @pytest.mark.parametrize("step", [15, 7])
 def test_sparse_frames_equal_a_full_decodes_and_fewer_pictures_are_decoded(made, name, step):
     path = made(name)
