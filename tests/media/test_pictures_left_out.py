@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from video_assets.media.decoders import open_decoder
-from video_assets.media.synthetic_codecs import make_codec_case, make_mpeg4_avi
+from video_assets.media.synthetic import make_video
+from video_assets.media.synthetic_codecs import make_mpeg4_avi
 
 CASES = {
     "xvid_p_only": dict(),
@@ -23,6 +24,8 @@ CASES = {
     "divx_packed_3b_25fps": dict(bframes=3, packed=True, fps=25),
     "xvid_not_coded": dict(drop_every=5),
 }
+# H.264 in AVI (stamps in decode order, B-frames in x264's pyramid): one IDR, and one every 24 frames.
+H264_CASES = {"h264_avi": dict(), "h264_avi_idr_every_24": dict(gop=24)}
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +35,8 @@ def made(tmp_path_factory):
 
     def get(name: str):
         if name not in cache:
-            if name == "h264_avi":
-                cache[name] = make_codec_case(name, root / name, duration_s=4.0, size=(96, 64), pattern="moving")
+            if name in H264_CASES:
+                cache[name] = make_video(root / f"{name}.avi", duration_s=4.0, size=(96, 64), **H264_CASES[name])
             else:
                 cache[name] = make_mpeg4_avi(root / f"{name}.avi", duration_s=4.0, pattern="moving", **CASES[name])
         return cache[name]
@@ -48,7 +51,7 @@ def _read(path, wanted: np.ndarray | None = None):
         return got, decoder.stats, dict(decoder.substitutes), list(decoder.errors)
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", sorted(CASES) + sorted(H264_CASES))
 @pytest.mark.parametrize("step", [15, 7])
 def test_sparse_frames_equal_a_full_decodes_and_fewer_pictures_are_decoded(made, name, step):
     path = made(name)
@@ -76,5 +79,26 @@ def test_a_keyframe_flag_that_lies_decodes_again_sending_every_packet(made):
         decoder.index = dataclasses.replace(decoder.index, keyframes=keyframes)
         sparse = dict(decoder.read(wanted))
         assert decoder.stats.restarts == 1 and decoder.errors == []  # the P-VOP at 20 was no place to start
+    for i in wanted.tolist():
+        assert np.array_equal(sparse[i], full[i]), i
+
+
+@pytest.mark.parametrize("name", ["xvid_packed_b", "h264_avi"])
+def test_a_display_order_that_is_wrong_is_caught_and_the_pass_decodes_again_holding_all(made, name):
+    """Two reference pictures swapped in the order read off the headers: the first picture
+    out of its place ends the skipping, and the pass starts again decoding every picture."""
+    path = made(name)
+    full, _, _, _ = _read(path)
+    wanted = np.arange(0, len(full), 7)
+    with open_decoder(path, num_threads=1) as decoder:
+        pictures = [
+            p
+            for packet in decoder.picture_order.packets
+            for p in (getattr(packet, "vops", None) or [packet])
+            if p is not None and not p.skippable and p.position > 40
+        ]
+        pictures[0].position, pictures[1].position = pictures[1].position, pictures[0].position
+        sparse = dict(decoder.read(wanted))
+        assert decoder.stats.restarts == 1 and decoder.errors == []
     for i in wanted.tolist():
         assert np.array_equal(sparse[i], full[i]), i

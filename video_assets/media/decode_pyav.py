@@ -5,7 +5,8 @@ Speed comes from decoding less, never from decoding differently:
   skips them when no other frame refers to them (B-frames, most of a 2 fps sample);
   reference frames still decode, so wanted frames are bit-identical to a full decode;
 - in intra-only streams (every packet a keyframe, e.g. MJPEG) unwanted packets are
-  not sent at all;
+  not sent at all, nor, in MPEG-4 Part 2, those before the keyframe of the next wanted
+  frame (`PacketSending`: nothing after an I-VOP refers to what comes before it);
 - when the next wanted frame lies behind a keyframe far ahead, we seek to that keyframe
   instead of decoding the gap (sparse clips in a long video).
 
@@ -14,9 +15,11 @@ The container is opened once: demuxed for the index, rewound, decoded.
 Timestamps are checked where the container has none of its own (AVI, elementary
 streams): the first pictures of the pass are decoded without skipping and their pts
 compared with the index. When they come out of order (H.264 in AVI stamped in decode
-order, DivX/Xvid "packed" B-frames) the pass decodes every picture in order and names
-each one by the sorted pts of the pictures around it (`SortedLabels`): the decoder
-puts pictures in presentation order, only their stamps are shuffled. It holds only the
+order, DivX/Xvid "packed" B-frames) the pass names each picture by the sorted pts of
+the pictures around it (`SortedLabels`): the decoder puts pictures in presentation
+order, only their stamps are shuffled. It skips the unwanted pictures no other picture
+refers to by the display order read off the VOP / slice headers in the index demux
+(`ReorderedSkipping`), checking each picture out against it. It holds only the
 pictures it expects to be wanted (the k-th picture is frame k) and checks every label,
 decoding again holding all when a packet gave no picture. Packets that give
 no picture ("not coded" MPEG-4 frames, corrupt data) are served by the nearest picture
@@ -39,7 +42,7 @@ import numpy as np
 from video_assets.media.decode import Decoder, FrameIndex, ReadRequest
 from video_assets.media.pyav_container import index_stream, open_container, video_stream
 from video_assets.media.pyav_pictures import PictureServing, SortedLabels
-from video_assets.media.pyav_reordered import ReorderedSkipping, display_order
+from video_assets.media.pyav_reordered import ReorderedSkipping, display_order, finished
 from video_assets.media.pyav_sending import PacketSending
 
 # Seek only when it skips at least this many frames: a seek flushes the decoder and
@@ -147,9 +150,8 @@ class PyAVDecoder(Decoder):
             # through numpy (10 us a call, as much as decoding a small picture).
             self._frame_of = {pts: i for i, pts in enumerate(self._pts.tolist())}
             self._check_order = needs_order_check(self._container.format.name, self.codec, self.index)
-            if order is not None:
-                order.finish()
-            self._order = order if order is not None and order.valid and self._check_order else None
+            # The display order read off the headers (`pyav_reordered`); None when not followed.
+            self.picture_order = finished(order, stream.codec_context) if self._check_order else None
             # Shuffled stamps: expect the k-th picture to be frame k and hold only the wanted
             # ones (`SortedLabels`); False once a pass found a packet without its picture.
             self.expect_labels = True
@@ -294,7 +296,7 @@ class PyAVDecoder(Decoder):
         intra_only = bool(self.index.keyframes.all())
         wanted_pts = frozenset(int(p) for p in self._pts[serving.wanted])
         labels, errors_before = SortedLabels(), len(self.errors)
-        order = self._order if self.expect_labels else None
+        order = self.picture_order if self.expect_labels else None
         reordered = ReorderedSkipping(order, labels, frozenset(serving.wanted.tolist()))
         check = _OrderCheck("check" if self._check_order else "trusted", labels, reordered, wanted_pts)
         container, stream = self._rewind()

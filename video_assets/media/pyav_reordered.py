@@ -1,7 +1,7 @@
 """Skipping unwanted pictures in a pass whose stamps are shuffled (AVI: packed B-frames,
 H.264 stamped in decode order), from a display order read off the bitstream.
 
-The order (`Mpeg4Order`) knows, for every picture of a full decode, its display position
+The order (`Mpeg4Order`, `H264Order`) knows, for every picture of a full decode, its display position
 and the stamp it comes out with, and follows the decoder send by send (`step`): which
 picture a send decodes, and which ones it leaves undecoded when told to skip. A send whose
 picture no other picture refers to and nobody wants goes with ``skip_frame = "NONREF"``;
@@ -17,30 +17,46 @@ from collections.abc import Iterator
 
 import av
 
+from video_assets.media.h264_order import H264Decoding, H264Order, Picture
 from video_assets.media.mpeg4_order import Mpeg4Decoding, Mpeg4Order, Vop
 from video_assets.media.mpeg4_vops import time_increment_bits
 from video_assets.media.pyav_pictures import SortedLabels
 
+DisplayOrder = Mpeg4Order | H264Order
 
-def display_order(codec: av.codec.context.CodecContext) -> Mpeg4Order | None:
+
+def display_order(codec: av.codec.context.CodecContext) -> DisplayOrder | None:
     """An empty display order to feed the stream's packets to (None: no reader for its codec,
     or no B-frames to skip)."""
+    headers = codec.extradata or b""
     if codec.name == "mpeg4" and codec.has_b_frames:
-        headers = codec.extradata or b""
         return Mpeg4Order(time_increment_bits(headers), headers)
+    if codec.name == "h264" and codec.has_b_frames:
+        return H264Order(headers)
     return None
+
+
+def finished(order: DisplayOrder | None, codec: av.codec.context.CodecContext) -> DisplayOrder | None:
+    """The order once every packet was fed, None when it cannot be followed: invalid, or an
+    H.264 reorder deeper than the decoder's delay (FFmpeg would show pictures out of order)."""
+    if order is None:
+        return None
+    order.finish()
+    if not order.valid or (isinstance(order, H264Order) and order.max_reorder > codec.reorder_depth):
+        return None
+    return order
 
 
 class ReorderedSkipping:
     """One pass's skipping (see the module notes); inactive without an order."""
 
-    def __init__(self, order: Mpeg4Order | None, labels: SortedLabels, wanted: frozenset[int]) -> None:
+    def __init__(self, order: DisplayOrder | None, labels: SortedLabels, wanted: frozenset[int]) -> None:
         self.labels, self.wanted = labels, wanted
-        self._decoding: Mpeg4Decoding | None = None if order is None else order.decoding()
+        self._decoding: Mpeg4Decoding | H264Decoding | None = None if order is None else order.decoding()
         self.active = order is not None
         self.skipped_any = False
         self._sent = 0  # packets sent so far: the index of the next one in the order
-        self._decoded: dict[int, Vop] = {}  # pts of a send -> the picture it decoded
+        self._decoded: dict[int, Vop | Picture] = {}  # pts of a send -> the picture it decoded
         self._standing_in: dict[int, int] = {}  # display position -> full-decode pts of a skipped picture
         self._skipping = False
         self._flushing = False
@@ -56,10 +72,10 @@ class ReorderedSkipping:
             return
         may_skip = may_skip and packet.pts is not None
 
-        def unwanted(pic: Vop | None) -> bool:
+        def unwanted(pic: Vop | Picture | None) -> bool:
             return pic is None or (pic.skippable and pic.position not in self.wanted)
 
-        def skip(unit: Vop, store: Vop | None) -> bool:
+        def skip(unit: Vop | Picture, store: Vop | None) -> bool:
             return may_skip and unwanted(unit) and unwanted(store)
 
         unit, skipped = self._decoding.step(index, skip)
