@@ -144,8 +144,12 @@ class PyAVDecoder(Decoder):
             # Untrusted stamps: read each packet's display position off its headers in the same
             # demux, so that a pass with shuffled stamps can still skip (`ReorderedSkipping`).
             order = None if self._container.format.name in TRUSTED_PTS_FORMATS else display_order(stream.codec_context)
-            inspect = None if order is None else (lambda packet: order.feed(packet.pts, bytes(packet)))
-            self.index, self._pts = index_stream(self._container, stream, path, inspect)
+
+            def inspect(packet: av.Packet) -> None:
+                if order.valid:  # once not followed, no more copying the packets' bytes
+                    order.feed(packet.pts, bytes(packet))
+
+            self.index, self._pts = index_stream(self._container, stream, path, inspect if order else None)
             # pts -> frame index: a dict lookup per packet and picture instead of a binary search
             # through numpy (10 us a call, as much as decoding a small picture).
             self._frame_of = {pts: i for i, pts in enumerate(self._pts.tolist())}

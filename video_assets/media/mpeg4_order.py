@@ -88,8 +88,11 @@ class Mpeg4Decoding:
 
 class Mpeg4Order:
     """Fed every packet with data in decode order (`feed`), then `finish`: each VOP gets its
-    display position and stamp in a full decode. `valid` turns False on what the rules do
-    not cover (no VOL header, a repeated or missing pts, more than two VOPs in a packet)."""
+    display position and stamp in a full decode. Only packed streams are read: FFmpeg's AVI
+    demuxer stamps unpacked B-frames in display order, so their pts name their frames (the
+    decoder's order check trusts them) and `valid` turns False at the first packet, as it
+    does on what the rules do not cover (no VOL header, a repeated or missing pts, more than
+    two VOPs in a packet)."""
 
     def __init__(self, increment_bits: int | None, headers: bytes = b"") -> None:
         self._bits = increment_bits  # None: the VOL header comes in the first packet
@@ -110,6 +113,9 @@ class Mpeg4Order:
         self._stamps.add(pts)
         if self._decoding is None:
             self._packed = self._packed or bool(DIVX_PACKED.search(data[:512]))
+            if not self._packed:  # FFmpeg stamps unpacked B-frames in display order: nothing to read
+                self.valid = False
+                return
             self._decoding = Mpeg4Decoding(self.packets, self._packed)
         vops = tuple(Vop(kind, coded, start) for kind, coded, start in coded_vops(data, self._bits))
         self.valid = len(vops) <= 2
