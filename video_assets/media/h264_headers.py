@@ -199,6 +199,8 @@ def _parse_slice(header: int, bits: RbspBits, sps_of: dict[int, Sps], pps_of: di
     if sps.poc_type == 0:
         lsb = bits.u(sps.poc_lsb_bits)
         delta = bits.se() if pps.bottom_field_poc else 0
+    if not reference:  # nothing after this changes its order: no dec_ref_pic_marking to read
+        return SliceHeader(idr, reference, first_mb, lsb, delta, False, sps.poc_type, sps.poc_lsb_bits)
     if pps.redundant_pic_cnt:
         bits.ue()
     b_slice, p_slice = kind == 1, kind in (0, 3)
@@ -218,5 +220,5 @@ def _parse_slice(header: int, bits: RbspBits, sps_of: dict[int, Sps], pps_of: di
         _skip_weights(bits, sps, refs[0] + 1)
         if b_slice:
             _skip_weights(bits, sps, refs[1] + 1)
-    resets = reference and _marks_reset(bits, idr)
+    resets = _marks_reset(bits, idr)
     return SliceHeader(idr, reference, first_mb, lsb, delta, resets, sps.poc_type, sps.poc_lsb_bits)
