@@ -44,8 +44,8 @@ def made(tmp_path_factory):
     return get
 
 
-def _read(path, wanted: np.ndarray | None = None):
-    with open_decoder(path, num_threads=1) as decoder:
+def _read(path, wanted: np.ndarray | None = None, threads: int = 1):
+    with open_decoder(path, num_threads=threads) as decoder:
         wanted = np.arange(len(decoder.index)) if wanted is None else wanted
         got = dict(decoder.read(wanted))
         return got, decoder.stats, dict(decoder.substitutes), list(decoder.errors)
@@ -53,11 +53,12 @@ def _read(path, wanted: np.ndarray | None = None):
 
 @pytest.mark.parametrize("name", sorted(CASES) + sorted(H264_CASES))
 @pytest.mark.parametrize("step", [15, 7])
-def test_sparse_frames_equal_a_full_decodes_and_fewer_pictures_are_decoded(made, name, step):
+@pytest.mark.parametrize("threads", [1, 0])  # 0: FFmpeg's frame threads, pictures come out later
+def test_sparse_frames_equal_a_full_decodes_and_fewer_pictures_are_decoded(made, name, step, threads):
     path = made(name)
     full, full_stats, full_subs, full_errors = _read(path)
     wanted = np.arange(0, len(full), step)
-    sparse, stats, subs, errors = _read(path, wanted)
+    sparse, stats, subs, errors = _read(path, wanted, threads)
     assert sorted(sparse) == wanted.tolist() and errors == full_errors == []
     for i in wanted.tolist():
         assert np.array_equal(sparse[i], full[i]), i
