@@ -68,6 +68,8 @@ class Mpeg4Decoding:
     def step(self, index: int, skip: Callable[[Vop, Vop | None], bool]) -> tuple[Vop | None, list[Vop]]:
         """The VOP decoded when packet ``index`` is sent (None: no picture) and the VOPs this
         send leaves undecoded because ``skip(unit, would_store)`` said to skip its unit."""
+        if index >= len(self.packets):  # more packets than the index demux saw: nothing known
+            return None, []
         packet = self.packets[index]
         stored, self._stored = self._stored, None
         if stored is not None and self.packed and packet.vos_first:
