@@ -140,7 +140,8 @@ def test_h264_with_b_frames_in_avi_is_matched_by_picture_count(synthetic_video, 
     path = synthetic_video(".avi", codec="libx264", bframes=True, duration_s=3.0, size=(64, 48), pattern="index")
     (clip,) = extract_frames(path, [ClipSpan(0.0, 3.0)], [FrameSignature("sequence", 3.0)])
     assert _numbers(clip.frames["sequence-3.0"].frames) == [0, 10, 20, 30, 40, 50, 60, 70, 80, 89]
-    assert decoders[0].stats.frames_decoded == 90  # no skipping in this mode
+    # Non-reference pictures nobody wants are skipped by the order read off the slice headers.
+    assert decoders[0].stats.frames_decoded < 90 and decoders[0].stats.restarts == 0
 
 
 def test_variable_frame_rate_uses_the_real_timestamps(synthetic_video):

@@ -5,7 +5,8 @@ Speed comes from decoding less, never from decoding differently:
   skips them when no other frame refers to them (B-frames, most of a 2 fps sample);
   reference frames still decode, so wanted frames are bit-identical to a full decode;
 - in intra-only streams (every packet a keyframe, e.g. MJPEG) unwanted packets are
-  not sent at all;
+  not sent at all, nor, in MPEG-4 Part 2, those before the keyframe of the next wanted
+  frame (`PacketSending`: nothing after an I-VOP refers to what comes before it);
 - when the next wanted frame lies behind a keyframe far ahead, we seek to that keyframe
   instead of decoding the gap (sparse clips in a long video).
 
@@ -14,9 +15,11 @@ The container is opened once: demuxed for the index, rewound, decoded.
 Timestamps are checked where the container has none of its own (AVI, elementary
 streams): the first pictures of the pass are decoded without skipping and their pts
 compared with the index. When they come out of order (H.264 in AVI stamped in decode
-order, DivX/Xvid "packed" B-frames) the pass decodes every picture in order and names
-each one by the sorted pts of the pictures around it (`SortedLabels`): the decoder
-puts pictures in presentation order, only their stamps are shuffled. It holds only the
+order, DivX/Xvid "packed" B-frames) the pass names each picture by the sorted pts of
+the pictures around it (`SortedLabels`): the decoder puts pictures in presentation
+order, only their stamps are shuffled. It skips the unwanted pictures no other picture
+refers to by the display order read off the VOP / slice headers in the index demux
+(`ReorderedSkipping`), checking each picture out against it. It holds only the
 pictures it expects to be wanted (the k-th picture is frame k) and checks every label,
 decoding again holding all when a packet gave no picture. Packets that give
 no picture ("not coded" MPEG-4 frames, corrupt data) are served by the nearest picture
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import av
 import numpy as np
@@ -38,6 +42,8 @@ import numpy as np
 from video_assets.media.decode import Decoder, FrameIndex, ReadRequest
 from video_assets.media.pyav_container import index_stream, open_container, video_stream
 from video_assets.media.pyav_pictures import PictureServing, SortedLabels
+from video_assets.media.pyav_reordered import ReorderedSkipping, display_order, finished
+from video_assets.media.pyav_sending import PacketSending
 
 # Seek only when it skips at least this many frames: a seek flushes the decoder and
 # refills its thread pipeline, which costs about as much as decoding a few frames.
@@ -113,6 +119,18 @@ def _in_order(pts: int | None, last: int | None, raw: np.ndarray) -> bool:
     return i < len(raw) and raw[i] == pts
 
 
+@dataclass
+class _OrderCheck:
+    """Where a pass stands on its stamps: "check" (first pictures), "trusted" or "in order"."""
+
+    mode: str
+    labels: SortedLabels
+    reordered: ReorderedSkipping
+    wanted_pts: frozenset[int]
+    last_pts: int | None = None
+    checked: int = 0
+
+
 class PyAVDecoder(Decoder):
     name = "pyav"
 
@@ -123,11 +141,21 @@ class PyAVDecoder(Decoder):
             stream = video_stream(self._container, path)
             self.codec = stream.codec_context.name
             self.first_coded = (int(stream.codec_context.height), int(stream.codec_context.width))
-            self.index, self._pts = index_stream(self._container, stream, path)
+            # Untrusted stamps: read each packet's display position off its headers in the same
+            # demux, so that a pass with shuffled stamps can still skip (`ReorderedSkipping`).
+            order = None if self._container.format.name in TRUSTED_PTS_FORMATS else display_order(stream.codec_context)
+
+            def inspect(packet: av.Packet) -> None:
+                if order.valid:  # once not followed, no more copying the packets' bytes
+                    order.feed(packet.pts, bytes(packet))
+
+            self.index, self._pts = index_stream(self._container, stream, path, inspect if order else None)
             # pts -> frame index: a dict lookup per packet and picture instead of a binary search
             # through numpy (10 us a call, as much as decoding a small picture).
             self._frame_of = {pts: i for i, pts in enumerate(self._pts.tolist())}
             self._check_order = needs_order_check(self._container.format.name, self.codec, self.index)
+            # The display order read off the headers (`pyav_reordered`); None when not followed.
+            self.picture_order = finished(order, stream.codec_context) if self._check_order else None
             # Shuffled stamps: expect the k-th picture to be frame k and hold only the wanted
             # ones (`SortedLabels`); False once a pass found a packet without its picture.
             self.expect_labels = True
@@ -248,60 +276,68 @@ class PyAVDecoder(Decoder):
         """Index of the frame with this pts, -1 when it is not in the index."""
         return -1 if pts is None else self._frame_of.get(pts, -1)
 
+    def _shuffled(
+        self, serving: PictureServing, check: _OrderCheck, frame: av.VideoFrame
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """A picture of a pass whose stamps are not trusted (yet): its order checked, then
+        labelled through `SortedLabels` (by way of `ReorderedSkipping`)."""
+        if check.mode == "check" and not _in_order(frame.pts, check.last_pts, self._pts):
+            check.mode = "in order"
+            if self.expect_labels:
+                check.labels.expect(self._pts, check.wanted_pts)
+        check.last_pts, check.checked = frame.pts, check.checked + 1
+        if frame.pts is None:
+            self.errors.append("a picture without pts was dropped")
+            return
+        yield from self._serve(serving, check.reordered.push(frame))
+
     def _read(self, serving: PictureServing) -> Iterator[tuple[int, np.ndarray]]:
         """One pass. Mode "check" decodes every picture and labels it through `SortedLabels`
         until ORDER_CHECK_FRAMES pictures showed their pts in order ("trusted": skipping
-        and seeking from then on) or not ("in order": every picture, to the end)."""
-        mode = "check" if self._check_order else "trusted"
+        and seeking from then on) or not ("in order": to the end, skipping what the
+        display order read off the headers allows, `ReorderedSkipping`)."""
         key_before = _key_before(self.index.keyframes).tolist()  # plain ints: read per packet
         intra_only = bool(self.index.keyframes.all())
         wanted_pts = frozenset(int(p) for p in self._pts[serving.wanted])
-        labels, last_pts, checked, errors_before = SortedLabels(), None, 0, len(self.errors)
+        labels, errors_before = SortedLabels(), len(self.errors)
+        order = self.picture_order if self.expect_labels else None
+        reordered = ReorderedSkipping(order, labels, frozenset(serving.wanted.tolist()))
+        check = _OrderCheck("check" if self._check_order else "trusted", labels, reordered, wanted_pts)
         container, stream = self._rewind()
+        sending = PacketSending(stream, wanted_pts, key_before, intra_only)
         packets = self._packets(container, stream)
         may_seek, demux_pos, check_landing = True, -1, False
-        skipping = False  # skip_frame is NONREF: set only when it changes (the setter costs, per packet)
-        recovering = False  # intra-only: a wanted packet failed, send the next ones until a picture comes
         while not serving.done:
             target = serving.target
-            if mode == "trusted" and may_seek and key_before[target] > demux_pos + MIN_SEEK_GAP_FRAMES:
+            if check.mode == "trusted" and may_seek and key_before[target] > demux_pos + MIN_SEEK_GAP_FRAMES:
                 container, stream, may_seek = self._jump(container, stream, key_before[target], serving)
                 if may_seek:
                     # We stand at that keyframe now; counting from it also stops packets
                     # without pts from re-triggering the same seek forever.
                     check_landing, demux_pos = True, key_before[target]
                 else:
-                    demux_pos, skipping = -1, False
+                    demux_pos = -1
+                sending.restarted(stream)
                 packets = self._packets(container, stream)
             restart = False
             for packet in packets:
                 if packet is not None:
-                    demux_pos = max(demux_pos, self._position(packet.pts))
-                    if mode == "trusted":
-                        is_wanted = packet.pts is None or packet.pts in wanted_pts
-                        if not is_wanted and intra_only and not recovering:
-                            self.stats.packets_not_sent += 1
-                            continue
-                        # NONREF skips nothing in a stream without B-frames (every picture is a
-                        # reference), and setting it costs (2-4 ms per 180 MPEG-4 packets).
-                        if skipping == is_wanted and (skipping or stream.codec_context.has_b_frames):
-                            skipping = not is_wanted
-                            stream.codec_context.skip_frame = "NONREF" if skipping else "DEFAULT"
+                    position = self._position(packet.pts)
+                    demux_pos = max(demux_pos, position)
+                if check.mode != "trusted":
+                    reordered.send(packet, stream.codec_context, may_skip=check.mode == "in order")
+                elif packet is not None and not sending.send(packet, position, serving.target, self.stats):
+                    if sending.bad_keyframe:  # packets left out were needed: again, sending all
+                        restart = True
+                        break
+                    continue
                 errors = len(self.errors)
                 frames = self._decode(stream, packet)
-                if intra_only and mode == "trusted":
-                    recovering = (recovering or len(self.errors) > errors) and not frames
+                if check.mode == "trusted":
+                    sending.decoded(len(frames), len(self.errors) > errors)
                 for frame in frames:
-                    if mode != "trusted":
-                        if mode == "check" and not _in_order(frame.pts, last_pts, self._pts):
-                            mode = "in order"
-                            if self.expect_labels:
-                                labels.expect(self._pts, wanted_pts)
-                        last_pts, checked = frame.pts, checked + 1
-                        if frame.pts is None:
-                            self.errors.append("a picture without pts was dropped")
-                            continue
-                        yield from self._serve(serving, labels.push(frame))
+                    if check.mode != "trusted":
+                        yield from self._shuffled(serving, check, frame)
                         continue
                     i = self._position(frame.pts)
                     if check_landing and i >= 0:
@@ -311,20 +347,25 @@ class PyAVDecoder(Decoder):
                             break
                     if i >= 0:
                         yield from serving.picture(i, frame)
-                if packet is None or (mode == "check" and _order_known(stream, checked)):
-                    yield from self._serve(serving, labels.flush())
-                    if mode == "check" and packet is not None:
-                        mode = "trusted"  # the stamps were in order: labels are the pts themselves
+                if packet is None or (check.mode == "check" and _order_known(stream, check.checked)):
+                    yield from self._serve(serving, reordered.flush())
+                    if check.mode == "check" and packet is not None:
+                        check.mode = "trusted"  # the stamps were in order: labels are the pts themselves
                 if labels.mismatch:  # a picture let go may have been wanted: again, holding all
                     yield from self._again_holding_all(serving, errors_before)
                     return
                 if restart or serving.done:
                     break
-                if mode == "trusted" and may_seek and key_before[serving.target] > demux_pos + MIN_SEEK_GAP_FRAMES:
+                if (
+                    check.mode == "trusted"
+                    and may_seek
+                    and key_before[serving.target] > demux_pos + MIN_SEEK_GAP_FRAMES
+                ):
                     break  # everything wanted before the gap is out; skip the gap by seeking
             else:
                 return  # demux exhausted: whatever is still wanted takes the last picture
             if restart:
-                may_seek, skipping = False, False
+                may_seek, sending.bad_keyframe = False, False
                 container, stream = self._restart(serving)
+                sending.restarted(stream, gops_safe=False)
                 packets, demux_pos = self._packets(container, stream), -1

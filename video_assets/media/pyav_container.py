@@ -7,6 +7,7 @@ Shared by the PyAV decoder, the decord backend (for its frame index), `probe` an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -59,7 +60,10 @@ def _missing_mp4_index(path: str) -> str | None:
 
 
 def index_stream(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: str
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    path: str,
+    inspect: Callable[[av.Packet], None] | None = None,
 ) -> tuple[FrameIndex, np.ndarray]:
     """Demux (no decode) the whole stream: the frame index and the raw pts (stream time_base).
 
@@ -70,7 +74,8 @@ def index_stream(
     player's timeline; the decoder still gets those packets (references) and drops their
     pictures itself. Timestamps are sorted (presentation order, so B-frames are fine) and
     de-duplicated. A demux error (truncated file) keeps what was
-    read so far and is reported in ``demux_error``.
+    read so far and is reported in ``demux_error``. ``inspect`` sees every packet with
+    data, in demux order (the decoder reads picture types off them in the same pass).
     """
     pts: list[int] = []
     keys: list[bool] = []
@@ -78,6 +83,8 @@ def index_stream(
     demux_error = None
     try:
         for packet in container.demux(stream):
+            if inspect is not None and packet.size:
+                inspect(packet)
             if packet.pts is None or not packet.size or packet.is_discard:
                 continue
             pts.append(packet.pts)

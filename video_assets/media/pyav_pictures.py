@@ -127,8 +127,23 @@ class SortedLabels:
         """From the next picture on, expect names from ``expected`` and hold only ``wanted`` ones."""
         self._expected, self._wanted = expected.tolist(), wanted
 
-    def push(self, frame: av.VideoFrame) -> Iterator[tuple[int, av.VideoFrame | None]]:
-        heapq.heappush(self._heap, frame.pts)
+    @property
+    def pushed(self) -> int:
+        """Pictures pushed so far, skipped ones included: the position of the next one."""
+        return self._pushed
+
+    def push(self, frame: av.VideoFrame, pts: int | None = None) -> Iterator[tuple[int, av.VideoFrame | None]]:
+        """The next picture out; ``pts`` stands for its stamp when given (the one a full
+        decode gives it, where skipping changed which packet decoded it)."""
+        return self._add(frame.pts if pts is None else pts, frame)
+
+    def skipped(self, pts: int) -> Iterator[tuple[int, av.VideoFrame | None]]:
+        """A picture the decoder was told to skip, in the place it would have come out with
+        stamp ``pts``: it takes its label as a full decode gives it, and pops with no picture."""
+        return self._add(pts, None)
+
+    def _add(self, pts: int, frame: av.VideoFrame | None) -> Iterator[tuple[int, av.VideoFrame | None]]:
+        heapq.heappush(self._heap, pts)
         expected = None
         if self._expected is not None and self._pushed < len(self._expected):
             expected = self._expected[self._pushed]

@@ -20,10 +20,10 @@ from pathlib import Path
 import av
 import numpy as np
 
+from video_assets.media.mpeg4_vops import VOP_START
 from video_assets.media.pyav_pictures import frame_to_rgb
 from video_assets.media.synthetic import MovingScene, index_image, make_video
 
-VOP_START = b"\x00\x00\x01\xb6"
 # DivX 5 user data whose trailing "p" tells FFmpeg's decoder the B-frames are packed.
 DIVX_PACKED_USER_DATA = b"\x00\x00\x01\xb2DivX503b1393p"
 

@@ -1,0 +1,104 @@
+"""MPEG-4 Part 2 (Xvid, DivX) pictures named from their bitstream headers, without decoding.
+
+A picture is a VOP: start code 00 00 01 B6, then 2 bits of vop_coding_type (I, P, B or S,
+the last a P with global motion). The first VOP of a packet tells whether a decoder can
+start there: an I-VOP refers to nothing, and every later P, S or B of the stream refers
+only to the I-VOP and what follows it (MPEG-4 Part 2 keeps one previous reference, unlike
+H.264), so packets before it can be left out with no change to any picture after it.
+"""
+
+from __future__ import annotations
+
+VOP_START = b"\x00\x00\x01\xb6"
+VOP_TYPES = "IPBS"
+
+
+def vop_types(data: bytes) -> list[str]:
+    """The coding type ("I", "P", "B", "S") of each VOP in one packet, in bitstream order."""
+    types = []
+    at = data.find(VOP_START)
+    while 0 <= at < len(data) - 4:
+        types.append(VOP_TYPES[data[at + 4] >> 6])
+        at = data.find(VOP_START, at + 4)
+    return types
+
+
+def starts_intra(data: bytes) -> bool:
+    """Whether the packet's first VOP is an I-VOP (a decoder may start at this packet)."""
+    types = vop_types(data)
+    return bool(types) and types[0] == "I"
+
+
+class Bits:
+    """Big-endian bit reader over a few bytes of a header (enough for the fields read)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._value, self._left = int.from_bytes(data, "big"), 8 * len(data)
+
+    def read(self, n: int) -> int:
+        if n > self._left:
+            raise ValueError("header cut short")
+        self._left -= n
+        return (self._value >> self._left) & ((1 << n) - 1)
+
+    def ones(self) -> int:
+        """Count the 1 bits up to the next 0 bit, which is read too."""
+        count = 0
+        while self.read(1):
+            count += 1
+        return count
+
+
+def time_increment_bits(headers: bytes) -> int | None:
+    """Width of vop_time_increment, from the first VOL header in ``headers`` (None: no VOL).
+
+    The VOL fields before vop_time_increment_resolution, as ISO/IEC 14496-2 6.2.3 orders them.
+    """
+    at = next((i for i in _starts(headers) if 0x20 <= headers[i + 3] <= 0x2F), -1)
+    if at < 0:
+        return None
+    bits = Bits(headers[at + 4 : at + 24])
+    bits.read(1 + 8)  # random_accessible_vol, video_object_type_indication
+    verid = 1
+    if bits.read(1):  # is_object_layer_identifier
+        verid = bits.read(4)
+        bits.read(3)
+    if bits.read(4) == 15:  # aspect_ratio_info: extended PAR
+        bits.read(16)
+    if bits.read(1):  # vol_control_parameters
+        bits.read(3)  # chroma_format, low_delay
+        if bits.read(1):  # vbv_parameters
+            bits.read(79)
+    if bits.read(2) == 3 and verid != 1:  # video_object_layer_shape grayscale
+        bits.read(4)
+    bits.read(1)  # marker
+    resolution = bits.read(16)
+    return max(1, (resolution - 1).bit_length())
+
+
+def _starts(data: bytes) -> list[int]:
+    """Offsets of every 00 00 01 start code followed by at least one byte."""
+    found, at = [], data.find(b"\x00\x00\x01")
+    while 0 <= at < len(data) - 3:
+        found.append(at)
+        at = data.find(b"\x00\x00\x01", at + 3)
+    return found
+
+
+def coded_vops(data: bytes, increment_bits: int) -> list[tuple[str, bool, int]]:
+    """(coding type, vop_coded, byte offset) of each VOP in one packet; a VOP with vop_coded 0
+    ("not coded": a dropped frame or DivX's placeholder after packed B-frames) gives no picture."""
+    vops = []
+    at = data.find(VOP_START)
+    while 0 <= at < len(data) - 4:
+        bits = Bits(data[at + 4 : at + 16])
+        kind = VOP_TYPES[bits.read(2)]
+        try:
+            bits.ones()  # modulo_time_base
+            bits.read(1 + increment_bits + 1)  # marker, vop_time_increment, marker
+            coded = bool(bits.read(1))
+        except ValueError:
+            coded = True  # a header cut short: let the decoder say what it is
+        vops.append((kind, coded, at))
+        at = data.find(VOP_START, at + 4)
+    return vops
