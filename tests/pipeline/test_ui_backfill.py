@@ -18,6 +18,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from tests.pipeline.check_header import check_states, ui_graphql
 from tests.pipeline.conftest import settings_for
 from tests.pipeline.ui_daemon import (
     BACKFILL_STATUS,
@@ -26,6 +27,7 @@ from tests.pipeline.ui_daemon import (
     PIPELINE,
     RUN_STATUS,
     launch_backfill,
+    launch_job_backfill,
     launch_materialization,
     running_ui,
     wait_for,
@@ -171,3 +173,31 @@ def test_materializing_one_partition_of_the_index_reads_its_upstream(world: UiWo
     assert {asset: after[asset] for asset in PIPELINE[:-1]} == {asset: before[asset] for asset in PIPELINE[:-1]}
     assert [s.dagster_event.step_key for s in starts] == [index]
     assert sorted(world.clip_ids()) == rows_before  # the same rows, committed again, not duplicated
+
+
+def test_a_backfill_of_the_embed_job_records_checks_as_run_does(world: UiWorld, tmp_path: Path) -> None:
+    """From the embed_videos job's page the runs plan no checks: the failed partition (run last) records no
+    check evaluation, the good ones their results, and the check header shows a real evaluation."""
+    broken = _by_name(world)["broken"].partition_key
+    keys = sorted(world.registry().partition_keys(), key=lambda key: key == broken)
+    backfill_id = launch_job_backfill(world.base_url, "embed_videos", keys)
+    status = wait_for(
+        world.base_url, BACKFILL_STATUS, {"id": backfill_id}, "partitionBackfillOrError", DONE_BACKFILL, 420
+    )
+    assert status in DONE_BACKFILL
+    with world.instance() as instance:
+        runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+        by_key = {r.tags["dagster/partition"]: r for r in runs}
+        assert set(by_key) == set(keys) and by_key[broken].status == dg.DagsterRunStatus.FAILURE
+
+        def events(run: dg.DagsterRun, kind: dg.DagsterEventType) -> list:
+            return instance.all_logs(run.run_id, of_type=kind)
+
+        assert not events(by_key[broken], dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED)
+        assert not events(by_key[broken], dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        for key in set(keys) - {broken}:
+            assert by_key[key].status == dg.DagsterRunStatus.SUCCESS
+            assert len(events(by_key[key], dg.DagsterEventType.ASSET_CHECK_EVALUATION)) == 6  # one per check
+        with ui_graphql(instance, world.data / "settings.json", tmp_path) as context:
+            index = check_states(context, PIPELINE[-1])["index_rows_match"]
+        assert index["latest"] == "SUCCEEDED" and index["partition"] != broken

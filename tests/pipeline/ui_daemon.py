@@ -74,6 +74,16 @@ def launch_backfill(base_url: str, assets: list[str], partitions: list[str]) -> 
     return result["backfillId"]
 
 
+def launch_job_backfill(base_url: str, job: str, partitions: list[str]) -> str:
+    """What "Launch backfill" on a job's Partitions page sends; returns the backfill id."""
+    repository = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
+    params = {"selector": {"partitionSetName": f"{job}_partition_set", "repositorySelector": repository}}
+    params["partitionNames"] = partitions
+    result = graphql(base_url, LAUNCH_BACKFILL, variables={"params": params})["launchPartitionBackfill"]
+    assert result["__typename"] == "LaunchBackfillSuccess", result
+    return result["backfillId"]
+
+
 def launch_materialization(base_url: str, assets: list[str], partition: str) -> str:
     """What the UI's "Materialize" on one partition of these assets sends; returns the run id."""
     params = {
