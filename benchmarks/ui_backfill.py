@@ -5,7 +5,8 @@ then every partition is redone twice, timed:
 - `video-assets run --all` (its default workers for the machine, the baseline; and `--workers 1`);
 - a backfill of the six pipeline assets over every partition, launched through the webserver's GraphQL
   `launchPartitionBackfill` exactly as the UI's "Launch backfill" button, with `video-assets ui`
-  (webserver + daemon) already up and loaded (its start-up is not counted).
+  (webserver + daemon) already up and loaded, the warm launcher's zygote included (its start-up is not
+  counted).
 `--launchers warm default` times the backfill once per run launcher on the same data: `warm` is the
 project's dagster.yaml (the warm run launcher, video_assets/orchestration/warm_launcher.py), `default`
 the same file without its `run_launcher` section (Dagster's DefaultRunLauncher: a fresh process per run).
@@ -47,6 +48,7 @@ from tests.pipeline.ui_daemon import (  # noqa: E402 (the repository root first)
 )
 from video_assets.catalog.registry import VideoRegistry  # noqa: E402
 from video_assets.media.synthetic import make_video  # noqa: E402
+from video_assets.orchestration.warm_launcher import READY_LOG  # noqa: E402
 
 
 def children_cpu() -> float:
@@ -125,9 +127,19 @@ def use_launcher(home: Path, launcher: str) -> None:
     (home / "dagster.yaml").write_text(yaml.safe_dump(settings))
 
 
-def ui_backfill(videos: Path, data: Path, home: Path, log: Path) -> dict[str, float]:
+def wait_for_line(log: Path, text: str, deadline_s: float) -> None:
+    started = time.monotonic()
+    while text not in log.read_text(errors="replace"):
+        if time.monotonic() - started > deadline_s:
+            raise SystemExit(f"no {text!r} in {log} after {deadline_s:.0f} s")
+        time.sleep(0.5)
+
+
+def ui_backfill(videos: Path, data: Path, home: Path, log: Path, launcher: str) -> dict[str, float]:
     cpu_before = children_cpu()
     with running_ui(home, videos, data, log) as base_url:
+        if launcher == "warm":  # the zygote's warm-up is the UI's start-up: not counted
+            wait_for_line(log, READY_LOG, 300.0)
         idle_started = time.perf_counter()
         time.sleep(5.0)  # the loaded UI idle: its polling CPU is taken off below
         idle_s = time.perf_counter() - idle_started
@@ -163,7 +175,7 @@ def bench(count: int, work: Path, launchers: list[str]) -> None:
     uis = {}
     for launcher in launchers:
         use_launcher(home, launcher)
-        uis[launcher] = ui_backfill(videos, data, home, work / f"ui_{count}_{launcher}.log")
+        uis[launcher] = ui_backfill(videos, data, home, work / f"ui_{count}_{launcher}.log", launcher)
     base_wall = rows[0][1]
     print(f"\n{count} videos ({count} partitions, fingerprint, 3 s 160x120 each); load {os.getloadavg()}")
     print(f"{'path':<34}{'wall s':>9}{'cpu s':>9}{'runs/s':>9}{'x run --all':>13}")

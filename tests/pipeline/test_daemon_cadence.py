@@ -78,3 +78,29 @@ def test_in_the_daemon_the_backfill_loop_wakes_at_our_interval(
     for marker in loop:
         iterations += marker is None  # the loop yields None once per iteration, after its sleep
     assert iterations >= 4
+
+
+def test_in_the_daemon_the_run_launcher_is_built_with_the_queue(
+    tmp_path: Path, keep_cadence: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So the warm launcher starts its zygote with the daemon (Dagster builds launchers at the first launch)."""
+    import importlib.util
+
+    from video_assets.orchestration.warm_launcher import WarmRunLauncher
+
+    warmed = []
+    monkeypatch.setattr(WarmRunLauncher, "prewarm", lambda self: warmed.append(self))
+    settings = yaml.safe_load((ROOT / "dagster.yaml").read_text())
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(settings))
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        instance.run_coordinator  # noqa: B018 (outside the daemon: nothing more)
+    time.sleep(0.2)
+    assert not warmed
+    daemon_main = Path(importlib.util.find_spec("dagster._daemon").origin).parent / "__main__.py"
+    monkeypatch.setattr(sys, "argv", [str(daemon_main), "run"])
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        instance.run_coordinator  # noqa: B018
+        deadline = time.monotonic() + 5
+        while not warmed and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert len(warmed) == 1 and isinstance(warmed[0], WarmRunLauncher)

@@ -56,6 +56,13 @@ class MachineSizedRunCoordinator(QueuedRunCoordinator):
         if in_the_daemon():
             set_backfill_interval(backfill_interval_seconds)
 
+    def register_instance(self, instance: dg.DagsterInstance) -> None:
+        super().register_instance(instance)
+        if in_the_daemon():
+            # Dagster builds the run launcher at the first launch; build it with the daemon instead, so
+            # the warm launcher's zygote warms up during the UI's start-up, not in the first run's.
+            instance.run_launcher  # noqa: B018
+
     @property
     def dequeue_interval_seconds(self) -> float:  # type: ignore[override]  (Dagster's is an int)
         return self.dequeue_interval

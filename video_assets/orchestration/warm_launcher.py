@@ -18,10 +18,12 @@ worker per run from it. The worker executes the run as `dagster api execute_run`
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +37,8 @@ from video_assets.orchestration.warm_worker import OUR_MODULE
 from video_assets.orchestration.zygote_process import ZygoteError, ZygoteProcess, code_fingerprint, process_alive
 
 WORKER_PID_TAG = "video_assets/run_worker_pid"
+READY_LOG = "warm run launcher ready"  # logged by the daemon once a zygote can fork runs (the benchmark waits for it)
+LOG = logging.getLogger("dagster.daemon.WarmRunLauncher")  # under the daemon's logger: shown in its output
 DEFAULT_READY_TIMEOUT_S = 600.0  # the zygote's imports take a minute of wall time on a loaded machine
 
 
@@ -128,11 +132,13 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
             fingerprint = code_fingerprint()
             if self.failed_on is not None and self.failed_on[0] == fingerprint:
                 raise ZygoteError(f"unchanged code, which failed before: {self.failed_on[1]}")
+            started = time.monotonic()
             try:
                 self.zygote = ZygoteProcess(self.module, self.ready_timeout_s)
             except ZygoteError as e:
                 self.failed_on = (fingerprint, str(e))
                 raise
+            LOG.info("%s: zygote pid %d warm in %.1f s", READY_LOG, self.zygote.process.pid, time.monotonic() - started)
         return self.zygote
 
     def terminate(self, run_id: str) -> bool:
