@@ -2,7 +2,7 @@
 
 For each video count: a fresh data dir is indexed once by `run` (registry, partitions, warm files),
 then every partition is redone twice, timed:
-- `video-assets run --all` (one process; also `--workers 2` when the machine has two cores or more);
+- `video-assets run --all` (its default workers for the machine, the baseline; and `--workers 1`);
 - a backfill of the six pipeline assets over every partition, launched through the webserver's GraphQL
   `launchPartitionBackfill` exactly as the UI's "Launch backfill" button, with `video-assets ui`
   (webserver + daemon) already up and loaded (its start-up is not counted).
@@ -57,6 +57,7 @@ def children_cpu() -> float:
 def cli_run(videos: Path, data: Path, home: Path, *extra: str) -> tuple[float, float]:
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(ROOT)}
     env.pop("VIDEO_ASSETS_SETTINGS", None)
+    env.pop("VIDEO_ASSETS_WORKERS", None)  # the default worker count, as a user gets it
     command = [sys.executable, "-m", "video_assets.cli", "run", "--input", str(videos), "--output", str(data)]
     command += ["--models", "fingerprint", "--quiet", *extra]
     cpu, started = children_cpu(), time.perf_counter()
@@ -92,6 +93,30 @@ def run_phases(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dict[str, fl
     }
 
 
+def print_timeline(instance: dg.DagsterInstance, runs: list[dg.DagsterRun], t0: float) -> None:
+    """Per run, seconds after the launch: created, dequeued, started, ended (where the time goes)."""
+    rows = []
+    for run in runs:
+        record = instance.get_run_record_by_id(run.run_id)
+        stamps = {"created": record.create_timestamp.timestamp()}
+        for e in instance.all_logs(run.run_id):
+            kind = e.dagster_event.event_type_value if e.dagster_event else None
+            if kind in (
+                "PIPELINE_DEQUEUED",
+                "PIPELINE_STARTING",
+                "PIPELINE_START",
+                "PIPELINE_SUCCESS",
+                "PIPELINE_FAILURE",
+            ):
+                stamps.setdefault(kind, e.timestamp)
+        rows.append(stamps)
+    print("  timeline (s after launch): created  dequeued  starting  start  end")
+    for stamps in sorted(rows, key=lambda r: r["created"]):
+        cells = [stamps.get(k) for k in ("created", "PIPELINE_DEQUEUED", "PIPELINE_STARTING", "PIPELINE_START")]
+        cells.append(stamps.get("PIPELINE_SUCCESS", stamps.get("PIPELINE_FAILURE")))
+        print("   " + "".join(f"{(c - t0) if c else float('nan'):>9.2f}" for c in cells))
+
+
 def use_launcher(home: Path, launcher: str) -> None:
     """The home's instance settings: the project's file, without its run launcher for `default`."""
     settings = yaml.safe_load((ROOT / "dagster.yaml").read_text())
@@ -107,7 +132,7 @@ def ui_backfill(videos: Path, data: Path, home: Path, log: Path) -> dict[str, fl
         time.sleep(5.0)  # the loaded UI idle: its polling CPU is taken off below
         idle_s = time.perf_counter() - idle_started
         keys = VideoRegistry(data / "registry.sqlite").partition_keys()
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), time.time()
         backfill_id = launch_backfill(base_url, PIPELINE, keys)
         wait_for(base_url, BACKFILL_STATUS, {"id": backfill_id}, "partitionBackfillOrError", DONE_BACKFILL, 3600)
         wall = time.perf_counter() - started
@@ -115,6 +140,7 @@ def ui_backfill(videos: Path, data: Path, home: Path, log: Path) -> dict[str, fl
         with dg.DagsterInstance.get() as instance:
             runs = list(instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": backfill_id})))
             phases = [run_phases(instance, r) for r in runs]
+            print_timeline(instance, runs, started_at)
     session_cpu = children_cpu() - cpu_before
     result = {"wall": wall, "runs": len(runs), "session_cpu": session_cpu, "idle_s": idle_s}
     for name in ("queued", "start", "steps", "end"):
@@ -129,9 +155,11 @@ def bench(count: int, work: Path, launchers: list[str]) -> None:
     data, home = work / f"data_{count}", work / f"home_{count}"
     home.mkdir(parents=True, exist_ok=True)
     cli_run(videos, data, home, "--workers", "1")  # index once: registry, partitions
-    rows = [("run --all --workers 1", *cli_run(videos, data, home, "--all", "--workers", "1"))]
-    if (os.cpu_count() or 1) >= 2:
-        rows.append(("run --all --workers 2", *cli_run(videos, data, home, "--all", "--workers", "2")))
+    # The baseline is `run --all` as a user types it (its default worker count for this machine);
+    # one worker is shown too. The CPU of `run`'s workers is not counted: they are its forkserver's
+    # children, which RUSAGE_CHILDREN does not reach.
+    rows = [("run --all", *cli_run(videos, data, home, "--all"))]
+    rows.append(("run --all --workers 1", *cli_run(videos, data, home, "--all", "--workers", "1")))
     uis = {}
     for launcher in launchers:
         use_launcher(home, launcher)

@@ -1,8 +1,9 @@
 """What the instance records for the UI when one file of a folder is bad (issue 24).
 
 Two good videos and a text file named .mp4 that sorts last, so its failed run is the
-latest: the good partitions' checks still read as passed, the index asset's row count is
-the table's, and the failed partition says why in one line, with its reason as metadata.
+latest: the good partitions' checks still read as passed (the failed partition records no
+check evaluation, so the check's header shows the last real one), the index asset's row count
+is the table's, and the failed partition says why in one line, with its reason as metadata.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from tests.pipeline.check_header import check_states, ui_graphql
 from tests.pipeline.conftest import settings_for
 from tests.pipeline.ui_server import materialize_tiny_videos
 from video_assets.app.outcome import RunSummary
@@ -41,7 +43,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dg.DagsterIn
             yield instance, summary
 
 
-def test_a_failed_partition_leaves_the_other_partitions_checks_passed(ran) -> None:
+def test_a_failed_partition_records_no_check_evaluation(ran) -> None:
     instance, summary = ran
     broken = video_id_for(BROKEN)
     assert [p.key for p in summary.partitions if not p.success] == [broken]
@@ -49,12 +51,27 @@ def test_a_failed_partition_leaves_the_other_partitions_checks_passed(ran) -> No
         key = dg.AssetCheckKey(dg.AssetKey(asset), check)
         records = instance.event_log_storage.get_asset_check_execution_history(key, limit=10)
         by_partition = {r.partition: r.status.value for r in records}
-        # Each execution is recorded for its own partition: the latest (failed) run's record is
-        # that partition's, and the good partitions keep their passes.
-        assert by_partition == {
-            **{video_id_for(g): "SUCCEEDED" for g in GOOD},
-            broken: "PLANNED",  # resolved as "Execution failed" for this partition only
-        }, (asset, by_partition)
+        # Each good partition keeps its pass; the failed one has no record at all (not a planned
+        # one that its failed run resolves as "Execution failed").
+        assert by_partition == {video_id_for(g): "SUCCEEDED" for g in GOOD}, (asset, by_partition)
+
+
+def test_the_check_header_shows_the_last_real_evaluation(ran, tmp_path: Path) -> None:
+    """What the UI reads (asset page > Checks, the check's own page) when the failed run is the latest."""
+    instance, summary = ran
+    good = sorted(video_id_for(g) for g in GOOD)
+    with ui_graphql(instance, summary.settings_path, tmp_path) as context:
+        for asset, check in CHECKS.items():
+            state = check_states(context, asset)[check]
+            assert state["latest"] == "SUCCEEDED" and state["partition"] in good, (asset, state)
+            partitions = {k: sorted(v) for k, v in state["partitions"].items()}
+            assert partitions == {
+                "succeededPartitions": good,
+                "failedPartitions": [],
+                "executionFailedPartitions": [],
+                "skippedPartitions": [],
+                "inProgressPartitions": [],
+            }, (asset, partitions)
 
 
 def test_the_index_row_count_is_the_tables_rows(ran) -> None:

@@ -17,7 +17,8 @@ from dagster._core.launcher import WorkerStatus
 from dagster._core.test_utils import create_run_for_test, in_process_test_workspace
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
-from video_assets.orchestration.warm_launcher import WORKER_PID_TAG, WarmRunLauncher, in_the_daemon
+from video_assets.orchestration.daemon_cadence import in_the_daemon
+from video_assets.orchestration.warm_launcher import WORKER_PID_TAG, WarmRunLauncher
 from video_assets.orchestration.zygote_process import process_alive
 
 pytestmark = pytest.mark.slow

@@ -79,7 +79,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from video_assets.app.instance_home import dagster_home
+    from video_assets.app.instance_home import PROJECT_DAGSTER_YAML, dagster_home, missing_ui_sections
     from video_assets.app.runner import write_settings
     from video_assets.app.ui_process import run_process_group
 
@@ -94,6 +94,12 @@ def cmd_ui(args: argparse.Namespace) -> int:
     print(
         f"DAGSTER_HOME={env['DAGSTER_HOME']} VIDEO_ASSETS_SETTINGS={env['VIDEO_ASSETS_SETTINGS']} {' '.join(command)}"
     )
+    if missing := missing_ui_sections(home):
+        print(
+            f"note: {home / 'dagster.yaml'} (edited) has no {' or '.join(missing)} section: runs launched from "
+            f"the UI start a fresh interpreter each and backfills wait on Dagster's slow queue; copy "
+            f"{' and '.join(missing)} from {PROJECT_DAGSTER_YAML} to make them as fast as `run`"
+        )
     print(f"Dagster UI at http://127.0.0.1:{args.port} (press Ctrl-C to stop it)", flush=True)
     # A child, not exec: `dg dev` alone ignores SIGINT/SIGTERM without a terminal and leaves its
     # webserver, daemon and code servers running; ui_process stops the whole group.

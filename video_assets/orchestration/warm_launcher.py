@@ -30,18 +30,12 @@ from dagster import DefaultRunLauncher
 from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, RunLauncher, WorkerStatus
 from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
 
+from video_assets.orchestration.daemon_cadence import in_the_daemon
 from video_assets.orchestration.warm_worker import OUR_MODULE
 from video_assets.orchestration.zygote_process import ZygoteError, ZygoteProcess, code_fingerprint, process_alive
 
 WORKER_PID_TAG = "video_assets/run_worker_pid"
 DEFAULT_READY_TIMEOUT_S = 600.0  # the zygote's imports take a minute of wall time on a loaded machine
-
-
-def in_the_daemon() -> bool:
-    """Whether this process is the Dagster daemon (`dagster dev` / `dg dev` start it as `python -m
-    dagster._daemon run`; standalone, `dagster-daemon run`): the one process that launches runs."""
-    program = sys.argv[0] if sys.argv else ""
-    return os.path.basename(program) == "dagster-daemon" or program.endswith(os.path.join("_daemon", "__main__.py"))
 
 
 def is_ours(run: dg.DagsterRun, module: str = OUR_MODULE) -> bool:
