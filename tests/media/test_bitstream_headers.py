@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
+import av
+import numpy as np
 import pytest
 
 from video_assets.media.h264_headers import RbspBits, Unsupported
@@ -45,3 +49,35 @@ def test_h264_nal_units_split_on_start_codes_and_length_prefixed_packets_are_not
     order = H264Order()
     order.feed(0, b"\x00\x00\x00\x05\x65abcde")  # AVCC: a length, not a start code
     assert not order.valid
+
+
+def _x264_packets(frames: int) -> list[bytes]:
+    codec = av.CodecContext.create("libx264", "w")
+    codec.width, codec.height, codec.pix_fmt = 64, 48, "yuv420p"
+    codec.time_base, codec.framerate = Fraction(1, 30), Fraction(30)
+    codec.options = {"preset": "veryfast", "bf": "3"}
+    packets = []
+    for i in range(frames):
+        frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 8 * i, dtype=np.uint8), format="rgb24")
+        frame.pts = i
+        packets.extend(bytes(p) for p in codec.encode(frame.reformat(format="yuv420p")))
+    return packets + [bytes(p) for p in codec.encode(None)]
+
+
+def test_a_lost_h264_reference_picture_a_frame_num_gap_is_not_followed() -> None:
+    """A reference picture missing (an AVI chunk the demuxer lost): FFmpeg fills the
+    frame_num gap from the picture decoded before, so skipping a non-reference picture
+    would change the pictures after it; the order is refused, every picture decoded."""
+    packets = _x264_packets(24)
+    whole = H264Order()
+    for pts, data in enumerate(packets):
+        whole.feed(pts, data)
+    whole.finish()
+    assert whole.valid
+    p_slices = [k for k, data in enumerate(packets) if k > 4 and data[4] & 0x7F == 0x41]  # nal_ref_idc 2, type 1
+    lost = H264Order()
+    for pts, data in enumerate(packets):
+        if pts != p_slices[0]:
+            lost.feed(pts, data)
+    lost.finish()
+    assert not lost.valid
