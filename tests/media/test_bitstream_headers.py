@@ -10,8 +10,9 @@ import pytest
 
 from video_assets.media.h264_headers import RbspBits, Unsupported
 from video_assets.media.h264_order import H264Order, nal_units
+from video_assets.media.mpeg4_order import Mpeg4Order
 from video_assets.media.mpeg4_vops import coded_vops, starts_intra, time_increment_bits, vop_types
-from video_assets.media.synthetic_codecs import not_coded_vop
+from video_assets.media.synthetic_codecs import make_mpeg4_avi, not_coded_vop
 
 
 def _bits(text: str) -> RbspBits:
@@ -81,3 +82,43 @@ def test_a_lost_h264_reference_picture_a_frame_num_gap_is_not_followed() -> None
             lost.feed(pts, data)
     lost.finish()
     assert not lost.valid
+
+
+def _packed_packets(tmp_path) -> tuple[list[bytes], bytes]:
+    path = make_mpeg4_avi(tmp_path / "packed.avi", duration_s=1.5, bframes=2, packed=True, pattern="moving")
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [bytes(p) for p in container.demux(stream) if p.size], bytes(stream.codec_context.extradata or b"")
+
+
+def _packed_order(packets: list[bytes], extradata: bytes) -> Mpeg4Order:
+    order = Mpeg4Order(time_increment_bits(extradata), extradata)
+    for pts, data in enumerate(packets):
+        order.feed(pts, data)
+    order.finish()
+    return order
+
+
+def _ffmpeg_stamps(packets: list[bytes], extradata: bytes) -> list[int]:
+    codec = av.CodecContext.create("mpeg4", "r")
+    codec.extradata, codec.thread_count = extradata, 1
+    stamps = []
+    for pts, data in enumerate([*packets, None]):
+        packet = None if data is None else av.Packet(data)
+        if packet is not None:
+            packet.pts = packet.dts = pts
+        stamps.extend(frame.pts for frame in codec.decode(packet))
+    return stamps
+
+
+def test_a_packed_stream_ending_on_a_placeholder_that_decodes_nothing_stamps_the_last_reference_so(tmp_path) -> None:
+    """A P-VOP with no B-VOP packed behind it, then a placeholder (the chunks after it lost):
+    FFmpeg's drain shows the P stamped with the placeholder's pts, and so does the order."""
+    packets, extradata = _packed_packets(tmp_path)
+    packed_p = next(k for k in range(len(packets) - 1, 0, -1) if vop_types(packets[k]) == ["P", "B"])
+    p_only = packets[packed_p][: packets[packed_p].index(b"\x00\x00\x01\xb6", 4)]
+    packets = [*packets[:packed_p], p_only, not_coded_vop(packed_p + 1, packed_p, 30)]
+    order = _packed_order(packets, extradata)
+    last = max((v for p in order.packets for v in p.vops if v.position >= 0), key=lambda v: v.position)
+    stamps = _ffmpeg_stamps(packets, extradata)
+    assert order.valid and stamps[-1] == len(packets) - 1 and last.pts == stamps[-1]

@@ -15,7 +15,9 @@ FFmpeg's decoder (h263dec.c, mpeg4videodec.c), as followed here:
   stored, so a B-VOP that was to be stored behind a skipped one is lost as well;
 - the picture decoded at a send carries that send's packet pts;
 - a B-VOP shows at once; a reference (I, P, S) when the next reference is decoded, or at
-  the end; a VOP with vop_coded 0 gives no picture.
+  the end; a VOP with vop_coded 0 gives no picture;
+- the reference shown at the end carries the last packet's pts when that packet decoded
+  nothing (a placeholder with no B-VOP stored before it, as when a chunk is lost).
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ class Mpeg4Order:
         self._decoding: Mpeg4Decoding | None = None
         self._packed = bool(DIVX_PACKED.search(headers))
         self._held: Vop | None = None
+        self._last_empty: int | None = None  # pts of the last packet when it decoded nothing
         self._placed = 0
         self._stamps: set[int] = set()
         self.valid = True
@@ -124,6 +127,7 @@ class Mpeg4Order:
         first = data.find(b"\x00\x00\x01")
         self.packets.append(PacketVops(vops, len(data), first >= 0 and data[first + 3 : first + 4] == b"\xb0"))
         unit, _ = self._decoding.step(len(self.packets) - 1, never)
+        self._last_empty = pts if unit is None else None
         if unit is None:
             return
         unit.pts = pts
@@ -136,6 +140,8 @@ class Mpeg4Order:
 
     def finish(self) -> None:
         if self._held is not None:
+            if self._last_empty is not None:  # FFmpeg's drain stamps it so (see the module notes)
+                self._held.pts = self._last_empty
             self._show(self._held)
             self._held = None
 

@@ -96,7 +96,8 @@ class ReorderedSkipping:
         pic = self._decoded.pop(frame.pts, None)
         if pic is None and self._flushing and len(self._decoded) == 1:
             # The flush shows the reference held back, stamped with the last packet's pts
-            # when that packet decoded nothing: the one picture decoded and not yet out.
+            # when that packet decoded nothing in this pass: the one picture decoded and not
+            # yet out (its stamp in a full decode is the order's: `Mpeg4Order.finish`).
             pic = self._decoded.pop(next(iter(self._decoded)))
         position = -1 if pic is None else pic.position
         while self.labels.pushed < position and self.labels.pushed in self._standing_in:
