@@ -122,3 +122,15 @@ def test_a_packed_stream_ending_on_a_placeholder_that_decodes_nothing_stamps_the
     last = max((v for p in order.packets for v in p.vops if v.position >= 0), key=lambda v: v.position)
     stamps = _ffmpeg_stamps(packets, extradata)
     assert order.valid and stamps[-1] == len(packets) - 1 and last.pts == stamps[-1]
+
+
+def test_a_b_vop_timed_outside_its_references_a_lost_packed_chunk_is_not_followed(tmp_path) -> None:
+    """Packed B-frames with a placeholder and the P+B chunk after it lost (an AVI chunk
+    header rotted): the B-VOP of the next chunk is timed after both references FFmpeg holds,
+    so FFmpeg drops it with no picture; the order does not follow that and is refused."""
+    packets, extradata = _packed_packets(tmp_path)
+    assert _packed_order(packets, extradata).valid
+    placeholder = next(k for k, data in enumerate(packets) if k > 10 and len(data) <= 7)
+    lost = packets[:placeholder] + packets[placeholder + 2 :]
+    assert len(_ffmpeg_stamps(lost, extradata)) < len(_ffmpeg_stamps(packets, extradata)) - 2  # a B-VOP dropped
+    assert not _packed_order(lost, extradata).valid
