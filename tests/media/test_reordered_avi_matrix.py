@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -168,6 +169,14 @@ def _garbage_in_packed_p(chunks):
     return out
 
 
+def _join_60fps(chunks):
+    """The stream followed by a packed one encoded at 60 fps (a new VOL header: one more
+    bit of vop_time_increment, 60 ticks a second), as a careless join writes it."""
+    with tempfile.TemporaryDirectory() as folder:
+        other = make_mpeg4_avi(Path(folder) / "60.avi", fps=60, size=SIZE, pattern="moving", bframes=2, packed=True)
+        return chunks + _chunks(other)[0]
+
+
 def _xvid(path: Path, source: list[str], options: list[str]) -> Path:
     command = ["ffmpeg", "-v", "error", "-y", *source, "-an", "-c:v", "libxvid", *options, str(path)]
     subprocess.run(command, check=True, capture_output=True, timeout=60)
@@ -220,13 +229,14 @@ def _footage(path: Path, config: str) -> Path:
     return path
 
 
-# Damaged files: name -> (clean case, how it is damaged, whether the order is still followed).
+# Damaged (or joined) files: name -> (clean case, the edit, whether the order is still followed).
 DAMAGED = {
     "h264_lost_reference": ("x264:pyramid_normal", _lose_h264_reference, False),
     "packed_lost_placeholder_and_p": ("mpeg4:packed_bf2", _lose_placeholder_and_next, False),
     "packed_ends_on_unpacked_p": ("mpeg4:packed_bf2", _end_on_unpacked_p, True),
     "packed_garbage_in_p": ("mpeg4:packed_bf2", _garbage_in_packed_p, True),
     "xvid_garbage_in_packed_p": ("xvid:bf2", _garbage_in_packed_p, True),  # Xvid's P-VOPs overrun on it
+    "packed_joined_to_60fps": ("mpeg4:packed_bf2", _join_60fps, True),
 }
 
 CLEAN = (

@@ -119,8 +119,8 @@ class Mpeg4Order:
         self._time_base = self._last_time_base = self._last_ref_time = self._ref_distance = 0
 
     def feed(self, pts: int | None, data: bytes) -> None:
-        if self._bits is None:
-            self._bits, self._resolution = time_increment_bits(data), time_resolution(data)
+        if self._bits is None or data[3:4] != b"\xb6":  # a VOL header may lead the packet
+            self._new_vol(data)
         if not self.valid or self._bits is None or pts is None or pts in self._stamps:
             self.valid = False
             return
@@ -158,6 +158,13 @@ class Mpeg4Order:
                 self._held.pts = self._last_empty
             self._show(self._held)
             self._held = None
+
+    def _new_vol(self, data: bytes) -> None:
+        """A VOL header in the packet (a stream joined to another, e.g. at a new frame rate)
+        sets the width of vop_time_increment and the clock's ticks a second, for FFmpeg too."""
+        resolution = time_resolution(data)
+        if resolution is not None:
+            self._bits, self._resolution = time_increment_bits(data), resolution
 
     def _clock(self, vop: Vop) -> None:
         """FFmpeg's VOP clock, for every VOP whose header a send reads (not coded ones too). A
