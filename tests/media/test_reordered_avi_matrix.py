@@ -87,6 +87,7 @@ MPEG4 = {
 XVID = {
     "bf1": ["-bf", "1"],
     "bf2": ["-bf", "2"],
+    "bf2_gop12": ["-bf", "2", "-g", "12"],
     "bf3_long_gop": ["-bf", "3", "-g", "300"],
     "qpel_gmc": ["-bf", "2", "-flags", "+qpel", "-gmc", "1"],
     "mv4_mpeg_quant_cgop": ["-bf", "2", "-flags", "+mv4+cgop", "-mpeg_quant", "1", "-g", "12"],
@@ -169,6 +170,13 @@ def _garbage_in_packed_p(chunks):
     return out
 
 
+def _cut_at_second_keyframe(chunks):
+    """The stream cut at its second keyframe (a stream copy from there): it starts with
+    the I-VOP of an open GOP and the B-VOPs that refer to the P before it, which FFmpeg drops."""
+    k = [k for k, (_, key) in enumerate(chunks) if key][1]
+    return chunks[k:]
+
+
 def _join_60fps(chunks):
     """The stream followed by a packed one encoded at 60 fps (a new VOL header: one more
     bit of vop_time_increment, 60 ticks a second), as a careless join writes it."""
@@ -237,6 +245,7 @@ DAMAGED = {
     "packed_garbage_in_p": ("mpeg4:packed_bf2", _garbage_in_packed_p, True),
     "xvid_garbage_in_packed_p": ("xvid:bf2", _garbage_in_packed_p, True),  # Xvid's P-VOPs overrun on it
     "packed_joined_to_60fps": ("mpeg4:packed_bf2", _join_60fps, True),
+    "xvid_cut_at_second_keyframe": ("xvid:bf2_gop12", _cut_at_second_keyframe, True),
 }
 
 CLEAN = (
