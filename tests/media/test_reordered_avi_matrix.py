@@ -65,6 +65,11 @@ X264 = {
     "sliced_threads": ({"bf": "3", "x264-params": "sliced-threads=1:threads=4"}, True),
     "aud_repeat_headers": ({"bf": "3", "x264-params": "aud=1:repeat-headers=1:keyint=10"}, True),
     "pulldown": ({"bf": "3", "x264-params": "pulldown=32"}, True),
+    # Other SPS shapes (High 10, 4:2:2, 4:4:4 with scaling lists, 4:0:0 with weighted prediction).
+    "high10_pyramid": ({"bf": "3", "pix_fmt": "yuv420p10le", "x264-params": "b-pyramid=normal"}, True),
+    "yuv422": ({"bf": "3", "pix_fmt": "yuv422p"}, True),
+    "yuv444_cqm": ({"bf": "3", "pix_fmt": "yuv444p", "x264-params": "cqm=jvt"}, True),
+    "gray_weighted": ({"bf": "3", "pix_fmt": "gray", "x264-params": "weightp=2:weightb=1:ref=4"}, True),
     "baseline": ({"profile": "baseline"}, False),  # no B-frames: stamps in order
     "poc_type2": ({"bf": "0"}, False),
     "tff": ({"bf": "3", "x264-params": "tff=1"}, False),  # interlaced: field-capable SPS refused
@@ -98,12 +103,14 @@ XVID = {
 def _encode(path: Path, codec: str, options: dict[str, str], frames: int = 60) -> Path:
     """A moving scene encoded by ``codec`` into AVI with PyAV."""
     scene = MovingScene(*SIZE, 1)
+    options = {"preset": "veryfast", **options}
+    pix_fmt = options.pop("pix_fmt", "yuv420p")
     with av.open(str(path), "w", format="avi") as out:
-        stream = out.add_stream(codec, rate=FPS, options={"preset": "veryfast", **options})
-        stream.width, stream.height, stream.pix_fmt = *SIZE, "yuv420p"
+        stream = out.add_stream(codec, rate=FPS, options=options)
+        stream.width, stream.height, stream.pix_fmt = *SIZE, pix_fmt
         stream.codec_context.time_base = Fraction(1, FPS)
         for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(scene.draw(i / FPS), format="rgb24").reformat(format="yuv420p")
+            frame = av.VideoFrame.from_ndarray(scene.draw(i / FPS), format="rgb24").reformat(format=pix_fmt)
             frame.pts = i
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
