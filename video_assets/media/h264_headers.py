@@ -1,7 +1,7 @@
 """H.264 parameter sets and slice headers, read as far as a picture's display order needs
 (ISO/IEC 14496-10 7.3.2.1.1, 7.3.2.2, 7.3.3), without decoding.
 
-Only what `h264_order` uses is kept: the fields that place a picture (frame_num widths,
+Only what `h264_order` uses is kept: the fields that place a picture (frame_num,
 picture order count), whether it is a reference, and whether it carries
 memory_management_control_operation 5 (which resets the order count). Streams this reader
 does not follow (field pictures, picture order count type 1, slice groups) raise
@@ -85,6 +85,8 @@ class SliceHeader:
     resets_order: bool  # memory_management_control_operation 5
     poc_type: int  # of its SPS
     poc_lsb_bits: int
+    frame_num: int = 0
+    frame_num_bits: int = 4  # of its SPS
 
 
 def _skip_scaling_list(bits: RbspBits, size: int) -> None:
@@ -192,7 +194,7 @@ def _parse_slice(header: int, bits: RbspBits, sps_of: dict[int, Sps], pps_of: di
         raise Unsupported("slice before its parameter sets")
     if sps.separate_colour_plane:
         bits.u(2)
-    bits.u(sps.frame_num_bits)
+    frame_num = bits.u(sps.frame_num_bits)
     if idr:
         bits.ue()
     lsb = delta = 0
@@ -200,7 +202,7 @@ def _parse_slice(header: int, bits: RbspBits, sps_of: dict[int, Sps], pps_of: di
         lsb = bits.u(sps.poc_lsb_bits)
         delta = bits.se() if pps.bottom_field_poc else 0
     if not reference:  # nothing after this changes its order: no dec_ref_pic_marking to read
-        return SliceHeader(idr, reference, first_mb, lsb, delta, False, sps.poc_type, sps.poc_lsb_bits)
+        return SliceHeader(idr, reference, first_mb, lsb, delta, False, *_sps_fields(sps, frame_num))
     if pps.redundant_pic_cnt:
         bits.ue()
     b_slice, p_slice = kind == 1, kind in (0, 3)
@@ -221,4 +223,8 @@ def _parse_slice(header: int, bits: RbspBits, sps_of: dict[int, Sps], pps_of: di
         if b_slice:
             _skip_weights(bits, sps, refs[1] + 1)
     resets = _marks_reset(bits, idr)
-    return SliceHeader(idr, reference, first_mb, lsb, delta, resets, sps.poc_type, sps.poc_lsb_bits)
+    return SliceHeader(idr, reference, first_mb, lsb, delta, resets, *_sps_fields(sps, frame_num))
+
+
+def _sps_fields(sps: Sps, frame_num: int) -> tuple[int, int, int, int]:
+    return sps.poc_type, sps.poc_lsb_bits, frame_num, sps.frame_num_bits

@@ -9,10 +9,10 @@ that comes out. The picture decoded at a send carries that send's packet pts.
 
 Followed: picture order count types 0 and 2 on frames. Not followed (the order turns
 invalid and every picture is decoded, as before): field pictures, type 1, slice groups,
-memory_management_control_operation 5, a packet holding two pictures or slices before
-their parameter sets, and a reorder deeper than the decoder's (`max_reorder`, checked
-by the caller against FFmpeg's ``has_b_frames``), which could make FFmpeg show pictures
-out of order.
+memory_management_control_operation 5, a gap in frame_num (a lost reference picture), a
+packet holding two pictures or slices before their parameter sets, and a reorder deeper
+than the decoder's (`max_reorder`, checked by the caller against FFmpeg's
+``has_b_frames``), which could make FFmpeg show pictures out of order.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ class H264Order:
         self._pps: dict[int, Pps] = {}
         self.packets: list[Picture | None] = []
         self._period, self._prev = -1, (0, 0)  # previous reference's (msb, lsb)
+        self._prev_ref_frame_num = 0
         self._decoded = 0
         self.max_reorder = 0
         self.valid = True
@@ -107,7 +108,8 @@ class H264Order:
 
     def _picture(self, slice_: SliceHeader, pts: int) -> Picture:
         if slice_.idr:
-            self._period, self._prev = self._period + 1, (0, 0)
+            self._period, self._prev, self._prev_ref_frame_num = self._period + 1, (0, 0), 0
+        self._check_frame_num(slice_)
         if slice_.poc_type == 2:
             order = self._decoded  # shown in decode order
         else:
@@ -124,6 +126,16 @@ class H264Order:
                 self._prev = (msb, slice_.poc_lsb)
         self._decoded += 1
         return Picture(slice_.reference, self._period, order, pts)
+
+    def _check_frame_num(self, slice_: SliceHeader) -> None:
+        """Refuse a gap in frame_num (8.2.5.2: a reference picture lost, e.g. a chunk the AVI
+        demuxer dropped): FFmpeg fills it from the previous picture's frame_num, whichever
+        it was, so the pictures after it change when a non-reference picture is skipped."""
+        expected = (self._prev_ref_frame_num + 1) % (1 << slice_.frame_num_bits)
+        if slice_.frame_num not in (self._prev_ref_frame_num, expected):
+            raise Unsupported("a gap in frame_num (a reference picture missing)")
+        if slice_.reference:
+            self._prev_ref_frame_num = slice_.frame_num
 
     def finish(self) -> None:
         """Display positions (and `max_reorder`) once every packet was fed."""

@@ -15,7 +15,10 @@ FFmpeg's decoder (h263dec.c, mpeg4videodec.c), as followed here:
   stored, so a B-VOP that was to be stored behind a skipped one is lost as well;
 - the picture decoded at a send carries that send's packet pts;
 - a B-VOP shows at once; a reference (I, P, S) when the next reference is decoded, or at
-  the end; a VOP with vop_coded 0 gives no picture.
+  the end; a VOP with vop_coded 0 gives no picture; a B-VOP whose time does not lie
+  between its two references' gives none either (not followed: the order is refused);
+- the reference shown at the end carries the last packet's pts when that packet decoded
+  nothing (a placeholder with no B-VOP stored before it, as when a chunk is lost).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from video_assets.media.mpeg4_vops import coded_vops, time_increment_bits
+from video_assets.media.mpeg4_vops import coded_vops, time_increment_bits, time_resolution, vop_time
 
 # FFmpeg (mpeg4videodefs.h): the stored VOP is decoded in place of a packet this small even
 # without the packed marker.
@@ -40,6 +43,8 @@ class Vop:
     start: int  # byte offset in its packet
     position: int = -1  # display position in a full decode (-1: no picture)
     pts: int | None = None  # the stamp its picture carries in a full decode
+    seconds: int = 0  # modulo_time_base
+    increment: int = 0  # vop_time_increment
 
     @property
     def skippable(self) -> bool:
@@ -64,6 +69,7 @@ class Mpeg4Decoding:
     def __init__(self, packets: list[PacketVops], packed: bool) -> None:
         self.packets, self.packed = packets, packed
         self._stored: Vop | None = None
+        self.parsed: Vop | None = None  # the VOP whose header the last send read, coded or not
 
     def step(self, index: int, skip: Callable[[Vop, Vop | None], bool]) -> tuple[Vop | None, list[Vop]]:
         """The VOP decoded when packet ``index`` is sent (None: no picture) and the VOPs this
@@ -76,6 +82,7 @@ class Mpeg4Decoding:
             stored = None
         from_buffer = stored is not None and (self.packed or packet.size <= MAX_NVOP_SIZE)
         unit = stored if from_buffer else (packet.vops[0] if packet.vops else None)
+        self.parsed = unit
         if unit is None or not unit.coded:
             return None, []
         rest = packet.vops if from_buffer else packet.vops[1:]
@@ -102,13 +109,18 @@ class Mpeg4Order:
         self._decoding: Mpeg4Decoding | None = None
         self._packed = bool(DIVX_PACKED.search(headers))
         self._held: Vop | None = None
+        self._last_empty: int | None = None  # pts of the last packet when it decoded nothing
         self._placed = 0
         self._stamps: set[int] = set()
         self.valid = True
+        self._resolution = time_resolution(headers)
+        # FFmpeg's VOP clock (decode_vop_header): seconds of the last two references, the
+        # time of the last one and the distance between them, in resolution ticks.
+        self._time_base = self._last_time_base = self._last_ref_time = self._ref_distance = 0
 
     def feed(self, pts: int | None, data: bytes) -> None:
-        if self._bits is None:
-            self._bits = time_increment_bits(data)
+        if self._bits is None or data[3:4] != b"\xb6":  # a VOL header may lead the packet
+            self._new_vol(data)
         if not self.valid or self._bits is None or pts is None or pts in self._stamps:
             self.valid = False
             return
@@ -119,11 +131,17 @@ class Mpeg4Order:
                 self.valid = False
                 return
             self._decoding = Mpeg4Decoding(self.packets, self._packed)
-        vops = tuple(Vop(kind, coded, start) for kind, coded, start in coded_vops(data, self._bits))
+        vops = tuple(
+            Vop(kind, coded, start, -1, None, *vop_time(data, start, self._bits))
+            for kind, coded, start in coded_vops(data, self._bits)
+        )
         self.valid = len(vops) <= 2
         first = data.find(b"\x00\x00\x01")
         self.packets.append(PacketVops(vops, len(data), first >= 0 and data[first + 3 : first + 4] == b"\xb0"))
         unit, _ = self._decoding.step(len(self.packets) - 1, never)
+        if self._decoding.parsed is not None:
+            self._clock(self._decoding.parsed)
+        self._last_empty = pts if unit is None else None
         if unit is None:
             return
         unit.pts = pts
@@ -136,8 +154,32 @@ class Mpeg4Order:
 
     def finish(self) -> None:
         if self._held is not None:
+            if self._last_empty is not None:  # FFmpeg's drain stamps it so (see the module notes)
+                self._held.pts = self._last_empty
             self._show(self._held)
             self._held = None
+
+    def _new_vol(self, data: bytes) -> None:
+        """A VOL header in the packet (a stream joined to another, e.g. at a new frame rate)
+        sets the width of vop_time_increment and the clock's ticks a second, for FFmpeg too."""
+        resolution = time_resolution(data)
+        if resolution is not None:
+            self._bits, self._resolution = time_increment_bits(data), resolution
+
+    def _clock(self, vop: Vop) -> None:
+        """FFmpeg's VOP clock, for every VOP whose header a send reads (not coded ones too). A
+        B-VOP not timed between its two references is dropped with no picture (a reference
+        lost before it, e.g. a chunk the AVI demuxer lost): not followed, the order is refused."""
+        resolution = self._resolution or 1
+        if vop.kind != "B":
+            self._last_time_base, self._time_base = self._time_base, self._time_base + vop.seconds
+            time = self._time_base * resolution + vop.increment
+            self._ref_distance, self._last_ref_time = time - self._last_ref_time, time
+            return
+        time = (self._last_time_base + vop.seconds) * resolution + vop.increment
+        before = self._ref_distance - (self._last_ref_time - time)  # FFmpeg's pb_time
+        if self._ref_distance <= 0 or not 0 < before < self._ref_distance:
+            self.valid = False
 
     def decoding(self) -> Mpeg4Decoding:
         """A decoder's state at the first packet, for one pass."""

@@ -50,9 +50,14 @@ class Bits:
 
 
 def time_increment_bits(headers: bytes) -> int | None:
-    """Width of vop_time_increment, from the first VOL header in ``headers`` (None: no VOL).
+    """Width of vop_time_increment, from the first VOL header in ``headers`` (None: no VOL)."""
+    resolution = time_resolution(headers)
+    return None if resolution is None else max(1, (resolution - 1).bit_length())
 
-    The VOL fields before vop_time_increment_resolution, as ISO/IEC 14496-2 6.2.3 orders them.
+
+def time_resolution(headers: bytes) -> int | None:
+    """vop_time_increment_resolution (ticks a second) of the first VOL header in ``headers``
+    (None: no VOL). The VOL fields before it, as ISO/IEC 14496-2 6.2.3 orders them.
     """
     at = next((i for i in _starts(headers) if 0x20 <= headers[i + 3] <= 0x2F), -1)
     if at < 0:
@@ -72,8 +77,7 @@ def time_increment_bits(headers: bytes) -> int | None:
     if bits.read(2) == 3 and verid != 1:  # video_object_layer_shape grayscale
         bits.read(4)
     bits.read(1)  # marker
-    resolution = bits.read(16)
-    return max(1, (resolution - 1).bit_length())
+    return bits.read(16)
 
 
 def _starts(data: bytes) -> list[int]:
@@ -102,3 +106,16 @@ def coded_vops(data: bytes, increment_bits: int) -> list[tuple[str, bool, int]]:
         vops.append((kind, coded, at))
         at = data.find(VOP_START, at + 4)
     return vops
+
+
+def vop_time(data: bytes, start: int, increment_bits: int) -> tuple[int, int]:
+    """(modulo_time_base: seconds since the previous reference, vop_time_increment) of the
+    VOP at byte ``start``; (0, 0) when its header is cut short."""
+    bits = Bits(data[start + 4 : start + 16])
+    try:
+        bits.read(2)  # vop_coding_type
+        seconds = bits.ones()
+        bits.read(1)  # marker
+        return seconds, bits.read(increment_bits)
+    except ValueError:
+        return 0, 0

@@ -111,7 +111,7 @@ class SortedLabels:
     holding every picture keeps the decoder's buffers from being reused, a quarter of the
     decode time. ``mismatch`` turns True when a popped name differs from the expected one
     (a packet gave no picture): a picture let go may then have been wanted, so the caller
-    decodes again without `expect`.
+    decodes again without `expect`; no label is handed out after that.
     """
 
     def __init__(self, window: int = REORDER_WINDOW) -> None:
@@ -150,19 +150,23 @@ class SortedLabels:
         keep = expected is None or expected in self._wanted
         self._pictures.append((expected, frame if keep else None))
         self._pushed += 1
-        while len(self._pictures) > self._window:
-            yield self._pop()
+        while len(self._pictures) > self._window and not self.mismatch:
+            yield from self._pop()
 
     def flush(self) -> Iterator[tuple[int, av.VideoFrame | None]]:
-        while self._pictures:
-            yield self._pop()
+        while self._pictures and not self.mismatch:
+            yield from self._pop()
 
-    def _pop(self) -> tuple[int, av.VideoFrame | None]:
+    def _pop(self) -> Iterator[tuple[int, av.VideoFrame | None]]:
+        """The next label and its picture; none once a label differs from the expected one:
+        from there on the pictures held were chosen by wrong names, and one served as a
+        wanted frame's stand-in could not be taken back by the caller's second pass."""
         label = heapq.heappop(self._heap)
         expected, picture = self._pictures.popleft()
         if expected is not None and expected != label:
             self.mismatch = True
-        return label, picture
+            return
+        yield label, picture
 
 
 class PictureServing:

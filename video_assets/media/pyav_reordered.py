@@ -9,6 +9,9 @@ picture no other picture refers to and nobody wants goes with ``skip_frame = "NO
 so every label is the one a full decode gives. Each picture that comes out must stand where
 the order put it: the first one that does not ends the skipping when nothing was skipped
 yet, and otherwise sets ``labels.mismatch``, so that the caller decodes again holding all.
+A picture FFmpeg flags corrupt (damaged data it concealed) counts as out of place: where
+a damaged VOP ends decides which B-VOP FFmpeg stores behind it, so the headers' order no
+longer says what a full decode shows.
 """
 
 from __future__ import annotations
@@ -96,9 +99,10 @@ class ReorderedSkipping:
         pic = self._decoded.pop(frame.pts, None)
         if pic is None and self._flushing and len(self._decoded) == 1:
             # The flush shows the reference held back, stamped with the last packet's pts
-            # when that packet decoded nothing: the one picture decoded and not yet out.
+            # when that packet decoded nothing in this pass: the one picture decoded and not
+            # yet out (its stamp in a full decode is the order's: `Mpeg4Order.finish`).
             pic = self._decoded.pop(next(iter(self._decoded)))
-        position = -1 if pic is None else pic.position
+        position = -1 if pic is None or frame.is_corrupt else pic.position
         while self.labels.pushed < position and self.labels.pushed in self._standing_in:
             yield from self.labels.skipped(self._standing_in.pop(self.labels.pushed))
         if position != self.labels.pushed:

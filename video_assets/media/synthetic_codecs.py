@@ -63,14 +63,16 @@ def make_codec_case(
     return make_video(Path(dst).with_suffix(suffix), **settings)
 
 
-def _encode_mpeg4(pictures: list[np.ndarray], slots: list[int], fps: int, bframes: int) -> list[av.Packet]:
+def _encode_mpeg4(
+    pictures: list[np.ndarray], slots: list[int], fps: int, bframes: int, options: dict[str, str]
+) -> list[av.Packet]:
     """MPEG-4 Part 2 packets in decode order; picture k is stamped with its slot number."""
     height, width = pictures[0].shape[:2]
     codec = av.CodecContext.create("mpeg4", "w")
     codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
     codec.time_base, codec.framerate = Fraction(1, fps), Fraction(fps)
     codec.max_b_frames = bframes
-    codec.options = {"qscale": "3", "bf": str(bframes)}
+    codec.options = {"qscale": "3", "bf": str(bframes), **options}
     packets = []
     for rgb, slot in zip(pictures, slots):
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
@@ -129,6 +131,7 @@ def make_mpeg4_avi(
     packed: bool = False,
     drop_every: int = 0,
     dropped: str = "not_coded",
+    encoder_options: dict[str, str] | None = None,
 ) -> Path:
     """MPEG-4 Part 2 (Xvid/DivX-like) in AVI, ``size`` (W, H), one AVI chunk per frame slot.
 
@@ -139,7 +142,8 @@ def make_mpeg4_avi(
     zero-size chunk); its picture is not encoded, so the slot stands for a repeat of the
     previous picture, as encoders that drop frames mean it (B-frame streams do not mix
     with dropped slots here). With ``pattern="index"`` slot k shows the number k (a
-    dropped slot shows nothing: its number is never drawn).
+    dropped slot shows nothing: its number is never drawn). ``encoder_options``: more
+    options of FFmpeg's mpeg4 encoder (e.g. ``{"flags": "+qpel+mv4", "mpeg_quant": "1"}``).
     """
     if packed and not bframes:
         raise ValueError("packed B-frames need bframes > 0")
@@ -152,7 +156,7 @@ def make_mpeg4_avi(
     coded = [s for s in slots if not (drop_every and s % drop_every == drop_every - 1)]
     scene = MovingScene(width, height, seed) if pattern == "moving" else None
     pictures = [index_image(s, width, height) if scene is None else scene.draw(s / fps) for s in coded]
-    packets = _encode_mpeg4(pictures, coded, fps, bframes)
+    packets = _encode_mpeg4(pictures, coded, fps, bframes, encoder_options or {})
     if packed:
         chunks = _pack_b_frames(packets, fps)
     else:
