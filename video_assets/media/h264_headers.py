@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from video_assets.media.bit_reader import BitReader
+
 # profile_idc values whose SPS carries chroma format, bit depths and scaling lists.
 HIGH_PROFILES = frozenset({100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135})
 HEADER_BYTES = 320  # a slice header up to dec_ref_pic_marking fits (16 weighted refs included)
@@ -26,30 +28,26 @@ class CutShort(Unsupported):
     """The bytes read end before the header does."""
 
 
-class RbspBits:
+class RbspBits(BitReader):
     """Exp-Golomb and fixed-width reads over a NAL unit's payload (emulation bytes removed)."""
 
-    def __init__(self, payload: bytes) -> None:
-        data = payload.replace(b"\x00\x00\x03", b"\x00\x00")
-        self._value, self._left = int.from_bytes(data, "big"), 8 * len(data)
+    cut_short = CutShort
+    u = BitReader.read  # the standard's name for a fixed-width read
 
-    def u(self, n: int) -> int:
-        if n > self._left:
-            raise CutShort("header cut short")
-        self._left -= n
-        return (self._value >> self._left) & ((1 << n) - 1)
+    def __init__(self, payload: bytes) -> None:
+        super().__init__(payload.replace(b"\x00\x00\x03", b"\x00\x00"))
 
     def ue(self) -> int:
-        left = self._left
+        left = self.left
         window = 64 if left > 64 else left
-        head = (self._value >> (left - window)) & ((1 << window) - 1)
+        head = (self.value >> (left - window)) & ((1 << window) - 1)
         zeros = window - head.bit_length()
         if 2 * zeros + 1 > left:
             raise CutShort("header cut short")
         if zeros >= 32:
             raise Unsupported("bad Exp-Golomb code")
-        self._left = left - 2 * zeros - 1
-        return ((self._value >> self._left) & ((2 << zeros) - 1)) - 1
+        self.left = left - 2 * zeros - 1
+        return ((self.value >> self.left) & ((2 << zeros) - 1)) - 1
 
     def se(self) -> int:
         k = self.ue()

@@ -9,6 +9,8 @@ H.264), so packets before it can be left out with no change to any picture after
 
 from __future__ import annotations
 
+from video_assets.media.bit_reader import BitReader
+
 VOP_START = b"\x00\x00\x01\xb6"
 VOP_TYPES = "IPBS"
 
@@ -29,26 +31,6 @@ def starts_intra(data: bytes) -> bool:
     return bool(types) and types[0] == "I"
 
 
-class Bits:
-    """Big-endian bit reader over a few bytes of a header (enough for the fields read)."""
-
-    def __init__(self, data: bytes) -> None:
-        self._value, self._left = int.from_bytes(data, "big"), 8 * len(data)
-
-    def read(self, n: int) -> int:
-        if n > self._left:
-            raise ValueError("header cut short")
-        self._left -= n
-        return (self._value >> self._left) & ((1 << n) - 1)
-
-    def ones(self) -> int:
-        """Count the 1 bits up to the next 0 bit, which is read too."""
-        count = 0
-        while self.read(1):
-            count += 1
-        return count
-
-
 def time_increment_bits(headers: bytes) -> int | None:
     """Width of vop_time_increment, from the first VOL header in ``headers`` (None: no VOL)."""
     resolution = time_resolution(headers)
@@ -62,7 +44,7 @@ def time_resolution(headers: bytes) -> int | None:
     at = next((i for i in _starts(headers) if 0x20 <= headers[i + 3] <= 0x2F), -1)
     if at < 0:
         return None
-    bits = Bits(headers[at + 4 : at + 24])
+    bits = BitReader(headers[at + 4 : at + 24])
     bits.read(1 + 8)  # random_accessible_vol, video_object_type_indication
     verid = 1
     if bits.read(1):  # is_object_layer_identifier
@@ -95,7 +77,7 @@ def coded_vops(data: bytes, increment_bits: int) -> list[tuple[str, bool, int]]:
     vops = []
     at = data.find(VOP_START)
     while 0 <= at < len(data) - 4:
-        bits = Bits(data[at + 4 : at + 16])
+        bits = BitReader(data[at + 4 : at + 16])
         kind = VOP_TYPES[bits.read(2)]
         try:
             bits.ones()  # modulo_time_base
@@ -111,7 +93,7 @@ def coded_vops(data: bytes, increment_bits: int) -> list[tuple[str, bool, int]]:
 def vop_time(data: bytes, start: int, increment_bits: int) -> tuple[int, int]:
     """(modulo_time_base: seconds since the previous reference, vop_time_increment) of the
     VOP at byte ``start``; (0, 0) when its header is cut short."""
-    bits = Bits(data[start + 4 : start + 16])
+    bits = BitReader(data[start + 4 : start + 16])
     try:
         bits.read(2)  # vop_coding_type
         seconds = bits.ones()
