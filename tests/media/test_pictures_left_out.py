@@ -9,11 +9,13 @@ not-coded frames) and H.264 in AVI (B-frames stamped in decode order); keyframes
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from video_assets.media.decoders import open_decoder
+from video_assets.media.pyav_reordered import display_order
 from video_assets.media.synthetic import make_video
 from video_assets.media.synthetic_codecs import make_mpeg4_avi
 
@@ -103,3 +105,26 @@ def test_a_display_order_that_is_wrong_is_caught_and_the_pass_decodes_again_hold
         assert decoder.stats.restarts == 1 and decoder.errors == []
     for i in wanted.tolist():
         assert np.array_equal(sparse[i], full[i]), i
+
+
+def test_a_packed_avi_cut_inside_a_keyframes_vol_header_still_decodes(made, tmp_path):
+    """A download cut off a few bytes into a keyframe chunk (VOS, then a VOL header cut short):
+    the header readers of the index demux must not fail the file, which decoded before they
+    existed; the order is not followed and every picture is decoded."""
+    data = made("xvid_packed_b").read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: data.rfind(b"\x00\x00\x01\xb0") + 20])  # 20 bytes: inside the VOL header
+    full, _, _, _ = _read(cut)
+    assert len(full) > 40
+    with open_decoder(cut, num_threads=1) as decoder:
+        assert decoder.picture_order is None
+        sparse = dict(decoder.read(np.arange(0, len(full), 7)))
+    for i, picture in sparse.items():
+        assert np.array_equal(picture, full[i]), i
+
+
+def test_codec_headers_cut_short_give_no_display_order():
+    """Extradata holding a VOL header cut short (a damaged or hand-made AVI stream header):
+    no order to follow, not an exception out of the decoder's constructor."""
+    codec = SimpleNamespace(name="mpeg4", has_b_frames=1, extradata=b"\x00\x00\x01\xb0\x01\x00\x00\x01\x20\x00")
+    assert display_order(codec) is None

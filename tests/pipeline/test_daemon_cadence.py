@@ -104,3 +104,22 @@ def test_in_the_daemon_the_run_launcher_is_built_with_the_queue(
         while not warmed and time.monotonic() < deadline:
             time.sleep(0.05)
     assert len(warmed) == 1 and isinstance(warmed[0], WarmRunLauncher)
+
+
+@pytest.mark.parametrize("command", ["liveness-check", "wipe", "debug"])
+def test_other_daemon_commands_start_no_zygote(
+    tmp_path: Path, keep_cadence: None, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """`dagster-daemon liveness-check` (a container's health probe, run every few seconds), `wipe` and
+    `debug` load the run coordinator too (the required daemons): they launch no run, so they must not
+    start a zygote that imports torch and the definitions for a minute after they have exited."""
+    from video_assets.orchestration.warm_launcher import WarmRunLauncher
+
+    warmed = []
+    monkeypatch.setattr(WarmRunLauncher, "prewarm", lambda self: warmed.append(self))
+    (tmp_path / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/dagster-daemon", command])
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        instance.get_required_daemon_types()
+    time.sleep(0.2)
+    assert not warmed

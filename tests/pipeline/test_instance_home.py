@@ -64,3 +64,20 @@ def test_every_earlier_project_file_is_known(tmp_path) -> None:
             if shown.returncode == 0 and digest not in SHIPPED_BEFORE | {current}:
                 unknown.append(f"{commit[:7]}:{path} {digest}")
     assert not unknown, f"add these to instance_home.SHIPPED_BEFORE: {unknown}"
+
+
+def test_an_older_copy_that_cannot_be_replaced_is_kept(tmp_path, monkeypatch) -> None:
+    """A read-only home (a dagster.yaml mounted read-only in a container) holding an untouched older
+    copy: the commands start on it, as they did before homes were upgraded, instead of failing."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(OLD_FILE)
+    monkeypatch.setattr(instance_home, "SHIPPED_BEFORE", {hashlib.sha256(OLD_FILE.encode()).hexdigest()})
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Read-only file system", str(home / "dagster.yaml"))
+
+    monkeypatch.setattr(instance_home.shutil, "copy", read_only)
+    assert dagster_home() == home.resolve()
+    assert (home / "dagster.yaml").read_text() == OLD_FILE

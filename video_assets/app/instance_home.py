@@ -47,7 +47,12 @@ def dagster_home() -> Path:
     settings = home / "dagster.yaml"
     stale = settings.is_file() and file_sha256(settings) in SHIPPED_BEFORE
     if (stale or not settings.exists()) and PROJECT_DAGSTER_YAML.exists():
-        shutil.copy(PROJECT_DAGSTER_YAML, settings)
+        try:
+            shutil.copy(PROJECT_DAGSTER_YAML, settings)
+        except OSError:
+            if not stale:
+                raise
+            # A read-only file (a mounted config): it still works as it did; `ui` names what it lacks.
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

@@ -42,7 +42,7 @@ import numpy as np
 from video_assets.media.decode import Decoder, FrameIndex, ReadRequest
 from video_assets.media.pyav_container import index_stream, open_container, video_stream
 from video_assets.media.pyav_pictures import PictureServing, SortedLabels
-from video_assets.media.pyav_reordered import ReorderedSkipping, display_order, finished
+from video_assets.media.pyav_reordered import ReorderedSkipping, display_order, feed, finished
 from video_assets.media.pyav_sending import PacketSending
 
 # Seek only when it skips at least this many frames: a seek flushes the decoder and
@@ -147,7 +147,7 @@ class PyAVDecoder(Decoder):
 
             def inspect(packet: av.Packet) -> None:
                 if order.valid:  # once not followed, no more copying the packets' bytes
-                    order.feed(packet.pts, bytes(packet))
+                    feed(order, packet)
 
             self.index, self._pts = index_stream(self._container, stream, path, inspect if order else None)
             # pts -> frame index: a dict lookup per packet and picture instead of a binary search

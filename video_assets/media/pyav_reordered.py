@@ -32,11 +32,24 @@ def display_order(codec: av.codec.context.CodecContext) -> DisplayOrder | None:
     """An empty display order to feed the stream's packets to (None: no reader for its codec,
     or no B-frames to skip)."""
     headers = codec.extradata or b""
-    if codec.name == "mpeg4" and codec.has_b_frames:
-        return Mpeg4Order(time_increment_bits(headers), headers)
-    if codec.name == "h264" and codec.has_b_frames:
-        return H264Order(headers)
+    try:
+        if codec.name == "mpeg4" and codec.has_b_frames:
+            return Mpeg4Order(time_increment_bits(headers), headers)
+        if codec.name == "h264" and codec.has_b_frames:
+            return H264Order(headers)
+    except Exception:  # noqa: BLE001  (see `feed`)
+        return None
     return None
+
+
+def feed(order: DisplayOrder, packet: av.Packet) -> None:
+    """The next packet of the index demux into ``order``. Any exception of the header readers
+    (a cut or damaged header they do not expect) turns the order invalid: every picture is then
+    decoded, as before the readers existed, instead of the file failing."""
+    try:
+        order.feed(packet.pts, bytes(packet))
+    except Exception:  # noqa: BLE001  (parsing untrusted bytes: any surprise means "not followed")
+        order.valid = False
 
 
 def finished(order: DisplayOrder | None, codec: av.codec.context.CodecContext) -> DisplayOrder | None:
@@ -44,7 +57,10 @@ def finished(order: DisplayOrder | None, codec: av.codec.context.CodecContext) -
     H.264 reorder deeper than the decoder's delay (FFmpeg would show pictures out of order)."""
     if order is None:
         return None
-    order.finish()
+    try:
+        order.finish()
+    except Exception:  # noqa: BLE001  (see `feed`)
+        return None
     if not order.valid or (isinstance(order, H264Order) and order.max_reorder > codec.reorder_depth):
         return None
     return order

@@ -43,6 +43,8 @@ class PacketSending:
 
     def restarted(self, stream: av.video.stream.VideoStream, gops_safe: bool = True) -> None:
         """A fresh decoder (seek or rewind); ``gops_safe`` False: leave no packet out any more."""
+        if self.skipping:  # a seek keeps the codec's skip_frame: back to DEFAULT, as `skipping` now says
+            stream.codec_context.skip_frame = "DEFAULT"
         self.stream, self.skipping, self.dropped, self.last_key = stream, False, False, -1
         self.drops_gops = self.drops_gops and gops_safe
 

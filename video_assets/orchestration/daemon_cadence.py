@@ -25,9 +25,11 @@ DEFAULT_DEQUEUE_INTERVAL_S = 0.5  # the finest the daemon's interval loop waits 
 
 def in_the_daemon() -> bool:
     """Whether this process is the Dagster daemon (`dagster dev` / `dg dev` start it as `python -m
-    dagster._daemon run`; standalone, `dagster-daemon run`): the one process that launches runs."""
+    dagster._daemon run`; standalone, `dagster-daemon run`): the one process that launches runs.
+    Its other commands (`liveness-check`, a container's health probe; `wipe`, `debug`) launch none."""
     program = sys.argv[0] if sys.argv else ""
-    return os.path.basename(program) == "dagster-daemon" or program.endswith(os.path.join("_daemon", "__main__.py"))
+    daemon = os.path.basename(program) == "dagster-daemon" or program.endswith(os.path.join("_daemon", "__main__.py"))
+    return daemon and sys.argv[1:2] == ["run"]
 
 
 def set_backfill_interval(seconds: float) -> None:
