@@ -81,3 +81,18 @@ def test_an_older_copy_that_cannot_be_replaced_is_kept(tmp_path, monkeypatch) ->
     monkeypatch.setattr(instance_home.shutil, "copy", read_only)
     assert dagster_home() == home.resolve()
     assert (home / "dagster.yaml").read_text() == OLD_FILE
+
+
+def test_a_linked_older_copy_is_not_written_through(tmp_path, monkeypatch) -> None:
+    """A home's dagster.yaml that links to an older copy elsewhere (another checkout) stays as it is."""
+    elsewhere = tmp_path / "old_checkout" / "dagster.yaml"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(OLD_FILE)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").symlink_to(elsewhere)
+    monkeypatch.setattr(instance_home, "SHIPPED_BEFORE", {hashlib.sha256(OLD_FILE.encode()).hexdigest()})
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    dagster_home()
+    assert (home / "dagster.yaml").is_symlink()
+    assert elsewhere.read_text() == OLD_FILE

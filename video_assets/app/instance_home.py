@@ -45,8 +45,10 @@ def dagster_home() -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or ".dagster").resolve()
     home.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
-    stale = settings.is_file() and file_sha256(settings) in SHIPPED_BEFORE
-    if (stale or not settings.exists()) and PROJECT_DAGSTER_YAML.exists():
+    # A link is the user's arrangement (it may point into another checkout): never written through.
+    linked = settings.is_symlink()
+    stale = not linked and settings.is_file() and file_sha256(settings) in SHIPPED_BEFORE
+    if (stale or not (linked or settings.exists())) and PROJECT_DAGSTER_YAML.exists():
         try:
             shutil.copy(PROJECT_DAGSTER_YAML, settings)
         except OSError:
