@@ -29,11 +29,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing import forkserver, get_context
-from pathlib import Path
 from typing import Any
 
 from video_assets.app.guard import PoolSlotTimeout, RunInterrupted
 from video_assets.app.outcome import PartitionOutcome, partition_outcome
+from video_assets.catalog.run_owner import process_start_time
 
 WATCH_S = 0.2  # how often a worker checks that `run` is alive
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -91,28 +91,13 @@ class WorkerPlace:
         return {"node": self.node, "gpu_ids": self.gpu_ids, "pid": self.pid}
 
 
-def _alive(pid: int) -> bool:
-    """Whether `pid` runs: a zombie (dead, not yet waited for by its parent) counts as gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc here: ask the kernel whether the pid exists
-        try:
-            os.kill(pid, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # the state follows the parenthesised name
-
-
 def _die_with(run_pid: int) -> None:
     """SIGKILL this worker soon after `run` dies (kill -9 of `run`). The worker's parent is the
     forkserver, not `run`, and the forkserver outlives `run` while its workers hold its pipe, so a
     parent-death signal never fires: a thread polls `run` instead."""
 
     def watch() -> None:
-        while _alive(run_pid):
+        while process_start_time(run_pid) is not None:
             time.sleep(WATCH_S)
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -152,7 +137,9 @@ def worker_main(spec: WorkerSpec, tasks: Any, results: Any) -> None:
         guarded_runs(instance, pool_wait_s=spec.pool_wait_s, progress=progress) as guard,
     ):
         results.put(("ready", spec.index, None))
-        while (key := tasks.get()) is not None and _alive(run_pid):  # no new partition for a dead run
+        while (key := tasks.get()) is not None:
+            if process_start_time(run_pid) is None:  # no new partition for a dead run
+                break
             results.put(("took", spec.index, key))
             started = time.perf_counter()
             try:
