@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
 import yaml
+
+from video_assets.media.probe import sha256_file
 
 # The single-machine instance settings (pools of one, run monitoring), shipped with the package.
 PROJECT_DAGSTER_YAML = Path(__file__).resolve().parent / "dagster_instance.yaml"
@@ -33,10 +34,6 @@ SHIPPED_BEFORE = frozenset(
 UI_SPEED_SECTIONS = ("run_coordinator", "run_launcher")
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def dagster_home() -> Path:
     """$DAGSTER_HOME, else ./.dagster: persistent, so partitions and pool limits survive.
 
@@ -47,7 +44,7 @@ def dagster_home() -> Path:
     settings = home / "dagster.yaml"
     # A link is the user's arrangement (it may point into another checkout): never written through.
     linked = settings.is_symlink()
-    stale = not linked and settings.is_file() and file_sha256(settings) in SHIPPED_BEFORE
+    stale = not linked and settings.is_file() and sha256_file(settings) in SHIPPED_BEFORE
     if (stale or not (linked or settings.exists())) and PROJECT_DAGSTER_YAML.exists():
         try:
             shutil.copy(PROJECT_DAGSTER_YAML, settings)
