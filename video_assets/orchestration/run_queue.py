@@ -53,12 +53,13 @@ class MachineSizedRunCoordinator(QueuedRunCoordinator):
             DEFAULT_DEQUEUE_INTERVAL_S if dequeue_interval_seconds is None else dequeue_interval_seconds
         )
         self.backfill_interval_seconds = backfill_interval_seconds
-        if in_the_daemon():
-            set_backfill_interval(backfill_interval_seconds)
 
     def register_instance(self, instance: dg.DagsterInstance) -> None:
+        """In the daemon (which builds its run queue, and registers it, before its loops start): the
+        backfill loop's cadence, and the run launcher built now."""
         super().register_instance(instance)
         if in_the_daemon():
+            set_backfill_interval(self.backfill_interval_seconds)
             # Dagster builds the run launcher at the first launch; build it with the daemon instead, so
             # the warm launcher's zygote warms up during the UI's start-up, not in the first run's.
             instance.run_launcher  # noqa: B018
