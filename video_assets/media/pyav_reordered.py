@@ -77,7 +77,6 @@ class ReorderedSkipping:
         self._sent = 0  # packets sent so far: the index of the next one in the order
         self._decoded: dict[int, Vop | Picture] = {}  # pts of a send -> the picture it decoded
         self._standing_in: dict[int, int] = {}  # display position -> full-decode pts of a skipped picture
-        self._skipping = False
         self._flushing = False
 
     def send(self, packet: av.Packet | None, codec: av.codec.context.CodecContext, may_skip: bool) -> None:
@@ -103,9 +102,8 @@ class ReorderedSkipping:
         self.skipped_any = self.skipped_any or bool(skipped)
         if unit is not None and packet.pts is not None:
             self._decoded[packet.pts] = unit
-        if bool(skipped) != self._skipping:
-            self._skipping = bool(skipped)
-            codec.skip_frame = "NONREF" if self._skipping else "DEFAULT"
+        if bool(skipped) != (codec.skip_frame == "NONREF"):  # set only when it changes (see pyav_sending)
+            codec.skip_frame = "NONREF" if skipped else "DEFAULT"
 
     def push(self, frame: av.VideoFrame) -> Iterator[tuple[int, av.VideoFrame | None]]:
         """A picture out of the decoder, after the stand-ins due before it."""

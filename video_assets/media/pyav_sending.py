@@ -35,7 +35,6 @@ class PacketSending:
         self.stream = stream
         self.wanted_pts, self.key_before, self.intra_only = wanted_pts, key_before, intra_only
         self.drops_gops = stream.codec_context.name in GOP_CUTTING_CODECS and not intra_only
-        self.skipping = False  # skip_frame is NONREF: set only when it changes (the setter costs, per packet)
         self.recovering = False  # intra-only: a wanted packet failed, send the next ones until a picture comes
         self.dropped = False  # reference packets were left out since the last one sent
         self.last_key = -1  # frame of the last keyframe sent
@@ -43,9 +42,7 @@ class PacketSending:
 
     def restarted(self, stream: av.video.stream.VideoStream, gops_safe: bool = True) -> None:
         """A fresh decoder (seek or rewind); ``gops_safe`` False: leave no packet out any more."""
-        if self.skipping:  # a seek keeps the codec's skip_frame: back to DEFAULT, as `skipping` now says
-            stream.codec_context.skip_frame = "DEFAULT"
-        self.stream, self.skipping, self.dropped, self.last_key = stream, False, False, -1
+        self.stream, self.dropped, self.last_key = stream, False, -1
         self.drops_gops = self.drops_gops and gops_safe
 
     def send(self, packet: av.Packet, position: int, target: int, stats: DecodeStats) -> bool:
@@ -67,10 +64,11 @@ class PacketSending:
             self.last_key = position
         codec = self.stream.codec_context
         # NONREF skips nothing in a stream without B-frames (every picture is a reference), and
-        # setting it costs (2-4 ms per 180 MPEG-4 packets).
-        if self.skipping == is_wanted and (self.skipping or codec.has_b_frames):
-            self.skipping = not is_wanted
-            codec.skip_frame = "NONREF" if self.skipping else "DEFAULT"
+        # setting it costs (2-4 ms per 180 MPEG-4 packets), so it is set only when it changes. The
+        # codec's own value is read, not a copy kept here: a seek keeps it, a reopened file resets it.
+        skipping = codec.skip_frame == "NONREF"
+        if skipping == is_wanted and (skipping or codec.has_b_frames):
+            codec.skip_frame = "DEFAULT" if skipping else "NONREF"
         return True
 
     def _leading_b(self, packet: av.Packet, position: int) -> bool:
