@@ -1,7 +1,19 @@
-"""Big-endian bit reads over the few bytes of a bitstream header (MPEG-4 Part 2 VOP/VOL, H.264
-SPS/PPS/slice headers), without decoding: one integer holds the bytes, each read shifts."""
+"""Reading bitstream headers without decoding (MPEG-4 Part 2 VOP/VOL, H.264 SPS/PPS/slice headers):
+where they start (`start_codes`), then big-endian bit reads over their first bytes (`BitReader`:
+one integer holds the bytes, each read shifts)."""
 
 from __future__ import annotations
+
+START_CODE = b"\x00\x00\x01"
+
+
+def start_codes(data: bytes) -> list[int]:
+    """Offsets of every 00 00 01 start code in ``data`` (two cannot overlap)."""
+    found, at = [], data.find(START_CODE)
+    while at >= 0:
+        found.append(at)
+        at = data.find(START_CODE, at + 3)
+    return found
 
 
 class BitReader:

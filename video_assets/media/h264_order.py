@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from video_assets.media.bit_reader import start_codes
 from video_assets.media.h264_headers import (
     Pps,
     SliceHeader,
@@ -49,13 +50,9 @@ class Picture:
 
 def nal_units(data: bytes) -> list[tuple[int, bytes]]:
     """(header byte, payload) of each Annex B NAL unit in ``data``."""
-    units, at = [], data.find(b"\x00\x00\x01")
-    while 0 <= at < len(data) - 3:
-        end = data.find(b"\x00\x00\x01", at + 3)
-        stop = len(data) if end < 0 else end
-        units.append((data[at + 3], data[at + 4 : stop]))
-        at = end
-    return units
+    starts = start_codes(data)
+    ends = [*starts[1:], len(data)]
+    return [(data[at + 3], data[at + 4 : end]) for at, end in zip(starts, ends) if at + 3 < len(data)]
 
 
 class H264Order:

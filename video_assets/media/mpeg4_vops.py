@@ -9,20 +9,20 @@ H.264), so packets before it can be left out with no change to any picture after
 
 from __future__ import annotations
 
-from video_assets.media.bit_reader import BitReader
+from video_assets.media.bit_reader import BitReader, start_codes
 
 VOP_START = b"\x00\x00\x01\xb6"
 VOP_TYPES = "IPBS"
 
 
+def vop_starts(data: bytes) -> list[int]:
+    """Byte offsets of the VOPs of one packet that have a byte of header after their start code."""
+    return [at for at in start_codes(data) if at + 4 < len(data) and data[at + 3] == VOP_START[3]]
+
+
 def vop_types(data: bytes) -> list[str]:
     """The coding type ("I", "P", "B", "S") of each VOP in one packet, in bitstream order."""
-    types = []
-    at = data.find(VOP_START)
-    while 0 <= at < len(data) - 4:
-        types.append(VOP_TYPES[data[at + 4] >> 6])
-        at = data.find(VOP_START, at + 4)
-    return types
+    return [VOP_TYPES[data[at + 4] >> 6] for at in vop_starts(data)]
 
 
 def starts_intra(data: bytes) -> bool:
@@ -34,14 +34,19 @@ def starts_intra(data: bytes) -> bool:
 def time_increment_bits(headers: bytes) -> int | None:
     """Width of vop_time_increment, from the first VOL header in ``headers`` (None: no VOL)."""
     resolution = time_resolution(headers)
-    return None if resolution is None else max(1, (resolution - 1).bit_length())
+    return None if resolution is None else increment_bits(resolution)
+
+
+def increment_bits(resolution: int) -> int:
+    """Width of vop_time_increment for ``resolution`` ticks a second (ISO/IEC 14496-2 6.3.3)."""
+    return max(1, (resolution - 1).bit_length())
 
 
 def time_resolution(headers: bytes) -> int | None:
     """vop_time_increment_resolution (ticks a second) of the first VOL header in ``headers``
     (None: no VOL). The VOL fields before it, as ISO/IEC 14496-2 6.2.3 orders them.
     """
-    at = next((i for i in _starts(headers) if 0x20 <= headers[i + 3] <= 0x2F), -1)
+    at = next((i for i in start_codes(headers) if i + 3 < len(headers) and 0x20 <= headers[i + 3] <= 0x2F), -1)
     if at < 0:
         return None
     bits = BitReader(headers[at + 4 : at + 24])
@@ -62,21 +67,11 @@ def time_resolution(headers: bytes) -> int | None:
     return bits.read(16)
 
 
-def _starts(data: bytes) -> list[int]:
-    """Offsets of every 00 00 01 start code followed by at least one byte."""
-    found, at = [], data.find(b"\x00\x00\x01")
-    while 0 <= at < len(data) - 3:
-        found.append(at)
-        at = data.find(b"\x00\x00\x01", at + 3)
-    return found
-
-
 def coded_vops(data: bytes, increment_bits: int) -> list[tuple[str, bool, int]]:
     """(coding type, vop_coded, byte offset) of each VOP in one packet; a VOP with vop_coded 0
     ("not coded": a dropped frame or DivX's placeholder after packed B-frames) gives no picture."""
     vops = []
-    at = data.find(VOP_START)
-    while 0 <= at < len(data) - 4:
+    for at in vop_starts(data):
         bits = BitReader(data[at + 4 : at + 16])
         kind = VOP_TYPES[bits.read(2)]
         try:
@@ -86,7 +81,6 @@ def coded_vops(data: bytes, increment_bits: int) -> list[tuple[str, bool, int]]:
         except ValueError:
             coded = True  # a header cut short: let the decoder say what it is
         vops.append((kind, coded, at))
-        at = data.find(VOP_START, at + 4)
     return vops
 
 
