@@ -92,7 +92,7 @@ def _packed_packets(tmp_path) -> tuple[list[bytes], bytes]:
 
 
 def _packed_order(packets: list[bytes], extradata: bytes) -> Mpeg4Order:
-    order = Mpeg4Order(time_increment_bits(extradata), extradata)
+    order = Mpeg4Order(extradata)
     for pts, data in enumerate(packets):
         order.feed(pts, data)
     order.finish()

@@ -27,7 +27,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from video_assets.media.mpeg4_vops import coded_vops, time_increment_bits, time_resolution, vop_time
+from video_assets.media.bit_reader import START_CODE
+from video_assets.media.mpeg4_vops import coded_vops, increment_bits, time_resolution, vop_time
 
 # FFmpeg (mpeg4videodefs.h): the stored VOP is decoded in place of a packet this small even
 # without the packed marker.
@@ -103,8 +104,11 @@ class Mpeg4Order:
     does on what the rules do not cover (no VOL header, a repeated or missing pts, more than
     two VOPs in a packet)."""
 
-    def __init__(self, increment_bits: int | None, headers: bytes = b"") -> None:
-        self._bits = increment_bits  # None: the VOL header comes in the first packet
+    def __init__(self, headers: bytes = b"") -> None:
+        # From the VOL header of the codec's extradata; None: it comes in the first packet.
+        self._bits: int | None = None
+        self._resolution: int | None = None
+        self._new_vol(headers)
         self.packets: list[PacketVops] = []
         self._decoding: Mpeg4Decoding | None = None
         self._packed = bool(DIVX_PACKED.search(headers))
@@ -113,7 +117,6 @@ class Mpeg4Order:
         self._placed = 0
         self._stamps: set[int] = set()
         self.valid = True
-        self._resolution = time_resolution(headers)
         # FFmpeg's VOP clock (decode_vop_header): seconds of the last two references, the
         # time of the last one and the distance between them, in resolution ticks.
         self._time_base = self._last_time_base = self._last_ref_time = self._ref_distance = 0
@@ -136,7 +139,7 @@ class Mpeg4Order:
             for kind, coded, start in coded_vops(data, self._bits)
         )
         self.valid = len(vops) <= 2
-        first = data.find(b"\x00\x00\x01")
+        first = data.find(START_CODE)
         self.packets.append(PacketVops(vops, len(data), first >= 0 and data[first + 3 : first + 4] == b"\xb0"))
         unit, _ = self._decoding.step(len(self.packets) - 1, never)
         if self._decoding.parsed is not None:
@@ -164,7 +167,7 @@ class Mpeg4Order:
         sets the width of vop_time_increment and the clock's ticks a second, for FFmpeg too."""
         resolution = time_resolution(data)
         if resolution is not None:
-            self._bits, self._resolution = time_increment_bits(data), resolution
+            self._bits, self._resolution = increment_bits(resolution), resolution
 
     def _clock(self, vop: Vop) -> None:
         """FFmpeg's VOP clock, for every VOP whose header a send reads (not coded ones too). A

@@ -22,7 +22,6 @@ import av
 
 from video_assets.media.h264_order import H264Decoding, H264Order, Picture
 from video_assets.media.mpeg4_order import Mpeg4Decoding, Mpeg4Order, Vop
-from video_assets.media.mpeg4_vops import time_increment_bits
 from video_assets.media.pyav_pictures import SortedLabels
 
 DisplayOrder = Mpeg4Order | H264Order
@@ -34,7 +33,7 @@ def display_order(codec: av.codec.context.CodecContext) -> DisplayOrder | None:
     headers = codec.extradata or b""
     try:
         if codec.name == "mpeg4" and codec.has_b_frames:
-            return Mpeg4Order(time_increment_bits(headers), headers)
+            return Mpeg4Order(headers)
         if codec.name == "h264" and codec.has_b_frames:
             return H264Order(headers)
     except Exception:  # noqa: BLE001  (see `feed`)
