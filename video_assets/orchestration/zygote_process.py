@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from video_assets.catalog.run_owner import process_start_time
+
 PACKAGE = Path(__file__).resolve().parents[1]
 SETTINGS_ENV = "VIDEO_ASSETS_SETTINGS"
 
@@ -44,11 +46,7 @@ def process_alive(pid: int) -> bool:
             return False
     except (ProcessLookupError, PermissionError):
         return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc: the session check above is all there is
-    return stat[stat.rfind(")") + 2] not in ("Z", "X")
+    return process_start_time(pid) is not None
 
 
 class ZygoteProcess:
